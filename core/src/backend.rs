@@ -1,0 +1,90 @@
+//! Static dispatch from the recipes to the store the handle was made with.
+
+use crate::error::Result;
+use crate::etcd::{EtcdStore, EtcdWatch};
+use crate::memory::{MemoryStore, MemoryWatch};
+use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, Store, Watch, WatchNext};
+
+/// The store behind a handle.
+#[derive(Clone, Debug)]
+pub(crate) enum Backend {
+    Memory(MemoryStore),
+    Etcd(EtcdStore),
+}
+
+/// A watch on either store.
+pub(crate) enum BackendWatch {
+    Memory(MemoryWatch),
+    Etcd(EtcdWatch),
+}
+
+impl Backend {
+    /// `"memory"` or `"etcd"` — vine's `String()`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Memory(_) => "memory",
+            Backend::Etcd(_) => "etcd",
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Backend::Memory($store) => $call.await,
+            Backend::Etcd($store) => $call.await,
+        }
+    };
+}
+
+impl Store for Backend {
+    type Watch = BackendWatch;
+
+    async fn grant(&self, ttl: i64) -> Result<LeaseId> {
+        dispatch!(self, s => s.grant(ttl))
+    }
+
+    async fn keep_alive(&self, lease: LeaseId) -> Result<i64> {
+        dispatch!(self, s => s.keep_alive(lease))
+    }
+
+    async fn revoke(&self, lease: LeaseId) -> Result<()> {
+        dispatch!(self, s => s.revoke(lease))
+    }
+
+    async fn create(&self, key: &str, value: Vec<u8>, lease: LeaseId, dir: &str) -> Result<Created> {
+        dispatch!(self, s => s.create(key, value, lease, dir))
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        dispatch!(self, s => s.get(key))
+    }
+
+    async fn range(&self, dir: &str, options: RangeOptions) -> Result<Range> {
+        dispatch!(self, s => s.range(dir, options))
+    }
+
+    async fn delete_owned(&self, key: &str, create_revision: i64) -> Result<bool> {
+        dispatch!(self, s => s.delete_owned(key, create_revision))
+    }
+
+    async fn compact(&self, revision: i64) -> Result<()> {
+        dispatch!(self, s => s.compact(revision))
+    }
+
+    async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<BackendWatch> {
+        Ok(match self {
+            Backend::Memory(s) => BackendWatch::Memory(s.watch(key, prefix, from_revision).await?),
+            Backend::Etcd(s) => BackendWatch::Etcd(s.watch(key, prefix, from_revision).await?),
+        })
+    }
+}
+
+impl Watch for BackendWatch {
+    async fn next(&mut self) -> Result<WatchNext> {
+        match self {
+            BackendWatch::Memory(w) => w.next().await,
+            BackendWatch::Etcd(w) => w.next().await,
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! The handle users hold: vine's `Sync` interface (init, options, lock,
+//! unlock, leader, list_members, watch_elect, string) plus the additions of
+//! SPEC §1 (try_lock, guards with fencing tokens, lost signals).
+//!
+//! A `Client` is a cheap `Clone` over one shared state: its sessions (one
+//! lease per TTL), the locks it holds, and the store.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::etcd::EtcdStore;
+use crate::feed::{self, ElectWatcher, Feed};
+use crate::guard::LockGuard;
+use crate::keys::{self, HolderInfo, MemberValue};
+use crate::leader::{Candidate, Leader};
+use crate::member::Member;
+use crate::memory::MemoryStore;
+use crate::mutex::{self, Attempt, Held};
+use crate::options::{
+    check_text, ttl_seconds, LeaderOptions, LockOptions, MemberOptions, Options, WatchOptions,
+};
+use crate::session::Session;
+use crate::store::Store;
+
+/// How many times one `lock` call starts over because its lease or key
+/// vanished while it waited, before it reports `Lost`.
+const MAX_ATTEMPTS: usize = 16;
+
+/// A vinesync handle on the etcd or memory backend (vine's `Sync`).
+///
+/// Cheap to clone; clones share sessions and held locks. Safe to use from
+/// many tasks and threads at once.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: RwLock<Backend>,
+    options: RwLock<Options>,
+    /// Identifies this handle in the values it writes.
+    handle_id: String,
+    /// Sessions by lease TTL in seconds.
+    sessions: tokio::sync::Mutex<HashMap<i64, Arc<Session>>>,
+    /// Locks this handle holds, by id (SPEC L3).
+    held: Mutex<HashMap<String, Arc<Held>>>,
+    seq: AtomicU64,
+    closed: AtomicBool,
+    /// Fault injection: skip keepalives (see [`Faults`]).
+    keepalive_suspended: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("backend", &self.name())
+            .field("handle", &self.inner.handle_id)
+            .field("prefix", &self.options().prefix)
+            .finish()
+    }
+}
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Client {
+    fn with_backend(backend: Backend, options: Options) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                backend: RwLock::new(backend),
+                options: RwLock::new(options),
+                handle_id: uuid::Uuid::new_v4().to_string(),
+                sessions: tokio::sync::Mutex::new(HashMap::new()),
+                held: Mutex::new(HashMap::new()),
+                seq: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+                keepalive_suspended: Arc::new(AtomicBool::new(false)),
+            }),
+        }
+    }
+
+    /// A handle on the process-wide memory store ([`MemoryStore::global`]):
+    /// every memory handle of the process sees the same locks and elections.
+    /// `nodes` and the connection options are accepted and ignored.
+    pub fn memory(options: Options) -> Result<Client> {
+        Client::with_memory_store(MemoryStore::global(), options)
+    }
+
+    /// A handle on a given memory store (e.g. a private [`MemoryStore::new`]).
+    pub fn with_memory_store(store: MemoryStore, options: Options) -> Result<Client> {
+        options.validate()?;
+        Ok(Client::with_backend(Backend::Memory(store), options))
+    }
+
+    /// Connects to etcd at `options.nodes`.
+    pub async fn etcd(options: Options) -> Result<Client> {
+        options.validate()?;
+        let store = EtcdStore::connect(&options).await?;
+        Ok(Client::with_backend(Backend::Etcd(store), options))
+    }
+
+    /// etcd when `VINESYNC_NODES` is set, memory otherwise; options from
+    /// the environment ([`Options::from_env`]). What the examples use.
+    pub async fn from_env() -> Result<Client> {
+        let options = Options::from_env()?;
+        if std::env::var_os("VINESYNC_NODES").is_some_and(|v| !v.is_empty()) {
+            Client::etcd(options).await
+        } else {
+            Client::memory(options)
+        }
+    }
+
+    /// vine's `Init`: replaces the options. Locks and candidacies already
+    /// held keep their keys; new operations use the new prefix. On etcd a
+    /// change of nodes, timeouts, TLS or credentials reconnects.
+    pub async fn init(&self, options: Options) -> Result<()> {
+        self.check_open()?;
+        options.validate()?;
+        let backend = self.backend();
+        if let Backend::Etcd(_) = backend {
+            let current = self.options();
+            let same_connection = Options {
+                prefix: current.prefix.clone(),
+                ..options.clone()
+            } == current;
+            if !same_connection {
+                let store = EtcdStore::connect(&options).await?;
+                *write(&self.inner.backend) = Backend::Etcd(store);
+                // Old sessions stay with the guards and leaders using them.
+                self.inner.sessions.lock().await.clear();
+            }
+        }
+        *write(&self.inner.options) = options;
+        Ok(())
+    }
+
+    /// vine's `Options`: the current options.
+    pub fn options(&self) -> Options {
+        read(&self.inner.options).clone()
+    }
+
+    /// vine's `String`: `"etcd"` or `"memory"`.
+    pub fn name(&self) -> &'static str {
+        self.backend().name()
+    }
+
+    /// This handle's unique id (also written in its lock values).
+    pub fn handle_id(&self) -> &str {
+        &self.inner.handle_id
+    }
+
+    /// vine's `Lock`: blocks until lock `id` is held (SPEC L1–L9), the
+    /// future is dropped (the waiter key is removed: L8) or `LockWait`
+    /// passes (`LockTimeout`). The lock belongs to this handle: a second
+    /// `lock` of the same id on the same handle waits like any other (L3).
+    pub async fn lock(&self, id: &str, options: LockOptions) -> Result<LockGuard> {
+        self.acquire(id, options, false).await
+    }
+
+    /// Takes lock `id` only if it is free right now; otherwise
+    /// `WouldBlock`, leaving no key behind (SPEC L10).
+    pub async fn try_lock(&self, id: &str, options: LockOptions) -> Result<LockGuard> {
+        self.acquire(id, options, true).await
+    }
+
+    async fn acquire(&self, id: &str, options: LockOptions, try_only: bool) -> Result<LockGuard> {
+        self.check_open()?;
+        check_text("lock id", id)?;
+        options.validate()?;
+        let ttl = ttl_seconds(options.ttl);
+        let dir = keys::lock_dir(read(&self.inner.options).trimmed_prefix(), id);
+        let attempts = async {
+            for _ in 0..MAX_ATTEMPTS {
+                let session = self.session(ttl).await?;
+                let key = keys::own_key(&dir, session.lease(), self.next_seq());
+                match mutex::attempt(session, id, &dir, key, self.holder_value(), try_only).await? {
+                    Attempt::Held(held) => return Ok(held),
+                    Attempt::Busy => {
+                        return Err(Error::new(
+                            ErrorKind::WouldBlock,
+                            format!("lock {id:?} is held by someone else"),
+                        ))
+                    }
+                    Attempt::Retry => self.check_open()?,
+                }
+            }
+            Err(Error::new(
+                ErrorKind::Lost,
+                format!("lock {id:?}: the lease expired {MAX_ATTEMPTS} times while waiting"),
+            ))
+        };
+        let held = match options.wait.filter(|_| !try_only) {
+            Some(wait) => tokio::time::timeout(wait, attempts)
+                .await
+                .map_err(|_| Error::lock_timeout(id, wait))??,
+            None => attempts.await?,
+        };
+        lock(&self.inner.held).insert(id.to_string(), held.clone());
+        Ok(LockGuard::new(self.clone(), held))
+    }
+
+    /// vine's `Unlock`: releases the acquisition of `id` this handle holds
+    /// (SPEC L7). `NotLocked` if it holds none; `Lost` if the lock had been
+    /// lost meanwhile (nobody else's key is ever touched).
+    pub async fn unlock(&self, id: &str) -> Result<()> {
+        self.check_open()?;
+        check_text("lock id", id)?;
+        let held = lock(&self.inner.held).remove(id);
+        match held {
+            Some(held) => held.release().await,
+            None => Err(mutex::not_locked(id)),
+        }
+    }
+
+    /// Releases a guard's acquisition if it is still this handle's.
+    pub(crate) async fn release(&self, held: &Arc<Held>) -> Result<()> {
+        if self.forget_held(held) {
+            held.release().await
+        } else {
+            Err(mutex::not_locked(&held.id))
+        }
+    }
+
+    /// Removes `held` from the held table; `false` if it was not there
+    /// (already unlocked by id).
+    pub(crate) fn forget_held(&self, held: &Arc<Held>) -> bool {
+        let mut table = lock(&self.inner.held);
+        match table.get(&held.id) {
+            Some(current) if Arc::ptr_eq(current, held) => {
+                table.remove(&held.id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// vine's `Leader`: joins election `name` in `LeaderNS` as `LeaderId`
+    /// (SPEC E1). Returns once the candidate key is written; campaigning
+    /// continues in the background (see [`Leader::status`],
+    /// [`Leader::wait_elected`]).
+    pub async fn leader(&self, name: &str, options: LeaderOptions) -> Result<Leader> {
+        self.check_open()?;
+        check_text("leader name", name)?;
+        options.validate()?;
+        let id = options
+            .id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let dir = keys::election_dir(read(&self.inner.options).trimmed_prefix(), &options.namespace);
+        let value = serde_json::to_vec(&MemberValue {
+            leader: name.to_string(),
+            id: id.clone(),
+            namespace: options.namespace.clone(),
+            role: String::new(),
+        })
+        .map_err(|e| Error::internal(format!("encoding the member value: {e}")))?;
+        for _ in 0..MAX_ATTEMPTS {
+            let session = self.session(options.ttl).await?;
+            let key = keys::own_key(&dir, session.lease(), self.next_seq());
+            match session.backend().create(&key, value.clone(), session.lease(), &dir).await {
+                Ok(created) => {
+                    let first_is_ours = created
+                        .first
+                        .is_some_and(|f| f.create_revision == created.revision);
+                    let candidate = Candidate::start(
+                        session,
+                        name.to_string(),
+                        options.namespace.clone(),
+                        id,
+                        key,
+                        created.revision,
+                        dir,
+                        first_is_ours,
+                    );
+                    return Ok(Leader::new(candidate));
+                }
+                Err(error) if error.kind() == ErrorKind::Lost => session.mark_lost(),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Lost,
+            format!("leader {name:?}: the lease expired {MAX_ATTEMPTS} times while joining"),
+        ))
+    }
+
+    /// vine's `ListMembers`: every live candidate of `MemberNS`, in campaign
+    /// order, the first one `primary` (SPEC E7).
+    pub async fn list_members(&self, options: MemberOptions) -> Result<Vec<Member>> {
+        self.check_open()?;
+        check_text("MemberNS", &options.namespace)?;
+        let dir = keys::election_dir(read(&self.inner.options).trimmed_prefix(), &options.namespace);
+        feed::list(&self.backend(), &dir, &options.namespace).await
+    }
+
+    /// vine's `WatchElect`: joins, leaves and primary changes of `WatchNS`
+    /// from now on, filtered to `WatchId` when given (SPEC E8).
+    pub async fn watch_elect(&self, options: WatchOptions) -> Result<ElectWatcher> {
+        self.check_open()?;
+        options.validate()?;
+        let dir = keys::election_dir(read(&self.inner.options).trimmed_prefix(), &options.namespace);
+        let feed = Feed::start(self.backend(), dir, &options.namespace, false).await?;
+        Ok(ElectWatcher::new(feed, options.id))
+    }
+
+    /// Closes the handle: revokes its leases (every lock it holds and every
+    /// candidacy is released at once) and makes later calls fail with
+    /// `Closed`. Idempotent.
+    pub async fn close(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        lock(&self.inner.held).clear();
+        let sessions: Vec<_> = self.inner.sessions.lock().await.drain().collect();
+        for (_, session) in sessions {
+            if let Err(error) = session.revoke().await {
+                tracing::warn!(%error, "revoking a lease while closing failed; it will expire");
+            }
+        }
+    }
+
+    /// Whether [`Client::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Fault injection for tests (simulated crashes and pauses).
+    #[doc(hidden)]
+    pub fn faults(&self) -> Faults<'_> {
+        Faults { client: self }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(Error::closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        read(&self.inner.backend).clone()
+    }
+
+    fn next_seq(&self) -> u64 {
+        self.inner.seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn holder_value(&self) -> Vec<u8> {
+        let host = hostname();
+        serde_json::to_vec(&HolderInfo {
+            host: &host,
+            pid: std::process::id(),
+            handle: &self.inner.handle_id,
+        })
+        .unwrap_or_default()
+    }
+
+    /// The live session for `ttl` seconds, granting a lease if needed.
+    async fn session(&self, ttl: i64) -> Result<Arc<Session>> {
+        let mut sessions = self.inner.sessions.lock().await;
+        self.check_open()?;
+        if let Some(session) = sessions.get(&ttl) {
+            if !session.is_lost() {
+                return Ok(session.clone());
+            }
+        }
+        let session = Session::start(
+            self.backend(),
+            ttl,
+            self.inner.keepalive_suspended.clone(),
+        )
+        .await?;
+        sessions.insert(ttl, session.clone());
+        Ok(session)
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+// Poisoning only follows a panic elsewhere; the tables stay consistent
+// (every update is a single insert/remove), so keep serving.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Fault injection for tests: simulates what happens to a handle when its
+/// process is paused, cut off or killed. Not for production use.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Faults<'a> {
+    client: &'a Client,
+}
+
+impl Faults<'_> {
+    /// Stops (or resumes) sending keepalives, as a paused or partitioned
+    /// process would; leases then expire after their TTL and the handle's
+    /// guards and leaders report *lost*.
+    pub fn suspend_keepalive(&self, suspended: bool) {
+        self.client
+            .inner
+            .keepalive_suspended
+            .store(suspended, Ordering::Release);
+    }
+
+    /// Simulates a crash (`kill -9`): keepalives stop, nothing is released
+    /// or revoked, the handle is closed. The store expires the leases after
+    /// their TTL, as it would for a dead process.
+    pub async fn crash(&self) {
+        self.suspend_keepalive(true);
+        self.client.inner.closed.store(true, Ordering::Release);
+        let sessions: Vec<_> = self.client.inner.sessions.lock().await.drain().collect();
+        for (_, session) in &sessions {
+            session.abandon();
+        }
+        for held in lock(&self.client.inner.held).drain() {
+            held.1.session.abandon();
+        }
+    }
+
+    /// Revokes this handle's leases in the store without telling the handle,
+    /// as if they had expired: keys vanish now, the handle learns of it at
+    /// its next keepalive or re-check.
+    pub async fn expire_leases(&self) -> Result<()> {
+        let leases = self.lease_ids().await;
+        let backend = self.client.backend();
+        for lease in leases {
+            backend.revoke(lease).await?;
+        }
+        Ok(())
+    }
+
+    /// Lease ids of this handle's live sessions.
+    pub async fn lease_ids(&self) -> Vec<i64> {
+        let sessions = self.client.inner.sessions.lock().await;
+        sessions
+            .values()
+            .filter(|s| !s.is_lost())
+            .map(|s| s.lease())
+            .collect()
+    }
+
+    /// Deletes `key` if its create revision is `create_revision`, as another
+    /// client (or an operator) could.
+    pub async fn delete_key(&self, key: &str, create_revision: i64) -> Result<bool> {
+        self.client.backend().delete_owned(key, create_revision).await
+    }
+
+    /// Compacts the store's history up to its current revision, as
+    /// `etcdctl compact` does.
+    pub async fn compact(&self, revision: i64) -> Result<()> {
+        self.client.backend().compact(revision).await
+    }
+
+    /// Every key under the handle's prefix, oldest first.
+    pub async fn keys(&self) -> Result<Vec<crate::store::KeyValue>> {
+        let dir = format!("{}/", read(&self.client.inner.options).trimmed_prefix());
+        Ok(self
+            .client
+            .backend()
+            .range(&dir, crate::store::RangeOptions::default())
+            .await?
+            .kvs)
+    }
+}

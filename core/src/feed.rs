@@ -1,0 +1,311 @@
+//! The election feed behind `watch_elect` and `observe` (SPEC E6, E8): read
+//! the namespace at revision R, keep its candidates ordered by create
+//! revision, watch the namespace from R + 1 and turn every change into
+//! joined / left / elected events. After a compaction the feed re-reads the
+//! namespace, emits the difference and resumes, so no primary change is
+//! skipped silently.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tokio::sync::mpsc;
+
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::keys::{self, MemberValue};
+use crate::member::{ElectEvent, ElectEventKind, Member, ObserveResult, Role};
+use crate::store::{KeyValue, Range, RangeOptions, Store, Watch, WatchEvent, WatchNext};
+
+/// The candidates of one namespace, ordered by create revision.
+struct Candidates {
+    namespace: String,
+    by_revision: BTreeMap<i64, (String, MemberValue)>,
+    by_key: HashMap<String, i64>,
+}
+
+impl Candidates {
+    fn new(namespace: &str) -> Self {
+        Candidates {
+            namespace: namespace.to_string(),
+            by_revision: BTreeMap::new(),
+            by_key: HashMap::new(),
+        }
+    }
+
+    fn primary_revision(&self) -> Option<i64> {
+        self.by_revision.keys().next().copied()
+    }
+
+    fn member(&self, revision: i64) -> Option<Member> {
+        let (_, value) = self.by_revision.get(&revision)?;
+        let role = if self.primary_revision() == Some(revision) {
+            Role::Primary
+        } else {
+            Role::Follow
+        };
+        Some(Member::from_value(value.clone(), role))
+    }
+
+    /// Adds a key; returns the events it causes.
+    fn join(&mut self, kv: &KeyValue, at: i64, out: &mut Vec<ElectEvent>) {
+        if self.by_key.contains_key(&kv.key) {
+            return; // an update of a value we know: not a join
+        }
+        let before = self.primary_revision();
+        let value = keys::parse_member(&kv.key, &kv.value, &self.namespace);
+        self.by_key.insert(kv.key.clone(), kv.create_revision);
+        self.by_revision
+            .insert(kv.create_revision, (kv.key.clone(), value));
+        if let Some(member) = self.member(kv.create_revision) {
+            out.push(event(ElectEventKind::Joined, member, at));
+        }
+        self.primary_change(before, at, out);
+    }
+
+    /// Removes a key; returns the events it causes.
+    fn leave(&mut self, key: &str, at: i64, out: &mut Vec<ElectEvent>) {
+        let Some(revision) = self.by_key.remove(key) else {
+            return;
+        };
+        let before = self.primary_revision();
+        let role = if before == Some(revision) {
+            Role::Primary
+        } else {
+            Role::Follow
+        };
+        if let Some((_, value)) = self.by_revision.remove(&revision) {
+            out.push(event(
+                ElectEventKind::Left,
+                Member::from_value(value, role),
+                at,
+            ));
+        }
+        self.primary_change(before, at, out);
+    }
+
+    fn primary_change(&self, before: Option<i64>, at: i64, out: &mut Vec<ElectEvent>) {
+        let after = self.primary_revision();
+        if after != before {
+            if let Some(member) = after.and_then(|r| self.member(r)) {
+                out.push(event(ElectEventKind::Elected, member, at));
+            }
+        }
+    }
+
+    /// Replaces the state with a fresh read, emitting the difference.
+    fn resync(&mut self, range: &Range, out: &mut Vec<ElectEvent>) {
+        let fresh: HashMap<&str, &KeyValue> =
+            range.kvs.iter().map(|kv| (kv.key.as_str(), kv)).collect();
+        let gone: Vec<String> = self
+            .by_key
+            .keys()
+            .filter(|k| !fresh.contains_key(k.as_str()))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.leave(&key, range.revision, out);
+        }
+        for kv in &range.kvs {
+            self.join(kv, range.revision, out);
+        }
+    }
+}
+
+fn event(kind: ElectEventKind, member: Member, revision: i64) -> ElectEvent {
+    ElectEvent {
+        kind,
+        member,
+        revision,
+    }
+}
+
+/// Reads a namespace: its members in campaign order, primary first.
+pub(crate) async fn list(backend: &Backend, dir: &str, namespace: &str) -> Result<Vec<Member>> {
+    let range = backend.range(dir, RangeOptions::default()).await?;
+    Ok(range
+        .kvs
+        .iter()
+        .enumerate()
+        .map(|(i, kv)| {
+            let role = if i == 0 { Role::Primary } else { Role::Follow };
+            Member::from_value(keys::parse_member(&kv.key, &kv.value, namespace), role)
+        })
+        .collect())
+}
+
+/// A running feed: events arrive on `events`; dropping it stops the task.
+pub(crate) struct Feed {
+    events: mpsc::UnboundedReceiver<Result<ElectEvent>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Feed {
+    /// Reads the namespace now (so errors surface to the caller), then
+    /// follows it in the background. With `announce_primary`, the current
+    /// primary is delivered first as an `Elected` event.
+    pub async fn start(backend: Backend, dir: String, namespace: &str, announce_primary: bool) -> Result<Feed> {
+        let range = backend.range(&dir, RangeOptions::default()).await?;
+        let mut candidates = Candidates::new(namespace);
+        let mut initial = Vec::new();
+        candidates.resync(&range, &mut initial);
+        let (tx, events) = mpsc::unbounded_channel();
+        if announce_primary {
+            if let Some(primary) = candidates.primary_revision().and_then(|r| candidates.member(r)) {
+                let _ = tx.send(Ok(event(ElectEventKind::Elected, primary, range.revision)));
+            }
+        }
+        let task = tokio::spawn(follow(backend, dir, candidates, range.revision, tx));
+        Ok(Feed { events, task })
+    }
+
+    /// The next event; `Err(Closed)` once the feed has ended.
+    pub async fn next(&mut self) -> Result<ElectEvent> {
+        match self.events.recv().await {
+            Some(event) => event,
+            None => Err(Error::new(ErrorKind::Closed, "the election watch is closed")),
+        }
+    }
+
+    pub fn close(&mut self) {
+        self.task.abort();
+        self.events.close();
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn follow(
+    backend: Backend,
+    dir: String,
+    mut candidates: Candidates,
+    mut revision: i64,
+    tx: mpsc::UnboundedSender<Result<ElectEvent>>,
+) {
+    loop {
+        let mut watch = match backend.watch(&dir, true, revision + 1).await {
+            Ok(watch) => watch,
+            Err(error) => {
+                let _ = tx.send(Err(error));
+                return;
+            }
+        };
+        loop {
+            let mut out = Vec::new();
+            match watch.next().await {
+                Ok(WatchNext::Events(events)) => {
+                    for change in events {
+                        match change {
+                            WatchEvent::Put(kv) => {
+                                revision = revision.max(kv.mod_revision);
+                                candidates.join(&kv, kv.mod_revision, &mut out);
+                            }
+                            WatchEvent::Delete { key, revision: at } => {
+                                revision = revision.max(at);
+                                candidates.leave(&key, at, &mut out);
+                            }
+                        }
+                    }
+                }
+                Ok(WatchNext::Compacted { revision: compacted }) => {
+                    tracing::debug!(%dir, compacted, "election watch compacted; re-reading");
+                    match backend.range(&dir, RangeOptions::default()).await {
+                        Ok(range) => {
+                            candidates.resync(&range, &mut out);
+                            revision = range.revision;
+                        }
+                        Err(error) => {
+                            let _ = tx.send(Err(error));
+                            return;
+                        }
+                    }
+                    for e in out.drain(..) {
+                        if tx.send(Ok(e)).is_err() {
+                            return;
+                        }
+                    }
+                    break; // re-watch from the new revision
+                }
+                Err(error) => {
+                    let _ = tx.send(Err(error));
+                    return;
+                }
+            }
+            for e in out {
+                if tx.send(Ok(e)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// `watch_elect`'s handle (vine's `ElectWatcher`): `next()` blocks until
+/// the next event; `close()` ends it.
+#[derive(Debug)]
+pub struct ElectWatcher {
+    feed: Feed,
+    id: Option<String>,
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed").finish_non_exhaustive()
+    }
+}
+
+impl ElectWatcher {
+    pub(crate) fn new(feed: Feed, id: Option<String>) -> Self {
+        ElectWatcher { feed, id }
+    }
+
+    /// The next join, leave or primary change (filtered to `WatchId` when
+    /// one was given). `Err(Closed)` after `close()`.
+    pub async fn next(&mut self) -> Result<ElectEvent> {
+        loop {
+            let event = self.feed.next().await?;
+            if self.id.as_ref().is_none_or(|id| *id == event.member.id) {
+                return Ok(event);
+            }
+        }
+    }
+
+    /// Ends the watch; `next` then returns `Err(Closed)`.
+    pub fn close(&mut self) {
+        self.feed.close();
+    }
+}
+
+/// `Leader::observe`'s stream (vine's `Observe()` channel): one
+/// [`ObserveResult`] each time the namespace's primary changes, starting
+/// with the current primary.
+#[derive(Debug)]
+pub struct Observer {
+    feed: Feed,
+}
+
+impl Observer {
+    pub(crate) fn new(feed: Feed) -> Self {
+        Observer { feed }
+    }
+
+    /// The next primary.
+    pub async fn next(&mut self) -> Result<ObserveResult> {
+        loop {
+            let event = self.feed.next().await?;
+            if event.kind == ElectEventKind::Elected {
+                return Ok(ObserveResult {
+                    namespace: event.member.namespace,
+                    id: event.member.id,
+                });
+            }
+        }
+    }
+
+    /// Ends the stream.
+    pub fn close(&mut self) {
+        self.feed.close();
+    }
+}

@@ -1,0 +1,105 @@
+//! The lock guard: proof of holding a lock, with its fencing token and its
+//! lost signal. Dropping it releases the lock (in the background, best
+//! effort); `unlock().await` releases it and reports the outcome.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::client::Client;
+use crate::error::Result;
+use crate::mutex::Held;
+
+/// A held lock. Created by [`Client::lock`] or [`Client::try_lock`].
+///
+/// The lock belongs to the handle (SPEC L3): [`Client::unlock`] with the same
+/// id releases it too, from any task; the guard then does nothing on drop.
+#[must_use = "dropping the guard releases the lock; call `detach()` to keep it until `unlock(id)`"]
+#[derive(Debug)]
+pub struct LockGuard {
+    client: Client,
+    held: Option<Arc<Held>>,
+}
+
+impl LockGuard {
+    pub(crate) fn new(client: Client, held: Arc<Held>) -> Self {
+        LockGuard {
+            client,
+            held: Some(held),
+        }
+    }
+
+    fn held(&self) -> Option<&Arc<Held>> {
+        self.held.as_ref()
+    }
+
+    /// The lock id as given to `lock`.
+    pub fn id(&self) -> &str {
+        self.held().map_or("", |h| h.id.as_str())
+    }
+
+    /// The key this acquisition wrote (`{prefix}/locks/{esc(id)}/{lease:x}_{seq:x}`).
+    pub fn key(&self) -> &str {
+        self.held().map_or("", |h| h.key.as_str())
+    }
+
+    /// The fencing token (SPEC L5): strictly greater than the token of every
+    /// earlier acquisition of the same lock. Pass it to the resource you
+    /// guard and have it reject writes with a smaller token.
+    pub fn fencing_token(&self) -> u64 {
+        self.held()
+            .map_or(0, |h| u64::try_from(h.revision).unwrap_or(0))
+    }
+
+    /// The lease the lock's key is attached to.
+    pub fn lease(&self) -> i64 {
+        self.held().map_or(0, |h| h.session.lease())
+    }
+
+    /// A channel that turns `true` when the lock is lost (SPEC L6): the lease
+    /// expired or the key was deleted by someone else. The holder must stop
+    /// acting on the resource.
+    pub fn lost_signal(&self) -> watch::Receiver<bool> {
+        match self.held() {
+            Some(held) => held.lost_signal(),
+            None => watch::channel(true).1,
+        }
+    }
+
+    /// Whether the lock is known to be lost.
+    pub fn is_lost(&self) -> bool {
+        *self.lost_signal().borrow()
+    }
+
+    /// Resolves when the lock is lost.
+    pub async fn lost(&self) {
+        let mut signal = self.lost_signal();
+        let _ = signal.wait_for(|lost| *lost).await;
+    }
+
+    /// Releases the lock. `Err(NotLocked)` if it was already released with
+    /// [`Client::unlock`]; `Err(Lost)` if it had been lost.
+    pub async fn unlock(mut self) -> Result<()> {
+        match self.held.take() {
+            Some(held) => self.client.release(&held).await,
+            None => Err(crate::mutex::not_locked("")),
+        }
+    }
+
+    /// Keeps the lock held by the handle after the guard is gone, vine style:
+    /// it is released by [`Client::unlock`] with its id, or when the handle
+    /// closes.
+    pub fn detach(mut self) {
+        self.held = None;
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take() {
+            if self.client.forget_held(&held) {
+                held.release_in_background();
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The key layout (SPEC §3), in one place:
+//!
+//! ```text
+//! {prefix}/locks/{esc(id)}/{lease:x}_{seq:x}     lock waiters, value = holder JSON
+//! {prefix}/leaders/{esc(ns)}/{lease:x}_{seq:x}   candidates,  value = member JSON
+//! ```
+//!
+//! `esc` percent-encodes `/` and `%` so an id never nests under another one.
+//! Every key is written with a lease, so a crash leaves nothing behind.
+
+use serde::{Deserialize, Serialize};
+
+/// Percent-encodes `%` and `/` (and nothing else), so `a/b` and `a%2Fb`
+/// stay distinct and neither nests under `a`.
+pub fn esc(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '/' => out.push_str("%2F"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `{prefix}/locks/{esc(id)}/` — the waiters of one lock.
+pub(crate) fn lock_dir(prefix: &str, id: &str) -> String {
+    format!("{prefix}/locks/{}/", esc(id))
+}
+
+/// `{prefix}/leaders/{esc(ns)}/` — the candidates of one namespace.
+pub(crate) fn election_dir(prefix: &str, namespace: &str) -> String {
+    format!("{prefix}/leaders/{}/", esc(namespace))
+}
+
+/// One key per acquisition attempt or candidacy: the lease in hex (as etcd's
+/// own `concurrency` package does) and a per-handle sequence number so one
+/// handle can wait for the same lock twice.
+pub(crate) fn own_key(dir: &str, lease: i64, seq: u64) -> String {
+    format!("{dir}{lease:x}_{seq:x}")
+}
+
+/// The value of a lock key: who holds or waits (for operators reading etcd).
+#[derive(Debug, Serialize)]
+pub(crate) struct HolderInfo<'a> {
+    pub host: &'a str,
+    pub pid: u32,
+    pub handle: &'a str,
+}
+
+/// The value of a candidate key, vine's `Member` JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MemberValue {
+    pub leader: String,
+    pub id: String,
+    pub namespace: String,
+    #[serde(default)]
+    pub role: String,
+}
+
+/// Reads a candidate value written by anyone. A value that is not our JSON
+/// (e.g. written by `etcdctl elect`) becomes a member whose `leader` is the
+/// raw value, whose id is the key's last segment and whose namespace is the
+/// one being read — never an error (SPEC §3).
+pub(crate) fn parse_member(key: &str, value: &[u8], namespace: &str) -> MemberValue {
+    if let Ok(member) = serde_json::from_slice::<MemberValue>(value) {
+        return member;
+    }
+    MemberValue {
+        leader: String::from_utf8_lossy(value).into_owned(),
+        id: key.rsplit('/').next().unwrap_or(key).to_string(),
+        namespace: namespace.to_string(),
+        role: String::new(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn esc_keeps_ids_flat() {
+        assert_eq!(esc("lock1"), "lock1");
+        assert_eq!(esc("a/b"), "a%2Fb");
+        assert_eq!(esc("a%2Fb"), "a%252Fb");
+        assert_ne!(esc("a/b"), esc("a%2Fb"));
+        assert!(!esc("../../x").contains('/'));
+    }
+
+    #[test]
+    fn layout() {
+        assert_eq!(lock_dir("/vine/sync", "l/1"), "/vine/sync/locks/l%2F1/");
+        assert_eq!(election_dir("/p", "default"), "/p/leaders/default/");
+        assert_eq!(own_key("/p/locks/x/", 255, 1), "/p/locks/x/ff_1");
+    }
+
+    #[test]
+    fn foreign_values_are_members() {
+        let m = parse_member("/p/leaders/ns/694d7", b"someone", "ns");
+        assert_eq!(m.leader, "someone");
+        assert_eq!(m.id, "694d7");
+        let ours = br#"{"leader":"l","id":"i","namespace":"ns","role":""}"#;
+        assert_eq!(parse_member("/k", ours, "ns").id, "i");
+        // Invalid UTF-8 and JSON of another shape are still members.
+        assert_eq!(parse_member("/k/x", &[0xff, 0xfe], "ns").id, "x");
+        assert_eq!(parse_member("/k/x", br#"{"a":1}"#, "ns").leader, r#"{"a":1}"#);
+    }
+}

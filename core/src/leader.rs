@@ -1,0 +1,351 @@
+//! A candidacy (SPEC E1–E6): the candidate key is written before `leader()`
+//! returns; campaigning (waiting for the predecessors to go) continues in a
+//! background task that reports through [`Leader::status`].
+//!
+//! A candidacy ends for good when its key goes (resign, lease lost, deleted
+//! by someone else); to run again, call `leader()` again.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::feed::{self, Feed, Observer};
+use crate::member::{Member, Role};
+use crate::queue;
+use crate::session::{self, Session};
+use crate::store::{RangeOptions, Store};
+
+/// Where a candidacy stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct CandidateState {
+    primary: bool,
+    was_primary: bool,
+    ended: bool,
+}
+
+pub(crate) struct Candidate {
+    pub name: String,
+    pub namespace: String,
+    pub id: String,
+    pub key: String,
+    pub revision: i64,
+    pub dir: String,
+    pub session: Arc<Session>,
+    state: watch::Sender<CandidateState>,
+    task: tokio::task::AbortHandle,
+    /// Set once `resign` has deleted the key.
+    resigned: AtomicBool,
+}
+
+impl Candidate {
+    /// Starts the background campaign for a key that `create` just wrote.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        session: Arc<Session>,
+        name: String,
+        namespace: String,
+        id: String,
+        key: String,
+        revision: i64,
+        dir: String,
+        first_is_ours: bool,
+    ) -> Arc<Candidate> {
+        let (state, _) = watch::channel(CandidateState::default());
+        let task = tokio::spawn(campaign(
+            session.clone(),
+            dir.clone(),
+            key.clone(),
+            revision,
+            first_is_ours,
+            state.clone(),
+        ));
+        Arc::new(Candidate {
+            name,
+            namespace,
+            id,
+            key,
+            revision,
+            dir,
+            session,
+            state,
+            task: task.abort_handle(),
+            resigned: AtomicBool::new(false),
+        })
+    }
+
+    fn end(&self) {
+        self.state.send_modify(|s| {
+            s.primary = false;
+            s.ended = true;
+        });
+    }
+}
+
+impl Drop for Candidate {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn campaign(
+    session: Arc<Session>,
+    dir: String,
+    key: String,
+    revision: i64,
+    first_is_ours: bool,
+    state: watch::Sender<CandidateState>,
+) {
+    let backend = session.backend().clone();
+    let mut lost = session.lost_signal();
+    let own_key_deleted = queue::wait_for_delete(&backend, &key, revision + 1);
+    tokio::pin!(own_key_deleted);
+    let elected = async {
+        if first_is_ours {
+            return true;
+        }
+        loop {
+            match queue::wait_for_predecessors(&backend, &dir, revision).await {
+                Ok(()) => {}
+                Err(error) if error.kind() == ErrorKind::Unavailable => {
+                    tracing::debug!(%key, %error, "campaign waiting for the store");
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(%key, %error, "campaign failed");
+                    return false;
+                }
+            }
+            return queue::still_ours(&backend, &key, revision)
+                .await
+                .unwrap_or(false);
+        }
+    };
+    let won = tokio::select! {
+        won = elected => won,
+        _ = &mut own_key_deleted => false,
+        _ = session::wait_lost(&mut lost) => false,
+    };
+    if won {
+        state.send_modify(|s| {
+            s.primary = true;
+            s.was_primary = true;
+        });
+        tokio::select! {
+            _ = &mut own_key_deleted => {}
+            _ = session::wait_lost(&mut lost) => {}
+        }
+    }
+    state.send_modify(|s| {
+        s.primary = false;
+        s.ended = true;
+    });
+}
+
+/// A candidate in an election (vine's `sync.Leader`), returned by
+/// [`crate::Client::leader`]. Dropping it resigns (in the background).
+#[derive(Debug)]
+pub struct Leader {
+    candidate: Arc<Candidate>,
+}
+
+impl std::fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Candidate")
+            .field("name", &self.name)
+            .field("namespace", &self.namespace)
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl Leader {
+    pub(crate) fn new(candidate: Arc<Candidate>) -> Self {
+        Leader { candidate }
+    }
+
+    fn backend(&self) -> &Backend {
+        self.candidate.session.backend()
+    }
+
+    /// This candidate's id (`LeaderId`).
+    pub fn id(&self) -> &str {
+        &self.candidate.id
+    }
+
+    /// The election name given to `leader`.
+    pub fn name(&self) -> &str {
+        &self.candidate.name
+    }
+
+    /// The namespace (`LeaderNS`).
+    pub fn namespace(&self) -> &str {
+        &self.candidate.namespace
+    }
+
+    /// The candidate key in the store.
+    pub fn key(&self) -> &str {
+        &self.candidate.key
+    }
+
+    /// The candidate key's create revision: a fencing token for the term,
+    /// greater than that of every earlier candidate of the namespace.
+    pub fn fencing_token(&self) -> u64 {
+        u64::try_from(self.candidate.revision).unwrap_or(0)
+    }
+
+    /// Whether this candidate is the primary right now.
+    pub fn is_primary(&self) -> bool {
+        self.candidate.state.borrow().primary
+    }
+
+    /// Whether the candidacy has ended (resigned or lost).
+    pub fn is_ended(&self) -> bool {
+        self.candidate.state.borrow().ended
+    }
+
+    /// Gives up the candidacy (SPEC E4): deletes the candidate key, so the
+    /// next candidate becomes primary within one watch round trip.
+    /// Idempotent.
+    pub async fn resign(&self) -> Result<()> {
+        let c = &self.candidate;
+        c.end();
+        c.task.abort();
+        c.session
+            .backend()
+            .delete_owned(&c.key, c.revision)
+            .await?;
+        c.resigned.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The namespace's current primary (SPEC E6), or `NoLeader`.
+    pub async fn primary(&self) -> Result<Member> {
+        let first = self
+            .backend()
+            .range(
+                &self.candidate.dir,
+                RangeOptions {
+                    limit: Some(1),
+                    ..RangeOptions::default()
+                },
+            )
+            .await?;
+        match first.kvs.into_iter().next() {
+            Some(kv) => Ok(Member::from_value(
+                crate::keys::parse_member(&kv.key, &kv.value, &self.candidate.namespace),
+                Role::Primary,
+            )),
+            None => Err(Error::new(
+                ErrorKind::NoLeader,
+                format!(
+                    "election namespace {:?} has no candidate",
+                    self.candidate.namespace
+                ),
+            )),
+        }
+    }
+
+    /// Every primary of the namespace from now on, starting with the current
+    /// one (SPEC E6).
+    pub async fn observe(&self) -> Result<Observer> {
+        let feed = Feed::start(
+            self.backend().clone(),
+            self.candidate.dir.clone(),
+            &self.candidate.namespace,
+            true,
+        )
+        .await?;
+        Ok(Observer::new(feed))
+    }
+
+    /// `true` when this candidate becomes primary, `false` when it stops
+    /// being primary (SPEC E3); the stream ends when the candidacy ends.
+    pub fn status(&self) -> StatusStream {
+        StatusStream {
+            state: self.candidate.state.subscribe(),
+            reported_true: false,
+            reported_false: false,
+        }
+    }
+
+    /// Blocks until this candidate is primary; `Err(Lost)` if the candidacy
+    /// ends first.
+    pub async fn wait_elected(&self) -> Result<()> {
+        let mut state = self.candidate.state.subscribe();
+        let outcome = state
+            .wait_for(|s| s.primary || s.ended)
+            .await
+            .map(|s| *s)
+            .unwrap_or(CandidateState {
+                ended: true,
+                ..CandidateState::default()
+            });
+        if outcome.primary {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::Lost,
+                format!(
+                    "candidacy {:?} in namespace {:?} ended before it was elected",
+                    self.candidate.id, self.candidate.namespace
+                ),
+            ))
+        }
+    }
+
+    /// Members of this candidate's namespace (same as `list_members`).
+    pub async fn members(&self) -> Result<Vec<Member>> {
+        feed::list(self.backend(), &self.candidate.dir, &self.candidate.namespace).await
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        let c = self.candidate.clone();
+        if c.resigned.load(Ordering::Acquire) || c.session.is_lost() {
+            return;
+        }
+        c.end();
+        let session = c.session.clone();
+        session
+            .runtime()
+            .spawn(queue::delete_until_gone(session.clone(), c.key.clone(), c.revision));
+    }
+}
+
+/// [`Leader::status`]'s stream: `true` on election, `false` when the
+/// primary role ends; `None` once the candidacy is over.
+#[derive(Debug)]
+pub struct StatusStream {
+    state: watch::Receiver<CandidateState>,
+    reported_true: bool,
+    reported_false: bool,
+}
+
+impl StatusStream {
+    /// The next status change.
+    pub async fn next(&mut self) -> Option<bool> {
+        loop {
+            let now = *self.state.borrow_and_update();
+            if now.was_primary && !self.reported_true {
+                self.reported_true = true;
+                return Some(true);
+            }
+            if self.reported_true && !now.primary && !self.reported_false {
+                self.reported_false = true;
+                return Some(false);
+            }
+            if now.ended {
+                return None;
+            }
+            if self.state.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The in-process backend: one store shared by every handle made from it, so
+//! one process can play several "nodes". It implements the same store
+//! operations as etcd (see `store.rs`), so the lock and election recipes
+//! run unchanged on it and keep the same rules.
+//!
+//! Leases expire when nobody keeps them alive: a reaper thread (not a tokio
+//! task, so the store outlives any one runtime and survives `fork()` by
+//! restarting the thread) revokes overdue leases and their keys.
+
+mod state;
+mod watch;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use crate::error::Result;
+use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, Store};
+
+use state::State;
+pub(crate) use watch::MemoryWatch;
+
+/// An in-process store. Cloning gives another reference to the same store.
+#[derive(Clone)]
+pub struct MemoryStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the reaper when a lease's deadline may have moved earlier.
+    wake: Condvar,
+    /// Pid of the process whose reaper thread runs (0 = none).
+    reaper_pid: AtomicU32,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// A new, empty store of its own.
+    pub fn new() -> Self {
+        MemoryStore {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::new()),
+                wake: Condvar::new(),
+                reaper_pid: AtomicU32::new(0),
+            }),
+        }
+    }
+
+    /// The process-wide store that [`crate::Client::memory`] uses, so every
+    /// memory handle of a process sees the same locks and elections.
+    pub fn global() -> Self {
+        static GLOBAL: OnceLock<MemoryStore> = OnceLock::new();
+        GLOBAL.get_or_init(MemoryStore::new).clone()
+    }
+
+    /// Expires `lease` now, as if its owner had crashed and its TTL passed
+    /// (fault injection for tests). Returns whether the lease existed.
+    pub fn expire_lease(&self, lease: i64) -> bool {
+        self.lock().revoke(lease)
+    }
+
+    /// Forgets watch history older than `revision`, as `etcdctl compact`
+    /// does: watches that start earlier are told "compacted".
+    pub fn compact_history(&self, revision: i64) {
+        self.lock().compact(revision);
+    }
+
+    /// The current revision of the store.
+    pub fn revision(&self) -> i64 {
+        self.lock().revision()
+    }
+
+    /// Live lease ids (for tests that check nothing leaks).
+    pub fn lease_ids(&self) -> Vec<i64> {
+        self.lock().lease_ids()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave `State` half-updated
+        // in a way that matters more than refusing service, so recover.
+        let mut state = self
+            .shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.expire(Instant::now());
+        state
+    }
+
+    fn ensure_reaper(&self) {
+        let pid = std::process::id();
+        if self.shared.reaper_pid.swap(pid, Ordering::AcqRel) == pid {
+            return;
+        }
+        let weak = Arc::downgrade(&self.shared);
+        let spawned = std::thread::Builder::new()
+            .name("vinesync-memory-reaper".into())
+            .spawn(move || reap(weak));
+        if spawned.is_err() {
+            // No thread: leases still expire lazily on every store access.
+            self.shared.reaper_pid.store(0, Ordering::Release);
+        }
+    }
+}
+
+/// Revokes overdue leases until the store is dropped.
+fn reap(weak: Weak<Shared>) {
+    const IDLE: Duration = Duration::from_millis(500);
+    loop {
+        let Some(shared) = weak.upgrade() else { return };
+        let state = shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = state;
+        let now = Instant::now();
+        let next = state.expire(now);
+        let wait = next.map_or(IDLE, |d| d.saturating_duration_since(now).min(IDLE));
+        // Condvar wait releases the lock while sleeping.
+        let _ = shared.wake.wait_timeout(state, wait);
+    }
+}
+
+impl Store for MemoryStore {
+    type Watch = MemoryWatch;
+
+    async fn grant(&self, ttl: i64) -> Result<LeaseId> {
+        self.ensure_reaper();
+        let id = self.lock().grant(ttl, Instant::now());
+        self.shared.wake.notify_all();
+        Ok(id)
+    }
+
+    async fn keep_alive(&self, lease: LeaseId) -> Result<i64> {
+        self.ensure_reaper();
+        Ok(self.lock().keep_alive(lease, Instant::now()))
+    }
+
+    async fn revoke(&self, lease: LeaseId) -> Result<()> {
+        self.lock().revoke(lease);
+        Ok(())
+    }
+
+    async fn create(&self, key: &str, value: Vec<u8>, lease: LeaseId, dir: &str) -> Result<Created> {
+        self.lock().create(key, value, lease, dir, Instant::now())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        Ok(self.lock().get(key))
+    }
+
+    async fn range(&self, dir: &str, options: RangeOptions) -> Result<Range> {
+        Ok(self.lock().range(dir, options))
+    }
+
+    async fn delete_owned(&self, key: &str, create_revision: i64) -> Result<bool> {
+        Ok(self.lock().delete_owned(key, create_revision))
+    }
+
+    async fn compact(&self, revision: i64) -> Result<()> {
+        self.compact_history(revision);
+        Ok(())
+    }
+
+    async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<MemoryWatch> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let registered = self.lock().watch(key, prefix, from_revision, tx);
+        match registered {
+            Ok(id) => Ok(MemoryWatch::new(self.clone(), id, rx)),
+            Err(current) => Ok(MemoryWatch::compacted(self.clone(), current)),
+        }
+    }
+}
+
+impl MemoryStore {
+    pub(crate) fn unwatch(&self, id: u64) {
+        self.lock().unwatch(id);
+    }
+}

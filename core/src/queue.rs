@@ -1,0 +1,140 @@
+//! The queue both recipes share: keys under a directory ordered by create
+//! revision; the lowest owns the lock (or is the primary). A waiter watches
+//! only its predecessor — the newest key older than its own — so a handoff
+//! wakes exactly one waiter, whatever the queue length (SPEC L2).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::backend::Backend;
+use crate::error::{Error, ErrorKind, Result};
+use crate::session::Session;
+use crate::store::{RangeOptions, Store, Watch, WatchEvent, WatchNext};
+
+/// Returns once no key under `dir` is older than `revision`.
+pub(crate) async fn wait_for_predecessors(backend: &Backend, dir: &str, revision: i64) -> Result<()> {
+    loop {
+        let older = backend
+            .range(
+                dir,
+                RangeOptions {
+                    max_create_revision: Some(revision - 1),
+                    descending: true,
+                    limit: Some(1),
+                },
+            )
+            .await?;
+        let Some(predecessor) = older.kvs.into_iter().next() else {
+            return Ok(());
+        };
+        wait_for_delete(backend, &predecessor.key, older.revision + 1).await?;
+    }
+}
+
+/// Returns once `key` is deleted at or after `from_revision`, or when the
+/// watch was compacted (the caller re-reads and finds out).
+pub(crate) async fn wait_for_delete(backend: &Backend, key: &str, from_revision: i64) -> Result<()> {
+    let mut watch = backend.watch(key, false, from_revision).await?;
+    loop {
+        match watch.next().await? {
+            WatchNext::Events(events) => {
+                if events
+                    .iter()
+                    .any(|e| matches!(e, WatchEvent::Delete { .. }))
+                {
+                    return Ok(());
+                }
+            }
+            WatchNext::Compacted { .. } => return Ok(()),
+        }
+    }
+}
+
+/// Checks after the wait that our own key still exists with our revision
+/// (SPEC L9): on etcd 3.4 a waiter whose lease expired while it waited
+/// would otherwise believe it holds the lock.
+pub(crate) async fn still_ours(backend: &Backend, key: &str, revision: i64) -> Result<bool> {
+    Ok(backend
+        .get(key)
+        .await?
+        .is_some_and(|kv| kv.create_revision == revision))
+}
+
+/// Removes a key unless disarmed: any exit of an acquisition without the
+/// lock (error, timeout, cancel, dropped future) goes through here (SPEC L8).
+/// A dropped future cannot await, so the delete runs on a spawned task.
+pub(crate) struct KeyCleanup {
+    session: Arc<Session>,
+    key: String,
+    revision: i64,
+    armed: bool,
+}
+
+impl KeyCleanup {
+    pub fn new(session: Arc<Session>, key: String, revision: i64) -> Self {
+        KeyCleanup {
+            session,
+            key,
+            revision,
+            armed: true,
+        }
+    }
+
+    /// The key is now owned by someone else (a guard, a leader).
+    pub fn disarm(mut self) {
+        self.armed = false;
+    }
+
+    /// Deletes the key now and waits for it; on failure the background
+    /// retry of `Drop` takes over.
+    pub async fn delete_now(mut self) -> Result<()> {
+        let deleted = self
+            .session
+            .backend()
+            .delete_owned(&self.key, self.revision)
+            .await;
+        if deleted.is_ok() {
+            self.armed = false;
+        }
+        deleted.map(|_| ())
+    }
+}
+
+impl Drop for KeyCleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let session = self.session.clone();
+        let key = std::mem::take(&mut self.key);
+        let revision = self.revision;
+        session.runtime().spawn(delete_until_gone(session.clone(), key, revision));
+    }
+}
+
+/// Deletes `key` (if still ours), retrying while the store is unreachable,
+/// until it is gone or its lease is lost (then the store drops it anyway).
+pub(crate) async fn delete_until_gone(session: Arc<Session>, key: String, revision: i64) {
+    const RETRY: Duration = Duration::from_millis(250);
+    loop {
+        match session.backend().delete_owned(&key, revision).await {
+            Ok(_) => return,
+            Err(error) if session.is_lost() || error.kind() == ErrorKind::Closed => {
+                tracing::debug!(%key, %error, "waiter key left to its lease");
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(%key, %error, "removing a waiter key failed; retrying");
+                tokio::time::sleep(RETRY).await;
+            }
+        }
+    }
+}
+
+/// The error for a key that vanished under us.
+pub(crate) fn key_gone(what: &str, key: &str) -> Error {
+    Error::new(
+        ErrorKind::Lost,
+        format!("{what} key {key:?} was deleted (lease expired or removed by someone else)"),
+    )
+}

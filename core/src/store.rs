@@ -1,0 +1,129 @@
+//! The small set of store operations the lock and election recipes need
+//! (RECIPES.md, "recipes written once"). etcd implements them with KV, Txn,
+//! Watch and Lease; the memory backend with an in-process map and a revision
+//! counter. The recipes in `mutex.rs` and `election.rs` only speak this
+//! language, so both backends keep the same rules by construction.
+
+use std::future::Future;
+
+use crate::error::Result;
+
+/// An etcd lease id (memory leases use the same numbering scheme).
+pub(crate) type LeaseId = i64;
+
+/// One key as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    /// The full key.
+    pub key: String,
+    /// The raw value.
+    pub value: Vec<u8>,
+    /// Revision at which the key was created (the fencing token of a lock key).
+    pub create_revision: i64,
+    /// Revision of the last write to the key.
+    pub mod_revision: i64,
+    /// The lease the key is attached to (0 = none).
+    pub lease: i64,
+}
+
+/// Result of [`Store::create`].
+#[derive(Debug, Clone)]
+pub(crate) struct Created {
+    /// The revision of the write = the new key's create revision.
+    pub revision: i64,
+    /// The key with the lowest create revision under the directory, after the write.
+    pub first: Option<KeyValue>,
+}
+
+/// A range read sorted by create revision.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RangeOptions {
+    /// Only keys created at or before this revision.
+    pub max_create_revision: Option<i64>,
+    /// Newest first instead of oldest first.
+    pub descending: bool,
+    /// At most this many keys (`None` = all).
+    pub limit: Option<usize>,
+}
+
+/// A range read's keys and the store revision it was taken at.
+#[derive(Debug, Clone)]
+pub(crate) struct Range {
+    pub kvs: Vec<KeyValue>,
+    pub revision: i64,
+}
+
+/// One change seen by a watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WatchEvent {
+    Put(KeyValue),
+    Delete { key: String, revision: i64 },
+}
+
+/// What a watch delivers next.
+#[derive(Debug, Clone)]
+pub(crate) enum WatchNext {
+    /// Changes, in revision order.
+    Events(Vec<WatchEvent>),
+    /// The store compacted history past the watch's position: re-read the
+    /// state and resume from `revision` (never skip silently).
+    Compacted { revision: i64 },
+}
+
+/// A watch of one key or of a directory (prefix), from a revision on.
+/// Implementations resume by themselves after a broken connection.
+pub(crate) trait Watch: Send + 'static {
+    fn next(&mut self) -> impl Future<Output = Result<WatchNext>> + Send;
+}
+
+/// The store operations behind every recipe.
+pub(crate) trait Store: Send + Sync + 'static {
+    type Watch: Watch;
+
+    /// Grants a lease of `ttl` seconds.
+    fn grant(&self, ttl: i64) -> impl Future<Output = Result<LeaseId>> + Send;
+
+    /// Renews a lease; returns its remaining TTL in seconds (≤ 0: gone).
+    fn keep_alive(&self, lease: LeaseId) -> impl Future<Output = Result<i64>> + Send;
+
+    /// Revokes a lease, deleting its keys.
+    fn revoke(&self, lease: LeaseId) -> impl Future<Output = Result<()>> + Send;
+
+    /// Put-if-absent of `key` with `lease`, and in the same transaction the
+    /// first key (lowest create revision) under `dir`. A key that already
+    /// exists is an `Internal` error (keys are unique by construction); a
+    /// lease that no longer exists is `Lost`.
+    fn create(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        lease: LeaseId,
+        dir: &str,
+    ) -> impl Future<Output = Result<Created>> + Send;
+
+    /// Reads one key.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<KeyValue>>> + Send;
+
+    /// Reads the keys under `dir`, sorted by create revision.
+    fn range(&self, dir: &str, options: RangeOptions)
+        -> impl Future<Output = Result<Range>> + Send;
+
+    /// Deletes `key` only if its create revision is `create_revision`
+    /// (ownership guard). Returns whether it deleted.
+    fn delete_owned(
+        &self,
+        key: &str,
+        create_revision: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Forgets history before `revision` (tests of the compaction paths).
+    fn compact(&self, revision: i64) -> impl Future<Output = Result<()>> + Send;
+
+    /// Watches `key` (or every key under it when `prefix`) from `from_revision`.
+    fn watch(
+        &self,
+        key: &str,
+        prefix: bool,
+        from_revision: i64,
+    ) -> impl Future<Output = Result<Self::Watch>> + Send;
+}

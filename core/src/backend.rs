@@ -1,13 +1,23 @@
 //! Static dispatch from the recipes to the store the handle was made with.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use crate::error::Result;
 use crate::etcd::{EtcdStore, EtcdWatch};
 use crate::memory::{MemoryStore, MemoryWatch};
 use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, Store, Watch, WatchNext};
 
-/// The store behind a handle.
+/// The store behind a handle, with a count of the reads it served (tests
+/// use it to see that a handoff wakes one waiter, not all: SPEC L2).
 #[derive(Clone, Debug)]
-pub(crate) enum Backend {
+pub(crate) struct Backend {
+    store: Kind,
+    reads: Arc<AtomicU64>,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
     Memory(MemoryStore),
     Etcd(EtcdStore),
 }
@@ -19,20 +29,48 @@ pub(crate) enum BackendWatch {
 }
 
 impl Backend {
+    pub fn memory(store: MemoryStore) -> Self {
+        Self::with(Kind::Memory(store))
+    }
+
+    pub fn etcd(store: EtcdStore) -> Self {
+        Self::with(Kind::Etcd(store))
+    }
+
+    fn with(store: Kind) -> Self {
+        Backend {
+            store,
+            reads: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
     /// `"memory"` or `"etcd"` — vine's `String()`.
     pub fn name(&self) -> &'static str {
-        match self {
-            Backend::Memory(_) => "memory",
-            Backend::Etcd(_) => "etcd",
+        match self.store {
+            Kind::Memory(_) => "memory",
+            Kind::Etcd(_) => "etcd",
         }
+    }
+
+    pub fn is_etcd(&self) -> bool {
+        matches!(self.store, Kind::Etcd(_))
+    }
+
+    /// Reads (get, range, watch) served so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    fn count_read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 macro_rules! dispatch {
     ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            Backend::Memory($store) => $call.await,
-            Backend::Etcd($store) => $call.await,
+        match &$self.store {
+            Kind::Memory($store) => $call.await,
+            Kind::Etcd($store) => $call.await,
         }
     };
 }
@@ -57,10 +95,12 @@ impl Store for Backend {
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        self.count_read();
         dispatch!(self, s => s.get(key))
     }
 
     async fn range(&self, dir: &str, options: RangeOptions) -> Result<Range> {
+        self.count_read();
         dispatch!(self, s => s.range(dir, options))
     }
 
@@ -73,9 +113,10 @@ impl Store for Backend {
     }
 
     async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<BackendWatch> {
-        Ok(match self {
-            Backend::Memory(s) => BackendWatch::Memory(s.watch(key, prefix, from_revision).await?),
-            Backend::Etcd(s) => BackendWatch::Etcd(s.watch(key, prefix, from_revision).await?),
+        self.count_read();
+        Ok(match &self.store {
+            Kind::Memory(s) => BackendWatch::Memory(s.watch(key, prefix, from_revision).await?),
+            Kind::Etcd(s) => BackendWatch::Etcd(s.watch(key, prefix, from_revision).await?),
         })
     }
 }

@@ -95,14 +95,14 @@ impl Client {
     /// A handle on a given memory store (e.g. a private [`MemoryStore::new`]).
     pub fn with_memory_store(store: MemoryStore, options: Options) -> Result<Client> {
         options.validate()?;
-        Ok(Client::with_backend(Backend::Memory(store), options))
+        Ok(Client::with_backend(Backend::memory(store), options))
     }
 
     /// Connects to etcd at `options.nodes`.
     pub async fn etcd(options: Options) -> Result<Client> {
         options.validate()?;
         let store = EtcdStore::connect(&options).await?;
-        Ok(Client::with_backend(Backend::Etcd(store), options))
+        Ok(Client::with_backend(Backend::etcd(store), options))
     }
 
     /// etcd when `VINESYNC_NODES` is set, memory otherwise; options from
@@ -122,8 +122,7 @@ impl Client {
     pub async fn init(&self, options: Options) -> Result<()> {
         self.check_open()?;
         options.validate()?;
-        let backend = self.backend();
-        if let Backend::Etcd(_) = backend {
+        if self.backend().is_etcd() {
             let current = self.options();
             let same_connection = Options {
                 prefix: current.prefix.clone(),
@@ -131,7 +130,7 @@ impl Client {
             } == current;
             if !same_connection {
                 let store = EtcdStore::connect(&options).await?;
-                *write(&self.inner.backend) = Backend::Etcd(store);
+                *write(&self.inner.backend) = Backend::etcd(store);
                 // Old sessions stay with the guards and leaders using them.
                 self.inner.sessions.lock().await.clear();
             }
@@ -447,6 +446,12 @@ impl Faults<'_> {
             backend.revoke(lease).await?;
         }
         Ok(())
+    }
+
+    /// How many reads (get, range, watch) this handle's store has served:
+    /// a waiter that is not woken makes none.
+    pub fn store_reads(&self) -> u64 {
+        self.client.backend().reads()
     }
 
     /// Lease ids of this handle's live sessions.

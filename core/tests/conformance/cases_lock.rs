@@ -1,0 +1,451 @@
+//! Lock rules L1–L10.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use vinesync::{ErrorKind, LockOptions};
+
+use super::{eventually, ttl, Env};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+/// L1: 200 tasks on 4 handles contend for one lock; never two inside at
+/// once, and every task gets the lock exactly once.
+pub async fn l1_exclusion_200_tasks_each_once(env: Env) {
+    const TASKS: usize = 200;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(env.client().await);
+    }
+    let inside = Arc::new(AtomicUsize::new(0));
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let got = Arc::new(Mutex::new(vec![0usize; TASKS]));
+    let mut tasks = Vec::new();
+    for i in 0..TASKS {
+        let client = clients[i % clients.len()].clone();
+        let (inside, overlaps, got) = (inside.clone(), overlaps.clone(), got.clone());
+        tasks.push(tokio::spawn(async move {
+            let guard = client.lock("counter", ttl(30)).await.expect("lock");
+            if inside.fetch_add(1, Ordering::SeqCst) != 0 {
+                overlaps.fetch_add(1, Ordering::SeqCst);
+            }
+            tokio::task::yield_now().await;
+            got.lock().unwrap()[i] += 1;
+            inside.fetch_sub(1, Ordering::SeqCst);
+            guard.unlock().await.expect("unlock");
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    assert_eq!(overlaps.load(Ordering::SeqCst), 0, "two holders at once");
+    let got = got.lock().unwrap();
+    assert!(got.iter().all(|&n| n == 1), "each task exactly once: {got:?}");
+    assert_eq!(got.iter().sum::<usize>(), TASKS);
+}
+
+/// L1: while one handle holds, no other handle can take the lock.
+pub async fn l1_exclusion_across_handles_try_lock(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let c = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    for other in [&b, &c] {
+        let err = other.try_lock("x", ttl(10)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    }
+    guard.unlock().await.unwrap();
+    let g = b.try_lock("x", ttl(10)).await.unwrap();
+    assert_eq!(
+        c.try_lock("x", ttl(10)).await.unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    g.unlock().await.unwrap();
+}
+
+/// L2: `lock` blocks while another holds and returns once it is released.
+pub async fn l2_lock_blocks_until_unlock(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    let waiter = tokio::spawn(async move { b.lock("x", ttl(10)).await.map(|g| g.detach()) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "lock returned while held elsewhere");
+    guard.unlock().await.unwrap();
+    tokio::time::timeout(5 * SECOND, waiter)
+        .await
+        .expect("waiter not woken")
+        .unwrap()
+        .unwrap();
+}
+
+/// Waits until lock `id` has `n` keys (holder + waiters).
+async fn wait_keys(env: &Env, client: &vinesync::Client, id: &str, n: usize) {
+    let ok = eventually(5 * SECOND, || async { env.lock_keys(client, id).await.len() == n }).await;
+    assert!(ok, "expected {n} keys for lock {id}");
+}
+
+/// L2: waiters are served in arrival order.
+pub async fn l2_waiters_served_in_arrival_order(env: Env) {
+    let holder = env.client().await;
+    let guard = holder.lock("fifo", ttl(10)).await.unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for i in 0..5 {
+        let client = env.client().await;
+        let order = order.clone();
+        tasks.push(tokio::spawn(async move {
+            let g = client.lock("fifo", ttl(10)).await.unwrap();
+            order.lock().unwrap().push(i);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            g.unlock().await.unwrap();
+        }));
+        wait_keys(&env, &holder, "fifo", i + 2).await;
+    }
+    guard.unlock().await.unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+}
+
+/// L2: `LockWait` running out gives `LockTimeout` ("lock timeout").
+pub async fn l2_lock_wait_gives_lock_timeout(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    let started = Instant::now();
+    let err = b
+        .lock("x", ttl(10).wait(Duration::from_millis(400)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LockTimeout);
+    assert!(err.message().starts_with("lock timeout"), "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    guard.unlock().await.unwrap();
+}
+
+/// L2: a handoff wakes only the next waiter; the others make no store
+/// reads (each waiter watches its predecessor, not the holder).
+pub async fn l2_waiter_watches_only_its_predecessor(env: Env) {
+    let holder = env.client().await;
+    let guard = holder.lock("herd", ttl(10)).await.unwrap();
+    let mut waiters = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..5 {
+        let client = env.client().await;
+        waiters.push(client.clone());
+        tasks.push(tokio::spawn(async move {
+            client.lock("herd", ttl(10)).await.map(|g| g.detach())
+        }));
+        wait_keys(&env, &holder, "herd", i + 2).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before: Vec<u64> = waiters.iter().map(|w| w.faults().store_reads()).collect();
+    guard.unlock().await.unwrap();
+    tokio::time::timeout(5 * SECOND, &mut tasks[0])
+        .await
+        .expect("first waiter not woken")
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after: Vec<u64> = waiters.iter().map(|w| w.faults().store_reads()).collect();
+    assert!(after[0] > before[0], "the next waiter must have been woken");
+    for i in 1..waiters.len() {
+        assert_eq!(before[i], after[i], "waiter {i} was woken by a handoff not its own");
+        assert!(!tasks[i].is_finished());
+    }
+    for (i, w) in waiters.iter().enumerate() {
+        // Release in order so every waiter finishes.
+        w.unlock("herd").await.unwrap();
+        if i + 1 < tasks.len() {
+            tokio::time::timeout(5 * SECOND, &mut tasks[i + 1])
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+/// L3: the seed's example. One handle takes lock1; a second task on the
+/// same handle waits for it (not reentrant); `unlock` by id from the
+/// first task hands it over.
+pub async fn l3_seed_example_second_lock_on_same_handle_waits(env: Env) {
+    let s = env.client().await;
+    s.lock("lock1", ttl(3)).await.unwrap().detach();
+    let s2 = s.clone();
+    let second = tokio::spawn(async move { s2.lock("lock1", ttl(3)).await.map(|g| g.detach()) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "a second lock on the same handle must wait");
+    s.unlock("lock1").await.unwrap();
+    tokio::time::timeout(5 * SECOND, second)
+        .await
+        .expect("second lock not granted")
+        .unwrap()
+        .unwrap();
+    s.unlock("lock1").await.unwrap();
+}
+
+/// L3: the lock belongs to the handle: any task may unlock it, and
+/// `unlock` leaves the handle's still-waiting acquisitions alone.
+pub async fn l3_unlock_from_another_task_and_waiting_untouched(env: Env) {
+    let s = env.client().await;
+    let guard = s.lock("x", ttl(10)).await.unwrap();
+    let token = guard.fencing_token();
+    let s2 = s.clone();
+    let waiting = tokio::spawn(async move { s2.lock("x", ttl(10)).await });
+    wait_keys(&env, &s, "x", 2).await;
+    let s3 = s.clone();
+    tokio::spawn(async move { s3.unlock("x").await })
+        .await
+        .unwrap()
+        .unwrap();
+    // The guard's acquisition is released; the waiting one now holds.
+    let second = tokio::time::timeout(5 * SECOND, waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(second.fencing_token() > token);
+    assert_eq!(guard.unlock().await.unwrap_err().kind(), ErrorKind::NotLocked);
+    assert_eq!(env.lock_keys(&s, "x").await.len(), 1, "the waiter's key is the holder now");
+    second.unlock().await.unwrap();
+}
+
+/// L4: the holder keeps its lease alive: a 1 s TTL lock is still held
+/// after 3 s.
+pub async fn l4_keepalive_holds_lock_beyond_ttl(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(1)).await.unwrap();
+    tokio::time::sleep(3 * SECOND).await;
+    assert!(!guard.is_lost());
+    assert_eq!(
+        b.try_lock("x", ttl(1)).await.unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    guard.unlock().await.unwrap();
+}
+
+/// L4: a holder that dies (no keepalives, no release) frees the lock once
+/// its TTL has passed.
+pub async fn l4_crashed_holder_frees_lock_after_ttl(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    a.lock("x", ttl(1)).await.unwrap().detach();
+    a.faults().crash().await;
+    let started = Instant::now();
+    let g = b
+        .lock("x", ttl(10).wait(10 * SECOND))
+        .await
+        .expect("lock not freed after the holder's TTL");
+    assert!(started.elapsed() >= Duration::from_millis(300), "freed before its TTL");
+    g.unlock().await.unwrap();
+}
+
+/// L5: every acquisition's fencing token is greater than all earlier ones.
+pub async fn l5_fencing_tokens_strictly_increase(env: Env) {
+    let clients = [env.client().await, env.client().await];
+    let mut last = 0;
+    for i in 0..10 {
+        let c = &clients[i % 2];
+        let g = if i % 3 == 0 {
+            c.try_lock("fence", ttl(10)).await.unwrap()
+        } else {
+            c.lock("fence", ttl(10)).await.unwrap()
+        };
+        assert!(g.fencing_token() > last, "token {} after {last}", g.fencing_token());
+        last = g.fencing_token();
+        g.unlock().await.unwrap();
+    }
+}
+
+/// L6: a holder whose lease cannot be kept alive is told it lost the lock.
+pub async fn l6_lost_when_lease_not_kept_alive(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(1)).await.unwrap();
+    assert!(!guard.is_lost());
+    a.faults().suspend_keepalive(true);
+    tokio::time::timeout(5 * SECOND, guard.lost())
+        .await
+        .expect("lost signal not fired");
+    assert!(guard.is_lost());
+    let g = b.lock("x", ttl(10).wait(5 * SECOND)).await.unwrap();
+    assert!(g.fencing_token() > guard.fencing_token());
+    g.unlock().await.unwrap();
+    drop(guard);
+}
+
+/// L6: a holder whose key is deleted by someone else is told.
+pub async fn l6_lost_when_key_deleted_by_someone_else(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    let mut lost = guard.lost_signal();
+    assert!(!*lost.borrow());
+    assert!(b
+        .faults()
+        .delete_key(guard.key(), guard.fencing_token() as i64)
+        .await
+        .unwrap());
+    tokio::time::timeout(5 * SECOND, lost.wait_for(|l| *l))
+        .await
+        .expect("lost signal not fired")
+        .unwrap();
+}
+
+/// L7: unlock of an id never locked, and a second unlock, are `NotLocked`.
+pub async fn l7_unlock_not_held_is_not_locked(env: Env) {
+    let a = env.client().await;
+    let err = a.unlock("never").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotLocked);
+    assert!(err.message().contains("never"), "{err}");
+    a.lock("x", ttl(10)).await.unwrap().detach();
+    a.unlock("x").await.unwrap();
+    assert_eq!(a.unlock("x").await.unwrap_err().kind(), ErrorKind::NotLocked);
+}
+
+/// L7: another handle's unlock never releases our lock.
+pub async fn l7_unlock_never_touches_another_handles_lock(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    assert_eq!(b.unlock("x").await.unwrap_err().kind(), ErrorKind::NotLocked);
+    assert_eq!(env.lock_keys(&a, "x").await.len(), 1);
+    assert_eq!(
+        b.try_lock("x", ttl(10)).await.unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    guard.unlock().await.unwrap();
+}
+
+/// L7: unlocking a lock that was lost says `Lost` and deletes nobody's key.
+pub async fn l7_unlock_after_loss_is_lost_then_not_locked(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    let (key, token) = (guard.key().to_string(), guard.fencing_token() as i64);
+    guard.detach();
+    assert!(b.faults().delete_key(&key, token).await.unwrap());
+    let other = b.lock("x", ttl(10)).await.unwrap();
+    assert_eq!(a.unlock("x").await.unwrap_err().kind(), ErrorKind::Lost);
+    assert_eq!(a.unlock("x").await.unwrap_err().kind(), ErrorKind::NotLocked);
+    assert_eq!(env.lock_keys(&a, "x").await.len(), 1, "b's key must survive");
+    other.unlock().await.unwrap();
+}
+
+/// L8: a waiter whose future is dropped removes its key; the next waiter
+/// gets the lock as soon as the holder releases (not after a TTL).
+pub async fn l8_cancelled_waiter_leaves_no_key(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let c = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    let b2 = b.clone();
+    let cancelled = tokio::spawn(async move { b2.lock("x", ttl(60)).await.map(|g| g.detach()) });
+    wait_keys(&env, &a, "x", 2).await;
+    cancelled.abort();
+    let _ = cancelled.await;
+    wait_keys(&env, &a, "x", 1).await;
+    let c2 = c.clone();
+    let next = tokio::spawn(async move { c2.lock("x", ttl(10).wait(10 * SECOND)).await });
+    wait_keys(&env, &a, "x", 2).await;
+    guard.unlock().await.unwrap();
+    let g = tokio::time::timeout(10 * SECOND, next)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("next waiter blocked by a cancelled waiter's key");
+    g.unlock().await.unwrap();
+}
+
+/// L8: timed-out waiters and waiters behind an expired `select!` leave no
+/// key behind either.
+pub async fn l8_timed_out_and_aborted_waiters_leave_no_key(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    for _ in 0..3 {
+        let err = b
+            .lock("x", ttl(60).wait(Duration::from_millis(200)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::LockTimeout);
+        let dropped = tokio::time::timeout(Duration::from_millis(200), b.lock("x", ttl(60))).await;
+        assert!(dropped.is_err());
+    }
+    wait_keys(&env, &a, "x", 1).await;
+    guard.unlock().await.unwrap();
+    b.try_lock("x", ttl(10)).await.unwrap().unlock().await.unwrap();
+}
+
+/// L9: a waiter whose lease expired while it waited must not be told it
+/// holds the lock with its dead key. (It may start over with a fresh lease
+/// and win honestly: then its token is that of a live key of its own.)
+pub async fn l9_waiter_whose_lease_expired_is_not_told_it_holds(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    let b2 = b.clone();
+    let waiter = tokio::spawn(async move { b2.lock("x", ttl(10).wait(10 * SECOND)).await });
+    wait_keys(&env, &a, "x", 2).await;
+    let old = env.lock_keys(&a, "x").await[1].clone();
+    // B's lease "expires" behind its back (as on a pause longer than TTL).
+    b.faults().expire_leases().await.unwrap();
+    wait_keys(&env, &a, "x", 1).await;
+    guard.unlock().await.unwrap();
+    match tokio::time::timeout(15 * SECOND, waiter).await.unwrap().unwrap() {
+        Ok(g) => {
+            assert_ne!(g.fencing_token() as i64, old.create_revision, "told it holds with a dead key");
+            let keys = env.lock_keys(&a, "x").await;
+            assert!(
+                keys.iter()
+                    .any(|kv| kv.create_revision == g.fencing_token() as i64 && kv.key == g.key()),
+                "the holder's key must be live: {keys:?}"
+            );
+            g.unlock().await.unwrap();
+        }
+        Err(e) => assert!(
+            matches!(e.kind(), ErrorKind::Lost | ErrorKind::LockTimeout),
+            "{e}"
+        ),
+    }
+}
+
+/// L10: try_lock returns at once with WouldBlock, leaving no key.
+pub async fn l10_try_lock_returns_at_once_leaving_no_key(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.try_lock("x", ttl(10)).await.unwrap();
+    for _ in 0..5 {
+        let err = b.try_lock("x", ttl(10)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        assert_eq!(env.lock_keys(&a, "x").await.len(), 1, "try_lock left a key");
+    }
+    guard.unlock().await.unwrap();
+    let g = b.try_lock("x", ttl(10)).await.unwrap();
+    g.unlock().await.unwrap();
+}
+
+/// Guards (SPEC §7 Rust): dropping a guard releases its lock; `detach`
+/// keeps it held by the handle until `unlock(id)`.
+pub async fn guard_drop_releases_and_detach_keeps(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    drop(a.lock("x", ttl(10)).await.unwrap());
+    let g = b
+        .lock("x", ttl(10).wait(5 * SECOND))
+        .await
+        .expect("dropped guard did not release");
+    g.unlock().await.unwrap();
+    a.lock("x", LockOptions::new()).await.unwrap().detach();
+    assert_eq!(
+        b.try_lock("x", ttl(10)).await.unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    a.unlock("x").await.unwrap();
+    b.try_lock("x", ttl(10)).await.unwrap().unlock().await.unwrap();
+}

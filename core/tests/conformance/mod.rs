@@ -1,0 +1,220 @@
+//! The conformance suite: every SPEC rule as a test case, written once and
+//! run on every backend. A runner (`conformance_memory.rs`,
+//! `conformance_etcd.rs`, ...) builds a [`Factory`] that makes handles on
+//! its backend and hands it to [`trials`].
+//!
+//! Each case gets its own key prefix, so cases run in parallel on one store
+//! or one etcd cluster. After a case, every handle it made is closed and
+//! the prefix must be empty: nothing leaks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+mod cases_election;
+mod cases_errors;
+mod cases_lock;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use libtest_mimic::{Failed, Trial};
+use vinesync::{Client, LockOptions, Options};
+
+/// Builds a handle on the backend under test with the given options.
+pub type Factory =
+    Arc<dyn Fn(Options) -> Pin<Box<dyn Future<Output = vinesync::Result<Client>> + Send>> + Send + Sync>;
+
+type CaseFn = fn(Env) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What a case gets: handles on the backend under one fresh prefix.
+#[derive(Clone)]
+pub struct Env {
+    factory: Factory,
+    prefix: String,
+    clients: Arc<Mutex<Vec<Client>>>,
+}
+
+impl Env {
+    /// A new handle (another "node") on the case's prefix.
+    pub async fn client(&self) -> Client {
+        let client = (self.factory)(Options::new().prefix(self.prefix.clone()))
+            .await
+            .expect("creating a client");
+        self.clients.lock().unwrap().push(client.clone());
+        client
+    }
+
+    /// A handle with extra options (the prefix is the case's).
+    pub async fn client_with(&self, options: Options) -> vinesync::Result<Client> {
+        let client = (self.factory)(options.prefix(self.prefix.clone())).await?;
+        self.clients.lock().unwrap().push(client.clone());
+        Ok(client)
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The keys of lock `id` (waiters and holder), oldest first.
+    pub async fn lock_keys(&self, client: &Client, id: &str) -> Vec<vinesync::KeyValue> {
+        let dir = format!("{}/locks/{}/", self.prefix, vinesync::keys::esc(id));
+        client
+            .faults()
+            .keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|kv| kv.key.starts_with(&dir))
+            .collect()
+    }
+
+    async fn close_all(&self) {
+        let clients: Vec<Client> = std::mem::take(&mut *self.clients.lock().unwrap());
+        for client in clients {
+            client.close().await;
+        }
+    }
+}
+
+/// Lock options with a TTL in seconds.
+pub fn ttl(seconds: u64) -> LockOptions {
+    LockOptions::new().ttl(Duration::from_secs(seconds))
+}
+
+/// Polls `check` every 20 ms until it is true or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+macro_rules! cases {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        vec![$((stringify!($name), (|env| Box::pin($module::$name(env))) as CaseFn)),*]
+    };
+}
+
+fn all_cases() -> Vec<(&'static str, CaseFn)> {
+    cases![
+        cases_lock::l1_exclusion_200_tasks_each_once,
+        cases_lock::l1_exclusion_across_handles_try_lock,
+        cases_lock::l2_lock_blocks_until_unlock,
+        cases_lock::l2_waiters_served_in_arrival_order,
+        cases_lock::l2_lock_wait_gives_lock_timeout,
+        cases_lock::l2_waiter_watches_only_its_predecessor,
+        cases_lock::l3_seed_example_second_lock_on_same_handle_waits,
+        cases_lock::l3_unlock_from_another_task_and_waiting_untouched,
+        cases_lock::l4_keepalive_holds_lock_beyond_ttl,
+        cases_lock::l4_crashed_holder_frees_lock_after_ttl,
+        cases_lock::l5_fencing_tokens_strictly_increase,
+        cases_lock::l6_lost_when_lease_not_kept_alive,
+        cases_lock::l6_lost_when_key_deleted_by_someone_else,
+        cases_lock::l7_unlock_not_held_is_not_locked,
+        cases_lock::l7_unlock_never_touches_another_handles_lock,
+        cases_lock::l7_unlock_after_loss_is_lost_then_not_locked,
+        cases_lock::l8_cancelled_waiter_leaves_no_key,
+        cases_lock::l8_timed_out_and_aborted_waiters_leave_no_key,
+        cases_lock::l9_waiter_whose_lease_expired_is_not_told_it_holds,
+        cases_lock::l10_try_lock_returns_at_once_leaving_no_key,
+        cases_lock::guard_drop_releases_and_detach_keeps,
+        cases_election::e1_leader_returns_at_once_and_is_listed,
+        cases_election::e2_one_primary_lowest_revision,
+        cases_election::e3_status_true_then_false,
+        cases_election::e3_wait_elected_blocks_until_primary,
+        cases_election::e4_resign_hands_over_at_once_and_is_idempotent,
+        cases_election::e5_failover_after_crash_within_ttl,
+        cases_election::e6_observe_and_primary,
+        cases_election::e6_primary_of_empty_namespace_is_no_leader,
+        cases_election::e7_members_in_campaign_order_one_primary,
+        cases_election::e7_namespace_prefix_isolation,
+        cases_election::e8_watch_elect_join_leave_elected,
+        cases_election::e8_watch_elect_filtered_by_id_and_close,
+        cases_election::e2_lost_lease_ends_primary_role,
+        cases_errors::errors_invalid_arguments_are_named,
+        cases_errors::errors_closed_handle,
+        cases_errors::errors_string_and_options,
+    ]
+}
+
+/// One libtest trial per case, for the backend called `backend`.
+pub fn trials(backend: &str, factory: Factory) -> Vec<Trial> {
+    all_cases()
+        .into_iter()
+        .map(|(name, case)| {
+            let factory = factory.clone();
+            let prefix = format!(
+                "/vinesync-test/{backend}/{name}/{}",
+                &uuid::Uuid::new_v4().to_string()[..8]
+            );
+            Trial::test(format!("{backend}::{name}"), move || run(factory, prefix, case))
+        })
+        .collect()
+}
+
+/// Upper bound for one case; a hang is a failure, not a stuck suite.
+const CASE_LIMIT: Duration = Duration::from_secs(90);
+
+fn run(factory: Factory, prefix: String, case: CaseFn) -> Result<(), Failed> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failed::from(format!("runtime: {e}")))?;
+    let env = Env {
+        factory,
+        prefix,
+        clients: Arc::new(Mutex::new(Vec::new())),
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            tokio::time::timeout(CASE_LIMIT, case(env.clone()))
+                .await
+                .map_err(|_| format!("case did not finish within {CASE_LIMIT:?}"))
+        })
+    }));
+    let outcome = match outcome {
+        Ok(result) => result,
+        Err(panic) => Err(panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "case panicked".to_string())),
+    };
+    // Close every handle and check nothing is left under the prefix.
+    let leaks = runtime.block_on(async {
+        env.close_all().await;
+        let checker = (env.factory)(Options::new().prefix(env.prefix.clone()))
+            .await
+            .map_err(|e| format!("leak checker: {e}"))?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let mut left = checker.faults().keys().await.unwrap_or_default();
+        while !left.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            left = checker.faults().keys().await.unwrap_or_default();
+        }
+        let clean = left.is_empty();
+        checker.close().await;
+        if clean {
+            Ok(())
+        } else {
+            let keys: Vec<_> = left.iter().map(|kv| kv.key.clone()).collect();
+            Err(format!("keys left behind under the prefix: {keys:?}"))
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    outcome?;
+    leaks?;
+    Ok(())
+}

@@ -90,7 +90,13 @@ impl Store for Backend {
         dispatch!(self, s => s.revoke(lease))
     }
 
-    async fn create(&self, key: &str, value: Vec<u8>, lease: LeaseId, dir: &str) -> Result<Created> {
+    async fn create(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        lease: LeaseId,
+        dir: &str,
+    ) -> Result<Created> {
         dispatch!(self, s => s.create(key, value, lease, dir))
     }
 

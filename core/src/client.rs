@@ -251,7 +251,10 @@ impl Client {
             .id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let dir = keys::election_dir(read(&self.inner.options).trimmed_prefix(), &options.namespace);
+        let dir = keys::election_dir(
+            read(&self.inner.options).trimmed_prefix(),
+            &options.namespace,
+        );
         let value = serde_json::to_vec(&MemberValue {
             leader: name.to_string(),
             id: id.clone(),
@@ -262,7 +265,11 @@ impl Client {
         for _ in 0..MAX_ATTEMPTS {
             let session = self.session(options.ttl).await?;
             let key = keys::own_key(&dir, session.lease(), self.next_seq());
-            match session.backend().create(&key, value.clone(), session.lease(), &dir).await {
+            match session
+                .backend()
+                .create(&key, value.clone(), session.lease(), &dir)
+                .await
+            {
                 Ok(created) => {
                     let first_is_ours = created
                         .first
@@ -294,7 +301,10 @@ impl Client {
     pub async fn list_members(&self, options: MemberOptions) -> Result<Vec<Member>> {
         self.check_open()?;
         check_text("MemberNS", &options.namespace)?;
-        let dir = keys::election_dir(read(&self.inner.options).trimmed_prefix(), &options.namespace);
+        let dir = keys::election_dir(
+            read(&self.inner.options).trimmed_prefix(),
+            &options.namespace,
+        );
         feed::list(&self.backend(), &dir, &options.namespace).await
     }
 
@@ -303,7 +313,10 @@ impl Client {
     pub async fn watch_elect(&self, options: WatchOptions) -> Result<ElectWatcher> {
         self.check_open()?;
         options.validate()?;
-        let dir = keys::election_dir(read(&self.inner.options).trimmed_prefix(), &options.namespace);
+        let dir = keys::election_dir(
+            read(&self.inner.options).trimmed_prefix(),
+            &options.namespace,
+        );
         let feed = Feed::start(self.backend(), dir, &options.namespace, false).await?;
         Ok(ElectWatcher::new(feed, options.id))
     }
@@ -370,12 +383,8 @@ impl Client {
                 return Ok(session.clone());
             }
         }
-        let session = Session::start(
-            self.backend(),
-            ttl,
-            self.inner.keepalive_suspended.clone(),
-        )
-        .await?;
+        let session =
+            Session::start(self.backend(), ttl, self.inner.keepalive_suspended.clone()).await?;
         sessions.insert(ttl, session.clone());
         Ok(session)
     }
@@ -467,7 +476,10 @@ impl Faults<'_> {
     /// Deletes `key` if its create revision is `create_revision`, as another
     /// client (or an operator) could.
     pub async fn delete_key(&self, key: &str, create_revision: i64) -> Result<bool> {
-        self.client.backend().delete_owned(key, create_revision).await
+        self.client
+            .backend()
+            .delete_owned(key, create_revision)
+            .await
     }
 
     /// Compacts the store's history up to its current revision, as

@@ -142,14 +142,22 @@ impl Feed {
     /// Reads the namespace now (so errors surface to the caller), then
     /// follows it in the background. With `announce_primary`, the current
     /// primary is delivered first as an `Elected` event.
-    pub async fn start(backend: Backend, dir: String, namespace: &str, announce_primary: bool) -> Result<Feed> {
+    pub async fn start(
+        backend: Backend,
+        dir: String,
+        namespace: &str,
+        announce_primary: bool,
+    ) -> Result<Feed> {
         let range = backend.range(&dir, RangeOptions::default()).await?;
         let mut candidates = Candidates::new(namespace);
         let mut initial = Vec::new();
         candidates.resync(&range, &mut initial);
         let (tx, events) = mpsc::unbounded_channel();
         if announce_primary {
-            if let Some(primary) = candidates.primary_revision().and_then(|r| candidates.member(r)) {
+            if let Some(primary) = candidates
+                .primary_revision()
+                .and_then(|r| candidates.member(r))
+            {
                 let _ = tx.send(Ok(event(ElectEventKind::Elected, primary, range.revision)));
             }
         }
@@ -161,7 +169,10 @@ impl Feed {
     pub async fn next(&mut self) -> Result<ElectEvent> {
         match self.events.recv().await {
             Some(event) => event,
-            None => Err(Error::new(ErrorKind::Closed, "the election watch is closed")),
+            None => Err(Error::new(
+                ErrorKind::Closed,
+                "the election watch is closed",
+            )),
         }
     }
 
@@ -209,7 +220,9 @@ async fn follow(
                         }
                     }
                 }
-                Ok(WatchNext::Compacted { revision: compacted }) => {
+                Ok(WatchNext::Compacted {
+                    revision: compacted,
+                }) => {
                     tracing::debug!(%dir, compacted, "election watch compacted; re-reading");
                     match backend.range(&dir, RangeOptions::default()).await {
                         Ok(range) => {

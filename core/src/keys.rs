@@ -105,6 +105,9 @@ mod tests {
         assert_eq!(parse_member("/k", ours, "ns").id, "i");
         // Invalid UTF-8 and JSON of another shape are still members.
         assert_eq!(parse_member("/k/x", &[0xff, 0xfe], "ns").id, "x");
-        assert_eq!(parse_member("/k/x", br#"{"a":1}"#, "ns").leader, r#"{"a":1}"#);
+        assert_eq!(
+            parse_member("/k/x", br#"{"a":1}"#, "ns").leader,
+            r#"{"a":1}"#
+        );
     }
 }

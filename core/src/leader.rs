@@ -215,10 +215,7 @@ impl Leader {
         let c = &self.candidate;
         c.end();
         c.task.abort();
-        c.session
-            .backend()
-            .delete_owned(&c.key, c.revision)
-            .await?;
+        c.session.backend().delete_owned(&c.key, c.revision).await?;
         c.resigned.store(true, Ordering::Release);
         Ok(())
     }
@@ -300,7 +297,12 @@ impl Leader {
 
     /// Members of this candidate's namespace (same as `list_members`).
     pub async fn members(&self) -> Result<Vec<Member>> {
-        feed::list(self.backend(), &self.candidate.dir, &self.candidate.namespace).await
+        feed::list(
+            self.backend(),
+            &self.candidate.dir,
+            &self.candidate.namespace,
+        )
+        .await
     }
 }
 
@@ -312,9 +314,11 @@ impl Drop for Leader {
         }
         c.end();
         let session = c.session.clone();
-        session
-            .runtime()
-            .spawn(queue::delete_until_gone(session.clone(), c.key.clone(), c.revision));
+        session.runtime().spawn(queue::delete_until_gone(
+            session.clone(),
+            c.key.clone(),
+            c.revision,
+        ));
     }
 }
 

@@ -68,7 +68,12 @@ pub(crate) async fn attempt(
         }
     }
     cleanup.disarm();
-    Ok(Attempt::Held(Held::new(session, id.to_string(), key, revision)))
+    Ok(Attempt::Held(Held::new(
+        session,
+        id.to_string(),
+        key,
+        revision,
+    )))
 }
 
 /// A lock this handle holds: its key, fencing token and session.

@@ -505,7 +505,14 @@ mod tests {
 
     #[test]
     fn bad_nodes_are_named() {
-        for bad in ["", "localhost", "host:0", "host:99999", "a b:1", "http://x:1/path"] {
+        for bad in [
+            "",
+            "localhost",
+            "host:0",
+            "host:99999",
+            "a b:1",
+            "http://x:1/path",
+        ] {
             let err = Options::new().nodes([bad]).validate().unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
             assert!(err.message().contains(bad), "{err}");

@@ -12,7 +12,11 @@ use crate::session::Session;
 use crate::store::{RangeOptions, Store, Watch, WatchEvent, WatchNext};
 
 /// Returns once no key under `dir` is older than `revision`.
-pub(crate) async fn wait_for_predecessors(backend: &Backend, dir: &str, revision: i64) -> Result<()> {
+pub(crate) async fn wait_for_predecessors(
+    backend: &Backend,
+    dir: &str,
+    revision: i64,
+) -> Result<()> {
     loop {
         let older = backend
             .range(
@@ -33,7 +37,11 @@ pub(crate) async fn wait_for_predecessors(backend: &Backend, dir: &str, revision
 
 /// Returns once `key` is deleted at or after `from_revision`, or when the
 /// watch was compacted (the caller re-reads and finds out).
-pub(crate) async fn wait_for_delete(backend: &Backend, key: &str, from_revision: i64) -> Result<()> {
+pub(crate) async fn wait_for_delete(
+    backend: &Backend,
+    key: &str,
+    from_revision: i64,
+) -> Result<()> {
     let mut watch = backend.watch(key, false, from_revision).await?;
     loop {
         match watch.next().await? {
@@ -108,7 +116,9 @@ impl Drop for KeyCleanup {
         let session = self.session.clone();
         let key = std::mem::take(&mut self.key);
         let revision = self.revision;
-        session.runtime().spawn(delete_until_gone(session.clone(), key, revision));
+        session
+            .runtime()
+            .spawn(delete_until_gone(session.clone(), key, revision));
     }
 }
 

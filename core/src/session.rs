@@ -47,7 +47,11 @@ impl Session {
     /// Grants a lease of `ttl` seconds and starts keeping it alive.
     /// `suspended` is the handle's fault-injection switch: while it is set,
     /// keepalives are skipped (as if the process were paused or cut off).
-    pub async fn start(backend: Backend, ttl: i64, suspended: Arc<AtomicBool>) -> Result<Arc<Session>> {
+    pub async fn start(
+        backend: Backend,
+        ttl: i64,
+        suspended: Arc<AtomicBool>,
+    ) -> Result<Arc<Session>> {
         let lease = backend.grant(ttl).await?;
         let (lost, _) = watch::channel(false);
         let (stop, stop_rx) = watch::channel(());
@@ -90,7 +94,8 @@ impl Session {
 
     /// Marks the lease as gone (the store said so, or its deadline passed).
     pub fn mark_lost(&self) {
-        self.lost.send_if_modified(|lost| !std::mem::replace(lost, true));
+        self.lost
+            .send_if_modified(|lost| !std::mem::replace(lost, true));
     }
 
     /// Resolves once the session is lost.
@@ -151,7 +156,9 @@ async fn keep_alive(
             _ = tokio::time::sleep(delay) => {}
             _ = stop.changed() => return,
         }
-        let Some(owner) = session.upgrade() else { return };
+        let Some(owner) = session.upgrade() else {
+            return;
+        };
         if owner.is_lost() {
             return;
         }

@@ -44,7 +44,13 @@ impl Store for EtcdStore {
     async fn revoke(&self, _lease: LeaseId) -> Result<()> {
         Err(not_yet())
     }
-    async fn create(&self, _key: &str, _value: Vec<u8>, _lease: LeaseId, _dir: &str) -> Result<Created> {
+    async fn create(
+        &self,
+        _key: &str,
+        _value: Vec<u8>,
+        _lease: LeaseId,
+        _dir: &str,
+    ) -> Result<Created> {
         Err(not_yet())
     }
     async fn get(&self, _key: &str) -> Result<Option<KeyValue>> {

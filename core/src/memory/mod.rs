@@ -153,7 +153,13 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn create(&self, key: &str, value: Vec<u8>, lease: LeaseId, dir: &str) -> Result<Created> {
+    async fn create(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        lease: LeaseId,
+        dir: &str,
+    ) -> Result<Created> {
         self.lock().create(key, value, lease, dir, Instant::now())
     }
 

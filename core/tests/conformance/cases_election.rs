@@ -16,7 +16,9 @@ fn candidate(ns: &str, id: &str, ttl: i64) -> LeaderOptions {
 }
 
 async fn members(c: &Client, ns: &str) -> Vec<vinesync::Member> {
-    c.list_members(MemberOptions::new().namespace(ns)).await.unwrap()
+    c.list_members(MemberOptions::new().namespace(ns))
+        .await
+        .unwrap()
 }
 
 async fn elected(leader: &Leader) {
@@ -32,7 +34,10 @@ pub async fn e1_leader_returns_at_once_and_is_listed(env: Env) {
     let a = env.client().await;
     let b = env.client().await;
     let first = a.leader("svc", candidate("ns", "first", 10)).await.unwrap();
-    let second = b.leader("svc", candidate("ns", "second", 10)).await.unwrap();
+    let second = b
+        .leader("svc", candidate("ns", "second", 10))
+        .await
+        .unwrap();
     let ids: Vec<String> = members(&a, "ns").await.into_iter().map(|m| m.id).collect();
     assert_eq!(ids, vec!["first", "second"]);
     assert_eq!(first.id(), "first");
@@ -46,7 +51,11 @@ pub async fn e2_one_primary_lowest_revision(env: Env) {
     let mut leaders = Vec::new();
     for i in 0..3 {
         let c = env.client().await;
-        leaders.push(c.leader("svc", candidate("ns", &format!("c{i}"), 10)).await.unwrap());
+        leaders.push(
+            c.leader("svc", candidate("ns", &format!("c{i}"), 10))
+                .await
+                .unwrap(),
+        );
     }
     elected(&leaders[0]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -73,7 +82,9 @@ pub async fn e2_lost_lease_ends_primary_role(env: Env) {
     let mut status = la.status();
     assert_eq!(status.next().await, Some(true));
     a.faults().suspend_keepalive(true);
-    let next = tokio::time::timeout(5 * SECOND, status.next()).await.unwrap();
+    let next = tokio::time::timeout(5 * SECOND, status.next())
+        .await
+        .unwrap();
     assert_eq!(next, Some(false));
     assert!(!la.is_primary());
     elected(&lb).await;
@@ -88,11 +99,23 @@ pub async fn e3_status_true_then_false(env: Env) {
     let lb = b.leader("svc", candidate("ns", "b", 10)).await.unwrap();
     let mut sa = la.status();
     let mut sb = lb.status();
-    assert_eq!(tokio::time::timeout(5 * SECOND, sa.next()).await.unwrap(), Some(true));
+    assert_eq!(
+        tokio::time::timeout(5 * SECOND, sa.next()).await.unwrap(),
+        Some(true)
+    );
     la.resign().await.unwrap();
-    assert_eq!(tokio::time::timeout(5 * SECOND, sa.next()).await.unwrap(), Some(false));
-    assert_eq!(tokio::time::timeout(5 * SECOND, sa.next()).await.unwrap(), None);
-    assert_eq!(tokio::time::timeout(5 * SECOND, sb.next()).await.unwrap(), Some(true));
+    assert_eq!(
+        tokio::time::timeout(5 * SECOND, sa.next()).await.unwrap(),
+        Some(false)
+    );
+    assert_eq!(
+        tokio::time::timeout(5 * SECOND, sa.next()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        tokio::time::timeout(5 * SECOND, sb.next()).await.unwrap(),
+        Some(true)
+    );
     lb.resign().await.unwrap();
 }
 
@@ -103,9 +126,11 @@ pub async fn e3_wait_elected_blocks_until_primary(env: Env) {
     let la = a.leader("svc", candidate("ns", "a", 10)).await.unwrap();
     let lb = b.leader("svc", candidate("ns", "b", 10)).await.unwrap();
     elected(&la).await;
-    assert!(tokio::time::timeout(Duration::from_millis(300), lb.wait_elected())
-        .await
-        .is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), lb.wait_elected())
+            .await
+            .is_err()
+    );
     la.resign().await.unwrap();
     elected(&lb).await;
     lb.resign().await.unwrap();
@@ -123,7 +148,11 @@ pub async fn e4_resign_hands_over_at_once_and_is_idempotent(env: Env) {
     let started = Instant::now();
     la.resign().await.unwrap();
     elected(&lb).await;
-    assert!(started.elapsed() < 5 * SECOND, "handover took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < 5 * SECOND,
+        "handover took {:?}",
+        started.elapsed()
+    );
     la.resign().await.unwrap();
     lb.resign().await.unwrap();
     lb.resign().await.unwrap();
@@ -144,7 +173,10 @@ pub async fn e5_failover_after_crash_within_ttl(env: Env) {
         .await
         .expect("no failover within TTL + 1 s (+2 s slack)")
         .unwrap();
-    assert!(started.elapsed() > Duration::from_millis(200), "failover before TTL");
+    assert!(
+        started.elapsed() > Duration::from_millis(200),
+        "failover before TTL"
+    );
     std::mem::forget(la); // a crashed process does not resign
     lb.resign().await.unwrap();
 }
@@ -157,12 +189,18 @@ pub async fn e6_observe_and_primary(env: Env) {
     let la = a.leader("svc", candidate("ns", "a", 10)).await.unwrap();
     let lb = b.leader("svc", candidate("ns", "b", 10)).await.unwrap();
     let mut observer = lb.observe().await.unwrap();
-    let first = tokio::time::timeout(5 * SECOND, observer.next()).await.unwrap().unwrap();
+    let first = tokio::time::timeout(5 * SECOND, observer.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((first.namespace.as_str(), first.id.as_str()), ("ns", "a"));
     let p = lb.primary().await.unwrap();
     assert_eq!((p.id.as_str(), p.role), ("a", Role::Primary));
     la.resign().await.unwrap();
-    let second = tokio::time::timeout(5 * SECOND, observer.next()).await.unwrap().unwrap();
+    let second = tokio::time::timeout(5 * SECOND, observer.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(second.id, "b");
     assert_eq!(lb.primary().await.unwrap().id, "b");
     observer.close();
@@ -183,14 +221,23 @@ pub async fn e7_members_in_campaign_order_one_primary(env: Env) {
     let c = env.client().await;
     let mut leaders = Vec::new();
     for i in 0..4 {
-        leaders.push(c.leader("svc", candidate("ns", &format!("m{i}"), 10)).await.unwrap());
+        leaders.push(
+            c.leader("svc", candidate("ns", &format!("m{i}"), 10))
+                .await
+                .unwrap(),
+        );
     }
     let list = members(&c, "ns").await;
     let ids: Vec<&str> = list.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, ["m0", "m1", "m2", "m3"]);
     let roles: Vec<Role> = list.iter().map(|m| m.role).collect();
-    assert_eq!(roles, [Role::Primary, Role::Follow, Role::Follow, Role::Follow]);
-    assert!(list.iter().all(|m| m.namespace == "ns" && m.leader == "svc"));
+    assert_eq!(
+        roles,
+        [Role::Primary, Role::Follow, Role::Follow, Role::Follow]
+    );
+    assert!(list
+        .iter()
+        .all(|m| m.namespace == "ns" && m.leader == "svc"));
     leaders[0].resign().await.unwrap();
     let list = members(&c, "ns").await;
     assert_eq!(list[0].id, "m1");
@@ -205,8 +252,14 @@ pub async fn e7_members_in_campaign_order_one_primary(env: Env) {
 pub async fn e7_namespace_prefix_isolation(env: Env) {
     let c = env.client().await;
     let l1 = c.leader("svc", candidate("ns", "in-ns", 10)).await.unwrap();
-    let l2 = c.leader("svc", candidate("ns2", "in-ns2", 10)).await.unwrap();
-    let l3 = c.leader("svc", candidate("ns/x", "in-ns-x", 10)).await.unwrap();
+    let l2 = c
+        .leader("svc", candidate("ns2", "in-ns2", 10))
+        .await
+        .unwrap();
+    let l3 = c
+        .leader("svc", candidate("ns/x", "in-ns-x", 10))
+        .await
+        .unwrap();
     let ids: Vec<String> = members(&c, "ns").await.into_iter().map(|m| m.id).collect();
     assert_eq!(ids, ["in-ns"]);
     assert_eq!(members(&c, "ns2").await.len(), 1);
@@ -231,7 +284,10 @@ fn summary(e: &ElectEvent) -> (ElectEventKind, String, Role) {
 pub async fn e8_watch_elect_join_leave_elected(env: Env) {
     use ElectEventKind::*;
     let c = env.client().await;
-    let mut w = c.watch_elect(WatchOptions::new().namespace("ns")).await.unwrap();
+    let mut w = c
+        .watch_elect(WatchOptions::new().namespace("ns"))
+        .await
+        .unwrap();
     let la = c.leader("svc", candidate("ns", "a", 10)).await.unwrap();
     let lb = c.leader("svc", candidate("ns", "b", 10)).await.unwrap();
     la.resign().await.unwrap();
@@ -281,7 +337,11 @@ pub async fn e8_watch_elect_filtered_by_id_and_close(env: Env) {
     .collect();
     assert_eq!(
         seen,
-        vec![(Joined, "b".into()), (Elected, "b".into()), (Left, "b".into())]
+        vec![
+            (Joined, "b".into()),
+            (Elected, "b".into()),
+            (Left, "b".into())
+        ]
     );
     only_b.close();
     assert_eq!(only_b.next().await.unwrap_err().kind(), ErrorKind::Closed);

@@ -27,23 +27,50 @@ pub async fn errors_invalid_arguments_are_named(env: Env) {
     assert_invalid(c.try_lock("", ttl(10)).await, "lock id");
     assert_invalid(c.unlock("").await, "lock id");
     assert_invalid(
-        c.lock("x", LockOptions::new().ttl(Duration::from_millis(999))).await,
+        c.lock("x", LockOptions::new().ttl(Duration::from_millis(999)))
+            .await,
         "LockTTL",
     );
     assert_invalid(c.leader("", LeaderOptions::new()).await, "leader name");
-    assert_invalid(c.leader("svc", LeaderOptions::new().ttl(0)).await, "LeaderTTL");
-    assert_invalid(c.leader("svc", LeaderOptions::new().namespace("")).await, "LeaderNS");
-    assert_invalid(c.leader("svc", LeaderOptions::new().id("a\0")).await, "LeaderId");
-    assert_invalid(c.list_members(MemberOptions::new().namespace("")).await, "MemberNS");
-    assert_invalid(c.watch_elect(WatchOptions::new().namespace(&long)).await, "WatchNS");
+    assert_invalid(
+        c.leader("svc", LeaderOptions::new().ttl(0)).await,
+        "LeaderTTL",
+    );
+    assert_invalid(
+        c.leader("svc", LeaderOptions::new().namespace("")).await,
+        "LeaderNS",
+    );
+    assert_invalid(
+        c.leader("svc", LeaderOptions::new().id("a\0")).await,
+        "LeaderId",
+    );
+    assert_invalid(
+        c.list_members(MemberOptions::new().namespace("")).await,
+        "MemberNS",
+    );
+    assert_invalid(
+        c.watch_elect(WatchOptions::new().namespace(&long)).await,
+        "WatchNS",
+    );
     assert_invalid(c.watch_elect(WatchOptions::new().id("")).await, "WatchId");
     assert_invalid(c.init(Options::new().prefix("no-slash")).await, "Prefix");
-    assert_invalid(c.init(Options::new().nodes(Vec::<String>::new())).await, "Nodes");
-    assert_invalid(env.client_with(Options::new().nodes(["nonsense"])).await, "nonsense");
+    assert_invalid(
+        c.init(Options::new().nodes(Vec::<String>::new())).await,
+        "Nodes",
+    );
+    assert_invalid(
+        env.client_with(Options::new().nodes(["nonsense"])).await,
+        "nonsense",
+    );
     // Nothing was written by any refused call.
     assert!(c.faults().keys().await.unwrap().is_empty());
     // The handle still works after all that.
-    c.try_lock("x", ttl(10)).await.unwrap().unlock().await.unwrap();
+    c.try_lock("x", ttl(10))
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
 }
 
 /// Every operation on a closed handle is `Closed`; closing twice is fine;
@@ -58,17 +85,42 @@ pub async fn errors_closed_handle(env: Env) {
     assert!(a.is_closed());
     let kinds = [
         a.lock("x", ttl(10)).await.map(|_| ()).unwrap_err().kind(),
-        a.try_lock("x", ttl(10)).await.map(|_| ()).unwrap_err().kind(),
+        a.try_lock("x", ttl(10))
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .kind(),
         a.unlock("held").await.unwrap_err().kind(),
-        a.leader("svc", LeaderOptions::new()).await.map(|_| ()).unwrap_err().kind(),
-        a.list_members(MemberOptions::new()).await.map(|_| ()).unwrap_err().kind(),
-        a.watch_elect(WatchOptions::new()).await.map(|_| ()).unwrap_err().kind(),
+        a.leader("svc", LeaderOptions::new())
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .kind(),
+        a.list_members(MemberOptions::new())
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .kind(),
+        a.watch_elect(WatchOptions::new())
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .kind(),
         a.init(Options::new()).await.unwrap_err().kind(),
     ];
     assert!(kinds.iter().all(|k| *k == ErrorKind::Closed), "{kinds:?}");
     // Closing revoked the leases: the lock and the candidacy are free.
-    b.try_lock("held", ttl(10)).await.unwrap().unlock().await.unwrap();
-    assert!(b.list_members(MemberOptions::new()).await.unwrap().is_empty());
+    b.try_lock("held", ttl(10))
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
+    assert!(b
+        .list_members(MemberOptions::new())
+        .await
+        .unwrap()
+        .is_empty());
     drop(leader);
 }
 
@@ -84,6 +136,10 @@ pub async fn errors_string_and_options(env: Env) {
     c.init(options).await.unwrap();
     assert_eq!(c.options().prefix, other_prefix);
     let g = c.lock("x", ttl(10)).await.unwrap();
-    assert!(g.key().starts_with(&format!("{other_prefix}/locks/x/")), "{}", g.key());
+    assert!(
+        g.key().starts_with(&format!("{other_prefix}/locks/x/")),
+        "{}",
+        g.key()
+    );
     g.unlock().await.unwrap();
 }

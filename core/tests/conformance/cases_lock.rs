@@ -41,7 +41,10 @@ pub async fn l1_exclusion_200_tasks_each_once(env: Env) {
     }
     assert_eq!(overlaps.load(Ordering::SeqCst), 0, "two holders at once");
     let got = got.lock().unwrap();
-    assert!(got.iter().all(|&n| n == 1), "each task exactly once: {got:?}");
+    assert!(
+        got.iter().all(|&n| n == 1),
+        "each task exactly once: {got:?}"
+    );
     assert_eq!(got.iter().sum::<usize>(), TASKS);
 }
 
@@ -82,7 +85,10 @@ pub async fn l2_lock_blocks_until_unlock(env: Env) {
 
 /// Waits until lock `id` has `n` keys (holder + waiters).
 async fn wait_keys(env: &Env, client: &vinesync::Client, id: &str, n: usize) {
-    let ok = eventually(5 * SECOND, || async { env.lock_keys(client, id).await.len() == n }).await;
+    let ok = eventually(5 * SECOND, || async {
+        env.lock_keys(client, id).await.len() == n
+    })
+    .await;
     assert!(ok, "expected {n} keys for lock {id}");
 }
 
@@ -153,7 +159,10 @@ pub async fn l2_waiter_watches_only_its_predecessor(env: Env) {
     let after: Vec<u64> = waiters.iter().map(|w| w.faults().store_reads()).collect();
     assert!(after[0] > before[0], "the next waiter must have been woken");
     for i in 1..waiters.len() {
-        assert_eq!(before[i], after[i], "waiter {i} was woken by a handoff not its own");
+        assert_eq!(
+            before[i], after[i],
+            "waiter {i} was woken by a handoff not its own"
+        );
         assert!(!tasks[i].is_finished());
     }
     for (i, w) in waiters.iter().enumerate() {
@@ -178,7 +187,10 @@ pub async fn l3_seed_example_second_lock_on_same_handle_waits(env: Env) {
     let s2 = s.clone();
     let second = tokio::spawn(async move { s2.lock("lock1", ttl(3)).await.map(|g| g.detach()) });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!second.is_finished(), "a second lock on the same handle must wait");
+    assert!(
+        !second.is_finished(),
+        "a second lock on the same handle must wait"
+    );
     s.unlock("lock1").await.unwrap();
     tokio::time::timeout(5 * SECOND, second)
         .await
@@ -209,8 +221,15 @@ pub async fn l3_unlock_from_another_task_and_waiting_untouched(env: Env) {
         .unwrap()
         .unwrap();
     assert!(second.fencing_token() > token);
-    assert_eq!(guard.unlock().await.unwrap_err().kind(), ErrorKind::NotLocked);
-    assert_eq!(env.lock_keys(&s, "x").await.len(), 1, "the waiter's key is the holder now");
+    assert_eq!(
+        guard.unlock().await.unwrap_err().kind(),
+        ErrorKind::NotLocked
+    );
+    assert_eq!(
+        env.lock_keys(&s, "x").await.len(),
+        1,
+        "the waiter's key is the holder now"
+    );
     second.unlock().await.unwrap();
 }
 
@@ -241,7 +260,10 @@ pub async fn l4_crashed_holder_frees_lock_after_ttl(env: Env) {
         .lock("x", ttl(10).wait(10 * SECOND))
         .await
         .expect("lock not freed after the holder's TTL");
-    assert!(started.elapsed() >= Duration::from_millis(300), "freed before its TTL");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "freed before its TTL"
+    );
     g.unlock().await.unwrap();
 }
 
@@ -256,7 +278,11 @@ pub async fn l5_fencing_tokens_strictly_increase(env: Env) {
         } else {
             c.lock("fence", ttl(10)).await.unwrap()
         };
-        assert!(g.fencing_token() > last, "token {} after {last}", g.fencing_token());
+        assert!(
+            g.fencing_token() > last,
+            "token {} after {last}",
+            g.fencing_token()
+        );
         last = g.fencing_token();
         g.unlock().await.unwrap();
     }
@@ -305,7 +331,10 @@ pub async fn l7_unlock_not_held_is_not_locked(env: Env) {
     assert!(err.message().contains("never"), "{err}");
     a.lock("x", ttl(10)).await.unwrap().detach();
     a.unlock("x").await.unwrap();
-    assert_eq!(a.unlock("x").await.unwrap_err().kind(), ErrorKind::NotLocked);
+    assert_eq!(
+        a.unlock("x").await.unwrap_err().kind(),
+        ErrorKind::NotLocked
+    );
 }
 
 /// L7: another handle's unlock never releases our lock.
@@ -313,7 +342,10 @@ pub async fn l7_unlock_never_touches_another_handles_lock(env: Env) {
     let a = env.client().await;
     let b = env.client().await;
     let guard = a.lock("x", ttl(10)).await.unwrap();
-    assert_eq!(b.unlock("x").await.unwrap_err().kind(), ErrorKind::NotLocked);
+    assert_eq!(
+        b.unlock("x").await.unwrap_err().kind(),
+        ErrorKind::NotLocked
+    );
     assert_eq!(env.lock_keys(&a, "x").await.len(), 1);
     assert_eq!(
         b.try_lock("x", ttl(10)).await.unwrap_err().kind(),
@@ -332,8 +364,15 @@ pub async fn l7_unlock_after_loss_is_lost_then_not_locked(env: Env) {
     assert!(b.faults().delete_key(&key, token).await.unwrap());
     let other = b.lock("x", ttl(10)).await.unwrap();
     assert_eq!(a.unlock("x").await.unwrap_err().kind(), ErrorKind::Lost);
-    assert_eq!(a.unlock("x").await.unwrap_err().kind(), ErrorKind::NotLocked);
-    assert_eq!(env.lock_keys(&a, "x").await.len(), 1, "b's key must survive");
+    assert_eq!(
+        a.unlock("x").await.unwrap_err().kind(),
+        ErrorKind::NotLocked
+    );
+    assert_eq!(
+        env.lock_keys(&a, "x").await.len(),
+        1,
+        "b's key must survive"
+    );
     other.unlock().await.unwrap();
 }
 
@@ -379,7 +418,12 @@ pub async fn l8_timed_out_and_aborted_waiters_leave_no_key(env: Env) {
     }
     wait_keys(&env, &a, "x", 1).await;
     guard.unlock().await.unwrap();
-    b.try_lock("x", ttl(10)).await.unwrap().unlock().await.unwrap();
+    b.try_lock("x", ttl(10))
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
 }
 
 /// L9: a waiter whose lease expired while it waited must not be told it
@@ -397,9 +441,17 @@ pub async fn l9_waiter_whose_lease_expired_is_not_told_it_holds(env: Env) {
     b.faults().expire_leases().await.unwrap();
     wait_keys(&env, &a, "x", 1).await;
     guard.unlock().await.unwrap();
-    match tokio::time::timeout(15 * SECOND, waiter).await.unwrap().unwrap() {
+    match tokio::time::timeout(15 * SECOND, waiter)
+        .await
+        .unwrap()
+        .unwrap()
+    {
         Ok(g) => {
-            assert_ne!(g.fencing_token() as i64, old.create_revision, "told it holds with a dead key");
+            assert_ne!(
+                g.fencing_token() as i64,
+                old.create_revision,
+                "told it holds with a dead key"
+            );
             let keys = env.lock_keys(&a, "x").await;
             assert!(
                 keys.iter()
@@ -447,5 +499,10 @@ pub async fn guard_drop_releases_and_detach_keeps(env: Env) {
         ErrorKind::WouldBlock
     );
     a.unlock("x").await.unwrap();
-    b.try_lock("x", ttl(10)).await.unwrap().unlock().await.unwrap();
+    b.try_lock("x", ttl(10))
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
 }

@@ -22,8 +22,9 @@ use libtest_mimic::{Failed, Trial};
 use vinesync::{Client, LockOptions, Options};
 
 /// Builds a handle on the backend under test with the given options.
-pub type Factory =
-    Arc<dyn Fn(Options) -> Pin<Box<dyn Future<Output = vinesync::Result<Client>> + Send>> + Send + Sync>;
+pub type Factory = Arc<
+    dyn Fn(Options) -> Pin<Box<dyn Future<Output = vinesync::Result<Client>> + Send>> + Send + Sync,
+>;
 
 type CaseFn = fn(Env) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -158,7 +159,9 @@ pub fn trials(backend: &str, factory: Factory) -> Vec<Trial> {
                 "/vinesync-test/{backend}/{name}/{}",
                 &uuid::Uuid::new_v4().to_string()[..8]
             );
-            Trial::test(format!("{backend}::{name}"), move || run(factory, prefix, case))
+            Trial::test(format!("{backend}::{name}"), move || {
+                run(factory, prefix, case)
+            })
         })
         .collect()
 }

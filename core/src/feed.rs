@@ -322,3 +322,53 @@ impl Observer {
         self.feed.close();
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn kv(key: &str, id: &str, rev: i64) -> KeyValue {
+        KeyValue {
+            key: key.to_string(),
+            value: format!(r#"{{"leader":"l","id":"{id}","namespace":"ns","role":""}}"#)
+                .into_bytes(),
+            create_revision: rev,
+            mod_revision: rev,
+            lease: 1,
+        }
+    }
+
+    fn kinds(events: &[ElectEvent]) -> Vec<(ElectEventKind, &str)> {
+        events
+            .iter()
+            .map(|e| (e.kind, e.member.id.as_str()))
+            .collect()
+    }
+
+    /// After a compaction the feed re-reads: the difference becomes events,
+    /// so a primary change during the gap is not lost (SPEC E8).
+    #[test]
+    fn resync_emits_the_difference() {
+        use ElectEventKind::*;
+        let mut c = Candidates::new("ns");
+        let mut out = Vec::new();
+        c.join(&kv("/p/a", "a", 2), 2, &mut out);
+        c.join(&kv("/p/b", "b", 3), 3, &mut out);
+        assert_eq!(kinds(&out), [(Joined, "a"), (Elected, "a"), (Joined, "b")]);
+        out.clear();
+        // During the gap: a left, c joined.
+        let range = Range {
+            kvs: vec![kv("/p/b", "b", 3), kv("/p/c", "c", 9)],
+            revision: 10,
+        };
+        c.resync(&range, &mut out);
+        assert_eq!(kinds(&out), [(Left, "a"), (Elected, "b"), (Joined, "c")]);
+        out.clear();
+        c.resync(&range, &mut out);
+        assert!(
+            out.is_empty(),
+            "a second resync of the same state is silent"
+        );
+    }
+}

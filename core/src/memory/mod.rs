@@ -195,3 +195,80 @@ impl MemoryStore {
         self.lock().unwatch(id);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::{Watch, WatchEvent, WatchNext};
+
+    #[tokio::test]
+    async fn leases_expire_without_any_other_call() {
+        let store = MemoryStore::new();
+        let lease = store.grant(1).await.unwrap();
+        store.create("/d/k", vec![], lease, "/d/").await.unwrap();
+        let mut watch = store.watch("/d/k", false, 1).await.unwrap();
+        // The put is replayed from history, then the reaper's delete arrives.
+        let mut deleted = false;
+        while !deleted {
+            let next = tokio::time::timeout(Duration::from_secs(3), watch.next())
+                .await
+                .expect("lease did not expire")
+                .unwrap();
+            if let WatchNext::Events(events) = next {
+                deleted = events
+                    .iter()
+                    .any(|e| matches!(e, WatchEvent::Delete { .. }));
+            }
+        }
+        assert!(store.get("/d/k").await.unwrap().is_none());
+        assert!(store.lease_ids().is_empty());
+    }
+
+    #[tokio::test]
+    async fn keep_alive_extends_and_reports_gone_leases() {
+        let store = MemoryStore::new();
+        let lease = store.grant(1).await.unwrap();
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            assert_eq!(store.keep_alive(lease).await.unwrap(), 1);
+        }
+        assert!(store.expire_lease(lease));
+        assert_eq!(store.keep_alive(lease).await.unwrap(), 0);
+        let err = store
+            .create("/d/k", vec![], lease, "/d/")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Lost);
+    }
+
+    #[tokio::test]
+    async fn watch_from_compacted_revision_says_compacted() {
+        let store = MemoryStore::new();
+        let lease = store.grant(10).await.unwrap();
+        store.create("/d/a", vec![], lease, "/d/").await.unwrap();
+        let now = store.revision();
+        store.compact_history(now);
+        let mut watch = store.watch("/d/", true, now - 1).await.unwrap();
+        assert!(matches!(
+            watch.next().await.unwrap(),
+            WatchNext::Compacted { .. }
+        ));
+        let mut live = store.watch("/d/", true, now + 1).await.unwrap();
+        store.create("/d/b", vec![], lease, "/d/").await.unwrap();
+        assert!(matches!(live.next().await.unwrap(), WatchNext::Events(e) if e.len() == 1));
+    }
+
+    #[tokio::test]
+    async fn delete_owned_checks_the_create_revision() {
+        let store = MemoryStore::new();
+        let lease = store.grant(10).await.unwrap();
+        let created = store.create("/d/a", vec![], lease, "/d/").await.unwrap();
+        assert!(!store
+            .delete_owned("/d/a", created.revision + 1)
+            .await
+            .unwrap());
+        assert!(store.delete_owned("/d/a", created.revision).await.unwrap());
+        assert!(!store.delete_owned("/d/a", created.revision).await.unwrap());
+    }
+}

@@ -76,7 +76,7 @@ pub(crate) fn parse_member(key: &str, value: &[u8], namespace: &str) -> MemberVa
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

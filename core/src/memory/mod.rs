@@ -197,7 +197,7 @@ impl MemoryStore {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::store::{Watch, WatchEvent, WatchNext};

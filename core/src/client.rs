@@ -43,6 +43,8 @@ struct Inner {
     options: RwLock<Options>,
     /// Identifies this handle in the values it writes.
     handle_id: String,
+    /// The value of this handle's lock keys (host, pid, handle id).
+    holder_value: Vec<u8>,
     /// Sessions by lease TTL in seconds.
     sessions: tokio::sync::Mutex<HashMap<i64, Arc<Session>>>,
     /// Locks this handle holds, by id (SPEC L3).
@@ -71,11 +73,19 @@ impl std::fmt::Display for Client {
 
 impl Client {
     fn with_backend(backend: Backend, options: Options) -> Client {
+        let handle_id = uuid::Uuid::new_v4().to_string();
+        let holder_value = serde_json::to_vec(&HolderInfo {
+            host: &hostname(),
+            pid: std::process::id(),
+            handle: &handle_id,
+        })
+        .unwrap_or_default();
         Client {
             inner: Arc::new(Inner {
                 backend: RwLock::new(backend),
                 options: RwLock::new(options),
-                handle_id: uuid::Uuid::new_v4().to_string(),
+                handle_id,
+                holder_value,
                 sessions: tokio::sync::Mutex::new(HashMap::new()),
                 held: Mutex::new(HashMap::new()),
                 seq: AtomicU64::new(0),
@@ -365,13 +375,7 @@ impl Client {
     }
 
     fn holder_value(&self) -> Vec<u8> {
-        let host = hostname();
-        serde_json::to_vec(&HolderInfo {
-            host: &host,
-            pid: std::process::id(),
-            handle: &self.inner.handle_id,
-        })
-        .unwrap_or_default()
+        self.inner.holder_value.clone()
     }
 
     /// The live session for `ttl` seconds, granting a lease if needed.

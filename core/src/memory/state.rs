@@ -102,6 +102,10 @@ impl State {
     /// Revokes every lease whose deadline has passed; returns the earliest
     /// deadline still pending.
     pub fn expire(&mut self, now: Instant) -> Option<Instant> {
+        let earliest = self.leases.values().map(|l| l.deadline).min();
+        if earliest.is_none_or(|d| d > now) {
+            return earliest;
+        }
         let overdue: Vec<LeaseId> = self
             .leases
             .iter()

@@ -79,6 +79,8 @@ pub(crate) async fn attempt(
 /// A lock this handle holds: its key, fencing token and session.
 pub(crate) struct Held {
     pub id: String,
+    /// The lock's directory (`{prefix}/locks/{esc(id)}/`).
+    pub dir: String,
     pub key: String,
     pub revision: i64,
     pub session: Arc<Session>,
@@ -99,9 +101,16 @@ impl std::fmt::Debug for Held {
 }
 
 impl Held {
-    fn new(session: Arc<Session>, id: String, key: String, revision: i64) -> Arc<Held> {
+    fn new(
+        session: Arc<Session>,
+        id: String,
+        dir: String,
+        key: String,
+        revision: i64,
+    ) -> Arc<Held> {
         Arc::new(Held {
             id,
+            dir,
             key,
             revision,
             session,
@@ -117,7 +126,8 @@ impl Held {
                 let (tx, rx) = watch::channel(self.session.is_lost());
                 let backend = self.session.backend().clone();
                 let key = self.key.clone();
-                let from = self.revision + 1;
+                let dir = self.dir.clone();
+                let revision = self.revision;
                 let mut session_lost = self.session.lost_signal();
                 let mut released = self.released.subscribe();
                 self.session.runtime().spawn(async move {
@@ -125,7 +135,7 @@ impl Held {
                         biased;
                         _ = released.wait_for(|r| *r) => return,
                         _ = session::wait_lost(&mut session_lost) => {}
-                        deleted = queue::wait_for_delete(&backend, &key, from) => {
+                        deleted = queue::wait_until_gone(&backend, &dir, &key, revision) => {
                             if let Err(error) = deleted {
                                 tracing::warn!(%key, %error, "watching a held lock failed");
                             }

@@ -58,6 +58,36 @@ pub(crate) async fn wait_for_delete(
     }
 }
 
+/// Returns once our own `key` (created at `revision` under `dir`) is gone.
+/// Unlike [`wait_for_delete`], a compacted watch is not taken for a delete:
+/// the key is re-read and watched again from the current revision.
+pub(crate) async fn wait_until_gone(
+    backend: &Backend,
+    dir: &str,
+    key: &str,
+    revision: i64,
+) -> Result<()> {
+    let mut from = revision + 1;
+    loop {
+        wait_for_delete(backend, key, from).await?;
+        // Read the revision first: a delete after our re-check is newer.
+        let now = backend
+            .range(
+                dir,
+                RangeOptions {
+                    limit: Some(1),
+                    ..RangeOptions::default()
+                },
+            )
+            .await?
+            .revision;
+        if !still_ours(backend, key, revision).await? {
+            return Ok(());
+        }
+        from = now + 1;
+    }
+}
+
 /// Checks after the wait that our own key still exists with our revision
 /// (SPEC L9): on etcd 3.4 a waiter whose lease expired while it waited
 /// would otherwise believe it holds the lock.

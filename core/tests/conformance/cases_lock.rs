@@ -506,3 +506,28 @@ pub async fn guard_drop_releases_and_detach_keeps(env: Env) {
         .await
         .unwrap();
 }
+
+/// L6: compaction of the store's history is not mistaken for a loss: the
+/// guard re-reads its key and keeps watching.
+pub async fn l6_compaction_is_not_a_loss(env: Env) {
+    let a = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    let later = a.lock("y", ttl(10)).await.unwrap();
+    a.faults()
+        .compact(later.fencing_token() as i64)
+        .await
+        .unwrap();
+    let mut lost = guard.lost_signal();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!*lost.borrow(), "compaction reported as a lost lock");
+    assert!(a
+        .faults()
+        .delete_key(guard.key(), guard.fencing_token() as i64)
+        .await
+        .unwrap());
+    tokio::time::timeout(5 * SECOND, lost.wait_for(|l| *l))
+        .await
+        .expect("lost signal not fired after the compaction")
+        .unwrap();
+    later.unlock().await.unwrap();
+}

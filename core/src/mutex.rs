@@ -71,6 +71,7 @@ pub(crate) async fn attempt(
     Ok(Attempt::Held(Held::new(
         session,
         id.to_string(),
+        dir.to_string(),
         key,
         revision,
     )))

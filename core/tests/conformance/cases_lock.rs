@@ -512,7 +512,10 @@ pub async fn guard_drop_releases_and_detach_keeps(env: Env) {
 pub async fn l6_compaction_is_not_a_loss(env: Env) {
     let a = env.client().await;
     let guard = a.lock("x", ttl(10)).await.unwrap();
+    // Two more writes, so the history the guard's watch needs is compacted.
+    a.lock("y", ttl(10)).await.unwrap().unlock().await.unwrap();
     let later = a.lock("y", ttl(10)).await.unwrap();
+    assert!(later.fencing_token() > guard.fencing_token() + 1);
     a.faults()
         .compact(later.fencing_token() as i64)
         .await

@@ -23,3 +23,8 @@ demo-rust: ## the seed's two examples in Rust
 
 TEST_TARGETS := fmt-check clippy doc test-rust $(TEST_TARGETS)
 DEMO_TARGETS := demo-rust $(DEMO_TARGETS)
+
+.PHONY: bench
+bench: ## benchmarks against same-run baselines; table + bench-results/results.{json,csv}
+	$(CARGO) build -q --release -p vinesync-bench
+	$(TARGET_DIR)/release/vinesync-bench --out bench-results

@@ -1,0 +1,120 @@
+//! `make bench`: vinesync against the baselines a user would pick instead,
+//! all measured in the same run on the same machine, printed as one table
+//! and written to `bench-results/results.{json,csv}`.
+//!
+//! Targets are shown as met or missed; a benchmark never fails the build.
+
+#![allow(clippy::print_stdout)]
+
+mod memory;
+mod stats;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use stats::Row;
+
+/// How much to measure.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Operations per timed batch (uncontended loops).
+    pub batch: u64,
+    /// Timed batches per measurement.
+    pub batches: usize,
+    /// Handoffs per contended measurement.
+    pub handoffs: usize,
+}
+
+impl Plan {
+    fn full() -> Self {
+        Plan {
+            batch: 2_000,
+            batches: 50,
+            handoffs: 4_000,
+        }
+    }
+
+    fn quick() -> Self {
+        Plan {
+            batch: 200,
+            batches: 10,
+            handoffs: 500,
+        }
+    }
+}
+
+/// Sets `row`'s speed ratio against a baseline (baseline time / row time:
+/// above 1 = faster) and whether `target` holds for that ratio.
+pub fn compare(
+    row: &mut Row,
+    baseline: &str,
+    baseline_ns: f64,
+    target: &str,
+    met: impl Fn(f64) -> bool,
+) {
+    let ratio = baseline_ns / row.median_ns;
+    row.baseline = Some(baseline.to_string());
+    row.ratio = Some(ratio);
+    row.target = Some(target.to_string());
+    row.met = Some(met(ratio));
+}
+
+/// Tail-latency comparison: `row`'s p99 must be at most `limit` × the baseline's.
+pub fn compare_p99(row: &mut Row, baseline: &str, baseline_p99: f64, limit: f64) {
+    let ratio = baseline_p99 / row.p99_ns;
+    row.baseline = Some(format!("{baseline} (p99)"));
+    row.ratio = Some(ratio);
+    row.target = Some(format!("p99 ≤ {limit}× baseline p99"));
+    row.met = Some(row.p99_ns <= limit * baseline_p99);
+}
+
+fn main() -> ExitCode {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let out_dir = std::env::args()
+        .skip_while(|a| a != "--out")
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("bench-results"));
+    let plan = if quick { Plan::quick() } else { Plan::full() };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("vinesync-bench: cannot start a runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rows = runtime.block_on(async {
+        let mut rows = Vec::new();
+        rows.extend(memory::run(&plan).await?);
+        Ok::<_, vinesync::Error>(rows)
+    });
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(error) => {
+            eprintln!("vinesync-bench: {error} ({})", error.kind());
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", table::render(&rows));
+    match table::write_files(&rows, &out_dir) {
+        Ok(()) => {
+            println!(
+                "results written to {}/results.json and results.csv",
+                out_dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!(
+                "vinesync-bench: writing results to {}: {error}",
+                out_dir.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -35,8 +35,8 @@ pub fn render(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<8} {:<48} {:>10} {:>10} {:>11} {:>7}  {}",
-        "section", "measurement", "median", "p99", "throughput", "speed", "target (vs baseline)"
+        "{:<8} {:<48} {:>10} {:>10} {:>11} {:>7}  target (vs baseline)",
+        "section", "measurement", "median", "p99", "throughput", "speed"
     );
     let _ = writeln!(out, "{}", "-".repeat(130));
     for r in rows {

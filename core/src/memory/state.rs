@@ -22,9 +22,17 @@ struct Lease {
 
 struct Watcher {
     id: u64,
-    key: String,
-    prefix: bool,
     tx: UnboundedSender<WatchEvent>,
+}
+
+/// Watchers of single keys (looked up by key) and of prefixes (few: one
+/// per election feed), so an event costs O(its own watchers), not O(all).
+#[derive(Default)]
+struct Watchers {
+    by_key: HashMap<String, Vec<Watcher>>,
+    by_prefix: Vec<(String, Watcher)>,
+    /// id → (key, prefix?) for `unwatch`.
+    index: HashMap<u64, (String, bool)>,
 }
 
 #[derive(Default)]
@@ -33,11 +41,21 @@ pub(super) struct State {
     /// Events before this revision are no longer in `history`.
     compacted: i64,
     kvs: BTreeMap<String, KeyValue>,
+    /// Keys by parent directory (up to the last '/'), by create revision:
+    /// the queue of a lock or an election without scanning the directory.
+    children: BTreeMap<String, BTreeMap<i64, String>>,
     leases: HashMap<LeaseId, Lease>,
+    /// No lease is due before this instant (a lower bound).
+    earliest_deadline: Option<Instant>,
     next_lease: LeaseId,
     history: VecDeque<(i64, WatchEvent)>,
-    watchers: Vec<Watcher>,
+    watchers: Watchers,
     next_watcher: u64,
+}
+
+/// The directory of a key: everything up to and including its last '/'.
+fn parent(key: &str) -> &str {
+    key.rfind('/').map_or("", |i| &key[..=i])
 }
 
 impl State {
@@ -59,14 +77,16 @@ impl State {
     pub fn grant(&mut self, ttl: i64, now: Instant) -> LeaseId {
         self.next_lease += 1;
         let id = self.next_lease;
+        let deadline = now + secs(ttl);
         self.leases.insert(
             id,
             Lease {
                 ttl,
-                deadline: now + secs(ttl),
+                deadline,
                 keys: HashSet::new(),
             },
         );
+        self.earliest_deadline = Some(self.earliest_deadline.map_or(deadline, |d| d.min(deadline)));
         id
     }
 
@@ -91,7 +111,9 @@ impl State {
             let mut keys: Vec<_> = l.keys.into_iter().collect();
             keys.sort();
             for key in keys {
-                self.kvs.remove(&key);
+                if let Some(kv) = self.kvs.remove(&key) {
+                    self.unindex(&key, kv.create_revision);
+                }
                 let rev = self.revision;
                 self.emit(WatchEvent::Delete { key, revision: rev }, rev);
             }
@@ -102,9 +124,8 @@ impl State {
     /// Revokes every lease whose deadline has passed; returns the earliest
     /// deadline still pending.
     pub fn expire(&mut self, now: Instant) -> Option<Instant> {
-        let earliest = self.leases.values().map(|l| l.deadline).min();
-        if earliest.is_none_or(|d| d > now) {
-            return earliest;
+        if self.earliest_deadline.is_none_or(|d| d > now) {
+            return self.earliest_deadline;
         }
         let overdue: Vec<LeaseId> = self
             .leases
@@ -115,7 +136,25 @@ impl State {
         for id in overdue {
             self.revoke(id);
         }
-        self.leases.values().map(|l| l.deadline).min()
+        self.earliest_deadline = self.leases.values().map(|l| l.deadline).min();
+        self.earliest_deadline
+    }
+
+    fn index(&mut self, key: &str, create_revision: i64) {
+        self.children
+            .entry(parent(key).to_string())
+            .or_default()
+            .insert(create_revision, key.to_string());
+    }
+
+    fn unindex(&mut self, key: &str, create_revision: i64) {
+        let dir = parent(key);
+        if let Some(queue) = self.children.get_mut(dir) {
+            queue.remove(&create_revision);
+            if queue.is_empty() {
+                self.children.remove(dir);
+            }
+        }
     }
 
     pub fn lease_ids(&self) -> Vec<LeaseId> {
@@ -155,6 +194,7 @@ impl State {
             l.keys.insert(key.to_string());
         }
         self.kvs.insert(key.to_string(), kv.clone());
+        self.index(key, rev);
         self.emit(WatchEvent::Put(kv), rev);
         let first = self.first_under(dir);
         Ok(Created {
@@ -164,37 +204,63 @@ impl State {
     }
 
     fn first_under(&self, dir: &str) -> Option<KeyValue> {
-        self.under(dir).min_by_key(|kv| kv.create_revision).cloned()
-    }
-
-    fn under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a KeyValue> + 'a {
-        self.kvs
-            .range(dir.to_string()..)
-            .take_while(move |(k, _)| k.starts_with(dir))
-            .map(|(_, kv)| kv)
+        self.range(
+            dir,
+            RangeOptions {
+                limit: Some(1),
+                ..RangeOptions::default()
+            },
+        )
+        .kvs
+        .pop()
     }
 
     pub fn get(&self, key: &str) -> Option<KeyValue> {
         self.kvs.get(key).cloned()
     }
 
+    /// Keys under `dir` by create revision, through the per-directory index:
+    /// a lock's queue costs O(log n + limit), not a scan of the directory.
     pub fn range(&self, dir: &str, options: RangeOptions) -> Range {
-        let mut kvs: Vec<KeyValue> = self
-            .under(dir)
-            .filter(|kv| {
-                options
-                    .max_create_revision
-                    .is_none_or(|max| kv.create_revision <= max)
-            })
-            .cloned()
-            .collect();
-        kvs.sort_by_key(|kv| kv.create_revision);
-        if options.descending {
-            kvs.reverse();
-        }
-        if let Some(limit) = options.limit {
-            kvs.truncate(limit);
-        }
+        let max = options.max_create_revision.unwrap_or(i64::MAX);
+        let limit = options.limit.unwrap_or(usize::MAX);
+        let mut queues = self
+            .children
+            .range(dir.to_string()..)
+            .take_while(|(parent, _)| parent.starts_with(dir))
+            .map(|(_, queue)| queue);
+        let kvs: Vec<KeyValue> = match (queues.next(), queues.next()) {
+            (None, _) => Vec::new(),
+            // The common case: one directory, read in order.
+            (Some(queue), None) => {
+                let window = queue.range(..=max);
+                let keys: Box<dyn Iterator<Item = (&i64, &String)>> = if options.descending {
+                    Box::new(window.rev())
+                } else {
+                    Box::new(window)
+                };
+                keys.filter_map(|(_, key)| self.kvs.get(key).cloned())
+                    .filter(|kv| kv.key.starts_with(dir))
+                    .take(limit)
+                    .collect()
+            }
+            // Nested directories: merge them.
+            (Some(first), Some(second)) => {
+                let mut all: Vec<(i64, &String)> = [first, second]
+                    .into_iter()
+                    .chain(queues)
+                    .flat_map(|queue| queue.range(..=max).map(|(rev, key)| (*rev, key)))
+                    .collect();
+                all.sort_by_key(|(rev, _)| *rev);
+                if options.descending {
+                    all.reverse();
+                }
+                all.into_iter()
+                    .filter_map(|(_, key)| self.kvs.get(key).cloned())
+                    .take(limit)
+                    .collect()
+            }
+        };
         Range {
             kvs,
             revision: self.revision,
@@ -207,6 +273,7 @@ impl State {
             _ => return false,
         }
         if let Some(kv) = self.kvs.remove(key) {
+            self.unindex(key, kv.create_revision);
             if let Some(l) = self.leases.get_mut(&kv.lease) {
                 l.keys.remove(key);
             }
@@ -244,17 +311,32 @@ impl State {
         }
         self.next_watcher += 1;
         let id = self.next_watcher;
-        self.watchers.push(Watcher {
-            id,
-            key: key.to_string(),
-            prefix,
-            tx,
-        });
+        let watcher = Watcher { id, tx };
+        if prefix {
+            self.watchers.by_prefix.push((key.to_string(), watcher));
+        } else {
+            self.watchers
+                .by_key
+                .entry(key.to_string())
+                .or_default()
+                .push(watcher);
+        }
+        self.watchers.index.insert(id, (key.to_string(), prefix));
         Ok(id)
     }
 
     pub fn unwatch(&mut self, id: u64) {
-        self.watchers.retain(|w| w.id != id);
+        let Some((key, prefix)) = self.watchers.index.remove(&id) else {
+            return;
+        };
+        if prefix {
+            self.watchers.by_prefix.retain(|(_, w)| w.id != id);
+        } else if let Some(list) = self.watchers.by_key.get_mut(&key) {
+            list.retain(|w| w.id != id);
+            if list.is_empty() {
+                self.watchers.by_key.remove(&key);
+            }
+        }
     }
 
     /// Drops history older than `revision`, as `etcdctl compact` does.
@@ -267,13 +349,18 @@ impl State {
 
     fn emit(&mut self, event: WatchEvent, rev: i64) {
         let key = event_key(&event);
-        self.watchers.retain(|w| {
-            if matches(&w.key, w.prefix, key) {
-                w.tx.send(event.clone()).is_ok()
-            } else {
-                !w.tx.is_closed()
+        // A send fails only when the watch was dropped; `unwatch` removes
+        // it from the index right after, so just skip it here.
+        if let Some(list) = self.watchers.by_key.get(key) {
+            for w in list {
+                let _ = w.tx.send(event.clone());
             }
-        });
+        }
+        for (prefix, w) in &self.watchers.by_prefix {
+            if key.starts_with(prefix.as_str()) {
+                let _ = w.tx.send(event.clone());
+            }
+        }
         self.history.push_back((rev, event));
         if self.history.len() > HISTORY_LIMIT {
             if let Some((old, _)) = self.history.pop_front() {

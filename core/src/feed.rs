@@ -136,6 +136,7 @@ pub(crate) async fn list(backend: &Backend, dir: &str, namespace: &str) -> Resul
 pub(crate) struct Feed {
     events: mpsc::UnboundedReceiver<Result<ElectEvent>>,
     task: tokio::task::JoinHandle<()>,
+    closed: bool,
 }
 
 impl Feed {
@@ -162,11 +163,21 @@ impl Feed {
             }
         }
         let task = tokio::spawn(follow(backend, dir, candidates, range.revision, tx));
-        Ok(Feed { events, task })
+        Ok(Feed {
+            events,
+            task,
+            closed: false,
+        })
     }
 
     /// The next event; `Err(Closed)` once the feed has ended.
     pub async fn next(&mut self) -> Result<ElectEvent> {
+        if self.closed {
+            return Err(Error::new(
+                ErrorKind::Closed,
+                "the election watch is closed",
+            ));
+        }
         match self.events.recv().await {
             Some(event) => event,
             None => Err(Error::new(
@@ -177,6 +188,7 @@ impl Feed {
     }
 
     pub fn close(&mut self) {
+        self.closed = true;
         self.task.abort();
         self.events.close();
     }

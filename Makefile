@@ -31,11 +31,9 @@ help: ## list the targets
 deps: ## install what is missing (etcd, etcdctl, protoc) with apt-get
 	@scripts/ensure-etcd.sh
 
-$(ETCD_HARNESS): deps
-	$(CARGO) build -q -p vinesync-testkit --bin vinesync-etcd
-
 .PHONY: etcd-harness
-etcd-harness: $(ETCD_HARNESS) ## build the etcd test harness (vinesync-etcd)
+etcd-harness: deps ## build the etcd test harness (vinesync-etcd run|serve)
+	$(CARGO) build -q -p vinesync-testkit --bin vinesync-etcd
 
 -include mk/*.mk
 

@@ -1,0 +1,231 @@
+//! A set of etcd members forming one cluster, in one temporary directory.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use crate::member::Member;
+
+/// How long a member may take to become healthy.
+const START_LIMIT: Duration = Duration::from_secs(30);
+
+/// Options for [`EtcdCluster`]; see [`EtcdCluster::builder`].
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    members: usize,
+    extra_args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl Builder {
+    /// Number of members (default 1).
+    pub fn members(mut self, n: usize) -> Self {
+        self.members = n;
+        self
+    }
+
+    /// Arguments added to every member's command line (TLS, auth, ...).
+    pub fn extra_args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extra_args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// An environment variable for every member.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Starts the members and waits until each is healthy. Retries once
+    /// with new ports if a port was taken in between.
+    pub fn start(self) -> std::io::Result<EtcdCluster> {
+        match EtcdCluster::launch(&self) {
+            Ok(cluster) => Ok(cluster),
+            Err(_) => EtcdCluster::launch(&self),
+        }
+    }
+}
+
+/// Real etcd processes on loopback; dropped = killed and deleted.
+pub struct EtcdCluster {
+    // Members first: they must die before the directory goes.
+    members: Vec<Member>,
+    initial_cluster: String,
+    token: String,
+    builder: Builder,
+    dir: TempDir,
+}
+
+impl std::fmt::Debug for EtcdCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdCluster")
+            .field("endpoints", &self.endpoints())
+            .field("dir", &self.dir.path())
+            .finish()
+    }
+}
+
+impl EtcdCluster {
+    /// `members` etcd processes forming one cluster.
+    pub fn start(members: usize) -> std::io::Result<EtcdCluster> {
+        Self::builder().members(members).start()
+    }
+
+    /// A builder with one member.
+    pub fn builder() -> Builder {
+        Builder {
+            members: 1,
+            ..Builder::default()
+        }
+    }
+
+    fn launch(builder: &Builder) -> std::io::Result<EtcdCluster> {
+        let dir = tempfile::Builder::new()
+            .prefix("vinesync-etcd-")
+            .tempdir()?;
+        let mut members = (0..builder.members.max(1))
+            .map(|i| Member::new(format!("m{i}"), dir.path()))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let initial_cluster = members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let token = format!("vinesync-{}-{}", std::process::id(), members[0].client_port);
+        for m in &mut members {
+            m.spawn(
+                &initial_cluster,
+                &token,
+                "new",
+                &builder.extra_args,
+                &builder.env,
+            )?;
+        }
+        for m in &mut members {
+            m.wait_healthy(START_LIMIT)?;
+        }
+        Ok(EtcdCluster {
+            members,
+            initial_cluster,
+            token,
+            builder: builder.clone(),
+            dir,
+        })
+    }
+
+    /// Client endpoints as `127.0.0.1:PORT`.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|m| format!("127.0.0.1:{}", m.client_port))
+            .collect()
+    }
+
+    /// Endpoint of member `i`.
+    pub fn endpoint(&self, i: usize) -> String {
+        format!("127.0.0.1:{}", self.members[i].client_port)
+    }
+
+    /// `http://127.0.0.1:PORT` of member `i`.
+    pub fn client_url(&self, i: usize) -> String {
+        self.members[i].client_url()
+    }
+
+    /// The temporary directory holding data dirs and logs.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Pid of member `i`, if running.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.members[i].pid()
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Always false: a cluster has at least one member.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    fn member(&mut self, i: usize) -> std::io::Result<&mut Member> {
+        let n = self.members.len();
+        self.members
+            .get_mut(i)
+            .ok_or_else(|| std::io::Error::other(format!("no member {i} (cluster of {n})")))
+    }
+
+    /// `kill -9` member `i`.
+    pub fn kill_member(&mut self, i: usize) -> std::io::Result<()> {
+        self.member(i)?.stop(libc::SIGKILL)
+    }
+
+    /// Stops member `i` gracefully (SIGTERM).
+    pub fn stop_member(&mut self, i: usize) -> std::io::Result<()> {
+        self.member(i)?.stop(libc::SIGTERM)
+    }
+
+    /// Starts member `i` again on its ports and data, and waits until healthy.
+    pub fn restart_member(&mut self, i: usize) -> std::io::Result<()> {
+        let (cluster, token) = (self.initial_cluster.clone(), self.token.clone());
+        let (args, env) = (self.builder.extra_args.clone(), self.builder.env.clone());
+        let member = self.member(i)?;
+        member.stop(libc::SIGKILL)?;
+        member.spawn(&cluster, &token, "existing", &args, &env)?;
+        member.wait_healthy(START_LIMIT)
+    }
+
+    /// SIGSTOP member `i` (a paused process: a partition without a close).
+    pub fn pause_member(&mut self, i: usize) -> std::io::Result<()> {
+        self.member(i)?.signal(libc::SIGSTOP)
+    }
+
+    /// SIGCONT member `i`.
+    pub fn resume_member(&mut self, i: usize) -> std::io::Result<()> {
+        self.member(i)?.signal(libc::SIGCONT)
+    }
+
+    /// Stops every member (also done on drop).
+    pub fn stop(&mut self) -> std::io::Result<()> {
+        for m in &mut self.members {
+            let _ = m.signal(libc::SIGCONT);
+            m.stop(libc::SIGKILL)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `etcdctl` (API v3) against the running members.
+    pub fn etcdctl(&self, args: &[&str]) -> std::io::Result<Output> {
+        let endpoints: Vec<String> = self
+            .members
+            .iter()
+            .filter(|m| m.child.is_some())
+            .map(|m| m.client_url())
+            .collect();
+        Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", endpoints.join(",")))
+            .args(args)
+            .output()
+    }
+}
+
+impl Drop for EtcdCluster {
+    fn drop(&mut self) {
+        // Members are killed by their own Drop (SIGCONT first, so a paused
+        // member can die); the TempDir is removed after them.
+        for m in &mut self.members {
+            let _ = m.signal(libc::SIGCONT);
+        }
+        self.members.clear();
+    }
+}

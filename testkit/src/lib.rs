@@ -1,0 +1,14 @@
+//! The etcd test harness: real `etcd` processes (one node or a cluster) on
+//! free loopback ports in a temporary directory, stopped and deleted when
+//! the [`EtcdCluster`] is dropped — whatever happens to the test.
+//!
+//! Other languages use it through the `vinesync-etcd` binary:
+//! `vinesync-etcd run [--members N] -- CMD...` runs CMD with
+//! `VINESYNC_NODES` set; `vinesync-etcd serve` prints the endpoints as JSON
+//! and takes fault commands (`kill I`, `restart I`, ...) on stdin.
+
+mod cluster;
+mod health;
+mod member;
+
+pub use cluster::{Builder, EtcdCluster};

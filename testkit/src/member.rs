@@ -1,0 +1,183 @@
+//! One etcd process: its ports, data dir and log, start and stop by pid.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::health;
+
+pub(crate) struct Member {
+    pub name: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    pub child: Option<Child>,
+}
+
+impl Member {
+    pub fn new(name: String, dir: &Path) -> std::io::Result<Member> {
+        Ok(Member {
+            data_dir: dir.join(format!("{name}.data")),
+            log: dir.join(format!("{name}.log")),
+            name,
+            client_port: health::free_port()?,
+            peer_port: health::free_port()?,
+            child: None,
+        })
+    }
+
+    pub fn client_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    pub fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
+    }
+
+    pub fn client_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.client_port))
+    }
+
+    /// Starts the process (`state` = "new" or "existing").
+    pub fn spawn(
+        &mut self,
+        initial_cluster: &str,
+        token: &str,
+        state: &str,
+        extra_args: &[String],
+        env: &[(String, String)],
+    ) -> std::io::Result<()> {
+        let log = File::options().create(true).append(true).open(&self.log)?;
+        let mut command = Command::new("etcd");
+        command
+            .arg("--name")
+            .arg(&self.name)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen-client-urls")
+            .arg(self.client_url())
+            .arg("--advertise-client-urls")
+            .arg(self.client_url())
+            .arg("--listen-peer-urls")
+            .arg(self.peer_url())
+            .arg("--initial-advertise-peer-urls")
+            .arg(self.peer_url())
+            .arg("--initial-cluster")
+            .arg(initial_cluster)
+            .arg("--initial-cluster-token")
+            .arg(token)
+            .arg("--initial-cluster-state")
+            .arg(state)
+            .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
+            .args(extra_args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        // SAFETY: prctl is async-signal-safe and touches no memory of ours;
+        // it makes the kernel kill etcd if the thread that started it dies,
+        // so a crashed test cannot leave etcd running.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        self.child = Some(command.spawn().map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "starting etcd failed ({e}); is etcd installed? run scripts/ensure-etcd.sh"
+                ),
+            )
+        })?);
+        Ok(())
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Sends `signal` to our own child, by pid.
+    pub fn signal(&self, signal: libc::c_int) -> std::io::Result<()> {
+        let pid = self
+            .pid()
+            .ok_or_else(|| std::io::Error::other(format!("member {} is not running", self.name)))?;
+        let pid = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
+        // SAFETY: kill() with our own child's pid and a valid signal number.
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Signals the process and reaps it (bounded: SIGKILL after 5 s).
+    pub fn stop(&mut self, signal: libc::c_int) -> std::io::Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        if child.try_wait()?.is_none() {
+            let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
+            // SAFETY: as in `signal`.
+            unsafe { libc::kill(pid, signal) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while child.try_wait()?.is_none() {
+                if Instant::now() > deadline {
+                    child.kill()?;
+                    child.wait()?;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn wait_healthy(&mut self, limit: Duration) -> std::io::Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    self.child = None;
+                    return Err(std::io::Error::other(format!(
+                        "etcd member {} exited ({status}); log:\n{}",
+                        self.name,
+                        self.log_tail()
+                    )));
+                }
+            }
+            if health::is_healthy(self.client_addr()) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "etcd member {} not healthy within {limit:?}; log:\n{}",
+                        self.name,
+                        self.log_tail()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let _ = self.stop(libc::SIGKILL);
+    }
+}

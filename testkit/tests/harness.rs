@@ -13,13 +13,19 @@ fn alive(pid: u32) -> bool {
     unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
 }
 
+/// Put then get; retried for a while, since a killed leader means an
+/// election (hundreds of ms) before the cluster takes writes again.
 fn put_get(cluster: &EtcdCluster, key: &str) {
-    let put = cluster.etcdctl(&["put", key, "v"]).unwrap();
-    assert!(
-        put.status.success(),
-        "{}",
-        String::from_utf8_lossy(&put.stderr)
-    );
+    let mut attempts = 0;
+    loop {
+        let put = cluster.etcdctl(&["put", key, "v"]).unwrap();
+        if put.status.success() {
+            break;
+        }
+        attempts += 1;
+        assert!(attempts < 20, "{}", String::from_utf8_lossy(&put.stderr));
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     let get = cluster
         .etcdctl(&["get", key, "--print-value-only"])
         .unwrap();

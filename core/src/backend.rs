@@ -19,13 +19,13 @@ pub(crate) struct Backend {
 #[derive(Clone, Debug)]
 enum Kind {
     Memory(MemoryStore),
-    Etcd(EtcdStore),
+    Etcd(Arc<EtcdStore>),
 }
 
 /// A watch on either store.
 pub(crate) enum BackendWatch {
     Memory(MemoryWatch),
-    Etcd(EtcdWatch),
+    Etcd(Box<EtcdWatch>),
 }
 
 impl Backend {
@@ -34,7 +34,7 @@ impl Backend {
     }
 
     pub fn etcd(store: EtcdStore) -> Self {
-        Self::with(Kind::Etcd(store))
+        Self::with(Kind::Etcd(Arc::new(store)))
     }
 
     fn with(store: Kind) -> Self {
@@ -122,7 +122,9 @@ impl Store for Backend {
         self.count_read();
         Ok(match &self.store {
             Kind::Memory(s) => BackendWatch::Memory(s.watch(key, prefix, from_revision).await?),
-            Kind::Etcd(s) => BackendWatch::Etcd(s.watch(key, prefix, from_revision).await?),
+            Kind::Etcd(s) => {
+                BackendWatch::Etcd(Box::new(s.watch(key, prefix, from_revision).await?))
+            }
         })
     }
 }

@@ -1,77 +1,247 @@
-//! The etcd backend (placeholder until the etcd issue lands): every
-//! operation answers `Unavailable` with a message saying so.
+//! The etcd backend: the store operations of `store.rs` on etcd's KV, Txn,
+//! Watch and Lease APIs (not its server-side Lock/Election RPCs, which on
+//! etcd 3.4 can answer "held" to a waiter whose lease expired).
+//!
+//! Every request is retried on transient failures (a member down, a leader
+//! change, a broken connection) until the request timeout, then reported
+//! as `Unavailable` naming the endpoints.
 
-use crate::error::{Error, ErrorKind, Result};
+mod connect;
+mod errors;
+mod keepalive;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_client::{
+    Client, Compare, CompareOp, GetOptions, PutOptions, SortOrder, SortTarget, Txn, TxnOp,
+    TxnOpResponse,
+};
+
+use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, Store, Watch, WatchNext};
+use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, Store};
 
-/// A connection to an etcd cluster.
-#[derive(Clone, Debug)]
+use keepalive::KeepAlives;
+pub(crate) use watch::EtcdWatch;
+
+/// A connection to an etcd cluster (cheap to clone).
+#[derive(Clone)]
 pub struct EtcdStore {
-    _private: (),
+    client: Client,
+    /// The endpoints as given, for messages.
+    endpoints: String,
+    request_timeout: Duration,
+    keepalives: Arc<KeepAlives>,
 }
 
-/// A watch on etcd.
-#[derive(Debug)]
-pub(crate) struct EtcdWatch {
-    _private: (),
+impl std::fmt::Debug for EtcdStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdStore")
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
 }
 
-fn not_yet() -> Error {
-    Error::new(
-        ErrorKind::Unavailable,
-        "the etcd backend is not available in this build yet",
+fn key_value(kv: &etcd_client::KeyValue) -> KeyValue {
+    KeyValue {
+        key: String::from_utf8_lossy(kv.key()).into_owned(),
+        value: kv.value().to_vec(),
+        create_revision: kv.create_revision(),
+        mod_revision: kv.mod_revision(),
+        lease: kv.lease(),
+    }
+}
+
+fn first_of(dir: &str) -> TxnOp {
+    TxnOp::get(
+        dir,
+        Some(
+            GetOptions::new()
+                .with_prefix()
+                .with_sort(SortTarget::Create, SortOrder::Ascend)
+                .with_limit(1),
+        ),
     )
 }
 
 impl EtcdStore {
-    /// Connects to the endpoints of `options`.
+    /// Connects to `options.nodes` and checks the cluster answers.
     pub async fn connect(options: &Options) -> Result<EtcdStore> {
         options.validate()?;
-        Err(not_yet())
+        let client = connect::connect(options).await?;
+        Ok(EtcdStore {
+            client,
+            endpoints: options.nodes.join(","),
+            request_timeout: options.request_timeout,
+            keepalives: Arc::new(KeepAlives::default()),
+        })
+    }
+
+    async fn retry<T, F, Fut>(&self, what: &str, op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
+    {
+        errors::retry(what, &self.endpoints, self.request_timeout, op).await
+    }
+
+    async fn range_raw(&self, key: &str, options: GetOptions) -> Result<etcd_client::GetResponse> {
+        let kv = self.client.kv_client();
+        self.retry(&format!("reading {key:?}"), || {
+            let (mut kv, key, options) = (kv.clone(), key.to_string(), options.clone());
+            async move { kv.get(key, Some(options)).await }
+        })
+        .await
     }
 }
 
 impl Store for EtcdStore {
     type Watch = EtcdWatch;
 
-    async fn grant(&self, _ttl: i64) -> Result<LeaseId> {
-        Err(not_yet())
+    async fn grant(&self, ttl: i64) -> Result<LeaseId> {
+        let lease = self.client.lease_client();
+        let granted = self
+            .retry(&format!("granting a {ttl}s lease"), || {
+                let mut lease = lease.clone();
+                async move { lease.grant(ttl, None).await }
+            })
+            .await?;
+        Ok(granted.id())
     }
-    async fn keep_alive(&self, _lease: LeaseId) -> Result<i64> {
-        Err(not_yet())
+
+    async fn keep_alive(&self, lease: LeaseId) -> Result<i64> {
+        let mut client = self.client.lease_client();
+        self.keepalives
+            .renew(&mut client, lease, self.request_timeout)
+            .await
     }
-    async fn revoke(&self, _lease: LeaseId) -> Result<()> {
-        Err(not_yet())
+
+    async fn revoke(&self, lease: LeaseId) -> Result<()> {
+        self.keepalives.forget(lease);
+        let client = self.client.lease_client();
+        let revoked = self
+            .retry(&format!("revoking lease {lease:x}"), || {
+                let mut client = client.clone();
+                async move { client.revoke(lease).await }
+            })
+            .await;
+        match revoked {
+            Ok(_) => Ok(()),
+            // Already gone: that is what we wanted.
+            Err(error) if error.kind() == crate::ErrorKind::Lost => Ok(()),
+            Err(error) => Err(error),
+        }
     }
+
     async fn create(
         &self,
-        _key: &str,
-        _value: Vec<u8>,
-        _lease: LeaseId,
-        _dir: &str,
+        key: &str,
+        value: Vec<u8>,
+        lease: LeaseId,
+        dir: &str,
     ) -> Result<Created> {
-        Err(not_yet())
+        let kv = self.client.kv_client();
+        let txn = Txn::new()
+            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+            .and_then([
+                TxnOp::put(key, value, Some(PutOptions::new().with_lease(lease))),
+                first_of(dir),
+            ])
+            .or_else([TxnOp::get(key, None), first_of(dir)]);
+        let response = self
+            .retry(&format!("creating {key:?}"), || {
+                let (mut kv, txn) = (kv.clone(), txn.clone());
+                async move { kv.txn(txn).await }
+            })
+            .await?;
+        let revision = response.header().map_or(0, |h| h.revision());
+        let mut gets = response
+            .op_responses()
+            .into_iter()
+            .filter_map(|op| match op {
+                TxnOpResponse::Get(get) => Some(get),
+                _ => None,
+            });
+        if response.succeeded() {
+            let first = gets.next().and_then(|g| g.kvs().first().map(key_value));
+            return Ok(Created { revision, first });
+        }
+        // The key exists. Keys are unique per attempt, so this is our own
+        // earlier try whose answer was lost in a retry: adopt it.
+        let existing = gets.next().and_then(|g| g.kvs().first().map(key_value));
+        let first = gets.next().and_then(|g| g.kvs().first().map(key_value));
+        match existing {
+            Some(kv) if kv.lease == lease => Ok(Created {
+                revision: kv.create_revision,
+                first,
+            }),
+            _ => Err(Error::internal(format!("key {key:?} already exists"))),
+        }
     }
-    async fn get(&self, _key: &str) -> Result<Option<KeyValue>> {
-        Err(not_yet())
-    }
-    async fn range(&self, _dir: &str, _options: RangeOptions) -> Result<Range> {
-        Err(not_yet())
-    }
-    async fn delete_owned(&self, _key: &str, _create_revision: i64) -> Result<bool> {
-        Err(not_yet())
-    }
-    async fn compact(&self, _revision: i64) -> Result<()> {
-        Err(not_yet())
-    }
-    async fn watch(&self, _key: &str, _prefix: bool, _from_revision: i64) -> Result<EtcdWatch> {
-        Err(not_yet())
-    }
-}
 
-impl Watch for EtcdWatch {
-    async fn next(&mut self) -> Result<WatchNext> {
-        Err(not_yet())
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        let response = self.range_raw(key, GetOptions::new()).await?;
+        Ok(response.kvs().first().map(key_value))
+    }
+
+    async fn range(&self, dir: &str, options: RangeOptions) -> Result<Range> {
+        let order = if options.descending {
+            SortOrder::Descend
+        } else {
+            SortOrder::Ascend
+        };
+        let mut get = GetOptions::new()
+            .with_prefix()
+            .with_sort(SortTarget::Create, order);
+        if let Some(max) = options.max_create_revision {
+            get = get.with_max_create_revision(max);
+        }
+        if let Some(limit) = options.limit {
+            get = get.with_limit(i64::try_from(limit).unwrap_or(i64::MAX));
+        }
+        let response = self.range_raw(dir, get).await?;
+        Ok(Range {
+            kvs: response.kvs().iter().map(key_value).collect(),
+            revision: response.header().map_or(0, |h| h.revision()),
+        })
+    }
+
+    async fn delete_owned(&self, key: &str, create_revision: i64) -> Result<bool> {
+        let kv = self.client.kv_client();
+        let txn = Txn::new()
+            .when([Compare::create_revision(
+                key,
+                CompareOp::Equal,
+                create_revision,
+            )])
+            .and_then([TxnOp::delete(key, None)]);
+        let response = self
+            .retry(&format!("deleting {key:?}"), || {
+                let (mut kv, txn) = (kv.clone(), txn.clone());
+                async move { kv.txn(txn).await }
+            })
+            .await?;
+        Ok(response.succeeded())
+    }
+
+    async fn compact(&self, revision: i64) -> Result<()> {
+        let kv = self.client.kv_client();
+        self.retry(&format!("compacting at revision {revision}"), || {
+            let mut kv = kv.clone();
+            async move { kv.compact(revision, None).await }
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<EtcdWatch> {
+        Ok(EtcdWatch::new(
+            self.client.watch_client(),
+            key,
+            prefix,
+            from_revision,
+        ))
     }
 }

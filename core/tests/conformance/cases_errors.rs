@@ -58,10 +58,7 @@ pub async fn errors_invalid_arguments_are_named(env: Env) {
         c.init(Options::new().nodes(Vec::<String>::new())).await,
         "Nodes",
     );
-    assert_invalid(
-        env.client_with(Options::new().nodes(["nonsense"])).await,
-        "nonsense",
-    );
+    assert_invalid(c.init(c.options().nodes(["nonsense"])).await, "nonsense");
     // Nothing was written by any refused call.
     assert!(c.faults().keys().await.unwrap().is_empty());
     // The handle still works after all that.

@@ -1,0 +1,118 @@
+//! etcd errors → vinesync error kinds, and the retry loop that turns
+//! transient failures into `Unavailable` only once the deadline has passed.
+//! Messages name the operation and the endpoints, never credentials.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// What to do with an etcd error.
+pub(super) enum Class {
+    /// Worth retrying until the deadline (connection, leader change, ...).
+    Transient(String),
+    /// Final: report it with this kind.
+    Final(ErrorKind, String),
+}
+
+pub(super) fn classify(error: &etcd_client::Error) -> Class {
+    use etcd_client::Error as E;
+    use tonic::Code;
+    match error {
+        E::GRpcStatus(status) => {
+            let message = status.message().to_string();
+            match status.code() {
+                Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::Cancelled => {
+                    Class::Transient(message)
+                }
+                Code::Unknown | Code::Internal
+                    if message.contains("leader")
+                        || message.contains("timed out")
+                        || message.contains("transport")
+                        || message.contains("connection") =>
+                {
+                    Class::Transient(message)
+                }
+                Code::NotFound if message.contains("lease not found") => {
+                    Class::Final(ErrorKind::Lost, message)
+                }
+                Code::Unauthenticated => Class::Final(ErrorKind::Unauthenticated, message),
+                Code::PermissionDenied => Class::Final(ErrorKind::PermissionDenied, message),
+                Code::InvalidArgument if message.contains("authentication failed") => {
+                    Class::Final(ErrorKind::Unauthenticated, message)
+                }
+                Code::FailedPrecondition if message.contains("user name is empty") => {
+                    Class::Final(ErrorKind::Unauthenticated, message)
+                }
+                _ => Class::Final(
+                    ErrorKind::Internal,
+                    format!("{:?}: {message}", status.code()),
+                ),
+            }
+        }
+        E::TransportError(e) => Class::Transient(format!("transport: {e}")),
+        E::IoError(e) => Class::Transient(format!("io: {e}")),
+        E::WatchError(e) => Class::Transient(format!("watch: {e}")),
+        E::LeaseKeepAliveError(e) => Class::Transient(format!("keepalive: {e}")),
+        E::InvalidArgs(e) => Class::Final(ErrorKind::InvalidArgument, e.clone()),
+        E::InvalidUri(e) => {
+            Class::Final(ErrorKind::InvalidArgument, format!("invalid endpoint: {e}"))
+        }
+        E::EndpointError(e) => Class::Final(ErrorKind::InvalidArgument, format!("endpoint: {e}")),
+        other => Class::Final(ErrorKind::Internal, other.to_string()),
+    }
+}
+
+/// Converts a final error, naming the operation.
+pub(super) fn to_error(what: &str, error: &etcd_client::Error) -> Error {
+    match classify(error) {
+        Class::Final(kind, message) => Error::new(kind, format!("{what}: {message}")),
+        Class::Transient(message) => {
+            Error::new(ErrorKind::Unavailable, format!("{what}: {message}"))
+        }
+    }
+}
+
+/// Runs `op` until it succeeds, fails for good, or `timeout` passes (then
+/// `Unavailable`, with the last failure and the endpoints in the message).
+pub(super) async fn retry<T, F, Fut>(
+    what: &str,
+    endpoints: &str,
+    timeout: Duration,
+    mut op: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(25);
+    let mut last: String;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, op()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(error)) => match classify(&error) {
+                Class::Final(kind, message) => {
+                    return Err(Error::new(kind, format!("{what}: {message}")))
+                }
+                Class::Transient(message) => last = message,
+            },
+            Err(_) => last = format!("no answer within {timeout:?}"),
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "{what}: etcd at {endpoints} unavailable for {timeout:?} (last error: {last})"
+                ),
+            ));
+        }
+        tracing::debug!(what, %last, "etcd request failed; retrying");
+        tokio::time::sleep(delay.min(remaining)).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}

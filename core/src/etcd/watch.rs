@@ -1,0 +1,135 @@
+//! A watch that outlives broken connections: it remembers the next revision
+//! it needs and reopens the stream from there (with backoff) until the
+//! caller stops waiting. A start revision that etcd has compacted is
+//! reported as `Compacted`, never skipped.
+
+use std::time::Duration;
+
+use etcd_client::{EventType, WatchClient, WatchOptions, WatchStream};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::store::{KeyValue, Watch, WatchEvent, WatchNext};
+
+pub(crate) struct EtcdWatch {
+    client: WatchClient,
+    key: String,
+    prefix: bool,
+    /// The first revision not yet delivered.
+    next_revision: i64,
+    stream: Option<WatchStream>,
+}
+
+impl EtcdWatch {
+    pub(super) fn new(client: WatchClient, key: &str, prefix: bool, from_revision: i64) -> Self {
+        EtcdWatch {
+            client,
+            key: key.to_string(),
+            prefix,
+            next_revision: from_revision,
+            stream: None,
+        }
+    }
+
+    async fn open(&mut self) -> std::result::Result<WatchStream, etcd_client::Error> {
+        let mut options = WatchOptions::new().with_start_revision(self.next_revision);
+        if self.prefix {
+            options = options.with_prefix();
+        }
+        self.client.watch(self.key.clone(), Some(options)).await
+    }
+}
+
+fn key_value(kv: &etcd_client::KeyValue) -> KeyValue {
+    KeyValue {
+        key: String::from_utf8_lossy(kv.key()).into_owned(),
+        value: kv.value().to_vec(),
+        create_revision: kv.create_revision(),
+        mod_revision: kv.mod_revision(),
+        lease: kv.lease(),
+    }
+}
+
+impl Watch for EtcdWatch {
+    async fn next(&mut self) -> Result<WatchNext> {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let mut stream = match self.stream.take() {
+                Some(stream) => stream,
+                None => match self.open().await {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        if let super::errors::Class::Final(kind, message) =
+                            super::errors::classify(&error)
+                        {
+                            if matches!(
+                                kind,
+                                ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
+                            ) {
+                                return Err(Error::new(
+                                    kind,
+                                    format!("watching {:?}: {message}", self.key),
+                                ));
+                            }
+                        }
+                        tracing::debug!(key = %self.key, %error, "watch: reconnecting");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(1));
+                        continue;
+                    }
+                },
+            };
+            match stream.message().await {
+                Ok(Some(response)) => {
+                    if response.compact_revision() > 0 {
+                        return Ok(WatchNext::Compacted {
+                            revision: response.compact_revision(),
+                        });
+                    }
+                    if response.canceled() {
+                        let reason = response.cancel_reason().to_string();
+                        if reason.contains("permission denied") {
+                            return Err(Error::new(
+                                ErrorKind::PermissionDenied,
+                                format!("watching {:?}: {reason}", self.key),
+                            ));
+                        }
+                        tracing::debug!(key = %self.key, %reason, "watch cancelled by etcd; reopening");
+                        continue; // stream dropped: reopen from next_revision
+                    }
+                    let events: Vec<WatchEvent> = response
+                        .events()
+                        .iter()
+                        .filter_map(|event| {
+                            let kv = event.kv()?;
+                            Some(match event.event_type() {
+                                EventType::Put => WatchEvent::Put(key_value(kv)),
+                                EventType::Delete => WatchEvent::Delete {
+                                    key: String::from_utf8_lossy(kv.key()).into_owned(),
+                                    revision: kv.mod_revision(),
+                                },
+                            })
+                        })
+                        .collect();
+                    self.stream = Some(stream);
+                    if let Some(last) = response
+                        .events()
+                        .iter()
+                        .filter_map(|e| e.kv())
+                        .map(|kv| kv.mod_revision())
+                        .max()
+                    {
+                        self.next_revision = self.next_revision.max(last + 1);
+                    }
+                    if !events.is_empty() {
+                        return Ok(WatchNext::Events(events));
+                    }
+                }
+                Ok(None) | Err(_) => {
+                    tracing::debug!(key = %self.key, "watch stream broke; reopening from revision {}", self.next_revision);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+}

@@ -28,3 +28,7 @@ DEMO_TARGETS := demo-rust $(DEMO_TARGETS)
 bench: ## benchmarks against same-run baselines; table + bench-results/results.{json,csv}
 	$(CARGO) build -q --release -p vinesync-bench
 	$(TARGET_DIR)/release/vinesync-bench --out bench-results
+
+.PHONY: demo-etcd
+demo-etcd: etcd-harness ## make demo on a throw-away local etcd (started and stopped here)
+	$(ETCD_RUN) -- $(MAKE) --no-print-directory demo

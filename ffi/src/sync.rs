@@ -1,0 +1,140 @@
+//! The sync handle: vine's `Sync` on memory or etcd.
+
+use std::ffi::c_char;
+
+use vinesync::{Client, Options};
+
+use crate::cancel::vs_cancel;
+use crate::error::{vs_error, Failure};
+use crate::handles::{free_box, guard, handle, out_ptr, put};
+use crate::options::vs_options;
+use crate::runtime::block_on;
+use crate::status::vs_status;
+
+/// A vinesync handle. Thread-safe: any number of threads may use one
+/// handle at once. Locks belong to the handle, not to a thread.
+pub struct vs_sync {
+    pub(crate) client: Client,
+}
+
+fn options_or_default(options: *const vs_options) -> Options {
+    // SAFETY: the caller passes NULL or live options.
+    unsafe { options.as_ref() }.map_or_else(Options::new, |o| o.options.clone())
+}
+
+/// A handle on the process-wide memory store (`options` may be NULL).
+///
+/// # Safety
+/// `options` NULL or live; `out` writable; `err` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn vs_sync_new_memory(
+    options: *const vs_options,
+    out: *mut *mut vs_sync,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        out_ptr("out", out)?;
+        let client = Client::memory(options_or_default(options))?;
+        put(out, vs_sync { client });
+        Ok(())
+    })
+}
+
+/// A handle on etcd at the options' nodes (`options` may be NULL: vine's
+/// defaults). Blocks until connected, the dial timeout passes
+/// (`VS_UNAVAILABLE`) or `cancel` fires.
+///
+/// # Safety
+/// As `vs_sync_new_memory`; `cancel` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_sync_new_etcd(
+    options: *const vs_options,
+    cancel: *const vs_cancel,
+    out: *mut *mut vs_sync,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        out_ptr("out", out)?;
+        let options = options_or_default(options);
+        // SAFETY: NULL or live, per the contract.
+        let cancel = unsafe { cancel.as_ref() };
+        let client = block_on(cancel, None, async {
+            Client::etcd(options).await.map_err(Failure::from)
+        })?;
+        put(out, vs_sync { client });
+        Ok(())
+    })
+}
+
+/// etcd when `VINESYNC_NODES` is set, memory otherwise (options from the
+/// `VINESYNC_*` environment variables).
+///
+/// # Safety
+/// As `vs_sync_new_etcd`.
+#[no_mangle]
+pub unsafe extern "C" fn vs_sync_new_from_env(
+    cancel: *const vs_cancel,
+    out: *mut *mut vs_sync,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        out_ptr("out", out)?;
+        // SAFETY: NULL or live, per the contract.
+        let cancel = unsafe { cancel.as_ref() };
+        let client = block_on(cancel, None, async {
+            Client::from_env().await.map_err(Failure::from)
+        })?;
+        put(out, vs_sync { client });
+        Ok(())
+    })
+}
+
+/// vine's `String()`: `"etcd"` or `"memory"` (a static string); `""` for NULL.
+///
+/// # Safety
+/// `sync` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_sync_name(sync: *const vs_sync) -> *const c_char {
+    // SAFETY: per the contract.
+    match unsafe { sync.as_ref() }.map(|s| s.client.name()) {
+        Some("etcd") => c"etcd".as_ptr(),
+        Some(_) => c"memory".as_ptr(),
+        None => c"".as_ptr(),
+    }
+}
+
+/// Closes the handle: releases every lock and candidacy it holds (revokes
+/// its leases); later calls on it return `VS_CLOSED`. Idempotent.
+///
+/// # Safety
+/// `sync` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_sync_close(sync: *const vs_sync, err: *mut *mut vs_error) -> vs_status {
+    guard(err, || {
+        let s = handle("sync", sync)?;
+        block_on(None, None, async {
+            s.client.close().await;
+            Ok(())
+        })
+    })
+}
+
+/// Closes (if needed) and frees `*sync`, setting it to NULL. Guards and
+/// leaders made from it stay valid and must be freed too.
+///
+/// # Safety
+/// `sync` NULL or points to NULL or to a handle from `vs_sync_new_*`; no
+/// other thread may be using the handle.
+#[no_mangle]
+pub unsafe extern "C" fn vs_sync_free(sync: *mut *mut vs_sync) {
+    if !sync.is_null() {
+        // SAFETY: per the contract.
+        if let Some(s) = unsafe { (*sync).as_ref() } {
+            let _ = block_on(None, None, async {
+                s.client.close().await;
+                Ok(())
+            });
+        }
+    }
+    free_box(sync);
+}

@@ -1,0 +1,463 @@
+/*
+ * C tests of libvinesync, compiled with the system cc against the installed
+ * header and library. Memory backend by default; etcd when VINESYNC_NODES
+ * is set (run under `vinesync-etcd run`). Each test names the SPEC rule it
+ * checks. Ends with the line "N passed, M failed".
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vinesync.h>
+
+static int failures_in_test;
+static const char *current_test;
+static int on_etcd;
+
+#define CHECK(cond)                                                              \
+  do {                                                                           \
+    if (!(cond)) {                                                               \
+      fprintf(stderr, "  %s:%d: %s: check failed: %s\n", __FILE__, __LINE__,   \
+              current_test, #cond);                                              \
+      failures_in_test++;                                                        \
+    }                                                                            \
+  } while (0)
+
+#define CHECK_STATUS(call, expected)                                             \
+  do {                                                                           \
+    vs_status got_ = (call);                                                     \
+    if (got_ != (expected)) {                                                    \
+      fprintf(stderr, "  %s:%d: %s: %s returned %d, expected %d\n", __FILE__,   \
+              __LINE__, current_test, #call, (int)got_, (int)(expected));        \
+      failures_in_test++;                                                        \
+    }                                                                            \
+  } while (0)
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
+
+/* A new handle on the backend under test, under a prefix of its own. */
+static vs_sync *new_sync(const char *test) {
+  char prefix[256];
+  snprintf(prefix, sizeof prefix, "/ctest/%s/%d", test, (int)getpid());
+  vs_options *o = NULL;
+  vs_sync *s = NULL;
+  if (vs_options_new(&o, NULL) != VS_OK) return NULL;
+  vs_options_set_prefix(o, prefix, NULL);
+  const char *nodes = getenv("VINESYNC_NODES");
+  vs_status st;
+  if (nodes && *nodes) {
+    vs_options_set_nodes(o, nodes, NULL);
+    st = vs_sync_new_etcd(o, NULL, &s, NULL);
+  } else {
+    st = vs_sync_new_memory(o, &s, NULL);
+  }
+  vs_options_free(&o);
+  return st == VS_OK ? s : NULL;
+}
+
+/* ---- L1: exclusion, 16 threads x N lock/unlock ---------------------- */
+
+struct counter_ctx {
+  vs_sync **handles;
+  int n_handles;
+  int iterations;
+  long counter; /* plain, guarded only by the lock */
+  atomic_int inside;
+  atomic_int overlaps;
+  atomic_int errors;
+  atomic_int next_thread;
+};
+
+static void *counter_thread(void *arg) {
+  struct counter_ctx *c = arg;
+  int me = atomic_fetch_add(&c->next_thread, 1);
+  vs_sync *s = c->handles[me % c->n_handles];
+  for (int i = 0; i < c->iterations; i++) {
+    vs_guard *g = NULL;
+    if (vs_lock(s, "counter", 30000, 0, NULL, &g, NULL) != VS_OK) {
+      atomic_fetch_add(&c->errors, 1);
+      continue;
+    }
+    if (atomic_fetch_add(&c->inside, 1) != 0) atomic_fetch_add(&c->overlaps, 1);
+    c->counter++;
+    atomic_fetch_sub(&c->inside, 1);
+    if (vs_guard_unlock(g, NULL) != VS_OK) atomic_fetch_add(&c->errors, 1);
+    vs_guard_free(&g);
+  }
+  return NULL;
+}
+
+static void run_counter(int n_handles, int threads, int iterations) {
+  vs_sync *handles[4] = {0};
+  for (int i = 0; i < n_handles; i++) {
+    handles[i] = new_sync(n_handles == 1 ? "l1_one" : "l1_four");
+    CHECK(handles[i] != NULL);
+    if (!handles[i]) return;
+  }
+  struct counter_ctx c = {.handles = handles, .n_handles = n_handles, .iterations = iterations};
+  pthread_t t[16];
+  for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, counter_thread, &c);
+  for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+  CHECK(atomic_load(&c.errors) == 0);
+  CHECK(atomic_load(&c.overlaps) == 0);
+  CHECK(c.counter == (long)threads * iterations);
+  for (int i = 0; i < n_handles; i++) vs_sync_free(&handles[i]);
+}
+
+static void test_l1_exclusion_16_threads_one_handle(void) {
+  run_counter(1, 16, on_etcd ? 10 : 1000);
+}
+
+static void test_l1_exclusion_16_threads_four_handles(void) {
+  run_counter(4, 16, on_etcd ? 10 : 1000);
+}
+
+/* ---- L2, L3, L5, L7, L8, L10 --------------------------------------- */
+
+static void test_l2_lock_wait_gives_lock_timeout(void) {
+  vs_sync *a = new_sync("l2a"), *b = NULL;
+  CHECK(a != NULL);
+  if (!a) return;
+  b = new_sync("l2a");
+  vs_guard *g = NULL;
+  CHECK_STATUS(vs_lock(a, "x", 10000, 0, NULL, &g, NULL), VS_OK);
+  vs_error *err = NULL;
+  double t0 = now_s();
+  CHECK_STATUS(vs_lock(b, "x", 10000, 300, NULL, NULL, &err), VS_LOCK_TIMEOUT);
+  CHECK(now_s() - t0 >= 0.29);
+  CHECK(err != NULL && strstr(vs_error_message(err), "lock timeout") != NULL);
+  CHECK(vs_error_status(err) == VS_LOCK_TIMEOUT);
+  vs_error_free(&err);
+  vs_guard_free(&g);
+  vs_sync_free(&a);
+  vs_sync_free(&b);
+}
+
+struct seed_ctx {
+  vs_sync *s;
+  atomic_int locked;
+  vs_status status;
+};
+
+static void *second_lock(void *arg) {
+  struct seed_ctx *c = arg;
+  c->status = vs_lock(c->s, "lock1", 3000, 0, NULL, NULL, NULL);
+  atomic_store(&c->locked, 1);
+  return NULL;
+}
+
+/* L3: the seed's example: the same handle locks twice; unlock hands over. */
+static void test_l3_seed_example_held_by_the_handle(void) {
+  vs_sync *s = new_sync("l3");
+  CHECK(s != NULL);
+  if (!s) return;
+  CHECK_STATUS(vs_lock(s, "lock1", 3000, 0, NULL, NULL, NULL), VS_OK);
+  struct seed_ctx c = {.s = s};
+  pthread_t t;
+  pthread_create(&t, NULL, second_lock, &c);
+  sleep_ms(300);
+  CHECK(atomic_load(&c.locked) == 0);
+  CHECK_STATUS(vs_unlock(s, "lock1", NULL), VS_OK);
+  pthread_join(t, NULL);
+  CHECK(c.status == VS_OK);
+  CHECK_STATUS(vs_unlock(s, "lock1", NULL), VS_OK);
+  vs_sync_free(&s);
+}
+
+static void test_l5_fencing_tokens_increase(void) {
+  vs_sync *s = new_sync("l5");
+  CHECK(s != NULL);
+  if (!s) return;
+  uint64_t last = 0;
+  for (int i = 0; i < 5; i++) {
+    vs_guard *g = NULL;
+    CHECK_STATUS(vs_lock(s, "fence", 10000, 0, NULL, &g, NULL), VS_OK);
+    CHECK(vs_guard_fencing_token(g) > last);
+    last = vs_guard_fencing_token(g);
+    vs_guard_free(&g); /* releases */
+  }
+  vs_sync_free(&s);
+}
+
+static void test_l7_unlock_not_held(void) {
+  vs_sync *s = new_sync("l7");
+  CHECK(s != NULL);
+  if (!s) return;
+  vs_error *err = NULL;
+  CHECK_STATUS(vs_unlock(s, "never", &err), VS_NOT_LOCKED);
+  CHECK(err && strstr(vs_error_message(err), "never"));
+  vs_error_free(&err);
+  CHECK_STATUS(vs_lock(s, "x", 10000, 0, NULL, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(s, "x", NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(s, "x", NULL), VS_NOT_LOCKED);
+  vs_guard *g = NULL;
+  CHECK_STATUS(vs_lock(s, "y", 10000, 0, NULL, &g, NULL), VS_OK);
+  CHECK_STATUS(vs_guard_unlock(g, NULL), VS_OK);
+  CHECK_STATUS(vs_guard_unlock(g, NULL), VS_NOT_LOCKED);
+  vs_guard_free(&g);
+  vs_sync_free(&s);
+}
+
+struct cancel_ctx {
+  vs_sync *s;
+  vs_cancel *cancel;
+  vs_status status;
+};
+
+static void *cancellable_lock(void *arg) {
+  struct cancel_ctx *c = arg;
+  c->status = vs_lock(c->s, "x", 60000, 0, c->cancel, NULL, NULL);
+  return NULL;
+}
+
+/* L8: a cancelled waiter returns promptly and leaves no key: the next
+ * waiter gets the lock as soon as the holder releases. */
+static void test_l8_cancel_token_leaves_no_waiter(void) {
+  vs_sync *a = new_sync("l8"), *b = new_sync("l8"), *c = new_sync("l8");
+  CHECK(a && b && c);
+  if (!(a && b && c)) return;
+  vs_guard *g = NULL;
+  CHECK_STATUS(vs_lock(a, "x", 10000, 0, NULL, &g, NULL), VS_OK);
+  struct cancel_ctx ctx = {.s = b, .cancel = vs_cancel_new()};
+  pthread_t t;
+  pthread_create(&t, NULL, cancellable_lock, &ctx);
+  sleep_ms(300);
+  double t0 = now_s();
+  vs_cancel_fire(ctx.cancel);
+  pthread_join(t, NULL);
+  CHECK(ctx.status == VS_CANCELLED);
+  CHECK(now_s() - t0 < 1.0);
+  vs_cancel_free(&ctx.cancel);
+  CHECK(ctx.cancel == NULL);
+  vs_guard_free(&g);
+  /* With the cancelled waiter's key left behind, this would wait 60 s. */
+  CHECK_STATUS(vs_lock(c, "x", 10000, 5000, NULL, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(c, "x", NULL), VS_OK);
+  vs_sync_free(&a);
+  vs_sync_free(&b);
+  vs_sync_free(&c);
+}
+
+static void test_l10_try_lock_would_block(void) {
+  vs_sync *a = new_sync("l10"), *b = new_sync("l10");
+  CHECK(a && b);
+  if (!(a && b)) return;
+  vs_guard *g = NULL;
+  CHECK_STATUS(vs_try_lock(a, "x", 10000, &g, NULL), VS_OK);
+  vs_guard *g2 = (vs_guard *)0x1; /* must stay untouched on failure */
+  CHECK_STATUS(vs_try_lock(b, "x", 10000, &g2, NULL), VS_WOULD_BLOCK);
+  CHECK(g2 == (vs_guard *)0x1);
+  CHECK(!vs_guard_is_lost(g));
+  CHECK_STATUS(vs_guard_wait_lost(g, 100, NULL, NULL), VS_TIMED_OUT);
+  vs_guard_free(&g);
+  g2 = NULL;
+  CHECK_STATUS(vs_lock(b, "x", 10000, 5000, NULL, &g2, NULL), VS_OK);
+  vs_guard_free(&g2);
+  vs_sync_free(&a);
+  vs_sync_free(&b);
+}
+
+/* ---- Elections ------------------------------------------------------ */
+
+static void test_e1_e2_e7_leader_members(void) {
+  vs_sync *a = new_sync("e1"), *b = new_sync("e1");
+  CHECK(a && b);
+  if (!(a && b)) return;
+  vs_leader *la = NULL, *lb = NULL;
+  CHECK_STATUS(vs_leader_new(a, "svc", "ns", "first", 10, &la, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(b, "svc", "ns", "second", 10, &lb, NULL), VS_OK);
+  CHECK(strcmp(vs_leader_id(la), "first") == 0);
+  vs_member_list *list = NULL;
+  CHECK_STATUS(vs_list_members(a, "ns", &list, NULL), VS_OK);
+  CHECK(vs_member_list_len(list) == 2);
+  const vs_member *m0 = vs_member_list_get(list, 0), *m1 = vs_member_list_get(list, 1);
+  CHECK(m0 && strcmp(vs_member_id(m0), "first") == 0 && vs_member_is_primary(m0));
+  CHECK(m1 && strcmp(vs_member_id(m1), "second") == 0 && !vs_member_is_primary(m1));
+  CHECK(m0 && strcmp(vs_member_leader(m0), "svc") == 0 && strcmp(vs_member_namespace(m0), "ns") == 0);
+  CHECK(vs_member_list_get(list, 2) == NULL);
+  vs_member_list_free(&list);
+  CHECK_STATUS(vs_leader_wait_elected(la, 5000, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_wait_elected(lb, 200, NULL, NULL), VS_TIMED_OUT);
+  vs_leader_free(&la); /* resigns */
+  vs_leader_free(&lb);
+  vs_sync_free(&a);
+  vs_sync_free(&b);
+}
+
+static void test_e3_e4_e6_status_resign_observe(void) {
+  vs_sync *a = new_sync("e3"), *b = new_sync("e3");
+  CHECK(a && b);
+  if (!(a && b)) return;
+  vs_leader *la = NULL, *lb = NULL;
+  CHECK_STATUS(vs_leader_new(a, "svc", NULL, "a", 60, &la, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(b, "svc", NULL, "b", 60, &lb, NULL), VS_OK);
+  bool primary = false;
+  CHECK_STATUS(vs_leader_status_next(la, 5000, NULL, &primary, NULL), VS_OK);
+  CHECK(primary);
+  vs_watcher *obs = NULL;
+  CHECK_STATUS(vs_leader_observe(lb, &obs, NULL), VS_OK);
+  vs_event *e = NULL;
+  CHECK_STATUS(vs_watcher_next(obs, 5000, NULL, &e, NULL), VS_OK);
+  CHECK(e && strcmp(vs_member_id(vs_event_member(e)), "a") == 0);
+  vs_event_free(&e);
+  vs_member *p = NULL;
+  CHECK_STATUS(vs_leader_primary(lb, &p, NULL), VS_OK);
+  CHECK(p && strcmp(vs_member_id(p), "a") == 0);
+  vs_member_free(&p);
+  double t0 = now_s();
+  CHECK_STATUS(vs_leader_resign(la, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_resign(la, NULL), VS_OK); /* idempotent */
+  CHECK_STATUS(vs_leader_wait_elected(lb, 5000, NULL, NULL), VS_OK);
+  CHECK(now_s() - t0 < 5.0); /* not the 60 s TTL */
+  CHECK_STATUS(vs_leader_status_next(la, 5000, NULL, &primary, NULL), VS_OK);
+  CHECK(!primary);
+  CHECK_STATUS(vs_watcher_next(obs, 5000, NULL, &e, NULL), VS_OK);
+  CHECK(e && vs_event_get_kind(e) == VS_EVENT_ELECTED && strcmp(vs_member_id(vs_event_member(e)), "b") == 0);
+  vs_event_free(&e);
+  CHECK_STATUS(vs_watcher_close(obs, NULL), VS_OK);
+  CHECK_STATUS(vs_watcher_next(obs, 100, NULL, &e, NULL), VS_CLOSED);
+  vs_watcher_free(&obs);
+  CHECK_STATUS(vs_leader_resign(lb, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_primary(lb, &p, NULL), VS_NO_LEADER);
+  vs_leader_free(&la);
+  vs_leader_free(&lb);
+  vs_sync_free(&a);
+  vs_sync_free(&b);
+}
+
+static void test_e8_watch_elect_events(void) {
+  vs_sync *s = new_sync("e8");
+  CHECK(s != NULL);
+  if (!s) return;
+  vs_watcher *w = NULL;
+  CHECK_STATUS(vs_watch_elect(s, "ns", NULL, &w, NULL), VS_OK);
+  vs_leader *l = NULL;
+  CHECK_STATUS(vs_leader_new(s, "svc", "ns", "m", 10, &l, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_resign(l, NULL), VS_OK);
+  vs_event_kind expected[] = {VS_EVENT_JOINED, VS_EVENT_ELECTED, VS_EVENT_LEFT};
+  for (int i = 0; i < 3; i++) {
+    vs_event *e = NULL;
+    CHECK_STATUS(vs_watcher_next(w, 5000, NULL, &e, NULL), VS_OK);
+    CHECK(e && vs_event_get_kind(e) == expected[i]);
+    CHECK(e && strcmp(vs_member_id(vs_event_member(e)), "m") == 0);
+    vs_event_free(&e);
+  }
+  vs_event *none = NULL;
+  CHECK_STATUS(vs_watcher_next(w, 200, NULL, &none, NULL), VS_TIMED_OUT);
+  CHECK(none == NULL);
+  vs_watcher_free(&w);
+  vs_leader_free(&l);
+  vs_sync_free(&s);
+}
+
+/* ---- Misuse: every call refuses bad input without crashing ---------- */
+
+static void test_errors_misuse(void) {
+  vs_error *err = NULL;
+  vs_sync *s = new_sync("misuse");
+  CHECK(s != NULL);
+  if (!s) return;
+  /* NULL everywhere */
+  CHECK_STATUS(vs_lock(NULL, "x", 1000, 0, NULL, NULL, &err), VS_INVALID_ARGUMENT);
+  CHECK(err && strstr(vs_error_message(err), "sync is NULL"));
+  vs_error_free(&err);
+  vs_error_free(&err); /* double free through the same variable: harmless */
+  vs_error_free(NULL);
+  CHECK_STATUS(vs_lock(s, NULL, 1000, 0, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_unlock(s, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_try_lock(NULL, NULL, 0, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_leader_new(s, NULL, NULL, NULL, 0, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_list_members(s, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_watcher_next(NULL, 0, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_options_set_prefix(NULL, "/x", NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_sync_new_memory(NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK(vs_guard_fencing_token(NULL) == 0);
+  CHECK(strcmp(vs_sync_name(NULL), "") == 0);
+  vs_sync_free(NULL);
+  vs_guard_free(NULL);
+  vs_leader_free(NULL);
+  vs_watcher_free(NULL);
+  vs_cancel_free(NULL);
+  vs_cancel_fire(NULL);
+  vs_options_free(NULL);
+  vs_member_list_free(NULL);
+  /* bad ids */
+  CHECK_STATUS(vs_lock(s, "", 1000, 0, NULL, NULL, &err), VS_INVALID_ARGUMENT);
+  vs_error_free(&err);
+  const char bad_utf8[] = {'a', (char)0xff, (char)0xfe, 0};
+  CHECK_STATUS(vs_lock(s, bad_utf8, 1000, 0, NULL, NULL, &err), VS_INVALID_ARGUMENT);
+  CHECK(err && strstr(vs_error_message(err), "UTF-8"));
+  vs_error_free(&err);
+  size_t big = 2u << 20;
+  char *huge = malloc(big + 1);
+  memset(huge, 'x', big);
+  huge[big] = 0;
+  CHECK_STATUS(vs_lock(s, huge, 1000, 0, NULL, NULL, &err), VS_INVALID_ARGUMENT);
+  vs_error_free(&err);
+  free(huge);
+  CHECK_STATUS(vs_lock(s, "x", 999, 0, NULL, NULL, &err), VS_INVALID_ARGUMENT); /* TTL < 1 s */
+  CHECK(err && strstr(vs_error_message(err), "LockTTL"));
+  vs_error_free(&err);
+  /* a cancel token fired before the call */
+  vs_cancel *c = vs_cancel_new();
+  vs_cancel_fire(c);
+  CHECK_STATUS(vs_lock(s, "x", 1000, 0, c, NULL, NULL), VS_CANCELLED);
+  vs_cancel_free(&c);
+  vs_cancel_free(&c);
+  /* a closed handle */
+  CHECK_STATUS(vs_sync_close(s, NULL), VS_OK);
+  CHECK_STATUS(vs_sync_close(s, NULL), VS_OK);
+  CHECK_STATUS(vs_lock(s, "x", 1000, 0, NULL, NULL, NULL), VS_CLOSED);
+  CHECK_STATUS(vs_unlock(s, "x", NULL), VS_CLOSED);
+  vs_sync_free(&s);
+  CHECK(s == NULL);
+  vs_sync_free(&s);
+  CHECK(strcmp(vs_version(), VINESYNC_VERSION_STRING) == 0);
+}
+
+struct test {
+  const char *name;
+  void (*run)(void);
+};
+
+int main(void) {
+  const char *nodes = getenv("VINESYNC_NODES");
+  on_etcd = nodes && *nodes;
+  struct test tests[] = {
+      {"l1_exclusion_16_threads_one_handle", test_l1_exclusion_16_threads_one_handle},
+      {"l1_exclusion_16_threads_four_handles", test_l1_exclusion_16_threads_four_handles},
+      {"l2_lock_wait_gives_lock_timeout", test_l2_lock_wait_gives_lock_timeout},
+      {"l3_seed_example_held_by_the_handle", test_l3_seed_example_held_by_the_handle},
+      {"l5_fencing_tokens_increase", test_l5_fencing_tokens_increase},
+      {"l7_unlock_not_held", test_l7_unlock_not_held},
+      {"l8_cancel_token_leaves_no_waiter", test_l8_cancel_token_leaves_no_waiter},
+      {"l10_try_lock_would_block", test_l10_try_lock_would_block},
+      {"e1_e2_e7_leader_members", test_e1_e2_e7_leader_members},
+      {"e3_e4_e6_status_resign_observe", test_e3_e4_e6_status_resign_observe},
+      {"e8_watch_elect_events", test_e8_watch_elect_events},
+      {"errors_misuse", test_errors_misuse},
+  };
+  int passed = 0, failed = 0;
+  size_t n = sizeof tests / sizeof tests[0];
+  printf("vinesync C tests on %s\n", on_etcd ? "etcd" : "memory");
+  for (size_t i = 0; i < n; i++) {
+    current_test = tests[i].name;
+    failures_in_test = 0;
+    tests[i].run();
+    printf("test %s ... %s\n", tests[i].name, failures_in_test ? "FAILED" : "ok");
+    if (failures_in_test) failed++; else passed++;
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

@@ -677,6 +677,35 @@ vs_status vs_sync_close(const vs_sync *sync, vs_error **err);
  */
 void vs_sync_free(vs_sync **sync);
 
+/**
+ * Fault injection for tests: stops (`suspended` = true) or resumes the
+ * handle's lease keepalives, as a paused or partitioned process would.
+ * Its locks are then lost after their TTL. Not for production use.
+ *
+ * # Safety
+ * `sync` live.
+ */
+vs_status vs_sync_fault_suspend_keepalive(const vs_sync *sync, bool suspended, vs_error **err);
+
+/**
+ * Fault injection for tests: simulates `kill -9` of the handle's process:
+ * keepalives stop, nothing is released, the handle is closed; its leases
+ * expire after their TTL. Not for production use.
+ *
+ * # Safety
+ * `sync` live.
+ */
+vs_status vs_sync_fault_crash(const vs_sync *sync, vs_error **err);
+
+/**
+ * Fault injection for tests: the handle's leases vanish from the store
+ * now, without the handle being told (as if they had expired).
+ *
+ * # Safety
+ * `sync` live.
+ */
+vs_status vs_sync_fault_expire_leases(const vs_sync *sync, vs_error **err);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

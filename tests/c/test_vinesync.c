@@ -268,7 +268,95 @@ static void test_l10_try_lock_would_block(void) {
   vs_sync_free(&b);
 }
 
+/* L4: keepalives hold a 1 s lock for 2.5 s; a crashed holder's lock frees
+ * itself after its TTL. */
+static void test_l4_ttl_keepalive_and_crash(void) {
+  vs_sync *a = new_sync("l4"), *b = new_sync("l4");
+  CHECK(a && b);
+  if (!(a && b)) return;
+  CHECK_STATUS(vs_lock(a, "x", 1000, 0, NULL, NULL, NULL), VS_OK);
+  sleep_ms(2500);
+  CHECK_STATUS(vs_try_lock(b, "x", 1000, NULL, NULL), VS_WOULD_BLOCK);
+  CHECK_STATUS(vs_sync_fault_crash(a, NULL), VS_OK);
+  CHECK_STATUS(vs_lock(b, "x", 10000, 10000, NULL, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(b, "x", NULL), VS_OK);
+  vs_sync_free(&a);
+  vs_sync_free(&b);
+}
+
+/* L6: a holder whose keepalives stop is told it lost the lock. */
+static void test_l6_lost_when_keepalive_stops(void) {
+  vs_sync *a = new_sync("l6");
+  CHECK(a != NULL);
+  if (!a) return;
+  vs_guard *g = NULL;
+  CHECK_STATUS(vs_lock(a, "x", 1000, 0, NULL, &g, NULL), VS_OK);
+  CHECK(!vs_guard_is_lost(g));
+  CHECK_STATUS(vs_sync_fault_suspend_keepalive(a, true, NULL), VS_OK);
+  CHECK_STATUS(vs_guard_wait_lost(g, 5000, NULL, NULL), VS_OK);
+  CHECK(vs_guard_is_lost(g));
+  vs_guard_free(&g);
+  vs_sync_free(&a);
+}
+
+struct wait_ctx {
+  vs_sync *s;
+  vs_guard *g;
+  vs_status status;
+};
+
+static void *waiting_lock(void *arg) {
+  struct wait_ctx *c = arg;
+  c->status = vs_lock(c->s, "x", 10000, 10000, NULL, &c->g, NULL);
+  return NULL;
+}
+
+/* L9: a waiter whose lease vanished while it waited is not told it holds
+ * the lock with its dead key: it starts over and its token is newer. */
+static void test_l9_waiter_with_expired_lease(void) {
+  vs_sync *a = new_sync("l9"), *b = new_sync("l9");
+  CHECK(a && b);
+  if (!(a && b)) return;
+  vs_guard *held = NULL;
+  CHECK_STATUS(vs_lock(a, "x", 10000, 0, NULL, &held, NULL), VS_OK);
+  struct wait_ctx c = {.s = b};
+  pthread_t t;
+  pthread_create(&t, NULL, waiting_lock, &c);
+  sleep_ms(300);
+  CHECK_STATUS(vs_sync_fault_expire_leases(b, NULL), VS_OK);
+  sleep_ms(100);
+  /* a new lock by a third party takes the next revision: B's retry must be newer */
+  uint64_t held_token = vs_guard_fencing_token(held);
+  vs_guard_free(&held);
+  pthread_join(t, NULL);
+  CHECK(c.status == VS_OK);
+  /* tokens: held < B's dead key < B's fresh key; B must hold the fresh one */
+  CHECK(vs_guard_fencing_token(c.g) > held_token + 1);
+  vs_guard_free(&c.g);
+  vs_sync_free(&a);
+  vs_sync_free(&b);
+}
+
 /* ---- Elections ------------------------------------------------------ */
+
+/* E5: the primary's process dies; the next candidate is primary within
+ * TTL + 1 s (2 s of slack here for a loaded machine). */
+static void test_e5_failover_after_crash(void) {
+  vs_sync *a = new_sync("e5"), *b = new_sync("e5");
+  CHECK(a && b);
+  if (!(a && b)) return;
+  vs_leader *la = NULL, *lb = NULL;
+  CHECK_STATUS(vs_leader_new(a, "svc", NULL, "a", 1, &la, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(b, "svc", NULL, "b", 10, &lb, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_wait_elected(la, 5000, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_sync_fault_crash(a, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_wait_elected(lb, 4000, NULL, NULL), VS_OK);
+  vs_leader_free(&lb);
+  vs_leader_free(&la);
+  vs_sync_free(&a);
+  vs_sync_free(&b);
+}
+
 
 static void test_e1_e2_e7_leader_members(void) {
   vs_sync *a = new_sync("e1"), *b = new_sync("e1");
@@ -443,6 +531,10 @@ int main(void) {
       {"l7_unlock_not_held", test_l7_unlock_not_held},
       {"l8_cancel_token_leaves_no_waiter", test_l8_cancel_token_leaves_no_waiter},
       {"l10_try_lock_would_block", test_l10_try_lock_would_block},
+      {"l4_ttl_keepalive_and_crash", test_l4_ttl_keepalive_and_crash},
+      {"l6_lost_when_keepalive_stops", test_l6_lost_when_keepalive_stops},
+      {"l9_waiter_with_expired_lease", test_l9_waiter_with_expired_lease},
+      {"e5_failover_after_crash", test_e5_failover_after_crash},
       {"e1_e2_e7_leader_members", test_e1_e2_e7_leader_members},
       {"e3_e4_e6_status_resign_observe", test_e3_e4_e6_status_resign_observe},
       {"e8_watch_elect_events", test_e8_watch_elect_events},

@@ -22,6 +22,25 @@ fn options_or_default(options: *const vs_options) -> Options {
     unsafe { options.as_ref() }.map_or_else(Options::new, |o| o.options.clone())
 }
 
+/// Runs a connecting future (cancellable) and hands out the new handle.
+fn connect(
+    cancel: *const vs_cancel,
+    out: *mut *mut vs_sync,
+    err: *mut *mut vs_error,
+    connecting: impl std::future::Future<Output = vinesync::Result<Client>>,
+) -> vs_status {
+    guard(err, || {
+        out_ptr("out", out)?;
+        // SAFETY: the callers' contracts: NULL or a live token.
+        let cancel = unsafe { cancel.as_ref() };
+        let client = block_on(cancel, None, async {
+            connecting.await.map_err(Failure::from)
+        })?;
+        put(out, vs_sync { client });
+        Ok(())
+    })
+}
+
 /// A handle on the process-wide memory store (`options` may be NULL).
 ///
 /// # Safety
@@ -53,17 +72,8 @@ pub unsafe extern "C" fn vs_sync_new_etcd(
     out: *mut *mut vs_sync,
     err: *mut *mut vs_error,
 ) -> vs_status {
-    guard(err, || {
-        out_ptr("out", out)?;
-        let options = options_or_default(options);
-        // SAFETY: NULL or live, per the contract.
-        let cancel = unsafe { cancel.as_ref() };
-        let client = block_on(cancel, None, async {
-            Client::etcd(options).await.map_err(Failure::from)
-        })?;
-        put(out, vs_sync { client });
-        Ok(())
-    })
+    let options = options_or_default(options);
+    connect(cancel, out, err, Client::etcd(options))
 }
 
 /// etcd when `VINESYNC_NODES` is set, memory otherwise (options from the
@@ -77,16 +87,7 @@ pub unsafe extern "C" fn vs_sync_new_from_env(
     out: *mut *mut vs_sync,
     err: *mut *mut vs_error,
 ) -> vs_status {
-    guard(err, || {
-        out_ptr("out", out)?;
-        // SAFETY: NULL or live, per the contract.
-        let cancel = unsafe { cancel.as_ref() };
-        let client = block_on(cancel, None, async {
-            Client::from_env().await.map_err(Failure::from)
-        })?;
-        put(out, vs_sync { client });
-        Ok(())
-    })
+    connect(cancel, out, err, Client::from_env())
 }
 
 /// vine's `String()`: `"etcd"` or `"memory"` (a static string); `""` for NULL.

@@ -54,12 +54,7 @@ impl KeepAlives {
             Some(stream) => stream,
             None => tokio::time::timeout(timeout, client.keep_alive(lease))
                 .await
-                .map_err(|_| {
-                    Error::new(
-                        ErrorKind::Unavailable,
-                        format!("{what}: no answer within {timeout:?}"),
-                    )
-                })?
+                .map_err(|_| no_answer(&what, timeout))?
                 .map_err(|e| errors::to_error(&what, &e))?,
         };
         let (mut keeper, mut responses) = stream;
@@ -68,12 +63,7 @@ impl KeepAlives {
             responses.message().await
         })
         .await
-        .map_err(|_| {
-            Error::new(
-                ErrorKind::Unavailable,
-                format!("{what}: no answer within {timeout:?}"),
-            )
-        })?
+        .map_err(|_| no_answer(&what, timeout))?
         .map_err(|e| errors::to_error(&what, &e))?;
         match answer {
             Some(response) if response.ttl() > 0 => {
@@ -87,4 +77,11 @@ impl KeepAlives {
             )),
         }
     }
+}
+
+fn no_answer(what: &str, timeout: Duration) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!("{what}: no answer within {timeout:?}"),
+    )
 }

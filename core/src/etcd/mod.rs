@@ -44,6 +44,7 @@ impl std::fmt::Debug for EtcdStore {
     }
 }
 
+/// An etcd key-value as the store trait speaks it.
 fn key_value(kv: &etcd_client::KeyValue) -> KeyValue {
     KeyValue {
         key: String::from_utf8_lossy(kv.key()).into_owned(),

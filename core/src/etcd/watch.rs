@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use etcd_client::{EventType, WatchClient, WatchOptions, WatchStream};
 
+use super::key_value;
 use crate::error::{Error, ErrorKind, Result};
-use crate::store::{KeyValue, Watch, WatchEvent, WatchNext};
+use crate::store::{Watch, WatchEvent, WatchNext};
 
 pub(crate) struct EtcdWatch {
     client: WatchClient,
@@ -36,16 +37,6 @@ impl EtcdWatch {
             options = options.with_prefix();
         }
         self.client.watch(self.key.clone(), Some(options)).await
-    }
-}
-
-fn key_value(kv: &etcd_client::KeyValue) -> KeyValue {
-    KeyValue {
-        key: String::from_utf8_lossy(kv.key()).into_owned(),
-        value: kv.value().to_vec(),
-        create_revision: kv.create_revision(),
-        mod_revision: kv.mod_revision(),
-        lease: kv.lease(),
     }
 }
 

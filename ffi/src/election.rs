@@ -65,6 +65,22 @@ enum Stream {
 /// may come from another thread.
 pub struct vs_watcher {
     stream: Mutex<Stream>,
+    /// Set by `vs_watcher_close`, so a `next` blocked in another thread
+    /// returns `VS_CLOSED` at once instead of holding the stream.
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl vs_watcher {
+    fn new(stream: Stream) -> Self {
+        vs_watcher {
+            stream: Mutex::new(stream),
+            closing: tokio::sync::watch::channel(false).0,
+        }
+    }
+}
+
+fn closed_failure() -> Failure {
+    Failure::new(vs_status::VS_CLOSED, "the watcher is closed")
 }
 
 fn c_string(text: &str) -> CString {
@@ -256,12 +272,7 @@ pub unsafe extern "C" fn vs_leader_observe(
         let observer = block_on(None, None, async {
             l.leader.observe().await.map_err(Failure::from)
         })?;
-        put(
-            out,
-            vs_watcher {
-                stream: Mutex::new(Stream::Observe(observer)),
-            },
-        );
+        put(out, vs_watcher::new(Stream::Observe(observer)));
         Ok(())
     })
 }
@@ -418,12 +429,7 @@ pub unsafe extern "C" fn vs_watch_elect(
         let watcher = block_on(None, None, async {
             s.client.watch_elect(options).await.map_err(Failure::from)
         })?;
-        put(
-            out,
-            vs_watcher {
-                stream: Mutex::new(Stream::Watch(watcher)),
-            },
-        );
+        put(out, vs_watcher::new(Stream::Watch(watcher)));
         Ok(())
     })
 }
@@ -447,32 +453,42 @@ pub unsafe extern "C" fn vs_watcher_next(
         // SAFETY: NULL or live, per the contract.
         let cancel = unsafe { cancel.as_ref() };
         let event = block_on(cancel, timeout(timeout_ms), async {
-            let mut stream = w.stream.lock().await;
-            match &mut *stream {
-                Stream::Watch(watcher) => {
-                    let e = watcher.next().await?;
-                    let kind = match e.kind {
-                        ElectEventKind::Joined => vs_event_kind::VS_EVENT_JOINED,
-                        ElectEventKind::Left => vs_event_kind::VS_EVENT_LEFT,
-                        ElectEventKind::Elected => vs_event_kind::VS_EVENT_ELECTED,
-                    };
-                    Ok(vs_event {
-                        kind,
-                        member: to_member(&e.member),
-                    })
+            let mut closing = w.closing.subscribe();
+            if *closing.borrow() {
+                return Err(closed_failure());
+            }
+            let next = async {
+                let mut stream = w.stream.lock().await;
+                match &mut *stream {
+                    Stream::Watch(watcher) => {
+                        let e = watcher.next().await?;
+                        let kind = match e.kind {
+                            ElectEventKind::Joined => vs_event_kind::VS_EVENT_JOINED,
+                            ElectEventKind::Left => vs_event_kind::VS_EVENT_LEFT,
+                            ElectEventKind::Elected => vs_event_kind::VS_EVENT_ELECTED,
+                        };
+                        Ok(vs_event {
+                            kind,
+                            member: to_member(&e.member),
+                        })
+                    }
+                    Stream::Observe(observer) => {
+                        let r = observer.next().await?;
+                        Ok(vs_event {
+                            kind: vs_event_kind::VS_EVENT_ELECTED,
+                            member: vs_member {
+                                leader: c_string(""),
+                                id: c_string(&r.id),
+                                namespace: c_string(&r.namespace),
+                                primary: true,
+                            },
+                        })
+                    }
                 }
-                Stream::Observe(observer) => {
-                    let r = observer.next().await?;
-                    Ok(vs_event {
-                        kind: vs_event_kind::VS_EVENT_ELECTED,
-                        member: vs_member {
-                            leader: c_string(""),
-                            id: c_string(&r.id),
-                            namespace: c_string(&r.namespace),
-                            primary: true,
-                        },
-                    })
-                }
+            };
+            tokio::select! {
+                event = next => event,
+                _ = closing.wait_for(|closed| *closed) => Err(closed_failure()),
             }
         })?;
         put(out, event);
@@ -491,6 +507,7 @@ pub unsafe extern "C" fn vs_watcher_close(
 ) -> vs_status {
     guard(err, || {
         let w = handle("watcher", w)?;
+        w.closing.send_replace(true);
         block_on(None, None, async {
             match &mut *w.stream.lock().await {
                 Stream::Watch(watcher) => watcher.close(),

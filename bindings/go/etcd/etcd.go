@@ -1,0 +1,10 @@
+// Package etcd makes vinesync Syncs on etcd (vine's plugins/sync/etcd).
+package etcd
+
+import "github.com/vinesync/vinesync/bindings/go/sync"
+
+// NewSync returns a Sync on etcd; it connects on Init. Nodes default to
+// $VINESYNC_NODES, then 127.0.0.1:2379.
+func NewSync(opts ...sync.Option) sync.Sync {
+	return sync.New("etcd", opts...)
+}

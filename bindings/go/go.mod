@@ -1,0 +1,3 @@
+module github.com/vinesync/vinesync/bindings/go
+
+go 1.21

@@ -1,0 +1,294 @@
+package sync_test
+
+// Tests of the Go binding, named after the SPEC rules they check. They run
+// on memory always and on etcd when VINESYNC_NODES is set (make test runs
+// them both ways, the etcd leg under the vinesync-etcd harness).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	gosync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vinesync/vinesync/bindings/go/etcd"
+	"github.com/vinesync/vinesync/bindings/go/memory"
+	"github.com/vinesync/vinesync/bindings/go/sync"
+)
+
+var onEtcd = os.Getenv("VINESYNC_NODES") != ""
+
+// newSync makes a handle on the backend under test, under the test's prefix.
+func newSync(t *testing.T) *sync.Client {
+	t.Helper()
+	prefix := sync.Prefix(fmt.Sprintf("/gotest/%s/%d", t.Name(), os.Getpid()))
+	var s sync.Sync
+	if onEtcd {
+		s = etcd.NewSync(prefix)
+	} else {
+		s = memory.NewSync(prefix)
+	}
+	if err := s.Init(); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	c := s.(*sync.Client)
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestString(t *testing.T) {
+	s := newSync(t)
+	want := "memory"
+	if onEtcd {
+		want = "etcd"
+	}
+	if s.String() != want {
+		t.Fatalf("String() = %q, want %q", s.String(), want)
+	}
+}
+
+// L1: 50 goroutines on 4 handles contend for one lock; never two inside.
+func TestL1Exclusion50GoroutinesFourHandles(t *testing.T) {
+	handles := []*sync.Client{newSync(t), newSync(t), newSync(t), newSync(t)}
+	var inside, overlaps int32
+	counter := 0
+	rounds := 20
+	if onEtcd {
+		rounds = 4
+	}
+	var wg gosync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(s *sync.Client) {
+			defer wg.Done()
+			for r := 0; r < rounds; r++ {
+				g, err := s.LockGuard(context.Background(), "counter", sync.LockTTL(10*time.Second))
+				if err != nil {
+					t.Errorf("lock: %v", err)
+					return
+				}
+				if atomic.AddInt32(&inside, 1) != 1 {
+					atomic.AddInt32(&overlaps, 1)
+				}
+				counter++
+				atomic.AddInt32(&inside, -1)
+				if err := g.Unlock(); err != nil {
+					t.Errorf("unlock: %v", err)
+				}
+			}
+		}(handles[i%4])
+	}
+	wg.Wait()
+	if overlaps != 0 || counter != 50*rounds {
+		t.Fatalf("overlaps %d, counter %d (want %d)", overlaps, counter, 50*rounds)
+	}
+}
+
+// L2: LockWait running out is vine's ErrLockTimeout.
+func TestL2LockWaitIsErrLockTimeout(t *testing.T) {
+	a, b := newSync(t), newSync(t)
+	if err := a.Lock(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Lock(context.Background(), "x", sync.LockWait(300*time.Millisecond))
+	if !errors.Is(err, sync.ErrLockTimeout) {
+		t.Fatalf("got %v, want ErrLockTimeout", err)
+	}
+}
+
+// L3: the seed's example: a second Lock on the same Sync waits; Unlock hands over.
+func TestL3SeedExampleSameHandle(t *testing.T) {
+	s := newSync(t)
+	ctx := context.Background()
+	if err := s.Lock(ctx, "lock1", sync.LockTTL(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- s.Lock(ctx, "lock1", sync.LockTTL(3*time.Second)) }()
+	select {
+	case err := <-got:
+		t.Fatalf("second Lock returned while held: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := s.Unlock(ctx, "lock1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unlock(ctx, "lock1"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// L5 + L10: tokens grow; TryLock says ErrWouldBlock while held.
+func TestL5L10TokensAndTryLock(t *testing.T) {
+	a, b := newSync(t), newSync(t)
+	g, err := a.TryLock(context.Background(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.TryLock(context.Background(), "x"); !errors.Is(err, sync.ErrWouldBlock) {
+		t.Fatalf("got %v, want ErrWouldBlock", err)
+	}
+	first := g.FencingToken()
+	g.Close()
+	g2, err := b.LockGuard(context.Background(), "x", sync.LockWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g2.Close()
+	if g2.FencingToken() <= first {
+		t.Fatalf("token %d not above %d", g2.FencingToken(), first)
+	}
+}
+
+// L7: unlocking what this Sync does not hold is ErrNotLocked.
+func TestL7UnlockNotHeld(t *testing.T) {
+	s := newSync(t)
+	if err := s.Unlock(context.Background(), "never"); !errors.Is(err, sync.ErrNotLocked) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// L8: ctx cancelled while waiting: the call returns ErrCancelled (and
+// context.Canceled) promptly, and its waiter key is gone: the next waiter
+// gets the lock as soon as the holder releases.
+func TestL8ContextCancelLeavesNoWaiter(t *testing.T) {
+	a, b, c := newSync(t), newSync(t), newSync(t)
+	if err := a.Lock(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- b.Lock(ctx, "x", sync.LockTTL(60*time.Second)) }()
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, sync.ErrCancelled) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("cancelled Lock did not return")
+	}
+	if err := a.Unlock(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Lock(context.Background(), "x", sync.LockWait(5*time.Second)); err != nil {
+		t.Fatalf("next waiter blocked by a cancelled one: %v", err)
+	}
+}
+
+// E1, E2, E7: Leader returns at once; ListMembers shows it, one primary.
+func TestE1E2E7LeaderAndMembers(t *testing.T) {
+	a, b := newSync(t), newSync(t)
+	ctx := context.Background()
+	la, err := a.Leader(ctx, "svc", sync.LeaderNS("ns"), sync.LeaderId("first"), sync.LeaderTTL(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.(sync.Elected).Close()
+	lb, err := b.Leader(ctx, "svc", sync.LeaderNS("ns"), sync.LeaderId("second"), sync.LeaderTTL(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.(sync.Elected).Close()
+	ms, err := a.ListMembers(ctx, sync.MemberNS("ns"))
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("members %v, %v", ms, err)
+	}
+	if ms[0].Id != "first" || ms[0].Role != sync.Primary || ms[1].Role != sync.Follow {
+		t.Fatalf("members %+v %+v", ms[0], ms[1])
+	}
+	if la.Id() != "first" {
+		t.Fatalf("Id() = %q", la.Id())
+	}
+}
+
+// E3, E4, E6: Status true then false; Resign hands over; Observe follows.
+func TestE3E4E6StatusResignObserve(t *testing.T) {
+	a, b := newSync(t), newSync(t)
+	ctx := context.Background()
+	la, _ := a.Leader(ctx, "svc", sync.LeaderId("a"), sync.LeaderTTL(60))
+	lb, _ := b.Leader(ctx, "svc", sync.LeaderId("b"), sync.LeaderTTL(60))
+	defer la.(sync.Elected).Close()
+	defer lb.(sync.Elected).Close()
+	status := la.Status()
+	if v := <-status; !v {
+		t.Fatal("first status must be true")
+	}
+	obs := lb.Observe()
+	if r := <-obs; r.Id != "a" {
+		t.Fatalf("observe %+v", r)
+	}
+	if p, err := lb.Primary(); err != nil || p.Id != "a" {
+		t.Fatalf("primary %v %v", p, err)
+	}
+	if err := la.Resign(); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-status; v {
+		t.Fatal("status after resign must be false")
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := lb.(sync.Elected).WaitElected(wctx); err != nil {
+		t.Fatalf("b not elected after a's resign: %v", err)
+	}
+	if r := <-obs; r.Id != "b" {
+		t.Fatalf("observe %+v", r)
+	}
+}
+
+// E8: WatchElect reports the members of joins/leaves; Close ends Next.
+func TestE8WatchElect(t *testing.T) {
+	s := newSync(t)
+	ctx := context.Background()
+	w, err := s.WatchElect(ctx, sync.WatchNS("ns"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := s.Leader(ctx, "svc", sync.LeaderNS("ns"), sync.LeaderId("m"), sync.LeaderTTL(10))
+	for i := 0; i < 2; i++ { // joined, elected
+		m, err := w.Next()
+		if err != nil || m.Id != "m" {
+			t.Fatalf("event %d: %v %v", i, m, err)
+		}
+	}
+	l.(sync.Elected).Close()
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := w.Next(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	w.Close()
+	w.Close()
+	if err := <-done; !errors.Is(err, sync.ErrClosed) {
+		t.Fatalf("Next after Close: %v", err)
+	}
+}
+
+// Errors: bad input is ErrInvalidArgument; a closed handle is ErrClosed.
+func TestErrorsInvalidAndClosed(t *testing.T) {
+	s := newSync(t)
+	if err := s.Lock(context.Background(), ""); !errors.Is(err, sync.ErrInvalidArgument) {
+		t.Fatalf("empty id: %v", err)
+	}
+	if err := s.Lock(context.Background(), "x", sync.LockTTL(10*time.Millisecond)); !errors.Is(err, sync.ErrInvalidArgument) {
+		t.Fatalf("short TTL: %v", err)
+	}
+	s.Close()
+	s.Close()
+	if err := s.Lock(context.Background(), "x"); !errors.Is(err, sync.ErrClosed) {
+		t.Fatalf("lock on a closed handle: %v", err)
+	}
+}

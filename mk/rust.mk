@@ -25,9 +25,9 @@ TEST_TARGETS := fmt-check clippy doc test-rust $(TEST_TARGETS)
 DEMO_TARGETS := demo-rust $(DEMO_TARGETS)
 
 .PHONY: bench
-bench: ## benchmarks against same-run baselines; table + bench-results/results.{json,csv}
+bench: etcd-harness ## benchmarks against same-run baselines on a fresh etcd; table + bench-results/results.{json,csv}
 	$(CARGO) build -q --release -p vinesync-bench
-	$(TARGET_DIR)/release/vinesync-bench --out bench-results
+	$(ETCD_RUN) -- $(TARGET_DIR)/release/vinesync-bench --out bench-results $(BENCH_ARGS)
 
 .PHONY: demo-etcd
 demo-etcd: etcd-harness ## make demo on a throw-away local etcd (started and stopped here)

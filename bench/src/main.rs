@@ -6,6 +6,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod etcd;
 mod memory;
 mod stats;
 mod table;
@@ -24,6 +25,12 @@ pub struct Plan {
     pub batches: usize,
     /// Handoffs per contended measurement.
     pub handoffs: usize,
+    /// Operations per etcd latency measurement.
+    pub etcd_ops: usize,
+    /// Handoffs per contended etcd measurement.
+    pub etcd_handoffs: usize,
+    /// Elections per resign measurement.
+    pub etcd_elections: usize,
 }
 
 impl Plan {
@@ -32,6 +39,9 @@ impl Plan {
             batch: 2_000,
             batches: 50,
             handoffs: 4_000,
+            etcd_ops: 500,
+            etcd_handoffs: 500,
+            etcd_elections: 50,
         }
     }
 
@@ -40,6 +50,9 @@ impl Plan {
             batch: 200,
             batches: 10,
             handoffs: 500,
+            etcd_ops: 50,
+            etcd_handoffs: 100,
+            etcd_elections: 10,
         }
     }
 }
@@ -91,6 +104,15 @@ fn main() -> ExitCode {
     let rows = runtime.block_on(async {
         let mut rows = Vec::new();
         rows.extend(memory::run(&plan).await?);
+        match std::env::var("VINESYNC_NODES") {
+            Ok(nodes) if !nodes.is_empty() => {
+                let nodes = nodes.split(',').map(String::from).collect();
+                rows.extend(etcd::run(&plan, nodes).await?);
+            }
+            _ => eprintln!(
+                "vinesync-bench: VINESYNC_NODES is not set: etcd rows skipped (make bench sets it)"
+            ),
+        }
         Ok::<_, vinesync::Error>(rows)
     });
     let rows = match rows {

@@ -1,0 +1,274 @@
+//! The etcd section: vinesync against what a user could do instead with the
+//! same etcd, measured in this run: a raw put, the 2-write floor of a lock
+//! (txn put-if-absent + delete), and a vine-style lock (a new lease per lock:
+//! grant, put, keepalive, revoke).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use etcd_client::{Client as Etcd, Compare, CompareOp, PutOptions, Txn, TxnOp};
+use vinesync::{Client, LeaderOptions, LockOptions, Options};
+
+use crate::memory::handoff;
+use crate::stats::{Row, Samples};
+use crate::Plan;
+
+const SECTION: &str = "etcd";
+
+fn internal(e: impl std::fmt::Display) -> vinesync::Error {
+    vinesync::Error::new(vinesync::ErrorKind::Internal, e.to_string())
+}
+
+async fn timed<F, Fut>(n: usize, mut op: F) -> vinesync::Result<Samples>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = vinesync::Result<()>>,
+{
+    let mut samples = Samples::default();
+    let started = Instant::now();
+    for i in 0..n {
+        let t = Instant::now();
+        op(i).await?;
+        samples.record(t.elapsed());
+    }
+    samples.set_throughput(started.elapsed(), n as u64);
+    Ok(samples)
+}
+
+/// The 2-write floor: what any correct lock+unlock must at least cost.
+async fn two_writes(etcd: &Etcd, key: String) -> vinesync::Result<()> {
+    let mut kv = etcd.kv_client();
+    let txn = Txn::new()
+        .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+        .and_then([TxnOp::put(key.clone(), "x", None)]);
+    kv.txn(txn).await.map_err(internal)?;
+    kv.delete(key, None).await.map_err(internal)?;
+    Ok(())
+}
+
+pub async fn run(plan: &Plan, nodes: Vec<String>) -> vinesync::Result<Vec<Row>> {
+    let n = plan.etcd_ops;
+    let etcd = Etcd::connect(&nodes, None).await.map_err(internal)?;
+    let client = Client::etcd(Options::new().nodes(nodes.clone()).prefix("/bench/etcd")).await?;
+    let lock = LockOptions::new().ttl(Duration::from_secs(60));
+    let mut rows = Vec::new();
+
+    let put = timed(n, |i| {
+        let mut kv = etcd.kv_client();
+        async move {
+            kv.put(format!("/bench/raw/{}", i % 8), "x", None)
+                .await
+                .map_err(internal)?;
+            Ok(())
+        }
+    })
+    .await?
+    .row(SECTION, "baseline: raw etcd-client put");
+    rows.push(put);
+
+    let floor = timed(n, |_| two_writes(&etcd, "/bench/floor/k".to_string()))
+        .await?
+        .row(
+            SECTION,
+            "baseline: 2-write floor (txn put-if-absent + delete)",
+        );
+    let (floor_name, floor_ns) = (floor.name.clone(), floor.median_ns);
+    rows.push(floor);
+
+    let mut vine = timed(n, |_| {
+        let etcd = etcd.clone();
+        async move {
+            let mut lease = etcd.lease_client();
+            let id = lease.grant(60, None).await.map_err(internal)?.id();
+            let mut kv = etcd.kv_client();
+            kv.put(
+                "/bench/vine/lock1",
+                "x",
+                Some(PutOptions::new().with_lease(id)),
+            )
+            .await
+            .map_err(internal)?;
+            let (mut keeper, mut stream) = lease.keep_alive(id).await.map_err(internal)?;
+            keeper.keep_alive().await.map_err(internal)?;
+            stream.message().await.map_err(internal)?;
+            lease.revoke(id).await.map_err(internal)?;
+            Ok(())
+        }
+    })
+    .await?
+    .row(SECTION, "baseline: vine-style lock (lease per lock)");
+    crate::compare(&mut vine, &floor_name, floor_ns, "(reference)", |_| true);
+    let vine_ns = vine.median_ns;
+    rows.push(vine);
+
+    let mut rust = timed(n, |_| {
+        let client = client.clone();
+        async move { client.lock("bench", lock).await?.unlock().await }
+    })
+    .await?
+    .row(SECTION, "vinesync etcd lock+unlock (Rust)");
+    crate::compare(
+        &mut rust,
+        &floor_name,
+        floor_ns,
+        "≥ 0.9× floor speed",
+        |s| s >= 0.9,
+    );
+    rows.push(rust.clone());
+
+    // The same measurement, compared with what a vine user has today.
+    let mut vs_vine = rust.clone();
+    vs_vine.name = "vinesync etcd lock+unlock (vs vine-style)".into();
+    crate::compare(
+        &mut vs_vine,
+        "vine-style lock",
+        vine_ns,
+        "faster than vine-style",
+        |s| s > 1.0,
+    );
+    rows.push(vs_vine);
+
+    let other = Client::etcd(Options::new().nodes(nodes.clone()).prefix("/bench/etcd")).await?;
+    let held = other.lock("busy", lock).await?;
+    let try_lock = timed(n, |_| {
+        let client = client.clone();
+        async move {
+            match client.try_lock("busy", lock).await {
+                Err(e) if e.kind() == vinesync::ErrorKind::WouldBlock => Ok(()),
+                Err(e) => Err(e),
+                Ok(_) => Err(internal("try_lock of a held lock succeeded")),
+            }
+        }
+    })
+    .await?
+    .row(SECTION, "vinesync try_lock of a held lock (WouldBlock)");
+    rows.push(try_lock);
+    held.unlock().await?;
+
+    let mut one_p99 = f64::NAN;
+    for waiters in [1usize, 10, 100] {
+        let prefix = format!("/bench/etcd-handoff{waiters}");
+        let mut clients = Vec::new();
+        for _ in 0..=waiters.min(8) {
+            clients.push(
+                Client::etcd(Options::new().nodes(nodes.clone()).prefix(prefix.clone())).await?,
+            );
+        }
+        // More waiters than handles: several tasks share a handle.
+        let clients: Vec<Client> = (0..=waiters)
+            .map(|i| clients[i % clients.len()].clone())
+            .collect();
+        let samples = handoff(clients, plan.etcd_handoffs.max(2 * waiters)).await?;
+        let name = if waiters == 1 {
+            "handoff, 1 waiter".to_string()
+        } else {
+            format!("handoff, {waiters} waiters")
+        };
+        let mut row = samples.row(SECTION, &name);
+        if waiters == 1 {
+            one_p99 = row.p99_ns;
+        } else {
+            crate::compare_p99(&mut row, "handoff, 1 waiter", one_p99, 1.5);
+        }
+        rows.push(row);
+    }
+
+    let mut handover = Samples::default();
+    for i in 0..plan.etcd_elections {
+        let la = client
+            .leader(
+                "svc",
+                LeaderOptions::new()
+                    .namespace("bench")
+                    .id(format!("a{i}"))
+                    .ttl(10),
+            )
+            .await?;
+        let lb = other
+            .leader(
+                "svc",
+                LeaderOptions::new()
+                    .namespace("bench")
+                    .id(format!("b{i}"))
+                    .ttl(10),
+            )
+            .await?;
+        la.wait_elected().await?;
+        let t = Instant::now();
+        la.resign().await?;
+        lb.wait_elected().await?;
+        handover.record(t.elapsed());
+        lb.resign().await?;
+    }
+    let mut row = handover.row(SECTION, "leader resign → new primary");
+    row.target = Some("p50 < 10 ms".into());
+    row.met = Some(row.median_ns < 10_000_000.0);
+    row.baseline = Some("-".into());
+    rows.push(row);
+
+    // Concurrency: 8 and 64 clients on distinct ids vs as many concurrent 2-write loops.
+    for clients_n in [8usize, 64] {
+        let per = (n / clients_n).max(5);
+        let etcd_c = etcd.clone();
+        let floor_rate = concurrent(clients_n, per, move |c| {
+            let etcd = etcd_c.clone();
+            async move { two_writes(&etcd, format!("/bench/cfloor/{c}")).await }
+        })
+        .await?;
+        let client_c = client.clone();
+        let ours = concurrent(clients_n, per, move |c| {
+            let client = client_c.clone();
+            async move { client.lock(&format!("c{c}"), lock).await?.unlock().await }
+        })
+        .await?;
+        let mut floor_row = floor_rate.row(
+            SECTION,
+            &format!("baseline: {clients_n} concurrent 2-write loops"),
+        );
+        floor_row.median_ns = 1e9 / floor_row.ops_per_sec;
+        let mut our_row = ours.row(
+            SECTION,
+            &format!("vinesync: {clients_n} clients, distinct ids"),
+        );
+        our_row.median_ns = 1e9 / our_row.ops_per_sec;
+        let (fname, fns) = (floor_row.name.clone(), floor_row.median_ns);
+        crate::compare(
+            &mut our_row,
+            &fname,
+            fns,
+            "≥ 0.9× concurrent floor throughput",
+            |s| s >= 0.9,
+        );
+        rows.push(floor_row);
+        rows.push(our_row);
+    }
+    client.close().await;
+    other.close().await;
+    Ok(rows)
+}
+
+/// Runs `clients` tasks doing `per` operations each; throughput only.
+async fn concurrent<F, Fut>(clients: usize, per: usize, op: F) -> vinesync::Result<Samples>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = vinesync::Result<()>> + Send,
+{
+    let op = Arc::new(op);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let op = op.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per {
+                op(c).await?;
+            }
+            Ok::<_, vinesync::Error>(())
+        }));
+    }
+    for t in tasks {
+        t.await.map_err(internal)??;
+    }
+    let mut samples = Samples::default();
+    samples.set_throughput(started.elapsed(), (clients * per) as u64);
+    Ok(samples)
+}

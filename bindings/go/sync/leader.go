@@ -86,28 +86,27 @@ func (l *leader) WaitElected(ctx context.Context) error {
 	return err
 }
 
-// Status delivers true when elected and false when the primary role ends;
-// the channel is closed when the candidacy is over (or Close is called).
-func (l *leader) Status() chan bool {
-	ch := make(chan bool, 4)
+// relay forwards what next yields to a new channel from a goroutine, until
+// Close or until next fails for good (a timeout of its native wait just
+// polls again); done runs before the channel is closed.
+func relay[T any](l *leader, next func() (T, error), done func()) chan T {
+	ch := make(chan T, 4)
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		defer close(ch)
+		defer done()
 		for {
 			select {
 			case <-l.stop:
 				return
 			default:
 			}
-			var primary C.bool
-			err := plain(func(e **C.vs_error) C.vs_status {
-				return C.vs_leader_status_next(l.l, poll, nil, &primary, e)
-			})
+			v, err := next()
 			switch {
 			case err == nil:
 				select {
-				case ch <- bool(primary):
+				case ch <- v:
 				case <-l.stop:
 					return
 				}
@@ -120,44 +119,37 @@ func (l *leader) Status() chan bool {
 	return ch
 }
 
+// Status delivers true when elected and false when the primary role ends;
+// the channel is closed when the candidacy is over (or Close is called).
+func (l *leader) Status() chan bool {
+	return relay(l, func() (bool, error) {
+		var primary C.bool
+		err := plain(func(e **C.vs_error) C.vs_status {
+			return C.vs_leader_status_next(l.l, poll, nil, &primary, e)
+		})
+		return bool(primary), err
+	}, func() {})
+}
+
 // Observe delivers the namespace's primary each time it changes, starting
 // with the current one; closed on Close.
 func (l *leader) Observe() chan ObserveResult {
-	ch := make(chan ObserveResult, 4)
 	var w *C.vs_watcher
 	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_leader_observe(l.l, &w, e) }); err != nil {
+		ch := make(chan ObserveResult)
 		close(ch)
 		return ch
 	}
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		defer close(ch)
-		defer C.vs_watcher_free(&w)
-		for {
-			select {
-			case <-l.stop:
-				return
-			default:
-			}
-			var ev *C.vs_event
-			err := plain(func(e **C.vs_error) C.vs_status { return C.vs_watcher_next(w, poll, nil, &ev, e) })
-			switch {
-			case err == nil:
-				m := memberFrom(C.vs_event_member(ev))
-				C.vs_event_free(&ev)
-				select {
-				case ch <- ObserveResult{Namespace: m.Namespace, Id: m.Id}:
-				case <-l.stop:
-					return
-				}
-			case errors.Is(err, ErrTimedOut):
-			default:
-				return
-			}
+	return relay(l, func() (ObserveResult, error) {
+		var ev *C.vs_event
+		err := plain(func(e **C.vs_error) C.vs_status { return C.vs_watcher_next(w, poll, nil, &ev, e) })
+		if err != nil {
+			return ObserveResult{}, err
 		}
-	}()
-	return ch
+		m := memberFrom(C.vs_event_member(ev))
+		C.vs_event_free(&ev)
+		return ObserveResult{Namespace: m.Namespace, Id: m.Id}, nil
+	}, func() { C.vs_watcher_free(&w) })
 }
 
 // Close stops Status/Observe, resigns if still a candidate and frees the

@@ -217,6 +217,7 @@ async fn follow(
         };
         loop {
             let mut out = Vec::new();
+            let mut rewatch = false;
             match watch.next().await {
                 Ok(WatchNext::Events(events)) => {
                     for change in events {
@@ -240,18 +241,13 @@ async fn follow(
                         Ok(range) => {
                             candidates.resync(&range, &mut out);
                             revision = range.revision;
+                            rewatch = true;
                         }
                         Err(error) => {
                             let _ = tx.send(Err(error));
                             return;
                         }
                     }
-                    for e in out.drain(..) {
-                        if tx.send(Ok(e)).is_err() {
-                            return;
-                        }
-                    }
-                    break; // re-watch from the new revision
                 }
                 Err(error) => {
                     let _ = tx.send(Err(error));
@@ -262,6 +258,9 @@ async fn follow(
                 if tx.send(Ok(e)).is_err() {
                     return;
                 }
+            }
+            if rewatch {
+                break; // watch again from the re-read revision
             }
         }
     }

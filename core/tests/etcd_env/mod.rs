@@ -60,3 +60,22 @@ impl TestEtcd {
         std::process::exit(1);
     }
 }
+
+/// The conformance suite on `members` etcd members, its cases named
+/// `{label}::…`; checks for leftover leases and stops etcd before exiting.
+pub fn run_conformance(members: usize, label: &str) -> ! {
+    use std::sync::Arc;
+    let args = libtest_mimic::Arguments::from_args();
+    let etcd = start(members);
+    let endpoints = etcd.endpoints.clone();
+    let factory: crate::conformance::Factory = Arc::new(move |options| {
+        let endpoints = endpoints.clone();
+        Box::pin(async move { vinesync::Client::etcd(options.nodes(endpoints)).await })
+    });
+    let conclusion = libtest_mimic::run(&args, crate::conformance::trials(label, factory));
+    if !conclusion.has_failed() {
+        etcd.assert_no_leases_left();
+    }
+    drop(etcd); // stop etcd before exiting
+    conclusion.exit()
+}

@@ -1,0 +1,47 @@
+//! Objects remember the process that made them: after `os.fork()` the
+//! child has none of the parent's runtime threads, connections or leases,
+//! so using a parent's object there raises a clear error instead of hanging.
+
+use pyo3::prelude::*;
+use vinesync::{Error, ErrorKind};
+
+use crate::errors::to_py;
+
+/// The process an object was made in.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    pid: u32,
+}
+
+impl Origin {
+    /// The current process.
+    pub fn here() -> Self {
+        Origin {
+            pid: std::process::id(),
+        }
+    }
+
+    /// Whether this is still the process the object was made in.
+    pub fn is_here(self) -> bool {
+        self.pid == std::process::id()
+    }
+
+    /// `Closed` (naming `what` and the fork) when called in a forked child.
+    pub fn check(self, py: Python<'_>, what: &str) -> PyResult<()> {
+        if self.is_here() {
+            return Ok(());
+        }
+        Err(to_py(
+            py,
+            &Error::new(
+                ErrorKind::Closed,
+                format!(
+                    "this {what} was made in process {} and cannot be used after os.fork(); \
+                     make a new vinesync.Sync in the child (pid {})",
+                    self.pid,
+                    std::process::id()
+                ),
+            ),
+        ))
+    }
+}

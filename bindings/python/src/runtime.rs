@@ -108,10 +108,11 @@ where
     })
 }
 
-/// Starts `work` on the runtime and returns an asyncio future of the running
-/// loop that gets its result (converted by `convert`, with the GIL held).
-/// Cancelling the future aborts the work. A result that arrives after the
-/// future was cancelled is handed to `vinesync._aio.settle`, which releases
+/// Starts `work` on the runtime and returns a coroutine (`vinesync._aio.wait`)
+/// awaiting an asyncio future of the running loop that gets its result
+/// (converted by `convert`, with the GIL held). Cancelling the awaiting
+/// task aborts the work (see [`Work`]). A result that arrives
+/// after the future was cancelled is handed to `vinesync._aio.settle`, which releases
 /// it (a lock taken too late is unlocked: SPEC L8).
 pub fn awaitable<'py, T, F, C>(py: Python<'py>, work: F, convert: C) -> PyResult<Bound<'py, PyAny>>
 where
@@ -122,7 +123,8 @@ where
     let runtime = runtime()?;
     let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
     let future = event_loop.call_method0("create_future")?;
-    let settle = py.import("vinesync._aio")?.getattr("settle")?;
+    let aio = py.import("vinesync._aio")?;
+    let settle = aio.getattr("settle")?;
     let (event_loop, target, settle) = (
         event_loop.unbind(),
         future.clone().unbind(),
@@ -153,28 +155,30 @@ where
         })
         .await;
     });
-    future.call_method1(
-        "add_done_callback",
-        (AbortOnCancel {
-            task: task.abort_handle(),
-        },),
-    )?;
-    Ok(future)
+    let work = Work {
+        task: task.abort_handle(),
+    };
+    aio.getattr("wait")?.call1((future, work))
 }
 
-/// Done-callback of an asyncio future: aborts the runtime task when the
-/// future was cancelled.
+/// The runtime task behind an awaitable. `vinesync._aio.wait` cancels it
+/// when the awaiting task ends early (cancelled before or while waiting);
+/// dropping it (a coroutine never awaited) cancels it too. Cancelling a
+/// finished task does nothing.
 #[pyclass(frozen)]
-struct AbortOnCancel {
+struct Work {
     task: AbortHandle,
 }
 
 #[pymethods]
-impl AbortOnCancel {
-    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
-        if future.call_method0("cancelled")?.is_truthy()? {
-            self.task.abort();
-        }
-        Ok(())
+impl Work {
+    fn cancel(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

@@ -1,0 +1,106 @@
+"""Errors (SPEC §6): one class per kind under vinesync.Error, messages that
+name what the caller gave, no crash whatever is passed."""
+
+from __future__ import annotations
+
+import pytest
+
+import vinesync
+from conftest import Factory
+
+KINDS = {
+    "InvalidArgument": "invalid_argument",
+    "LockTimeout": "lock_timeout",
+    "WouldBlock": "would_block",
+    "NotLocked": "not_locked",
+    "NoLeader": "no_leader",
+    "Cancelled": "cancelled",
+    "Unavailable": "unavailable",
+    "Lost": "lost",
+    "Closed": "closed",
+    "Unauthenticated": "unauthenticated",
+    "PermissionDenied": "permission_denied",
+    "Internal": "internal",
+}
+
+
+def test_errors_one_class_per_kind_under_Error() -> None:
+    for name, kind in KINDS.items():
+        cls = getattr(vinesync, name)
+        assert issubclass(cls, vinesync.Error)
+        assert cls.kind == kind
+    assert issubclass(vinesync.LockTimeout, TimeoutError)
+    assert issubclass(vinesync.InvalidArgument, ValueError)
+
+
+@pytest.mark.parametrize(
+    "bad_id, fragment",
+    [("", "empty"), ("a\0b", "NUL"), ("x" * 1025, "1024")],
+)
+def test_errors_invalid_lock_ids_are_named(s: vinesync.Sync, bad_id: str, fragment: str) -> None:
+    with pytest.raises(vinesync.InvalidArgument, match=fragment):
+        s.lock(bad_id, ttl=5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"ttl": 0.5}, "LockTTL"),
+        ({"ttl": -1.0}, "ttl"),
+        ({"ttl": float("nan")}, "ttl"),
+        ({"wait": float("inf")}, "wait"),
+    ],
+)
+def test_errors_invalid_lock_options_are_named(s: vinesync.Sync, kwargs: dict, fragment: str) -> None:
+    with pytest.raises(vinesync.InvalidArgument, match=fragment):
+        s.lock("opts", **kwargs)
+
+
+def test_errors_invalid_leader_options_are_named(s: vinesync.Sync) -> None:
+    with pytest.raises(vinesync.InvalidArgument, match="LeaderTTL"):
+        s.leader("l", ttl=0)
+    with pytest.raises(vinesync.InvalidArgument, match="LeaderNS"):
+        s.leader("l", ns="")
+    with pytest.raises(vinesync.InvalidArgument, match="leader name"):
+        s.leader("")
+
+
+def test_errors_wrong_python_types_raise_TypeError(s: vinesync.Sync) -> None:
+    with pytest.raises(TypeError):
+        s.lock(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        s.lock("x", ttl="3")  # type: ignore[arg-type]
+
+
+def test_errors_bad_prefix_is_named() -> None:
+    with pytest.raises(vinesync.InvalidArgument, match="Prefix"):
+        vinesync.Sync.memory(prefix="no-slash")
+
+
+def test_errors_closed_handle_raises_Closed(new_sync: Factory) -> None:
+    s = new_sync()
+    s.close()
+    s.close()  # idempotent
+    assert s.closed
+    with pytest.raises(vinesync.Closed):
+        s.lock("x", ttl=5)
+    with pytest.raises(vinesync.Closed):
+        s.list_members()
+
+
+def test_errors_unreachable_etcd_is_Unavailable_naming_the_endpoint() -> None:
+    # A loopback port nobody listens on (port 1 needs root to bind).
+    with pytest.raises(vinesync.Unavailable, match="127.0.0.1:1"):
+        vinesync.Sync.etcd(["127.0.0.1:1"], dial_timeout=0.5, request_timeout=1.0)
+
+
+def test_errors_password_without_user_is_rejected() -> None:
+    with pytest.raises(vinesync.InvalidArgument, match="password"):
+        vinesync.Sync.etcd(["127.0.0.1:1"], password="secret-value")
+
+
+def test_options_read_back_without_the_password(s: vinesync.Sync, prefix: str) -> None:
+    options = s.options()
+    assert options.prefix == prefix
+    assert not options.has_password
+    assert str(s) == s.name and s.name in ("memory", "etcd")

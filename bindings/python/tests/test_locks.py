@@ -169,6 +169,27 @@ def test_L8_timed_out_and_failed_attempts_leave_no_key(new_sync: Factory) -> Non
     wait_until(lambda: len(lock_keys(holder, "l8")) == 1, what="waiter keys removed")
 
 
+def test_L9_waiter_whose_lease_expired_never_reports_its_dead_key(new_sync: Factory) -> None:
+    holder, waiter = new_sync(), new_sync()
+    held = holder.lock("l9", ttl=10)
+    result: List[vinesync.LockGuard] = []
+    t = threading.Thread(target=lambda: result.append(waiter.lock("l9", ttl=10, wait=20)))
+    t.start()
+    wait_until(lambda: len(lock_keys(holder, "l9")) == 2, what="the waiter queued")
+    dead_key = [k for k in lock_keys(holder, "l9") if k != held.key][0]
+    waiter._faults().expire_leases()  # the waiter's key dies while it waits
+    wait_until(lambda: dead_key not in lock_keys(holder, "l9"), what="the waiter's key expired")
+    held.unlock()
+    t.join(timeout=30)
+    assert len(result) == 1
+    guard = result[0]
+    # It started over: a fresh key, newer than its dead one.
+    assert guard.key != dead_key
+    assert guard.fencing_token > held.fencing_token + 1
+    assert not guard.is_lost
+    guard.unlock()
+
+
 def test_L10_try_lock_returns_at_once_and_leaves_no_key(new_sync: Factory) -> None:
     s, other = new_sync(), new_sync()
     guard = s.try_lock("try", ttl=10)

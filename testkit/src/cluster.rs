@@ -6,10 +6,21 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use crate::certs::Certs;
 use crate::member::Member;
 
 /// How long a member may take to become healthy.
 const START_LIMIT: Duration = Duration::from_secs(30);
+
+/// TLS on the members' client ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// Server certificate only: clients verify etcd with the test CA.
+    Server,
+    /// Mutual TLS: etcd also requires a client certificate signed by the
+    /// test CA (`--client-cert-auth`).
+    Mutual,
+}
 
 /// Options for [`EtcdCluster`]; see [`EtcdCluster::builder`].
 #[derive(Debug, Clone, Default)]
@@ -17,6 +28,7 @@ pub struct Builder {
     members: usize,
     extra_args: Vec<String>,
     env: Vec<(String, String)>,
+    tls: Option<Tls>,
 }
 
 impl Builder {
@@ -42,6 +54,13 @@ impl Builder {
         self
     }
 
+    /// TLS on the client ports, with certificates generated for the cluster
+    /// (see [`EtcdCluster::certs`]).
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Starts the members and waits until each is healthy. Retries once
     /// with new ports if a port was taken in between.
     pub fn start(self) -> std::io::Result<EtcdCluster> {
@@ -59,6 +78,7 @@ pub struct EtcdCluster {
     initial_cluster: String,
     token: String,
     builder: Builder,
+    certs: Option<Certs>,
     dir: TempDir,
 }
 
@@ -89,8 +109,13 @@ impl EtcdCluster {
         let dir = tempfile::Builder::new()
             .prefix("vinesync-etcd-")
             .tempdir()?;
+        let certs = match builder.tls {
+            Some(_) => Some(Certs::generate(&dir.path().join("certs"))?),
+            None => None,
+        };
+        let tls = builder.tls.zip(certs.clone());
         let mut members = (0..builder.members.max(1))
-            .map(|i| Member::new(format!("m{i}"), dir.path()))
+            .map(|i| Member::new(format!("m{i}"), dir.path(), tls.clone()))
             .collect::<std::io::Result<Vec<_>>>()?;
         let initial_cluster = members
             .iter()
@@ -115,6 +140,7 @@ impl EtcdCluster {
             initial_cluster,
             token,
             builder: builder.clone(),
+            certs,
             dir,
         })
     }
@@ -132,7 +158,12 @@ impl EtcdCluster {
         format!("127.0.0.1:{}", self.members[i].client_port)
     }
 
-    /// `http://127.0.0.1:PORT` of member `i`.
+    /// The test certificates when the cluster was started with TLS.
+    pub fn certs(&self) -> Option<&Certs> {
+        self.certs.as_ref()
+    }
+
+    /// `http(s)://127.0.0.1:PORT` of member `i`.
     pub fn client_url(&self, i: usize) -> String {
         self.members[i].client_url()
     }
@@ -211,11 +242,17 @@ impl EtcdCluster {
             .filter(|m| m.child.is_some())
             .map(|m| m.client_url())
             .collect();
-        Command::new("etcdctl")
+        let mut command = Command::new("etcdctl");
+        command
             .env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", endpoints.join(",")))
-            .args(args)
-            .output()
+            .arg(format!("--endpoints={}", endpoints.join(",")));
+        if let Some(certs) = &self.certs {
+            command
+                .arg(format!("--cacert={}", certs.ca.display()))
+                .arg(format!("--cert={}", certs.client_cert.display()))
+                .arg(format!("--key={}", certs.client_key.display()));
+        }
+        command.args(args).output()
     }
 }
 

@@ -1,8 +1,12 @@
-//! Is an etcd member serving? Asks its `/health` endpoint over plain HTTP.
+//! Is an etcd member serving? Asks its `/health` endpoint over plain HTTP,
+//! or `etcdctl endpoint health` when the client port speaks TLS.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use crate::certs::Certs;
 
 /// `true` when `GET /health` on `addr` answers `"health":"true"`.
 pub fn is_healthy(addr: SocketAddr) -> bool {
@@ -17,6 +21,26 @@ pub fn is_healthy(addr: SocketAddr) -> bool {
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
     answer.contains("\"health\":\"true\"")
+}
+
+/// `true` when `etcdctl endpoint health` succeeds on the TLS `url`.
+pub fn is_healthy_tls(url: &str, certs: &Certs) -> bool {
+    Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={url}"))
+        .arg(format!("--cacert={}", certs.ca.display()))
+        .arg(format!("--cert={}", certs.client_cert.display()))
+        .arg(format!("--key={}", certs.client_key.display()))
+        .args([
+            "--dial-timeout=1s",
+            "--command-timeout=2s",
+            "endpoint",
+            "health",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// A loopback port nobody listens on right now.

@@ -7,8 +7,12 @@
 //! `VINESYNC_NODES` set; `vinesync-etcd serve` prints the endpoints as JSON
 //! and takes fault commands (`kill I`, `restart I`, ...) on stdin.
 
+mod auth;
+mod certs;
 mod cluster;
 mod health;
 mod member;
 
-pub use cluster::{Builder, EtcdCluster};
+pub use auth::Auth;
+pub use certs::Certs;
+pub use cluster::{Builder, EtcdCluster, Tls};

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::certs::Certs;
+use crate::cluster::Tls;
 use crate::health;
 
 pub(crate) struct Member {
@@ -16,11 +18,14 @@ pub(crate) struct Member {
     pub data_dir: PathBuf,
     pub log: PathBuf,
     pub child: Option<Child>,
+    /// TLS on the client port: the mode and the certificates.
+    pub tls: Option<(Tls, Certs)>,
 }
 
 impl Member {
-    pub fn new(name: String, dir: &Path) -> std::io::Result<Member> {
+    pub fn new(name: String, dir: &Path, tls: Option<(Tls, Certs)>) -> std::io::Result<Member> {
         Ok(Member {
+            tls,
             data_dir: dir.join(format!("{name}.data")),
             log: dir.join(format!("{name}.log")),
             name,
@@ -31,7 +36,8 @@ impl Member {
     }
 
     pub fn client_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
     }
 
     pub fn peer_url(&self) -> String {
@@ -73,6 +79,7 @@ impl Member {
             .arg("--initial-cluster-state")
             .arg(state)
             .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
+            .args(self.tls_args())
             .args(extra_args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
@@ -98,6 +105,34 @@ impl Member {
             )
         })?);
         Ok(())
+    }
+
+    fn tls_args(&self) -> Vec<String> {
+        let Some((mode, certs)) = &self.tls else {
+            return Vec::new();
+        };
+        let path = |p: &PathBuf| p.display().to_string();
+        let mut args = vec![
+            "--cert-file".to_string(),
+            path(&certs.server_cert),
+            "--key-file".to_string(),
+            path(&certs.server_key),
+        ];
+        if *mode == Tls::Mutual {
+            args.extend([
+                "--client-cert-auth".to_string(),
+                "--trusted-ca-file".to_string(),
+                path(&certs.ca),
+            ]);
+        }
+        args
+    }
+
+    fn is_healthy(&self) -> bool {
+        match &self.tls {
+            None => health::is_healthy(self.client_addr()),
+            Some((_, certs)) => health::is_healthy_tls(&self.client_url(), certs),
+        }
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -152,7 +187,7 @@ impl Member {
                     )));
                 }
             }
-            if health::is_healthy(self.client_addr()) {
+            if self.is_healthy() {
                 return Ok(());
             }
             if Instant::now() > deadline {

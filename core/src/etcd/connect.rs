@@ -82,7 +82,9 @@ pub(super) async fn connect(options: &Options) -> Result<Client> {
     .await
     {
         Ok(Ok(client)) => client,
-        Ok(Err(error)) => return Err(describe_connect_error(&names, &error)),
+        Ok(Err(error)) => {
+            return Err(explain_failure(options, describe_connect_error(&names, &error)).await)
+        }
         Err(_) => {
             return Err(Error::new(
                 ErrorKind::Unavailable,
@@ -94,10 +96,11 @@ pub(super) async fn connect(options: &Options) -> Result<Client> {
         }
     };
     // The client connects lazily; a read proves the cluster is there and
-    // that the credentials are accepted.
+    // that the credentials are accepted. It reads a key inside the prefix,
+    // so a role limited to `{prefix}/` is enough.
     let kv = client.kv_client();
-    let probe = options.prefix.clone();
-    errors::retry(
+    let probe = format!("{}/", options.trimmed_prefix());
+    let probed = errors::retry(
         &format!("connecting to etcd at {names}"),
         &names,
         options.dial_timeout,
@@ -113,8 +116,61 @@ pub(super) async fn connect(options: &Options) -> Result<Client> {
             }
         },
     )
-    .await?;
-    Ok(client)
+    .await;
+    match probed {
+        Ok(_) => Ok(client),
+        Err(error) => Err(explain_failure(options, error).await),
+    }
+}
+
+/// Adds what the caller can act on to a failed connection or first request: the user
+/// whose credentials were refused, or — when TLS is on and the endpoints
+/// accept TCP connections but never answer — that the TLS handshake is
+/// what fails (gRPC retries a refused handshake silently until the
+/// deadline, so the error itself only says "no answer").
+async fn explain_failure(options: &Options, error: Error) -> Error {
+    match error.kind() {
+        ErrorKind::Unauthenticated => {
+            let user = options.credentials.as_ref().map_or("", |c| c.user.as_str());
+            Error::new(
+                ErrorKind::Unauthenticated,
+                format!("{} (user {user:?})", error.message()),
+            )
+        }
+        ErrorKind::Unavailable if options.tls.is_some() && any_accepts_tcp(options).await => {
+            let tls = options.tls.clone().unwrap_or_default();
+            let file = |p: &Option<std::path::PathBuf>| {
+                p.as_ref()
+                    .map_or("none".to_string(), |p| p.display().to_string())
+            };
+            Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "{}: the endpoints accept TCP connections but no TLS session was established \
+                     — the TLS handshake failed (CA file {}, client certificate {}, server name {})",
+                    error.message(),
+                    file(&tls.ca_file),
+                    file(&tls.cert_file),
+                    tls.server_name.as_deref().unwrap_or("from the endpoint"),
+                ),
+            )
+        }
+        _ => error,
+    }
+}
+
+/// Whether any endpoint accepts a TCP connection within a second.
+async fn any_accepts_tcp(options: &Options) -> bool {
+    for node in &options.nodes {
+        let address = node
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
+        let connect = tokio::net::TcpStream::connect(address);
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), connect).await {
+            return true;
+        }
+    }
+    false
 }
 
 fn describe_connect_error(names: &str, error: &etcd_client::Error) -> Error {

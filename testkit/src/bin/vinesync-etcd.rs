@@ -1,8 +1,15 @@
 //! `vinesync-etcd`: the etcd test harness for every language's test suite.
 //!
-//!   vinesync-etcd run [--members N] [--etcd-arg ARG]... -- CMD [ARGS...]
+//!   vinesync-etcd run [--members N] [--etcd-arg ARG]... [--tls|--mtls] [--auth] -- CMD [ARGS...]
 //!       start etcd, run CMD with VINESYNC_NODES (comma-separated) and
 //!       VINESYNC_ETCD_MEMBERS set, stop etcd, exit with CMD's status.
+//!       --tls / --mtls: client port with TLS (mutual with --mtls), test
+//!       certificates generated; CMD gets VINESYNC_CACERT (and
+//!       VINESYNC_CERT, VINESYNC_KEY), plus VINESYNC_TEST_OTHER_CA,
+//!       VINESYNC_TEST_OTHER_CERT, VINESYNC_TEST_OTHER_KEY (a CA and client
+//!       certificate etcd does not trust). --auth: auth enabled, a user whose
+//!       role may only use the prefix /secured/; CMD gets VINESYNC_PREFIX,
+//!       VINESYNC_USER, VINESYNC_PASSWORD. VINESYNC_SECURED lists what is on.
 //!   vinesync-etcd serve [--members N] [--etcd-arg ARG]...
 //!       start etcd, print {"endpoints":[..],"pids":[..],"data_dir":".."},
 //!       then obey stdin lines: kill I | stop I | restart I | pause I |
@@ -17,7 +24,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use vinesync_testkit::EtcdCluster;
+use vinesync_testkit::{Auth, EtcdCluster, Tls};
 
 /// The last termination signal received (0 = none).
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
@@ -38,12 +45,25 @@ fn install_signal_handlers() {
 struct Args {
     members: usize,
     etcd_args: Vec<String>,
+    tls: Option<Tls>,
+    auth: bool,
     command: Vec<String>,
+}
+
+/// The user, password and prefix of `--auth`.
+const SECURED_PREFIX: &str = "/secured";
+
+fn auth() -> Auth {
+    Auth::new(
+        "vinesync",
+        &format!("vinesync-pw-{}", std::process::id()),
+        &format!("{SECURED_PREFIX}/"),
+    )
 }
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: vinesync-etcd run [--members N] [--etcd-arg ARG]... -- CMD [ARGS...]\n       \
+        "usage: vinesync-etcd run [--members N] [--etcd-arg ARG]... [--tls|--mtls] [--auth] -- CMD [ARGS...]\n       \
          vinesync-etcd serve [--members N] [--etcd-arg ARG]..."
     );
     ExitCode::from(2)
@@ -53,6 +73,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut parsed = Args {
         members: 1,
         etcd_args: Vec::new(),
+        tls: None,
+        auth: false,
         command: Vec::new(),
     };
     while let Some(arg) = args.next() {
@@ -68,6 +90,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--etcd-arg" => parsed
                 .etcd_args
                 .push(args.next().ok_or("--etcd-arg needs a value")?),
+            "--tls" => parsed.tls = Some(Tls::Server),
+            "--mtls" => parsed.tls = Some(Tls::Mutual),
+            "--auth" => parsed.auth = true,
             "--" => {
                 parsed.command = args.collect();
                 break;
@@ -79,11 +104,51 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 }
 
 fn start(args: &Args) -> Result<EtcdCluster, String> {
-    EtcdCluster::builder()
+    let mut builder = EtcdCluster::builder()
         .members(args.members)
-        .extra_args(args.etcd_args.clone())
+        .extra_args(args.etcd_args.clone());
+    if let Some(tls) = args.tls {
+        builder = builder.tls(tls);
+    }
+    let cluster = builder
         .start()
-        .map_err(|e| format!("vinesync-etcd: could not start etcd: {e}"))
+        .map_err(|e| format!("vinesync-etcd: could not start etcd: {e}"))?;
+    if args.auth {
+        auth()
+            .enable(&cluster)
+            .map_err(|e| format!("vinesync-etcd: could not enable auth: {e}"))?;
+    }
+    Ok(cluster)
+}
+
+/// The environment a command run against `cluster` gets.
+fn environment(args: &Args, cluster: &EtcdCluster) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("VINESYNC_NODES", cluster.endpoints().join(",")),
+        ("VINESYNC_ETCD_MEMBERS", cluster.len().to_string()),
+    ];
+    let mut secured = Vec::new();
+    if let (Some(tls), Some(certs)) = (args.tls, cluster.certs()) {
+        let path = |p: &std::path::Path| p.display().to_string();
+        env.push(("VINESYNC_CACERT", path(&certs.ca)));
+        if tls == Tls::Mutual {
+            env.push(("VINESYNC_CERT", path(&certs.client_cert)));
+            env.push(("VINESYNC_KEY", path(&certs.client_key)));
+        }
+        env.push(("VINESYNC_TEST_OTHER_CA", path(&certs.other_ca)));
+        env.push(("VINESYNC_TEST_OTHER_CERT", path(&certs.other_client_cert)));
+        env.push(("VINESYNC_TEST_OTHER_KEY", path(&certs.other_client_key)));
+        secured.push(if tls == Tls::Mutual { "mtls" } else { "tls" });
+    }
+    if args.auth {
+        let auth = auth();
+        env.push(("VINESYNC_PREFIX", SECURED_PREFIX.to_string()));
+        env.push(("VINESYNC_USER", auth.user));
+        env.push(("VINESYNC_PASSWORD", auth.password));
+        secured.push("auth");
+    }
+    env.push(("VINESYNC_SECURED", secured.join(",")));
+    env
 }
 
 fn run(args: Args) -> ExitCode {
@@ -99,8 +164,7 @@ fn run(args: Args) -> ExitCode {
     };
     let mut child = match Command::new(program)
         .args(rest)
-        .env("VINESYNC_NODES", cluster.endpoints().join(","))
-        .env("VINESYNC_ETCD_MEMBERS", cluster.len().to_string())
+        .envs(environment(&args, &cluster))
         .spawn()
     {
         Ok(child) => child,

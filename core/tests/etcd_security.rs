@@ -266,7 +266,7 @@ fn no_password_or_token_in_logs_or_errors() {
             let wrong =
                 connect(options(&cluster, "/app").credentials(&auth.user, PASSWORD.to_uppercase()))
                     .await;
-            let error = wrong.err().expect("a wrong password must fail");
+            let error = wrong.expect_err("a wrong password must fail");
             errors.push(format!("{error} {error:?}"));
             let opts = options(&cluster, "/app").credentials(&auth.user, &auth.password);
             errors.push(format!("{opts:?}"));

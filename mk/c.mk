@@ -80,3 +80,6 @@ demo-c: $(C_DEMOS) ## the seed's examples in C (and the lock one in C++ with RAI
 	$(C_BUILD)/lock_raii
 
 DEMO_TARGETS += demo-c
+
+$(C_BUILD)/test_secured: tests/c/test_secured.c $(C_BUILD)/installed
+	$(CC) $(C_FLAGS) tests/c/test_secured.c $$($(PKG) --cflags --libs vinesync) -Wl,-rpath,$(C_PREFIX)/lib -o $@

@@ -26,12 +26,10 @@ type Client struct {
 }
 
 // New makes a Client for backend "etcd" or "memory"; it connects on Init
-// (or on first use). Nodes default to $VINESYNC_NODES, then 127.0.0.1:2379.
+// (or on first use). Options not given default to the VINESYNC_*
+// environment variables (see optionsFromEnv), then vine's defaults.
 func New(backend string, opts ...Option) *Client {
-	o := Options{Prefix: "/vine/sync", Nodes: []string{"127.0.0.1:2379"}}
-	if env := os.Getenv("VINESYNC_NODES"); env != "" {
-		o.Nodes = strings.Split(env, ",")
-	}
+	o := optionsFromEnv()
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -235,4 +233,29 @@ func (c *Client) ListMembers(ctx context.Context, opts ...ListMembersOption) ([]
 	}
 	runtime.KeepAlive(c)
 	return members, nil
+}
+
+// optionsFromEnv: vine's defaults overridden by VINESYNC_NODES
+// (comma-separated), VINESYNC_PREFIX, VINESYNC_CACERT, VINESYNC_CERT,
+// VINESYNC_KEY, VINESYNC_SERVER_NAME, VINESYNC_USER and VINESYNC_PASSWORD —
+// the variables every vinesync language reads.
+func optionsFromEnv() Options {
+	o := Options{Prefix: "/vine/sync", Nodes: []string{"127.0.0.1:2379"}}
+	if env := os.Getenv("VINESYNC_NODES"); env != "" {
+		o.Nodes = strings.Split(env, ",")
+	}
+	for name, field := range map[string]*string{
+		"VINESYNC_PREFIX":      &o.Prefix,
+		"VINESYNC_CACERT":      &o.CAFile,
+		"VINESYNC_CERT":        &o.CertFile,
+		"VINESYNC_KEY":         &o.KeyFile,
+		"VINESYNC_SERVER_NAME": &o.ServerName,
+		"VINESYNC_USER":        &o.User,
+		"VINESYNC_PASSWORD":    &o.Password,
+	} {
+		if env := os.Getenv(name); env != "" {
+			*field = env
+		}
+	}
+	return o
 }

@@ -101,6 +101,43 @@ pub async fn run(plan: &Plan, nodes: Vec<String>) -> vinesync::Result<Vec<Row>> 
     let vine_ns = vine.median_ns;
     rows.push(vine);
 
+    // etcd's own Lock RPC (server side, etcd 3.4's v3lock), on one lease
+    // kept for the whole measurement, as a user of that API would.
+    let lease = etcd
+        .lease_client()
+        .grant(60, None)
+        .await
+        .map_err(internal)?
+        .id();
+    let mut server_lock = timed(n, |_| {
+        let mut lock = etcd.lock_client();
+        async move {
+            let key = lock
+                .lock(
+                    "/bench/server-lock",
+                    Some(etcd_client::LockOptions::new().with_lease(lease)),
+                )
+                .await
+                .map_err(internal)?
+                .key()
+                .to_vec();
+            lock.unlock(key).await.map_err(internal)?;
+            Ok(())
+        }
+    })
+    .await?
+    .row(SECTION, "baseline: etcd server-side Lock RPC");
+    crate::compare(
+        &mut server_lock,
+        &floor_name,
+        floor_ns,
+        "(reference)",
+        |_| true,
+    );
+    let server_lock_ns = server_lock.median_ns;
+    rows.push(server_lock);
+    etcd.lease_client().revoke(lease).await.map_err(internal)?;
+
     let mut rust = timed(n, |_| {
         let client = client.clone();
         async move { client.lock("bench", lock).await?.unlock().await }
@@ -128,6 +165,17 @@ pub async fn run(plan: &Plan, nodes: Vec<String>) -> vinesync::Result<Vec<Row>> 
     );
     rows.push(vs_vine);
 
+    let mut vs_server = rust.clone();
+    vs_server.name = "vinesync etcd lock+unlock (vs server Lock RPC)".into();
+    crate::compare(
+        &mut vs_server,
+        "etcd server-side Lock RPC",
+        server_lock_ns,
+        "(reference)",
+        |_| true,
+    );
+    rows.push(vs_server);
+
     let other = Client::etcd(Options::new().nodes(nodes.clone()).prefix("/bench/etcd")).await?;
     let held = other.lock("busy", lock).await?;
     let try_lock = timed(n, |_| {
@@ -146,7 +194,7 @@ pub async fn run(plan: &Plan, nodes: Vec<String>) -> vinesync::Result<Vec<Row>> 
     held.unlock().await?;
 
     let mut one_p99 = f64::NAN;
-    for waiters in [1usize, 10, 100] {
+    for waiters in [1usize, 10, 100, 1000] {
         let prefix = format!("/bench/etcd-handoff{waiters}");
         let mut clients = Vec::new();
         for _ in 0..=waiters.min(8) {
@@ -242,6 +290,7 @@ pub async fn run(plan: &Plan, nodes: Vec<String>) -> vinesync::Result<Vec<Row>> 
         rows.push(floor_row);
         rows.push(our_row);
     }
+    rows.push(crate::failover::measure(plan, &nodes).await?);
     client.close().await;
     other.close().await;
     Ok(rows)

@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout)]
 
 mod etcd;
+mod failover;
 mod memory;
 mod stats;
 mod table;
@@ -31,6 +32,8 @@ pub struct Plan {
     pub etcd_handoffs: usize,
     /// Elections per resign measurement.
     pub etcd_elections: usize,
+    /// Primaries killed in the crash-failover measurement.
+    pub failovers: usize,
 }
 
 impl Plan {
@@ -42,6 +45,7 @@ impl Plan {
             etcd_ops: 500,
             etcd_handoffs: 500,
             etcd_elections: 50,
+            failovers: 5,
         }
     }
 
@@ -53,6 +57,7 @@ impl Plan {
             etcd_ops: 50,
             etcd_handoffs: 100,
             etcd_elections: 10,
+            failovers: 2,
         }
     }
 }
@@ -83,6 +88,10 @@ pub fn compare_p99(row: &mut Row, baseline: &str, baseline_p99: f64, limit: f64)
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("candidate") {
+        return candidate(&args[2..]);
+    }
     let quick = std::env::args().any(|a| a == "--quick");
     let out_dir = std::env::args()
         .skip_while(|a| a != "--out")
@@ -136,6 +145,24 @@ fn main() -> ExitCode {
                 "vinesync-bench: writing results to {}: {error}",
                 out_dir.display()
             );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Child mode of the crash-failover measurement.
+fn candidate(args: &[String]) -> ExitCode {
+    let (Some(nodes), Some(id)) = (args.first(), args.get(1)) else {
+        eprintln!("usage: vinesync-bench candidate NODES ID");
+        return ExitCode::from(2);
+    };
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(failover::candidate(nodes, id)),
+        Err(error) => {
+            eprintln!("vinesync-bench candidate: cannot start a runtime: {error}");
             ExitCode::FAILURE
         }
     }

@@ -5,7 +5,7 @@
 //! `Sync.close()`. Leaving a `with` block, `unlock()` and `Sync.unlock(id)`
 //! release it.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -29,7 +29,9 @@ pub struct LockGuard {
     key: String,
     fencing_token: u64,
     lease: i64,
-    lost: watch::Receiver<bool>,
+    /// The lost signal, subscribed on first use: watching the key costs a
+    /// task and a watch, which most guards never need.
+    lost: OnceLock<watch::Receiver<bool>>,
     guard: Mutex<Option<vinesync::LockGuard>>,
 }
 
@@ -42,9 +44,22 @@ impl LockGuard {
             key: guard.key().to_string(),
             fencing_token: guard.fencing_token(),
             lease: guard.lease(),
-            lost: guard.lost_signal(),
+            lost: OnceLock::new(),
             guard: Mutex::new(Some(guard)),
         }
+    }
+
+    /// The lost signal; a guard already released reads as lost.
+    fn lost_signal(&self) -> watch::Receiver<bool> {
+        self.lost
+            .get_or_init(|| {
+                let guard = self.guard.lock().unwrap_or_else(|p| p.into_inner());
+                match guard.as_ref() {
+                    Some(guard) => guard.lost_signal(),
+                    None => watch::channel(true).1,
+                }
+            })
+            .clone()
     }
 
     fn take(&self) -> Option<vinesync::LockGuard> {
@@ -85,7 +100,7 @@ impl LockGuard {
     fn lost_future(
         &self,
     ) -> impl std::future::Future<Output = vinesync::Result<()>> + Send + 'static {
-        let mut lost = self.lost.clone();
+        let mut lost = self.lost_signal();
         async move {
             let _ = lost.wait_for(|lost| *lost).await;
             Ok(())
@@ -124,7 +139,8 @@ impl LockGuard {
     /// L6). Stop acting on the resource when it is.
     #[getter]
     fn is_lost(&self) -> bool {
-        *self.lost.borrow()
+        let lost = *self.lost_signal().borrow();
+        lost
     }
 
     /// Waits until the lock is lost: `True`, or `False` when `timeout`
@@ -226,7 +242,18 @@ impl LockGuard {
     }
 
     fn __repr__(&self) -> String {
-        let state = if self.is_lost() { "lost" } else { "held" };
+        let released = self
+            .guard
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none();
+        let state = if released {
+            "released"
+        } else if self.is_lost() {
+            "lost"
+        } else {
+            "held"
+        };
         format!(
             "<vinesync.LockGuard id={:?} fencing_token={} {state}>",
             self.id, self.fencing_token

@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
@@ -74,6 +75,17 @@ where
     F: Future<Output = vinesync::Result<T>> + Send + 'static,
 {
     let runtime = runtime()?;
+    // Most calls on the memory store (and every call that fails at once)
+    // finish in their first poll: try that here, without a thread switch
+    // and without releasing the GIL. Only work that must wait is spawned.
+    let mut work = Box::pin(work);
+    {
+        let _context = runtime.enter();
+        let mut context = Context::from_waker(Waker::noop());
+        if let Poll::Ready(result) = work.as_mut().poll(&mut context) {
+            return result.map_err(|e| to_py(py, &e));
+        }
+    }
     let (sender, receiver) = sync_channel(1);
     // A Mutex makes the receiver `Sync`, so the closures below may borrow it.
     let receiver = std::sync::Mutex::new(receiver);

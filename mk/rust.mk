@@ -24,11 +24,6 @@ demo-rust: ## the seed's two examples in Rust
 TEST_TARGETS := fmt-check clippy doc test-rust $(TEST_TARGETS)
 DEMO_TARGETS := demo-rust $(DEMO_TARGETS)
 
-.PHONY: bench
-bench: etcd-harness ## benchmarks against same-run baselines on a fresh etcd; table + bench-results/results.{json,csv}
-	$(CARGO) build -q --release -p vinesync-bench
-	$(ETCD_RUN) -- $(TARGET_DIR)/release/vinesync-bench --out bench-results $(BENCH_ARGS)
-
 .PHONY: demo-etcd
 demo-etcd: etcd-harness ## make demo on a throw-away local etcd (started and stopped here)
 	$(ETCD_RUN) -- $(MAKE) --no-print-directory demo

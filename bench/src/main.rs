@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout)]
 
 mod etcd;
+mod external;
 mod failover;
 mod memory;
 mod stats;
@@ -124,13 +125,25 @@ fn main() -> ExitCode {
         }
         Ok::<_, vinesync::Error>(rows)
     });
-    let rows = match rows {
+    let mut rows = match rows {
         Ok(rows) => rows,
         Err(error) => {
             eprintln!("vinesync-bench: {error} ({})", error.kind());
             return ExitCode::FAILURE;
         }
     };
+    // `--external FILE`: rows the C, Python and Go bench programs measured.
+    let externals = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .filter(|(flag, _)| *flag == "--external")
+        .map(|(_, file)| PathBuf::from(file));
+    for file in externals {
+        if let Err(error) = external::merge(&mut rows, &file) {
+            eprintln!("vinesync-bench: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
     println!("{}", table::render(&rows));
     match table::write_files(&rows, &out_dir) {
         Ok(()) => {

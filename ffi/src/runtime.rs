@@ -67,6 +67,17 @@ where
     if cancel.is_some_and(vs_cancel::is_fired) {
         return Err(cancelled());
     }
+    // Most calls on the memory store (and every call that fails at once)
+    // finish in their first poll: try that without entering `block_on`,
+    // whose set-up costs more than such a call.
+    let mut work = std::pin::pin!(work);
+    {
+        let _context = runtime.enter();
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        if let std::task::Poll::Ready(result) = work.as_mut().poll(&mut context) {
+            return result;
+        }
+    }
     runtime.block_on(async {
         let cancelled_signal = async {
             match cancel {

@@ -1,0 +1,83 @@
+//! What the suite reads from etcd directly: keys and leases left behind,
+//! and the true sequence of primaries of an election namespace (replayed
+//! from a watch of the candidates' keys: primary = lowest create revision).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use etcd_client::{Client, EventType, GetOptions, WatchOptions};
+
+pub async fn connect(endpoints: &[String]) -> Result<Client, String> {
+    Client::connect(endpoints, None)
+        .await
+        .map_err(|e| format!("connecting to etcd: {e}"))
+}
+
+/// Keys under `prefix` and leases in the whole cluster.
+pub async fn leftovers(client: &mut Client, prefix: &str) -> Result<(i64, usize), String> {
+    let keys = client
+        .get(
+            prefix,
+            Some(GetOptions::new().with_prefix().with_count_only()),
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .count();
+    let leases = client
+        .leases()
+        .await
+        .map_err(|e| e.to_string())?
+        .leases()
+        .len();
+    Ok((keys, leases))
+}
+
+/// Primary changes: (time seen, id of the new primary; "" = none).
+pub type Changes = Arc<Mutex<Vec<(SystemTime, String)>>>;
+
+/// Watches the candidates of one namespace and records every change of
+/// primary until the task is aborted. Candidate values are vinesync's JSON
+/// (`"id"`); anything else counts by its raw value.
+pub async fn watch_primaries(
+    mut client: Client,
+    dir: String,
+    changes: Changes,
+) -> Result<(), String> {
+    let mut stream = client
+        .watch(dir.clone(), Some(WatchOptions::new().with_prefix()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut candidates: BTreeMap<i64, String> = BTreeMap::new();
+    let mut by_key: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+    let mut primary = String::new();
+    while let Some(response) = stream.message().await.map_err(|e| e.to_string())? {
+        for event in response.events() {
+            let Some(kv) = event.kv() else { continue };
+            match event.event_type() {
+                EventType::Put => {
+                    let id = serde_json::from_slice::<serde_json::Value>(kv.value())
+                        .ok()
+                        .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(String::from))
+                        .unwrap_or_else(|| String::from_utf8_lossy(kv.value()).into_owned());
+                    candidates.insert(kv.create_revision(), id);
+                    by_key.insert(kv.key().to_vec(), kv.create_revision());
+                }
+                EventType::Delete => {
+                    if let Some(revision) = by_key.remove(kv.key()) {
+                        candidates.remove(&revision);
+                    }
+                }
+            }
+        }
+        let now = candidates.values().next().cloned().unwrap_or_default();
+        if now != primary {
+            primary = now.clone();
+            changes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((SystemTime::now(), now));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! `vinesync-faults`: the fault and cross-language suite (see README.md).
+//! Runs every scenario, prints the summary table and writes it to
+//! `--out DIR` (summary.txt, summary.json); exits non-zero if any scenario
+//! broke a rule. `--bounded` is the short form `make test` runs.
+
+#![allow(clippy::print_stdout)]
+
+mod etcd;
+mod report;
+mod resource;
+mod scenario;
+mod worker;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use scenario::{Context, LockPlan, Stage};
+use worker::{wait_until, Language};
+
+use Language::{Go, Python, Rust, C};
+
+/// A fault, injected while the workers run.
+type Fault = fn(&mut Stage<'_>);
+
+fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
+    let rounds = if bounded { 12 } else { 40 };
+    vec![
+        (
+            LockPlan {
+                name: "mixed: 4 languages, no fault",
+                members: 1,
+                workers: vec![Rust, C, Python, Go, Rust],
+                rounds,
+                hold_ms: 2,
+                ttl_s: 5,
+            },
+            |_| {},
+        ),
+        (
+            LockPlan {
+                name: "kill -9 of the holder",
+                members: 1,
+                workers: vec![Rust, Python, Go, C],
+                rounds,
+                hold_ms: 50,
+                ttl_s: 2,
+            },
+            |stage| {
+                stage.wait_acks(3);
+                match stage.holder() {
+                    Some(i) => {
+                        let _ = stage.workers[i].signal(libc::SIGKILL);
+                        stage.killed.push(i);
+                    }
+                    None => stage.problem("no holder to kill"),
+                }
+            },
+        ),
+        (
+            LockPlan {
+                name: "SIGSTOP of the holder past its TTL",
+                members: 1,
+                workers: vec![Rust, Python, Go, C],
+                rounds,
+                hold_ms: 300,
+                ttl_s: 2,
+            },
+            |stage| {
+                stage.wait_acks(2);
+                let Some(i) = stage.holder() else {
+                    stage.problem("no holder to pause");
+                    return;
+                };
+                let _ = stage.workers[i].signal(libc::SIGSTOP);
+                // Past the TTL: the lease expires and someone else writes.
+                let others_before = stage.acks();
+                std::thread::sleep(Duration::from_secs(2 + 2));
+                let others_wrote = stage.acks() > others_before;
+                let _ = stage.workers[i].signal(libc::SIGCONT);
+                let paused = &stage.workers[i];
+                let told = wait_until(Duration::from_secs(15), || paused.count("LOST") > 0);
+                if !others_wrote {
+                    stage.problem("nobody else wrote while the holder was paused");
+                }
+                if !told {
+                    stage.problem(format!(
+                        "{} was not told its lock was lost",
+                        stage.workers[i].name
+                    ));
+                }
+                if stage.workers[i].count("STALE") == 0 {
+                    stage.problem("the paused holder's late write was not rejected");
+                }
+            },
+        ),
+        (
+            LockPlan {
+                name: "Ctrl-C of a waiter",
+                members: 1,
+                workers: vec![Python, Rust, Go, Python],
+                rounds,
+                hold_ms: 100,
+                ttl_s: 2,
+            },
+            |stage| {
+                stage.wait_acks(2);
+                // A Python waiter (not the holder) gets SIGINT.
+                let target = stage
+                    .workers
+                    .iter()
+                    .position(|w| w.language == Python && !w.is_holding());
+                match target {
+                    Some(i) => {
+                        let _ = stage.workers[i].signal(libc::SIGINT);
+                        stage.killed.push(i);
+                    }
+                    None => stage.problem("no waiting Python worker to interrupt"),
+                }
+            },
+        ),
+        (
+            LockPlan {
+                name: "restart of a single etcd",
+                members: 1,
+                workers: vec![Rust, Python, Go, C],
+                rounds,
+                hold_ms: 20,
+                ttl_s: 5,
+            },
+            |stage| {
+                stage.wait_acks(5);
+                if let Err(e) = stage.cluster.restart_member(0) {
+                    stage.problem(format!("restarting etcd: {e}"));
+                }
+            },
+        ),
+        (
+            LockPlan {
+                name: "kill + restart of a member (3)",
+                members: 3,
+                workers: vec![Rust, Python, Go, C],
+                rounds,
+                hold_ms: 20,
+                ttl_s: 5,
+            },
+            |stage| {
+                stage.wait_acks(5);
+                let _ = stage.cluster.kill_member(0);
+                std::thread::sleep(Duration::from_secs(2));
+                if let Err(e) = stage.cluster.restart_member(0) {
+                    stage.problem(format!("restarting member 0: {e}"));
+                }
+            },
+        ),
+        (
+            LockPlan {
+                name: "loss of quorum and its return (3)",
+                members: 3,
+                workers: vec![Rust, Python, Go, C],
+                rounds,
+                hold_ms: 20,
+                ttl_s: 10,
+            },
+            |stage| {
+                stage.wait_acks(5);
+                let _ = stage.cluster.stop_member(1);
+                let _ = stage.cluster.stop_member(2);
+                std::thread::sleep(Duration::from_secs(3));
+                for i in [1, 2] {
+                    if let Err(e) = stage.cluster.restart_member(i) {
+                        stage.problem(format!("restarting member {i}: {e}"));
+                    }
+                }
+            },
+        ),
+    ]
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let bounded = args.iter().any(|a| a == "--bounded");
+    let out = args
+        .iter()
+        .skip_while(|a| *a != "--out")
+        .nth(1)
+        .map_or_else(|| PathBuf::from("build/faults"), PathBuf::from);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vinesync-faults: runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let resource = match resource::Resource::start() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vinesync-faults: resource: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let languages: Vec<Language> = Language::ALL
+        .into_iter()
+        .filter(|l| l.command().is_some())
+        .collect();
+    let missing: Vec<&str> = Language::ALL
+        .into_iter()
+        .filter(|l| !languages.contains(l))
+        .map(Language::name)
+        .collect();
+    if !missing.is_empty() {
+        eprintln!(
+            "vinesync-faults: no worker built for {missing:?} (make test-faults builds them all)"
+        );
+        if std::env::var("VINESYNC_FAULTS_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+            return ExitCode::FAILURE;
+        }
+    }
+    let context = Context {
+        runtime,
+        resource,
+        languages,
+    };
+    let mut reports = Vec::new();
+    for (plan, fault) in lock_scenarios(bounded) {
+        eprintln!("vinesync-faults: {} ...", plan.name);
+        let report = scenario::run_lock(&context, &plan, fault);
+        eprintln!(
+            "vinesync-faults: {} {}",
+            plan.name,
+            if report.passed() { "passed" } else { "FAILED" }
+        );
+        reports.push(report);
+    }
+    let seconds = if bounded { 10 } else { 20 };
+    eprintln!("vinesync-faults: election, kill -9 of the primary ...");
+    reports.push(scenario::run_election(
+        &context,
+        "election: kill -9 of the primary",
+        &[Rust, Python, Go, C],
+        2,
+        seconds,
+    ));
+    let table = report::render(&reports);
+    println!("{table}");
+    let failed = reports.iter().filter(|r| !r.passed()).count();
+    println!("{} passed, {} failed", reports.len() - failed, failed);
+    let written = std::fs::create_dir_all(&out)
+        .and_then(|()| std::fs::write(out.join("summary.txt"), &table))
+        .and_then(|()| {
+            std::fs::write(
+                out.join("summary.json"),
+                serde_json::to_string_pretty(&reports).unwrap_or_default(),
+            )
+        });
+    if let Err(e) = written {
+        eprintln!(
+            "vinesync-faults: writing the summary to {}: {e}",
+            out.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,137 @@
+/*
+ * The C worker of the fault suite (same protocol as the Rust worker,
+ * tests/faults/src/bin/vinesync-fault-worker.rs):
+ *
+ *   worker lock NAME ID ROUNDS TTL_S RESOURCE HOLD_MS
+ *   worker elect NAME NS TTL_S SECONDS
+ *
+ * with VINESYNC_NODES and VINESYNC_PREFIX in the environment.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vinesync.h>
+
+static void fail(const char *what, vs_error *err) {
+  fprintf(stderr, "vinesync-fault-worker (c): %s: %s\n", what, err ? vs_error_message(err) : "failed");
+  exit(1);
+}
+
+static long long unix_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static FILE *connect_resource(const char *address) {
+  char host[64];
+  const char *colon = strrchr(address, ':');
+  if (!colon || (size_t)(colon - address) >= sizeof host) fail("resource address", NULL);
+  memcpy(host, address, (size_t)(colon - address));
+  host[colon - address] = 0;
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((unsigned short)atoi(colon + 1));
+  if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) fail("resource host", NULL);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) fail("connecting to the resource", NULL);
+  FILE *f = fdopen(fd, "r+");
+  if (!f) fail("fdopen", NULL);
+  return f;
+}
+
+static void ask(FILE *resource, const char *request, char *answer, size_t size) {
+  fprintf(resource, "%s\n", request);
+  fflush(resource);
+  if (!fgets(answer, (int)size, resource)) fail("reading the resource", NULL);
+  answer[strcspn(answer, "\r\n")] = 0;
+}
+
+static void lock_rounds(const char *id, int rounds, long ttl_s, const char *address, long hold_ms) {
+  vs_sync *s = NULL;
+  vs_error *err = NULL;
+  if (vs_sync_new_from_env(NULL, &s, &err) != VS_OK) fail("connect", err);
+  FILE *resource = connect_resource(address);
+  char answer[128], request[128];
+  for (int r = 0; r < rounds; r++) {
+    vs_guard *g = NULL;
+    if (vs_lock(s, id, (uint64_t)ttl_s * 1000, 0, NULL, &g, &err) != VS_OK) fail("lock", err);
+    unsigned long long token = (unsigned long long)vs_guard_fencing_token(g);
+    printf("HOLD %llu\n", token);
+    fflush(stdout);
+    ask(resource, "READ", answer, sizeof answer);
+    unsigned long long value = strtoull(answer + strlen("VALUE "), NULL, 10);
+    struct timespec hold = {hold_ms / 1000, (hold_ms % 1000) * 1000000L};
+    nanosleep(&hold, NULL); /* the critical section (a pause lands here) */
+    snprintf(request, sizeof request, "WRITE %llu %llu", token, value + 1);
+    ask(resource, request, answer, sizeof answer);
+    int ok = strcmp(answer, "OK") == 0;
+    printf("%s %llu\n", ok ? "ACK" : "STALE", token);
+    fflush(stdout);
+    int lost = vs_guard_is_lost(g) || (!ok && vs_guard_wait_lost(g, 5000, NULL, NULL) == VS_OK);
+    if (lost) {
+      printf("LOST %llu\n", token);
+      fflush(stdout);
+      vs_guard_unlock(g, NULL);
+    } else if (vs_guard_unlock(g, &err) != VS_OK) {
+      fail("unlock", err);
+    }
+    vs_guard_free(&g);
+  }
+  fclose(resource);
+  vs_sync_free(&s);
+}
+
+static void elect(const char *name, const char *ns, long ttl_s, double seconds) {
+  vs_sync *s = NULL;
+  vs_error *err = NULL;
+  if (vs_sync_new_from_env(NULL, &s, &err) != VS_OK) fail("connect", err);
+  vs_watcher *w = NULL;
+  if (vs_watch_elect(s, ns, NULL, &w, &err) != VS_OK) fail("watch", err);
+  vs_leader *l = NULL;
+  if (vs_leader_new(s, "faults", ns, name, ttl_s, &l, &err) != VS_OK) fail("leader", err);
+  long long deadline = unix_ns() + (long long)(seconds * 1e9);
+  int done_status = 0;
+  while (unix_ns() < deadline) {
+    bool primary = false;
+    vs_status st = done_status ? VS_TIMED_OUT : vs_leader_status_next(l, 20, NULL, &primary, NULL);
+    if (st == VS_OK) {
+      printf("%s %lld\n", primary ? "ELECTED" : "DEMOTED", unix_ns());
+      fflush(stdout);
+    } else if (st != VS_TIMED_OUT) {
+      done_status = 1;
+    }
+    vs_event *ev = NULL;
+    if (vs_watcher_next(w, 20, NULL, &ev, NULL) == VS_OK) {
+      if (vs_event_get_kind(ev) == VS_EVENT_ELECTED) {
+        printf("WATCHED %s %lld\n", vs_member_id(vs_event_member(ev)), unix_ns());
+        fflush(stdout);
+      }
+      vs_event_free(&ev);
+    }
+  }
+  if (vs_leader_resign(l, &err) != VS_OK) fail("resign", err);
+  vs_leader_free(&l);
+  vs_watcher_free(&w);
+  vs_sync_free(&s);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 8 && strcmp(argv[1], "lock") == 0) {
+    lock_rounds(argv[3], atoi(argv[4]), atol(argv[5]), argv[6], atol(argv[7]));
+  } else if (argc == 6 && strcmp(argv[1], "elect") == 0) {
+    elect(argv[2], argv[3], atol(argv[4]), atof(argv[5]));
+  } else {
+    fprintf(stderr, "usage: worker lock|elect ...\n");
+    return 2;
+  }
+  printf("DONE\n");
+  return 0;
+}

@@ -217,14 +217,30 @@ impl Store for EtcdStore {
                 CompareOp::Equal,
                 create_revision,
             )])
-            .and_then([TxnOp::delete(key, None)]);
+            .and_then([TxnOp::delete(key, None)])
+            .or_else([TxnOp::get(
+                key,
+                Some(etcd_client::GetOptions::new().with_count_only()),
+            )]);
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
         let response = self
             .retry(&format!("deleting {key:?}"), || {
+                attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let (mut kv, txn) = (kv.clone(), txn.clone());
                 async move { kv.txn(txn).await }
             })
             .await?;
-        Ok(response.succeeded())
+        if response.succeeded() {
+            return Ok(true);
+        }
+        // After a retry, a key that is gone may have been deleted by our own
+        // earlier attempt whose answer was lost (etcd unreachable, a leader
+        // change): count that as deleted rather than report a lost key.
+        let absent = response.op_responses().into_iter().any(|op| match op {
+            TxnOpResponse::Get(get) => get.count() == 0,
+            _ => false,
+        });
+        Ok(absent && attempts.load(std::sync::atomic::Ordering::Relaxed) > 1)
     }
 
     async fn compact(&self, revision: i64) -> Result<()> {

@@ -6,6 +6,7 @@
 #![allow(clippy::print_stdout)]
 
 mod etcd;
+mod proxy;
 mod report;
 mod resource;
 mod scenario;
@@ -34,6 +35,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 rounds,
                 hold_ms: 2,
                 ttl_s: 5,
+                proxied: None,
             },
             |_| {},
         ),
@@ -45,6 +47,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 rounds,
                 hold_ms: 50,
                 ttl_s: 2,
+                proxied: None,
             },
             |stage| {
                 stage.wait_acks(3);
@@ -65,6 +68,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 rounds,
                 hold_ms: 300,
                 ttl_s: 2,
+                proxied: None,
             },
             |stage| {
                 stage.wait_acks(2);
@@ -102,6 +106,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 rounds,
                 hold_ms: 100,
                 ttl_s: 2,
+                proxied: None,
             },
             |stage| {
                 stage.wait_acks(2);
@@ -127,6 +132,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 rounds,
                 hold_ms: 20,
                 ttl_s: 5,
+                proxied: None,
             },
             |stage| {
                 stage.wait_acks(5);
@@ -143,6 +149,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 rounds,
                 hold_ms: 20,
                 ttl_s: 5,
+                proxied: None,
             },
             |stage| {
                 stage.wait_acks(5);
@@ -161,6 +168,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 rounds,
                 hold_ms: 20,
                 ttl_s: 10,
+                proxied: None,
             },
             |stage| {
                 stage.wait_acks(5);
@@ -171,6 +179,63 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                     if let Err(e) = stage.cluster.restart_member(i) {
                         stage.problem(format!("restarting member {i}: {e}"));
                     }
+                }
+            },
+        ),
+        (
+            LockPlan {
+                name: "partition of the holder (stall)",
+                members: 1,
+                workers: vec![Go, Rust, Python, C],
+                rounds: 3,
+                hold_ms: 2500,
+                ttl_s: 2,
+                proxied: Some(0),
+            },
+            |stage| {
+                // Wait until the worker behind the proxy holds the lock.
+                let held = wait_until(Duration::from_secs(60), || stage.workers[0].is_holding());
+                let Some(proxy) = stage.proxy.as_ref().filter(|_| held) else {
+                    stage.problem("the proxied worker never held the lock");
+                    return;
+                };
+                proxy.set(proxy::Mode::Stall);
+                let holds = |ws: &Vec<worker::Worker>| {
+                    ws[1..].iter().map(|w| w.count("HOLD")).sum::<usize>()
+                };
+                let before = holds(stage.workers);
+                std::thread::sleep(Duration::from_secs(2 + 2));
+                let others_took_it = holds(stage.workers) > before;
+                proxy.set(proxy::Mode::Pass);
+                let cut = &stage.workers[0];
+                let told = wait_until(Duration::from_secs(15), || cut.count("LOST") > 0);
+                if !others_took_it {
+                    stage.problem("nobody else took the lock while the holder was cut off");
+                }
+                if !told {
+                    stage.problem("the cut-off holder was not told its lock was lost");
+                }
+                if stage.workers[0].count("STALE") == 0 {
+                    stage.problem("the cut-off holder's late write was not rejected");
+                }
+            },
+        ),
+        (
+            LockPlan {
+                name: "connections dropped (proxy)",
+                members: 1,
+                workers: vec![Go, Rust, Python, C],
+                rounds,
+                hold_ms: 20,
+                ttl_s: 5,
+                proxied: Some(0),
+            },
+            |stage| {
+                stage.wait_acks(5);
+                if let Some(proxy) = stage.proxy.as_ref() {
+                    proxy.set(proxy::Mode::Drop);
+                    std::thread::sleep(Duration::from_secs(2));
+                    proxy.set(proxy::Mode::Pass);
                 }
             },
         ),
@@ -225,8 +290,14 @@ fn main() -> ExitCode {
         resource,
         languages,
     };
+    // `--only TEXT`: just the scenarios whose name contains TEXT.
+    let only = args.iter().skip_while(|a| *a != "--only").nth(1).cloned();
+    let selected = |name: &str| only.as_ref().is_none_or(|o| name.contains(o.as_str()));
     let mut reports = Vec::new();
-    for (plan, fault) in lock_scenarios(bounded) {
+    for (plan, fault) in lock_scenarios(bounded)
+        .into_iter()
+        .filter(|(p, _)| selected(p.name))
+    {
         eprintln!("vinesync-faults: {} ...", plan.name);
         let report = scenario::run_lock(&context, &plan, fault);
         eprintln!(

@@ -1,9 +1,10 @@
 //! The guarded resource: a counter behind a loopback TCP line protocol that
-//! checks fencing tokens. `READ` answers `VALUE n`; `WRITE token n` sets the
-//! counter to n and answers `OK` if token is at least the highest token
-//! accepted so far, else `STALE max` (the write of a holder that lost its
-//! lock is rejected). Workers read, then write read+1: if two processes ever
-//! held the lock at once with valid tokens, an increment would be lost.
+//! checks fencing tokens on every access, as a fenced store must: `READ
+//! token` answers `VALUE n`, `WRITE token n` sets the counter and answers
+//! `OK` — each only if token is at least the highest token seen so far,
+//! else `STALE max` (a holder that lost its lock is turned away, even if it
+//! read before the new holder). Workers read, then write read+1: if two
+//! processes ever held the lock at once, an increment would be lost.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -65,7 +66,17 @@ fn answer(line: &str, counts: &Mutex<Counts>) -> String {
     let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
-        ["READ"] => format!("VALUE {}", c.value),
+        ["READ", token] => match token.parse::<u64>() {
+            Ok(token) if token >= c.max_token => {
+                c.max_token = token;
+                format!("VALUE {}", c.value)
+            }
+            Ok(_) => {
+                c.stale += 1;
+                format!("STALE {}", c.max_token)
+            }
+            Err(_) => "ERROR bad token".to_string(),
+        },
         ["WRITE", token, value] => match (token.parse::<u64>(), value.parse::<u64>()) {
             (Ok(token), Ok(value)) if token >= c.max_token => {
                 c.max_token = token;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use vinesync_testkit::EtcdCluster;
 
 use crate::etcd;
+use crate::proxy::Proxy;
 use crate::report::Report;
 use crate::resource::Resource;
 use crate::worker::{wait_until, Language, Worker};
@@ -28,6 +29,9 @@ pub struct LockPlan {
     pub rounds: u32,
     pub hold_ms: u64,
     pub ttl_s: u64,
+    /// The worker (by index) that reaches etcd through a proxy the fault
+    /// can cut.
+    pub proxied: Option<usize>,
 }
 
 /// What a fault may touch while the workers run.
@@ -37,6 +41,8 @@ pub struct Stage<'a> {
     pub report: &'a mut Report,
     /// Workers that will not exit by themselves with status 0.
     pub killed: Vec<usize>,
+    /// The proxy in front of `LockPlan::proxied`.
+    pub proxy: Option<Proxy>,
 }
 
 impl Stage<'_> {
@@ -136,9 +142,21 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
     let prefix = format!("/faults/{}", plan.name.replace(' ', "-"));
     let env = environment(&cluster, &prefix);
     context.resource.reset();
+    let proxy = match plan.proxied.map(|_| Proxy::start(cluster.endpoint(0))) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            report.problems.push(format!("starting the proxy: {e}"));
+            None
+        }
+        None => None,
+    };
     let mut workers = Vec::new();
     for (i, language) in workers_wanted.iter().enumerate() {
         let name = format!("{}-{i}", language.name());
+        let mut env = env.clone();
+        if let (Some(proxy), true) = (&proxy, plan.proxied == Some(i)) {
+            env.push(("VINESYNC_NODES".into(), proxy.address.clone()));
+        }
         let args: Vec<String> = vec![
             "lock".into(),
             name.clone(),
@@ -165,6 +183,7 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
         workers: &mut workers,
         report: &mut report,
         killed: Vec::new(),
+        proxy,
     };
     fault(&mut stage);
     let killed = stage.killed.clone();
@@ -405,26 +424,41 @@ pub fn run_election(
             .into_iter()
             .map(|(_, t, id)| (t, id))
             .collect();
-        let (Some(first), Some(last)) = (seen.first(), seen.last()) else {
+        let unwatched = timed(worker, &["UNWATCHING"])
+            .first()
+            .map_or(0, |(_, t, _)| *t);
+        let Some(first) = seen.first() else {
             report.missed_changes += truth.len();
+            report
+                .problems
+                .push(format!("{}'s watcher saw no primary", worker.name));
             continue;
         };
-        // Changes from the watcher's first event to its last one.
+        // Changes from the watcher's first event until it stopped watching
+        // (less half a second for delivery).
         let Some(start) = truth.iter().position(|(_, id)| *id == first.1) else {
             report.missed_changes += 1;
             continue;
         };
         let expected: Vec<&String> = truth[start..]
             .iter()
-            .filter(|(t, _)| *t <= last.0 + 50_000_000)
+            .filter(|(t, _)| *t + 500_000_000 <= unwatched)
             .map(|(_, id)| id)
             .collect();
         let got: Vec<&String> = seen.iter().map(|(_, id)| id).collect();
         let mut cursor = got.iter();
+        let mut missed = 0;
         for id in &expected {
             if !cursor.any(|g| g == id) {
-                report.missed_changes += 1;
+                missed += 1;
             }
+        }
+        if missed > 0 {
+            report.missed_changes += missed;
+            report.problems.push(format!(
+                "{} saw primaries {got:?}, etcd had {expected:?}",
+                worker.name
+            ));
         }
     }
     if report.missed_changes > 0 {

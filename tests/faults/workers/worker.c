@@ -66,22 +66,31 @@ static void lock_rounds(const char *id, int rounds, long ttl_s, const char *addr
     unsigned long long token = (unsigned long long)vs_guard_fencing_token(g);
     printf("HOLD %llu\n", token);
     fflush(stdout);
-    ask(resource, "READ", answer, sizeof answer);
-    unsigned long long value = strtoull(answer + strlen("VALUE "), NULL, 10);
-    struct timespec hold = {hold_ms / 1000, (hold_ms % 1000) * 1000000L};
-    nanosleep(&hold, NULL); /* the critical section (a pause lands here) */
-    snprintf(request, sizeof request, "WRITE %llu %llu", token, value + 1);
+    snprintf(request, sizeof request, "READ %llu", token);
     ask(resource, request, answer, sizeof answer);
+    if (strncmp(answer, "VALUE ", 6) == 0) {
+      unsigned long long value = strtoull(answer + 6, NULL, 10);
+      struct timespec hold = {hold_ms / 1000, (hold_ms % 1000) * 1000000L};
+      nanosleep(&hold, NULL); /* the critical section (a pause lands here) */
+      snprintf(request, sizeof request, "WRITE %llu %llu", token, value + 1);
+      ask(resource, request, answer, sizeof answer);
+    } /* else: turned away already at the read */
     int ok = strcmp(answer, "OK") == 0;
     printf("%s %llu\n", ok ? "ACK" : "STALE", token);
     fflush(stdout);
     int lost = vs_guard_is_lost(g) || (!ok && vs_guard_wait_lost(g, 5000, NULL, NULL) == VS_OK);
+    if (!lost) {
+      vs_status st = vs_guard_unlock(g, &err);
+      if (st == VS_LOST) {
+        lost = 1;
+        vs_error_free(&err);
+      } else if (st != VS_OK) {
+        fail("unlock", err);
+      }
+    }
     if (lost) {
       printf("LOST %llu\n", token);
       fflush(stdout);
-      vs_guard_unlock(g, NULL);
-    } else if (vs_guard_unlock(g, &err) != VS_OK) {
-      fail("unlock", err);
     }
     vs_guard_free(&g);
   }
@@ -117,9 +126,11 @@ static void elect(const char *name, const char *ns, long ttl_s, double seconds) 
       vs_event_free(&ev);
     }
   }
+  printf("UNWATCHING %lld\n", unix_ns()); /* every change before this was expected */
+  fflush(stdout);
+  vs_watcher_free(&w);
   if (vs_leader_resign(l, &err) != VS_OK) fail("resign", err);
   vs_leader_free(&l);
-  vs_watcher_free(&w);
   vs_sync_free(&s);
 }
 

@@ -35,18 +35,21 @@ def lock_rounds(name: str, id: str, rounds: int, ttl: float, resource: str, hold
         guard = s.lock(id, ttl=ttl)
         token = guard.fencing_token
         say(f"HOLD {token}")
-        value = int(ask("READ").split()[1])
-        time.sleep(hold_ms / 1000)  # the critical section (a pause lands here)
-        answer = ask(f"WRITE {token} {value + 1}")
+        read = ask(f"READ {token}")
+        if read.startswith("VALUE "):
+            time.sleep(hold_ms / 1000)  # the critical section (a pause lands here)
+            answer = ask(f"WRITE {token} {int(read.split()[1]) + 1}")
+        else:
+            answer = read  # turned away already at the read
         say(f"ACK {token}" if answer == "OK" else f"STALE {token}")
-        if guard.is_lost or (answer != "OK" and guard.wait_lost(timeout=5)):
-            say(f"LOST {token}")
+        lost = guard.is_lost or (answer != "OK" and guard.wait_lost(timeout=5))
+        if not lost:
             try:
                 guard.unlock()
-            except (vinesync.Lost, vinesync.NotLocked):
-                pass
-        else:
-            guard.unlock()
+            except vinesync.Lost:
+                lost = True
+        if lost:
+            say(f"LOST {token}")
     s.close()
 
 
@@ -68,8 +71,9 @@ def elect(name: str, ns: str, ttl: int, seconds: float) -> None:
     for t in threads:
         t.start()
     time.sleep(seconds)
-    leader.resign()
+    say(f"UNWATCHING {time.time_ns()}")  # every change before this was expected
     watcher.close()
+    leader.resign()
     for t in threads:
         t.join(timeout=5)
     s.close()

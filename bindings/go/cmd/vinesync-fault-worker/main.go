@@ -55,12 +55,15 @@ func lockRounds(id string, rounds int, ttl time.Duration, resource string, hold 
 		}
 		token := g.FencingToken()
 		say("HOLD %d", token)
-		value, err := strconv.ParseUint(strings.TrimPrefix(ask("READ"), "VALUE "), 10, 64)
-		if err != nil {
-			fail(err)
+		answer := ask(fmt.Sprintf("READ %d", token))
+		if strings.HasPrefix(answer, "VALUE ") {
+			value, err := strconv.ParseUint(strings.TrimPrefix(answer, "VALUE "), 10, 64)
+			if err != nil {
+				fail(err)
+			}
+			time.Sleep(hold) // the critical section (a pause lands here)
+			answer = ask(fmt.Sprintf("WRITE %d %d", token, value+1))
 		}
-		time.Sleep(hold) // the critical section (a pause lands here)
-		answer := ask(fmt.Sprintf("WRITE %d %d", token, value+1))
 		if answer == "OK" {
 			say("ACK %d", token)
 		} else {
@@ -72,11 +75,15 @@ func lockRounds(id string, rounds int, ttl time.Duration, resource string, hold 
 			lost = g.WaitLost(ctx) == nil
 			cancel()
 		}
+		if !lost {
+			if err := g.Unlock(); errors.Is(err, sync.ErrLost) {
+				lost = true
+			} else if err != nil {
+				fail(err)
+			}
+		}
 		if lost {
 			say("LOST %d", token)
-			_ = g.Unlock()
-		} else if err := g.Unlock(); err != nil {
-			fail(err)
 		}
 		g.Close()
 	}
@@ -117,10 +124,11 @@ func elect(name, ns string, ttl int64, seconds time.Duration) {
 		}
 	}()
 	time.Sleep(seconds)
+	say("UNWATCHING %d", time.Now().UnixNano()) // every change before this was expected
+	w.Close()
 	if err := l.Resign(); err != nil && !errors.Is(err, sync.ErrLost) {
 		fail(err)
 	}
-	w.Close()
 	s.Close()
 }
 

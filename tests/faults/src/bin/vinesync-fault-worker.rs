@@ -6,7 +6,8 @@
 //!
 //! with VINESYNC_NODES and VINESYNC_PREFIX in the environment. It prints
 //! one line per event on stdout: HOLD token, ACK token, STALE token,
-//! LOST token, ELECTED unix_ns, DEMOTED unix_ns, WATCHED id unix_ns, DONE.
+//! LOST token, ELECTED unix_ns, DEMOTED unix_ns, WATCHED id unix_ns,
+//! UNWATCHING unix_ns (before it stops watching and resigns), DONE.
 
 #![allow(clippy::print_stdout)]
 
@@ -29,7 +30,7 @@ fn unix_ns() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// One request to the fenced resource: "READ" or "WRITE token value".
+/// One request to the fenced resource: "READ token" or "WRITE token value".
 fn ask(resource: &mut BufReader<TcpStream>, request: &str) -> std::io::Result<String> {
     resource
         .get_mut()
@@ -55,30 +56,35 @@ async fn lock_rounds(args: &[String]) -> Result<(), String> {
         let guard = client.lock(id, lock).await.map_err(|e| e.to_string())?;
         let token = guard.fencing_token();
         say(&format!("HOLD {token}"));
-        let value: u64 = ask(&mut resource, "READ")
-            .map_err(|e| e.to_string())?
+        let read = ask(&mut resource, &format!("READ {token}")).map_err(|e| e.to_string())?;
+        let answer = match read
             .strip_prefix("VALUE ")
-            .and_then(|v| v.parse().ok())
-            .ok_or("bad READ answer")?;
-        tokio::time::sleep(hold).await; // the critical section (a pause lands here)
-        let answer = ask(&mut resource, &format!("WRITE {token} {}", value + 1))
-            .map_err(|e| e.to_string())?;
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            Some(value) => {
+                tokio::time::sleep(hold).await; // the critical section (a pause lands here)
+                ask(&mut resource, &format!("WRITE {token} {}", value + 1))
+                    .map_err(|e| e.to_string())?
+            }
+            None => read, // turned away already at the read
+        };
         if answer == "OK" {
             say(&format!("ACK {token}"));
         } else {
             say(&format!("STALE {token}"));
         }
-        // A holder that was paused past its TTL must learn it lost the lock.
+        // A holder that was paused or cut off past its TTL must learn it
+        // lost the lock; the release of a lost lock reports Lost too.
         let lost = guard.is_lost()
             || (answer != "OK"
                 && tokio::time::timeout(Duration::from_secs(5), guard.lost())
                     .await
                     .is_ok());
-        if lost {
-            say(&format!("LOST {token}"));
-            drop(guard);
-        } else {
-            guard.unlock().await.map_err(|e| e.to_string())?;
+        let released = if lost { Ok(()) } else { guard.unlock().await };
+        match released {
+            Ok(()) if !lost => {}
+            Err(e) if e.kind() != vinesync::ErrorKind::Lost => return Err(e.to_string()),
+            _ => say(&format!("LOST {token}")),
         }
     }
     client.close().await;
@@ -126,8 +132,10 @@ async fn elect(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    leader.resign().await.map_err(|e| e.to_string())?;
+    // Stop watching first: the suite expects every change before this line.
+    say(&format!("UNWATCHING {}", unix_ns()));
     watcher.close();
+    leader.resign().await.map_err(|e| e.to_string())?;
     client.close().await;
     Ok(())
 }

@@ -1,0 +1,100 @@
+//! A loopback TCP proxy between one worker and etcd, to cut the network
+//! without touching either process: `Drop` closes every connection and
+//! refuses new ones; `Stall` keeps the connections open but forwards
+//! nothing (a partition that TCP does not notice); `Pass` forwards.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Pass = 0,
+    Drop = 1,
+    Stall = 2,
+}
+
+pub struct Proxy {
+    pub address: String,
+    mode: Arc<AtomicU8>,
+    connections: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+fn mode_of(mode: &AtomicU8) -> Mode {
+    match mode.load(Ordering::Acquire) {
+        1 => Mode::Drop,
+        2 => Mode::Stall,
+        _ => Mode::Pass,
+    }
+}
+
+/// Copies `from` → `to` until either side closes, holding data back while
+/// the proxy stalls.
+fn pump(mut from: TcpStream, mut to: TcpStream, mode: Arc<AtomicU8>) {
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        while mode_of(&mode) == Mode::Stall {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if mode_of(&mode) == Mode::Drop || to.write_all(&buffer[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = from.shutdown(Shutdown::Both);
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+impl Proxy {
+    /// A proxy to `target` (`host:port`) on a free loopback port.
+    pub fn start(target: String) -> std::io::Result<Proxy> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let address = listener.local_addr()?.to_string();
+        let mode = Arc::new(AtomicU8::new(Mode::Pass as u8));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let (m, c) = (mode.clone(), connections.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if mode_of(&m) == Mode::Drop {
+                    continue; // dropped: closed at once
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let (Ok(c1), Ok(s1)) = (client.try_clone(), server.try_clone()) else {
+                    continue;
+                };
+                if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) {
+                    c.lock().unwrap_or_else(|p| p.into_inner()).extend([c2, s2]);
+                }
+                let (m1, m2) = (m.clone(), m.clone());
+                std::thread::spawn(move || pump(client, s1, m1));
+                std::thread::spawn(move || pump(server, c1, m2));
+            }
+        });
+        Ok(Proxy {
+            address,
+            mode,
+            connections,
+        })
+    }
+
+    pub fn set(&self, mode: Mode) {
+        self.mode.store(mode as u8, Ordering::Release);
+        if mode == Mode::Drop {
+            for stream in self
+                .connections
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .drain(..)
+            {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}

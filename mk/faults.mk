@@ -23,10 +23,31 @@ faults-build: etcd-harness build-c go-lib ## build the suite and its workers in 
 	$(PYTHON) -m venv $(FAULTS_VENV)
 	$(FAULTS_VENV)/bin/pip install -q $(PY_WHEELS)/vinesync-*.whl
 
-test-faults: faults-build ## the fault suite, long form; summary in build/faults/
+test-faults: faults-build fuzz ## the fault suite, long form, and the fuzz targets; summary in build/faults/
 	$(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --out $(FAULTS_OUT)
 
 test-faults-bounded: faults-build ## the fault suite, short form (part of make test)
 	$(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --bounded --out $(FAULTS_OUT)
 
 TEST_TARGETS += test-faults-bounded
+
+# cargo fuzz (nightly, libFuzzer + ASan) on the C ABI's argument handling
+# and on election values written by others; FUZZ_SECONDS per target.
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ   := $(TARGET_DIR)/tools/bin/cargo-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := c_abi_arguments election_values
+
+.PHONY: fuzz
+
+$(CARGO_FUZZ):
+	$(CARGO) install -q cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root $(TARGET_DIR)/tools
+
+fuzz: $(CARGO_FUZZ) ## run each cargo fuzz target for FUZZ_SECONDS (needs the nightly toolchain)
+	@rustup run nightly rustc --version >/dev/null 2>&1 || \
+	  { echo "fuzz: the nightly toolchain is missing (rustup toolchain install nightly)"; exit 1; }
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(TARGET_DIR)/fuzz-corpus/$$t; \
+	  PATH=$(TARGET_DIR)/tools/bin:$$PATH CARGO_TARGET_DIR=$(TARGET_DIR)/fuzz \
+	    cargo +nightly fuzz run $$t $(TARGET_DIR)/fuzz-corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done

@@ -64,8 +64,13 @@ pub(crate) struct MemberValue {
 /// raw value, whose id is the key's last segment and whose namespace is the
 /// one being read — never an error (SPEC §3).
 pub(crate) fn parse_member(key: &str, value: &[u8], namespace: &str) -> MemberValue {
-    if let Ok(member) = serde_json::from_slice::<MemberValue>(value) {
-        return member;
+    // Only a JSON object is ours: serde would also read a JSON array of
+    // strings as the struct's fields in order (found by the fuzz target).
+    let is_object = value.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if is_object {
+        if let Ok(member) = serde_json::from_slice::<MemberValue>(value) {
+            return member;
+        }
     }
     MemberValue {
         leader: String::from_utf8_lossy(value).into_owned(),
@@ -112,6 +117,10 @@ mod tests {
         assert_eq!(parse_member("/k", ours, "ns").id, "i");
         // Invalid UTF-8 and JSON of another shape are still members.
         assert_eq!(parse_member("/k/x", &[0xff, 0xfe], "ns").id, "x");
+        // A JSON array is not our value, even one that fits the fields.
+        let array = br#"["l","i","ns"]"#;
+        assert_eq!(parse_member("/k/x", array, "ns").leader, r#"["l","i","ns"]"#);
+        assert_eq!(parse_member("/k/x", array, "ns").id, "x");
         assert_eq!(
             parse_member("/k/x", br#"{"a":1}"#, "ns").leader,
             r#"{"a":1}"#

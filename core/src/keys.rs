@@ -119,7 +119,10 @@ mod tests {
         assert_eq!(parse_member("/k/x", &[0xff, 0xfe], "ns").id, "x");
         // A JSON array is not our value, even one that fits the fields.
         let array = br#"["l","i","ns"]"#;
-        assert_eq!(parse_member("/k/x", array, "ns").leader, r#"["l","i","ns"]"#);
+        assert_eq!(
+            parse_member("/k/x", array, "ns").leader,
+            r#"["l","i","ns"]"#
+        );
         assert_eq!(parse_member("/k/x", array, "ns").id, "x");
         assert_eq!(
             parse_member("/k/x", br#"{"a":1}"#, "ns").leader,

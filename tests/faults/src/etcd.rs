@@ -38,46 +38,64 @@ pub type Changes = Arc<Mutex<Vec<(SystemTime, String)>>>;
 
 /// Watches the candidates of one namespace and records every change of
 /// primary until the task is aborted. Candidate values are vinesync's JSON
-/// (`"id"`); anything else counts by its raw value.
+/// (`"id"`); anything else counts by its raw value. Survives etcd restarts:
+/// it reconnects and resumes from the next revision it needs.
 pub async fn watch_primaries(
-    mut client: Client,
+    endpoints: Vec<String>,
     dir: String,
     changes: Changes,
 ) -> Result<(), String> {
-    let mut stream = client
-        .watch(dir.clone(), Some(WatchOptions::new().with_prefix()))
-        .await
-        .map_err(|e| e.to_string())?;
     let mut candidates: BTreeMap<i64, String> = BTreeMap::new();
     let mut by_key: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
     let mut primary = String::new();
-    while let Some(response) = stream.message().await.map_err(|e| e.to_string())? {
-        for event in response.events() {
-            let Some(kv) = event.kv() else { continue };
-            match event.event_type() {
-                EventType::Put => {
-                    let id = serde_json::from_slice::<serde_json::Value>(kv.value())
-                        .ok()
-                        .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(String::from))
-                        .unwrap_or_else(|| String::from_utf8_lossy(kv.value()).into_owned());
-                    candidates.insert(kv.create_revision(), id);
-                    by_key.insert(kv.key().to_vec(), kv.create_revision());
+    let mut next_revision = 0;
+    loop {
+        let Ok(mut client) = connect(&endpoints).await else {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            continue;
+        };
+        let mut options = WatchOptions::new().with_prefix();
+        if next_revision > 0 {
+            options = options.with_start_revision(next_revision);
+        }
+        let Ok(mut stream) = client.watch(dir.clone(), Some(options)).await else {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            continue;
+        };
+        while let Ok(Some(response)) = stream.message().await {
+            if let Some(header) = response.header() {
+                if next_revision == 0 {
+                    next_revision = header.revision() + 1;
                 }
-                EventType::Delete => {
-                    if let Some(revision) = by_key.remove(kv.key()) {
-                        candidates.remove(&revision);
+            }
+            for event in response.events() {
+                let Some(kv) = event.kv() else { continue };
+                next_revision = next_revision.max(kv.mod_revision() + 1);
+                match event.event_type() {
+                    EventType::Put => {
+                        let id = serde_json::from_slice::<serde_json::Value>(kv.value())
+                            .ok()
+                            .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(String::from))
+                            .unwrap_or_else(|| String::from_utf8_lossy(kv.value()).into_owned());
+                        candidates.insert(kv.create_revision(), id);
+                        by_key.insert(kv.key().to_vec(), kv.create_revision());
+                    }
+                    EventType::Delete => {
+                        if let Some(revision) = by_key.remove(kv.key()) {
+                            candidates.remove(&revision);
+                        }
                     }
                 }
             }
+            let now = candidates.values().next().cloned().unwrap_or_default();
+            if now != primary {
+                primary = now.clone();
+                changes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((SystemTime::now(), now));
+            }
         }
-        let now = candidates.values().next().cloned().unwrap_or_default();
-        if now != primary {
-            primary = now.clone();
-            changes
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push((SystemTime::now(), now));
-        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    Ok(())
 }

@@ -286,6 +286,7 @@ fn main() -> ExitCode {
         }
     }
     let context = Context {
+        logs: out.join("logs"),
         runtime,
         resource,
         languages,
@@ -308,14 +309,29 @@ fn main() -> ExitCode {
         reports.push(report);
     }
     let seconds = if bounded { 10 } else { 20 };
-    eprintln!("vinesync-faults: election, kill -9 of the primary ...");
-    reports.push(scenario::run_election(
-        &context,
-        "election: kill -9 of the primary",
-        &[Rust, Python, Go, C],
-        2,
-        seconds,
-    ));
+    use scenario::ElectionFault::{KillMember, KillPrimary, RestartEtcd};
+    let elections = [
+        ("election: kill -9 of the primary", 1, KillPrimary),
+        ("election: restart of a single etcd", 1, RestartEtcd),
+        ("election: kill + restart of a member (3)", 3, KillMember),
+    ];
+    for (name, members, fault) in elections.into_iter().filter(|(n, _, _)| selected(n)) {
+        eprintln!("vinesync-faults: {name} ...");
+        let report = scenario::run_election(
+            &context,
+            name,
+            &[Rust, Python, Go, C],
+            members,
+            fault,
+            2,
+            seconds,
+        );
+        eprintln!(
+            "vinesync-faults: {name} {}",
+            if report.passed() { "passed" } else { "FAILED" }
+        );
+        reports.push(report);
+    }
     let table = report::render(&reports);
     println!("{table}");
     let failed = reports.iter().filter(|r| !r.passed()).count();

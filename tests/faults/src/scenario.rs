@@ -16,6 +16,8 @@ use crate::worker::{wait_until, Language, Worker};
 
 /// What every scenario shares.
 pub struct Context {
+    /// Where each worker's output lines are kept (one file per worker).
+    pub logs: std::path::PathBuf,
     pub runtime: tokio::runtime::Runtime,
     pub resource: Resource,
     pub languages: Vec<Language>,
@@ -225,9 +227,26 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
         ));
     }
     check_leftovers(context, &cluster, &prefix, plan.ttl_s, &mut report);
+    keep_logs(context, plan.name, &workers);
     drop(workers);
     report.seconds = started.elapsed().as_secs_f64();
     report
+}
+
+/// Keeps every worker's output in `{logs}/{scenario}/{worker}.txt`.
+fn keep_logs(context: &Context, scenario: &str, workers: &[Worker]) {
+    let dir = context
+        .logs
+        .join(scenario.replace([' ', ':', '(', ')'], "_"));
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    for worker in workers {
+        let _ = std::fs::write(
+            dir.join(format!("{}.txt", worker.name)),
+            worker.lines().join("\n"),
+        );
+    }
 }
 
 /// Parses "WORD unix_ns" lines of a worker into (word, time) pairs.
@@ -258,10 +277,23 @@ fn unix_ns(t: SystemTime) -> u128 {
 /// Elections: candidates in several languages, each also watching the
 /// namespace; the primary is killed with SIGKILL; a checker replays the
 /// candidates' keys from etcd.
+/// What happens to an election while the candidates run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElectionFault {
+    /// SIGKILL of the primary: failover within TTL + 1 s.
+    KillPrimary,
+    /// The single etcd is killed and restarted.
+    RestartEtcd,
+    /// The member clients talk to first is killed, restarted 2 s later.
+    KillMember,
+}
+
 pub fn run_election(
     context: &Context,
     name: &str,
     candidates: &[Language],
+    members: usize,
+    fault: ElectionFault,
     ttl_s: u64,
     seconds: u64,
 ) -> Report {
@@ -271,7 +303,7 @@ pub fn run_election(
         ttl_s,
         ..Report::default()
     };
-    let cluster = match EtcdCluster::start(1) {
+    let mut cluster = match EtcdCluster::start(members) {
         Ok(c) => c,
         Err(e) => {
             report.problems.push(format!("starting etcd: {e}"));
@@ -285,10 +317,9 @@ pub fn run_election(
     let checker = {
         let changes = changes.clone();
         let dir = format!("{prefix}/leaders/faults/");
-        context.runtime.spawn(async move {
-            let client = etcd::connect(&endpoints).await?;
-            etcd::watch_primaries(client, dir, changes).await
-        })
+        context
+            .runtime
+            .spawn(etcd::watch_primaries(endpoints, dir, changes))
     };
     std::thread::sleep(Duration::from_millis(300)); // the checker's watch is open
     let wanted: Vec<Language> = candidates
@@ -315,11 +346,25 @@ pub fn run_election(
     }
     report.processes = workers.len();
     report.languages = wanted.iter().map(|l| l.name().to_string()).collect();
-    // Kill the primary once elected; time until another one says ELECTED.
+    // Once a primary is elected, the fault. A killed primary: time until
+    // another one says ELECTED.
     let mut killed = None;
-    if wait_until(Duration::from_secs(20), || {
+    let elected = wait_until(Duration::from_secs(20), || {
         workers.iter().any(|w| w.count("ELECTED") > 0)
-    }) {
+    });
+    if elected && fault != ElectionFault::KillPrimary {
+        std::thread::sleep(Duration::from_millis(500));
+        let restarted = match fault {
+            ElectionFault::RestartEtcd => cluster.restart_member(0),
+            _ => cluster.kill_member(0).and_then(|()| {
+                std::thread::sleep(Duration::from_secs(2));
+                cluster.restart_member(0)
+            }),
+        };
+        if let Err(e) = restarted {
+            report.problems.push(format!("restarting etcd: {e}"));
+        }
+    } else if elected {
         if let Some(i) = workers
             .iter()
             .position(|w| w.count("ELECTED") > w.count("DEMOTED"))
@@ -382,9 +427,14 @@ pub fn run_election(
             }
         }
         if let Some(s) = open {
-            let end = killed
-                .filter(|(k, _)| *k == i)
-                .map_or(u128::MAX, |(_, t)| t);
+            // A term still open ended with the kill, or when the worker
+            // started resigning (UNWATCHING is printed just before: the
+            // next primary can only be elected after the key is deleted).
+            let resigning = timed(worker, &["UNWATCHING"]).first().map(|(_, t, _)| *t);
+            let end = match killed.filter(|(k, _)| *k == i) {
+                Some((_, t)) => t,
+                None => resigning.unwrap_or(u128::MAX),
+            };
             terms.push((i, s, end));
         }
     }
@@ -396,9 +446,22 @@ pub fn run_election(
         }
     }
     if report.double_primaries > 0 {
+        let base = terms.iter().map(|t| t.1).min().unwrap_or(0);
+        let ms = |t: u128| {
+            if t == u128::MAX {
+                -1
+            } else {
+                ((t - base) / 1_000_000) as i64
+            }
+        };
+        let shown: Vec<String> = terms
+            .iter()
+            .map(|(i, a, b)| format!("{} {}..{}ms", workers[*i].name, ms(*a), ms(*b)))
+            .collect();
         report.problems.push(format!(
-            "{} overlapping primary terms",
-            report.double_primaries
+            "{} overlapping primary terms: {}",
+            report.double_primaries,
+            shown.join(", ")
         ));
     }
     // Every change of primary the checker saw while a surviving watcher was
@@ -468,6 +531,7 @@ pub fn run_election(
         ));
     }
     check_leftovers(context, &cluster, &prefix, ttl_s, &mut report);
+    keep_logs(context, name, &workers);
     report.seconds = started.elapsed().as_secs_f64();
     report
 }

@@ -309,11 +309,17 @@ fn main() -> ExitCode {
         reports.push(report);
     }
     let seconds = if bounded { 10 } else { 20 };
-    use scenario::ElectionFault::{KillMember, KillPrimary, RestartEtcd};
+    use scenario::ElectionFault::{KillMember, KillPrimary, PausePrimary, QuorumLoss, RestartEtcd};
     let elections = [
         ("election: kill -9 of the primary", 1, KillPrimary),
+        (
+            "election: SIGSTOP of the primary past its TTL",
+            1,
+            PausePrimary,
+        ),
         ("election: restart of a single etcd", 1, RestartEtcd),
         ("election: kill + restart of a member (3)", 3, KillMember),
+        ("election: loss of quorum and its return (3)", 3, QuorumLoss),
     ];
     for (name, members, fault) in elections.into_iter().filter(|(n, _, _)| selected(n)) {
         eprintln!("vinesync-faults: {name} ...");

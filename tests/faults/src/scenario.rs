@@ -286,6 +286,11 @@ pub enum ElectionFault {
     RestartEtcd,
     /// The member clients talk to first is killed, restarted 2 s later.
     KillMember,
+    /// SIGSTOP of the primary past its TTL, then SIGCONT: a new primary
+    /// within TTL + 1 s; the paused one must report DEMOTED once resumed.
+    PausePrimary,
+    /// Two of three members stopped for 3 s.
+    QuorumLoss,
 }
 
 pub fn run_election(
@@ -352,10 +357,24 @@ pub fn run_election(
     let elected = wait_until(Duration::from_secs(20), || {
         workers.iter().any(|w| w.count("ELECTED") > 0)
     });
-    if elected && fault != ElectionFault::KillPrimary {
+    // A paused primary: (index, when it was stopped).
+    let mut paused = None;
+    let on_primary = matches!(
+        fault,
+        ElectionFault::KillPrimary | ElectionFault::PausePrimary
+    );
+    if elected && !on_primary {
         std::thread::sleep(Duration::from_millis(500));
         let restarted = match fault {
             ElectionFault::RestartEtcd => cluster.restart_member(0),
+            ElectionFault::QuorumLoss => cluster
+                .stop_member(1)
+                .and_then(|()| cluster.stop_member(2))
+                .and_then(|()| {
+                    std::thread::sleep(Duration::from_secs(3));
+                    cluster.restart_member(1)
+                })
+                .and_then(|()| cluster.restart_member(2)),
             _ => cluster.kill_member(0).and_then(|()| {
                 std::thread::sleep(Duration::from_secs(2));
                 cluster.restart_member(0)
@@ -371,8 +390,13 @@ pub fn run_election(
         {
             std::thread::sleep(Duration::from_millis(500));
             let kill_time = SystemTime::now();
-            let _ = workers[i].signal(libc::SIGKILL);
-            killed = Some((i, unix_ns(kill_time)));
+            if fault == ElectionFault::PausePrimary {
+                let _ = workers[i].signal(libc::SIGSTOP);
+                paused = Some((i, unix_ns(kill_time)));
+            } else {
+                let _ = workers[i].signal(libc::SIGKILL);
+                killed = Some((i, unix_ns(kill_time)));
+            }
             let others_elected = |ws: &Vec<Worker>| {
                 ws.iter()
                     .enumerate()
@@ -396,6 +420,17 @@ pub fn run_election(
                 }
             } else {
                 report.problems.push("no new primary after the kill".into());
+            }
+            if paused.is_some() {
+                // Resumed, the old primary must learn it is no longer one.
+                let _ = workers[i].signal(libc::SIGCONT);
+                let resumed = &workers[i];
+                if !wait_until(Duration::from_secs(10), || resumed.count("DEMOTED") > 0) {
+                    report.problems.push(format!(
+                        "{} was not told it lost the primary role",
+                        resumed.name
+                    ));
+                }
             }
         }
     } else {
@@ -436,6 +471,13 @@ pub fn run_election(
                 None => resigning.unwrap_or(u128::MAX),
             };
             terms.push((i, s, end));
+        }
+    }
+    // A stopped process cannot act: its term ends when it was stopped (once
+    // resumed it is told it lost the role; fencing tokens cover that gap).
+    if let Some((p, stopped)) = paused {
+        for term in terms.iter_mut().filter(|t| t.0 == p && t.1 <= stopped) {
+            term.2 = term.2.min(stopped);
         }
     }
     for (a, x) in terms.iter().enumerate() {

@@ -65,6 +65,7 @@ mod error;
 mod etcd;
 mod feed;
 mod guard;
+pub mod host;
 pub mod keys;
 mod leader;
 mod member;

@@ -18,7 +18,7 @@ pub(crate) fn runtime() -> Result<&'static Runtime, Failure> {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("vinesync")
-            .on_thread_start(block_sigpipe)
+            .on_thread_start(vinesync::host::block_sigpipe)
             .enable_all()
             .build()
             .map_err(|e| {
@@ -28,23 +28,6 @@ pub(crate) fn runtime() -> Result<&'static Runtime, Failure> {
                 )
             })
     })
-}
-
-/// Blocks SIGPIPE in the library's own threads. A write to a connection
-/// etcd has closed (a refused TLS handshake, a restart) must come back as
-/// EPIPE, not kill the host process: C programs keep SIGPIPE's default
-/// action, and Go crashes on a SIGPIPE raised in a non-Go thread. Vectored
-/// socket writes cannot ask for MSG_NOSIGNAL, so the thread blocks the
-/// signal instead; the process's own disposition is left alone.
-fn block_sigpipe() {
-    // SAFETY: sigemptyset/sigaddset initialise a local set;
-    // pthread_sigmask changes only the calling thread's mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGPIPE);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
 }
 
 /// `timeout_ms` as a C caller gives it: 0 = no timeout.

@@ -44,26 +44,13 @@ pub fn runtime() -> PyResult<&'static Runtime> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("vinesync")
-        .on_thread_start(block_sigpipe)
+        .on_thread_start(vinesync::host::block_sigpipe)
         .enable_all()
         .build()
         .map_err(|e| PyRuntimeError::new_err(format!("vinesync: cannot start its runtime: {e}")))?;
     let runtime: &'static Runtime = Box::leak(Box::new(runtime));
     *slot = Some(ProcessRuntime { pid, runtime });
     Ok(runtime)
-}
-
-/// Blocks SIGPIPE in the runtime's threads, so a write to a connection etcd
-/// closed returns EPIPE even in a host that restored SIGPIPE's default
-/// action (CPython itself ignores it).
-fn block_sigpipe() {
-    // SAFETY: initialises a local set; changes only this thread's mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGPIPE);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
 }
 
 /// Runs `work` on the runtime and blocks until it ends, with the GIL

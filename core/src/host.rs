@@ -1,0 +1,20 @@
+//! What a library embedding vinesync in a host process (the C library, the
+//! Python module) sets up in the threads of its own runtime.
+
+/// Blocks SIGPIPE in the calling thread. A write to a connection etcd has
+/// closed (a refused TLS handshake, a restart) must come back as EPIPE,
+/// not kill the host: C programs keep SIGPIPE's default action, and Go
+/// crashes on a SIGPIPE raised in a non-Go thread. Vectored socket writes
+/// cannot ask for MSG_NOSIGNAL, so the thread blocks the signal instead; the
+/// process's own disposition is left alone. Call it from a runtime's
+/// `on_thread_start`.
+pub fn block_sigpipe() {
+    // SAFETY: sigemptyset/sigaddset initialise a local set;
+    // pthread_sigmask changes only the calling thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}

@@ -70,6 +70,22 @@ impl Stage<'_> {
         found
     }
 
+    /// Worker `i` held the lock while it was paused or cut off past its
+    /// TTL: once back, it must be told the lock was lost (SPEC L6) and its
+    /// late write must have been turned away by the fencing check.
+    pub fn expect_fenced_out(&mut self, i: usize) {
+        let worker = &self.workers[i];
+        let told = wait_until(Duration::from_secs(15), || worker.count("LOST") > 0);
+        let rejected = worker.count("STALE") > 0;
+        let name = worker.name.clone();
+        if !told {
+            self.problem(format!("{name} was not told its lock was lost"));
+        }
+        if !rejected {
+            self.problem(format!("{name}'s late write was not rejected"));
+        }
+    }
+
     pub fn problem(&mut self, text: impl Into<String>) {
         self.report.problems.push(text.into());
     }

@@ -3,9 +3,9 @@
 # blocks changed (SPEC §7 Go: "run with only the import lines changed").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-seed=${SEED_DIR:-$root/../shared/seed/examples}
+seed=${SEED_DIR:-$root/tests/fixtures/seed}
 if [ ! -d "$seed" ]; then
-  echo "check-seed-diff: the seed examples are not at $seed (set SEED_DIR)" >&2
+  echo "check-seed-diff: the seed examples are not at $seed (set SEED_DIR to another copy)" >&2
   exit 1
 fi
 # Everything outside the import block.

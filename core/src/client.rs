@@ -352,7 +352,9 @@ impl Client {
         self.inner.closed.load(Ordering::Acquire)
     }
 
-    /// Fault injection for tests (simulated crashes and pauses).
+    /// Fault injection for tests (simulated crashes and pauses); only with
+    /// the `test-util` feature, which nothing users install enables.
+    #[cfg(feature = "test-util")]
     #[doc(hidden)]
     pub fn faults(&self) -> Faults<'_> {
         Faults { client: self }
@@ -417,12 +419,14 @@ fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 /// Fault injection for tests: simulates what happens to a handle when its
 /// process is paused, cut off or killed. Not for production use.
+#[cfg(feature = "test-util")]
 #[doc(hidden)]
 #[derive(Debug)]
 pub struct Faults<'a> {
     client: &'a Client,
 }
 
+#[cfg(feature = "test-util")]
 impl Faults<'_> {
     /// Stops (or resumes) sending keepalives, as a paused or partitioned
     /// process would; leases then expire after their TTL and the handle's

@@ -76,7 +76,9 @@ mod queue;
 mod session;
 mod store;
 
-pub use client::{Client, Faults};
+pub use client::Client;
+#[cfg(feature = "test-util")]
+pub use client::Faults;
 pub use error::{Error, ErrorKind, Result};
 pub use etcd::EtcdStore;
 pub use feed::{ElectWatcher, Observer};

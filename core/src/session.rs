@@ -112,6 +112,7 @@ impl Session {
 
     /// Forgets the lease without revoking it, as a crashed process would
     /// (fault injection): the store expires it after its TTL.
+    #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // fault hooks only
     pub fn abandon(&self) {
         self.revoke_on_drop.store(false, Ordering::Release);
     }

@@ -117,6 +117,7 @@ pub(crate) trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool>> + Send;
 
     /// Forgets history before `revision` (tests of the compaction paths).
+    #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // fault hooks only
     fn compact(&self, revision: i64) -> impl Future<Output = Result<()>> + Send;
 
     /// Watches `key` (or every key under it when `prefix`) from `from_revision`.

@@ -242,7 +242,7 @@ impl EtcdCluster {
             .filter(|m| m.child.is_some())
             .map(|m| m.client_url())
             .collect();
-        let mut command = Command::new("etcdctl");
+        let mut command = Command::new(crate::binaries::etcdctl());
         command
             .env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={}", endpoints.join(",")));

@@ -25,7 +25,7 @@ pub fn is_healthy(addr: SocketAddr) -> bool {
 
 /// `true` when `etcdctl endpoint health` succeeds on the TLS `url`.
 pub fn is_healthy_tls(url: &str, certs: &Certs) -> bool {
-    Command::new("etcdctl")
+    Command::new(crate::binaries::etcdctl())
         .env("ETCDCTL_API", "3")
         .arg(format!("--endpoints={url}"))
         .arg(format!("--cacert={}", certs.ca.display()))

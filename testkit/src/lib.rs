@@ -8,6 +8,7 @@
 //! and takes fault commands (`kill I`, `restart I`, ...) on stdin.
 
 mod auth;
+pub mod binaries;
 mod certs;
 mod cluster;
 mod health;

@@ -58,7 +58,7 @@ impl Member {
         env: &[(String, String)],
     ) -> std::io::Result<()> {
         let log = File::options().create(true).append(true).open(&self.log)?;
-        let mut command = Command::new("etcd");
+        let mut command = Command::new(crate::binaries::etcd());
         command
             .arg("--name")
             .arg(&self.name)
@@ -78,7 +78,7 @@ impl Member {
             .arg(token)
             .arg("--initial-cluster-state")
             .arg(state)
-            .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
+            .args(crate::binaries::timing_args())
             .args(self.tls_args())
             .args(extra_args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -100,7 +100,7 @@ impl Member {
             std::io::Error::new(
                 e.kind(),
                 format!(
-                    "starting etcd failed ({e}); is etcd installed? run scripts/ensure-etcd.sh"
+                    "starting etcd failed ({e}); is etcd installed? run scripts/ensure-etcd.sh, or set VINESYNC_ETCD_DIR"
                 ),
             )
         })?);

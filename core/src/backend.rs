@@ -108,8 +108,8 @@ macro_rules! dispatch_plain {
 impl Store for Backend {
     type Watch = BackendWatch;
 
-    async fn grant(&self, ttl: i64) -> Result<(LeaseId, i64)> {
-        dispatch!(self, "grant", s => s.grant(ttl))
+    async fn grant(&self, ttl: i64, id: LeaseId) -> Result<(LeaseId, i64)> {
+        dispatch!(self, "grant", s => s.grant(ttl, id))
     }
 
     async fn keep_alive(&self, lease: LeaseId) -> Result<i64> {

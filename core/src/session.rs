@@ -39,6 +39,52 @@ fn local_deadline(sent: BootInstant, answered: BootInstant, ttl_seconds: i64) ->
     sent + ttl - margin
 }
 
+/// A fresh lease id: random, positive and non-zero (etcd's own are too).
+fn new_lease_id() -> LeaseId {
+    let (high, _) = uuid::Uuid::new_v4().as_u64_pair();
+    LeaseId::try_from(high >> 1).unwrap_or(1).max(1)
+}
+
+/// Revokes a lease whose grant did not complete, unless disarmed.
+struct GrantCleanup {
+    backend: Option<Backend>,
+    id: LeaseId,
+    ttl: i64,
+    tasks: TaskTracker,
+}
+
+impl GrantCleanup {
+    fn disarm(mut self) {
+        self.backend = None;
+    }
+}
+
+impl Drop for GrantCleanup {
+    fn drop(&mut self) {
+        if let (Some(backend), Ok(runtime)) =
+            (self.backend.take(), tokio::runtime::Handle::try_current())
+        {
+            self.tasks
+                .spawn_on(revoke_maybe_granted(backend, self.id, self.ttl), &runtime);
+        }
+    }
+}
+
+/// Revokes lease `id` whose grant had an unknown outcome (SPEC H3), retrying
+/// until etcd answers; after its TTL it has expired anyway.
+async fn revoke_maybe_granted(backend: Backend, id: LeaseId, ttl: i64) {
+    let give_up = BootInstant::now() + Duration::from_secs(u64::try_from(ttl).unwrap_or(0));
+    while BootInstant::now() < give_up {
+        match backend.revoke(id).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::debug!(lease = id, %error, "revoking a lease of unknown outcome failed; retrying");
+                tokio::time::sleep(RETRY_DELAY).await;
+            }
+        }
+    }
+}
+
 /// Resolves once the suspend-aware clock reaches `deadline`.
 async fn until(deadline: BootInstant) {
     loop {
@@ -85,14 +131,22 @@ impl Session {
         tasks: TaskTracker,
     ) -> Result<Arc<Session>> {
         let sent = BootInstant::now();
-        let (lease, granted) = backend.grant(ttl).await?;
+        let id = new_lease_id();
+        // Armed before the grant: if it fails or this future is dropped
+        // while it is in flight, the lease may exist and is revoked by id.
+        let cleanup = GrantCleanup {
+            backend: Some(backend.clone()),
+            id,
+            ttl,
+            tasks: tasks.clone(),
+        };
+        let (lease, granted) = backend.grant(ttl, id).await?;
         let answered = BootInstant::now();
         if granted > ttl {
             // etcd raised the TTL to its minimum lease TTL: failover would
             // take longer than the caller asked for, so say so (SPEC H7).
-            if let Err(error) = backend.revoke(lease).await {
-                tracing::debug!(lease, %error, "revoking a refused lease failed; it will expire");
-            }
+            // Revoked by the armed cleanup, in the background.
+            drop(cleanup);
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
@@ -113,6 +167,7 @@ impl Session {
             revoke_on_drop: AtomicBool::new(true),
             tasks,
         });
+        cleanup.disarm();
         let deadline = local_deadline(sent, answered, granted);
         tokio::spawn(keep_alive(
             backend,

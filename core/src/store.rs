@@ -80,9 +80,11 @@ pub(crate) trait Watch: Send + 'static {
 pub(crate) trait Store: Send + Sync + 'static {
     type Watch: Watch;
 
-    /// Grants a lease of `ttl` seconds; returns its id and the TTL the store
-    /// granted (etcd raises TTLs below its minimum lease TTL).
-    fn grant(&self, ttl: i64) -> impl Future<Output = Result<(LeaseId, i64)>> + Send;
+    /// Grants lease `id` (chosen by the caller, so a grant whose answer was
+    /// lost can still be revoked by id: SPEC H3) of `ttl` seconds; returns
+    /// its id and the TTL the store granted (etcd raises TTLs below its
+    /// minimum lease TTL).
+    fn grant(&self, ttl: i64, id: LeaseId) -> impl Future<Output = Result<(LeaseId, i64)>> + Send;
 
     /// Renews a lease; returns its remaining TTL in seconds (≤ 0: gone).
     fn keep_alive(&self, lease: LeaseId) -> impl Future<Output = Result<i64>> + Send;

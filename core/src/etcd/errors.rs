@@ -124,3 +124,27 @@ where
         delay = (delay * 2).min(Duration::from_millis(500));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: tonic::Code, message: &str) -> etcd_client::Error {
+        etcd_client::Error::GRpcStatus(tonic::Status::new(code, message))
+    }
+
+    #[test]
+    fn too_many_requests_is_retried_not_internal() {
+        let error = status(
+            tonic::Code::ResourceExhausted,
+            "etcdserver: too many requests",
+        );
+        assert!(matches!(classify(&error), Class::Transient(_)));
+    }
+
+    #[test]
+    fn keepalive_on_a_revoked_lease_is_a_loss() {
+        let error = etcd_client::Error::LeaseKeepAliveError("lease not found".into());
+        assert!(matches!(classify(&error), Class::Final(ErrorKind::Lost, _)));
+    }
+}

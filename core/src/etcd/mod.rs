@@ -101,12 +101,13 @@ impl EtcdStore {
 impl Store for EtcdStore {
     type Watch = EtcdWatch;
 
-    async fn grant(&self, ttl: i64) -> Result<(LeaseId, i64)> {
+    async fn grant(&self, ttl: i64, id: LeaseId) -> Result<(LeaseId, i64)> {
         let lease = self.client.lease_client();
         let granted = self
             .retry(&format!("granting a {ttl}s lease"), || {
                 let mut lease = lease.clone();
-                async move { lease.grant(ttl, None).await }
+                let options = etcd_client::LeaseGrantOptions::new().with_id(id);
+                async move { lease.grant(ttl, Some(options)).await }
             })
             .await?;
         Ok((granted.id(), granted.ttl()))

@@ -516,6 +516,32 @@ pub async fn l10_try_lock_returns_at_once_leaving_no_key(env: Env) {
     g.unlock().await.unwrap();
 }
 
+/// L3/L7: acquisitions of one id under two prefixes (`init` changed the
+/// prefix in between) are two locks of the handle; neither replaces the
+/// other in its table, so each is released by `unlock` under its prefix and
+/// no key is orphaned behind the handle's live lease.
+pub async fn l7_init_prefix_change_keeps_both_acquisitions(env: Env) {
+    let a = env.client().await;
+    let first = a.options();
+    let other_prefix = format!("{}/other", env.prefix());
+    a.lock("x", ttl(10)).await.unwrap().detach();
+    a.init(first.clone().prefix(other_prefix.clone()))
+        .await
+        .unwrap();
+    a.lock("x", ttl(10)).await.unwrap().detach();
+    a.init(first.clone()).await.unwrap();
+    a.unlock("x").await.expect("the first prefix's acquisition");
+    a.init(first.prefix(other_prefix)).await.unwrap();
+    a.unlock("x")
+        .await
+        .expect("the second prefix's acquisition");
+    assert!(
+        a.faults().keys().await.unwrap().is_empty(),
+        "keys left: {:?}",
+        a.faults().keys().await.unwrap()
+    );
+}
+
 /// Guards (SPEC §7 Rust): dropping a guard releases its lock; `detach`
 /// keeps it held by the handle until `unlock(id)`.
 pub async fn guard_drop_releases_and_detach_keeps(env: Env) {

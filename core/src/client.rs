@@ -217,7 +217,7 @@ impl Client {
         let held = match options.wait.filter(|_| !try_only) {
             // Try once: a held lock is a timeout of a zero wait.
             Some(wait) if wait.is_zero() => {
-                return match Box::pin(self.acquire(id, options.clone(), true)).await {
+                return match Box::pin(self.acquire(id, options, true)).await {
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
                         Err(Error::lock_timeout(id, wait))
                     }

@@ -47,7 +47,7 @@
 //! let id = uuid::Uuid::new_v4().to_string();
 //! // new leader
 //! let role1 = s
-//!     .leader("leader", LeaderOptions::new().namespace("default").id(id.as_str()).ttl(3))
+//!     .leader("leader", LeaderOptions::new().namespace("default").id(id.as_str()).ttl(std::time::Duration::from_secs(3)))
 //!     .await?;
 //! // list all election members
 //! for m in s.list_members(MemberOptions::new().namespace("default")).await? {

@@ -104,7 +104,9 @@ fn leader_options(ns: Option<String>, id: Option<String>, ttl: Option<i64>) -> L
         options = options.id(id);
     }
     if let Some(ttl) = ttl {
-        options = options.ttl(ttl);
+        options = options.ttl(std::time::Duration::from_secs(
+            u64::try_from(ttl).unwrap_or(0),
+        ));
     }
     options
 }

@@ -100,14 +100,19 @@ pub fn run(args: &WatchdogArgs) -> i32 {
     }
     stop(args.pgid, args.timeout, args.stopping);
     // Keep listening during the grace period: `x` means CMD has exited.
+    // If vinesync is dead, CMD was reaped by init: stop once the group is gone.
     let grace_end = Instant::now() + args.stopping.grace;
-    while let Some(byte) = input.next(grace_end) {
-        if byte == DONE {
+    while Instant::now() < grace_end && group_exists(args.pgid) {
+        let step = (Instant::now() + Duration::from_millis(50)).min(grace_end);
+        if input.next(step) == Some(DONE) {
             return FIRED;
         }
     }
+    if !group_exists(args.pgid) {
+        return FIRED;
+    }
     eprintln!(
-        "vinesync watchdog: CMD did not exit within {:?}; sending SIGKILL to process group {}",
+        "vinesync watchdog: grace period of {:?} over: sending SIGKILL to CMD's process group {}",
         args.stopping.grace, args.pgid
     );
     // SAFETY: kill has no memory effects.
@@ -124,6 +129,12 @@ fn stop(pgid: i32, timeout: Duration, stopping: Stopping) {
     // SAFETY: kill has no memory effects; vinesync does not reap CMD before
     // telling us, so the group id is still CMD's.
     unsafe { libc::kill(-pgid, stopping.signal) };
+}
+
+/// Whether any process (a zombie included) is left in the group.
+fn group_exists(pgid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(-pgid, 0) == 0 }
 }
 
 /// stdin, read one byte at a time with a deadline.

@@ -29,7 +29,12 @@ pub struct Cli {
 #[command(next_help_heading = "Connection (flags override the VINESYNC_* variables)")]
 pub struct Connection {
     /// etcd endpoints, comma-separated [env: VINESYNC_NODES] [default: 127.0.0.1:2379]
-    #[arg(long, global = true, value_name = "HOST:PORT,...", value_delimiter = ',')]
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST:PORT,...",
+        value_delimiter = ','
+    )]
     pub endpoints: Vec<String>,
     /// Key prefix [env: VINESYNC_PREFIX] [default: /vine/sync]
     #[arg(long, global = true)]

@@ -54,14 +54,7 @@ fn wait_without_reaping(pid: i32) {
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         let id = libc::id_t::try_from(pid).unwrap_or(0);
         // SAFETY: waitid with a valid pointer to a siginfo_t.
-        let rc = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                id,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
+        let rc = unsafe { libc::waitid(libc::P_PID, id, &mut info, libc::WEXITED | libc::WNOWAIT) };
         if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
             return;
         }
@@ -93,7 +86,7 @@ impl Running {
     pub async fn stop(&mut self, signal: libc::c_int, grace: Duration) {
         self.signal(signal);
         if tokio::time::timeout(grace, self.exited()).await.is_err() {
-            eprintln!(
+            note!(
                 "vinesync: CMD did not exit within {grace:?} after {}; sending SIGKILL",
                 signal_name::name(signal)
             );
@@ -107,7 +100,7 @@ impl Running {
         match self.child.wait() {
             Ok(status) => exit_code(status),
             Err(error) => {
-                eprintln!("vinesync: waiting for CMD failed: {error}");
+                note!("vinesync: waiting for CMD failed: {error}");
                 exit::FAILURE
             }
         }

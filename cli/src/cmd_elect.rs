@@ -31,7 +31,11 @@ pub async fn run(connection: &Connection, args: &ElectArgs) -> Result<u8, Failur
     outcome
 }
 
-async fn campaign(client: &Client, args: &ElectArgs, interrupts: &mut Interrupts) -> Result<u8, Failure> {
+async fn campaign(
+    client: &Client,
+    args: &ElectArgs,
+    interrupts: &mut Interrupts,
+) -> Result<u8, Failure> {
     let name = args.name.as_deref().unwrap_or_default();
     // Whole seconds, rounded up so the role never lives shorter than asked.
     let ttl_secs = args.ttl.as_secs() + u64::from(args.ttl.subsec_nanos() > 0);
@@ -45,14 +49,18 @@ async fn campaign(client: &Client, args: &ElectArgs, interrupts: &mut Interrupts
         }
         let leader = client.leader(name, options).await?;
         id.get_or_insert_with(|| leader.id().to_string());
-        eprintln!("vinesync: campaigning in {:?} as {:?}", args.ns, leader.id());
+        note!(
+            "vinesync: campaigning in {:?} as {:?}",
+            args.ns,
+            leader.id()
+        );
         tokio::select! {
             elected = leader.wait_elected() => {
                 if let Err(error) = elected {
                     if args.once {
                         return Err(error.into());
                     }
-                    eprintln!("vinesync: {error}; campaigning again");
+                    note!("vinesync: {error}; campaigning again");
                     continue;
                 }
             }
@@ -64,7 +72,7 @@ async fn campaign(client: &Client, args: &ElectArgs, interrupts: &mut Interrupts
                 ));
             }
         }
-        eprintln!("vinesync: primary in {:?} as {:?}", args.ns, leader.id());
+        note!("vinesync: primary in {:?} as {:?}", args.ns, leader.id());
         let what = format!("primary role in {:?}", args.ns);
         let ended = if args.cmd.is_empty() {
             hold(&leader, interrupts).await
@@ -74,7 +82,16 @@ async fn campaign(client: &Client, args: &ElectArgs, interrupts: &mut Interrupts
                 ("VINESYNC_LEADER_ID", leader.id().to_string()),
                 ("VINESYNC_FENCING_TOKEN", leader.fencing_token().to_string()),
             ];
-            supervise::run(&args.cmd, &env, &leader, &what, args.ttl, args.stopping, interrupts).await?
+            supervise::run(
+                &args.cmd,
+                &env,
+                &leader,
+                &what,
+                args.ttl,
+                args.stopping,
+                interrupts,
+            )
+            .await?
         };
         // Best effort: a lost candidacy has no key left to delete.
         let _ = leader.resign().await;
@@ -87,7 +104,7 @@ async fn campaign(client: &Client, args: &ElectArgs, interrupts: &mut Interrupts
                 ))
             }
             Ended::Lost(code) => {
-                eprintln!("vinesync: {what} was lost; CMD was stopped (its status: {code}); campaigning again");
+                note!("vinesync: {what} was lost; CMD was stopped (its status: {code}); campaigning again");
             }
         }
     }
@@ -95,10 +112,10 @@ async fn campaign(client: &Client, args: &ElectArgs, interrupts: &mut Interrupts
 
 /// No CMD: say "primary" and hold the role until interrupted or demoted.
 async fn hold(leader: &Leader, interrupts: &mut Interrupts) -> Ended {
-    println!("primary {}", leader.id());
+    out!("primary {}", leader.id());
     tokio::select! {
         _ = Role::lost(leader) => {
-            println!("demoted {}", leader.id());
+            out!("demoted {}", leader.id());
             Ended::Lost(0)
         }
         _ = interrupts.next() => Ended::Exited(0),

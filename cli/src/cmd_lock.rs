@@ -29,7 +29,11 @@ pub async fn run(connection: &Connection, args: &LockArgs) -> Result<u8, Failure
     outcome
 }
 
-async fn locked(client: &Client, args: &LockArgs, interrupts: &mut Interrupts) -> Result<u8, Failure> {
+async fn locked(
+    client: &Client,
+    args: &LockArgs,
+    interrupts: &mut Interrupts,
+) -> Result<u8, Failure> {
     let mut options = LockOptions::new().ttl(args.ttl);
     if let Some(wait) = args.wait {
         options = options.wait(wait);
@@ -61,7 +65,16 @@ async fn locked(client: &Client, args: &LockArgs, interrupts: &mut Interrupts) -
         ("ETCD_LOCK_REV", token),
     ];
     let what = format!("lock {:?}", args.name);
-    let ended = supervise::run(&args.cmd, &env, &guard, &what, args.ttl, args.stopping, interrupts).await?;
+    let ended = supervise::run(
+        &args.cmd,
+        &env,
+        &guard,
+        &what,
+        args.ttl,
+        args.stopping,
+        interrupts,
+    )
+    .await?;
     match ended {
         Ended::Lost(code) => Err(Failure::new(
             exit::LOST,
@@ -75,7 +88,7 @@ async fn locked(client: &Client, args: &LockArgs, interrupts: &mut Interrupts) -
             )),
             Err(error) => {
                 // CMD is done; the lease is revoked on close, so the lock goes anyway.
-                eprintln!("vinesync: releasing {what} failed: {error}");
+                note!("vinesync: releasing {what} failed: {error}");
                 Ok(code)
             }
         },
@@ -84,8 +97,8 @@ async fn locked(client: &Client, args: &LockArgs, interrupts: &mut Interrupts) -
 
 /// No CMD: print the key and the token, hold until interrupted or lost.
 async fn hold(guard: LockGuard, interrupts: &mut Interrupts) -> Result<u8, Failure> {
-    println!("VINESYNC_LOCK_KEY={}", guard.key());
-    println!("VINESYNC_FENCING_TOKEN={}", guard.fencing_token());
+    out!("VINESYNC_LOCK_KEY={}", guard.key());
+    out!("VINESYNC_FENCING_TOKEN={}", guard.fencing_token());
     tokio::select! {
         _ = guard.lost() => Err(Failure::new(
             exit::LOST,

@@ -17,7 +17,7 @@ pub async fn run(connection: &Connection, args: &LocksArgs) -> Result<u8, Failur
         if args.json {
             let line = serde_json::to_string(lock)
                 .map_err(|e| Failure::new(exit::FAILURE, format!("encoding JSON: {e}")))?;
-            println!("{line}");
+            out!("{line}");
         } else {
             print_lock(lock);
         }
@@ -27,12 +27,14 @@ pub async fn run(connection: &Connection, args: &LocksArgs) -> Result<u8, Failur
 
 fn print_lock(lock: &LockInfo) {
     match &lock.holder {
-        None => println!("{}\tfree", lock.id),
+        None => {
+            out!("{}\tfree", lock.id);
+        }
         Some(holder) => {
-            println!("{}", lock.id);
-            println!("  holder  {}", describe(holder));
+            out!("{}", lock.id);
+            out!("  holder  {}", describe(holder));
             for waiter in &lock.waiters {
-                println!("  waiter  {}", describe(waiter));
+                out!("  waiter  {}", describe(waiter));
             }
         }
     }

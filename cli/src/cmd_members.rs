@@ -15,9 +15,9 @@ pub async fn run(connection: &Connection, namespace: &str, as_json: bool) -> Res
     for m in &members {
         if as_json {
             let line = json!({"leader": m.leader, "id": m.id, "namespace": m.namespace, "role": m.role.as_str()});
-            println!("{line}");
+            out!("{line}");
         } else {
-            println!("{:<8} {}\t{}", m.role.as_str(), m.id, m.leader);
+            out!("{:<8} {}\t{}", m.role.as_str(), m.id, m.leader);
         }
     }
     client.close().await;

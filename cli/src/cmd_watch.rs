@@ -24,7 +24,7 @@ pub async fn run(connection: &Connection, args: &WatchArgs) -> Result<u8, Failur
             _ = interrupts.next() => break,
         };
         let m = &event.member;
-        if args.json {
+        let written = if args.json {
             let line = json!({
                 "event": event.kind.as_str(),
                 "id": m.id,
@@ -33,16 +33,19 @@ pub async fn run(connection: &Connection, args: &WatchArgs) -> Result<u8, Failur
                 "role": m.role.as_str(),
                 "revision": event.revision,
             });
-            println!("{line}");
+            out!("{line}")
         } else {
-            println!(
+            out!(
                 "{:<8} {:<8} {}\t{}\t(revision {})",
                 event.kind.as_str(),
                 m.role.as_str(),
                 m.id,
                 m.leader,
                 event.revision
-            );
+            )
+        };
+        if !written {
+            break; // stdout closed (`vinesync watch | head`): done
         }
     }
     watcher.close();

@@ -2,8 +2,8 @@
 //! see who holds what. Speaks etcd through the vinesync core; interoperates
 //! with `etcdctl lock`/`elect` on the same keys.
 
-// A command-line tool prints its results.
-#![allow(clippy::print_stdout)]
+#[macro_use]
+mod output;
 
 mod args;
 mod child;
@@ -47,7 +47,10 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            return fail(&Failure::new(exit::FAILURE, format!("cannot start the runtime: {error}")))
+            return fail(&Failure::new(
+                exit::FAILURE,
+                format!("cannot start the runtime: {error}"),
+            ))
         }
     };
     let outcome = runtime.block_on(dispatch(&cli));
@@ -63,7 +66,9 @@ async fn dispatch(cli: &Cli) -> Result<u8, Failure> {
     let connection = &cli.connection;
     match &cli.command {
         Command::Lock(args) => cmd_lock::run(connection, args).await,
-        Command::Elect(args) if args.list => cmd_members::run(connection, &args.ns, args.json).await,
+        Command::Elect(args) if args.list => {
+            cmd_members::run(connection, &args.ns, args.json).await
+        }
         Command::Elect(args) => cmd_elect::run(connection, args).await,
         Command::Members(args) => cmd_members::run(connection, &args.ns, args.json).await,
         Command::Watch(args) => cmd_watch::run(connection, args).await,
@@ -74,13 +79,16 @@ async fn dispatch(cli: &Cli) -> Result<u8, Failure> {
 
 /// One line on stderr, then the failure's exit code.
 fn fail(failure: &Failure) -> ExitCode {
-    eprintln!("vinesync: {}", first_line(&failure.message));
+    note!("vinesync: {}", first_line(&failure.message));
     ExitCode::from(failure.code)
 }
 
 /// The first line of a message (errors from etcd may carry more).
 fn first_line(message: &str) -> String {
-    let line = message.lines().find(|l| !l.trim().is_empty()).unwrap_or(message);
+    let line = message
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(message);
     line.trim().to_string()
 }
 

@@ -40,8 +40,7 @@ pub async fn run<R: Role>(
     interrupts: &mut Interrupts,
 ) -> Result<Ended, Failure> {
     let mut running = child::spawn(cmd, env)?;
-    let mut watchdog = match Watchdog::start(running.pgid(), watchdog::timeout_for(ttl), stopping)
-    {
+    let mut watchdog = match Watchdog::start(running.pgid(), watchdog::timeout_for(ttl), stopping) {
         Ok(watchdog) => watchdog,
         Err(error) => {
             running.stop(libc::SIGKILL, Duration::ZERO).await;
@@ -60,7 +59,7 @@ pub async fn run<R: Role>(
         tokio::select! {
             _ = running.exited() => break,
             _ = &mut lost, if !was_lost => {
-                eprintln!(
+                note!(
                     "vinesync: {what} lost: sending {} to CMD (process group {})",
                     signal_name::name(stopping.signal),
                     running.pgid()

@@ -111,9 +111,10 @@ pub fn run(args: &WatchdogArgs) -> i32 {
     if !group_exists(args.pgid) {
         return FIRED;
     }
-    eprintln!(
+    note!(
         "vinesync watchdog: grace period of {:?} over: sending SIGKILL to CMD's process group {}",
-        args.stopping.grace, args.pgid
+        args.stopping.grace,
+        args.pgid
     );
     // SAFETY: kill has no memory effects.
     unsafe { libc::kill(-args.pgid, libc::SIGKILL) };
@@ -121,7 +122,7 @@ pub fn run(args: &WatchdogArgs) -> i32 {
 }
 
 fn stop(pgid: i32, timeout: Duration, stopping: Stopping) {
-    eprintln!(
+    note!(
         "vinesync watchdog: no confirmation from vinesync for {timeout:?}, the lock may be lost: \
          sending {} to CMD (process group {pgid})",
         signal_name::name(stopping.signal)
@@ -171,7 +172,8 @@ impl Input {
             let read = unsafe { libc::read(libc::STDIN_FILENO, (&raw mut byte).cast(), 1) };
             match read {
                 1 => return Some(byte),
-                -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
+                -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {
+                }
                 _ => self.open = false, // end of file: vinesync is gone, silence
             }
         }

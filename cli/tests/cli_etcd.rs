@@ -6,8 +6,14 @@
 //! Children write timestamped lines (`date +%s.%N`) to a log file; the
 //! checks read the order of events from it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -15,6 +21,30 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use vinesync_testkit::{binaries, EtcdCluster};
 
 type Check = Result<(), String>;
+
+/// A process started by a test: killed and reaped when dropped, so a
+/// failing check leaves nothing running.
+struct Proc(Child);
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 /// What every test gets: the etcd endpoints and a scratch directory.
 struct Env {
@@ -26,7 +56,9 @@ impl Env {
     /// `vinesync ARGS` against this etcd.
     fn vinesync(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_vinesync"));
-        command.arg(format!("--endpoints={}", self.endpoints)).args(args);
+        command
+            .arg(format!("--endpoints={}", self.endpoints))
+            .args(args);
         command
     }
 
@@ -43,11 +75,13 @@ impl Env {
         self.vinesync(args).output().expect("running vinesync")
     }
 
-    fn spawn(&self, args: &[&str]) -> Child {
-        self.vinesync(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starting vinesync")
+    fn spawn(&self, args: &[&str]) -> Proc {
+        Proc(
+            self.vinesync(args)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("starting vinesync"),
+        )
     }
 
     fn etcdctl(&self) -> Command {
@@ -101,6 +135,17 @@ fn wait_line(log: &Path, words: &str, limit: Duration) -> Result<(String, f64), 
         log.display(),
         lines(log)
     ))
+}
+
+/// The first line `process` prints; the rest is drained in the background
+/// (etcdctl dies of SIGPIPE, without resigning, on a closed stdout).
+fn first_line(process: &mut Proc) -> Result<String, String> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(process.stdout.take().ok_or("no stdout")?);
+    let mut line = String::new();
+    reader.read_line(&mut line).map_err(|e| e.to_string())?;
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    Ok(line)
 }
 
 fn now() -> f64 {
@@ -157,7 +202,10 @@ fn two_runs_serialize(env: &Env) -> Check {
     let body = |who: &str| {
         format!(
             "{}; sleep 1; {}; exit 3",
-            note(&log, &format!("start {who} $VINESYNC_FENCING_TOKEN $ETCD_LOCK_REV")),
+            note(
+                &log,
+                &format!("start {who} $VINESYNC_FENCING_TOKEN $ETCD_LOCK_REV")
+            ),
             note(&log, &format!("end {who}"))
         )
     };
@@ -176,11 +224,17 @@ fn two_runs_serialize(env: &Env) -> Check {
     ensure(kinds == ["start", "end", "start", "end"], || {
         format!("children overlapped: {events:?}")
     })?;
-    ensure(events[1].1 <= events[2].1, || format!("times overlap: {events:?}"))?;
+    ensure(events[1].1 <= events[2].1, || {
+        format!("times overlap: {events:?}")
+    })?;
     let token = |i: usize| -> u64 { events[i].0.split(' ').nth(2).unwrap().parse().unwrap() };
     let rev = |i: usize| -> u64 { events[i].0.split(' ').nth(3).unwrap().parse().unwrap() };
-    ensure(token(2) > token(0), || format!("tokens not increasing: {events:?}"))?;
-    ensure(rev(0) == token(0), || format!("ETCD_LOCK_REV differs: {events:?}"))?;
+    ensure(token(2) > token(0), || {
+        format!("tokens not increasing: {events:?}")
+    })?;
+    ensure(rev(0) == token(0), || {
+        format!("ETCD_LOCK_REV differs: {events:?}")
+    })?;
     Ok(())
 }
 
@@ -194,7 +248,16 @@ fn paused_holder_is_fenced(env: &Env) -> Check {
         note(&log, "first-signalled"),
         note(&log, "first-start $VINESYNC_FENCING_TOKEN")
     );
-    let mut a = env.spawn(&["lock", "paused", "--ttl=3s", "--grace=2s", "--", "sh", "-c", &first]);
+    let mut a = env.spawn(&[
+        "lock",
+        "paused",
+        "--ttl=3s",
+        "--grace=2s",
+        "--",
+        "sh",
+        "-c",
+        &first,
+    ]);
     wait_line(&log, "first-start", Duration::from_secs(10))?;
     let second = note(&log, "second-start $VINESYNC_FENCING_TOKEN");
     let mut b = env.spawn(&["lock", "paused", "--", "sh", "-c", &second]);
@@ -207,7 +270,8 @@ fn paused_holder_is_fenced(env: &Env) -> Check {
     signal(&a, libc::SIGCONT);
     let code_a = wait_exit(&mut a, Duration::from_secs(10))?;
     let code_b = wait_exit(&mut b, Duration::from_secs(10))?;
-    let (_, signalled) = find(&log, "first-signalled").ok_or("the first child was never signalled")?;
+    let (_, signalled) =
+        find(&log, "first-signalled").ok_or("the first child was never signalled")?;
     println!(
         "    timeline (s after SIGSTOP, TTL 3 s): child signalled {:.3}, next holder's child starts {:.3}, SIGCONT {:.3}",
         signalled - stopped,
@@ -215,15 +279,27 @@ fn paused_holder_is_fenced(env: &Env) -> Check {
         resumed - stopped
     );
     ensure(signalled <= started, || {
-        format!("the next holder started before the paused holder's child was signalled: {:?}", lines(&log))
+        format!(
+            "the next holder started before the paused holder's child was signalled: {:?}",
+            lines(&log)
+        )
     })?;
     let token = |words: &str| -> u64 {
-        find(&log, words).unwrap().0.split(' ').nth(1).unwrap().parse().unwrap()
+        find(&log, words)
+            .unwrap()
+            .0
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     ensure(token("second-start") > token("first-start"), || {
         format!("the next token is not larger: {:?}", lines(&log))
     })?;
-    ensure(code_a == 76, || format!("paused vinesync exited {code_a}, want 76"))?;
+    ensure(code_a == 76, || {
+        format!("paused vinesync exited {code_a}, want 76")
+    })?;
     ensure(code_b == 0, || format!("second vinesync exited {code_b}"))?;
     Ok(())
 }
@@ -232,29 +308,44 @@ fn paused_holder_is_fenced(env: &Env) -> Check {
 /// it elapses; the holder (no CMD) prints its key and releases on SIGINT.
 fn try_when_held(env: &Env) -> Check {
     let mut holder = env.spawn(&["lock", "busy"]);
+    // Reads one line and closes the pipe: vinesync must not die writing
+    // the second (it did, with a panic on EPIPE, before `output::line`).
     let mut out = String::new();
     {
         use std::io::BufRead;
         let mut reader = std::io::BufReader::new(holder.stdout.take().unwrap());
         reader.read_line(&mut out).map_err(|e| e.to_string())?;
     }
-    ensure(out.starts_with("VINESYNC_LOCK_KEY=/vine/sync/locks/busy/"), || {
-        format!("holder printed {out:?}")
-    })?;
+    ensure(
+        out.starts_with("VINESYNC_LOCK_KEY=/vine/sync/locks/busy/"),
+        || format!("holder printed {out:?}"),
+    )?;
     let marker = env.dir.join("try-ran");
     let touch = format!("touch {}", marker.display());
     let tried = env.run(&["lock", "--try", "busy", "--", "sh", "-c", &touch]);
-    ensure(tried.status.code() == Some(75), || format!("--try exited {:?}", tried.status))?;
-    ensure(stderr(&tried).lines().count() == 1, || format!("not one line: {:?}", stderr(&tried)))?;
-    ensure(!marker.exists(), || "CMD ran although the lock was held".into())?;
+    ensure(tried.status.code() == Some(75), || {
+        format!("--try exited {:?}", tried.status)
+    })?;
+    ensure(stderr(&tried).lines().count() == 1, || {
+        format!("not one line: {:?}", stderr(&tried))
+    })?;
+    ensure(!marker.exists(), || {
+        "CMD ran although the lock was held".into()
+    })?;
     let waited = env.run(&["lock", "--wait=500ms", "busy", "--", "true"]);
-    ensure(waited.status.code() == Some(75), || format!("--wait exited {:?}", waited.status))?;
+    ensure(waited.status.code() == Some(75), || {
+        format!("--wait exited {:?}", waited.status)
+    })?;
     signal(&holder, libc::SIGINT);
     let code = wait_exit(&mut holder, Duration::from_secs(10))?;
     ensure(code == 0, || format!("holder exited {code} after SIGINT"))?;
     let again = env.run(&["lock", "--try", "busy", "--", "sh", "-c", &touch]);
     ensure(again.status.code() == Some(0) && marker.exists(), || {
-        format!("lock not released after SIGINT: {:?} {}", again.status, stderr(&again))
+        format!(
+            "lock not released after SIGINT: {:?} {}",
+            again.status,
+            stderr(&again)
+        )
     })?;
     Ok(())
 }
@@ -273,7 +364,9 @@ fn signals_are_forwarded(env: &Env) -> Check {
         wait_line(&log, "ready", Duration::from_secs(10))?;
         signal(&run, sig);
         let code = wait_exit(&mut run, Duration::from_secs(10))?;
-        ensure(code == 5, || format!("SIG{name}: vinesync exited {code}, want CMD's 5"))?;
+        ensure(code == 5, || {
+            format!("SIG{name}: vinesync exited {code}, want CMD's 5")
+        })?;
         let got = lines(&log).iter().filter(|(w, _)| w == "got").count();
         ensure(got == 1, || format!("SIG{name} reached CMD {got} times"))?;
         let free = env.run(&["locks", "fwd"]);
@@ -295,11 +388,33 @@ fn elect_takeover_after_kill(env: &Env) -> Check {
             note(&log, &format!("{who}-start $VINESYNC_FENCING_TOKEN"))
         )
     };
-    let mut a = env.spawn(&["elect", "svc", "--ns=takeover", "--id=a", "--ttl=2s", "--", "sh", "-c", &body("a")]);
+    let mut a = env.spawn(&[
+        "elect",
+        "svc",
+        "--ns=takeover",
+        "--id=a",
+        "--ttl=2s",
+        "--",
+        "sh",
+        "-c",
+        &body("a"),
+    ]);
     wait_line(&log, "a-start", Duration::from_secs(10))?;
-    let mut b = env.spawn(&["elect", "svc", "--ns=takeover", "--id=b", "--ttl=2s", "--", "sh", "-c", &body("b")]);
+    let mut b = env.spawn(&[
+        "elect",
+        "svc",
+        "--ns=takeover",
+        "--id=b",
+        "--ttl=2s",
+        "--",
+        "sh",
+        "-c",
+        &body("b"),
+    ]);
     std::thread::sleep(Duration::from_millis(500));
-    ensure(find(&log, "b-start").is_none(), || "b ran while a was primary".into())?;
+    ensure(find(&log, "b-start").is_none(), || {
+        "b ran while a was primary".into()
+    })?;
     let killed = now();
     signal(&a, libc::SIGKILL);
     let _ = a.wait();
@@ -311,12 +426,19 @@ fn elect_takeover_after_kill(env: &Env) -> Check {
         b_started - killed
     );
     ensure(b_started - killed <= 3.0, || {
-        format!("takeover took {:.3} s, more than TTL + 1 s", b_started - killed)
+        format!(
+            "takeover took {:.3} s, more than TTL + 1 s",
+            b_started - killed
+        )
     })?;
-    ensure(a_signalled <= b_started, || format!("a's child outlived its term: {:?}", lines(&log)))?;
+    ensure(a_signalled <= b_started, || {
+        format!("a's child outlived its term: {:?}", lines(&log))
+    })?;
     signal(&b, libc::SIGTERM);
     let code = wait_exit(&mut b, Duration::from_secs(10))?;
-    ensure(code == 0, || format!("b exited {code} after SIGTERM (its child exits 0)"))?;
+    ensure(code == 0, || {
+        format!("b exited {code} after SIGTERM (its child exits 0)")
+    })?;
     Ok(())
 }
 
@@ -331,19 +453,53 @@ fn elect_stops_child_on_demotion(env: &Env) -> Check {
             note(&log, &format!("{who}-start"))
         )
     };
-    let mut a = env.spawn(&["elect", "svc", "--ns=demote", "--id=a", "--once", "--", "sh", "-c", &body("a")]);
+    let mut a = env.spawn(&[
+        "elect",
+        "svc",
+        "--ns=demote",
+        "--id=a",
+        "--once",
+        "--",
+        "sh",
+        "-c",
+        &body("a"),
+    ]);
     wait_line(&log, "a-start", Duration::from_secs(10))?;
-    let mut b = env.spawn(&["elect", "svc", "--ns=demote", "--id=b", "--", "sh", "-c", &body("b")]);
+    let mut b = env.spawn(&[
+        "elect",
+        "svc",
+        "--ns=demote",
+        "--id=b",
+        "--",
+        "sh",
+        "-c",
+        &body("b"),
+    ]);
     std::thread::sleep(Duration::from_millis(300));
     let keys = env
         .etcdctl()
-        .args(["get", "--prefix", "--keys-only", "--sort-by=CREATE", "/vine/sync/leaders/demote/"])
+        .args([
+            "get",
+            "--prefix",
+            "--keys-only",
+            "--sort-by=CREATE",
+            "/vine/sync/leaders/demote/",
+        ])
         .output()
         .map_err(|e| e.to_string())?;
-    let first = stdout(&keys).lines().find(|l| !l.is_empty()).unwrap_or("").to_string();
-    env.etcdctl().args(["del", &first]).output().map_err(|e| e.to_string())?;
+    let first = stdout(&keys)
+        .lines()
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+        .to_string();
+    env.etcdctl()
+        .args(["del", &first])
+        .output()
+        .map_err(|e| e.to_string())?;
     let code_a = wait_exit(&mut a, Duration::from_secs(10))?;
-    ensure(code_a == 76, || format!("demoted --once vinesync exited {code_a}, want 76"))?;
+    ensure(code_a == 76, || {
+        format!("demoted --once vinesync exited {code_a}, want 76")
+    })?;
     find(&log, "a-signalled").ok_or("the demoted primary's child was not stopped")?;
     wait_line(&log, "b-start", Duration::from_secs(5))?;
     signal(&b, libc::SIGTERM);
@@ -359,14 +515,9 @@ fn lock_interop_with_etcdctl(env: &Env) -> Check {
         .args(["lock", "/vine/sync/locks/shared"])
         .stdout(Stdio::piped())
         .spawn()
+        .map(Proc)
         .map_err(|e| e.to_string())?;
-    let mut held_key = String::new();
-    {
-        use std::io::BufRead;
-        let mut reader = std::io::BufReader::new(etcdctl.stdout.take().unwrap());
-        reader.read_line(&mut held_key).map_err(|e| e.to_string())?;
-    }
-    let held_key = held_key.trim().to_string();
+    let held_key = first_line(&mut etcdctl)?.trim().to_string();
     let tried = env.run(&["lock", "--try", "shared", "--", "true"]);
     ensure(tried.status.code() == Some(75), || {
         format!("--try while etcdctl holds: {:?}", tried.status)
@@ -375,17 +526,30 @@ fn lock_interop_with_etcdctl(env: &Env) -> Check {
     let mut waiter = env.spawn(&["lock", "shared", "--", "sh", "-c", &note(&log, "ran")]);
     std::thread::sleep(Duration::from_millis(500));
     let listed = env.run(&["locks", "--json", "shared"]);
-    let info: serde_json::Value = serde_json::from_slice(&listed.stdout).map_err(|e| e.to_string())?;
+    let info: serde_json::Value =
+        serde_json::from_slice(&listed.stdout).map_err(|e| e.to_string())?;
     let table = env
         .etcdctl()
-        .args(["get", "--prefix", "--keys-only", "--sort-by=CREATE", "/vine/sync/locks/shared/"])
+        .args([
+            "get",
+            "--prefix",
+            "--keys-only",
+            "--sort-by=CREATE",
+            "/vine/sync/locks/shared/",
+        ])
         .output()
         .map_err(|e| e.to_string())?;
-    let etcd_keys: Vec<String> = stdout(&table).lines().filter(|l| !l.is_empty()).map(String::from).collect();
+    let etcd_keys: Vec<String> = stdout(&table)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
     ensure(info["holder"]["key"] == held_key.as_str(), || {
         format!("holder {} is not etcdctl's key {held_key}", info["holder"])
     })?;
-    ensure(info["holder"]["value"] == "", || format!("etcdctl's value: {}", info["holder"]))?;
+    ensure(info["holder"]["value"] == "", || {
+        format!("etcdctl's value: {}", info["holder"])
+    })?;
     let waiter_pid = i64::from(waiter.id());
     ensure(info["waiters"][0]["pid"] == waiter_pid, || {
         format!("waiter {} is not pid {waiter_pid}", info["waiters"])
@@ -394,8 +558,12 @@ fn lock_interop_with_etcdctl(env: &Env) -> Check {
         .chain(info["waiters"].as_array().into_iter().flatten())
         .filter_map(|e| e["key"].as_str())
         .collect();
-    ensure(ours == etcd_keys, || format!("locks {ours:?} but etcdctl {etcd_keys:?}"))?;
-    ensure(find(&log, "ran").is_none(), || "vinesync ran while etcdctl held the lock".into())?;
+    ensure(ours == etcd_keys, || {
+        format!("locks {ours:?} but etcdctl {etcd_keys:?}")
+    })?;
+    ensure(find(&log, "ran").is_none(), || {
+        "vinesync ran while etcdctl held the lock".into()
+    })?;
     signal(&etcdctl, libc::SIGINT);
     let _ = etcdctl.wait();
     let code = wait_exit(&mut waiter, Duration::from_secs(10))?;
@@ -413,17 +581,24 @@ fn elect_interop_with_etcdctl(env: &Env) -> Check {
         .args(["elect", "/vine/sync/leaders/interop", "from-etcdctl"])
         .stdout(Stdio::piped())
         .spawn()
+        .map(Proc)
         .map_err(|e| e.to_string())?;
-    {
-        use std::io::BufRead;
-        let mut first = String::new();
-        let mut reader = std::io::BufReader::new(etcdctl.stdout.take().unwrap());
-        reader.read_line(&mut first).map_err(|e| e.to_string())?; // elected: prints its key
-    }
+    first_line(&mut etcdctl)?; // once elected, it prints its key
     let log = env.log("interop-elect");
-    let mut ours = env.spawn(&["elect", "svc", "--ns=interop", "--id=ours", "--", "sh", "-c", &note(&log, "ran")]);
+    let mut ours = env.spawn(&[
+        "elect",
+        "svc",
+        "--ns=interop",
+        "--id=ours",
+        "--",
+        "sh",
+        "-c",
+        &note(&log, "ran"),
+    ]);
     std::thread::sleep(Duration::from_millis(500));
-    ensure(find(&log, "ran").is_none(), || "vinesync ran while etcdctl was primary".into())?;
+    ensure(find(&log, "ran").is_none(), || {
+        "vinesync ran while etcdctl was primary".into()
+    })?;
     let members = env.run(&["members", "--ns=interop", "--json"]);
     let members: Vec<serde_json::Value> = stdout(&members)
         .lines()
@@ -431,31 +606,48 @@ fn elect_interop_with_etcdctl(env: &Env) -> Check {
         .collect::<Result<_, _>>()?;
     let listed = env
         .etcdctl()
-        .args(["get", "--prefix", "--sort-by=CREATE", "/vine/sync/leaders/interop/"])
+        .args([
+            "get",
+            "--prefix",
+            "--sort-by=CREATE",
+            "/vine/sync/leaders/interop/",
+        ])
         .output()
         .map_err(|e| e.to_string())?;
     let etcd_lines: Vec<String> = stdout(&listed).lines().map(String::from).collect();
     ensure(members.len() == 2 && etcd_lines.len() == 4, || {
         format!("members {members:?}, etcdctl {etcd_lines:?}")
     })?;
-    ensure(members[0]["role"] == "primary" && members[0]["leader"] == "from-etcdctl", || {
-        format!("etcdctl's candidate is not listed as primary: {members:?}")
-    })?;
-    ensure(etcd_lines[1] == "from-etcdctl" && etcd_lines[3].contains("\"id\":\"ours\""), || {
-        format!("etcdctl's order differs: {etcd_lines:?}")
-    })?;
-    ensure(members[1]["id"] == "ours" && members[1]["role"] == "follow", || format!("{members:?}"))?;
-    let observed = env
+    ensure(
+        members[0]["role"] == "primary" && members[0]["leader"] == "from-etcdctl",
+        || format!("etcdctl's candidate is not listed as primary: {members:?}"),
+    )?;
+    ensure(
+        etcd_lines[1] == "from-etcdctl" && etcd_lines[3].contains("\"id\":\"ours\""),
+        || format!("etcdctl's order differs: {etcd_lines:?}"),
+    )?;
+    ensure(
+        members[1]["id"] == "ours" && members[1]["role"] == "follow",
+        || format!("{members:?}"),
+    )?;
+    let mut observed = env
         .etcdctl()
         .args(["elect", "-l", "/vine/sync/leaders/interop"])
         .stdout(Stdio::piped())
         .spawn()
+        .map(Proc)
         .map_err(|e| e.to_string())?;
     std::thread::sleep(Duration::from_millis(500));
     signal(&observed, libc::SIGINT);
-    let observed = observed.wait_with_output().map_err(|e| e.to_string())?;
-    ensure(stdout(&observed).lines().nth(1) == Some("from-etcdctl"), || {
-        format!("etcdctl elect -l: {:?}", stdout(&observed))
+    let mut observed_text = String::new();
+    observed
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut observed_text)
+        .map_err(|e| e.to_string())?;
+    ensure(observed_text.lines().nth(1) == Some("from-etcdctl"), || {
+        format!("etcdctl elect -l: {observed_text:?}")
     })?;
     signal(&etcdctl, libc::SIGINT);
     let _ = etcdctl.wait();
@@ -476,25 +668,47 @@ fn errors_are_one_line(env: &Env) -> Check {
         (&["elect", "svc", "--signal=NOPE", "--", "true"], 2, "NOPE"),
         (&["--endpoints=nohost", "locks"], 2, "nohost"),
         (&["--prefix=relative", "locks"], 2, "relative"),
-        (&["--endpoints=127.0.0.1:1", "--dial-timeout=1s", "locks"], 69, "127.0.0.1:1"),
-        (&["--endpoints=127.0.0.1:1", "--dial-timeout=1s", "lock", "x", "--", "true"], 69, "127.0.0.1:1"),
+        (
+            &["--endpoints=127.0.0.1:1", "--dial-timeout=1s", "locks"],
+            69,
+            "127.0.0.1:1",
+        ),
+        (
+            &[
+                "--endpoints=127.0.0.1:1",
+                "--dial-timeout=1s",
+                "lock",
+                "x",
+                "--",
+                "true",
+            ],
+            69,
+            "127.0.0.1:1",
+        ),
     ];
     // A bad value the core rejects, with a reachable etcd.
     let output = env.run(&["lock", "x", "--ttl=0s", "--", "true"]);
-    ensure(output.status.code() == Some(2) && stderr(&output).lines().count() == 1, || {
-        format!("--ttl=0s: {:?} {:?}", output.status, stderr(&output))
-    })?;
+    ensure(
+        output.status.code() == Some(2) && stderr(&output).lines().count() == 1,
+        || format!("--ttl=0s: {:?} {:?}", output.status, stderr(&output)),
+    )?;
     ensure(stderr(&output).contains("LockTTL"), || stderr(&output))?;
     let output = env.run(&["lock", "x", "--", "/nonexistent/program"]);
-    ensure(output.status.code() == Some(127) && stderr(&output).lines().count() == 1, || {
-        format!("missing CMD: {:?} {:?}", output.status, stderr(&output))
+    ensure(
+        output.status.code() == Some(127) && stderr(&output).lines().count() == 1,
+        || format!("missing CMD: {:?} {:?}", output.status, stderr(&output)),
+    )?;
+    ensure(stderr(&output).contains("/nonexistent/program"), || {
+        stderr(&output)
     })?;
-    ensure(stderr(&output).contains("/nonexistent/program"), || stderr(&output))?;
     for (args, code, names) in cases {
         let output = env.bare(args);
         let text = stderr(&output);
         ensure(output.status.code() == Some(*code), || {
-            format!("{args:?}: exit {:?}, want {code}; stderr {text:?}", output.status.code())
+            format!(
+                "{args:?}: exit {:?}, want {code}; stderr {text:?}",
+                output.status.code()
+            )
         })?;
         ensure(text.lines().count() == 1 && text.contains(names), || {
             format!("{args:?}: want one line naming {names:?}, got {text:?}")
@@ -503,13 +717,18 @@ fn errors_are_one_line(env: &Env) -> Check {
     Ok(())
 }
 
-const TESTS: &[(&str, fn(&Env) -> Check)] = &[
+type Test = fn(&Env) -> Check;
+
+const TESTS: &[(&str, Test)] = &[
     ("two_runs_serialize", two_runs_serialize),
     ("paused_holder_is_fenced", paused_holder_is_fenced),
     ("try_when_held", try_when_held),
     ("signals_are_forwarded", signals_are_forwarded),
     ("elect_takeover_after_kill", elect_takeover_after_kill),
-    ("elect_stops_child_on_demotion", elect_stops_child_on_demotion),
+    (
+        "elect_stops_child_on_demotion",
+        elect_stops_child_on_demotion,
+    ),
     ("lock_interop_with_etcdctl", lock_interop_with_etcdctl),
     ("elect_interop_with_etcdctl", elect_interop_with_etcdctl),
     ("errors_are_one_line", errors_are_one_line),
@@ -532,7 +751,10 @@ fn main() {
         ran += 1;
         let started = Instant::now();
         match test(&env) {
-            Ok(()) => println!("test {name} ... ok ({:.1}s)", started.elapsed().as_secs_f64()),
+            Ok(()) => println!(
+                "test {name} ... ok ({:.1}s)",
+                started.elapsed().as_secs_f64()
+            ),
             Err(message) => {
                 failed += 1;
                 println!("test {name} ... FAILED: {message}");

@@ -15,6 +15,8 @@ use crate::{duration, exit, signal_name};
     about = "Run a program only while holding a lock or while primary, and see who holds what (etcd).",
     long_about = None,
     after_help = exit::HELP,
+    // The same wrapping on every terminal, so the README shows what users see.
+    term_width = 100,
 )]
 pub struct Cli {
     #[command(flatten)]

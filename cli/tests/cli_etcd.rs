@@ -304,6 +304,49 @@ fn paused_holder_is_fenced(env: &Env) -> Check {
     Ok(())
 }
 
+/// The lease revoked under a running CMD (an operator's `etcdctl lease
+/// revoke`): vinesync learns it at its next keepalive, stops CMD with
+/// --signal and exits 76.
+fn revoked_lease_stops_cmd(env: &Env) -> Check {
+    let log = env.log("revoked");
+    let body = format!(
+        "trap '{}; exit 0' USR1; {}; while :; do sleep 0.05; done",
+        note(&log, "signalled"),
+        note(&log, "start $VINESYNC_LOCK_KEY")
+    );
+    let mut run = env.spawn(&[
+        "lock",
+        "revoked",
+        "--ttl=3s",
+        "--signal=USR1",
+        "--",
+        "sh",
+        "-c",
+        &body,
+    ]);
+    let (words, _) = wait_line(&log, "start", Duration::from_secs(10))?;
+    let key = words.split(' ').nth(1).unwrap_or("");
+    let lease = key
+        .rsplit('/')
+        .next()
+        .and_then(|k| k.split('_').next())
+        .unwrap_or("");
+    let revoked = env
+        .etcdctl()
+        .args(["lease", "revoke", lease])
+        .output()
+        .map_err(|e| e.to_string())?;
+    ensure(revoked.status.success(), || {
+        format!("etcdctl lease revoke {lease}: {}", stderr(&revoked))
+    })?;
+    let code = wait_exit(&mut run, Duration::from_secs(10))?;
+    ensure(code == 76, || {
+        format!("vinesync exited {code} after its lease was revoked, want 76")
+    })?;
+    find(&log, "signalled").ok_or("CMD did not get --signal USR1")?;
+    Ok(())
+}
+
 /// `--try` on a held lock exits 75 without running CMD; `--wait` too once
 /// it elapses; the holder (no CMD) prints its key and releases on SIGINT.
 fn try_when_held(env: &Env) -> Check {
@@ -722,6 +765,7 @@ type Test = fn(&Env) -> Check;
 const TESTS: &[(&str, Test)] = &[
     ("two_runs_serialize", two_runs_serialize),
     ("paused_holder_is_fenced", paused_holder_is_fenced),
+    ("revoked_lease_stops_cmd", revoked_lease_stops_cmd),
     ("try_when_held", try_when_held),
     ("signals_are_forwarded", signals_are_forwarded),
     ("elect_takeover_after_kill", elect_takeover_after_kill),

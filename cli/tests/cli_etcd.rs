@@ -305,8 +305,8 @@ fn paused_holder_is_fenced(env: &Env) -> Check {
 }
 
 /// The lease revoked under a running CMD (an operator's `etcdctl lease
-/// revoke`): vinesync learns it at its next keepalive, stops CMD with
-/// --signal and exits 76.
+/// revoke`): vinesync sees its key go, stops CMD with --signal at once (not
+/// TTL/3 later, when the watchdog would) and exits 76.
 fn revoked_lease_stops_cmd(env: &Env) -> Check {
     let log = env.log("revoked");
     let body = format!(
@@ -317,7 +317,7 @@ fn revoked_lease_stops_cmd(env: &Env) -> Check {
     let mut run = env.spawn(&[
         "lock",
         "revoked",
-        "--ttl=3s",
+        "--ttl=30s",
         "--signal=USR1",
         "--",
         "sh",
@@ -331,6 +331,7 @@ fn revoked_lease_stops_cmd(env: &Env) -> Check {
         .next()
         .and_then(|k| k.split('_').next())
         .unwrap_or("");
+    let revoked_at = now();
     let revoked = env
         .etcdctl()
         .args(["lease", "revoke", lease])
@@ -343,7 +344,13 @@ fn revoked_lease_stops_cmd(env: &Env) -> Check {
     ensure(code == 76, || {
         format!("vinesync exited {code} after its lease was revoked, want 76")
     })?;
-    find(&log, "signalled").ok_or("CMD did not get --signal USR1")?;
+    let (_, signalled) = find(&log, "signalled").ok_or("CMD did not get --signal USR1")?;
+    ensure(signalled - revoked_at < 3.0, || {
+        format!(
+            "CMD signalled {:.3} s after the revocation",
+            signalled - revoked_at
+        )
+    })?;
     Ok(())
 }
 

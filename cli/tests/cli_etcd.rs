@@ -386,6 +386,23 @@ fn try_when_held(env: &Env) -> Check {
     ensure(waited.status.code() == Some(75), || {
         format!("--wait exited {:?}", waited.status)
     })?;
+    // A waiter interrupted while it waits: exit 130, its key removed.
+    let mut waiter = env.spawn(&["lock", "busy", "--", "true"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let waiting = env.run(&["locks", "--json", "busy"]);
+    ensure(
+        stdout(&waiting).contains(&format!("\"pid\":{}", waiter.id())),
+        || format!("the waiter is not listed: {}", stdout(&waiting)),
+    )?;
+    signal(&waiter, libc::SIGINT);
+    let code = wait_exit(&mut waiter, Duration::from_secs(10))?;
+    ensure(code == 130, || {
+        format!("interrupted waiter exited {code}, want 130")
+    })?;
+    let after = env.run(&["locks", "--json", "busy"]);
+    ensure(stdout(&after).contains("\"waiters\":[]"), || {
+        format!("the interrupted waiter's key is left: {}", stdout(&after))
+    })?;
     signal(&holder, libc::SIGINT);
     let code = wait_exit(&mut holder, Duration::from_secs(10))?;
     ensure(code == 0, || format!("holder exited {code} after SIGINT"))?;
@@ -708,6 +725,55 @@ fn elect_interop_with_etcdctl(env: &Env) -> Check {
     Ok(())
 }
 
+/// `watch --json` prints one object per election event as it happens.
+fn watch_prints_events(env: &Env) -> Check {
+    let mut watcher = env.spawn(&["watch", "--ns=watched", "--json"]);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let out = watcher.stdout.take().ok_or("no stdout")?;
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500)); // the watch is set up
+    let ran = env.run(&[
+        "elect",
+        "svc",
+        "--ns=watched",
+        "--id=w1",
+        "--",
+        "sleep",
+        "0.3",
+    ]);
+    ensure(ran.status.success(), || {
+        format!("elect: {:?} {}", ran.status, stderr(&ran))
+    })?;
+    let mut events = Vec::new();
+    while events.len() < 3 {
+        let line = rx
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| format!("only {events:?} within 5 s"))?;
+        let event: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| format!("{line:?}: {e}"))?;
+        events.push((
+            event["event"].as_str().unwrap_or("").to_string(),
+            event["id"].clone(),
+        ));
+    }
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    ensure(kinds == ["joined", "elected", "left"], || {
+        format!("events {events:?}")
+    })?;
+    ensure(events.iter().all(|(_, id)| id == "w1"), || {
+        format!("ids {events:?}")
+    })?;
+    signal(&watcher, libc::SIGINT);
+    let code = wait_exit(&mut watcher, Duration::from_secs(5))?;
+    ensure(code == 0, || format!("watch exited {code} after SIGINT"))?;
+    Ok(())
+}
+
 /// Bad flags and unreachable endpoints: one line on stderr naming the
 /// problem, a non-zero exit code.
 fn errors_are_one_line(env: &Env) -> Check {
@@ -782,6 +848,7 @@ const TESTS: &[(&str, Test)] = &[
     ),
     ("lock_interop_with_etcdctl", lock_interop_with_etcdctl),
     ("elect_interop_with_etcdctl", elect_interop_with_etcdctl),
+    ("watch_prints_events", watch_prints_events),
     ("errors_are_one_line", errors_are_one_line),
 ];
 

@@ -24,9 +24,13 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
         E::GRpcStatus(status) => {
             let message = status.message().to_string();
             match status.code() {
-                Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::Cancelled => {
-                    Class::Transient(message)
-                }
+                // ResourceExhausted: etcd's "too many requests" while it
+                // catches up; retried like an outage.
+                Code::Unavailable
+                | Code::DeadlineExceeded
+                | Code::Aborted
+                | Code::Cancelled
+                | Code::ResourceExhausted => Class::Transient(message),
                 Code::Unknown | Code::Internal
                     if message.contains("leader")
                         || message.contains("timed out")
@@ -55,6 +59,10 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
         E::TransportError(e) => Class::Transient(format!("transport: {e}")),
         E::IoError(e) => Class::Transient(format!("io: {e}")),
         E::WatchError(e) => Class::Transient(format!("watch: {e}")),
+        // Opening a keepalive stream on a revoked or expired lease.
+        E::LeaseKeepAliveError(e) if e.contains("lease not found") => {
+            Class::Final(ErrorKind::Lost, format!("keepalive: {e}"))
+        }
         E::LeaseKeepAliveError(e) => Class::Transient(format!("keepalive: {e}")),
         E::InvalidArgs(e) => Class::Final(ErrorKind::InvalidArgument, e.clone()),
         E::InvalidUri(e) => {
@@ -114,5 +122,29 @@ where
         tracing::debug!(what, %last, "etcd request failed; retrying");
         tokio::time::sleep(delay.min(remaining)).await;
         delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: tonic::Code, message: &str) -> etcd_client::Error {
+        etcd_client::Error::GRpcStatus(tonic::Status::new(code, message))
+    }
+
+    #[test]
+    fn too_many_requests_is_retried_not_internal() {
+        let error = status(
+            tonic::Code::ResourceExhausted,
+            "etcdserver: too many requests",
+        );
+        assert!(matches!(classify(&error), Class::Transient(_)));
+    }
+
+    #[test]
+    fn keepalive_on_a_revoked_lease_is_a_loss() {
+        let error = etcd_client::Error::LeaseKeepAliveError("lease not found".into());
+        assert!(matches!(classify(&error), Class::Final(ErrorKind::Lost, _)));
     }
 }

@@ -543,35 +543,79 @@ fn elect_stops_child_on_demotion(env: &Env) -> Check {
         &body("b"),
     ]);
     std::thread::sleep(Duration::from_millis(300));
-    let keys = env
-        .etcdctl()
-        .args([
-            "get",
-            "--prefix",
-            "--keys-only",
-            "--sort-by=CREATE",
-            "/vine/sync/leaders/demote/",
-        ])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let first = stdout(&keys)
-        .lines()
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
-        .to_string();
-    env.etcdctl()
-        .args(["del", &first])
-        .output()
-        .map_err(|e| e.to_string())?;
+    demote_primary(env, "demote")?;
     let code_a = wait_exit(&mut a, Duration::from_secs(10))?;
     ensure(code_a == 76, || {
         format!("demoted --once vinesync exited {code_a}, want 76")
     })?;
     find(&log, "a-signalled").ok_or("the demoted primary's child was not stopped")?;
     wait_line(&log, "b-start", Duration::from_secs(5))?;
+    // Without --once, a demoted candidate campaigns again (alone: it wins).
+    demote_primary(env, "demote")?;
+    let end = Instant::now() + Duration::from_secs(5);
+    while lines(&log).iter().filter(|(w, _)| w == "b-start").count() < 2 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // (An operator's delete reaches a and b at once: a's stop and b's start
+    // have no order between them, unlike an expiry, which the watchdog beats.)
+    let events: Vec<String> = lines(&log).into_iter().map(|(w, _)| w).collect();
+    let of = |who: &str| -> Vec<&str> {
+        events
+            .iter()
+            .map(String::as_str)
+            .filter(|w| w.starts_with(who))
+            .collect()
+    };
+    ensure(
+        of("a-") == ["a-start", "a-signalled"] && of("b-") == ["b-start", "b-signalled", "b-start"],
+        || format!("want b stopped and run again after its demotion: {events:?}"),
+    )?;
     signal(&b, libc::SIGTERM);
-    wait_exit(&mut b, Duration::from_secs(10))?;
+    let code = wait_exit(&mut b, Duration::from_secs(10))?;
+    ensure(code == 0, || format!("b exited {code} after SIGTERM"))?;
     Ok(())
+}
+
+/// Deletes the primary's candidate key, as an operator could.
+fn demote_primary(env: &Env, namespace: &str) -> Check {
+    let dir = format!("/vine/sync/leaders/{namespace}/");
+    let keys = env
+        .etcdctl()
+        .args(["get", "--prefix", "--keys-only", "--sort-by=CREATE", &dir])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let first = stdout(&keys)
+        .lines()
+        .find(|l| !l.is_empty())
+        .ok_or_else(|| format!("no candidate under {dir}"))?
+        .to_string();
+    let deleted = env
+        .etcdctl()
+        .args(["del", &first])
+        .output()
+        .map_err(|e| e.to_string())?;
+    ensure(stdout(&deleted).trim() == "1", || {
+        format!("etcdctl del {first}: {}", stdout(&deleted))
+    })
+}
+
+/// Without CMD, `elect` prints "primary ID", holds the role (members shows
+/// it) and resigns on SIGTERM.
+fn elect_without_cmd_holds_the_role(env: &Env) -> Check {
+    let mut holder = env.spawn(&["elect", "svc", "--ns=holding", "--id=h"]);
+    let said = first_line(&mut holder)?;
+    ensure(said.trim() == "primary h", || format!("printed {said:?}"))?;
+    let members = env.run(&["members", "--ns=holding"]);
+    ensure(stdout(&members).trim() == "primary  h\tsvc", || {
+        format!("members: {:?}", stdout(&members))
+    })?;
+    signal(&holder, libc::SIGTERM);
+    let code = wait_exit(&mut holder, Duration::from_secs(10))?;
+    ensure(code == 0, || format!("exited {code} after SIGTERM"))?;
+    let members = env.run(&["members", "--ns=holding"]);
+    ensure(stdout(&members).trim().is_empty(), || {
+        format!("still a member after SIGTERM: {:?}", stdout(&members))
+    })
 }
 
 /// `etcdctl lock` and `vinesync lock` exclude each other on one name, and
@@ -845,6 +889,10 @@ const TESTS: &[(&str, Test)] = &[
     (
         "elect_stops_child_on_demotion",
         elect_stops_child_on_demotion,
+    ),
+    (
+        "elect_without_cmd_holds_the_role",
+        elect_without_cmd_holds_the_role,
     ),
     ("lock_interop_with_etcdctl", lock_interop_with_etcdctl),
     ("elect_interop_with_etcdctl", elect_interop_with_etcdctl),

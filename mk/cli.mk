@@ -20,4 +20,4 @@ test-rust: CARGO_EXCLUDE += --exclude vinesync-cli
 install: install-cli
 install-cli: build-cli ## install the vinesync command under PREFIX/bin
 	install -d $(PREFIX)/bin
-	install -m 755 $(TARGET_DIR)/debug/vinesync $(PREFIX)/bin/
+	install -m 755 -s $(TARGET_DIR)/debug/vinesync $(PREFIX)/bin/

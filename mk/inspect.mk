@@ -1,6 +1,6 @@
 # Lock inspection (vs_inspect_lock) from C: against the installed library, on
-# memory and on a real etcd, and under valgrind. (Python and Go do not
-# have the call yet.)
+# memory and on a real etcd, and under valgrind. (Go's and Python's tests
+# of it run in test-go and test-python.)
 
 .PHONY: test-c-inspect
 

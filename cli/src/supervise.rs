@@ -43,7 +43,8 @@ pub async fn run<R: Role>(
     let mut watchdog = match Watchdog::start(running.pgid(), watchdog::timeout_for(ttl), stopping) {
         Ok(watchdog) => watchdog,
         Err(error) => {
-            running.stop(libc::SIGKILL, Duration::ZERO).await;
+            running.signal(libc::SIGKILL);
+            running.exited().await;
             let _ = running.reap();
             return Err(Failure::new(
                 exit::FAILURE,
@@ -58,7 +59,7 @@ pub async fn run<R: Role>(
     loop {
         tokio::select! {
             _ = running.exited() => break,
-            _ = &mut lost, if !was_lost => {
+            _ = &mut lost => {
                 note!(
                     "vinesync: {what} lost: sending {} to CMD (process group {})",
                     signal_name::name(stopping.signal),

@@ -37,6 +37,7 @@ fn read_file(what: &str, path: &Path) -> Result<Vec<u8>> {
             "cannot read the {what} file {}: {e}",
             path.display()
         ))
+        .with_source(e)
     })
 }
 
@@ -94,7 +95,7 @@ pub(super) async fn connect(options: &Options) -> Result<Client> {
     {
         Ok(Ok(client)) => client,
         Ok(Err(error)) => {
-            return Err(explain_failure(options, describe_connect_error(&names, &error)).await)
+            return Err(explain_failure(options, describe_connect_error(&names, error)).await)
         }
         Err(_) => {
             return Err(Error::new(
@@ -147,6 +148,7 @@ async fn explain_failure(options: &Options, error: Error) -> Error {
                 ErrorKind::Unauthenticated,
                 format!("{} (user {user:?})", error.message()),
             )
+            .with_source(error)
         }
         ErrorKind::Unavailable if options.tls.is_some() && any_accepts_tcp(options).await => {
             let tls = options.tls.clone().unwrap_or_default();
@@ -165,6 +167,7 @@ async fn explain_failure(options: &Options, error: Error) -> Error {
                     tls.server_name.as_deref().unwrap_or("from the endpoint"),
                 ),
             )
+            .with_source(error)
         }
         _ => error,
     }
@@ -184,18 +187,19 @@ async fn any_accepts_tcp(options: &Options) -> bool {
     false
 }
 
-fn describe_connect_error(names: &str, error: &etcd_client::Error) -> Error {
+fn describe_connect_error(names: &str, error: etcd_client::Error) -> Error {
     let base = errors::to_error(&format!("connecting to etcd at {names}"), error);
     // A TLS handshake failure surfaces as a transport error: say so.
     let text = base.message().to_lowercase();
     if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-        return Error::new(
+        let explained = Error::new(
             ErrorKind::Unavailable,
             format!(
                 "{} (TLS handshake failed: check the CA, client certificate and server name)",
                 base.message()
             ),
         );
+        return explained.with_source(base);
     }
     base
 }

@@ -77,7 +77,9 @@ impl LockInfo {
         format!(
             "LockInfo(id={:?}, holder={}, waiters={})",
             self.id,
-            self.holder.as_ref().map_or("None".to_string(), LockEntry::__repr__),
+            self.holder
+                .as_ref()
+                .map_or("None".to_string(), LockEntry::__repr__),
             self.waiters.len()
         )
     }

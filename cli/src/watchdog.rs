@@ -39,7 +39,9 @@ pub struct Watchdog {
 impl Watchdog {
     /// Starts a watchdog for CMD's process group.
     pub fn start(pgid: i32, timeout: Duration, stopping: Stopping) -> std::io::Result<Watchdog> {
-        let mut process = Command::new(std::env::current_exe()?)
+        // /proc/self/exe, not a path: it still works after the binary was
+        // replaced or deleted (an upgrade while a lock is held).
+        let mut process = Command::new("/proc/self/exe")
             .arg("watchdog")
             .arg(format!("--pgid={pgid}"))
             .arg(format!("--timeout={}ms", timeout.as_millis()))

@@ -465,7 +465,7 @@ impl Client {
         }
     }
 
-    fn backend(&self) -> Backend {
+    pub(crate) fn backend(&self) -> Backend {
         read(&self.inner.backend).clone()
     }
 

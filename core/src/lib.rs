@@ -69,6 +69,7 @@ mod guard;
 pub mod host;
 #[cfg(feature = "test-util")]
 mod inject;
+mod inspect;
 pub mod keys;
 mod leader;
 mod member;
@@ -89,6 +90,7 @@ pub use guard::LockGuard;
 #[cfg(feature = "test-util")]
 #[doc(hidden)]
 pub use inject::Injected;
+pub use inspect::{LockEntry, LockInfo};
 pub use leader::{Leader, StatusStream};
 pub use member::{ElectEvent, ElectEventKind, Member, ObserveResult, Role};
 pub use memory::MemoryStore;

@@ -384,6 +384,12 @@ impl Sync {
         Ok(members.into_iter().map(Member::from).collect())
     }
 
+    /// Who holds lock `id` and who waits for it (a `LockInfo`); writes
+    /// nothing. (No asyncio twin yet.)
+    fn lock_info(&self, py: Python<'_>, id: String) -> PyResult<crate::inspect::LockInfo> {
+        crate::inspect::lock_info(py, self.check(py)?, id)
+    }
+
     /// `list_members` for asyncio.
     #[pyo3(signature = (*, ns = None))]
     fn list_members_async<'py>(

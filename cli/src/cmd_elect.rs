@@ -37,9 +37,9 @@ async fn campaign(
     interrupts: &mut Interrupts,
 ) -> Result<u8, Failure> {
     let name = args.name.as_deref().unwrap_or_default();
-    // Whole seconds, rounded up so the role never lives shorter than asked.
-    let ttl_secs = args.ttl.as_secs() + u64::from(args.ttl.subsec_nanos() > 0);
-    let ttl = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
+    // The core rounds up to whole seconds, so the role never lives shorter
+    // than asked.
+    let ttl = args.ttl;
     // The same id on every term, so `members` shows one candidate.
     let mut id = args.id.clone();
     loop {

@@ -20,7 +20,10 @@ pub async fn run(connection: &Connection, args: &WatchArgs) -> Result<u8, Failur
     let mut watcher = client.watch_elect(options).await?;
     loop {
         let event = tokio::select! {
-            event = watcher.next() => event?,
+            event = watcher.next() => match event {
+                Some(event) => event?,
+                None => break, // the watch was closed
+            },
             _ = interrupts.next() => break,
         };
         let m = &event.member;

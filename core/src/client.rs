@@ -22,7 +22,7 @@ use crate::mutex::{self, Attempt, Held};
 use crate::options::{
     check_text, ttl_seconds, LeaderOptions, LockOptions, MemberOptions, Options, WatchOptions,
 };
-use crate::queue::KeyCleanup;
+use crate::queue;
 use crate::session::Session;
 use crate::store::Store;
 use tokio_util::task::TaskTracker;
@@ -313,15 +313,10 @@ impl Client {
         for _ in 0..MAX_ATTEMPTS {
             let session = self.session(ttl_seconds(options.ttl)).await?;
             let key = keys::own_key(&dir, session.lease(), self.next_seq());
-            // Armed before the write: a cancelled or failed join must not
-            // leave a ghost candidate (SPEC E1, H3).
-            let cleanup = KeyCleanup::new(session.clone(), key.clone());
-            match session
-                .backend()
-                .create(&key, value.clone(), session.lease(), &dir)
-                .await
-            {
-                Ok(created) => {
+            // Written to completion in the background: a cancelled or failed
+            // join must not leave a ghost candidate (SPEC E1, H3).
+            match queue::create_owned(&session, &key, value.clone(), &dir).await {
+                Ok((created, cleanup)) => {
                     cleanup.disarm(); // the candidacy owns the key now
                     let first_is_ours = created
                         .first
@@ -338,10 +333,7 @@ impl Client {
                     );
                     return Ok(Leader::new(candidate));
                 }
-                Err(error) if error.kind() == ErrorKind::Lost => {
-                    session.mark_lost();
-                    cleanup.disarm(); // the lease and its keys are gone
-                }
+                Err(error) if error.kind() == ErrorKind::Lost => session.mark_lost(),
                 Err(error) => return Err(error),
             }
         }

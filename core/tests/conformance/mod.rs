@@ -178,6 +178,7 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_cancel::h2_unlock_failed_or_cancelled_at_every_point,
         cases_cancel::h3_leader_failed_or_cancelled_at_every_point,
         cases_cancel::h2_resign_failed_or_cancelled_at_every_point,
+        cases_cancel::h3_aborted_at_random_moments_leave_no_key,
         cases_errors::errors_invalid_arguments_are_named,
         cases_errors::errors_closed_handle,
         cases_errors::errors_string_and_options,

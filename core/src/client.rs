@@ -187,7 +187,8 @@ impl Client {
     ///
     /// Cancel-safe (SPEC L8, H3): dropped at any await point, the waiter key is removed by name in the background, even if its write was in flight.
     pub async fn lock(&self, id: &str, options: LockOptions) -> Result<LockGuard> {
-        self.acquire(id, options, false).await
+        let span = tracing::debug_span!("lock", id, wait = ?options.wait);
+        tracing::Instrument::instrument(self.acquire(id, options, false), span).await
     }
 
     /// Takes lock `id` only if it is free right now; otherwise
@@ -195,7 +196,8 @@ impl Client {
     ///
     /// Cancel-safe, like [`Client::lock`].
     pub async fn try_lock(&self, id: &str, options: LockOptions) -> Result<LockGuard> {
-        self.acquire(id, options, true).await
+        let span = tracing::debug_span!("try_lock", id);
+        tracing::Instrument::instrument(self.acquire(id, options, true), span).await
     }
 
     async fn acquire(&self, id: &str, options: LockOptions, try_only: bool) -> Result<LockGuard> {
@@ -292,6 +294,11 @@ impl Client {
     ///
     /// Cancel-safe (SPEC E1, H3): dropped before it returns, the candidate key is removed by name in the background.
     pub async fn leader(&self, name: &str, options: LeaderOptions) -> Result<Leader> {
+        let span = tracing::debug_span!("leader", name, namespace = %options.namespace);
+        tracing::Instrument::instrument(self.join(name, options), span).await
+    }
+
+    async fn join(&self, name: &str, options: LeaderOptions) -> Result<Leader> {
         self.check_open()?;
         check_text("leader name", name)?;
         options.validate()?;

@@ -169,6 +169,7 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_election::e2_lost_lease_ends_primary_role,
         cases_election::e3_failed_campaign_removes_its_key,
         cases_election::e6_proclaim_updates_members_and_watchers,
+        cases_election::e8_status_watcher_and_observer_are_streams,
         cases_election::e2_leader_lost_fires_on_loss_not_on_resign,
         cases_lock::l6_handle_lease_lost_signal,
         cases_lock::l6_lost_signal_before_anyone_else_acquires,

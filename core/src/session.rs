@@ -57,6 +57,17 @@ async fn grant_owned(
     tasks: &TaskTracker,
 ) -> Result<(LeaseId, i64, GrantCleanup)> {
     let id = new_lease_id();
+    if !backend.is_etcd() {
+        // The memory store grants within one poll (see `create_owned`).
+        let cleanup = GrantCleanup {
+            backend: Some(backend.clone()),
+            id,
+            ttl,
+            tasks: tasks.clone(),
+        };
+        let (lease, granted) = backend.grant(ttl, id).await?;
+        return Ok((lease, granted, cleanup));
+    }
     let (answer, outcome) = tokio::sync::oneshot::channel();
     let (store, owner_tasks) = (backend.clone(), tasks.clone());
     tasks.spawn(async move {

@@ -35,10 +35,17 @@ func toError(status C.vs_status, cerr *C.vs_error, ctx context.Context) error {
 	if status == C.VS_OK {
 		return nil
 	}
+	if status == C.VS_LOCK_TIMEOUT {
+		// vine programs compare with ==: the bare sentinel, as vine returns it.
+		C.vs_error_free(&cerr)
+		return ErrLockTimeout
+	}
 	message := "vinesync error"
 	if cerr != nil {
 		message = C.GoString(C.vs_error_message(cerr))
 		C.vs_error_free(&cerr)
+	} else if status == C.VS_CANCELLED && ctx != nil && ctx.Err() != nil {
+		message = "cancelled: " + ctx.Err().Error()
 	}
 	kind, ok := kinds[status]
 	if !ok {
@@ -68,35 +75,120 @@ func free(p *C.char) {
 	}
 }
 
-// withCancel runs a blocking native call whose cancel token fires when ctx
-// is done, and waits for the watcher goroutine before freeing the token.
-func withCancel(ctx context.Context, call func(cancel *C.vs_cancel, cerr **C.vs_error) C.vs_status) error {
+// closingOf is l's closing channel; nil (never ready) for no lifetime.
+func closingOf(l *lifetime) <-chan struct{} {
+	if l == nil {
+		return nil
+	}
+	return l.closing
+}
+
+// outcome is how a call ended: closed when one of its handles started
+// closing, else the ctx error (or nil).
+func outcome(ctx context.Context, status C.vs_status, cerr *C.vs_error, own, parent *lifetime) error {
+	if status == C.VS_CANCELLED && ctx.Err() == nil {
+		for _, l := range []*lifetime{own, parent} {
+			if l != nil && l.isClosed() {
+				C.vs_error_free(&cerr)
+				return l.closedError()
+			}
+		}
+	}
+	return toError(status, cerr, ctx)
+}
+
+// blocking runs a native call that takes a cancel token, as one call in
+// flight on its handle (own) and the Sync it comes from (parent; either may
+// be nil). The token fires when ctx is done or either handle starts
+// closing: a call woken by a close returns ErrClosed (SPEC H1), one woken
+// by ctx ErrCancelled that is also errors.Is ctx.Err().
+func blocking(ctx context.Context, own, parent *lifetime, call func(cancel *C.vs_cancel, cerr **C.vs_error) C.vs_status) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	leave, err := enterAll(parent, own)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	cancel := C.vs_cancel_new()
 	done := make(chan struct{})
 	var wg gosync.WaitGroup
-	if ctx.Done() != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-ctx.Done():
-				C.vs_cancel_fire(cancel)
-			case <-done:
-			}
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ctx.Done():
+		case <-closingOf(own):
+		case <-closingOf(parent):
+		case <-done:
+			return
+		}
+		C.vs_cancel_fire(cancel)
+	}()
 	var cerr *C.vs_error
 	status := call(cancel, &cerr)
 	close(done)
 	wg.Wait()
 	C.vs_cancel_free(&cancel)
-	return toError(status, cerr, ctx)
+	return outcome(ctx, status, cerr, own, parent)
 }
 
-// plain runs a native call without cancellation.
+// detached runs a native call that takes no cancel token so that the
+// caller stops waiting when ctx is done or a handle starts closing: the
+// call itself goes on in the background as a call in flight (an unlock or a
+// resign runs to completion, SPEC H2), and undo (if not nil) reverts what a
+// successful call made after its caller stopped waiting (H3: a lock or
+// candidacy nobody received is released).
+func detached(ctx context.Context, own, parent *lifetime, call func(cerr **C.vs_error) C.vs_status, undo func()) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	leave, err := enterAll(parent, own)
+	if err != nil {
+		return err
+	}
+	type result struct {
+		status C.vs_status
+		cerr   *C.vs_error
+	}
+	var mu gosync.Mutex
+	abandoned := false
+	results := make(chan result, 1)
+	go func() {
+		defer leave()
+		var cerr *C.vs_error
+		status := call(&cerr)
+		mu.Lock()
+		defer mu.Unlock()
+		if abandoned {
+			if status == C.VS_OK && undo != nil {
+				undo()
+			}
+			C.vs_error_free(&cerr)
+			return
+		}
+		results <- result{status, cerr}
+	}()
+	select {
+	case r := <-results:
+		return toError(r.status, r.cerr, ctx)
+	case <-ctx.Done():
+	case <-closingOf(own):
+	case <-closingOf(parent):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	select {
+	case r := <-results: // finished meanwhile: its answer stands
+		return toError(r.status, r.cerr, ctx)
+	default:
+	}
+	abandoned = true
+	return outcome(ctx, C.VS_CANCELLED, nil, own, parent)
+}
+
+// plain runs a native call that neither blocks nor needs a handle's lifetime.
 func plain(call func(cerr **C.vs_error) C.vs_status) error {
 	var cerr *C.vs_error
 	status := call(&cerr)

@@ -25,7 +25,7 @@ var onEtcd = os.Getenv("VINESYNC_NODES") != ""
 func newSync(t *testing.T) *sync.Client {
 	t.Helper()
 	prefix := sync.Prefix(fmt.Sprintf("/gotest/%s/%d", t.Name(), os.Getpid()))
-	var s sync.Sync
+	var s *sync.Client
 	if onEtcd {
 		s = etcd.NewSync(prefix)
 	} else {
@@ -34,9 +34,8 @@ func newSync(t *testing.T) *sync.Client {
 	if err := s.Init(); err != nil {
 		t.Fatalf("init: %v", err)
 	}
-	c := s.(*sync.Client)
-	t.Cleanup(c.Close)
-	return c
+	t.Cleanup(s.Close)
+	return s
 }
 
 func TestString(t *testing.T) {

@@ -83,10 +83,12 @@ func closingOf(l *lifetime) <-chan struct{} {
 	return l.closing
 }
 
-// outcome is how a call ended: closed when one of its handles started
-// closing, else the ctx error (or nil).
+// outcome is how a call ended: ErrClosed when it was cut short (cancelled,
+// or its lock or candidacy gone) because one of its handles started
+// closing, else its own status.
 func outcome(ctx context.Context, status C.vs_status, cerr *C.vs_error, own, parent *lifetime) error {
-	if status == C.VS_CANCELLED && ctx.Err() == nil {
+	cutShort := status == C.VS_CANCELLED || status == C.VS_LOST || status == C.VS_CLOSED
+	if cutShort && ctx.Err() == nil {
 		for _, l := range []*lifetime{own, parent} {
 			if l != nil && l.isClosed() {
 				C.vs_error_free(&cerr)

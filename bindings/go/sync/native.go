@@ -155,21 +155,24 @@ func detached(ctx context.Context, own, parent *lifetime, call func(cerr **C.vs_
 		cerr   *C.vs_error
 	}
 	var mu gosync.Mutex
-	abandoned := false
+	abandoned, answered := false, false
 	results := make(chan result, 1)
 	go func() {
-		defer leave()
 		var cerr *C.vs_error
 		status := call(&cerr)
 		mu.Lock()
-		defer mu.Unlock()
 		if abandoned {
 			if status == C.VS_OK && undo != nil {
 				undo()
 			}
 			C.vs_error_free(&cerr)
+			mu.Unlock()
+			leave()
 			return
 		}
+		answered = true
+		mu.Unlock()
+		leave() // first: what the caller does next sees no call in flight
 		results <- result{status, cerr}
 	}()
 	select {
@@ -180,12 +183,12 @@ func detached(ctx context.Context, own, parent *lifetime, call func(cerr **C.vs_
 	case <-closingOf(parent):
 	}
 	mu.Lock()
-	defer mu.Unlock()
-	select {
-	case r := <-results: // finished meanwhile: its answer stands
+	if answered { // finished meanwhile: its answer stands
+		mu.Unlock()
+		r := <-results
 		return toError(r.status, r.cerr, ctx)
-	default:
 	}
+	defer mu.Unlock()
 	abandoned = true
 	return outcome(ctx, C.VS_CANCELLED, nil, own, parent)
 }

@@ -14,11 +14,15 @@
  *    Strings returned are owned by the object they come from.
  *  - Threads: vs_sync, vs_leader, vs_watcher and vs_cancel may be used from
  *    any number of threads at once; vs_guard and vs_options from one thread
- *    at a time; vs_error, vs_member, vs_member_list, vs_event are immutable.
- *  - Blocking calls (vs_lock, vs_sync_new_etcd, *_wait_*, *_next) take an
- *    optional vs_cancel: fire it from another thread to make them return
+ *    at a time; vs_error, vs_member, vs_owned_member, vs_member_list, vs_event are
+ *    immutable.
+ *  - Every call that does network I/O takes an optional vs_cancel (NULL =
+ *    none): fire it from another thread to make the call return
  *    VS_CANCELLED promptly. A cancelled vs_lock leaves no waiter key.
- *  - Durations are milliseconds (uint64_t); 0 means "no limit" for waits.
+ *  - Durations are milliseconds (uint64_t); 0 means "no limit" for waits
+ *    and the default for TTLs.
+ *  - vs_member is always borrowed (from a list, an event or a
+ *    vs_owned_member); vs_owned_member is the caller's to free.
  */
 
 
@@ -144,7 +148,8 @@ typedef struct vs_guard vs_guard;
 typedef struct vs_leader vs_leader;
 
 /**
- * One election member; its strings are owned by it (or by its list or event).
+ * One election member, always borrowed: owned by the list, event or
+ * `vs_owned_member` it came from, and valid until that is freed.
  */
 typedef struct vs_member vs_member;
 
@@ -158,6 +163,12 @@ typedef struct vs_member_list vs_member_list;
  * build it on one thread, then pass it (read-only) to `vs_sync_new_*`.
  */
 typedef struct vs_options vs_options;
+
+/**
+ * A member owned by the caller (from `vs_leader_primary`); its
+ * `vs_member` comes from `vs_owned_member_get`.
+ */
+typedef struct vs_owned_member vs_owned_member;
 
 /**
  * A vinesync handle. Thread-safe: any number of threads may use one
@@ -206,17 +217,20 @@ void vs_cancel_free(vs_cancel **token);
 
 /**
  * vine's `Leader`: joins election `name` in namespace `ns` (NULL =
- * "default") as `id` (NULL = a new UUID) with a lease of `ttl_s` seconds
- * (0 = 60). Returns once the candidate key is written (SPEC E1).
+ * "default") as `id` (NULL = a new UUID) with a lease of `ttl_ms`
+ * milliseconds (0 = 60 s; whole seconds, at least 1000). Returns once the
+ * candidate key is written (SPEC E1).
  *
  * # Safety
- * `sync` live; strings NULL (where allowed) or C strings; `out` writable.
+ * `sync` live; strings NULL (where allowed) or C strings; `cancel` NULL or
+ * live; `out` writable.
  */
 vs_status vs_leader_new(const vs_sync *sync,
                         const char *name,
                         const char *ns,
                         const char *id,
-                        int64_t ttl_s,
+                        uint64_t ttl_ms,
+                        const vs_cancel *cancel,
                         vs_leader **out,
                         vs_error **err);
 
@@ -266,27 +280,34 @@ vs_status vs_leader_status_next(const vs_leader *l,
  * Resigns (SPEC E4): the next candidate becomes primary at once. Idempotent.
  *
  * # Safety
- * `l` live.
+ * `l` live; `cancel` NULL or live.
  */
-vs_status vs_leader_resign(const vs_leader *l, vs_error **err);
+vs_status vs_leader_resign(const vs_leader *l, const vs_cancel *cancel, vs_error **err);
 
 /**
- * The namespace's current primary, or `VS_NO_LEADER`. Free `*out` with
- * `vs_member_free`.
+ * The namespace's current primary, or `VS_NO_LEADER`. `*out` is owned by
+ * the caller: read it with `vs_owned_member_get`, free it with
+ * `vs_owned_member_free`.
  *
  * # Safety
- * `l` live; `out` writable.
+ * `l` live; `cancel` NULL or live; `out` writable.
  */
-vs_status vs_leader_primary(const vs_leader *l, vs_member **out, vs_error **err);
+vs_status vs_leader_primary(const vs_leader *l,
+                            const vs_cancel *cancel,
+                            vs_owned_member **out,
+                            vs_error **err);
 
 /**
  * A stream of the namespace's primaries (vine's `Observe`): events of kind
  * `VS_EVENT_ELECTED`, the current primary first.
  *
  * # Safety
- * `l` live; `out` writable.
+ * `l` live; `cancel` NULL or live; `out` writable.
  */
-vs_status vs_leader_observe(const vs_leader *l, vs_watcher **out, vs_error **err);
+vs_status vs_leader_observe(const vs_leader *l,
+                            const vs_cancel *cancel,
+                            vs_watcher **out,
+                            vs_error **err);
 
 /**
  * Frees `*l` (resigning if still a candidate) and sets it to NULL.
@@ -301,10 +322,12 @@ void vs_leader_free(vs_leader **l);
  * campaign order, the first primary. Free `*out` with `vs_member_list_free`.
  *
  * # Safety
- * `sync` live; `ns` NULL or a C string; `out` writable.
+ * `sync` live; `ns` NULL or a C string; `cancel` NULL or live; `out`
+ * writable.
  */
 vs_status vs_list_members(const vs_sync *sync,
                           const char *ns,
+                          const vs_cancel *cancel,
                           vs_member_list **out,
                           vs_error **err);
 
@@ -365,24 +388,33 @@ const char *vs_member_namespace(const vs_member *m);
 bool vs_member_is_primary(const vs_member *m);
 
 /**
- * Frees a member from `vs_leader_primary` and sets `*m` to NULL (not for
- * members of a list or an event).
+ * The member inside an owned member (owned by it); NULL for NULL.
+ *
+ * # Safety
+ * `m` NULL or live.
+ */
+const vs_member *vs_owned_member_get(const vs_owned_member *m);
+
+/**
+ * Frees `*m` (from `vs_leader_primary`) and sets it to NULL.
  *
  * # Safety
  * `m` NULL or points to NULL or to a member from `vs_leader_primary`.
  */
-void vs_member_free(vs_member **m);
+void vs_owned_member_free(vs_owned_member **m);
 
 /**
  * vine's `WatchElect`: joins, leaves and primary changes of `ns` (NULL =
  * "default") from now on, only about member `id` unless `id` is NULL.
  *
  * # Safety
- * `sync` live; strings NULL or C strings; `out` writable.
+ * `sync` live; strings NULL or C strings; `cancel` NULL or live; `out`
+ * writable.
  */
 vs_status vs_watch_elect(const vs_sync *sync,
                          const char *ns,
                          const char *id,
+                         const vs_cancel *cancel,
                          vs_watcher **out,
                          vs_error **err);
 
@@ -486,7 +518,7 @@ vs_status vs_lock(const vs_sync *sync,
 
 /**
  * Takes lock `id` only if free now; `VS_WOULD_BLOCK` otherwise (no key is
- * left behind). `out` as in `vs_lock`.
+ * left behind). `out` as in `vs_lock`; `cancel` cuts the request short.
  *
  * # Safety
  * As `vs_lock`.
@@ -494,6 +526,7 @@ vs_status vs_lock(const vs_sync *sync,
 vs_status vs_try_lock(const vs_sync *sync,
                       const char *id,
                       uint64_t ttl_ms,
+                      const vs_cancel *cancel,
                       vs_guard **out,
                       vs_error **err);
 
@@ -502,9 +535,9 @@ vs_status vs_try_lock(const vs_sync *sync,
  * `VS_NOT_LOCKED` if it holds none; `VS_LOST` if it was lost meanwhile.
  *
  * # Safety
- * `sync` live; `id` a C string.
+ * `sync` live; `id` a C string; `cancel` NULL or live.
  */
-vs_status vs_unlock(const vs_sync *sync, const char *id, vs_error **err);
+vs_status vs_unlock(const vs_sync *sync, const char *id, const vs_cancel *cancel, vs_error **err);
 
 /**
  * The guard's fencing token (SPEC L5); 0 for NULL.
@@ -540,9 +573,10 @@ vs_status vs_guard_wait_lost(const vs_guard *g,
  * call or `vs_unlock`); `VS_LOST` if it had been lost. Free the guard after.
  *
  * # Safety
- * `g` live and not used by another thread during the call.
+ * `g` live and not used by another thread during the call; `cancel` NULL
+ * or live.
  */
-vs_status vs_guard_unlock(vs_guard *g, vs_error **err);
+vs_status vs_guard_unlock(vs_guard *g, const vs_cancel *cancel, vs_error **err);
 
 /**
  * Frees `*g` (releasing the lock if still held) and sets it to NULL.
@@ -660,12 +694,13 @@ const char *vs_sync_name(const vs_sync *sync);
 
 /**
  * Closes the handle: releases every lock and candidacy it holds (revokes
- * its leases); later calls on it return `VS_CLOSED`. Idempotent.
+ * its leases); later calls on it return `VS_CLOSED`. Idempotent. A fired
+ * `cancel` stops waiting for the releases (the handle is closed anyway).
  *
  * # Safety
- * `sync` NULL or live.
+ * `sync` NULL or live; `cancel` NULL or live.
  */
-vs_status vs_sync_close(const vs_sync *sync, vs_error **err);
+vs_status vs_sync_close(const vs_sync *sync, const vs_cancel *cancel, vs_error **err);
 
 /**
  * Closes (if needed) and frees `*sync`, setting it to NULL. Guards and

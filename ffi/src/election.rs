@@ -9,7 +9,7 @@ use vinesync::{
     StatusStream, WatchOptions,
 };
 
-use crate::cancel::vs_cancel;
+use crate::cancel::{self, vs_cancel};
 use crate::error::{vs_error, Failure};
 use crate::handles::{free_box, guard, handle, optional_text, out_ptr, put, text};
 use crate::runtime::{block_on, runtime, timeout};
@@ -23,12 +23,19 @@ pub struct vs_leader {
     status: Mutex<StatusStream>,
 }
 
-/// One election member; its strings are owned by it (or by its list or event).
+/// One election member, always borrowed: owned by the list, event or
+/// `vs_owned_member` it came from, and valid until that is freed.
 pub struct vs_member {
     leader: CString,
     id: CString,
     namespace: CString,
     primary: bool,
+}
+
+/// A member owned by the caller (from `vs_leader_primary`); its
+/// `vs_member` comes from `vs_owned_member_get`.
+pub struct vs_owned_member {
+    member: vs_member,
 }
 
 /// The members of a namespace, in campaign order.
@@ -96,19 +103,38 @@ fn to_member(member: &Member) -> vs_member {
     }
 }
 
+/// etcd leases are granted in whole seconds: `ttl_ms` must be a multiple of
+/// 1000 (0 = the default of 60 s).
+fn leader_ttl_seconds(ttl_ms: u64) -> Result<Option<i64>, Failure> {
+    if ttl_ms == 0 {
+        return Ok(None);
+    }
+    if ttl_ms % 1000 != 0 {
+        return Err(Failure::invalid(format!(
+            "ttl_ms {ttl_ms} is not a whole number of seconds (leases are granted in seconds)"
+        )));
+    }
+    i64::try_from(ttl_ms / 1000)
+        .map(Some)
+        .map_err(|_| Failure::invalid(format!("ttl_ms {ttl_ms} is too large")))
+}
+
 /// vine's `Leader`: joins election `name` in namespace `ns` (NULL =
-/// "default") as `id` (NULL = a new UUID) with a lease of `ttl_s` seconds
-/// (0 = 60). Returns once the candidate key is written (SPEC E1).
+/// "default") as `id` (NULL = a new UUID) with a lease of `ttl_ms`
+/// milliseconds (0 = 60 s; whole seconds, at least 1000). Returns once the
+/// candidate key is written (SPEC E1).
 ///
 /// # Safety
-/// `sync` live; strings NULL (where allowed) or C strings; `out` writable.
+/// `sync` live; strings NULL (where allowed) or C strings; `cancel` NULL or
+/// live; `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_new(
     sync: *const vs_sync,
     name: *const c_char,
     ns: *const c_char,
     id: *const c_char,
-    ttl_s: i64,
+    ttl_ms: u64,
+    cancel: *const vs_cancel,
     out: *mut *mut vs_leader,
     err: *mut *mut vs_error,
 ) -> vs_status {
@@ -123,10 +149,10 @@ pub unsafe extern "C" fn vs_leader_new(
         if let Some(id) = optional_text("id", id)? {
             options = options.id(id);
         }
-        if ttl_s != 0 {
-            options = options.ttl(ttl_s);
+        if let Some(seconds) = leader_ttl_seconds(ttl_ms)? {
+            options = options.ttl(seconds);
         }
-        let leader = block_on(None, None, async {
+        let leader = block_on(cancel::optional(cancel), None, async {
             s.client.leader(name, options).await.map_err(Failure::from)
         })?;
         let id = c_string(leader.id());
@@ -170,9 +196,7 @@ pub unsafe extern "C" fn vs_leader_wait_elected(
 ) -> vs_status {
     guard(err, || {
         let l = handle("leader", l)?;
-        // SAFETY: NULL or live, per the contract.
-        let cancel = unsafe { cancel.as_ref() };
-        block_on(cancel, timeout(timeout_ms), async {
+        block_on(cancel::optional(cancel), timeout(timeout_ms), async {
             l.leader.wait_elected().await.map_err(Failure::from)
         })
     })
@@ -197,9 +221,7 @@ pub unsafe extern "C" fn vs_leader_status_next(
         if primary.is_null() {
             return Err(Failure::invalid("primary is NULL"));
         }
-        // SAFETY: NULL or live, per the contract.
-        let cancel = unsafe { cancel.as_ref() };
-        let next = block_on(cancel, timeout(timeout_ms), async {
+        let next = block_on(cancel::optional(cancel), timeout(timeout_ms), async {
             Ok(l.status.lock().await.next().await)
         })?;
         match next {
@@ -219,38 +241,46 @@ pub unsafe extern "C" fn vs_leader_status_next(
 /// Resigns (SPEC E4): the next candidate becomes primary at once. Idempotent.
 ///
 /// # Safety
-/// `l` live.
+/// `l` live; `cancel` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_resign(
     l: *const vs_leader,
+    cancel: *const vs_cancel,
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
         let l = handle("leader", l)?;
-        block_on(None, None, async {
+        block_on(cancel::optional(cancel), None, async {
             l.leader.resign().await.map_err(Failure::from)
         })
     })
 }
 
-/// The namespace's current primary, or `VS_NO_LEADER`. Free `*out` with
-/// `vs_member_free`.
+/// The namespace's current primary, or `VS_NO_LEADER`. `*out` is owned by
+/// the caller: read it with `vs_owned_member_get`, free it with
+/// `vs_owned_member_free`.
 ///
 /// # Safety
-/// `l` live; `out` writable.
+/// `l` live; `cancel` NULL or live; `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_primary(
     l: *const vs_leader,
-    out: *mut *mut vs_member,
+    cancel: *const vs_cancel,
+    out: *mut *mut vs_owned_member,
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
         let l = handle("leader", l)?;
-        let member = block_on(None, None, async {
+        let member = block_on(cancel::optional(cancel), None, async {
             l.leader.primary().await.map_err(Failure::from)
         })?;
-        put(out, to_member(&member));
+        put(
+            out,
+            vs_owned_member {
+                member: to_member(&member),
+            },
+        );
         Ok(())
     })
 }
@@ -259,17 +289,18 @@ pub unsafe extern "C" fn vs_leader_primary(
 /// `VS_EVENT_ELECTED`, the current primary first.
 ///
 /// # Safety
-/// `l` live; `out` writable.
+/// `l` live; `cancel` NULL or live; `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_observe(
     l: *const vs_leader,
+    cancel: *const vs_cancel,
     out: *mut *mut vs_watcher,
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
         let l = handle("leader", l)?;
-        let observer = block_on(None, None, async {
+        let observer = block_on(cancel::optional(cancel), None, async {
             l.leader.observe().await.map_err(Failure::from)
         })?;
         put(out, vs_watcher::new(Stream::Observe(observer)));
@@ -291,11 +322,13 @@ pub unsafe extern "C" fn vs_leader_free(l: *mut *mut vs_leader) {
 /// campaign order, the first primary. Free `*out` with `vs_member_list_free`.
 ///
 /// # Safety
-/// `sync` live; `ns` NULL or a C string; `out` writable.
+/// `sync` live; `ns` NULL or a C string; `cancel` NULL or live; `out`
+/// writable.
 #[no_mangle]
 pub unsafe extern "C" fn vs_list_members(
     sync: *const vs_sync,
     ns: *const c_char,
+    cancel: *const vs_cancel,
     out: *mut *mut vs_member_list,
     err: *mut *mut vs_error,
 ) -> vs_status {
@@ -306,7 +339,7 @@ pub unsafe extern "C" fn vs_list_members(
         if let Some(ns) = optional_text("ns", ns)? {
             options = options.namespace(ns);
         }
-        let members = block_on(None, None, async {
+        let members = block_on(cancel::optional(cancel), None, async {
             s.client.list_members(options).await.map_err(Failure::from)
         })?;
         put(
@@ -393,13 +426,22 @@ pub unsafe extern "C" fn vs_member_is_primary(m: *const vs_member) -> bool {
     unsafe { m.as_ref() }.is_some_and(|m| m.primary)
 }
 
-/// Frees a member from `vs_leader_primary` and sets `*m` to NULL (not for
-/// members of a list or an event).
+/// The member inside an owned member (owned by it); NULL for NULL.
+///
+/// # Safety
+/// `m` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_owned_member_get(m: *const vs_owned_member) -> *const vs_member {
+    // SAFETY: per the contract.
+    unsafe { m.as_ref() }.map_or(std::ptr::null(), |m| &m.member as *const vs_member)
+}
+
+/// Frees `*m` (from `vs_leader_primary`) and sets it to NULL.
 ///
 /// # Safety
 /// `m` NULL or points to NULL or to a member from `vs_leader_primary`.
 #[no_mangle]
-pub unsafe extern "C" fn vs_member_free(m: *mut *mut vs_member) {
+pub unsafe extern "C" fn vs_owned_member_free(m: *mut *mut vs_owned_member) {
     free_box(m);
 }
 
@@ -407,12 +449,14 @@ pub unsafe extern "C" fn vs_member_free(m: *mut *mut vs_member) {
 /// "default") from now on, only about member `id` unless `id` is NULL.
 ///
 /// # Safety
-/// `sync` live; strings NULL or C strings; `out` writable.
+/// `sync` live; strings NULL or C strings; `cancel` NULL or live; `out`
+/// writable.
 #[no_mangle]
 pub unsafe extern "C" fn vs_watch_elect(
     sync: *const vs_sync,
     ns: *const c_char,
     id: *const c_char,
+    cancel: *const vs_cancel,
     out: *mut *mut vs_watcher,
     err: *mut *mut vs_error,
 ) -> vs_status {
@@ -426,7 +470,7 @@ pub unsafe extern "C" fn vs_watch_elect(
         if let Some(id) = optional_text("id", id)? {
             options = options.id(id);
         }
-        let watcher = block_on(None, None, async {
+        let watcher = block_on(cancel::optional(cancel), None, async {
             s.client.watch_elect(options).await.map_err(Failure::from)
         })?;
         put(out, vs_watcher::new(Stream::Watch(watcher)));
@@ -450,9 +494,7 @@ pub unsafe extern "C" fn vs_watcher_next(
     guard(err, || {
         out_ptr("out", out)?;
         let w = handle("watcher", w)?;
-        // SAFETY: NULL or live, per the contract.
-        let cancel = unsafe { cancel.as_ref() };
-        let event = block_on(cancel, timeout(timeout_ms), async {
+        let event = block_on(cancel::optional(cancel), timeout(timeout_ms), async {
             let mut closing = w.closing.subscribe();
             if *closing.borrow() {
                 return Err(closed_failure());

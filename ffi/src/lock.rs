@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use vinesync::{LockGuard, LockOptions};
 
-use crate::cancel::vs_cancel;
+use crate::cancel::{self, vs_cancel};
 use crate::error::{vs_error, Failure};
 use crate::handles::{free_box, guard, handle, handle_mut, text};
 use crate::runtime::{block_on, runtime, timeout};
@@ -69,10 +69,8 @@ pub unsafe extern "C" fn vs_lock(
     guard(err, || {
         let s = handle("sync", sync)?;
         let id = text("id", id)?;
-        // SAFETY: NULL or live, per the contract.
-        let cancel = unsafe { cancel.as_ref() };
         let options = lock_options(ttl_ms, wait_ms);
-        let held = block_on(cancel, None, async {
+        let held = block_on(cancel::optional(cancel), None, async {
             s.client.lock(id, options).await.map_err(Failure::from)
         })?;
         deliver(held, out);
@@ -81,7 +79,7 @@ pub unsafe extern "C" fn vs_lock(
 }
 
 /// Takes lock `id` only if free now; `VS_WOULD_BLOCK` otherwise (no key is
-/// left behind). `out` as in `vs_lock`.
+/// left behind). `out` as in `vs_lock`; `cancel` cuts the request short.
 ///
 /// # Safety
 /// As `vs_lock`.
@@ -90,6 +88,7 @@ pub unsafe extern "C" fn vs_try_lock(
     sync: *const vs_sync,
     id: *const c_char,
     ttl_ms: u64,
+    cancel: *const vs_cancel,
     out: *mut *mut vs_guard,
     err: *mut *mut vs_error,
 ) -> vs_status {
@@ -97,7 +96,7 @@ pub unsafe extern "C" fn vs_try_lock(
         let s = handle("sync", sync)?;
         let id = text("id", id)?;
         let options = lock_options(ttl_ms, 0);
-        let held = block_on(None, None, async {
+        let held = block_on(cancel::optional(cancel), None, async {
             s.client.try_lock(id, options).await.map_err(Failure::from)
         })?;
         deliver(held, out);
@@ -109,17 +108,18 @@ pub unsafe extern "C" fn vs_try_lock(
 /// `VS_NOT_LOCKED` if it holds none; `VS_LOST` if it was lost meanwhile.
 ///
 /// # Safety
-/// `sync` live; `id` a C string.
+/// `sync` live; `id` a C string; `cancel` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn vs_unlock(
     sync: *const vs_sync,
     id: *const c_char,
+    cancel: *const vs_cancel,
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
         let s = handle("sync", sync)?;
         let id = text("id", id)?;
-        block_on(None, None, async {
+        block_on(cancel::optional(cancel), None, async {
             s.client.unlock(id).await.map_err(Failure::from)
         })
     })
@@ -176,9 +176,7 @@ pub unsafe extern "C" fn vs_guard_wait_lost(
         let Some(held) = g.guard.as_ref() else {
             return Ok(());
         };
-        // SAFETY: NULL or live, per the contract.
-        let cancel = unsafe { cancel.as_ref() };
-        block_on(cancel, timeout(timeout_ms), async {
+        block_on(cancel::optional(cancel), timeout(timeout_ms), async {
             held.lost().await;
             Ok(())
         })
@@ -189,9 +187,14 @@ pub unsafe extern "C" fn vs_guard_wait_lost(
 /// call or `vs_unlock`); `VS_LOST` if it had been lost. Free the guard after.
 ///
 /// # Safety
-/// `g` live and not used by another thread during the call.
+/// `g` live and not used by another thread during the call; `cancel` NULL
+/// or live.
 #[no_mangle]
-pub unsafe extern "C" fn vs_guard_unlock(g: *mut vs_guard, err: *mut *mut vs_error) -> vs_status {
+pub unsafe extern "C" fn vs_guard_unlock(
+    g: *mut vs_guard,
+    cancel: *const vs_cancel,
+    err: *mut *mut vs_error,
+) -> vs_status {
     guard(err, || {
         let g = handle_mut("guard", g)?;
         let Some(held) = g.guard.take() else {
@@ -200,7 +203,7 @@ pub unsafe extern "C" fn vs_guard_unlock(g: *mut vs_guard, err: *mut *mut vs_err
                 "the guard was already released",
             ));
         };
-        block_on(None, None, async {
+        block_on(cancel::optional(cancel), None, async {
             held.unlock().await.map_err(Failure::from)
         })
     })

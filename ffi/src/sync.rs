@@ -4,7 +4,7 @@ use std::ffi::c_char;
 
 use vinesync::{Client, Options};
 
-use crate::cancel::vs_cancel;
+use crate::cancel::{self, vs_cancel};
 use crate::error::{vs_error, Failure};
 use crate::handles::{free_box, guard, handle, out_ptr, put};
 use crate::options::vs_options;
@@ -31,9 +31,7 @@ fn connect(
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        // SAFETY: the callers' contracts: NULL or a live token.
-        let cancel = unsafe { cancel.as_ref() };
-        let client = block_on(cancel, None, async {
+        let client = block_on(cancel::optional(cancel), None, async {
             connecting.await.map_err(Failure::from)
         })?;
         put(out, vs_sync { client });
@@ -105,15 +103,20 @@ pub unsafe extern "C" fn vs_sync_name(sync: *const vs_sync) -> *const c_char {
 }
 
 /// Closes the handle: releases every lock and candidacy it holds (revokes
-/// its leases); later calls on it return `VS_CLOSED`. Idempotent.
+/// its leases); later calls on it return `VS_CLOSED`. Idempotent. A fired
+/// `cancel` stops waiting for the releases (the handle is closed anyway).
 ///
 /// # Safety
-/// `sync` NULL or live.
+/// `sync` NULL or live; `cancel` NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn vs_sync_close(sync: *const vs_sync, err: *mut *mut vs_error) -> vs_status {
+pub unsafe extern "C" fn vs_sync_close(
+    sync: *const vs_sync,
+    cancel: *const vs_cancel,
+    err: *mut *mut vs_error,
+) -> vs_status {
     guard(err, || {
         let s = handle("sync", sync)?;
-        block_on(None, None, async {
+        block_on(cancel::optional(cancel), None, async {
             s.client.close().await;
             Ok(())
         })

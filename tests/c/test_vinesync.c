@@ -92,7 +92,7 @@ static void *counter_thread(void *arg) {
     if (atomic_fetch_add(&c->inside, 1) != 0) atomic_fetch_add(&c->overlaps, 1);
     c->counter++;
     atomic_fetch_sub(&c->inside, 1);
-    if (vs_guard_unlock(g, NULL) != VS_OK) atomic_fetch_add(&c->errors, 1);
+    if (vs_guard_unlock(g, NULL, NULL) != VS_OK) atomic_fetch_add(&c->errors, 1);
     vs_guard_free(&g);
   }
   return NULL;
@@ -168,10 +168,10 @@ static void test_l3_seed_example_held_by_the_handle(void) {
   pthread_create(&t, NULL, second_lock, &c);
   sleep_ms(300);
   CHECK(atomic_load(&c.locked) == 0);
-  CHECK_STATUS(vs_unlock(s, "lock1", NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(s, "lock1", NULL, NULL), VS_OK);
   pthread_join(t, NULL);
   CHECK(c.status == VS_OK);
-  CHECK_STATUS(vs_unlock(s, "lock1", NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(s, "lock1", NULL, NULL), VS_OK);
   vs_sync_free(&s);
 }
 
@@ -195,16 +195,16 @@ static void test_l7_unlock_not_held(void) {
   CHECK(s != NULL);
   if (!s) return;
   vs_error *err = NULL;
-  CHECK_STATUS(vs_unlock(s, "never", &err), VS_NOT_LOCKED);
+  CHECK_STATUS(vs_unlock(s, "never", NULL, &err), VS_NOT_LOCKED);
   CHECK(err && strstr(vs_error_message(err), "never"));
   vs_error_free(&err);
   CHECK_STATUS(vs_lock(s, "x", 10000, 0, NULL, NULL, NULL), VS_OK);
-  CHECK_STATUS(vs_unlock(s, "x", NULL), VS_OK);
-  CHECK_STATUS(vs_unlock(s, "x", NULL), VS_NOT_LOCKED);
+  CHECK_STATUS(vs_unlock(s, "x", NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(s, "x", NULL, NULL), VS_NOT_LOCKED);
   vs_guard *g = NULL;
   CHECK_STATUS(vs_lock(s, "y", 10000, 0, NULL, &g, NULL), VS_OK);
-  CHECK_STATUS(vs_guard_unlock(g, NULL), VS_OK);
-  CHECK_STATUS(vs_guard_unlock(g, NULL), VS_NOT_LOCKED);
+  CHECK_STATUS(vs_guard_unlock(g, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_guard_unlock(g, NULL, NULL), VS_NOT_LOCKED);
   vs_guard_free(&g);
   vs_sync_free(&s);
 }
@@ -243,7 +243,7 @@ static void test_l8_cancel_token_leaves_no_waiter(void) {
   vs_guard_free(&g);
   /* With the cancelled waiter's key left behind, this would wait 60 s. */
   CHECK_STATUS(vs_lock(c, "x", 10000, 5000, NULL, NULL, NULL), VS_OK);
-  CHECK_STATUS(vs_unlock(c, "x", NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(c, "x", NULL, NULL), VS_OK);
   vs_sync_free(&a);
   vs_sync_free(&b);
   vs_sync_free(&c);
@@ -254,9 +254,9 @@ static void test_l10_try_lock_would_block(void) {
   CHECK(a && b);
   if (!(a && b)) return;
   vs_guard *g = NULL;
-  CHECK_STATUS(vs_try_lock(a, "x", 10000, &g, NULL), VS_OK);
+  CHECK_STATUS(vs_try_lock(a, "x", 10000, NULL, &g, NULL), VS_OK);
   vs_guard *g2 = (vs_guard *)0x1; /* must stay untouched on failure */
-  CHECK_STATUS(vs_try_lock(b, "x", 10000, &g2, NULL), VS_WOULD_BLOCK);
+  CHECK_STATUS(vs_try_lock(b, "x", 10000, NULL, &g2, NULL), VS_WOULD_BLOCK);
   CHECK(g2 == (vs_guard *)0x1);
   CHECK(!vs_guard_is_lost(g));
   CHECK_STATUS(vs_guard_wait_lost(g, 100, NULL, NULL), VS_TIMED_OUT);
@@ -276,10 +276,10 @@ static void test_l4_ttl_keepalive_and_crash(void) {
   if (!(a && b)) return;
   CHECK_STATUS(vs_lock(a, "x", 1000, 0, NULL, NULL, NULL), VS_OK);
   sleep_ms(2500);
-  CHECK_STATUS(vs_try_lock(b, "x", 1000, NULL, NULL), VS_WOULD_BLOCK);
+  CHECK_STATUS(vs_try_lock(b, "x", 1000, NULL, NULL, NULL), VS_WOULD_BLOCK);
   CHECK_STATUS(vs_sync_fault_crash(a, NULL), VS_OK);
   CHECK_STATUS(vs_lock(b, "x", 10000, 10000, NULL, NULL, NULL), VS_OK);
-  CHECK_STATUS(vs_unlock(b, "x", NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(b, "x", NULL, NULL), VS_OK);
   vs_sync_free(&a);
   vs_sync_free(&b);
 }
@@ -346,8 +346,8 @@ static void test_e5_failover_after_crash(void) {
   CHECK(a && b);
   if (!(a && b)) return;
   vs_leader *la = NULL, *lb = NULL;
-  CHECK_STATUS(vs_leader_new(a, "svc", NULL, "a", 1, &la, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_new(b, "svc", NULL, "b", 10, &lb, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(a, "svc", NULL, "a", 1000, NULL, &la, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(b, "svc", NULL, "b", 10000, NULL, &lb, NULL), VS_OK);
   CHECK_STATUS(vs_leader_wait_elected(la, 5000, NULL, NULL), VS_OK);
   CHECK_STATUS(vs_sync_fault_crash(a, NULL), VS_OK);
   CHECK_STATUS(vs_leader_wait_elected(lb, 4000, NULL, NULL), VS_OK);
@@ -363,11 +363,11 @@ static void test_e1_e2_e7_leader_members(void) {
   CHECK(a && b);
   if (!(a && b)) return;
   vs_leader *la = NULL, *lb = NULL;
-  CHECK_STATUS(vs_leader_new(a, "svc", "ns", "first", 10, &la, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_new(b, "svc", "ns", "second", 10, &lb, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(a, "svc", "ns", "first", 10000, NULL, &la, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(b, "svc", "ns", "second", 10000, NULL, &lb, NULL), VS_OK);
   CHECK(strcmp(vs_leader_id(la), "first") == 0);
   vs_member_list *list = NULL;
-  CHECK_STATUS(vs_list_members(a, "ns", &list, NULL), VS_OK);
+  CHECK_STATUS(vs_list_members(a, "ns", NULL, &list, NULL), VS_OK);
   CHECK(vs_member_list_len(list) == 2);
   const vs_member *m0 = vs_member_list_get(list, 0), *m1 = vs_member_list_get(list, 1);
   CHECK(m0 && strcmp(vs_member_id(m0), "first") == 0 && vs_member_is_primary(m0));
@@ -388,24 +388,24 @@ static void test_e3_e4_e6_status_resign_observe(void) {
   CHECK(a && b);
   if (!(a && b)) return;
   vs_leader *la = NULL, *lb = NULL;
-  CHECK_STATUS(vs_leader_new(a, "svc", NULL, "a", 60, &la, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_new(b, "svc", NULL, "b", 60, &lb, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(a, "svc", NULL, "a", 60000, NULL, &la, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(b, "svc", NULL, "b", 60000, NULL, &lb, NULL), VS_OK);
   bool primary = false;
   CHECK_STATUS(vs_leader_status_next(la, 5000, NULL, &primary, NULL), VS_OK);
   CHECK(primary);
   vs_watcher *obs = NULL;
-  CHECK_STATUS(vs_leader_observe(lb, &obs, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_observe(lb, NULL, &obs, NULL), VS_OK);
   vs_event *e = NULL;
   CHECK_STATUS(vs_watcher_next(obs, 5000, NULL, &e, NULL), VS_OK);
   CHECK(e && strcmp(vs_member_id(vs_event_member(e)), "a") == 0);
   vs_event_free(&e);
-  vs_member *p = NULL;
-  CHECK_STATUS(vs_leader_primary(lb, &p, NULL), VS_OK);
-  CHECK(p && strcmp(vs_member_id(p), "a") == 0);
-  vs_member_free(&p);
+  vs_owned_member *p = NULL;
+  CHECK_STATUS(vs_leader_primary(lb, NULL, &p, NULL), VS_OK);
+  CHECK(p && strcmp(vs_member_id(vs_owned_member_get(p)), "a") == 0);
+  vs_owned_member_free(&p);
   double t0 = now_s();
-  CHECK_STATUS(vs_leader_resign(la, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_resign(la, NULL), VS_OK); /* idempotent */
+  CHECK_STATUS(vs_leader_resign(la, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_resign(la, NULL, NULL), VS_OK); /* idempotent */
   CHECK_STATUS(vs_leader_wait_elected(lb, 5000, NULL, NULL), VS_OK);
   CHECK(now_s() - t0 < 5.0); /* not the 60 s TTL */
   CHECK_STATUS(vs_leader_status_next(la, 5000, NULL, &primary, NULL), VS_OK);
@@ -416,8 +416,8 @@ static void test_e3_e4_e6_status_resign_observe(void) {
   CHECK_STATUS(vs_watcher_close(obs, NULL), VS_OK);
   CHECK_STATUS(vs_watcher_next(obs, 100, NULL, &e, NULL), VS_CLOSED);
   vs_watcher_free(&obs);
-  CHECK_STATUS(vs_leader_resign(lb, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_primary(lb, &p, NULL), VS_NO_LEADER);
+  CHECK_STATUS(vs_leader_resign(lb, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_primary(lb, NULL, &p, NULL), VS_NO_LEADER);
   vs_leader_free(&la);
   vs_leader_free(&lb);
   vs_sync_free(&a);
@@ -429,10 +429,10 @@ static void test_e8_watch_elect_events(void) {
   CHECK(s != NULL);
   if (!s) return;
   vs_watcher *w = NULL;
-  CHECK_STATUS(vs_watch_elect(s, "ns", NULL, &w, NULL), VS_OK);
+  CHECK_STATUS(vs_watch_elect(s, "ns", NULL, NULL, &w, NULL), VS_OK);
   vs_leader *l = NULL;
-  CHECK_STATUS(vs_leader_new(s, "svc", "ns", "m", 10, &l, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_resign(l, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(s, "svc", "ns", "m", 10000, NULL, &l, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_resign(l, NULL, NULL), VS_OK);
   vs_event_kind expected[] = {VS_EVENT_JOINED, VS_EVENT_ELECTED, VS_EVENT_LEFT};
   for (int i = 0; i < 3; i++) {
     vs_event *e = NULL;
@@ -463,10 +463,10 @@ static void test_errors_misuse(void) {
   vs_error_free(&err); /* double free through the same variable: harmless */
   vs_error_free(NULL);
   CHECK_STATUS(vs_lock(s, NULL, 1000, 0, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
-  CHECK_STATUS(vs_unlock(s, NULL, NULL), VS_INVALID_ARGUMENT);
-  CHECK_STATUS(vs_try_lock(NULL, NULL, 0, NULL, NULL), VS_INVALID_ARGUMENT);
-  CHECK_STATUS(vs_leader_new(s, NULL, NULL, NULL, 0, NULL, NULL), VS_INVALID_ARGUMENT);
-  CHECK_STATUS(vs_list_members(s, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_unlock(s, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_try_lock(NULL, NULL, 0, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_leader_new(s, NULL, NULL, NULL, 0, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_list_members(s, NULL, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
   CHECK_STATUS(vs_watcher_next(NULL, 0, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
   CHECK_STATUS(vs_options_set_prefix(NULL, "/x", NULL), VS_INVALID_ARGUMENT);
   CHECK_STATUS(vs_sync_new_memory(NULL, NULL, NULL), VS_INVALID_ARGUMENT);
@@ -504,10 +504,10 @@ static void test_errors_misuse(void) {
   vs_cancel_free(&c);
   vs_cancel_free(&c);
   /* a closed handle */
-  CHECK_STATUS(vs_sync_close(s, NULL), VS_OK);
-  CHECK_STATUS(vs_sync_close(s, NULL), VS_OK);
+  CHECK_STATUS(vs_sync_close(s, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_sync_close(s, NULL, NULL), VS_OK);
   CHECK_STATUS(vs_lock(s, "x", 1000, 0, NULL, NULL, NULL), VS_CLOSED);
-  CHECK_STATUS(vs_unlock(s, "x", NULL), VS_CLOSED);
+  CHECK_STATUS(vs_unlock(s, "x", NULL, NULL), VS_CLOSED);
   vs_sync_free(&s);
   CHECK(s == NULL);
   vs_sync_free(&s);

@@ -188,7 +188,7 @@ func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*G
 	cid := cstr(id)
 	defer free(cid)
 	var g *C.vs_guard
-	err = plain(func(e **C.vs_error) C.vs_status { return C.vs_try_lock(h, cid, ttl, &g, e) })
+	err = plain(func(e **C.vs_error) C.vs_status { return C.vs_try_lock(h, cid, ttl, nil, &g, e) })
 	runtime.KeepAlive(c)
 	if err != nil {
 		return nil, err
@@ -204,7 +204,7 @@ func (c *Client) Unlock(ctx context.Context, id string) error {
 	}
 	cid := cstr(id)
 	defer free(cid)
-	err = plain(func(e **C.vs_error) C.vs_status { return C.vs_unlock(h, cid, e) })
+	err = plain(func(e **C.vs_error) C.vs_status { return C.vs_unlock(h, cid, nil, e) })
 	runtime.KeepAlive(c)
 	return err
 }
@@ -222,7 +222,7 @@ func (c *Client) ListMembers(ctx context.Context, opts ...ListMembersOption) ([]
 	ns := optional(o.Namespace)
 	defer free(ns)
 	var list *C.vs_member_list
-	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_list_members(h, ns, &list, e) }); err != nil {
+	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_list_members(h, ns, nil, &list, e) }); err != nil {
 		return nil, err
 	}
 	defer C.vs_member_list_free(&list)

@@ -54,7 +54,7 @@ func (g *Guard) Unlock() error {
 	if g.g == nil {
 		return &Error{Kind: ErrNotLocked, Message: "the guard was already released"}
 	}
-	err := plain(func(e **C.vs_error) C.vs_status { return C.vs_guard_unlock(g.g, e) })
+	err := plain(func(e **C.vs_error) C.vs_status { return C.vs_guard_unlock(g.g, nil, e) })
 	C.vs_guard_free(&g.g)
 	return err
 }

@@ -9,6 +9,7 @@ import "C"
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	gosync "sync"
 )
@@ -40,13 +41,16 @@ func (c *Client) leader(ctx context.Context, name string, opts []LeaderOption) (
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.TTL < 0 {
+		return nil, fmt.Errorf("%w: LeaderTTL %ds is negative", ErrInvalidArgument, o.TTL)
+	}
 	cname, ns, id := cstr(name), optional(o.Namespace), optional(o.Id)
 	defer free(cname)
 	defer free(ns)
 	defer free(id)
 	var l *C.vs_leader
 	if err := plain(func(e **C.vs_error) C.vs_status {
-		return C.vs_leader_new(h, cname, ns, id, C.int64_t(o.TTL), &l, e)
+		return C.vs_leader_new(h, cname, ns, id, C.uint64_t(o.TTL)*1000, nil, &l, e)
 	}); err != nil {
 		return nil, err
 	}
@@ -60,20 +64,20 @@ func (l *leader) Id() string { return l.id }
 
 // Resign gives up the candidacy; the next candidate is primary at once.
 func (l *leader) Resign() error {
-	err := plain(func(e **C.vs_error) C.vs_status { return C.vs_leader_resign(l.l, e) })
+	err := plain(func(e **C.vs_error) C.vs_status { return C.vs_leader_resign(l.l, nil, e) })
 	runtime.KeepAlive(l)
 	return err
 }
 
 // Primary is the namespace's current primary (ErrNoLeader if none).
 func (l *leader) Primary() (*Member, error) {
-	var m *C.vs_member
-	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_leader_primary(l.l, &m, e) }); err != nil {
+	var m *C.vs_owned_member
+	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_leader_primary(l.l, nil, &m, e) }); err != nil {
 		return nil, err
 	}
-	defer C.vs_member_free(&m)
+	defer C.vs_owned_member_free(&m)
 	runtime.KeepAlive(l)
-	return memberFrom(m), nil
+	return memberFrom(C.vs_owned_member_get(m)), nil
 }
 
 // WaitElected blocks until this candidate is primary (or ctx is done, or
@@ -135,7 +139,7 @@ func (l *leader) Status() chan bool {
 // with the current one; closed on Close.
 func (l *leader) Observe() chan ObserveResult {
 	var w *C.vs_watcher
-	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_leader_observe(l.l, &w, e) }); err != nil {
+	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_leader_observe(l.l, nil, &w, e) }); err != nil {
 		ch := make(chan ObserveResult)
 		close(ch)
 		return ch
@@ -194,7 +198,7 @@ func (c *Client) WatchElect(ctx context.Context, opts ...WatchElectOption) (Elec
 	defer free(ns)
 	defer free(id)
 	var w *C.vs_watcher
-	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_watch_elect(h, ns, id, &w, e) }); err != nil {
+	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_watch_elect(h, ns, id, nil, &w, e) }); err != nil {
 		return nil, err
 	}
 	runtime.KeepAlive(c)

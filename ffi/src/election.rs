@@ -2,6 +2,7 @@
 //! (watch_elect, observe) read with blocking `next` calls.
 
 use std::ffi::{c_char, CString};
+use std::sync::Arc;
 
 use tokio::sync::Mutex;
 use vinesync::{
@@ -11,16 +12,34 @@ use vinesync::{
 
 use crate::cancel::{self, vs_cancel};
 use crate::error::{vs_error, Failure};
-use crate::handles::{free_box, guard, handle, optional_text, out_ptr, put, text};
-use crate::runtime::{block_on, runtime, timeout};
+use crate::handles::{free_box, free_handle, guard, handle, optional_text, out_ptr, put, text};
+use crate::owner::Owner;
+use crate::runtime::{block_on, dispose, finish_in_background, timeout};
 use crate::status::vs_status;
-use crate::sync::vs_sync;
+use crate::sync::{sync_handle, vs_sync};
 
 /// A candidate in an election. Thread-safe. Freeing it resigns.
 pub struct vs_leader {
-    leader: Leader,
+    owner: Owner,
+    /// Shared with a resign that finishes in the background (SPEC H2).
+    leader: Arc<Leader>,
     id: CString,
+    name: CString,
+    namespace: CString,
     status: Mutex<StatusStream>,
+}
+
+/// A required leader, usable in this process (`VS_CLOSED` after fork).
+fn leader_handle<'a>(l: *const vs_leader) -> Result<&'a vs_leader, Failure> {
+    let l = handle("leader", l)?;
+    l.owner.check("vs_leader")?;
+    Ok(l)
+}
+
+/// A leader usable in this process, for the infallible accessors.
+fn live_leader<'a>(l: *const vs_leader) -> Option<&'a vs_leader> {
+    // SAFETY: the accessors' contract: NULL or live.
+    unsafe { l.as_ref() }.filter(|l| l.owner.is_here())
 }
 
 /// One election member, always borrowed: owned by the list, event or
@@ -54,12 +73,16 @@ pub enum vs_event_kind {
     VS_EVENT_LEFT = 1,
     /// The member became primary.
     VS_EVENT_ELECTED = 2,
+    /// Not an event: what `vs_event_get_kind(NULL)` returns.
+    VS_EVENT_INVALID = -1,
 }
 
-/// One election event: its kind and member. Owned by the caller.
+/// One election event: its kind, member and store revision. Owned by the
+/// caller.
 pub struct vs_event {
     kind: vs_event_kind,
     member: vs_member,
+    revision: i64,
 }
 
 enum Stream {
@@ -71,6 +94,7 @@ enum Stream {
 /// `vs_leader_observe`). `next` calls are serialized internally; `close`
 /// may come from another thread.
 pub struct vs_watcher {
+    owner: Owner,
     stream: Mutex<Stream>,
     /// Set by `vs_watcher_close`, so a `next` blocked in another thread
     /// returns `VS_CLOSED` at once instead of holding the stream.
@@ -80,6 +104,7 @@ pub struct vs_watcher {
 impl vs_watcher {
     fn new(stream: Stream) -> Self {
         vs_watcher {
+            owner: Owner::here(),
             stream: Mutex::new(stream),
             closing: tokio::sync::watch::channel(false).0,
         }
@@ -140,7 +165,7 @@ pub unsafe extern "C" fn vs_leader_new(
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let s = handle("sync", sync)?;
+        let s = sync_handle(sync)?;
         let name = text("name", name)?;
         let mut options = LeaderOptions::new();
         if let Some(ns) = optional_text("ns", ns)? {
@@ -155,9 +180,18 @@ pub unsafe extern "C" fn vs_leader_new(
         let leader = block_on(cancel::optional(cancel), None, async {
             s.client.leader(name, options).await.map_err(Failure::from)
         })?;
-        let id = c_string(leader.id());
         let status = Mutex::new(leader.status());
-        put(out, vs_leader { leader, id, status });
+        put(
+            out,
+            vs_leader {
+                owner: Owner::here(),
+                id: c_string(leader.id()),
+                name: c_string(leader.name()),
+                namespace: c_string(leader.namespace()),
+                leader: Arc::new(leader),
+                status,
+            },
+        );
         Ok(())
     })
 }
@@ -172,14 +206,59 @@ pub unsafe extern "C" fn vs_leader_id(l: *const vs_leader) -> *const c_char {
     unsafe { l.as_ref() }.map_or(c"".as_ptr(), |l| l.id.as_ptr())
 }
 
-/// Whether this candidate is primary right now.
+/// The election's name, owned by the leader; `""` for NULL.
+///
+/// # Safety
+/// `l` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_leader_name(l: *const vs_leader) -> *const c_char {
+    // SAFETY: per the contract.
+    unsafe { l.as_ref() }.map_or(c"".as_ptr(), |l| l.name.as_ptr())
+}
+
+/// The candidate's namespace, owned by the leader; `""` for NULL.
+///
+/// # Safety
+/// `l` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_leader_namespace(l: *const vs_leader) -> *const c_char {
+    // SAFETY: per the contract.
+    unsafe { l.as_ref() }.map_or(c"".as_ptr(), |l| l.namespace.as_ptr())
+}
+
+/// The candidacy's fencing token: the create revision of its key, greater
+/// than every earlier candidacy's in the namespace; 0 for NULL.
+///
+/// # Safety
+/// `l` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_leader_fencing_token(l: *const vs_leader) -> u64 {
+    // SAFETY: per the contract.
+    unsafe { l.as_ref() }.map_or(0, |l| l.leader.fencing_token())
+}
+
+/// Whether this candidate is primary right now (false for NULL and in a
+/// child of `fork()`).
 ///
 /// # Safety
 /// `l` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_is_primary(l: *const vs_leader) -> bool {
-    // SAFETY: per the contract.
-    unsafe { l.as_ref() }.is_some_and(|l| l.leader.is_primary())
+    let mut primary = false;
+    crate::handles::quietly(|| primary = live_leader(l).is_some_and(|l| l.leader.is_primary()));
+    primary
+}
+
+/// Whether the candidacy has ended (resigned or lost); true for NULL and in
+/// a child of `fork()`.
+///
+/// # Safety
+/// `l` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_leader_is_ended(l: *const vs_leader) -> bool {
+    let mut ended = true;
+    crate::handles::quietly(|| ended = live_leader(l).is_none_or(|l| l.leader.is_ended()));
+    ended
 }
 
 /// Blocks until primary (`VS_OK`), the candidacy ends (`VS_LOST`),
@@ -195,7 +274,7 @@ pub unsafe extern "C" fn vs_leader_wait_elected(
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
-        let l = handle("leader", l)?;
+        let l = leader_handle(l)?;
         block_on(cancel::optional(cancel), timeout(timeout_ms), async {
             l.leader.wait_elected().await.map_err(Failure::from)
         })
@@ -217,7 +296,7 @@ pub unsafe extern "C" fn vs_leader_status_next(
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
-        let l = handle("leader", l)?;
+        let l = leader_handle(l)?;
         if primary.is_null() {
             return Err(Failure::invalid("primary is NULL"));
         }
@@ -238,7 +317,9 @@ pub unsafe extern "C" fn vs_leader_status_next(
     })
 }
 
-/// Resigns (SPEC E4): the next candidate becomes primary at once. Idempotent.
+/// Resigns (SPEC E4): the next candidate becomes primary at once.
+/// Idempotent. A fired `cancel` returns `VS_CANCELLED` at once while the
+/// resignation completes in the background (SPEC H2).
 ///
 /// # Safety
 /// `l` live; `cancel` NULL or live.
@@ -249,9 +330,9 @@ pub unsafe extern "C" fn vs_leader_resign(
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
-        let l = handle("leader", l)?;
-        block_on(cancel::optional(cancel), None, async {
-            l.leader.resign().await.map_err(Failure::from)
+        let leader = leader_handle(l)?.leader.clone();
+        finish_in_background(cancel::optional(cancel), async move {
+            leader.resign().await.map_err(Failure::from)
         })
     })
 }
@@ -271,7 +352,7 @@ pub unsafe extern "C" fn vs_leader_primary(
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let l = handle("leader", l)?;
+        let l = leader_handle(l)?;
         let member = block_on(cancel::optional(cancel), None, async {
             l.leader.primary().await.map_err(Failure::from)
         })?;
@@ -299,7 +380,7 @@ pub unsafe extern "C" fn vs_leader_observe(
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let l = handle("leader", l)?;
+        let l = leader_handle(l)?;
         let observer = block_on(cancel::optional(cancel), None, async {
             l.leader.observe().await.map_err(Failure::from)
         })?;
@@ -308,14 +389,28 @@ pub unsafe extern "C" fn vs_leader_observe(
     })
 }
 
-/// Frees `*l` (resigning if still a candidate) and sets it to NULL.
+/// Frees `*l` and sets it to NULL. A candidacy still running is resigned
+/// before this returns (bounded by the request timeout), so the next
+/// candidate is primary at once. Safe at process exit; in a child of
+/// `fork()` a leader of the parent is only forgotten.
 ///
 /// # Safety
-/// `l` NULL or points to NULL or to a leader from `vs_leader_new`.
+/// `l` NULL or points to NULL or to a leader from `vs_leader_new`; no
+/// other thread may be using it.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_free(l: *mut *mut vs_leader) {
-    let _entered = runtime().ok().map(|rt| rt.enter());
-    free_box(l);
+    free_handle(
+        l,
+        |l| l.owner,
+        |l| {
+            if !l.leader.is_ended() {
+                let _ = block_on(None, None, async {
+                    l.leader.resign().await.map_err(Failure::from)
+                });
+            }
+            dispose(l);
+        },
+    );
 }
 
 /// vine's `ListMembers`: live candidates of `ns` (NULL = "default") in
@@ -334,7 +429,7 @@ pub unsafe extern "C" fn vs_list_members(
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let s = handle("sync", sync)?;
+        let s = sync_handle(sync)?;
         let mut options = MemberOptions::new();
         if let Some(ns) = optional_text("ns", ns)? {
             options = options.namespace(ns);
@@ -462,7 +557,7 @@ pub unsafe extern "C" fn vs_watch_elect(
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let s = handle("sync", sync)?;
+        let s = sync_handle(sync)?;
         let mut options = WatchOptions::new();
         if let Some(ns) = optional_text("ns", ns)? {
             options = options.namespace(ns);
@@ -494,6 +589,7 @@ pub unsafe extern "C" fn vs_watcher_next(
     guard(err, || {
         out_ptr("out", out)?;
         let w = handle("watcher", w)?;
+        w.owner.check("vs_watcher")?;
         let event = block_on(cancel::optional(cancel), timeout(timeout_ms), async {
             let mut closing = w.closing.subscribe();
             if *closing.borrow() {
@@ -512,6 +608,7 @@ pub unsafe extern "C" fn vs_watcher_next(
                         Ok(vs_event {
                             kind,
                             member: to_member(&e.member),
+                            revision: e.revision,
                         })
                     }
                     Stream::Observe(observer) => {
@@ -524,6 +621,7 @@ pub unsafe extern "C" fn vs_watcher_next(
                                 namespace: c_string(&r.namespace),
                                 primary: true,
                             },
+                            revision: 0,
                         })
                     }
                 }
@@ -549,6 +647,7 @@ pub unsafe extern "C" fn vs_watcher_close(
 ) -> vs_status {
     guard(err, || {
         let w = handle("watcher", w)?;
+        w.owner.check("vs_watcher")?;
         w.closing.send_replace(true);
         block_on(None, None, async {
             match &mut *w.stream.lock().await {
@@ -566,18 +665,28 @@ pub unsafe extern "C" fn vs_watcher_close(
 /// `w` NULL or points to NULL or to a watcher; no call may be using it.
 #[no_mangle]
 pub unsafe extern "C" fn vs_watcher_free(w: *mut *mut vs_watcher) {
-    let _entered = runtime().ok().map(|rt| rt.enter());
-    free_box(w);
+    free_handle(w, |w| w.owner, dispose);
 }
 
-/// The event's kind.
+/// The event's kind; `VS_EVENT_INVALID` for NULL.
 ///
 /// # Safety
-/// `e` live.
+/// `e` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn vs_event_get_kind(e: *const vs_event) -> vs_event_kind {
     // SAFETY: per the contract.
-    unsafe { e.as_ref() }.map_or(vs_event_kind::VS_EVENT_JOINED, |e| e.kind)
+    unsafe { e.as_ref() }.map_or(vs_event_kind::VS_EVENT_INVALID, |e| e.kind)
+}
+
+/// The store revision of the change (watch_elect events); 0 for observe
+/// events and for NULL.
+///
+/// # Safety
+/// `e` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_event_revision(e: *const vs_event) -> i64 {
+    // SAFETY: per the contract.
+    unsafe { e.as_ref() }.map_or(0, |e| e.revision)
 }
 
 /// The event's member (owned by the event).

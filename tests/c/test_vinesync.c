@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <vinesync.h>
+#include <vinesync_test.h>
 
 static int failures_in_test;
 static const char *current_test;

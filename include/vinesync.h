@@ -740,6 +740,36 @@ vs_status vs_options_set_credentials(vs_options *options,
                                      vs_error **err);
 
 /**
+ * The prefix, copied into `buf` (`len` bytes, NUL-terminated, truncated
+ * if short; `buf` may be NULL with `len` 0). Returns the prefix's length,
+ * as `snprintf` does; 0 for NULL options.
+ *
+ * # Safety
+ * `options` NULL or live; `buf` NULL or `len` writable bytes.
+ */
+size_t vs_options_get_prefix(const vs_options *options, char *buf, size_t len);
+
+/**
+ * The nodes, comma-separated, copied as by `vs_options_get_prefix`.
+ *
+ * # Safety
+ * As `vs_options_get_prefix`.
+ */
+size_t vs_options_get_nodes(const vs_options *options, char *buf, size_t len);
+
+/**
+ * The dial and request timeouts in milliseconds. Outputs are written
+ * only on `VS_OK`.
+ *
+ * # Safety
+ * `options` live; `dial_ms`, `request_ms` writable.
+ */
+vs_status vs_options_get_timeouts(const vs_options *options,
+                                  uint64_t *dial_ms,
+                                  uint64_t *request_ms,
+                                  vs_error **err);
+
+/**
  * Frees `*options` and sets it to NULL.
  *
  * # Safety
@@ -784,6 +814,29 @@ vs_status vs_sync_new_from_env(const vs_cancel *cancel, vs_sync **out, vs_error 
  * `sync` NULL or live.
  */
 const char *vs_sync_name(const vs_sync *sync);
+
+/**
+ * vine's `Init`: replaces the handle's options. Locks and candidacies
+ * already held keep their keys; new calls use the new prefix. On etcd a
+ * change of nodes, timeouts, TLS or credentials reconnects (bounded by the
+ * dial timeout, or until `cancel` fires).
+ *
+ * # Safety
+ * `sync` live; `options` live; `cancel` NULL or live.
+ */
+vs_status vs_sync_init(const vs_sync *sync,
+                       const vs_options *options,
+                       const vs_cancel *cancel,
+                       vs_error **err);
+
+/**
+ * vine's `Options`: a copy of the handle's current options (free it with
+ * `vs_options_free`; read it with `vs_options_get_*`).
+ *
+ * # Safety
+ * `sync` live; `out` writable.
+ */
+vs_status vs_sync_options(const vs_sync *sync, vs_options **out, vs_error **err);
 
 /**
  * Closes the handle: releases every lock and candidacy it holds (revokes

@@ -9,6 +9,7 @@
 #define VINESYNC_TEST_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "vinesync.h"
 
@@ -28,6 +29,12 @@ vs_status vs_sync_fault_crash(const vs_sync *sync, vs_error **err);
 /* The handle's leases vanish from the store now, without the handle being
  * told (as if they had expired). */
 vs_status vs_sync_fault_expire_leases(const vs_sync *sync, vs_error **err);
+
+/* Deletes `key` (with create revision `create_revision`, e.g. a guard's
+ * fencing token) as another client would, e.g. to take a lock away from
+ * its holder (SPEC L6). VS_NOT_LOCKED when no such key exists. */
+vs_status vs_sync_fault_delete_key(const vs_sync *sync, const char *key, int64_t create_revision,
+                                   vs_error **err);
 
 #ifdef __cplusplus
 }

@@ -70,3 +70,37 @@ pub unsafe extern "C" fn vs_sync_fault_expire_leases(
         })
     })
 }
+
+/// Fault injection for tests: deletes `key` (with create revision
+/// `create_revision`, e.g. a guard's fencing token) as another client
+/// would, e.g. to take a lock away from its holder (SPEC L6).
+///
+/// # Safety
+/// `sync` live; `key` a C string.
+#[no_mangle]
+pub unsafe extern "C" fn vs_sync_fault_delete_key(
+    sync: *const vs_sync,
+    key: *const std::ffi::c_char,
+    create_revision: i64,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        let s = sync_handle(sync)?;
+        let key = crate::handles::text("key", key)?;
+        let deleted = block_on(None, None, async {
+            s.client
+                .faults()
+                .delete_key(key, create_revision)
+                .await
+                .map_err(Failure::from)
+        })?;
+        if deleted {
+            Ok(())
+        } else {
+            Err(Failure::new(
+                vs_status::VS_NOT_LOCKED,
+                format!("no key {key:?} at revision {create_revision}"),
+            ))
+        }
+    })
+}

@@ -45,10 +45,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn released() -> Failure {
-    Failure::new(
-        vs_status::VS_NOT_LOCKED,
-        "the lock was released (not lost)",
-    )
+    Failure::new(vs_status::VS_NOT_LOCKED, "the lock was released (not lost)")
 }
 
 impl vs_guard {
@@ -86,9 +83,11 @@ impl vs_guard {
     /// already released by the guard.
     fn release(&self, cancel: Option<&vs_cancel>) -> Option<Result<(), Failure>> {
         let held = lock(&self.held).take()?;
-        let outcome = finish_in_background(cancel, async move {
-            held.unlock().await.map_err(Failure::from)
-        });
+        let outcome =
+            finish_in_background(
+                cancel,
+                async move { held.unlock().await.map_err(Failure::from) },
+            );
         if matches!(&outcome, Err(f) if f.status == vs_status::from(ErrorKind::Lost)) {
             self.lost_at_unlock.store(true, Ordering::Release);
         }

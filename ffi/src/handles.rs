@@ -5,7 +5,7 @@ use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{report, vs_error, Failure};
-use crate::owner::Owner;
+use crate::owner::{self, Owner};
 use crate::panic_hook;
 use crate::status::vs_status;
 
@@ -67,7 +67,7 @@ pub(crate) fn free_handle<T>(
         if owner(&boxed).is_here() {
             release(boxed);
         } else {
-            std::mem::forget(boxed);
+            owner::keep_forever(boxed);
         }
     });
 }

@@ -113,4 +113,3 @@ pub unsafe extern "C" fn vs_unlock(
         })
     })
 }
-

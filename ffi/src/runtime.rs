@@ -90,7 +90,11 @@ where
     runtime.block_on(raced)
 }
 
-async fn race<T, F>(cancel: Option<&vs_cancel>, limit: Option<Duration>, work: F) -> Result<T, Failure>
+async fn race<T, F>(
+    cancel: Option<&vs_cancel>,
+    limit: Option<Duration>,
+    work: F,
+) -> Result<T, Failure>
 where
     F: Future<Output = Result<T, Failure>>,
 {
@@ -178,7 +182,8 @@ where
     }
     let task = runtime()?.spawn(work);
     block_on(cancel, None, async move {
-        task.await.unwrap_or_else(|_| Err(crate::handles::caught_panic()))
+        task.await
+            .unwrap_or_else(|_| Err(crate::handles::caught_panic()))
     })
 }
 

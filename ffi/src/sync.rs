@@ -7,8 +7,8 @@ use vinesync::{Client, MemoryStore, Options};
 use crate::cancel::{self, vs_cancel};
 use crate::error::{vs_error, Failure};
 use crate::handles::{free_handle, guard, handle, out_ptr, put};
-use crate::owner::{Owner, PerProcess};
 use crate::options::vs_options;
+use crate::owner::{Owner, PerProcess};
 use crate::runtime::{block_on, dispose, finish_in_background};
 use crate::status::vs_status;
 
@@ -125,6 +125,48 @@ pub unsafe extern "C" fn vs_sync_name(sync: *const vs_sync) -> *const c_char {
         Some(_) => c"memory".as_ptr(),
         None => c"".as_ptr(),
     }
+}
+
+/// vine's `Init`: replaces the handle's options. Locks and candidacies
+/// already held keep their keys; new calls use the new prefix. On etcd a
+/// change of nodes, timeouts, TLS or credentials reconnects (bounded by the
+/// dial timeout, or until `cancel` fires).
+///
+/// # Safety
+/// `sync` live; `options` live; `cancel` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_sync_init(
+    sync: *const vs_sync,
+    options: *const vs_options,
+    cancel: *const vs_cancel,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        let s = sync_handle(sync)?;
+        let options = handle("options", options)?.options.clone();
+        block_on(cancel::optional(cancel), None, async {
+            s.client.init(options).await.map_err(Failure::from)
+        })
+    })
+}
+
+/// vine's `Options`: a copy of the handle's current options (free it with
+/// `vs_options_free`; read it with `vs_options_get_*`).
+///
+/// # Safety
+/// `sync` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn vs_sync_options(
+    sync: *const vs_sync,
+    out: *mut *mut vs_options,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        out_ptr("out", out)?;
+        let options = sync_handle(sync)?.client.options();
+        put(out, vs_options { options });
+        Ok(())
+    })
 }
 
 /// Closes the handle: releases every lock and candidacy it holds (revokes

@@ -17,9 +17,14 @@
 mod cancel;
 mod election;
 mod error;
+#[cfg(feature = "test-util")]
+mod faults;
+mod guard;
 mod handles;
 mod lock;
 mod options;
+mod owner;
+mod panic_hook;
 mod runtime;
 mod status;
 mod sync;
@@ -27,6 +32,9 @@ mod sync;
 pub use cancel::*;
 pub use election::*;
 pub use error::*;
+#[cfg(feature = "test-util")]
+pub use faults::*;
+pub use guard::*;
 pub use lock::*;
 pub use options::*;
 pub use status::*;

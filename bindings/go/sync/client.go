@@ -8,8 +8,8 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"reflect"
 	"runtime"
 	"strings"
 	gosync "sync"
@@ -47,35 +47,30 @@ func New(backend string, opts ...Option) *Client {
 	return c
 }
 
-// Init applies options and connects. On a connected Sync, Init with no
-// change is a no-op, and a change reconnects only when the Sync holds
-// nothing (no lock, leader, guard or watcher, no call in flight): otherwise
-// it fails with ErrInvalidArgument rather than drop what the Sync holds.
+// Init applies options and connects. On a connected Sync it reconfigures
+// in place (vs_sync_init): the locks and candidacies it holds keep their
+// keys, new calls use the new options; on etcd a change of nodes,
+// timeouts, TLS or credentials reconnects.
 func (c *Client) Init(opts ...Option) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.lt.isClosed() {
 		return c.lt.closedError()
 	}
-	next := c.opts
+	previous := c.opts
 	for _, opt := range opts {
-		opt(&next)
+		opt(&c.opts)
 	}
-	if c.h != nil {
-		if reflect.DeepEqual(next, c.opts) {
-			return nil
-		}
-		if what := c.holdingLocked(); what != "" || c.lt.busy() {
-			if what == "" {
-				what = "a call in progress"
-			}
-			return &Error{Kind: ErrInvalidArgument, Message: "Init cannot change the options of a Sync that holds " +
-				what + ": close it first (or make a new Sync)"}
-		}
-		C.vs_sync_free(&c.h)
+	var err error
+	if c.h == nil {
+		err = c.connectLocked()
+	} else {
+		err = c.reconfigureLocked()
 	}
-	c.opts = next
-	return c.connectLocked()
+	if err != nil {
+		c.opts = previous
+	}
+	return err
 }
 
 // effective is the options to connect with: the given ones, the defaults
@@ -110,16 +105,25 @@ func (c *Client) effective() Options {
 	return o
 }
 
-func (c *Client) connectLocked() error {
+// nativeOptions builds the vs_options of the effective options; free them
+// with vs_options_free.
+func (c *Client) nativeOptions() (*C.vs_options, error) {
 	if c.envErr != nil {
-		return c.envErr
+		return nil, c.envErr
 	}
 	opts := c.effective()
 	var o *C.vs_options
 	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_options_new(&o, e) }); err != nil {
-		return err
+		return nil, err
 	}
-	defer C.vs_options_free(&o)
+	if err := setOptions(o, opts); err != nil {
+		C.vs_options_free(&o)
+		return nil, err
+	}
+	return o, nil
+}
+
+func setOptions(o *C.vs_options, opts Options) error {
 	set := func(f func(e **C.vs_error) C.vs_status) error { return plain(f) }
 	prefix, nodes := cstr(opts.Prefix), cstr(strings.Join(opts.Nodes, ","))
 	defer free(prefix)
@@ -152,6 +156,27 @@ func (c *Client) connectLocked() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// reconfigureLocked applies c.opts to the connected handle.
+func (c *Client) reconfigureLocked() error {
+	o, err := c.nativeOptions()
+	if err != nil {
+		return err
+	}
+	defer C.vs_options_free(&o)
+	return blocking(context.Background(), c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_sync_init(c.h, o, cancel, e)
+	})
+}
+
+func (c *Client) connectLocked() error {
+	o, err := c.nativeOptions()
+	if err != nil {
+		return err
+	}
+	defer C.vs_options_free(&o)
 	if c.backend == "memory" {
 		return plain(func(e **C.vs_error) C.vs_status { return C.vs_sync_new_memory(o, &c.h, e) })
 	}
@@ -200,7 +225,7 @@ func (c *Client) Close() {
 		return
 	}
 	if c.h != nil {
-		C.vs_sync_close(c.h, nil) // releases now; the handle is thread-safe
+		C.vs_sync_close(c.h, nil, nil) // releases now; the handle is thread-safe
 	}
 	c.lt.wait()
 	c.mu.Lock()
@@ -314,11 +339,11 @@ func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*G
 	defer leave()
 	ttl, _ := lockOptions(opts)
 	var g *C.vs_guard
-	err = detached(ctx, c.lt, nil, func(e **C.vs_error) C.vs_status {
-		cid := cstr(id)
-		defer free(cid)
-		return C.vs_try_lock(h, cid, ttl, &g, e)
-	}, func() { C.vs_guard_free(&g) })
+	cid := cstr(id)
+	defer free(cid)
+	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_try_lock(h, cid, ttl, cancel, &g, e)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -334,15 +359,15 @@ func (c *Client) Unlock(ctx context.Context, id string) error {
 		return err
 	}
 	defer leave()
-	return detached(ctx, c.lt, nil, func(e **C.vs_error) C.vs_status {
-		cid := cstr(id)
-		defer free(cid)
-		status := C.vs_unlock(h, cid, e)
-		if status == C.VS_OK || status == C.VS_LOST {
-			c.track(id, -1)
-		}
-		return status
-	}, nil)
+	cid := cstr(id)
+	defer free(cid)
+	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_unlock(h, cid, cancel, e)
+	})
+	if err == nil || errors.Is(err, ErrLost) || errors.Is(err, ErrCancelled) {
+		c.track(id, -1) // a cancelled unlock completes in the background
+	}
+	return err
 }
 
 // ListMembers gives the live candidates of MemberNS, primary first.
@@ -356,12 +381,12 @@ func (c *Client) ListMembers(ctx context.Context, opts ...ListMembersOption) ([]
 	for _, opt := range opts {
 		opt(&o)
 	}
+	ns := optional(o.Namespace)
+	defer free(ns)
 	var list *C.vs_member_list
-	err = detached(ctx, c.lt, nil, func(e **C.vs_error) C.vs_status {
-		ns := optional(o.Namespace)
-		defer free(ns)
-		return C.vs_list_members(h, ns, &list, e)
-	}, func() { C.vs_member_list_free(&list) })
+	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_list_members(h, ns, cancel, &list, e)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,12 @@
+// Fault injection exists only in the test build of libvinesync: build and
+// test with -tags vinesync_test (make test-go does).
+
+//go:build vinesync_test
+
 package sync
 
 /*
-#include <vinesync.h>
+#include <vinesync_test.h>
 */
 import "C"
 

@@ -40,7 +40,7 @@ func finalizeGuard(g *Guard) {
 	native := g.g
 	free := func() { freeGuard(native) }
 	if !g.c.orphan(free) {
-		free()
+		go free() // releases before it returns (nothing is held once the Sync closed)
 	}
 }
 

@@ -8,6 +8,7 @@ import "C"
 import (
 	"context"
 	"runtime"
+	"sync/atomic"
 )
 
 // Guard is a held lock with its fencing token (see Client.LockGuard and
@@ -17,6 +18,7 @@ type Guard struct {
 	lt    *lifetime
 	g     *C.vs_guard
 	token uint64
+	lost  atomic.Bool // whether it was lost when released
 }
 
 func (c *Client) newGuard(g *C.vs_guard) *Guard {
@@ -29,14 +31,15 @@ func (c *Client) newGuard(g *C.vs_guard) *Guard {
 // FencingToken grows strictly with every acquisition of the lock.
 func (g *Guard) FencingToken() uint64 { return g.token }
 
-// IsLost reports whether the lock is lost (lease expired, key deleted) or
-// no longer held (unlocked, closed, its Sync closed).
+// IsLost reports whether the lock is lost (lease expired, key deleted by
+// someone else: SPEC L6); false for a lock released by Unlock or Close
+// (then: whether it had been lost by then).
 func (g *Guard) IsLost() bool {
-	leave, err := enterAll(g.c.lt, g.lt)
-	if err != nil {
-		return true
+	if err := g.lt.enter(); err != nil {
+		g.lt.waitFreed()
+		return g.lost.Load()
 	}
-	defer leave()
+	defer g.lt.leave()
 	return bool(C.vs_guard_is_lost(g.g))
 }
 
@@ -69,8 +72,9 @@ func (g *Guard) release(unlock bool) error {
 	g.lt.wait()
 	var err error
 	if unlock {
-		err = plain(func(e **C.vs_error) C.vs_status { return C.vs_guard_unlock(g.g, e) })
+		err = plain(func(e **C.vs_error) C.vs_status { return C.vs_guard_unlock(g.g, nil, e) })
 	}
+	g.lost.Store(bool(C.vs_guard_is_lost(g.g)))
 	C.vs_guard_free(&g.g)
 	g.c.disown()
 	g.lt.finish()

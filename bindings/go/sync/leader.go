@@ -8,6 +8,8 @@ import "C"
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"runtime"
 	gosync "sync"
 )
@@ -43,14 +45,17 @@ func (c *Client) Elect(ctx context.Context, name string, opts ...LeaderOption) (
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.TTL < 0 {
+		return nil, &Error{Kind: ErrInvalidArgument, Message: fmt.Sprintf("LeaderTTL %ds is negative", o.TTL)}
+	}
+	cname, ns, id := cstr(name), optional(o.Namespace), optional(o.Id)
+	defer free(cname)
+	defer free(ns)
+	defer free(id)
 	var l *C.vs_leader
-	err = detached(ctx, c.lt, nil, func(e **C.vs_error) C.vs_status {
-		cname, ns, id := cstr(name), optional(o.Namespace), optional(o.Id)
-		defer free(cname)
-		defer free(ns)
-		defer free(id)
-		return C.vs_leader_new(h, cname, ns, id, C.int64_t(o.TTL), &l, e)
-	}, func() { C.vs_leader_free(&l) })
+	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_leader_new(h, cname, ns, id, C.uint64_t(o.TTL)*1000, cancel, &l, e)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -76,13 +81,12 @@ func (l *Candidate) Resign() error { return l.ResignContext(context.Background()
 // ResignContext is Resign that stops waiting when ctx is done (the resign
 // then completes in the background, SPEC H2).
 func (l *Candidate) ResignContext(ctx context.Context) error {
-	err := detached(ctx, l.lt, l.c.lt, func(e **C.vs_error) C.vs_status {
-		status := C.vs_leader_resign(l.l, e)
-		if status == C.VS_OK {
-			l.end()
-		}
-		return status
-	}, nil)
+	err := blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_leader_resign(l.l, cancel, e)
+	})
+	if err == nil || errors.Is(err, ErrCancelled) { // a cancelled resign completes in the background
+		l.end()
+	}
 	return err
 }
 
@@ -91,15 +95,15 @@ func (l *Candidate) Primary() (*Member, error) { return l.PrimaryContext(context
 
 // PrimaryContext is Primary bounded by ctx.
 func (l *Candidate) PrimaryContext(ctx context.Context) (*Member, error) {
-	var m *C.vs_member
-	err := detached(ctx, l.lt, l.c.lt, func(e **C.vs_error) C.vs_status {
-		return C.vs_leader_primary(l.l, &m, e)
-	}, func() { C.vs_member_free(&m) })
+	var m *C.vs_owned_member
+	err := blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_leader_primary(l.l, cancel, &m, e)
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer C.vs_member_free(&m)
-	return memberFrom(m), nil
+	defer C.vs_owned_member_free(&m)
+	return memberFrom(C.vs_owned_member_get(m)), nil
 }
 
 // WaitElected blocks until this candidate is primary (or ctx is done, or
@@ -145,9 +149,9 @@ func (l *Candidate) Observe() chan ObserveResult {
 	l.statusOnce.Do(l.startStatus) // tells when the candidacy ends
 	ch := make(chan ObserveResult, 1)
 	var w *C.vs_watcher
-	err := detached(context.Background(), l.lt, l.c.lt, func(e **C.vs_error) C.vs_status {
-		return C.vs_leader_observe(l.l, &w, e)
-	}, func() { C.vs_watcher_free(&w) })
+	err := blocking(context.Background(), l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_leader_observe(l.l, cancel, &w, e)
+	})
 	if err != nil {
 		close(ch)
 		return ch

@@ -1,8 +1,7 @@
 package sync
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../../include
-#cgo LDFLAGS: ${SRCDIR}/../lib/libvinesync.a -lpthread -ldl -lm
+#cgo CFLAGS: -I${SRCDIR}/include
 #include <stdlib.h>
 #include <vinesync.h>
 */
@@ -134,63 +133,6 @@ func blocking(ctx context.Context, own, parent *lifetime, call func(cancel *C.vs
 	wg.Wait()
 	C.vs_cancel_free(&cancel)
 	return outcome(ctx, status, cerr, own, parent)
-}
-
-// detached runs a native call that takes no cancel token so that the
-// caller stops waiting when ctx is done or a handle starts closing: the
-// call itself goes on in the background as a call in flight (an unlock or a
-// resign runs to completion, SPEC H2), and undo (if not nil) reverts what a
-// successful call made after its caller stopped waiting (H3: a lock or
-// candidacy nobody received is released).
-func detached(ctx context.Context, own, parent *lifetime, call func(cerr **C.vs_error) C.vs_status, undo func()) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	leave, err := enterAll(parent, own)
-	if err != nil {
-		return err
-	}
-	type result struct {
-		status C.vs_status
-		cerr   *C.vs_error
-	}
-	var mu gosync.Mutex
-	abandoned, answered := false, false
-	results := make(chan result, 1)
-	go func() {
-		var cerr *C.vs_error
-		status := call(&cerr)
-		mu.Lock()
-		if abandoned {
-			if status == C.VS_OK && undo != nil {
-				undo()
-			}
-			C.vs_error_free(&cerr)
-			mu.Unlock()
-			leave()
-			return
-		}
-		answered = true
-		mu.Unlock()
-		leave() // first: what the caller does next sees no call in flight
-		results <- result{status, cerr}
-	}()
-	select {
-	case r := <-results:
-		return toError(r.status, r.cerr, ctx)
-	case <-ctx.Done():
-	case <-closingOf(own):
-	case <-closingOf(parent):
-	}
-	mu.Lock()
-	if answered { // finished meanwhile: its answer stands
-		mu.Unlock()
-		r := <-results
-		return toError(r.status, r.cerr, ctx)
-	}
-	defer mu.Unlock()
-	abandoned = true
-	return outcome(ctx, C.VS_CANCELLED, nil, own, parent)
 }
 
 // plain runs a native call that neither blocks nor needs a handle's lifetime.

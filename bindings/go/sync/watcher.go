@@ -37,13 +37,13 @@ func (c *Client) Watch(ctx context.Context, opts ...WatchElectOption) (*Watcher,
 	for _, opt := range opts {
 		opt(&o)
 	}
+	ns, id := optional(o.Namespace), optional(o.Id)
+	defer free(ns)
+	defer free(id)
 	var w *C.vs_watcher
-	err = detached(ctx, c.lt, nil, func(e **C.vs_error) C.vs_status {
-		ns, id := optional(o.Namespace), optional(o.Id)
-		defer free(ns)
-		defer free(id)
-		return C.vs_watch_elect(h, ns, id, &w, e)
-	}, func() { C.vs_watcher_free(&w) })
+	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_watch_elect(h, ns, id, cancel, &w, e)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,8 @@ func TestH1InitDuringBlockedLock(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- b.Lock(ctx, "x", sync.LockWait(10*time.Second)) }()
 	time.Sleep(300 * time.Millisecond)
-	if err := b.Init(sync.Prefix(b.Options().Prefix + "/elsewhere")); err != nil {
+	original := b.Options().Prefix
+	if err := b.Init(sync.Prefix(original + "/elsewhere")); err != nil {
 		t.Fatalf("Init changing the prefix of a Sync in use: %v", err)
 	}
 	if err := a.Unlock(ctx, "x"); err != nil {
@@ -72,8 +73,15 @@ func TestH1InitDuringBlockedLock(t *testing.T) {
 	if err := returnsWithin(t, errc, 10*time.Second, "Lock after Init"); err != nil {
 		t.Fatalf("the waiter was dropped by Init: %v", err)
 	}
+	if _, err := a.TryLock(ctx, "x"); !errors.Is(err, sync.ErrWouldBlock) {
+		t.Fatalf("the waiter's lock is not held after Init: %v", err)
+	}
+	// Unlock(id) works under the prefix the lock was taken with (core L7)
+	if err := b.Init(sync.Prefix(original)); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.Unlock(ctx, "x"); err != nil {
-		t.Fatalf("the lock taken before Init is gone: %v", err)
+		t.Fatalf("unlock of the waiter's lock: %v", err)
 	}
 }
 

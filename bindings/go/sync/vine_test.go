@@ -102,8 +102,9 @@ func TestE6ObserveClosesOnResign(t *testing.T) {
 	}
 }
 
-// Init reconfigures in place: the lock held keeps its key (and can still
-// be unlocked), new calls use the new prefix.
+// Init reconfigures in place: the lock held keeps its key, new calls use
+// the new prefix, and Unlock(id) releases under the prefix the lock was
+// taken with (core L7: one acquisition per prefix).
 func TestInitReconfiguresWithoutDroppingHeldState(t *testing.T) {
 	s, other := newSync(t), newSync(t)
 	ctx := context.Background()
@@ -113,31 +114,35 @@ func TestInitReconfiguresWithoutDroppingHeldState(t *testing.T) {
 	if err := s.Init(); err != nil {
 		t.Fatalf("Init with no change: %v", err)
 	}
-	elsewhere := s.Options().Prefix + "/elsewhere"
+	original := s.Options().Prefix
+	elsewhere := original + "/elsewhere"
 	if err := s.Init(sync.Prefix(elsewhere)); err != nil {
 		t.Fatalf("Init changing the prefix while holding a lock: %v", err)
-	}
-	if _, err := other.TryLock(ctx, "x"); !errors.Is(err, sync.ErrWouldBlock) {
-		t.Fatalf("the lock was dropped by Init: %v", err)
-	}
-	if err := s.Unlock(ctx, "x"); err != nil {
-		t.Fatalf("unlock after Init of a lock taken before: %v", err)
-	}
-	if g, err := other.TryLock(ctx, "x"); err != nil {
-		t.Fatalf("the lock unlocked after Init is still taken: %v", err)
-	} else {
-		g.Close()
 	}
 	if s.Options().Prefix != elsewhere {
 		t.Fatalf("Options().Prefix = %q", s.Options().Prefix)
 	}
-	// the new prefix is in use: the same id is free there while other holds it here
-	if err := other.Lock(ctx, "x"); err != nil {
-		t.Fatal(err)
+	if _, err := other.TryLock(ctx, "x"); !errors.Is(err, sync.ErrWouldBlock) {
+		t.Fatalf("the lock was dropped by Init: %v", err)
 	}
+	// the new prefix is in use: the same id is free there
 	if err := s.Lock(ctx, "x", sync.LockWait(2*time.Second)); err != nil {
 		t.Fatalf("lock under the new prefix: %v", err)
 	}
+	if err := s.Unlock(ctx, "x"); err != nil {
+		t.Fatalf("unlock under the new prefix: %v", err)
+	}
+	if err := s.Init(sync.Prefix(original)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unlock(ctx, "x"); err != nil {
+		t.Fatalf("unlock of the lock taken before Init: %v", err)
+	}
+	g, err := other.TryLock(ctx, "x")
+	if err != nil {
+		t.Fatalf("the lock unlocked after Init is still taken: %v", err)
+	}
+	g.Close()
 }
 
 // Empty options fall back to the defaults (VINESYNC_*, then vine's).

@@ -282,12 +282,15 @@ func (c *Client) holdingLocked() string {
 	return strings.Join(parts, ", ")
 }
 
-func lockOptions(opts []LockOption) (C.uint64_t, C.uint64_t) {
+func lockOptions(opts []LockOption) (ttl, wait C.uint64_t, err error) {
 	o := LockOptions{TTL: 60 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return C.uint64_t(o.TTL / time.Millisecond), C.uint64_t(o.Wait / time.Millisecond)
+	if o.TTL < 0 || o.Wait < 0 {
+		return 0, 0, &Error{Kind: ErrInvalidArgument, Message: fmt.Sprintf("LockTTL %v and LockWait %v must not be negative", o.TTL, o.Wait)}
+	}
+	return C.uint64_t(o.TTL / time.Millisecond), C.uint64_t(o.Wait / time.Millisecond), nil
 }
 
 // Lock acquires lock id, held by this Sync until Unlock(id). It blocks
@@ -310,7 +313,10 @@ func (c *Client) lock(ctx context.Context, id string, guarded bool, opts []LockO
 		return nil, err
 	}
 	defer leave()
-	ttl, wait := lockOptions(opts)
+	ttl, wait, err := lockOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	cid := cstr(id)
 	defer free(cid)
 	var g *C.vs_guard
@@ -337,7 +343,10 @@ func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*G
 		return nil, err
 	}
 	defer leave()
-	ttl, _ := lockOptions(opts)
+	ttl, _, err := lockOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	var g *C.vs_guard
 	cid := cstr(id)
 	defer free(cid)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -284,6 +285,13 @@ func TestErrorsInvalidAndClosed(t *testing.T) {
 	}
 	if err := s.Lock(context.Background(), "x", sync.LockTTL(10*time.Millisecond)); !errors.Is(err, sync.ErrInvalidArgument) {
 		t.Fatalf("short TTL: %v", err)
+	}
+	if err := s.Lock(context.Background(), "x", sync.LockWait(-time.Second)); !errors.Is(err, sync.ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), "LockWait") {
+		t.Fatalf("negative LockWait: %v", err)
+	}
+	if _, err := s.Leader(context.Background(), "svc", sync.LeaderTTL(-1)); !errors.Is(err, sync.ErrInvalidArgument) {
+		t.Fatalf("negative LeaderTTL: %v", err)
 	}
 	s.Close()
 	s.Close()

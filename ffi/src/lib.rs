@@ -21,6 +21,7 @@ mod error;
 mod faults;
 mod guard;
 mod handles;
+mod live;
 mod lock;
 mod options;
 mod owner;

@@ -2,12 +2,14 @@
  * SPEC H4 (exit): the library at process exit. Run as
  *   exit_cases atexit PREFIX   frees a guard, a leader and a watcher from an
  *                              atexit handler, after main returned
- *   exit_cases blocked PREFIX  returns from main with live handles and a
- *                              thread blocked in vs_lock
+ *   exit_cases blocked PREFIX  returns from main with live handles (never
+ *                              freed) and a thread blocked in vs_lock; the
+ *                              library closes the handle at exit
  *   exit_cases check PREFIX    (etcd) the lock "held" and the candidacy in
  *                              namespace "exit" that `atexit` (or
- *                              exit_global.cpp) freed at exit are free
- *                              now, not after their 60 s TTL
+ *                              exit_global.cpp) freed at exit, or that
+ *                              `blocked` left open, are free now, not
+ *                              after their 60 s TTL
  * Each must exit 0 with nothing on stderr (no abort, no panic text);
  * tests/c/run_exit_cases.sh checks that.
  */
@@ -89,6 +91,9 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "blocked") == 0) {
     if (vs_lock(s, "held", 60000, 5000, NULL, NULL, NULL) != VS_OK) die("lock");
     if (vs_leader_new(s, "svc", "exit", NULL, 60000, NULL, &l, NULL) != VS_OK) die("leader");
+    vs_leader *unfreed = l;
+    l = NULL; /* neither freed nor resigned: the handle's close at exit ends it */
+    (void)unfreed;
     pthread_t t;
     pthread_create(&t, NULL, lock_forever, NULL);
     usleep(200 * 1000);

@@ -91,9 +91,8 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "blocked") == 0) {
     if (vs_lock(s, "held", 60000, 5000, NULL, NULL, NULL) != VS_OK) die("lock");
     if (vs_leader_new(s, "svc", "exit", NULL, 60000, NULL, &l, NULL) != VS_OK) die("leader");
-    vs_leader *unfreed = l;
-    l = NULL; /* neither freed nor resigned: the handle's close at exit ends it */
-    (void)unfreed;
+    /* `s` and `l` are neither freed nor resigned: the library's close at
+     * exit releases them. */
     pthread_t t;
     pthread_create(&t, NULL, lock_forever, NULL);
     usleep(200 * 1000);

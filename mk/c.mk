@@ -25,10 +25,10 @@ C_LIBS     := -lpthread -ldl -lm
 .PHONY: build-c build-c-release header check-header install test-c test-c-plain test-c-asan \
   test-c-valgrind test-c-exit test-c-install demo-c
 
-build-c: ## build the test build of libvinesync (debug, with the fault functions)
+build-c: deps-build ## build the test build of libvinesync (debug, with the fault functions)
 	$(CARGO) build -q -p vinesync-ffi --features test-util
 
-build-c-release: ## build the release libvinesync.so and libvinesync.a (what make install installs)
+build-c-release: deps-build ## build the release libvinesync.so and libvinesync.a (what make install installs)
 	$(CARGO) build -q --release -p vinesync-ffi
 
 $(CBINDGEN):

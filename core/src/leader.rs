@@ -24,6 +24,8 @@ struct CandidateState {
     primary: bool,
     was_primary: bool,
     ended: bool,
+    /// The candidacy ended by `resign` (not lost).
+    resigned: bool,
 }
 
 pub(crate) struct Candidate {
@@ -119,9 +121,17 @@ async fn campaign(
                     return false;
                 }
             }
-            return queue::still_ours(&backend, &key, revision)
-                .await
-                .unwrap_or(false);
+            match queue::still_ours(&backend, &key, revision).await {
+                Ok(ours) => return ours,
+                Err(error) if error.kind() == ErrorKind::Unavailable => {
+                    tracing::debug!(%key, %error, "campaign re-check waiting for the store");
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%key, %error, "campaign re-check failed");
+                    return false;
+                }
+            }
         }
     };
     let won = tokio::select! {
@@ -143,6 +153,12 @@ async fn campaign(
         s.primary = false;
         s.ended = true;
     });
+    // A candidacy that ends for any reason but `resign` (which aborts this
+    // task) removes its own key: a failed campaign must not stay first in
+    // the queue behind a live lease (SPEC E2, E3, H3).
+    if !session.is_lost() {
+        queue::delete_until_gone(session.clone(), key.clone()).await;
+    }
 }
 
 /// A candidate in an election (vine's `sync.Leader`), returned by
@@ -208,16 +224,107 @@ impl Leader {
         self.candidate.state.borrow().ended
     }
 
+    /// Resolves when the candidacy is lost: its lease expired, its key was
+    /// deleted by someone else, or its campaign failed (the counterpart of
+    /// [`crate::LockGuard::lost`]). A primary must stop acting as primary.
+    /// After [`Leader::resign`] it never resolves. Cancel-safe.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> vinesync::Result<()> {
+    /// use vinesync::{Client, LeaderOptions, Options};
+    /// let s = Client::memory(Options::new().prefix("/doc/leader-lost"))?;
+    /// let leader = s.leader("svc", LeaderOptions::new()).await?;
+    /// leader.wait_elected().await?;
+    /// tokio::select! {
+    ///     _ = leader.lost() => { /* stop serving as primary */ }
+    ///     _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
+    /// }
+    /// leader.resign().await
+    /// # }
+    /// ```
+    pub async fn lost(&self) {
+        let mut state = self.candidate.state.subscribe();
+        if state.wait_for(|s| s.ended && !s.resigned).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        if state.borrow().resigned {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Changes the `leader` value other processes see for this candidate
+    /// (Go's `Election.Proclaim`): `list_members`, `primary` and observers
+    /// show the new name; `watch_elect` and `observe` announce a primary
+    /// that proclaims again. [`Leader::name`] stays the name given to
+    /// `leader`. `Err(Lost)` if the candidacy is gone.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> vinesync::Result<()> {
+    /// use vinesync::{Client, LeaderOptions, MemberOptions, Options};
+    /// let s = Client::memory(Options::new().prefix("/doc/proclaim"))?;
+    /// let leader = s.leader("10.0.0.1:8080", LeaderOptions::new()).await?;
+    /// leader.proclaim("10.0.0.2:8080").await?;
+    /// let members = s.list_members(MemberOptions::new()).await?;
+    /// assert_eq!(members[0].leader, "10.0.0.2:8080");
+    /// leader.resign().await
+    /// # }
+    /// ```
+    pub async fn proclaim(&self, name: &str) -> Result<()> {
+        crate::options::check_text("leader name", name)?;
+        let c = &self.candidate;
+        let value = serde_json::to_vec(&crate::keys::MemberValue {
+            leader: name.to_string(),
+            id: c.id.clone(),
+            namespace: c.namespace.clone(),
+            role: String::new(),
+        })
+        .map_err(|e| Error::internal(format!("encoding the member value: {e}")))?;
+        if self.is_ended() {
+            return Err(queue::key_gone("candidate", &c.key));
+        }
+        if c.session
+            .backend()
+            .update_owned(&c.key, c.revision, value)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(queue::key_gone("candidate", &c.key))
+        }
+    }
+
     /// Gives up the candidacy (SPEC E4): deletes the candidate key, so the
     /// next candidate becomes primary within one watch round trip.
     /// Idempotent.
+    ///
+    /// Runs to completion in the background (SPEC H2): dropping this future
+    /// does not abort it, and if etcd does not answer within the request
+    /// timeout the error is returned while the key is still deleted in the
+    /// background (or expires with its lease).
     pub async fn resign(&self) -> Result<()> {
-        let c = &self.candidate;
+        let c = self.candidate.clone();
+        c.state.send_modify(|s| s.resigned = true);
         c.end();
         c.task.abort();
-        c.session.backend().delete_owned(&c.key, c.revision).await?;
-        c.resigned.store(true, Ordering::Release);
-        Ok(())
+        let (answer, outcome) = tokio::sync::oneshot::channel();
+        let session = c.session.clone();
+        session.spawn_release(async move {
+            let deleted = c.session.backend().delete_owned(&c.key, c.revision).await;
+            let failed = deleted.is_err();
+            let _ = answer.send(deleted.map(|_| ()));
+            if failed {
+                queue::delete_until_gone(c.session.clone(), c.key.clone()).await;
+            }
+            c.resigned.store(true, Ordering::Release);
+        });
+        outcome.await.unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Closed,
+                "resigning: the runtime is shutting down",
+            ))
+        })
     }
 
     /// The namespace's current primary (SPEC E6), or `NoLeader`.
@@ -313,12 +420,9 @@ impl Drop for Leader {
             return;
         }
         c.end();
+        c.task.abort();
         let session = c.session.clone();
-        session.runtime().spawn(queue::delete_until_gone(
-            session.clone(),
-            c.key.clone(),
-            c.revision,
-        ));
+        session.spawn_release(queue::delete_until_gone(session.clone(), c.key.clone()));
     }
 }
 

@@ -12,7 +12,7 @@ use super::Env;
 const SECOND: Duration = Duration::from_secs(1);
 
 fn candidate(ns: &str, id: &str, ttl: i64) -> LeaderOptions {
-    LeaderOptions::new().namespace(ns).id(id).ttl(ttl)
+    super::leader_options(ns, id, u64::try_from(ttl).unwrap_or(1))
 }
 
 async fn members(c: &Client, ns: &str) -> Vec<vinesync::Member> {
@@ -345,4 +345,90 @@ pub async fn e8_watch_elect_filtered_by_id_and_close(env: Env) {
     );
     only_b.close();
     assert_eq!(only_b.next().await.unwrap_err().kind(), ErrorKind::Closed);
+}
+
+/// E2/E3 (SPEC H3): a campaign that ends on an error (here its "is my key
+/// still first" read fails for good) removes its own key: the namespace is
+/// not left with a candidate that will never be primary in front.
+pub async fn e3_failed_campaign_removes_its_key(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let c = env.client().await;
+    let first = b.leader("svc", candidate("ns", "b", 10)).await.unwrap();
+    first.wait_elected().await.unwrap();
+    let second = a.leader("svc", candidate("ns", "a", 10)).await.unwrap();
+    a.faults()
+        .inject_at("get", vinesync::Injected::Error(ErrorKind::Internal));
+    first.resign().await.unwrap();
+    let err = tokio::time::timeout(5 * SECOND, second.wait_elected())
+        .await
+        .expect("the failed campaign must end")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Lost, "{err}");
+    assert!(second.is_ended());
+    let ok = super::eventually(2 * SECOND, || async { members(&c, "ns").await.is_empty() }).await;
+    assert!(
+        ok,
+        "the ended candidacy's key stays: {:?}",
+        members(&c, "ns").await
+    );
+    let third = c.leader("svc", candidate("ns", "c", 10)).await.unwrap();
+    tokio::time::timeout(2 * SECOND, third.wait_elected())
+        .await
+        .expect("a new candidate is primary at once")
+        .unwrap();
+    third.resign().await.unwrap();
+    drop(second);
+}
+
+/// E6/E8 (`Leader::proclaim`): a new value is seen by `list_members` and a
+/// primary that proclaims is announced again to watchers.
+pub async fn e6_proclaim_updates_members_and_watchers(env: Env) {
+    let a = env.client().await;
+    let w = env.client().await;
+    let leader = a
+        .leader("old-name", candidate("ns", "a", 10))
+        .await
+        .unwrap();
+    leader.wait_elected().await.unwrap();
+    let mut watcher = w
+        .watch_elect(WatchOptions::new().namespace("ns"))
+        .await
+        .unwrap();
+    leader.proclaim("new-name").await.unwrap();
+    let listed = members(&w, "ns").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].leader, "new-name");
+    let event = tokio::time::timeout(5 * SECOND, watcher.next())
+        .await
+        .expect("the proclaim is announced")
+        .unwrap();
+    assert_eq!(event.kind, ElectEventKind::Elected);
+    assert_eq!(event.member.leader, "new-name");
+    leader.resign().await.unwrap();
+    assert_eq!(
+        leader.proclaim("later").await.unwrap_err().kind(),
+        ErrorKind::Lost
+    );
+}
+
+/// E2 (`Leader::lost`): fires when the candidacy's lease is lost, never
+/// after a resign.
+pub async fn e2_leader_lost_fires_on_loss_not_on_resign(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let resigned = b.leader("svc", candidate("other", "b", 10)).await.unwrap();
+    resigned.resign().await.unwrap();
+    let leader = a.leader("svc", candidate("ns", "a", 1)).await.unwrap();
+    leader.wait_elected().await.unwrap();
+    a.faults().suspend_keepalive(true);
+    tokio::time::timeout(10 * SECOND, leader.lost())
+        .await
+        .expect("lost not fired after the lease expired");
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), resigned.lost())
+            .await
+            .is_err(),
+        "lost fired after a resign"
+    );
 }

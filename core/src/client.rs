@@ -55,6 +55,8 @@ struct Inner {
     held: Mutex<HashMap<String, Arc<Held>>>,
     /// Background releases and cleanups (SPEC H2, H3); `close` waits.
     tasks: TaskTracker,
+    /// How many of the handle's leases were lost so far.
+    losses: tokio::sync::watch::Sender<u64>,
     seq: AtomicU64,
     closed: AtomicBool,
     /// Fault injection: skip keepalives (see [`Faults`]).
@@ -98,6 +100,7 @@ impl Client {
                 closed: AtomicBool::new(false),
                 keepalive_suspended: Arc::new(AtomicBool::new(false)),
                 tasks: TaskTracker::new(),
+                losses: tokio::sync::watch::channel(0).0,
             }),
         }
     }
@@ -212,6 +215,15 @@ impl Client {
             ))
         };
         let held = match options.wait.filter(|_| !try_only) {
+            // Try once: a held lock is a timeout of a zero wait.
+            Some(wait) if wait.is_zero() => {
+                return match Box::pin(self.acquire(id, options, true)).await {
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        Err(Error::lock_timeout(id, wait))
+                    }
+                    other => other,
+                }
+            }
             Some(wait) => tokio::time::timeout(wait, attempts)
                 .await
                 .map_err(|_| Error::lock_timeout(id, wait))??,
@@ -379,6 +391,33 @@ impl Client {
         }
     }
 
+    /// Resolves the next time one of this handle's leases is lost (it could
+    /// not be kept alive before its TTL, or was revoked by someone else):
+    /// every lock and candidacy on it is lost, and their own signals fire
+    /// too. A handle-wide "session done" signal, like Go's
+    /// `concurrency.Session.Done()`. Closing the handle is not a loss.
+    /// Cancel-safe.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> vinesync::Result<()> {
+    /// use vinesync::{Client, Options};
+    /// let s = Client::memory(Options::new().prefix("/doc/lease-lost"))?;
+    /// let watchdog = s.clone();
+    /// let task = tokio::spawn(async move {
+    ///     watchdog.lease_lost().await;
+    ///     eprintln!("a lease of this handle was lost: stop acting on its locks");
+    /// });
+    /// # task.abort();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn lease_lost(&self) {
+        let mut losses = self.inner.losses.subscribe();
+        let seen = *losses.borrow_and_update();
+        let _ = losses.wait_for(|n| *n > seen).await;
+    }
+
     /// Whether [`Client::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::Acquire)
@@ -426,6 +465,7 @@ impl Client {
             ttl,
             self.inner.keepalive_suspended.clone(),
             self.inner.tasks.clone(),
+            self.inner.losses.clone(),
         )
         .await?;
         sessions.insert(ttl, session.clone());

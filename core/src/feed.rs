@@ -47,8 +47,20 @@ impl Candidates {
 
     /// Adds a key; returns the events it causes.
     fn join(&mut self, kv: &KeyValue, at: i64, out: &mut Vec<ElectEvent>) {
-        if self.by_key.contains_key(&kv.key) {
-            return; // an update of a value we know: not a join
+        if let Some(&revision) = self.by_key.get(&kv.key) {
+            // An update of a candidate we know (`proclaim`): not a join. A
+            // primary that proclaims a new value is announced again.
+            let value = keys::parse_member(&kv.key, &kv.value, &self.namespace);
+            let changed = self
+                .by_revision
+                .get_mut(&revision)
+                .is_some_and(|(_, old)| std::mem::replace(old, value.clone()) != value);
+            if changed && self.primary_revision() == Some(revision) {
+                if let Some(member) = self.member(revision) {
+                    out.push(event(ElectEventKind::Elected, member, at));
+                }
+            }
+            return;
         }
         let before = self.primary_revision();
         let value = keys::parse_member(&kv.key, &kv.value, &self.namespace);

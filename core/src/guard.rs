@@ -86,6 +86,47 @@ impl LockGuard {
         }
     }
 
+    /// Runs `ops` in one etcd transaction **only if this acquisition still
+    /// holds the lock**: the transaction compares the lock key's create
+    /// revision (Go's `Mutex.IsOwner()`), so a holder that lost its lock
+    /// (paused past its TTL, key deleted) cannot write, whatever its local
+    /// state says. The strongest fencing there is for data kept in the same
+    /// etcd.
+    ///
+    /// `Err(Lost)` when the lock is no longer held (nothing was written);
+    /// `Err(InvalidArgument)` on the memory backend; `Err(Unavailable)` when
+    /// etcd did not answer within the request timeout — the transaction is
+    /// not retried, as it may have been applied. Cancel-safe in the sense
+    /// that dropping the future sends nothing more; a transaction already
+    /// sent may or may not apply.
+    ///
+    /// ```no_run
+    /// # async fn demo(s: vinesync::Client) -> vinesync::Result<()> {
+    /// use vinesync::etcd_client::TxnOp;
+    /// let guard = s.lock("jobs", vinesync::LockOptions::new()).await?;
+    /// guard
+    ///     .txn(vec![TxnOp::put("/app/jobs/last", "42", None)])
+    ///     .await?; // Err(Lost) if another process holds `jobs` by now
+    /// guard.unlock().await
+    /// # }
+    /// ```
+    pub async fn txn(&self, ops: Vec<etcd_client::TxnOp>) -> Result<etcd_client::TxnResponse> {
+        let Some(held) = self.held() else {
+            return Err(crate::mutex::not_locked(""));
+        };
+        let backend = held.session.backend();
+        let Some(etcd) = backend.as_etcd() else {
+            return Err(crate::Error::new(
+                crate::ErrorKind::InvalidArgument,
+                "guarded transactions need the etcd backend",
+            ));
+        };
+        match etcd.txn_if_owner(&held.key, held.revision, ops).await? {
+            Some(response) => Ok(response),
+            None => Err(crate::queue::key_gone("lock", &held.key)),
+        }
+    }
+
     /// Keeps the lock held by the handle after the guard is gone, vine style:
     /// it is released by [`Client::unlock`] with its id, or when the handle
     /// closes.

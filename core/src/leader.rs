@@ -24,6 +24,8 @@ struct CandidateState {
     primary: bool,
     was_primary: bool,
     ended: bool,
+    /// The candidacy ended by `resign` (not lost).
+    resigned: bool,
 }
 
 pub(crate) struct Candidate {
@@ -222,6 +224,77 @@ impl Leader {
         self.candidate.state.borrow().ended
     }
 
+    /// Resolves when the candidacy is lost: its lease expired, its key was
+    /// deleted by someone else, or its campaign failed (the counterpart of
+    /// [`crate::LockGuard::lost`]). A primary must stop acting as primary.
+    /// After [`Leader::resign`] it never resolves. Cancel-safe.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> vinesync::Result<()> {
+    /// use vinesync::{Client, LeaderOptions, Options};
+    /// let s = Client::memory(Options::new().prefix("/doc/leader-lost"))?;
+    /// let leader = s.leader("svc", LeaderOptions::new()).await?;
+    /// leader.wait_elected().await?;
+    /// tokio::select! {
+    ///     _ = leader.lost() => { /* stop serving as primary */ }
+    ///     _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
+    /// }
+    /// leader.resign().await
+    /// # }
+    /// ```
+    pub async fn lost(&self) {
+        let mut state = self.candidate.state.subscribe();
+        if state.wait_for(|s| s.ended && !s.resigned).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        if state.borrow().resigned {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Changes the `leader` value other processes see for this candidate
+    /// (Go's `Election.Proclaim`): `list_members`, `primary` and observers
+    /// show the new name; `watch_elect` and `observe` announce a primary
+    /// that proclaims again. [`Leader::name`] stays the name given to
+    /// `leader`. `Err(Lost)` if the candidacy is gone.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> vinesync::Result<()> {
+    /// use vinesync::{Client, LeaderOptions, MemberOptions, Options};
+    /// let s = Client::memory(Options::new().prefix("/doc/proclaim"))?;
+    /// let leader = s.leader("10.0.0.1:8080", LeaderOptions::new()).await?;
+    /// leader.proclaim("10.0.0.2:8080").await?;
+    /// let members = s.list_members(MemberOptions::new()).await?;
+    /// assert_eq!(members[0].leader, "10.0.0.2:8080");
+    /// leader.resign().await
+    /// # }
+    /// ```
+    pub async fn proclaim(&self, name: &str) -> Result<()> {
+        crate::options::check_text("leader name", name)?;
+        let c = &self.candidate;
+        let value = serde_json::to_vec(&crate::keys::MemberValue {
+            leader: name.to_string(),
+            id: c.id.clone(),
+            namespace: c.namespace.clone(),
+            role: String::new(),
+        })
+        .map_err(|e| Error::internal(format!("encoding the member value: {e}")))?;
+        if self.is_ended() {
+            return Err(queue::key_gone("candidate", &c.key));
+        }
+        if c.session
+            .backend()
+            .update_owned(&c.key, c.revision, value)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(queue::key_gone("candidate", &c.key))
+        }
+    }
+
     /// Gives up the candidacy (SPEC E4): deletes the candidate key, so the
     /// next candidate becomes primary within one watch round trip.
     /// Idempotent.
@@ -232,6 +305,7 @@ impl Leader {
     /// background (or expires with its lease).
     pub async fn resign(&self) -> Result<()> {
         let c = self.candidate.clone();
+        c.state.send_modify(|s| s.resigned = true);
         c.end();
         c.task.abort();
         let (answer, outcome) = tokio::sync::oneshot::channel();

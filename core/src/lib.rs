@@ -99,5 +99,8 @@ pub use options::{
 };
 pub use store::KeyValue;
 
+/// The etcd client crate, for the operations of [`LockGuard::txn`].
+pub use etcd_client;
+
 /// The crate version, as the C header's version macros give it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

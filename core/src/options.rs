@@ -322,7 +322,7 @@ impl Default for LockOptions {
 }
 
 impl LockOptions {
-    /// The defaults: TTL 60 s, wait forever.
+    /// The defaults: TTL 60 s, no wait limit.
     pub fn new() -> Self {
         Self::default()
     }
@@ -333,9 +333,13 @@ impl LockOptions {
         self
     }
 
-    /// vine's `LockWait`; a zero duration means "wait until cancelled", as in vine.
+    /// vine's `LockWait`: how long `lock` waits before `LockTimeout`.
+    /// Without it (the default) `lock` waits until it gets the lock or its
+    /// future is dropped. `Duration::ZERO` tries once: `LockTimeout` at
+    /// once if the lock is held (vine's `LockWait(0)` means "no limit"
+    /// instead; the Go package keeps vine's meaning, see the README).
     pub fn wait(mut self, wait: Duration) -> Self {
-        self.wait = if wait.is_zero() { None } else { Some(wait) };
+        self.wait = Some(wait);
         self
     }
 

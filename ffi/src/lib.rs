@@ -5,8 +5,12 @@
 //!   which sets the pointer to NULL and accepts NULL;
 //! - every fallible function returns a `vs_status` and writes its outputs
 //!   only on `VS_OK`; details come in an optional owned `vs_error`;
-//! - no panic crosses into C; bad pointers and strings are refused;
-//! - one internal runtime; blocking calls take an optional cancel token.
+//! - no panic crosses into C (nor onto stderr); bad pointers and strings
+//!   are refused;
+//! - one internal runtime per process; every network call takes an
+//!   optional cancel token;
+//! - safe at process exit and in a child of `fork()` (see `runtime`,
+//!   `owner`, `live`).
 
 #![allow(
     non_camel_case_types,
@@ -21,6 +25,7 @@ mod error;
 mod faults;
 mod guard;
 mod handles;
+mod live;
 mod lock;
 mod options;
 mod owner;

@@ -7,6 +7,7 @@ use vinesync::{Client, MemoryStore, Options};
 use crate::cancel::{self, vs_cancel};
 use crate::error::{vs_error, Failure};
 use crate::handles::{free_handle, guard, handle, out_ptr, put};
+use crate::live;
 use crate::options::vs_options;
 use crate::owner::{Owner, PerProcess};
 use crate::runtime::{block_on, dispose, finish_in_background};
@@ -17,11 +18,14 @@ use crate::status::vs_status;
 pub struct vs_sync {
     pub(crate) client: Client,
     pub(crate) owner: Owner,
+    /// Its entry among the handles closed at exit (`live`).
+    live_id: u64,
 }
 
 impl vs_sync {
     fn new(client: Client) -> Self {
         vs_sync {
+            live_id: live::register(&client),
             client,
             owner: Owner::here(),
         }
@@ -209,6 +213,7 @@ pub unsafe extern "C" fn vs_sync_free(sync: *mut *mut vs_sync) {
         sync,
         |s| s.owner,
         |s| {
+            live::forget(s.live_id);
             let _ = block_on(None, None, async {
                 s.client.close().await;
                 Ok(())

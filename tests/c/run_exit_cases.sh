@@ -27,6 +27,7 @@ run() {
 run atexit_frees "$cases" atexit "$prefix/a"
 [[ -n ${VINESYNC_NODES:-} ]] && run atexit_released_at_once "$cases" check "$prefix/a"
 run return_with_thread_blocked_in_lock "$cases" blocked "$prefix/b"
+[[ -n ${VINESYNC_NODES:-} ]] && run unfreed_handle_released_at_exit "$cases" check "$prefix/b"
 run cxx_global_destructors "$global" "$prefix/c"
 [[ -n ${VINESYNC_NODES:-} ]] && run cxx_global_released_at_once "$cases" check "$prefix/c"
 echo "exit cases: $failed failed"

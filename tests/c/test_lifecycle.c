@@ -218,6 +218,35 @@ static void test_l6_guard_lost_while_watched_from_another_thread(void) {
   vs_sync_free(&b);
 }
 
+/* ---- H1: closing a handle wakes a call blocked in it ------------------ */
+
+struct blocked_lock {
+  vs_sync *s;
+  vs_status status;
+};
+
+static void *lock_blocked(void *arg) {
+  struct blocked_lock *b = arg;
+  b->status = vs_lock(b->s, "busy", 10000, 0, NULL, NULL, NULL); /* no wait limit */
+  return NULL;
+}
+
+static void test_h1_close_wakes_a_blocked_lock(void) {
+  vs_sync *holder = new_sync("h1-close"), *s = new_sync("h1-close");
+  CHECK(holder && s);
+  if (!(holder && s)) return;
+  CHECK_STATUS(vs_lock(holder, "busy", 10000, 0, NULL, NULL, NULL), VS_OK);
+  struct blocked_lock b = {s, VS_INTERNAL};
+  pthread_t t;
+  pthread_create(&t, NULL, lock_blocked, &b);
+  sleep_ms(200);
+  CHECK_STATUS(vs_sync_close(s, NULL, NULL), VS_OK);
+  pthread_join(t, NULL); /* returns: a hang here is the failure */
+  CHECK_STATUS(b.status, VS_CLOSED);
+  vs_sync_free(&s);
+  vs_sync_free(&holder);
+}
+
 /* ---- H2: vs_guard_free and vs_leader_free release before returning -- */
 
 static void test_h2_free_releases_before_returning(void) {
@@ -306,6 +335,7 @@ int main(int argc, char **argv) {
        test_guard_released_while_watched_from_another_thread},
       {"l6_guard_lost_while_watched_from_another_thread",
        test_l6_guard_lost_while_watched_from_another_thread},
+      {"h1_close_wakes_a_blocked_lock", test_h1_close_wakes_a_blocked_lock},
       {"h2_free_releases_before_returning", test_h2_free_releases_before_returning},
       {"errors_kept_and_null_inputs", test_errors_kept_and_null_inputs},
   };

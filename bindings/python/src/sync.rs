@@ -88,7 +88,8 @@ fn lock_options(ttl: Option<f64>, wait: Option<f64>) -> vinesync::Result<LockOpt
     if let Some(ttl) = seconds("ttl", ttl)? {
         options = options.ttl(ttl);
     }
-    if let Some(wait) = seconds("wait", wait)? {
+    // vine's meaning (0 = no limit) until the Python conventions change.
+    if let Some(wait) = seconds("wait", wait)?.filter(|w| !w.is_zero()) {
         options = options.wait(wait);
     }
     Ok(options)

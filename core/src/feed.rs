@@ -299,6 +299,8 @@ impl ElectWatcher {
 
     /// The next join, leave or primary change (filtered to `WatchId` when
     /// one was given). `Err(Closed)` after `close()`.
+    ///
+    /// Cancel-safe: an event not yet returned is returned by the next call.
     pub async fn next(&mut self) -> Result<ElectEvent> {
         loop {
             let event = self.feed.next().await?;
@@ -327,7 +329,9 @@ impl Observer {
         Observer { feed }
     }
 
-    /// The next primary.
+    /// The next primary. `Err(Closed)` after `close()`.
+    ///
+    /// Cancel-safe: a change not yet returned is returned by the next call.
     pub async fn next(&mut self) -> Result<ObserveResult> {
         loop {
             let event = self.feed.next().await?;

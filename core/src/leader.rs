@@ -328,6 +328,8 @@ impl Leader {
     }
 
     /// The namespace's current primary (SPEC E6), or `NoLeader`.
+    ///
+    /// Cancel-safe: a read.
     pub async fn primary(&self) -> Result<Member> {
         let first = self
             .backend()
@@ -356,6 +358,8 @@ impl Leader {
 
     /// Every primary of the namespace from now on, starting with the current
     /// one (SPEC E6).
+    ///
+    /// Cancel-safe: dropping the future (or the observer) stops the watch.
     pub async fn observe(&self) -> Result<Observer> {
         let feed = Feed::start(
             self.backend().clone(),
@@ -379,6 +383,8 @@ impl Leader {
 
     /// Blocks until this candidate is primary; `Err(Lost)` if the candidacy
     /// ends first.
+    ///
+    /// Cancel-safe: waiting does not change the candidacy.
     pub async fn wait_elected(&self) -> Result<()> {
         let mut state = self.candidate.state.subscribe();
         let outcome = state
@@ -403,6 +409,8 @@ impl Leader {
     }
 
     /// Members of this candidate's namespace (same as `list_members`).
+    ///
+    /// Cancel-safe: a read.
     pub async fn members(&self) -> Result<Vec<Member>> {
         feed::list(
             self.backend(),
@@ -437,6 +445,8 @@ pub struct StatusStream {
 
 impl StatusStream {
     /// The next status change.
+    ///
+    /// Cancel-safe: a change not yet returned is returned by the next call.
     pub async fn next(&mut self) -> Option<bool> {
         loop {
             let now = *self.state.borrow_and_update();

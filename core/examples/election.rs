@@ -15,7 +15,7 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("election example failed: {error} ({})", error.kind());
+            eprintln!("election example failed: {error}");
             ExitCode::FAILURE
         }
     }

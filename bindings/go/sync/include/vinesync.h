@@ -4,18 +4,25 @@
  *
  * Conventions:
  *  - Every fallible function returns a vs_status and writes its outputs only
- *    on VS_OK. When `err` is not NULL, a failure also stores an owned
- *    vs_error there: read it with vs_error_status/vs_error_message and free
- *    it with vs_error_free(&err).
+ *    on VS_OK. When `err` is not NULL and `*err` is NULL, a failure also
+ *    stores an owned vs_error there: read it with vs_error_status/
+ *    vs_error_message and free it with vs_error_free(&err). An error
+ *    already in `*err` is kept (never overwritten or leaked).
  *  - Handles are opaque. vs_*_free(&p) frees *p and sets p to NULL; NULL and
  *    pointers to NULL are accepted, so a double free through the same
  *    variable is harmless.
  *  - Strings passed in are NUL-terminated UTF-8, borrowed for the call.
  *    Strings returned are owned by the object they come from.
- *  - Threads: vs_sync, vs_leader, vs_watcher and vs_cancel may be used from
- *    any number of threads at once; vs_guard and vs_options from one thread
- *    at a time; vs_error, vs_member, vs_owned_member, vs_member_list, vs_event are
- *    immutable.
+ *  - Threads: vs_sync, vs_leader, vs_watcher, vs_guard and vs_cancel may be
+ *    used from any number of threads at once; vs_options from one thread at
+ *    a time; vs_error, vs_member, vs_owned_member, vs_member_list and
+ *    vs_event are immutable.
+ *  - Exit and fork: every call is safe at process exit (atexit, C++ global
+ *    destructors); handles still open at exit are closed, releasing their
+ *    locks. In a child of fork() the parent's handles return VS_CLOSED and
+ *    touch nothing; new handles work.
+ *  - vs_guard_free, vs_leader_free and vs_sync_free release what is still
+ *    held before returning (bounded by the request timeout).
  *  - Every call that does network I/O takes an optional vs_cancel (NULL =
  *    none): fire it from another thread to make the call return
  *    VS_CANCELLED promptly. A cancelled vs_lock leaves no waiter key.
@@ -634,6 +641,8 @@ vs_status vs_guard_unlock(vs_guard *g, const vs_cancel *cancel, vs_error **err);
  * no call other than `vs_guard_wait_lost` may be using it.
  */
 void vs_guard_free(vs_guard **g);
+
+extern int atexit(void (*callback)(void));
 
 /**
  * vine's `Lock`: blocks until lock `id` is held, `wait_ms` passes

@@ -3,8 +3,9 @@ package sync_test
 // ctx on every call that can block or does network I/O: with etcd stalled
 // (a pausable proxy in front of it), each call given a 300 ms deadline
 // returns ErrCancelled (also errors.Is context.DeadlineExceeded) well
-// before the 30 s request timeout; the unlock and resign that were cut
-// short still complete once etcd answers again (SPEC H2).
+// before the 30 s request timeout. Once etcd answers again, the unlock and
+// resign that were cut short complete (SPEC H2) and the cancelled Lock,
+// TryLock and Leader leave no key behind (SPEC H3).
 
 import (
 	"context"
@@ -19,7 +20,7 @@ import (
 	"github.com/vinesync/vinesync/bindings/go/sync"
 )
 
-func TestCtxDeadlineOnEveryCallWithEtcdStalled(t *testing.T) {
+func TestH2H3CtxDeadlineOnEveryCallWithEtcdStalled(t *testing.T) {
 	if !onEtcd {
 		t.Skip("needs etcd (the etcd leg of make test-go runs it)")
 	}
@@ -74,14 +75,12 @@ func TestCtxDeadlineOnEveryCallWithEtcdStalled(t *testing.T) {
 		{"NextEvent", func(ctx context.Context) error { _, err := w.NextEvent(ctx); return err }},
 		{"ResignContext", primary.ResignContext},
 	}
-	t.Logf("paused")
 	for _, c := range calls {
 		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		start := time.Now()
 		err := c.call(cctx)
 		took := time.Since(start)
 		cancel()
-		t.Logf("%s: %v", c.name, took)
 		if !errors.Is(err, sync.ErrCancelled) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%s with etcd stalled: got %v after %v, want ErrCancelled + DeadlineExceeded", c.name, err, took)
 		} else if took > 2*time.Second {
@@ -89,7 +88,6 @@ func TestCtxDeadlineOnEveryCallWithEtcdStalled(t *testing.T) {
 		}
 	}
 	proxy.Resume()
-	t.Logf("resumed")
 	// H2: the unlock and the resign cut short by ctx finish in the background.
 	if err := direct.Lock(ctx, "held", sync.LockWait(20*time.Second)); err != nil {
 		t.Fatalf("the cancelled Unlock did not complete: %v", err)
@@ -99,5 +97,28 @@ func TestCtxDeadlineOnEveryCallWithEtcdStalled(t *testing.T) {
 	if err := follower.WaitElected(wctx); err != nil {
 		t.Fatalf("the cancelled Resign did not complete: %v", err)
 	}
-	t.Logf("elected")
+	// H3: what the cancelled calls may have written is cleaned up.
+	for _, id := range []string{"free", "free2"} {
+		g, err := direct.LockGuard(ctx, id, sync.LockWait(20*time.Second))
+		if err != nil {
+			t.Fatalf("the cancelled acquisition of %q left a key: %v", id, err)
+		}
+		g.Close()
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ms, err := direct.ListMembers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := false
+		for _, m := range ms {
+			left = left || m.Leader == "other"
+		}
+		if !left {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cancelled Leader left a candidate: %+v", ms)
+		}
+	}
 }

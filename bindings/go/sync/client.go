@@ -200,7 +200,9 @@ func (c *Client) handle() (h *C.vs_sync, leave func(), err error) {
 			return nil, nil, err
 		}
 	}
-	return c.h, c.lt.leave, nil
+	// leave also keeps c reachable until the call is over: its finalizer
+	// would close the handle under the call.
+	return c.h, func() { c.lt.leave(); runtime.KeepAlive(c) }, nil
 }
 
 // Options returns the options as given to NewSync and Init.

@@ -10,7 +10,6 @@ package sync
 */
 import "C"
 
-
 // FaultSuspendKeepalive stops (or resumes) the handle's lease keepalives,
 // as a paused or partitioned process would: its locks are lost after their
 // TTL. For tests only.

@@ -35,6 +35,7 @@ func (g *Guard) FencingToken() uint64 { return g.token }
 // someone else: SPEC L6); false for a lock released by Unlock or Close
 // (then: whether it had been lost by then).
 func (g *Guard) IsLost() bool {
+	defer runtime.KeepAlive(g) // its finalizer must not run during the call
 	if err := g.lt.enter(); err != nil {
 		g.lt.waitFreed()
 		return g.lost.Load()
@@ -47,6 +48,7 @@ func (g *Guard) IsLost() bool {
 // or the guard or its Sync is closed or unlocked (ErrClosed). It does not
 // hold up IsLost, and Unlock or Close wakes it.
 func (g *Guard) WaitLost(ctx context.Context) error {
+	defer runtime.KeepAlive(g) // its finalizer must not run during the call
 	return blocking(ctx, g.lt, g.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_guard_wait_lost(g.g, 0, cancel, e)
 	})

@@ -81,6 +81,7 @@ func (l *Candidate) Resign() error { return l.ResignContext(context.Background()
 // ResignContext is Resign that stops waiting when ctx is done (the resign
 // then completes in the background, SPEC H2).
 func (l *Candidate) ResignContext(ctx context.Context) error {
+	defer runtime.KeepAlive(l) // its finalizer must not run during the call
 	err := blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_leader_resign(l.l, cancel, e)
 	})
@@ -95,6 +96,7 @@ func (l *Candidate) Primary() (*Member, error) { return l.PrimaryContext(context
 
 // PrimaryContext is Primary bounded by ctx.
 func (l *Candidate) PrimaryContext(ctx context.Context) (*Member, error) {
+	defer runtime.KeepAlive(l) // its finalizer must not run during the call
 	var m *C.vs_owned_member
 	err := blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_leader_primary(l.l, cancel, &m, e)
@@ -110,6 +112,7 @@ func (l *Candidate) PrimaryContext(ctx context.Context) (*Member, error) {
 // the candidacy ends: ErrLost, or the leader or its Sync is closed:
 // ErrClosed).
 func (l *Candidate) WaitElected(ctx context.Context) error {
+	defer runtime.KeepAlive(l) // its finalizer must not run during the call
 	return blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_leader_wait_elected(l.l, 0, cancel, e)
 	})
@@ -146,6 +149,7 @@ func (l *Candidate) Status() chan bool {
 // with the current one; closed when the candidacy ends (Resign, Close,
 // lease lost).
 func (l *Candidate) Observe() chan ObserveResult {
+	defer runtime.KeepAlive(l)     // its finalizer must not run during the call
 	l.statusOnce.Do(l.startStatus) // tells when the candidacy ends
 	ch := make(chan ObserveResult, 1)
 	var w *C.vs_watcher

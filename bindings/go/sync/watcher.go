@@ -63,6 +63,7 @@ func (w *Watcher) Next() (*Member, error) {
 // NextEvent blocks until the next event, ctx is done (ErrCancelled) or
 // the watcher or its Sync is closed (ErrClosed).
 func (w *Watcher) NextEvent(ctx context.Context) (Event, error) {
+	defer runtime.KeepAlive(w) // its finalizer must not run during the call
 	var ev *C.vs_event
 	err := blocking(ctx, w.lt, w.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_watcher_next(w.w, 0, cancel, &ev, e)

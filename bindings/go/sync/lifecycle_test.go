@@ -28,6 +28,15 @@ func returnsWithin(t *testing.T, errc <-chan error, d time.Duration, what string
 	}
 }
 
+// closeWithin runs close and fails the test if it has not returned after d
+// (a Close that waits for a call it failed to wake would hang).
+func closeWithin(t *testing.T, d time.Duration, what string, close func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { close(); done <- nil }()
+	returnsWithin(t, done, d, what)
+}
+
 func wantClosed(t *testing.T, err error, what string) {
 	t.Helper()
 	if !errors.Is(err, sync.ErrClosed) {
@@ -43,7 +52,7 @@ func TestH1CloseSyncDuringBlockedLock(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- b.Lock(context.Background(), "x") }()
 	time.Sleep(300 * time.Millisecond)
-	b.Close()
+	closeWithin(t, 5*time.Second, "Close of a Sync with a blocked Lock", b.Close)
 	wantClosed(t, returnsWithin(t, errc, 5*time.Second, "Lock blocked during Close"), "blocked Lock")
 	wantClosed(t, b.Lock(context.Background(), "y"), "Lock after Close")
 	wantClosed(t, b.Unlock(context.Background(), "x"), "Unlock after Close")
@@ -100,7 +109,7 @@ func TestH1CloseLeaderDuringWaitElected(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- lb.(sync.Elected).WaitElected(ctx) }()
 	time.Sleep(300 * time.Millisecond)
-	lb.(sync.Elected).Close()
+	closeWithin(t, 5*time.Second, "Close of a leader in WaitElected", lb.(sync.Elected).Close)
 	wantClosed(t, returnsWithin(t, errc, 5*time.Second, "WaitElected during leader Close"), "WaitElected")
 	wantClosed(t, lb.(sync.Elected).WaitElected(ctx), "WaitElected after Close")
 	wantClosed(t, lb.Resign(), "Resign after Close")
@@ -125,7 +134,7 @@ func TestH1CloseSyncDuringWaitElected(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- lb.(sync.Elected).WaitElected(ctx) }()
 	time.Sleep(300 * time.Millisecond)
-	b.Close()
+	closeWithin(t, 5*time.Second, "Close of a Sync whose leader is in WaitElected", b.Close)
 	wantClosed(t, returnsWithin(t, errc, 5*time.Second, "WaitElected during Sync Close"), "WaitElected")
 }
 
@@ -143,9 +152,9 @@ func TestH1CloseDuringNext(t *testing.T) {
 		}()
 		time.Sleep(300 * time.Millisecond)
 		if closeSync {
-			s.Close()
+			closeWithin(t, 5*time.Second, "Close of a Sync whose watcher is in Next", s.Close)
 		} else {
-			w.Close()
+			closeWithin(t, 5*time.Second, "Close of a watcher in Next", w.Close)
 		}
 		wantClosed(t, returnsWithin(t, errc, 5*time.Second, "Next during Close"), "Next")
 		_, err = w.Next()
@@ -221,7 +230,7 @@ func TestH1CloseUnderLoad(t *testing.T) {
 			}()
 		}
 		time.Sleep(time.Duration(50+round*50) * time.Millisecond)
-		s.Close()
+		closeWithin(t, 10*time.Second, "Close under load", s.Close)
 		for i := 0; i < 40; i++ {
 			returnsWithin(t, done, 10*time.Second, "a call during Close")
 		}

@@ -11,8 +11,10 @@ type lifetime struct {
 	mu      gosync.Mutex
 	calls   int
 	closed  bool
-	idle    chan struct{} // made by wait, closed when calls drops to 0
-	closing chan struct{} // closed when Close starts: wakes blocked calls
+	idle    chan struct{}  // made by wait, closed when calls drops to 0
+	closing chan struct{}  // closed when Close starts
+	wakers  map[int]func() // run when Close starts: wake the blocked calls
+	nextID  int
 	freed   chan struct{} // closed once the handle is freed
 }
 
@@ -70,7 +72,33 @@ func (l *lifetime) close() bool {
 	}
 	l.closed = true
 	close(l.closing)
+	for _, wake := range l.wakers {
+		wake()
+	}
+	l.wakers = nil
 	return true
+}
+
+// onClose registers wake to run when Close starts (at once if it has); after
+// the returned func, wake is not running and will not run.
+func (l *lifetime) onClose(wake func()) (forget func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		wake()
+		return func() {}
+	}
+	if l.wakers == nil {
+		l.wakers = map[int]func(){}
+	}
+	id := l.nextID
+	l.nextID++
+	l.wakers[id] = wake
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		delete(l.wakers, id)
+	}
 }
 
 // wait returns once no native call is in flight.

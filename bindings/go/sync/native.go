@@ -9,7 +9,6 @@ import "C"
 
 import (
 	"context"
-	gosync "sync"
 	"unsafe"
 )
 
@@ -74,14 +73,6 @@ func free(p *C.char) {
 	}
 }
 
-// closingOf is l's closing channel; nil (never ready) for no lifetime.
-func closingOf(l *lifetime) <-chan struct{} {
-	if l == nil {
-		return nil
-	}
-	return l.closing
-}
-
 // outcome is how a call ended: ErrClosed when it was cut short (cancelled,
 // or its lock or candidacy gone) because one of its handles started
 // closing, else its own status.
@@ -102,7 +93,8 @@ func outcome(ctx context.Context, status C.vs_status, cerr *C.vs_error, own, par
 // flight on its handle (own) and the Sync it comes from (parent; either may
 // be nil). The token fires when ctx is done or either handle starts
 // closing: a call woken by a close returns ErrClosed (SPEC H1), one woken
-// by ctx ErrCancelled that is also errors.Is ctx.Err().
+// by ctx ErrCancelled that is also errors.Is ctx.Err(). No goroutine is
+// started for it (context.AfterFunc only when ctx can be done).
 func blocking(ctx context.Context, own, parent *lifetime, call func(cancel *C.vs_cancel, cerr **C.vs_error) C.vs_status) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -113,24 +105,29 @@ func blocking(ctx context.Context, own, parent *lifetime, call func(cancel *C.vs
 	}
 	defer leave()
 	cancel := C.vs_cancel_new()
-	done := make(chan struct{})
-	var wg gosync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-		case <-closingOf(own):
-		case <-closingOf(parent):
-		case <-done:
-			return
+	fire := func() { C.vs_cancel_fire(cancel) }
+	var forget []func()
+	for _, l := range []*lifetime{own, parent} {
+		if l != nil {
+			forget = append(forget, l.onClose(fire))
 		}
-		C.vs_cancel_fire(cancel)
-	}()
+	}
+	stopCtx := func() {}
+	if ctx.Done() != nil {
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() { fire(); close(fired) })
+		stopCtx = func() {
+			if !stop() {
+				<-fired // the token must outlive the fire
+			}
+		}
+	}
 	var cerr *C.vs_error
 	status := call(cancel, &cerr)
-	close(done)
-	wg.Wait()
+	stopCtx()
+	for _, f := range forget {
+		f()
+	}
 	C.vs_cancel_free(&cancel)
 	return outcome(ctx, status, cerr, own, parent)
 }

@@ -112,6 +112,7 @@ pub unsafe extern "C" fn vs_sync_fault_delete_key(
 /// # Safety
 /// `err` NULL or writable.
 #[no_mangle]
+#[allow(clippy::panic)] // the point: a panic for the boundary to catch
 pub unsafe extern "C" fn vs_sync_fault_panic(err: *mut *mut vs_error) -> vs_status {
     guard(err, || panic!("vs_sync_fault_panic was called"))
 }

@@ -119,6 +119,8 @@ impl Client {
     }
 
     /// Connects to etcd at `options.nodes`.
+    ///
+    /// Cancel-safe: dropping the future drops the half-made connection.
     pub async fn etcd(options: Options) -> Result<Client> {
         options.validate()?;
         let store = EtcdStore::connect(&options).await?;
@@ -127,6 +129,8 @@ impl Client {
 
     /// etcd when `VINESYNC_NODES` is set, memory otherwise; options from
     /// the environment ([`Options::from_env`]). What the examples use.
+    ///
+    /// Cancel-safe, like [`Client::etcd`].
     pub async fn from_env() -> Result<Client> {
         let options = Options::from_env()?;
         if std::env::var_os("VINESYNC_NODES").is_some_and(|v| !v.is_empty()) {
@@ -139,6 +143,8 @@ impl Client {
     /// vine's `Init`: replaces the options. Locks and candidacies already
     /// held keep their keys; new operations use the new prefix. On etcd a
     /// change of nodes, timeouts, TLS or credentials reconnects.
+    ///
+    /// Cancel-safe: the options change only once the new connection is made.
     pub async fn init(&self, options: Options) -> Result<()> {
         self.check_open()?;
         options.validate()?;
@@ -178,12 +184,16 @@ impl Client {
     /// future is dropped (the waiter key is removed: L8) or `LockWait`
     /// passes (`LockTimeout`). The lock belongs to this handle: a second
     /// `lock` of the same id on the same handle waits like any other (L3).
+    ///
+    /// Cancel-safe (SPEC L8, H3): dropped at any await point, the waiter key is removed by name in the background, even if its write was in flight.
     pub async fn lock(&self, id: &str, options: LockOptions) -> Result<LockGuard> {
         self.acquire(id, options, false).await
     }
 
     /// Takes lock `id` only if it is free right now; otherwise
     /// `WouldBlock`, leaving no key behind (SPEC L10).
+    ///
+    /// Cancel-safe, like [`Client::lock`].
     pub async fn try_lock(&self, id: &str, options: LockOptions) -> Result<LockGuard> {
         self.acquire(id, options, true).await
     }
@@ -279,6 +289,8 @@ impl Client {
     /// (SPEC E1). Returns once the candidate key is written; campaigning
     /// continues in the background (see [`Leader::status`],
     /// [`Leader::wait_elected`]).
+    ///
+    /// Cancel-safe (SPEC E1, H3): dropped before it returns, the candidate key is removed by name in the background.
     pub async fn leader(&self, name: &str, options: LeaderOptions) -> Result<Leader> {
         self.check_open()?;
         check_text("leader name", name)?;
@@ -299,7 +311,7 @@ impl Client {
         })
         .map_err(|e| Error::internal(format!("encoding the member value: {e}")))?;
         for _ in 0..MAX_ATTEMPTS {
-            let session = self.session(options.ttl).await?;
+            let session = self.session(ttl_seconds(options.ttl)).await?;
             let key = keys::own_key(&dir, session.lease(), self.next_seq());
             // Armed before the write: a cancelled or failed join must not
             // leave a ghost candidate (SPEC E1, H3).
@@ -341,6 +353,8 @@ impl Client {
 
     /// vine's `ListMembers`: every live candidate of `MemberNS`, in campaign
     /// order, the first one `primary` (SPEC E7).
+    ///
+    /// Cancel-safe: a read.
     pub async fn list_members(&self, options: MemberOptions) -> Result<Vec<Member>> {
         self.check_open()?;
         check_text("MemberNS", &options.namespace)?;
@@ -353,6 +367,8 @@ impl Client {
 
     /// vine's `WatchElect`: joins, leaves and primary changes of `WatchNS`
     /// from now on, filtered to `WatchId` when given (SPEC E8).
+    ///
+    /// Cancel-safe: dropping the future (or the watcher) stops the watch.
     pub async fn watch_elect(&self, options: WatchOptions) -> Result<ElectWatcher> {
         self.check_open()?;
         options.validate()?;
@@ -368,10 +384,20 @@ impl Client {
     /// background (bounded by the request timeout), revokes its leases
     /// (every lock it holds and every candidacy is released at once) and
     /// makes later calls fail with `Closed`. Idempotent.
+    ///
+    /// Runs to completion (SPEC H2): dropping the future does not stop it. Call it before a `#[tokio::main]` returns: work spawned on a runtime that is shutting down never runs, so a guard dropped after the runtime stops leaves its lock to the TTL.
     pub async fn close(&self) {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        let client = self.clone();
+        let closing = tokio::spawn(async move { client.close_now().await });
+        if let Err(error) = closing.await {
+            tracing::warn!(%error, "closing the handle did not finish");
+        }
+    }
+
+    async fn close_now(&self) {
         lock(&self.inner.held).clear();
         self.inner.tasks.close();
         let limit = read(&self.inner.options).request_timeout;
@@ -439,7 +465,7 @@ impl Client {
         }
     }
 
-    fn backend(&self) -> Backend {
+    pub(crate) fn backend(&self) -> Backend {
         read(&self.inner.backend).clone()
     }
 

@@ -72,6 +72,8 @@ impl LockGuard {
     }
 
     /// Resolves when the lock is lost.
+    ///
+    /// Cancel-safe.
     pub async fn lost(&self) {
         let mut signal = self.lost_signal();
         let _ = signal.wait_for(|lost| *lost).await;
@@ -79,6 +81,8 @@ impl LockGuard {
 
     /// Releases the lock. `Err(NotLocked)` if it was already released with
     /// [`Client::unlock`]; `Err(Lost)` if it had been lost.
+    ///
+    /// Runs to completion (SPEC H2): the delete runs on a background task of the handle; dropping this future does not abort it. On an etcd that does not answer within the request timeout it returns the error while the key is still deleted in the background (or expires with its lease).
     pub async fn unlock(mut self) -> Result<()> {
         match self.held.take() {
             Some(held) => self.client.release(&held).await,

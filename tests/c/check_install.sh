@@ -23,6 +23,8 @@ others=$(nm -D --defined-only "$lib/libvinesync.so.$version" | awk '$3 !~ /^vs_/
 if nm "$lib/libvinesync.a" 2>/dev/null | grep -q ' T vs_sync_fault'; then fail "the .a has fault functions"; fi
 if grep -q vs_sync_fault "$stage$prefix/include/vinesync.h"; then fail "the header declares fault functions"; fi
 [[ ! -e $stage$prefix/include/vinesync_test.h ]] || fail "the test header was installed"
+# Nothing outside the staging dir: the command went there too.
+[[ -x $stage$prefix/bin/vinesync ]] || fail "the vinesync command is not in the staging dir"
 
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT

@@ -134,7 +134,7 @@ fn leader_ttl(ttl_ms: u64) -> Result<Option<std::time::Duration>, Failure> {
     if ttl_ms == 0 {
         return Ok(None);
     }
-    if ttl_ms % 1000 != 0 {
+    if !ttl_ms.is_multiple_of(1000) {
         return Err(Failure::invalid(format!(
             "ttl_ms {ttl_ms} is not a whole number of seconds (leases are granted in seconds)"
         )));

@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout)]
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use vinesync::{Client, LeaderOptions, MemberOptions};
 
@@ -33,7 +34,7 @@ async fn run() -> vinesync::Result<()> {
             LeaderOptions::new()
                 .namespace("default")
                 .id(id.as_str())
-                .ttl(3),
+                .ttl(Duration::from_secs(3)),
         )
         .await?;
     role1.wait_elected().await?;

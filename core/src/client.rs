@@ -311,7 +311,7 @@ impl Client {
         })
         .map_err(|e| Error::internal(format!("encoding the member value: {e}")))?;
         for _ in 0..MAX_ATTEMPTS {
-            let session = self.session(options.ttl).await?;
+            let session = self.session(ttl_seconds(options.ttl)).await?;
             let key = keys::own_key(&dir, session.lease(), self.next_seq());
             // Armed before the write: a cancelled or failed join must not
             // leave a ghost candidate (SPEC E1, H3).
@@ -465,7 +465,7 @@ impl Client {
         }
     }
 
-    fn backend(&self) -> Backend {
+    pub(crate) fn backend(&self) -> Backend {
         read(&self.inner.backend).clone()
     }
 

@@ -374,11 +374,7 @@ impl Leader {
     /// `true` when this candidate becomes primary, `false` when it stops
     /// being primary (SPEC E3); the stream ends when the candidacy ends.
     pub fn status(&self) -> StatusStream {
-        StatusStream {
-            state: self.candidate.state.subscribe(),
-            reported_true: false,
-            reported_false: false,
-        }
+        StatusStream::new(self.candidate.state.subscribe())
     }
 
     /// Blocks until this candidate is primary; `Err(Lost)` if the candidacy
@@ -435,19 +431,28 @@ impl Drop for Leader {
 }
 
 /// [`Leader::status`]'s stream: `true` on election, `false` when the
-/// primary role ends; `None` once the candidacy is over.
-#[derive(Debug)]
+/// primary role ends; `None` once the candidacy is over. Implements
+/// [`futures_core::Stream`]; it holds only the latest state, so nothing is
+/// buffered.
 pub struct StatusStream {
+    inner: futures_util::stream::BoxStream<'static, bool>,
+}
+
+impl std::fmt::Debug for StatusStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusStream").finish_non_exhaustive()
+    }
+}
+
+/// What a status stream has reported so far.
+struct StatusCursor {
     state: watch::Receiver<CandidateState>,
     reported_true: bool,
     reported_false: bool,
 }
 
-impl StatusStream {
-    /// The next status change.
-    ///
-    /// Cancel-safe: a change not yet returned is returned by the next call.
-    pub async fn next(&mut self) -> Option<bool> {
+impl StatusCursor {
+    async fn next_change(&mut self) -> Option<bool> {
         loop {
             let now = *self.state.borrow_and_update();
             if now.was_primary && !self.reported_true {
@@ -465,5 +470,39 @@ impl StatusStream {
                 return None;
             }
         }
+    }
+}
+
+impl StatusStream {
+    fn new(state: watch::Receiver<CandidateState>) -> Self {
+        let cursor = StatusCursor {
+            state,
+            reported_true: false,
+            reported_false: false,
+        };
+        let stream = futures_util::stream::unfold(cursor, |mut cursor| async move {
+            cursor.next_change().await.map(|change| (change, cursor))
+        });
+        StatusStream {
+            inner: Box::pin(stream),
+        }
+    }
+
+    /// The next status change; the same as [`futures_core::Stream`]'s `next`.
+    ///
+    /// Cancel-safe: a change not yet returned is returned by the next call.
+    pub async fn next(&mut self) -> Option<bool> {
+        std::future::poll_fn(|cx| self.inner.as_mut().poll_next(cx)).await
+    }
+}
+
+impl futures_core::Stream for StatusStream {
+    type Item = bool;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<bool>> {
+        self.inner.as_mut().poll_next(cx)
     }
 }

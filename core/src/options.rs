@@ -16,8 +16,8 @@ pub const DEFAULT_PREFIX: &str = "/vine/sync";
 pub const DEFAULT_NODE: &str = "127.0.0.1:2379";
 /// Default lock TTL: 60 s.
 pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(60);
-/// Default leader TTL in seconds: 60.
-pub const DEFAULT_LEADER_TTL: i64 = 60;
+/// Default leader TTL: 60 s.
+pub const DEFAULT_LEADER_TTL: Duration = Duration::from_secs(60);
 /// Default election namespace.
 pub const DEFAULT_NAMESPACE: &str = "default";
 /// Longest id, name or namespace accepted (SPEC §6: "id over 1 KiB").
@@ -355,8 +355,9 @@ pub struct LeaderOptions {
     pub namespace: String,
     /// This candidate's id (default: a new UUID v4).
     pub id: Option<String>,
-    /// Lease TTL in seconds (default 60, minimum 1).
-    pub ttl: i64,
+    /// Lease TTL (default 60 s, minimum 1 s; rounded up to whole seconds,
+    /// as etcd leases count seconds).
+    pub ttl: Duration,
 }
 
 impl Default for LeaderOptions {
@@ -387,9 +388,9 @@ impl LeaderOptions {
         self
     }
 
-    /// vine's `LeaderTTL` (seconds).
-    pub fn ttl(mut self, seconds: i64) -> Self {
-        self.ttl = seconds;
+    /// vine's `LeaderTTL`.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
         self
     }
 
@@ -398,20 +399,7 @@ impl LeaderOptions {
         if let Some(id) = &self.id {
             check_text("LeaderId", id)?;
         }
-        if self.ttl < 1 {
-            return Err(Error::invalid(format!(
-                "LeaderTTL {}s is shorter than the minimum of 1s",
-                self.ttl
-            )));
-        }
-        let max = i64::try_from(MAX_TTL.as_secs()).unwrap_or(i64::MAX);
-        if self.ttl > max {
-            return Err(Error::invalid(format!(
-                "LeaderTTL {}s is longer than the maximum of {max}s",
-                self.ttl
-            )));
-        }
-        Ok(())
+        check_ttl("LeaderTTL", self.ttl)
     }
 }
 
@@ -500,7 +488,7 @@ mod tests {
         assert_eq!(o.nodes, vec!["127.0.0.1:2379"]);
         assert_eq!(LockOptions::default().ttl, Duration::from_secs(60));
         assert_eq!(LockOptions::default().wait, None);
-        assert_eq!(LeaderOptions::default().ttl, 60);
+        assert_eq!(LeaderOptions::default().ttl, Duration::from_secs(60));
         assert_eq!(LeaderOptions::default().namespace, "default");
         assert_eq!(MemberOptions::default().namespace, "default");
         assert_eq!(WatchOptions::default().id, None);

@@ -130,18 +130,16 @@ fn to_member(member: &Member) -> vs_member {
 
 /// etcd leases are granted in whole seconds: `ttl_ms` must be a multiple of
 /// 1000 (0 = the default of 60 s).
-fn leader_ttl_seconds(ttl_ms: u64) -> Result<Option<i64>, Failure> {
+fn leader_ttl(ttl_ms: u64) -> Result<Option<std::time::Duration>, Failure> {
     if ttl_ms == 0 {
         return Ok(None);
     }
-    if ttl_ms % 1000 != 0 {
+    if !ttl_ms.is_multiple_of(1000) {
         return Err(Failure::invalid(format!(
             "ttl_ms {ttl_ms} is not a whole number of seconds (leases are granted in seconds)"
         )));
     }
-    i64::try_from(ttl_ms / 1000)
-        .map(Some)
-        .map_err(|_| Failure::invalid(format!("ttl_ms {ttl_ms} is too large")))
+    Ok(Some(std::time::Duration::from_millis(ttl_ms)))
 }
 
 /// vine's `Leader`: joins election `name` in namespace `ns` (NULL =
@@ -174,8 +172,8 @@ pub unsafe extern "C" fn vs_leader_new(
         if let Some(id) = optional_text("id", id)? {
             options = options.id(id);
         }
-        if let Some(seconds) = leader_ttl_seconds(ttl_ms)? {
-            options = options.ttl(seconds);
+        if let Some(ttl) = leader_ttl(ttl_ms)? {
+            options = options.ttl(ttl);
         }
         let leader = block_on(cancel::optional(cancel), None, async {
             s.client.leader(name, options).await.map_err(Failure::from)
@@ -599,7 +597,7 @@ pub unsafe extern "C" fn vs_watcher_next(
                 let mut stream = w.stream.lock().await;
                 match &mut *stream {
                     Stream::Watch(watcher) => {
-                        let e = watcher.next().await?;
+                        let e = watcher.next().await.ok_or_else(closed_failure)??;
                         let kind = match e.kind {
                             ElectEventKind::Joined => vs_event_kind::VS_EVENT_JOINED,
                             ElectEventKind::Left => vs_event_kind::VS_EVENT_LEFT,
@@ -612,7 +610,7 @@ pub unsafe extern "C" fn vs_watcher_next(
                         })
                     }
                     Stream::Observe(observer) => {
-                        let r = observer.next().await?;
+                        let r = observer.next().await.ok_or_else(closed_failure)??;
                         Ok(vs_event {
                             kind: vs_event_kind::VS_EVENT_ELECTED,
                             member: vs_member {

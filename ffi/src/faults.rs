@@ -104,3 +104,15 @@ pub unsafe extern "C" fn vs_sync_fault_delete_key(
         }
     })
 }
+
+/// Fault injection for tests: panics inside an export, as a bug would. The
+/// call returns `VS_INTERNAL` with the panic's message in `*err`, and
+/// nothing is printed to stderr.
+///
+/// # Safety
+/// `err` NULL or writable.
+#[no_mangle]
+#[allow(clippy::panic)] // the point: a panic for the boundary to catch
+pub unsafe extern "C" fn vs_sync_fault_panic(err: *mut *mut vs_error) -> vs_status {
+    guard(err, || panic!("vs_sync_fault_panic was called"))
+}

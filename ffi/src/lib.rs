@@ -25,6 +25,7 @@ mod error;
 mod faults;
 mod guard;
 mod handles;
+mod inspect;
 mod live;
 mod lock;
 mod options;
@@ -40,6 +41,7 @@ pub use error::*;
 #[cfg(feature = "test-util")]
 pub use faults::*;
 pub use guard::*;
+pub use inspect::*;
 pub use lock::*;
 pub use options::*;
 pub use status::*;

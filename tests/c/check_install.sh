@@ -5,7 +5,7 @@
 # seed's lock example, which then run.
 # Usage: check_install.sh STAGE PREFIX SO_MAJOR VERSION
 set -euo pipefail
-stage=$1 prefix=$2 major=$3 version=$4
+stage=$(cd "$1" && pwd) prefix=$2 major=$3 version=$4
 root=$(cd "$(dirname "$0")/../.." && pwd)
 lib=$stage$prefix/lib
 fail() { echo "check_install: $*" >&2; exit 1; }
@@ -18,9 +18,13 @@ echo "SONAME: $soname"
 ls -l "$lib"/libvinesync.*
 if readelf -S "$lib/libvinesync.so.$version" | grep -q '\.debug_info'; then fail "the .so has debug info"; fi
 if nm -D "$lib/libvinesync.so.$version" | grep -q vs_sync_fault; then fail "the .so exports fault functions"; fi
+others=$(nm -D --defined-only "$lib/libvinesync.so.$version" | awk '$3 !~ /^vs_/ {print $3}')
+[[ -z $others ]] || fail "the .so exports symbols other than vs_*: $others"
 if nm "$lib/libvinesync.a" 2>/dev/null | grep -q ' T vs_sync_fault'; then fail "the .a has fault functions"; fi
 if grep -q vs_sync_fault "$stage$prefix/include/vinesync.h"; then fail "the header declares fault functions"; fi
 [[ ! -e $stage$prefix/include/vinesync_test.h ]] || fail "the test header was installed"
+# Nothing outside the staging dir: the command went there too.
+[[ -x $stage$prefix/bin/vinesync ]] || fail "the vinesync command is not in the staging dir"
 
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT

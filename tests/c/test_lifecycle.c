@@ -308,6 +308,29 @@ static void test_errors_kept_and_null_inputs(void) {
   vs_sync_free(&s);
 }
 
+/* ---- a panic inside the library: an error message, not stderr text ---- */
+
+static void test_caught_panic_is_the_error_message_not_stderr(void) {
+  char path[] = "/tmp/vinesync-stderr-XXXXXX";
+  int capture = mkstemp(path);
+  CHECK(capture >= 0);
+  if (capture < 0) return;
+  unlink(path);
+  fflush(stderr);
+  int saved = dup(2);
+  dup2(capture, 2);
+  vs_error *err = NULL;
+  vs_status status = vs_sync_fault_panic(&err);
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  CHECK_STATUS(status, VS_INTERNAL);
+  CHECK(err && strstr(vs_error_message(err), "vs_sync_fault_panic was called"));
+  vs_error_free(&err);
+  CHECK(lseek(capture, 0, SEEK_END) == 0); /* nothing written to stderr */
+  close(capture);
+}
+
 struct test {
   const char *name;
   void (*run)(void);
@@ -338,6 +361,7 @@ int main(int argc, char **argv) {
       {"h1_close_wakes_a_blocked_lock", test_h1_close_wakes_a_blocked_lock},
       {"h2_free_releases_before_returning", test_h2_free_releases_before_returning},
       {"errors_kept_and_null_inputs", test_errors_kept_and_null_inputs},
+      {"caught_panic_is_the_error_message_not_stderr", test_caught_panic_is_the_error_message_not_stderr},
   };
   int passed = 0, failed = 0;
   size_t n = sizeof tests / sizeof tests[0];

@@ -104,7 +104,9 @@ fn leader_options(ns: Option<String>, id: Option<String>, ttl: Option<i64>) -> L
         options = options.id(id);
     }
     if let Some(ttl) = ttl {
-        options = options.ttl(ttl);
+        options = options.ttl(std::time::Duration::from_secs(
+            u64::try_from(ttl).unwrap_or(0),
+        ));
     }
     options
 }
@@ -380,6 +382,12 @@ impl Sync {
         let options = member_options(ns);
         let members = wait(py, async move { client.list_members(options).await })?;
         Ok(members.into_iter().map(Member::from).collect())
+    }
+
+    /// Who holds lock `id` and who waits for it (a `LockInfo`); writes
+    /// nothing. (No asyncio twin yet.)
+    fn lock_info(&self, py: Python<'_>, id: String) -> PyResult<crate::inspect::LockInfo> {
+        crate::inspect::lock_info(py, self.check(py)?, id)
     }
 
     /// `list_members` for asyncio.

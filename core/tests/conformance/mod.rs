@@ -101,7 +101,7 @@ pub fn leader_options(ns: &str, id: &str, ttl: u64) -> LeaderOptions {
     LeaderOptions::new()
         .namespace(ns)
         .id(id)
-        .ttl(i64::try_from(ttl.max(min_ttl())).unwrap_or(i64::MAX))
+        .ttl(Duration::from_secs(ttl.max(min_ttl())))
 }
 
 /// Polls `check` every 20 ms until it is true or `limit` passes.

@@ -36,6 +36,10 @@ vs_status vs_sync_fault_expire_leases(const vs_sync *sync, vs_error **err);
 vs_status vs_sync_fault_delete_key(const vs_sync *sync, const char *key, int64_t create_revision,
                                    vs_error **err);
 
+/* Panics inside the library, as a bug would: returns VS_INTERNAL with the
+ * panic's message in `*err`; nothing is printed to stderr. */
+vs_status vs_sync_fault_panic(vs_error **err);
+
 #ifdef __cplusplus
 }
 #endif

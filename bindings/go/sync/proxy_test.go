@@ -1,7 +1,6 @@
 package sync_test
 
 import (
-	"io"
 	"net"
 	gosync "sync"
 	"testing"
@@ -60,10 +59,7 @@ func (p *pausableProxy) pipe(dst, src net.Conn) {
 				return
 			}
 		}
-		if err != nil {
-			if err != io.EOF {
-				return
-			}
+		if err != nil { // EOF or closed: dst is closed by the defer
 			return
 		}
 	}

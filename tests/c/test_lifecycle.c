@@ -79,7 +79,10 @@ static int child_after_fork(vs_sync *s, vs_guard *g, vs_leader *l) {
   } while (0)
   vs_error *err = NULL;
   CHILD_EXPECT(vs_unlock(s, "f", NULL, &err), VS_CLOSED);
-  if (!err || !strstr(vs_error_message(err), "fork")) bad++;
+  if (!err || !strstr(vs_error_message(err), "fork")) {
+    fprintf(stderr, "  child: the error does not mention fork: %s\n", vs_error_message(err));
+    bad++;
+  }
   vs_error_free(&err);
   CHILD_EXPECT(vs_try_lock(s, "f2", 10000, NULL, NULL, NULL), VS_CLOSED);
   CHILD_EXPECT(vs_guard_unlock(g, NULL, NULL), VS_CLOSED);
@@ -93,7 +96,10 @@ static int child_after_fork(vs_sync *s, vs_guard *g, vs_leader *l) {
   vs_sync_free(&s);
   /* A new handle works in the child. */
   vs_sync *mine = new_sync("h5");
-  if (!mine) return bad + 1;
+  if (!mine) {
+    fprintf(stderr, "  child: cannot make a new handle\n");
+    return bad + 1;
+  }
   vs_status own = vs_try_lock(mine, "f", 10000, NULL, NULL, NULL);
   /* etcd: the parent still holds "f"; memory: the child's store is its own. */
   if (own != (on_etcd ? VS_WOULD_BLOCK : VS_OK)) {
@@ -141,9 +147,12 @@ static void test_h5_fork_parent_handles_closed_in_child(void) {
     waitpid(child, &status, 0);
   }
   unsigned char child_failures = 255;
-  CHECK(read(report[0], &child_failures, 1) == 1 && child_failures == 0);
+  CHECK(read(report[0], &child_failures, 1) == 1); /* else the child died */
+  CHECK(child_failures == 0);
   close(report[0]);
   CHECK(waited && WIFEXITED(status));
+  if (!waited) fprintf(stderr, "  the child did not finish in 30 s (killed)\n");
+  else if (WIFSIGNALED(status)) fprintf(stderr, "  the child died of signal %d\n", WTERMSIG(status));
   /* The parent's lock and candidacy were not touched by the child. */
   CHECK(!vs_guard_is_lost(g));
   CHECK_STATUS(vs_try_lock(other, "f", 10000, NULL, NULL, NULL), VS_WOULD_BLOCK);

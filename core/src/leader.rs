@@ -56,13 +56,17 @@ impl Candidate {
         first_is_ours: bool,
     ) -> Arc<Candidate> {
         let (state, _) = watch::channel(CandidateState::default());
-        let task = tokio::spawn(campaign(
-            session.clone(),
-            dir.clone(),
-            key.clone(),
-            revision,
-            first_is_ours,
-            state.clone(),
+        let span = tracing::debug_span!("campaign", %namespace, %id, %key);
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            campaign(
+                session.clone(),
+                dir.clone(),
+                key.clone(),
+                revision,
+                first_is_ours,
+                state.clone(),
+            ),
+            span,
         ));
         Arc::new(Candidate {
             name,

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::watch;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::queue::{self, KeyCleanup};
+use crate::queue;
 use crate::session::{self, Session};
 use crate::store::Store;
 
@@ -38,14 +38,12 @@ pub(crate) async fn attempt(
     try_only: bool,
 ) -> Result<Attempt> {
     let backend = session.backend().clone();
-    // Armed before the write: if this future is dropped or fails while the
-    // create is in flight, the key may exist and must go (SPEC L8, H3).
-    let cleanup = KeyCleanup::new(session.clone(), key.clone());
-    let created = match backend.create(&key, value, session.lease(), dir).await {
+    // Written to completion in the background: if this future is dropped
+    // or the write fails, the key is removed after the write finished.
+    let (created, cleanup) = match queue::create_owned(&session, &key, value, dir).await {
         Ok(created) => created,
         Err(error) if error.kind() == ErrorKind::Lost => {
             session.mark_lost();
-            cleanup.disarm(); // the lease and its keys are gone
             return Ok(Attempt::Retry);
         }
         Err(error) => return Err(error),

@@ -98,12 +98,60 @@ pub(crate) async fn still_ours(backend: &Backend, key: &str, revision: i64) -> R
         .is_some_and(|kv| kv.create_revision == revision))
 }
 
+/// Writes our own `key` (put-if-absent with the session's lease, plus the
+/// first key of `dir`; see [`Store::create`]) on a background task that
+/// runs to completion, and hands back the result with a [`KeyCleanup`]
+/// already armed. Whatever happens to the caller, the key is deleted by
+/// name *after* the write has finished (SPEC H3, L8) — a delete sent while
+/// the create is still in flight could reach etcd first, find nothing and
+/// leave the key behind:
+/// - the caller stopped waiting (its future was dropped), before or after
+///   the answer reached it: the unread answer, with its cleanup, is dropped;
+/// - the write failed with an unknown outcome: the task deletes the key.
+pub(crate) async fn create_owned(
+    session: &Arc<Session>,
+    key: &str,
+    value: Vec<u8>,
+    dir: &str,
+) -> Result<(crate::store::Created, KeyCleanup)> {
+    let (answer, outcome) = tokio::sync::oneshot::channel();
+    let (owner, key_owned, dir) = (session.clone(), key.to_string(), dir.to_string());
+    session.spawn_release(async move {
+        let created = owner
+            .backend()
+            .create(&key_owned, value, owner.lease(), &dir)
+            .await;
+        match created {
+            Ok(created) => {
+                let cleanup = KeyCleanup::new(owner, key_owned);
+                // If nobody receives it, dropping it deletes the key.
+                let _ = answer.send(Ok((created, cleanup)));
+            }
+            Err(error) => {
+                // Not written for sure only when the lease is gone (and
+                // its keys with it); otherwise the write may have landed.
+                let maybe_written = error.kind() != ErrorKind::Lost;
+                let _ = answer.send(Err(error));
+                if maybe_written {
+                    delete_until_gone(owner, key_owned).await;
+                }
+            }
+        }
+    });
+    match outcome.await {
+        Ok(created) => created,
+        Err(_) => Err(Error::new(
+            ErrorKind::Closed,
+            format!("writing {key:?}: the runtime is shutting down"),
+        )),
+    }
+}
+
 /// Removes a key unless disarmed: any exit of an acquisition or candidacy
-/// without the key being handed on (error, timeout, cancel, dropped future,
-/// a write whose answer never came) goes through here (SPEC L8, H3). It is
-/// armed *before* the key is written: the key's name is ours alone, so it
-/// can be deleted by name even when we never learnt whether it was written.
-/// A dropped future cannot await, so the delete runs on a background task.
+/// after its key was written ([`create_owned`]) and before the key is
+/// handed on (error, timeout, cancel, dropped future) goes through here
+/// (SPEC L8, H3). The key's name is ours alone, so it is deleted by name. A
+/// dropped future cannot await, so the delete runs on a background task.
 pub(crate) struct KeyCleanup {
     session: Arc<Session>,
     key: String,

@@ -36,7 +36,9 @@ impl EtcdWatch {
         if self.prefix {
             options = options.with_prefix();
         }
-        self.client.watch(self.key.clone(), Some(options)).await
+        let span = tracing::debug_span!("watch_open", key = %self.key, from = self.next_revision);
+        tracing::Instrument::instrument(self.client.watch(self.key.clone(), Some(options)), span)
+            .await
     }
 }
 
@@ -84,7 +86,11 @@ impl Watch for EtcdWatch {
                                 format!("watching {:?}: {reason}", self.key),
                             ));
                         }
+                        // e.g. "no leader" (the watch requires one): back off
+                        // rather than reopen in a tight loop.
                         tracing::debug!(key = %self.key, %reason, "watch cancelled by etcd; reopening");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(1));
                         continue; // stream dropped: reopen from next_revision
                     }
                     let events: Vec<WatchEvent> = response

@@ -57,6 +57,10 @@ func TestH2H3CtxDeadlineOnEveryCallWithEtcdStalled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	guarded, err := s.LockGuard(ctx, "guarded")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	proxy.Pause()
 	defer proxy.Resume() // before the Closes above, on every path
@@ -74,6 +78,7 @@ func TestH2H3CtxDeadlineOnEveryCallWithEtcdStalled(t *testing.T) {
 		{"PrimaryContext", func(ctx context.Context) error { _, err := follower.PrimaryContext(ctx); return err }},
 		{"NextEvent", func(ctx context.Context) error { _, err := w.NextEvent(ctx); return err }},
 		{"ResignContext", primary.ResignContext},
+		{"Guard.UnlockContext", guarded.UnlockContext},
 	}
 	for _, c := range calls {
 		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -91,6 +96,9 @@ func TestH2H3CtxDeadlineOnEveryCallWithEtcdStalled(t *testing.T) {
 	// H2: the unlock and the resign cut short by ctx finish in the background.
 	if err := direct.Lock(ctx, "held", sync.LockWait(20*time.Second)); err != nil {
 		t.Fatalf("the cancelled Unlock did not complete: %v", err)
+	}
+	if err := direct.Lock(ctx, "guarded", sync.LockWait(20*time.Second)); err != nil {
+		t.Fatalf("the cancelled Guard.UnlockContext did not complete: %v", err)
 	}
 	wctx, cancel = context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()

@@ -56,14 +56,18 @@ func (g *Guard) WaitLost(ctx context.Context) error {
 
 // Unlock releases the lock now (ErrNotLocked if the guard was already
 // released, ErrLost if the lock had been lost).
-func (g *Guard) Unlock() error { return g.release(true) }
+func (g *Guard) Unlock() error { return g.release(context.Background(), true) }
+
+// UnlockContext is Unlock that stops waiting when ctx is done: it then
+// returns ErrCancelled and the release completes in the background (SPEC H2).
+func (g *Guard) UnlockContext(ctx context.Context) error { return g.release(ctx, true) }
 
 // Close releases the lock if still held. Idempotent.
-func (g *Guard) Close() { _ = g.release(false) }
+func (g *Guard) Close() { _ = g.release(context.Background(), false) }
 
 // release wakes the calls in flight on the guard, waits for them, then
 // unlocks (or just frees, which releases in the background) the guard.
-func (g *Guard) release(unlock bool) error {
+func (g *Guard) release(ctx context.Context, unlock bool) error {
 	if !g.lt.close() {
 		g.lt.waitFreed()
 		if unlock {
@@ -74,7 +78,9 @@ func (g *Guard) release(unlock bool) error {
 	g.lt.wait()
 	var err error
 	if unlock {
-		err = plain(func(e **C.vs_error) C.vs_status { return C.vs_guard_unlock(g.g, nil, e) })
+		err = blocking(ctx, nil, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+			return C.vs_guard_unlock(g.g, cancel, e)
+		})
 	}
 	g.lost.Store(bool(C.vs_guard_is_lost(g.g)))
 	C.vs_guard_free(&g.g)

@@ -24,6 +24,7 @@ use crate::options::{
 };
 use crate::queue;
 use crate::session::Session;
+#[cfg(feature = "test-util")]
 use crate::store::Store;
 use tokio_util::task::TaskTracker;
 
@@ -35,6 +36,11 @@ const MAX_ATTEMPTS: usize = 16;
 ///
 /// Cheap to clone; clones share sessions and held locks. Safe to use from
 /// many tasks and threads at once.
+///
+/// **Drop and shutdown.** When the last clone and the last guard or leader
+/// made from it are gone, its leases are revoked on a background task (best
+/// effort). Prefer [`Client::close`]: it waits for background releases,
+/// revokes the leases, and must run before the runtime shuts down.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,

@@ -166,7 +166,12 @@ async fn campaign(
 }
 
 /// A candidate in an election (vine's `sync.Leader`), returned by
-/// [`crate::Client::leader`]. Dropping it resigns (in the background).
+/// [`crate::Client::leader`].
+///
+/// **Drop.** Dropping it resigns on a background task of the handle (the
+/// candidate key is deleted, retried until it is gone or its lease ends);
+/// [`crate::Client::close`] waits for it. As for guards, call
+/// `close().await` before the runtime shuts down.
 #[derive(Debug)]
 pub struct Leader {
     candidate: Arc<Candidate>,

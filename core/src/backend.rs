@@ -61,6 +61,13 @@ impl Backend {
         matches!(self.store, Kind::Etcd(_))
     }
 
+    /// Drops the keepalive stream of a lease that is gone (etcd).
+    pub fn forget_keepalive(&self, lease: LeaseId) {
+        if let Kind::Etcd(store) = &self.store {
+            store.forget_keepalive(lease);
+        }
+    }
+
     /// The etcd store, for etcd-only features (guarded transactions).
     pub fn as_etcd(&self) -> Option<&EtcdStore> {
         match &self.store {
@@ -162,6 +169,24 @@ impl Store for Backend {
 
     async fn compact(&self, revision: i64) -> Result<()> {
         dispatch_plain!(self, s => s.compact(revision))
+    }
+
+    async fn watch_now(&self, key: &str, prefix: bool) -> Result<(BackendWatch, i64)> {
+        self.count_read();
+        #[cfg(feature = "test-util")]
+        self.injector
+            .point("watch", crate::inject::Phase::Before)
+            .await?;
+        Ok(match &self.store {
+            Kind::Memory(s) => {
+                let (w, r) = s.watch_now(key, prefix).await?;
+                (BackendWatch::Memory(w), r)
+            }
+            Kind::Etcd(s) => {
+                let (w, r) = s.watch_now(key, prefix).await?;
+                (BackendWatch::Etcd(Box::new(w)), r)
+            }
+        })
     }
 
     async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<BackendWatch> {

@@ -12,6 +12,13 @@ use crate::mutex::Held;
 
 /// A held lock. Created by [`Client::lock`] or [`Client::try_lock`].
 ///
+/// **Drop.** Dropping the guard releases the lock on a background task of
+/// the handle, which retries until the key is gone or its lease ends;
+/// [`Client::close`] waits for it. Use [`LockGuard::unlock`] to see the
+/// outcome. **Shutdown:** work spawned on a runtime that is shutting down
+/// never runs, so a guard dropped after `#[tokio::main]` returned leaves its
+/// lock held until the TTL — call `close().await` before `main` returns.
+///
 /// The lock belongs to the handle (SPEC L3): [`Client::unlock`] with the same
 /// id releases it too, from any task; the guard then does nothing on drop.
 #[must_use = "dropping the guard releases the lock; call `detach()` to keep it until `unlock(id)`"]
@@ -71,12 +78,16 @@ impl LockGuard {
         *self.lost_signal().borrow()
     }
 
-    /// Resolves when the lock is lost.
+    /// Resolves when the lock is lost; never once it was released with
+    /// [`Client::unlock`] instead.
     ///
     /// Cancel-safe.
     pub async fn lost(&self) {
         let mut signal = self.lost_signal();
-        let _ = signal.wait_for(|lost| *lost).await;
+        if signal.wait_for(|lost| *lost).await.is_err() {
+            // Released (by `Client::unlock` with its id), not lost.
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Releases the lock. `Err(NotLocked)` if it was already released with

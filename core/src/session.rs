@@ -45,6 +45,56 @@ fn new_lease_id() -> LeaseId {
     LeaseId::try_from(high >> 1).unwrap_or(1).max(1)
 }
 
+/// Grants a lease with an id of our choosing on a background task that runs
+/// to completion, and hands back the lease with a [`GrantCleanup`] already
+/// armed. Whatever happens to the caller, a lease that may exist is revoked
+/// by id *after* the grant finished (SPEC H3): a revoke racing an in-flight
+/// grant could land first and miss it. An unread answer is dropped with its
+/// cleanup; a failed grant (unknown outcome) is revoked by the task.
+async fn grant_owned(
+    backend: &Backend,
+    ttl: i64,
+    tasks: &TaskTracker,
+) -> Result<(LeaseId, i64, GrantCleanup)> {
+    let id = new_lease_id();
+    if !backend.is_etcd() {
+        // The memory store grants within one poll (see `create_owned`).
+        let cleanup = GrantCleanup {
+            backend: Some(backend.clone()),
+            id,
+            ttl,
+            tasks: tasks.clone(),
+        };
+        let (lease, granted) = backend.grant(ttl, id).await?;
+        return Ok((lease, granted, cleanup));
+    }
+    let (answer, outcome) = tokio::sync::oneshot::channel();
+    let (store, owner_tasks) = (backend.clone(), tasks.clone());
+    tasks.spawn(async move {
+        match store.grant(ttl, id).await {
+            Ok((lease, granted)) => {
+                let cleanup = GrantCleanup {
+                    backend: Some(store),
+                    id: lease,
+                    ttl: granted,
+                    tasks: owner_tasks,
+                };
+                let _ = answer.send(Ok((lease, granted, cleanup)));
+            }
+            Err(error) => {
+                let _ = answer.send(Err(error));
+                revoke_maybe_granted(store, id, ttl).await;
+            }
+        }
+    });
+    outcome.await.unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorKind::Closed,
+            "granting a lease: the runtime is shutting down",
+        ))
+    })
+}
+
 /// Revokes a lease whose grant did not complete, unless disarmed.
 struct GrantCleanup {
     backend: Option<Backend>,
@@ -134,16 +184,7 @@ impl Session {
         losses: watch::Sender<u64>,
     ) -> Result<Arc<Session>> {
         let sent = BootInstant::now();
-        let id = new_lease_id();
-        // Armed before the grant: if it fails or this future is dropped
-        // while it is in flight, the lease may exist and is revoked by id.
-        let cleanup = GrantCleanup {
-            backend: Some(backend.clone()),
-            id,
-            ttl,
-            tasks: tasks.clone(),
-        };
-        let (lease, granted) = backend.grant(ttl, id).await?;
+        let (lease, granted, cleanup) = grant_owned(&backend, ttl, &tasks).await?;
         let answered = BootInstant::now();
         if granted > ttl {
             // etcd raised the TTL to its minimum lease TTL: failover would
@@ -217,6 +258,7 @@ impl Session {
             .lost
             .send_if_modified(|lost| !std::mem::replace(lost, true))
         {
+            self.backend.forget_keepalive(self.lease);
             self.losses.send_modify(|n| *n += 1);
         }
     }
@@ -298,37 +340,39 @@ async fn keep_alive(
         }
         // Do not keep the session alive while waiting for the answer.
         drop(owner);
+        // One attempt may take at most half the time left, so a member
+        // that stopped answering (no reset, packets dropped) leaves time
+        // for another attempt on a fresh stream before the deadline.
+        let attempt_limit = sent + deadline.saturating_duration_since(sent) / 2;
         let answer = tokio::select! {
-            answer = backend.keep_alive(lease) => Some(answer),
-            _ = until(deadline) => None,
+            answer = backend.keep_alive(lease) => answer,
+            _ = until(attempt_limit) => Err(Error::new(
+                ErrorKind::Unavailable,
+                "keepalive: no answer within half the time left",
+            )),
             _ = stop.changed() => return,
         };
         let Some(owner) = session.upgrade() else {
             return;
         };
         match answer {
-            Some(Ok(remaining)) if remaining > 0 => {
+            Ok(remaining) if remaining > 0 => {
                 deadline = local_deadline(sent, BootInstant::now(), remaining);
                 next = sent + period;
             }
-            Some(Ok(_)) => {
+            Ok(_) => {
                 tracing::warn!(lease, "lease expired on the server: lost");
                 owner.mark_lost();
                 return;
             }
-            Some(Err(error)) if error.kind() == ErrorKind::Lost => {
+            Err(error) if error.kind() == ErrorKind::Lost => {
                 tracing::warn!(lease, %error, "lease lost");
                 owner.mark_lost();
                 return;
             }
-            Some(Err(error)) => {
+            Err(error) => {
                 tracing::debug!(lease, %error, "keepalive failed; retrying until the lease deadline");
                 next = BootInstant::now() + RETRY_DELAY;
-            }
-            None => {
-                tracing::warn!(lease, "no keepalive answer before the lease deadline: lost");
-                owner.mark_lost();
-                return;
             }
         }
     }

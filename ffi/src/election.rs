@@ -602,6 +602,11 @@ pub unsafe extern "C" fn vs_watcher_next(
                             ElectEventKind::Joined => vs_event_kind::VS_EVENT_JOINED,
                             ElectEventKind::Left => vs_event_kind::VS_EVENT_LEFT,
                             ElectEventKind::Elected => vs_event_kind::VS_EVENT_ELECTED,
+                            // A kind this C ABI version does not know yet.
+                            _ => return Err(Failure::new(
+                                vs_status::VS_INTERNAL,
+                                "an election event of a kind this library version cannot report",
+                            )),
                         };
                         Ok(vs_event {
                             kind,

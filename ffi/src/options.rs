@@ -115,12 +115,12 @@ pub unsafe extern "C" fn vs_options_set_tls(
 ) -> vs_status {
     guard(err, || {
         let o = handle_mut("options", options)?;
-        o.options.tls = Some(TlsOptions {
-            ca_file: optional_text("ca_file", ca_file)?.map(PathBuf::from),
-            cert_file: optional_text("cert_file", cert_file)?.map(PathBuf::from),
-            key_file: optional_text("key_file", key_file)?.map(PathBuf::from),
-            server_name: optional_text("server_name", server_name)?.map(String::from),
-        });
+        let mut tls = TlsOptions::new();
+        tls.ca_file = optional_text("ca_file", ca_file)?.map(PathBuf::from);
+        tls.cert_file = optional_text("cert_file", cert_file)?.map(PathBuf::from);
+        tls.key_file = optional_text("key_file", key_file)?.map(PathBuf::from);
+        tls.server_name = optional_text("server_name", server_name)?.map(String::from);
+        o.options.tls = Some(tls);
         Ok(())
     })
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure etcd, etcdctl and protoc are installed (Debian packages
-# etcd-server, etcd-client, protobuf-compiler), installing them with apt-get
+# Makes sure etcd, etcdctl, protoc and clang are installed (Debian packages
+# etcd-server, etcd-client, protobuf-compiler, clang), installing them with apt-get
 # when we are root; otherwise says exactly what to install. Idempotent.
 #   --build-only: only what building needs (protoc for etcd-client's build
 #   script), as `make demo` on the memory store needs nothing else.
@@ -10,6 +10,8 @@ missing=()
 if [ "${1:-}" != "--build-only" ]; then
   command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
   command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+  # clang's AddressSanitizer for the C fork test (GCC 12's is not fork-safe).
+  command -v clang >/dev/null 2>&1 || missing+=(clang)
 fi
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -20,6 +20,18 @@ pub fn seconds(name: &str, value: Option<f64>) -> vinesync::Result<Option<Durati
     })
 }
 
+/// `value` seconds rounded up to whole seconds (a lease has whole
+/// seconds; it never lives shorter than asked); `None` stays `None`.
+pub fn whole_seconds(name: &str, value: Option<f64>) -> vinesync::Result<Option<i64>> {
+    let Some(duration) = seconds(name, value)? else {
+        return Ok(None);
+    };
+    let whole = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    i64::try_from(whole)
+        .map(Some)
+        .map_err(|_| invalid(format!("{name}={} is too many seconds", duration.as_secs_f64())))
+}
+
 /// The connection keyword arguments of `Sync.etcd()` and `Sync.init()`;
 /// `None` keeps the current value.
 #[derive(Debug, Default)]

@@ -31,11 +31,11 @@ PY_MATURIN    := PATH=$(PY_BUILD_VENV)/bin:$$PATH $(PY_BUILD_VENV)/bin/maturin b
 $(PY_BUILD_VENV)/bin/auditwheel: $(PY_BUILD_VENV)/bin/maturin
 	$(PY_BUILD_VENV)/bin/pip install -q $(PY_BUILD_REQS)
 
-python-wheel: $(PY_BUILD_VENV)/bin/maturin $(PY_BUILD_VENV)/bin/auditwheel ## build the test wheel (debug build with the test hooks, for the tests and demos)
+python-wheel: deps-build $(PY_BUILD_VENV)/bin/maturin $(PY_BUILD_VENV)/bin/auditwheel ## build the test wheel (debug build with the test hooks, for the tests and demos)
 	rm -rf $(PY_WHEELS)
 	$(PY_MATURIN) --profile dev --features test-hooks -o $(PY_WHEELS)
 
-wheel: $(PY_BUILD_VENV)/bin/maturin $(PY_BUILD_VENV)/bin/auditwheel ## build the release wheel and sdist into dist/ (pip install dist/vinesync-*.whl)
+wheel: deps-build $(PY_BUILD_VENV)/bin/maturin $(PY_BUILD_VENV)/bin/auditwheel ## build the release wheel and sdist into dist/ (pip install dist/vinesync-*.whl)
 	$(PY_MATURIN) --release --sdist -o dist
 	$(PY_BUILD_VENV)/bin/auditwheel show dist/vinesync-*.whl
 

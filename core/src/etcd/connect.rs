@@ -44,8 +44,15 @@ fn connect_options(options: &Options) -> Result<ConnectOptions> {
     let mut connect = ConnectOptions::new()
         .with_connect_timeout(options.dial_timeout)
         .with_timeout(options.request_timeout)
-        .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2))
-        .with_keep_alive_while_idle(true);
+        // HTTP/2 pings no more often than etcd's default enforcement
+        // policy allows (--grpc-keepalive-min-time 5 s, no pings without
+        // an open stream): faster pings get the connection closed with
+        // "too many pings" (SPEC H7). 10 s as gRPC-Go clients use.
+        .with_keep_alive(KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT)
+        .with_keep_alive_while_idle(false)
+        // A member cut off from quorum answers "no leader" instead of
+        // serving watches and reads that never see a change (SPEC H7).
+        .with_require_leader(true);
     if let Some(credentials) = &options.credentials {
         connect = connect
             .with_user(credentials.user.clone(), credentials.password.clone())
@@ -69,6 +76,10 @@ fn connect_options(options: &Options) -> Result<ConnectOptions> {
     }
     Ok(connect)
 }
+
+/// The HTTP/2 keepalive ping interval and how long a ping may go unanswered.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects and checks that the cluster answers within the dial timeout.
 pub(super) async fn connect(options: &Options) -> Result<Client> {

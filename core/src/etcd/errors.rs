@@ -24,9 +24,13 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
         E::GRpcStatus(status) => {
             let message = status.message().to_string();
             match status.code() {
-                Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::Cancelled => {
-                    Class::Transient(message)
-                }
+                // ResourceExhausted: etcd's "too many requests" while it
+                // catches up; retried like an outage.
+                Code::Unavailable
+                | Code::DeadlineExceeded
+                | Code::Aborted
+                | Code::Cancelled
+                | Code::ResourceExhausted => Class::Transient(message),
                 Code::Unknown | Code::Internal
                     if message.contains("leader")
                         || message.contains("timed out")
@@ -55,6 +59,10 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
         E::TransportError(e) => Class::Transient(format!("transport: {e}")),
         E::IoError(e) => Class::Transient(format!("io: {e}")),
         E::WatchError(e) => Class::Transient(format!("watch: {e}")),
+        // Opening a keepalive stream on a revoked or expired lease.
+        E::LeaseKeepAliveError(e) if e.contains("lease not found") => {
+            Class::Final(ErrorKind::Lost, format!("keepalive: {e}"))
+        }
         E::LeaseKeepAliveError(e) => Class::Transient(format!("keepalive: {e}")),
         E::InvalidArgs(e) => Class::Final(ErrorKind::InvalidArgument, e.clone()),
         E::InvalidUri(e) => {

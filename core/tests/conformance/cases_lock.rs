@@ -72,7 +72,7 @@ pub async fn l2_lock_blocks_until_unlock(env: Env) {
     let a = env.client().await;
     let b = env.client().await;
     let guard = a.lock("x", ttl(10)).await.unwrap();
-    let waiter = tokio::spawn(async move { b.lock("x", ttl(10)).await.map(|g| g.detach()) });
+    let waiter = tokio::spawn(async move { b.lock("x", ttl(10)).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiter.is_finished(), "lock returned while held elsewhere");
     guard.unlock().await.unwrap();
@@ -80,6 +80,9 @@ pub async fn l2_lock_blocks_until_unlock(env: Env) {
         .await
         .expect("waiter not woken")
         .unwrap()
+        .unwrap()
+        .unlock()
+        .await
         .unwrap();
 }
 
@@ -301,6 +304,37 @@ pub async fn l6_lost_when_lease_not_kept_alive(env: Env) {
     assert!(guard.is_lost());
     let g = b.lock("x", ttl(10).wait(5 * SECOND)).await.unwrap();
     assert!(g.fencing_token() > guard.fencing_token());
+    g.unlock().await.unwrap();
+    drop(guard);
+}
+
+/// L6: the holder hears "lost" before anyone else can take the lock: a
+/// holder stops its keepalives right after acquiring (before its first
+/// renewal, where the local deadline is closest to the server's) while
+/// another handle waits; the lost signal must come first.
+pub async fn l6_lost_signal_before_anyone_else_acquires(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(1)).await.unwrap();
+    a.faults().suspend_keepalive(true);
+    let mut lost = guard.lost_signal();
+    let b2 = b.clone();
+    let waiter = tokio::spawn(async move {
+        let g = b2.lock("x", ttl(10).wait(15 * SECOND)).await;
+        (Instant::now(), g)
+    });
+    tokio::time::timeout(10 * SECOND, lost.wait_for(|l| *l))
+        .await
+        .expect("lost signal not fired")
+        .unwrap();
+    let lost_at = Instant::now();
+    let (acquired_at, g) = waiter.await.unwrap();
+    let g = g.expect("the waiter gets the lock after the TTL");
+    assert!(
+        lost_at < acquired_at,
+        "the other handle acquired {:?} before the holder was told it lost the lock",
+        lost_at - acquired_at
+    );
     g.unlock().await.unwrap();
     drop(guard);
 }

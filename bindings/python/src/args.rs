@@ -21,12 +21,18 @@ pub fn seconds(name: &str, value: Option<f64>) -> vinesync::Result<Option<Durati
 }
 
 /// `value` seconds rounded up to whole seconds (a lease has whole
-/// seconds; it never lives shorter than asked); `None` stays `None`.
+/// seconds; it never lives shorter than asked); `None` stays `None`. Less
+/// than one second gives 0, which the core rejects naming the minimum, as
+/// it does for a lock's `ttl`.
 pub fn whole_seconds(name: &str, value: Option<f64>) -> vinesync::Result<Option<i64>> {
     let Some(duration) = seconds(name, value)? else {
         return Ok(None);
     };
-    let whole = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
+    let whole = if duration.as_secs() == 0 {
+        0
+    } else {
+        duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+    };
     i64::try_from(whole)
         .map(Some)
         .map_err(|_| invalid(format!("{name}={} is too many seconds", duration.as_secs_f64())))

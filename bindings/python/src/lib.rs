@@ -30,10 +30,9 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_secs(2);
 /// the package), so locks and candidacies end with the interpreter.
 #[pyfunction]
 fn _shutdown(py: Python<'_>) -> PyResult<()> {
-    runtime::exiting();
-    let closed = sync::shutdown(py, SHUTDOWN_LIMIT);
     logging::stop();
-    closed
+    runtime::exiting(py);
+    sync::shutdown(py, SHUTDOWN_LIMIT)
 }
 
 #[pymodule]

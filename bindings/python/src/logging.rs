@@ -96,6 +96,10 @@ fn forward(receiver: Receiver<LogRecord>) {
         if !FORWARD.load(Ordering::Acquire) {
             continue;
         }
+        // Interpreter exit has begun: this thread must not take the GIL.
+        let Some(_attaching) = crate::runtime::may_attach() else {
+            return;
+        };
         Python::try_attach(|py| {
             let sent = py
                 .import("logging")

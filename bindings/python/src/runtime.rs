@@ -15,7 +15,7 @@
 
 use std::future::Future;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -38,35 +38,62 @@ const DROP_GRACE: Duration = Duration::from_secs(1);
 /// Set when interpreter exit begins (see [`exiting`]).
 static EXITING: AtomicBool = AtomicBool::new(false);
 
+/// How many threads are between [`may_attach`] and the end of their use
+/// of the GIL.
+static ATTACHING: AtomicUsize = AtomicUsize::new(0);
+
 thread_local! {
-    /// Whether this thread runs the exit (and so may still wait).
+    /// Whether this thread runs the exit (and so may still take the GIL).
     static RUNS_EXIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Permission to take the GIL, held until the thread is done with it.
+pub struct Attaching;
+
+impl Drop for Attaching {
+    fn drop(&mut self) {
+        ATTACHING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Asked by every thread of ours before it takes the GIL: `None` once
+/// interpreter exit has begun, when it must not (see [`exiting`]).
+pub fn may_attach() -> Option<Attaching> {
+    ATTACHING.fetch_add(1, Ordering::SeqCst);
+    let attaching = Attaching;
+    if EXITING.load(Ordering::SeqCst) && !RUNS_EXIT.with(std::cell::Cell::get) {
+        return None; // `attaching` is dropped: the count goes back down
+    }
+    Some(attaching)
+}
+
+/// [`may_attach`] for a thread that must come back to Python: blocks it
+/// for good once exit has begun.
+fn attach_or_park() -> Attaching {
+    match may_attach() {
+        Some(attaching) => attaching,
+        None => loop {
+            std::thread::park();
+        },
+    }
+}
+
 /// Called by the thread that runs interpreter exit (atexit), before it
-/// closes the handles: from now on no other thread that waits for the
-/// runtime takes the GIL again. Those left are daemon threads, and the
-/// interpreter is about to finalize: a thread taking the GIL then is ended
-/// with `pthread_exit`, whose forced unwind through Rust frames crashes.
-/// Such a thread stays blocked until the process exits; results nobody
-/// can receive are dropped.
-pub fn exiting() {
+/// closes the handles: from now on no other thread of ours takes the GIL,
+/// and those that were about to are waited for. The threads left are
+/// daemon threads and ours, and the interpreter is about to finalize: a
+/// thread taking the GIL then is ended with `pthread_exit`, whose forced
+/// unwind through Rust frames crashes the process. Such a thread stays
+/// blocked until the process exits; results nobody can receive are dropped.
+pub fn exiting(py: Python<'_>) {
     RUNS_EXIT.with(|runs| runs.set(true));
     EXITING.store(true, Ordering::SeqCst);
-}
-
-fn is_exiting() -> bool {
-    EXITING.load(Ordering::SeqCst)
-}
-
-/// Blocks a thread that must not take the GIL again, for good.
-fn park_if_exiting() {
-    if RUNS_EXIT.with(std::cell::Cell::get) {
-        return;
-    }
-    while is_exiting() {
-        std::thread::park();
-    }
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + DROP_GRACE;
+        while ATTACHING.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
 }
 
 struct ProcessRuntime {
@@ -152,11 +179,8 @@ where
         let _ = sender.send(work.await);
     });
     loop {
-        let received = py.detach(|| {
-            let received = receive(SIGNAL_POLL);
-            park_if_exiting();
-            received
-        });
+        // `_attaching` lasts until this thread is back in Python.
+        let (received, _attaching) = py.detach(|| (receive(SIGNAL_POLL), attach_or_park()));
         match received {
             Ok(result) => return result.map_err(|e| to_py(py, &e)),
             Err(RecvTimeoutError::Timeout) => {
@@ -164,9 +188,9 @@ where
                     if kind == Kind::Abortable {
                         task.abort();
                         // The sender goes when the work is dropped.
-                        let _ = py.detach(|| {
+                        let _attaching = py.detach(|| {
                             let _ = receive(DROP_GRACE);
-                            park_if_exiting();
+                            attach_or_park()
                         });
                     }
                     return Err(interrupted);
@@ -281,10 +305,8 @@ where
         let result = work.await;
         // Taking the GIL may wait; keep it off the runtime's worker threads.
         let _ = tokio::task::spawn_blocking(move || {
-            if is_exiting() {
-                // Nobody can receive it; the GIL must not be taken now.
-                return None;
-            }
+            // At exit nobody can receive it, and the GIL must not be taken.
+            let _attaching = may_attach()?;
             Python::try_attach(|py| {
                 let (ok, value) = match result
                     .map_err(|e| to_py(py, &e))

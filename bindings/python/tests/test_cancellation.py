@@ -90,7 +90,7 @@ def test_H3_election_event_that_reaches_a_cancelled_task_is_kept_E8(
             await task
         assert cancel_after_delivery.get("forced") is True
         # The event the cancelled task never read comes next, then the rest.
-        events = [await watcher.__anext__(), await watcher.__anext__()]
+        events = [await asyncio.wait_for(watcher.__anext__(), timeout=10) for _ in range(2)]
         assert [(e.kind, e.member.id) for e in events] == [("joined", "a"), ("elected", "a")]
         await leader.resign_async()
         watcher.close()

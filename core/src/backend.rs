@@ -61,6 +61,14 @@ impl Backend {
         matches!(self.store, Kind::Etcd(_))
     }
 
+    /// The etcd store, for etcd-only features (guarded transactions).
+    pub fn as_etcd(&self) -> Option<&EtcdStore> {
+        match &self.store {
+            Kind::Etcd(store) => Some(store),
+            Kind::Memory(_) => None,
+        }
+    }
+
     /// Reads (get, range, watch) served so far.
     #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // fault hooks only
     pub fn reads(&self) -> u64 {
@@ -108,8 +116,8 @@ macro_rules! dispatch_plain {
 impl Store for Backend {
     type Watch = BackendWatch;
 
-    async fn grant(&self, ttl: i64) -> Result<(LeaseId, i64)> {
-        dispatch!(self, "grant", s => s.grant(ttl))
+    async fn grant(&self, ttl: i64, id: LeaseId) -> Result<(LeaseId, i64)> {
+        dispatch!(self, "grant", s => s.grant(ttl, id))
     }
 
     async fn keep_alive(&self, lease: LeaseId) -> Result<i64> {
@@ -144,12 +152,34 @@ impl Store for Backend {
         dispatch!(self, "delete_owned", s => s.delete_owned(key, create_revision))
     }
 
+    async fn update_owned(&self, key: &str, create_revision: i64, value: Vec<u8>) -> Result<bool> {
+        dispatch!(self, "update_owned", s => s.update_owned(key, create_revision, value))
+    }
+
     async fn delete(&self, key: &str) -> Result<bool> {
         dispatch!(self, "delete", s => s.delete(key))
     }
 
     async fn compact(&self, revision: i64) -> Result<()> {
         dispatch_plain!(self, s => s.compact(revision))
+    }
+
+    async fn watch_now(&self, key: &str, prefix: bool) -> Result<(BackendWatch, i64)> {
+        self.count_read();
+        #[cfg(feature = "test-util")]
+        self.injector
+            .point("watch", crate::inject::Phase::Before)
+            .await?;
+        Ok(match &self.store {
+            Kind::Memory(s) => {
+                let (w, r) = s.watch_now(key, prefix).await?;
+                (BackendWatch::Memory(w), r)
+            }
+            Kind::Etcd(s) => {
+                let (w, r) = s.watch_now(key, prefix).await?;
+                (BackendWatch::Etcd(Box::new(w)), r)
+            }
+        })
     }
 
     async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<BackendWatch> {

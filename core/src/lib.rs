@@ -47,7 +47,7 @@
 //! let id = uuid::Uuid::new_v4().to_string();
 //! // new leader
 //! let role1 = s
-//!     .leader("leader", LeaderOptions::new().namespace("default").id(id.as_str()).ttl(3))
+//!     .leader("leader", LeaderOptions::new().namespace("default").id(id.as_str()).ttl(std::time::Duration::from_secs(3)))
 //!     .await?;
 //! // list all election members
 //! for m in s.list_members(MemberOptions::new().namespace("default")).await? {
@@ -66,9 +66,14 @@ mod error;
 mod etcd;
 mod feed;
 mod guard;
+// What the C library and the Python module set up in their runtime threads;
+// not part of the crate's API.
+#[cfg(all(unix, feature = "host-hooks"))]
+#[doc(hidden)]
 pub mod host;
 #[cfg(feature = "test-util")]
 mod inject;
+mod inspect;
 pub mod keys;
 mod leader;
 mod member;
@@ -83,12 +88,12 @@ pub use client::Client;
 #[cfg(feature = "test-util")]
 pub use client::Faults;
 pub use error::{Error, ErrorKind, Result};
-pub use etcd::EtcdStore;
 pub use feed::{ElectWatcher, Observer};
 pub use guard::LockGuard;
 #[cfg(feature = "test-util")]
 #[doc(hidden)]
 pub use inject::Injected;
+pub use inspect::{LockEntry, LockInfo};
 pub use leader::{Leader, StatusStream};
 pub use member::{ElectEvent, ElectEventKind, Member, ObserveResult, Role};
 pub use memory::MemoryStore;
@@ -97,7 +102,12 @@ pub use options::{
     DEFAULT_LEADER_TTL, DEFAULT_LOCK_TTL, DEFAULT_NAMESPACE, DEFAULT_NODE, DEFAULT_PREFIX,
     MAX_ID_LEN,
 };
+#[cfg(feature = "test-util")]
+#[doc(hidden)]
 pub use store::KeyValue;
+
+/// The etcd client crate, for the operations of [`LockGuard::txn`].
+pub use etcd_client;
 
 /// The crate version, as the C header's version macros give it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

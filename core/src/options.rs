@@ -16,8 +16,8 @@ pub const DEFAULT_PREFIX: &str = "/vine/sync";
 pub const DEFAULT_NODE: &str = "127.0.0.1:2379";
 /// Default lock TTL: 60 s.
 pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(60);
-/// Default leader TTL in seconds: 60.
-pub const DEFAULT_LEADER_TTL: i64 = 60;
+/// Default leader TTL: 60 s.
+pub const DEFAULT_LEADER_TTL: Duration = Duration::from_secs(60);
 /// Default election namespace.
 pub const DEFAULT_NAMESPACE: &str = "default";
 /// Longest id, name or namespace accepted (SPEC §6: "id over 1 KiB").
@@ -30,6 +30,7 @@ pub const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// TLS settings for the etcd connection (file paths, read when connecting).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TlsOptions {
     /// PEM file with the CA certificate(s) that signed the server's certificate.
     pub ca_file: Option<PathBuf>,
@@ -41,13 +42,51 @@ pub struct TlsOptions {
     pub server_name: Option<String>,
 }
 
+impl TlsOptions {
+    /// No files, the endpoint's host as server name: TLS with the system's
+    /// trust roots is not configured; set at least [`TlsOptions::ca_file`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The CA certificate(s) that signed the server's certificate.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Client certificate and key for mutual TLS.
+    pub fn identity(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.cert_file = Some(cert.into());
+        self.key_file = Some(key.into());
+        self
+    }
+
+    /// The server name to verify instead of the endpoint's host.
+    pub fn server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = Some(name.into());
+        self
+    }
+}
+
 /// User and password for etcd's authentication. `Debug` hides the password.
 #[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Credentials {
     /// The etcd user.
     pub user: String,
     /// The password; never printed, never placed in an error.
     pub password: String,
+}
+
+impl Credentials {
+    /// A user and its password.
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -62,6 +101,7 @@ impl std::fmt::Debug for Credentials {
 /// Handle-wide options (vine's `Options`: `Prefix`, `Nodes`), plus the
 /// connection settings vine lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
     /// Prefix of every key this handle writes (default `/vine/sync`).
     pub prefix: String,
@@ -305,6 +345,7 @@ fn shorten(value: &str) -> String {
 
 /// Per-lock options: vine's `LockTTL` and `LockWait`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LockOptions {
     /// Lease TTL of the lock (default 60 s, minimum 1 s).
     pub ttl: Duration,
@@ -322,7 +363,7 @@ impl Default for LockOptions {
 }
 
 impl LockOptions {
-    /// The defaults: TTL 60 s, wait forever.
+    /// The defaults: TTL 60 s, no wait limit.
     pub fn new() -> Self {
         Self::default()
     }
@@ -333,9 +374,13 @@ impl LockOptions {
         self
     }
 
-    /// vine's `LockWait`; a zero duration means "wait until cancelled", as in vine.
+    /// vine's `LockWait`: how long `lock` waits before `LockTimeout`.
+    /// Without it (the default) `lock` waits until it gets the lock or its
+    /// future is dropped. `Duration::ZERO` tries once: `LockTimeout` at
+    /// once if the lock is held (vine's `LockWait(0)` means "no limit"
+    /// instead; the Go package keeps vine's meaning, see the README).
     pub fn wait(mut self, wait: Duration) -> Self {
-        self.wait = if wait.is_zero() { None } else { Some(wait) };
+        self.wait = Some(wait);
         self
     }
 
@@ -346,13 +391,15 @@ impl LockOptions {
 
 /// Candidacy options: vine's `LeaderNS`, `LeaderId`, `LeaderTTL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LeaderOptions {
     /// Election namespace (default `default`).
     pub namespace: String,
     /// This candidate's id (default: a new UUID v4).
     pub id: Option<String>,
-    /// Lease TTL in seconds (default 60, minimum 1).
-    pub ttl: i64,
+    /// Lease TTL (default 60 s, minimum 1 s; rounded up to whole seconds,
+    /// as etcd leases count seconds).
+    pub ttl: Duration,
 }
 
 impl Default for LeaderOptions {
@@ -383,9 +430,9 @@ impl LeaderOptions {
         self
     }
 
-    /// vine's `LeaderTTL` (seconds).
-    pub fn ttl(mut self, seconds: i64) -> Self {
-        self.ttl = seconds;
+    /// vine's `LeaderTTL`.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
         self
     }
 
@@ -394,25 +441,13 @@ impl LeaderOptions {
         if let Some(id) = &self.id {
             check_text("LeaderId", id)?;
         }
-        if self.ttl < 1 {
-            return Err(Error::invalid(format!(
-                "LeaderTTL {}s is shorter than the minimum of 1s",
-                self.ttl
-            )));
-        }
-        let max = i64::try_from(MAX_TTL.as_secs()).unwrap_or(i64::MAX);
-        if self.ttl > max {
-            return Err(Error::invalid(format!(
-                "LeaderTTL {}s is longer than the maximum of {max}s",
-                self.ttl
-            )));
-        }
-        Ok(())
+        check_ttl("LeaderTTL", self.ttl)
     }
 }
 
 /// `list_members` options: vine's `MemberNS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemberOptions {
     /// Election namespace (default `default`).
     pub namespace: String,
@@ -441,6 +476,7 @@ impl MemberOptions {
 
 /// `watch_elect` options: vine's `WatchNS` and `WatchId`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WatchOptions {
     /// Election namespace (default `default`).
     pub namespace: String,
@@ -496,7 +532,7 @@ mod tests {
         assert_eq!(o.nodes, vec!["127.0.0.1:2379"]);
         assert_eq!(LockOptions::default().ttl, Duration::from_secs(60));
         assert_eq!(LockOptions::default().wait, None);
-        assert_eq!(LeaderOptions::default().ttl, 60);
+        assert_eq!(LeaderOptions::default().ttl, Duration::from_secs(60));
         assert_eq!(LeaderOptions::default().namespace, "default");
         assert_eq!(MemberOptions::default().namespace, "default");
         assert_eq!(WatchOptions::default().id, None);

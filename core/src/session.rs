@@ -39,6 +39,102 @@ fn local_deadline(sent: BootInstant, answered: BootInstant, ttl_seconds: i64) ->
     sent + ttl - margin
 }
 
+/// A fresh lease id: random, positive and non-zero (etcd's own are too).
+fn new_lease_id() -> LeaseId {
+    let (high, _) = uuid::Uuid::new_v4().as_u64_pair();
+    LeaseId::try_from(high >> 1).unwrap_or(1).max(1)
+}
+
+/// Grants a lease with an id of our choosing on a background task that runs
+/// to completion, and hands back the lease with a [`GrantCleanup`] already
+/// armed. Whatever happens to the caller, a lease that may exist is revoked
+/// by id *after* the grant finished (SPEC H3): a revoke racing an in-flight
+/// grant could land first and miss it. An unread answer is dropped with its
+/// cleanup; a failed grant (unknown outcome) is revoked by the task.
+async fn grant_owned(
+    backend: &Backend,
+    ttl: i64,
+    tasks: &TaskTracker,
+) -> Result<(LeaseId, i64, GrantCleanup)> {
+    let id = new_lease_id();
+    if !backend.is_etcd() {
+        // The memory store grants within one poll (see `create_owned`).
+        let cleanup = GrantCleanup {
+            backend: Some(backend.clone()),
+            id,
+            ttl,
+            tasks: tasks.clone(),
+        };
+        let (lease, granted) = backend.grant(ttl, id).await?;
+        return Ok((lease, granted, cleanup));
+    }
+    let (answer, outcome) = tokio::sync::oneshot::channel();
+    let (store, owner_tasks) = (backend.clone(), tasks.clone());
+    tasks.spawn(async move {
+        match store.grant(ttl, id).await {
+            Ok((lease, granted)) => {
+                let cleanup = GrantCleanup {
+                    backend: Some(store),
+                    id: lease,
+                    ttl: granted,
+                    tasks: owner_tasks,
+                };
+                let _ = answer.send(Ok((lease, granted, cleanup)));
+            }
+            Err(error) => {
+                let _ = answer.send(Err(error));
+                revoke_maybe_granted(store, id, ttl).await;
+            }
+        }
+    });
+    outcome.await.unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorKind::Closed,
+            "granting a lease: the runtime is shutting down",
+        ))
+    })
+}
+
+/// Revokes a lease whose grant did not complete, unless disarmed.
+struct GrantCleanup {
+    backend: Option<Backend>,
+    id: LeaseId,
+    ttl: i64,
+    tasks: TaskTracker,
+}
+
+impl GrantCleanup {
+    fn disarm(mut self) {
+        self.backend = None;
+    }
+}
+
+impl Drop for GrantCleanup {
+    fn drop(&mut self) {
+        if let (Some(backend), Ok(runtime)) =
+            (self.backend.take(), tokio::runtime::Handle::try_current())
+        {
+            self.tasks
+                .spawn_on(revoke_maybe_granted(backend, self.id, self.ttl), &runtime);
+        }
+    }
+}
+
+/// Revokes lease `id` whose grant had an unknown outcome (SPEC H3), retrying
+/// until etcd answers; after its TTL it has expired anyway.
+async fn revoke_maybe_granted(backend: Backend, id: LeaseId, ttl: i64) {
+    let give_up = BootInstant::now() + Duration::from_secs(u64::try_from(ttl).unwrap_or(0));
+    while BootInstant::now() < give_up {
+        match backend.revoke(id).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::debug!(lease = id, %error, "revoking a lease of unknown outcome failed; retrying");
+                tokio::time::sleep(RETRY_DELAY).await;
+            }
+        }
+    }
+}
+
 /// Resolves once the suspend-aware clock reaches `deadline`.
 async fn until(deadline: BootInstant) {
     loop {
@@ -61,6 +157,8 @@ pub(crate) struct Session {
     runtime: tokio::runtime::Handle,
     revoke_on_drop: AtomicBool,
     tasks: TaskTracker,
+    /// The handle's count of lost leases ([`crate::Client::lease_lost`]).
+    losses: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Session {
@@ -83,16 +181,16 @@ impl Session {
         ttl: i64,
         suspended: Arc<AtomicBool>,
         tasks: TaskTracker,
+        losses: watch::Sender<u64>,
     ) -> Result<Arc<Session>> {
         let sent = BootInstant::now();
-        let (lease, granted) = backend.grant(ttl).await?;
+        let (lease, granted, cleanup) = grant_owned(&backend, ttl, &tasks).await?;
         let answered = BootInstant::now();
         if granted > ttl {
             // etcd raised the TTL to its minimum lease TTL: failover would
             // take longer than the caller asked for, so say so (SPEC H7).
-            if let Err(error) = backend.revoke(lease).await {
-                tracing::debug!(lease, %error, "revoking a refused lease failed; it will expire");
-            }
+            // Revoked by the armed cleanup, in the background.
+            drop(cleanup);
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
@@ -112,7 +210,9 @@ impl Session {
             runtime: tokio::runtime::Handle::current(),
             revoke_on_drop: AtomicBool::new(true),
             tasks,
+            losses,
         });
+        cleanup.disarm();
         let deadline = local_deadline(sent, answered, granted);
         tokio::spawn(keep_alive(
             backend,
@@ -154,8 +254,12 @@ impl Session {
 
     /// Marks the lease as gone (the store said so, or its deadline passed).
     pub fn mark_lost(&self) {
-        self.lost
-            .send_if_modified(|lost| !std::mem::replace(lost, true));
+        if self
+            .lost
+            .send_if_modified(|lost| !std::mem::replace(lost, true))
+        {
+            self.losses.send_modify(|n| *n += 1);
+        }
     }
 
     /// Resolves once the session is lost.
@@ -166,7 +270,8 @@ impl Session {
     /// Revokes the lease now (closing the handle): its keys go with it.
     pub async fn revoke(&self) -> Result<()> {
         self.revoke_on_drop.store(false, Ordering::Release);
-        self.mark_lost();
+        // Ended on purpose: not counted as a loss.
+        self.lost.send_replace(true);
         self.backend.revoke(self.lease).await
     }
 

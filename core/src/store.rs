@@ -80,9 +80,11 @@ pub(crate) trait Watch: Send + 'static {
 pub(crate) trait Store: Send + Sync + 'static {
     type Watch: Watch;
 
-    /// Grants a lease of `ttl` seconds; returns its id and the TTL the store
-    /// granted (etcd raises TTLs below its minimum lease TTL).
-    fn grant(&self, ttl: i64) -> impl Future<Output = Result<(LeaseId, i64)>> + Send;
+    /// Grants lease `id` (chosen by the caller, so a grant whose answer was
+    /// lost can still be revoked by id: SPEC H3) of `ttl` seconds; returns
+    /// its id and the TTL the store granted (etcd raises TTLs below its
+    /// minimum lease TTL).
+    fn grant(&self, ttl: i64, id: LeaseId) -> impl Future<Output = Result<(LeaseId, i64)>> + Send;
 
     /// Renews a lease; returns its remaining TTL in seconds (≤ 0: gone).
     fn keep_alive(&self, lease: LeaseId) -> impl Future<Output = Result<i64>> + Send;
@@ -117,6 +119,15 @@ pub(crate) trait Store: Send + Sync + 'static {
         create_revision: i64,
     ) -> impl Future<Output = Result<bool>> + Send;
 
+    /// Replaces the value of `key` (keeping its lease) only if its create
+    /// revision is `create_revision`. Returns whether it did.
+    fn update_owned(
+        &self,
+        key: &str,
+        create_revision: i64,
+        value: Vec<u8>,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
     /// Deletes `key` whatever its revision; returns whether it existed.
     /// Only for keys whose name is ours alone (`{lease:x}_{seq:x}`): the
     /// cleanup of a write whose outcome is unknown (SPEC H3), which cannot
@@ -126,6 +137,15 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Forgets history before `revision` (tests of the compaction paths).
     #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // fault hooks only
     fn compact(&self, revision: i64) -> impl Future<Output = Result<()>> + Send;
+
+    /// Watches `key` (or every key under it when `prefix`) from the current
+    /// revision on; returns the watch and that revision (changes after it
+    /// are delivered). Cheaper for etcd than a watch from a past revision.
+    fn watch_now(
+        &self,
+        key: &str,
+        prefix: bool,
+    ) -> impl Future<Output = Result<(Self::Watch, i64)>> + Send;
 
     /// Watches `key` (or every key under it when `prefix`) from `from_revision`.
     fn watch(

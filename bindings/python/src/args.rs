@@ -20,24 +20,6 @@ pub fn seconds(name: &str, value: Option<f64>) -> vinesync::Result<Option<Durati
     })
 }
 
-/// `value` seconds rounded up to whole seconds (a lease has whole
-/// seconds; it never lives shorter than asked); `None` stays `None`. Less
-/// than one second gives 0, which the core rejects naming the minimum, as
-/// it does for a lock's `ttl`.
-pub fn whole_seconds(name: &str, value: Option<f64>) -> vinesync::Result<Option<i64>> {
-    let Some(duration) = seconds(name, value)? else {
-        return Ok(None);
-    };
-    let whole = if duration.as_secs() == 0 {
-        0
-    } else {
-        duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
-    };
-    i64::try_from(whole)
-        .map(Some)
-        .map_err(|_| invalid(format!("{name}={} is too many seconds", duration.as_secs_f64())))
-}
-
 /// The connection keyword arguments of `Sync.etcd()` and `Sync.init()`;
 /// `None` keeps the current value.
 #[derive(Debug, Default)]
@@ -84,10 +66,7 @@ impl ConnectArgs {
         }
         match (self.user, self.password) {
             (Some(user), password) => {
-                base.credentials = Some(Credentials {
-                    user,
-                    password: password.unwrap_or_default(),
-                });
+                base.credentials = Some(Credentials::new(user, password.unwrap_or_default()));
             }
             (None, Some(_)) if base.credentials.is_none() => {
                 return Err(invalid("password given without user"));

@@ -11,6 +11,7 @@ mod errors;
 mod faults;
 mod guard;
 mod held;
+mod inspect;
 mod leader;
 mod logging;
 mod process;
@@ -43,6 +44,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<guard::LockGuard>()?;
     m.add_class::<leader::Leader>()?;
     m.add_class::<values::Member>()?;
+    m.add_class::<inspect::LockInfo>()?;
+    m.add_class::<inspect::LockEntry>()?;
     m.add_class::<values::ElectEvent>()?;
     m.add_class::<values::ObserveResult>()?;
     m.add_class::<values::Options>()?;

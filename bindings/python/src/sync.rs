@@ -11,7 +11,7 @@ use vinesync::{
     Client, Error, ErrorKind, LeaderOptions, LockOptions, MemberOptions, Options, WatchOptions,
 };
 
-use crate::args::{seconds, whole_seconds, ConnectArgs};
+use crate::args::{seconds, ConnectArgs};
 use crate::errors::to_py;
 use crate::guard::LockGuard;
 use crate::held::Held;
@@ -177,7 +177,7 @@ fn leader_options(
     if let Some(id) = id {
         options = options.id(id);
     }
-    if let Some(ttl) = whole_seconds("ttl", ttl)? {
+    if let Some(ttl) = seconds("ttl", ttl)? {
         options = options.ttl(ttl);
     }
     Ok(options)
@@ -555,6 +555,17 @@ impl Sync {
         let options = member_options(ns);
         let members = wait(py, async move { client.list_members(options).await })?;
         Ok(members.into_iter().map(Member::from).collect())
+    }
+
+    /// Who holds lock `id` and who waits for it (a `LockInfo`); writes
+    /// nothing.
+    fn lock_info(&self, py: Python<'_>, id: String) -> PyResult<crate::inspect::LockInfo> {
+        crate::inspect::lock_info(py, self.check(py)?, id)
+    }
+
+    /// `lock_info` for asyncio.
+    fn lock_info_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        crate::inspect::lock_info_async(py, self.check(py)?, id)
     }
 
     /// `list_members` for asyncio.

@@ -2,10 +2,13 @@
 //! scheme, timeouts, HTTP/2 keepalive (to notice dead members), TLS files
 //! and credentials. A probe request proves the cluster answers.
 
+#[cfg(feature = "tls")]
 use std::path::Path;
 use std::time::Duration;
 
-use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
+#[cfg(feature = "tls")]
+use etcd_client::{Certificate, Identity, TlsOptions};
+use etcd_client::{Client, ConnectOptions};
 
 use super::errors;
 use crate::error::{Error, ErrorKind, Result};
@@ -31,12 +34,14 @@ pub(super) fn endpoint_urls(options: &Options) -> Vec<String> {
         .collect()
 }
 
+#[cfg(feature = "tls")]
 fn read_file(what: &str, path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| {
         Error::invalid(format!(
             "cannot read the {what} file {}: {e}",
             path.display()
         ))
+        .with_source(e)
     })
 }
 
@@ -59,6 +64,14 @@ fn connect_options(options: &Options) -> Result<ConnectOptions> {
             .with_auto_token_refresh(true);
     }
     if let Some(tls) = &options.tls {
+        connect = with_tls(connect, tls)?;
+    }
+    Ok(connect)
+}
+
+#[cfg(feature = "tls")]
+fn with_tls(connect: ConnectOptions, tls: &crate::options::TlsOptions) -> Result<ConnectOptions> {
+    {
         let mut config = TlsOptions::new();
         if let Some(ca) = &tls.ca_file {
             config = config.ca_certificate(Certificate::from_pem(read_file("CA certificate", ca)?));
@@ -72,9 +85,15 @@ fn connect_options(options: &Options) -> Result<ConnectOptions> {
         if let Some(name) = &tls.server_name {
             config = config.domain_name(name.clone());
         }
-        connect = connect.with_tls(config);
+        Ok(connect.with_tls(config))
     }
-    Ok(connect)
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_tls(_: ConnectOptions, _: &crate::options::TlsOptions) -> Result<ConnectOptions> {
+    Err(Error::invalid(
+        "TLS options were given but vinesync was built without its `tls` feature",
+    ))
 }
 
 /// The HTTP/2 keepalive ping interval and how long a ping may go unanswered.
@@ -94,7 +113,7 @@ pub(super) async fn connect(options: &Options) -> Result<Client> {
     {
         Ok(Ok(client)) => client,
         Ok(Err(error)) => {
-            return Err(explain_failure(options, describe_connect_error(&names, &error)).await)
+            return Err(explain_failure(options, describe_connect_error(&names, error)).await)
         }
         Err(_) => {
             return Err(Error::new(
@@ -147,6 +166,7 @@ async fn explain_failure(options: &Options, error: Error) -> Error {
                 ErrorKind::Unauthenticated,
                 format!("{} (user {user:?})", error.message()),
             )
+            .with_source(error)
         }
         ErrorKind::Unavailable if options.tls.is_some() && any_accepts_tcp(options).await => {
             let tls = options.tls.clone().unwrap_or_default();
@@ -165,6 +185,7 @@ async fn explain_failure(options: &Options, error: Error) -> Error {
                     tls.server_name.as_deref().unwrap_or("from the endpoint"),
                 ),
             )
+            .with_source(error)
         }
         _ => error,
     }
@@ -184,18 +205,19 @@ async fn any_accepts_tcp(options: &Options) -> bool {
     false
 }
 
-fn describe_connect_error(names: &str, error: &etcd_client::Error) -> Error {
+fn describe_connect_error(names: &str, error: etcd_client::Error) -> Error {
     let base = errors::to_error(&format!("connecting to etcd at {names}"), error);
     // A TLS handshake failure surfaces as a transport error: say so.
     let text = base.message().to_lowercase();
     if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-        return Error::new(
+        let explained = Error::new(
             ErrorKind::Unavailable,
             format!(
                 "{} (TLS handshake failed: check the CA, client certificate and server name)",
                 base.message()
             ),
         );
+        return explained.with_source(base);
     }
     base
 }

@@ -136,9 +136,9 @@ fn reap(weak: Weak<Shared>) {
 impl Store for MemoryStore {
     type Watch = MemoryWatch;
 
-    async fn grant(&self, ttl: i64) -> Result<(LeaseId, i64)> {
+    async fn grant(&self, ttl: i64, id: LeaseId) -> Result<(LeaseId, i64)> {
         self.ensure_reaper();
-        let id = self.lock().grant(ttl, Instant::now());
+        let id = self.lock().grant(ttl, Some(id), Instant::now());
         self.shared.wake.notify_all();
         Ok((id, ttl))
     }
@@ -175,6 +175,10 @@ impl Store for MemoryStore {
         Ok(self.lock().delete_owned(key, create_revision))
     }
 
+    async fn update_owned(&self, key: &str, create_revision: i64, value: Vec<u8>) -> Result<bool> {
+        Ok(self.lock().update_owned(key, create_revision, value))
+    }
+
     async fn delete(&self, key: &str) -> Result<bool> {
         let mut state = self.lock();
         let existing = state.get(key).map(|kv| kv.create_revision);
@@ -184,6 +188,21 @@ impl Store for MemoryStore {
     async fn compact(&self, revision: i64) -> Result<()> {
         self.compact_history(revision);
         Ok(())
+    }
+
+    async fn watch_now(&self, key: &str, prefix: bool) -> Result<(MemoryWatch, i64)> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut state = self.lock();
+        let revision = state.revision();
+        match state.watch(key, prefix, revision + 1, tx) {
+            Ok(id) => {
+                drop(state);
+                Ok((MemoryWatch::new(self.clone(), id, rx), revision))
+            }
+            Err(current) => Err(crate::error::Error::internal(format!(
+                "watching from now at revision {revision}: history compacted at {current}"
+            ))),
+        }
     }
 
     async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<MemoryWatch> {
@@ -211,7 +230,7 @@ mod tests {
     #[tokio::test]
     async fn leases_expire_without_any_other_call() {
         let store = MemoryStore::new();
-        let (lease, _) = store.grant(1).await.unwrap();
+        let (lease, _) = store.grant(1, 0x1000 + 1).await.unwrap();
         store.create("/d/k", vec![], lease, "/d/").await.unwrap();
         let mut watch = store.watch("/d/k", false, 1).await.unwrap();
         // The put is replayed from history, then the reaper's delete arrives.
@@ -234,7 +253,7 @@ mod tests {
     #[tokio::test]
     async fn keep_alive_extends_and_reports_gone_leases() {
         let store = MemoryStore::new();
-        let (lease, _) = store.grant(1).await.unwrap();
+        let (lease, _) = store.grant(1, 0x1000 + 1).await.unwrap();
         for _ in 0..3 {
             tokio::time::sleep(Duration::from_millis(500)).await;
             assert_eq!(store.keep_alive(lease).await.unwrap(), 1);
@@ -251,7 +270,7 @@ mod tests {
     #[tokio::test]
     async fn watch_from_compacted_revision_says_compacted() {
         let store = MemoryStore::new();
-        let (lease, _) = store.grant(10).await.unwrap();
+        let (lease, _) = store.grant(10, 0x1000 + 10).await.unwrap();
         store.create("/d/a", vec![], lease, "/d/").await.unwrap();
         let now = store.revision();
         store.compact_history(now);
@@ -268,7 +287,7 @@ mod tests {
     #[tokio::test]
     async fn delete_owned_checks_the_create_revision() {
         let store = MemoryStore::new();
-        let (lease, _) = store.grant(10).await.unwrap();
+        let (lease, _) = store.grant(10, 0x1000 + 10).await.unwrap();
         let created = store.create("/d/a", vec![], lease, "/d/").await.unwrap();
         assert!(!store
             .delete_owned("/d/a", created.revision + 1)

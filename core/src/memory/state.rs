@@ -74,9 +74,11 @@ impl State {
         self.revision
     }
 
-    pub fn grant(&mut self, ttl: i64, now: Instant) -> LeaseId {
-        self.next_lease += 1;
-        let id = self.next_lease;
+    pub fn grant(&mut self, ttl: i64, id: Option<LeaseId>, now: Instant) -> LeaseId {
+        let id = id.unwrap_or_else(|| {
+            self.next_lease += 1;
+            self.next_lease
+        });
         let deadline = now + secs(ttl);
         self.leases.insert(
             id,
@@ -201,6 +203,24 @@ impl State {
             revision: rev,
             first,
         })
+    }
+
+    /// Replaces the value of `key` if its create revision is
+    /// `create_revision` (keeping its lease); returns whether it did.
+    pub fn update_owned(&mut self, key: &str, create_revision: i64, value: Vec<u8>) -> bool {
+        let Some(kv) = self.kvs.get_mut(key) else {
+            return false;
+        };
+        if kv.create_revision != create_revision {
+            return false;
+        }
+        self.revision += 1;
+        let rev = self.revision;
+        kv.value = value;
+        kv.mod_revision = rev;
+        let kv = kv.clone();
+        self.emit(WatchEvent::Put(kv), rev);
+        true
     }
 
     fn first_under(&self, dir: &str) -> Option<KeyValue> {

@@ -80,7 +80,7 @@ static void lock_rounds(const char *id, int rounds, long ttl_s, const char *addr
     fflush(stdout);
     int lost = vs_guard_is_lost(g) || (!ok && vs_guard_wait_lost(g, 5000, NULL, NULL) == VS_OK);
     if (!lost) {
-      vs_status st = vs_guard_unlock(g, &err);
+      vs_status st = vs_guard_unlock(g, NULL, &err);
       if (st == VS_LOST) {
         lost = 1;
         vs_error_free(&err);
@@ -103,9 +103,9 @@ static void elect(const char *name, const char *ns, long ttl_s, double seconds) 
   vs_error *err = NULL;
   if (vs_sync_new_from_env(NULL, &s, &err) != VS_OK) fail("connect", err);
   vs_watcher *w = NULL;
-  if (vs_watch_elect(s, ns, NULL, &w, &err) != VS_OK) fail("watch", err);
+  if (vs_watch_elect(s, ns, NULL, NULL, &w, &err) != VS_OK) fail("watch", err);
   vs_leader *l = NULL;
-  if (vs_leader_new(s, "faults", ns, name, ttl_s, &l, &err) != VS_OK) fail("leader", err);
+  if (vs_leader_new(s, "faults", ns, name, (uint64_t)ttl_s * 1000, NULL, &l, &err) != VS_OK) fail("leader", err);
   long long deadline = unix_ns() + (long long)(seconds * 1e9);
   int done_status = 0;
   while (unix_ns() < deadline) {
@@ -129,7 +129,7 @@ static void elect(const char *name, const char *ns, long ttl_s, double seconds) 
   printf("UNWATCHING %lld\n", unix_ns()); /* every change before this was expected */
   fflush(stdout);
   vs_watcher_free(&w);
-  if (vs_leader_resign(l, &err) != VS_OK) fail("resign", err);
+  if (vs_leader_resign(l, NULL, &err) != VS_OK) fail("resign", err);
   vs_leader_free(&l);
   vs_sync_free(&s);
 }

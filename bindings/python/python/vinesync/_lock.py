@@ -64,15 +64,9 @@ class Lock:
         return guard is not None and guard.state == "held"
 
     def locked(self) -> bool:
-        """Whether anyone holds the lock. Unless this object holds it, this
-        asks the store with one try (a short-lived key when it is free)."""
-        if self.owned():
-            return True
-        try:
-            self._sync.try_lock(self._id, ttl=self._ttl).unlock()
-        except WouldBlock:
-            return True
-        return False
+        """Whether anyone holds the lock (unless this object holds it, one
+        read of the store: ``Sync.lock_info``, which writes nothing)."""
+        return self.owned() or self._sync.lock_info(self._id).holder is not None
 
     def __enter__(self) -> Lock:
         self.acquire()

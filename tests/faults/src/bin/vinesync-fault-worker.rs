@@ -109,7 +109,7 @@ async fn elect(args: &[String]) -> Result<(), String> {
             LeaderOptions::new()
                 .namespace(ns.as_str())
                 .id(name.as_str())
-                .ttl(ttl),
+                .ttl(Duration::from_secs(u64::try_from(ttl).unwrap_or(1))),
         )
         .await
         .map_err(|e| e.to_string())?;
@@ -125,7 +125,9 @@ async fn elect(args: &[String]) -> Result<(), String> {
                 None => {}
             },
             event = watcher.next() => {
-                let event = event.map_err(|e| e.to_string())?;
+                let event = event
+                    .ok_or_else(|| "the election watch ended".to_string())?
+                    .map_err(|e| e.to_string())?;
                 if event.kind == vinesync::ElectEventKind::Elected {
                     say(&format!("WATCHED {} {}", event.member.id, unix_ns()));
                 }

@@ -9,13 +9,16 @@ one that reached the future just before the cancellation did (``wait``)."""
 from __future__ import annotations
 
 import asyncio
+import typing
 from types import TracebackType
-from typing import Any, Callable, Coroutine, Generator, Generic, Optional, Protocol, TypeVar
+from typing import Callable, Optional
 
-_T = TypeVar("_T")
+# Module attributes are typing's generics only through `typing.`: stubtest
+# on CPython 3.9 rejects them as names of this module.
+_T = typing.TypeVar("_T")
 
 
-def give_up(value: Any, restore: Optional[Callable[[Any], None]]) -> None:
+def give_up(value: typing.Any, restore: Optional[Callable[[typing.Any], None]]) -> None:
     """Hands a result nobody will use back: to ``restore`` when given (a
     stream item), else to its ``_abandon`` (a lock or a candidacy)."""
     if restore is not None:
@@ -27,7 +30,7 @@ def give_up(value: Any, restore: Optional[Callable[[Any], None]]) -> None:
 
 
 def settle(
-    future: Optional[asyncio.Future[Any]], ok: bool, value: Any, restore: Optional[Callable[[Any], None]]
+    future: Optional[asyncio.Future[typing.Any]], ok: bool, value: typing.Any, restore: Optional[Callable[[typing.Any], None]]
 ) -> None:
     """Completes ``future`` with ``value`` (or raises it into the future when
     ``ok`` is false). A result that arrives after the future was cancelled,
@@ -42,12 +45,12 @@ def settle(
         future.set_exception(value)
 
 
-class _Work(Protocol):
+class _Work(typing.Protocol):
     def taken(self) -> None: ...
     def cancel(self) -> None: ...
 
 
-async def _wait(future: asyncio.Future[Any], work: _Work) -> Any:
+async def _wait(future: asyncio.Future[typing.Any], work: _Work) -> typing.Any:
     try:
         result = await future
     except BaseException:
@@ -57,7 +60,7 @@ async def _wait(future: asyncio.Future[Any], work: _Work) -> Any:
     return result
 
 
-class Pending(Coroutine[Any, Any, _T], Generic[_T]):
+class Pending(typing.Coroutine[typing.Any, typing.Any, _T], typing.Generic[_T]):
     """What every ``*_async`` method returns: a coroutine (``await`` it, or
     give it to ``create_task``) whose work started when the method was
     called. ``lock_async``, ``try_lock_async`` and ``leader_async`` results
@@ -72,26 +75,26 @@ class Pending(Coroutine[Any, Any, _T], Generic[_T]):
 
     __slots__ = ("_coroutine", "_work", "_started", "_value")
 
-    def __init__(self, future: asyncio.Future[Any], work: _Work) -> None:
-        self._coroutine: Coroutine[Any, Any, _T] = _wait(future, work)
+    def __init__(self, future: asyncio.Future[typing.Any], work: _Work) -> None:
+        self._coroutine: typing.Coroutine[typing.Any, typing.Any, _T] = _wait(future, work)
         self._work = work
         self._started = False
-        self._value: Optional[Any] = None
+        self._value: Optional[typing.Any] = None
 
-    def __await__(self) -> Generator[Any, None, _T]:
+    def __await__(self) -> typing.Generator[typing.Any, None, _T]:
         return self  # type: ignore[return-value]  # an iterator with send and throw
 
     def __iter__(self) -> Pending[_T]:
         return self
 
-    def __next__(self) -> Any:
+    def __next__(self) -> typing.Any:
         return self.send(None)
 
-    def send(self, value: Any) -> Any:
+    def send(self, value: typing.Any) -> typing.Any:
         self._started = True
         return self._coroutine.send(value)
 
-    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:  # type: ignore[override]
+    def throw(self, typ: typing.Any, val: typing.Any = None, tb: typing.Any = None) -> typing.Any:  # type: ignore[override]
         if not self._started:
             # Thrown into before it ran (a task cancelled at once): the
             # coroutine body never runs, so cancel the work here.

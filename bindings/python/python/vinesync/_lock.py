@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
-from ._errors import LockTimeout, WouldBlock
-
-if TYPE_CHECKING:
-    from ._native import LockGuard, Sync
+from ._errors import LockTimeout, NotLocked, WouldBlock
+from ._native import LockGuard, Sync
 
 
 class Lock:
@@ -53,8 +51,6 @@ class Lock:
         ``Lost`` if it had been lost meanwhile."""
         guard, self._guard = self._guard, None
         if guard is None:
-            from ._errors import NotLocked
-
             raise NotLocked(f"lock {self._id!r}: release of a Lock this object does not hold")
         guard.unlock()
 

@@ -108,11 +108,19 @@ def test_H2_asyncio_timeout_in_async_with_exit_still_releases(etcd: OwnEtcd) -> 
         async with s.lock_async("h2a", ttl=30) as guard:
             state["guard"] = guard
             etcd.pause()  # leaving the block now waits for etcd
+            state["paused"] = time.monotonic()
 
     async def main() -> None:
         started = time.monotonic()
-        with pytest.raises(asyncio.TimeoutError):
+        try:
             await asyncio.wait_for(hold_then_pause(), timeout=0.5)
+        except asyncio.TimeoutError:
+            pass
+        else:
+            pytest.fail(
+                f"the block's exit finished with etcd paused (paused {state['paused'] - started:.2f}s "
+                f"after the start, {time.monotonic() - state['paused']:.2f}s before the end)"
+            )
         assert time.monotonic() - started < 3, "the timeout did not stop the waiting"
 
     try:

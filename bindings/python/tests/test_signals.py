@@ -139,7 +139,7 @@ EXIT_CHILD = textwrap.dedent(
 )
 
 
-def test_interpreter_exit_does_not_hang_and_releases_everything(backend: str, prefix: str) -> None:
+def test_H4_interpreter_exit_does_not_hang_and_releases_everything(backend: str, prefix: str) -> None:
     child = subprocess.run(
         [sys.executable, "-c", EXIT_CHILD.format(make=make_expression(backend, prefix))],
         capture_output=True,

@@ -315,7 +315,7 @@ where
                     Ok(value) => (true, value),
                     Err(error) => (false, error.into_value(py).into_any()),
                 };
-                let restore = late_restore.map_or_else(|| py.None(), |r| r);
+                let restore = late_restore.unwrap_or_else(|| py.None());
                 let delivered = event_loop.call_method1(
                     py,
                     "call_soon_threadsafe",

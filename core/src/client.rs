@@ -55,6 +55,9 @@ struct Inner {
     holder_value: Vec<u8>,
     /// Sessions by lease TTL in seconds.
     sessions: tokio::sync::Mutex<HashMap<i64, Arc<Session>>>,
+    /// Every session started, also those an `init` replaced while guards
+    /// or leaders still use them: `close` revokes them all.
+    started: Mutex<Vec<std::sync::Weak<Session>>>,
     /// Locks this handle holds, by lock directory (SPEC L3): the id under
     /// the prefix it was taken with, so an `init` that changes the prefix
     /// cannot make two acquisitions of one id collide.
@@ -101,6 +104,7 @@ impl Client {
                 handle_id,
                 holder_value,
                 sessions: tokio::sync::Mutex::new(HashMap::new()),
+                started: Mutex::new(Vec::new()),
                 held: Mutex::new(HashMap::new()),
                 seq: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
@@ -414,8 +418,9 @@ impl Client {
                 "background releases still running after {limit:?}; revoking the leases"
             );
         }
-        let sessions: Vec<_> = self.inner.sessions.lock().await.drain().collect();
-        for (_, session) in sessions {
+        self.inner.sessions.lock().await.clear();
+        let started: Vec<_> = std::mem::take(&mut *lock(&self.inner.started));
+        for session in started.iter().filter_map(std::sync::Weak::upgrade) {
             if let Err(error) = session.revoke().await {
                 tracing::warn!(%error, "revoking a lease while closing failed; it will expire");
             }
@@ -500,6 +505,9 @@ impl Client {
         )
         .await?;
         sessions.insert(ttl, session.clone());
+        let mut started = lock(&self.inner.started);
+        started.retain(|s| s.strong_count() > 0);
+        started.push(Arc::downgrade(&session));
         Ok(session)
     }
 }

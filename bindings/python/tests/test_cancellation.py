@@ -98,15 +98,9 @@ def test_H3_election_event_that_reaches_a_cancelled_task_is_kept_E8(
     run(main())
 
 
-def test_H3_wait_for_timeout_while_acquiring_never_leaves_the_lock_held_L8(new_sync: Factory, backend: str) -> None:
+def test_H3_wait_for_timeout_while_acquiring_never_leaves_the_lock_held_L8(new_sync: Factory) -> None:
     # The unforced form of the race: many short wait_for timeouts around
     # acquisitions that may complete at any moment.
-    if backend == "etcd":
-        # Reproduced without Python (a tokio task running Client::lock,
-        # aborted after 1 ms, 30 times: about 1 run in 12 leaves its first
-        # key behind with Client::unlock saying NotLocked), so it is the
-        # core's cleanup of a cancelled create, not this binding; reported.
-        pytest.skip("core: an acquisition aborted during its first create can leave its key (reported)")
     s, other = new_sync(), new_sync()
 
     async def main() -> None:

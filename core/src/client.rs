@@ -51,7 +51,8 @@ struct Inner {
     options: RwLock<Options>,
     /// Identifies this handle in the values it writes.
     handle_id: String,
-    /// The value of this handle's lock keys (host, pid, handle id).
+    /// The value of this handle's lock keys (host, pid, handle id) as a
+    /// JSON object without its closing brace.
     holder_value: Vec<u8>,
     /// Sessions by lease TTL in seconds.
     sessions: tokio::sync::Mutex<HashMap<i64, Arc<Session>>>,
@@ -91,12 +92,14 @@ impl std::fmt::Display for Client {
 impl Client {
     fn with_backend(backend: Backend, options: Options) -> Client {
         let handle_id = uuid::Uuid::new_v4().to_string();
-        let holder_value = serde_json::to_vec(&HolderInfo {
+        let mut holder_value = serde_json::to_vec(&HolderInfo {
             host: &hostname(),
             pid: std::process::id(),
             handle: &handle_id,
         })
-        .unwrap_or_default();
+        .unwrap_or_else(|_| b"{}".to_vec());
+        holder_value.pop(); // `}`: `holder_value()` appends `since_ms`
+
         Client {
             inner: Arc::new(Inner {
                 backend: RwLock::new(backend),
@@ -483,8 +486,16 @@ impl Client {
         self.inner.seq.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// This handle's lock value with the time the key is written
+    /// (`since_ms`, Unix milliseconds: since when the acquisition queued).
     fn holder_value(&self) -> Vec<u8> {
-        self.inner.holder_value.clone()
+        let since_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let mut value = self.inner.holder_value.clone();
+        // The stored value is the JSON object without its closing brace.
+        value.extend_from_slice(format!(",\"since_ms\":{since_ms}}}").as_bytes());
+        value
     }
 
     /// The live session for `ttl` seconds, granting a lease if needed.

@@ -2,20 +2,21 @@
 //!
 //! The lock belongs to the `Sync` (SPEC L3), as in vine: a guard that is
 //! garbage-collected leaves the lock held until `Sync.unlock(id)` or
-//! `Sync.close()`. Leaving a `with` block, `unlock()` and `Sync.unlock(id)`
-//! release it.
+//! `Sync.close()` (H6). Leaving a `with` block, `unlock()` and
+//! `Sync.unlock(id)` release it; a release runs to completion even when the
+//! caller is interrupted or cancelled (H2).
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use tokio::sync::watch;
-use vinesync::{Error, ErrorKind};
+use vinesync::ErrorKind;
 
 use crate::args::seconds;
 use crate::errors::to_py;
+use crate::held::{Held, State};
 use crate::process::Origin;
-use crate::runtime::{awaitable, wait, wait_for};
+use crate::runtime::{awaitable, awaitable_release, wait_for, wait_release};
 use crate::sync::Sync;
 
 /// A held lock (SPEC L1–L7). Use it as a context manager (`with`, or
@@ -29,55 +30,19 @@ pub struct LockGuard {
     key: String,
     fencing_token: u64,
     lease: i64,
-    /// The lost signal, subscribed on first use: watching the key costs a
-    /// task and a watch, which most guards never need.
-    lost: OnceLock<watch::Receiver<bool>>,
-    guard: Mutex<Option<vinesync::LockGuard>>,
+    held: Arc<Held>,
 }
 
 impl LockGuard {
-    pub fn new(guard: vinesync::LockGuard, owner: Py<Sync>) -> Self {
+    pub fn new(owner: Py<Sync>, held: Arc<Held>) -> Self {
         LockGuard {
             _owner: owner,
             origin: Origin::here(),
-            id: guard.id().to_string(),
-            key: guard.key().to_string(),
-            fencing_token: guard.fencing_token(),
-            lease: guard.lease(),
-            lost: OnceLock::new(),
-            guard: Mutex::new(Some(guard)),
-        }
-    }
-
-    /// The lost signal; a guard already released reads as lost.
-    fn lost_signal(&self) -> watch::Receiver<bool> {
-        self.lost
-            .get_or_init(|| {
-                let guard = self.guard.lock().unwrap_or_else(|p| p.into_inner());
-                match guard.as_ref() {
-                    Some(guard) => guard.lost_signal(),
-                    None => watch::channel(true).1,
-                }
-            })
-            .clone()
-    }
-
-    fn take(&self) -> Option<vinesync::LockGuard> {
-        self.guard.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-
-    /// The release, as a future: `NotLocked` if this guard already released.
-    fn release(&self) -> impl std::future::Future<Output = vinesync::Result<()>> + Send + 'static {
-        let guard = self.take();
-        let id = self.id.clone();
-        async move {
-            match guard {
-                Some(guard) => guard.unlock().await,
-                None => Err(Error::new(
-                    ErrorKind::NotLocked,
-                    format!("lock {id:?}: this guard was already released"),
-                )),
-            }
+            id: held.id.clone(),
+            key: held.key.clone(),
+            fencing_token: held.fencing_token,
+            lease: held.lease,
+            held,
         }
     }
 
@@ -87,7 +52,7 @@ impl LockGuard {
         &self,
         exception_pending: bool,
     ) -> impl std::future::Future<Output = vinesync::Result<()>> + Send + 'static {
-        let release = self.release();
+        let release = self.held.release();
         async move {
             match release.await {
                 Err(e) if e.kind() == ErrorKind::NotLocked => Ok(()),
@@ -97,15 +62,28 @@ impl LockGuard {
         }
     }
 
+    /// Resolves with whether the lock was lost: at once for a released
+    /// guard, else when the lost signal turns.
     fn lost_future(
         &self,
-    ) -> impl std::future::Future<Output = vinesync::Result<()>> + Send + 'static {
-        let mut lost = self.lost_signal();
+    ) -> impl std::future::Future<Output = vinesync::Result<bool>> + Send + 'static {
+        let mut lost = self.held.lost_signal();
+        let released = self.held.is_released();
         async move {
+            if released {
+                return Ok(*lost.borrow());
+            }
             let _ = lost.wait_for(|lost| *lost).await;
-            Ok(())
+            Ok(true)
         }
     }
+}
+
+fn py_bool(py: Python<'_>, value: bool) -> Py<PyAny> {
+    pyo3::types::PyBool::new(py, value)
+        .to_owned()
+        .into_any()
+        .unbind()
 }
 
 #[pymethods]
@@ -135,21 +113,34 @@ impl LockGuard {
         self.lease
     }
 
-    /// Whether the lock is known lost (lease expired or key deleted: SPEC
-    /// L6). Stop acting on the resource when it is.
+    /// `"held"`, `"released"` (by this guard, `Sync.unlock(id)` or
+    /// `Sync.close()`) or `"lost"` (lease expired or key deleted while held).
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.held.state().as_str()
+    }
+
+    /// Whether the lock was lost while held (SPEC L6). Stop acting on the
+    /// resource when it is. A lock released normally is not lost.
     #[getter]
     fn is_lost(&self) -> bool {
-        let lost = *self.lost_signal().borrow();
-        lost
+        self.held.state() == State::Lost
+    }
+
+    /// Whether the lock was released (or lost and then released).
+    #[getter]
+    fn is_released(&self) -> bool {
+        self.held.is_released()
     }
 
     /// Waits until the lock is lost: `True`, or `False` when `timeout`
-    /// seconds pass first (`None`: no limit).
+    /// seconds pass first (`None`: no limit). A released guard answers at
+    /// once with `is_lost`.
     #[pyo3(signature = (timeout = None))]
     fn wait_lost(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         self.origin.check(py, "LockGuard")?;
         let limit = seconds("timeout", timeout).map_err(|e| to_py(py, &e))?;
-        Ok(wait_for(py, limit, self.lost_future())?.is_some())
+        Ok(wait_for(py, limit, self.lost_future())?.unwrap_or(false))
     }
 
     /// `wait_lost` for asyncio.
@@ -166,36 +157,33 @@ impl LockGuard {
             py,
             async move {
                 match limit {
-                    Some(limit) => Ok(tokio::time::timeout(limit, lost).await.is_ok()),
-                    None => lost.await.map(|()| true),
+                    Some(limit) => Ok(tokio::time::timeout(limit, lost).await.unwrap_or(Ok(false))?),
+                    None => lost.await,
                 }
             },
-            |py, lost| {
-                Ok(pyo3::types::PyBool::new(py, lost)
-                    .to_owned()
-                    .into_any()
-                    .unbind())
-            },
+            |py, lost| Ok(py_bool(py, lost)),
         )
     }
 
     /// Releases the lock (SPEC L7). `NotLocked` if it was already released
-    /// (by this guard or `Sync.unlock`), `Lost` if it had been lost.
+    /// (by this guard or `Sync.unlock`), `Lost` if it had been lost. Ctrl-C
+    /// stops the waiting, not the release (H2).
     fn unlock(&self, py: Python<'_>) -> PyResult<()> {
         self.origin.check(py, "LockGuard")?;
-        wait(py, self.release())
+        wait_release(py, self.held.release())
     }
 
-    /// `unlock` for asyncio.
+    /// `unlock` for asyncio; cancelling the task stops the waiting, not the
+    /// release (H2).
     fn unlock_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.origin.check(py, "LockGuard")?;
-        awaitable(py, self.release(), |py, ()| Ok(py.None()))
+        awaitable_release(py, self.held.release(), |py, ()| Ok(py.None()))
     }
 
     /// Releases the lock in the background; for a result nobody will see
     /// (an acquisition that completed after its asyncio task was cancelled).
     fn _abandon(&self) {
-        drop(self.take());
+        self.held.abandon();
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -209,11 +197,10 @@ impl LockGuard {
         exc_type: Option<&Bound<'_, PyAny>>,
         _exc: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
+    ) -> PyResult<()> {
         self.origin.check(py, "LockGuard")?;
         let pending = exc_type.is_some_and(|t| !t.is_none());
-        wait(py, self.release_on_exit(pending))?;
-        Ok(false)
+        wait_release(py, self.release_on_exit(pending))
     }
 
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
@@ -233,39 +220,15 @@ impl LockGuard {
             Ok(t) => !t.is_none(),
             Err(_) => false,
         };
-        awaitable(py, self.release_on_exit(pending), |py, ()| {
-            Ok(pyo3::types::PyBool::new(py, false)
-                .to_owned()
-                .into_any()
-                .unbind())
-        })
+        awaitable_release(py, self.release_on_exit(pending), |py, ()| Ok(py.None()))
     }
 
     fn __repr__(&self) -> String {
-        let released = self
-            .guard
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none();
-        let state = if released {
-            "released"
-        } else if self.is_lost() {
-            "lost"
-        } else {
-            "held"
-        };
         format!(
-            "<vinesync.LockGuard id={:?} fencing_token={} {state}>",
-            self.id, self.fencing_token
+            "<vinesync.LockGuard id={:?} fencing_token={} {}>",
+            self.id,
+            self.fencing_token,
+            self.held.state().as_str()
         )
-    }
-}
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        // Held by the Sync until `Sync.unlock(id)` (vine's behaviour).
-        if let Some(guard) = self.take() {
-            guard.detach();
-        }
     }
 }

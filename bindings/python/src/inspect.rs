@@ -88,9 +88,22 @@ impl LockInfo {
 /// `Sync.lock_info`: reads lock `id`, releasing the GIL while it waits.
 pub fn lock_info(py: Python<'_>, client: Client, id: String) -> PyResult<LockInfo> {
     let info = wait(py, async move { client.lock_info(&id).await })?;
-    Ok(LockInfo {
-        id: info.id,
-        holder: info.holder.map(LockEntry::from),
-        waiters: info.waiters.into_iter().map(LockEntry::from).collect(),
+    Ok(LockInfo::from(info))
+}
+
+/// `lock_info` for asyncio.
+pub fn lock_info_async(py: Python<'_>, client: Client, id: String) -> PyResult<Bound<'_, PyAny>> {
+    crate::runtime::awaitable(py, async move { client.lock_info(&id).await }, |py, info| {
+        Ok(Py::new(py, LockInfo::from(info))?.into_any())
     })
+}
+
+impl From<vinesync::LockInfo> for LockInfo {
+    fn from(info: vinesync::LockInfo) -> Self {
+        LockInfo {
+            id: info.id,
+            holder: info.holder.map(LockEntry::from),
+            waiters: info.waiters.into_iter().map(LockEntry::from).collect(),
+        }
+    }
 }

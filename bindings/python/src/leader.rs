@@ -2,6 +2,7 @@
 //! Leaving a `with` block resigns; so does garbage collection (keep a
 //! reference while you want to stay a candidate).
 
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -10,7 +11,7 @@ use pyo3::types::{PyBool, PyTuple};
 use crate::args::seconds;
 use crate::errors::to_py;
 use crate::process::Origin;
-use crate::runtime::{awaitable, runtime, wait};
+use crate::runtime::{awaitable, awaitable_release, runtime, wait, wait_release};
 use crate::streams::{Observer, StatusStream};
 use crate::sync::{members_list, Sync};
 use crate::values::Member;
@@ -21,7 +22,8 @@ use crate::values::Member;
 pub struct Leader {
     owner: Py<Sync>,
     origin: Origin,
-    leader: Arc<vinesync::Leader>,
+    /// Never dropped in a forked child (see `Drop`).
+    leader: ManuallyDrop<Arc<vinesync::Leader>>,
 }
 
 impl Leader {
@@ -29,7 +31,7 @@ impl Leader {
         Leader {
             owner,
             origin: Origin::here(),
-            leader: Arc::new(leader),
+            leader: ManuallyDrop::new(Arc::new(leader)),
         }
     }
 
@@ -40,7 +42,7 @@ impl Leader {
     fn resign_future(
         &self,
     ) -> impl std::future::Future<Output = vinesync::Result<()>> + Send + 'static {
-        let leader = self.leader.clone();
+        let leader = Arc::clone(&self.leader);
         async move { leader.resign().await }
     }
 
@@ -48,7 +50,7 @@ impl Leader {
         &self,
         limit: Option<std::time::Duration>,
     ) -> impl std::future::Future<Output = vinesync::Result<bool>> + Send + 'static {
-        let leader = self.leader.clone();
+        let leader = Arc::clone(&self.leader);
         async move {
             match limit {
                 Some(limit) => match tokio::time::timeout(limit, leader.wait_elected()).await {
@@ -110,16 +112,18 @@ impl Leader {
         self.leader.is_ended()
     }
 
-    /// Gives up the candidacy (SPEC E4); idempotent.
+    /// Gives up the candidacy (SPEC E4); idempotent. Ctrl-C stops the
+    /// waiting, not the resignation (H2).
     fn resign(&self, py: Python<'_>) -> PyResult<()> {
         self.check(py)?;
-        wait(py, self.resign_future())
+        wait_release(py, self.resign_future())
     }
 
-    /// `resign` for asyncio.
+    /// `resign` for asyncio; cancelling the task stops the waiting, not the
+    /// resignation (H2).
     fn resign_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.check(py)?;
-        awaitable(py, self.resign_future(), |py, ()| Ok(py.None()))
+        awaitable_release(py, self.resign_future(), |py, ()| Ok(py.None()))
     }
 
     /// Waits until this candidate is primary (SPEC E3): `True`, or `False`
@@ -149,14 +153,14 @@ impl Leader {
     /// The namespace's current primary (SPEC E6); `NoLeader` if none.
     fn primary(&self, py: Python<'_>) -> PyResult<Member> {
         self.check(py)?;
-        let leader = self.leader.clone();
+        let leader = Arc::clone(&self.leader);
         wait(py, async move { leader.primary().await }).map(Member::from)
     }
 
     /// `primary` for asyncio.
     fn primary_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.check(py)?;
-        let leader = self.leader.clone();
+        let leader = Arc::clone(&self.leader);
         awaitable(py, async move { leader.primary().await }, |py, m| {
             Ok(Py::new(py, Member::from(m))?.into_any())
         })
@@ -165,7 +169,7 @@ impl Leader {
     /// The members of this candidate's namespace (as `Sync.list_members`).
     fn members(&self, py: Python<'_>) -> PyResult<Vec<Member>> {
         self.check(py)?;
-        let leader = self.leader.clone();
+        let leader = Arc::clone(&self.leader);
         wait(py, async move { leader.members().await })
             .map(|m| m.into_iter().map(Member::from).collect())
     }
@@ -173,7 +177,7 @@ impl Leader {
     /// `members` for asyncio.
     fn members_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.check(py)?;
-        let leader = self.leader.clone();
+        let leader = Arc::clone(&self.leader);
         awaitable(py, async move { leader.members().await }, members_list)
     }
 
@@ -182,9 +186,19 @@ impl Leader {
     /// `ObserveResult`.
     fn observe(&self, py: Python<'_>) -> PyResult<Observer> {
         self.check(py)?;
-        let leader = self.leader.clone();
+        let leader = Arc::clone(&self.leader);
         let observer = wait(py, async move { leader.observe().await })?;
         Ok(Observer::new(observer, self.owner.clone_ref(py)))
+    }
+
+    /// `observe` for asyncio: `async for primary in await leader.observe_async()`.
+    fn observe_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.check(py)?;
+        let leader = Arc::clone(&self.leader);
+        let owner = self.owner.clone_ref(py);
+        awaitable(py, async move { leader.observe().await }, move |py, observer| {
+            Ok(Py::new(py, Observer::new(observer, owner))?.into_any())
+        })
     }
 
     /// `True` when this candidate becomes primary, `False` when it stops
@@ -196,6 +210,13 @@ impl Leader {
             self.leader.status(),
             self.owner.clone_ref(py),
         ))
+    }
+
+    /// `status` for asyncio (it never blocks; here for symmetry):
+    /// `async for primary in await leader.status_async()`.
+    fn status_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let stream = Py::new(py, self.status(py)?)?.into_any();
+        awaitable(py, async { Ok(()) }, move |_, ()| Ok(stream))
     }
 
     /// Resigns in the background; for a result nobody will see (a
@@ -211,10 +232,9 @@ impl Leader {
     }
 
     #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
         self.check(py)?;
-        wait(py, self.resign_future())?;
-        Ok(false)
+        wait_release(py, self.resign_future())
     }
 
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
@@ -230,7 +250,7 @@ impl Leader {
         _exc: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.check(py)?;
-        awaitable(py, self.resign_future(), |py, ()| Ok(py_bool(py, false)))
+        awaitable_release(py, self.resign_future(), |py, ()| Ok(py.None()))
     }
 
     fn __repr__(&self) -> String {
@@ -247,5 +267,16 @@ impl Leader {
             self.leader.id(),
             self.leader.namespace()
         )
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        if self.origin.is_here() {
+            // SAFETY: dropped once, here, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.leader) };
+        }
+        // In a forked child the parent's candidacy is not ours to touch
+        // (H5): it is leaked, not resigned.
     }
 }

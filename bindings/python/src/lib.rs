@@ -7,10 +7,13 @@
 
 mod args;
 mod errors;
+#[cfg(feature = "test-hooks")]
 mod faults;
 mod guard;
+mod held;
 mod inspect;
 mod leader;
+mod logging;
 mod process;
 mod runtime;
 mod streams;
@@ -28,12 +31,15 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_secs(2);
 /// the package), so locks and candidacies end with the interpreter.
 #[pyfunction]
 fn _shutdown(py: Python<'_>) -> PyResult<()> {
+    logging::stop();
+    runtime::exiting(py);
     sync::shutdown(py, SHUTDOWN_LIMIT)
 }
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", vinesync::VERSION)?;
+    logging::install();
     m.add_class::<sync::Sync>()?;
     m.add_class::<guard::LockGuard>()?;
     m.add_class::<leader::Leader>()?;
@@ -46,6 +52,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<streams::ElectWatcher>()?;
     m.add_class::<streams::Observer>()?;
     m.add_class::<streams::StatusStream>()?;
+    #[cfg(feature = "test-hooks")]
     m.add_class::<faults::Faults>()?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     Ok(())

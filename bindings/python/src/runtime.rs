@@ -3,12 +3,19 @@
 //! signals every [`SIGNAL_POLL`], and [`awaitable`] hands the result to an
 //! asyncio future.
 //!
+//! Two kinds of work (see [`Kind`]): an acquisition or a read is aborted
+//! when the caller is interrupted or cancelled (dropping it removes a
+//! waiter key: SPEC L8); a release (unlock, resign, close) is not — it runs
+//! to completion in the background and the caller only stops waiting
+//! (SPEC H2).
+//!
 //! After `os.fork()` the parent's runtime threads do not exist in the child,
 //! so the child gets a runtime of its own on first use (the parent's is
 //! leaked: it can be neither used nor dropped there).
 
 use std::future::Future;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -18,6 +25,7 @@ use pyo3::prelude::*;
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
 
+
 use crate::errors::to_py;
 
 /// How often a blocked call wakes up to let Python handle signals (Ctrl-C).
@@ -26,6 +34,67 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 /// How long an interrupted call waits for its work to be dropped (which
 /// starts removing a waiter key: SPEC L8) before raising.
 const DROP_GRACE: Duration = Duration::from_secs(1);
+
+/// Set when interpreter exit begins (see [`exiting`]).
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// How many threads are between [`may_attach`] and the end of their use
+/// of the GIL.
+static ATTACHING: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Whether this thread runs the exit (and so may still take the GIL).
+    static RUNS_EXIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Permission to take the GIL, held until the thread is done with it.
+pub struct Attaching;
+
+impl Drop for Attaching {
+    fn drop(&mut self) {
+        ATTACHING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Asked by every thread of ours before it takes the GIL: `None` once
+/// interpreter exit has begun, when it must not (see [`exiting`]).
+pub fn may_attach() -> Option<Attaching> {
+    ATTACHING.fetch_add(1, Ordering::SeqCst);
+    let attaching = Attaching;
+    if EXITING.load(Ordering::SeqCst) && !RUNS_EXIT.with(std::cell::Cell::get) {
+        return None; // `attaching` is dropped: the count goes back down
+    }
+    Some(attaching)
+}
+
+/// [`may_attach`] for a thread that must come back to Python: blocks it
+/// for good once exit has begun.
+fn attach_or_park() -> Attaching {
+    match may_attach() {
+        Some(attaching) => attaching,
+        None => loop {
+            std::thread::park();
+        },
+    }
+}
+
+/// Called by the thread that runs interpreter exit (atexit), before it
+/// closes the handles: from now on no other thread of ours takes the GIL,
+/// and those that were about to are waited for. The threads left are
+/// daemon threads and ours, and the interpreter is about to finalize: a
+/// thread taking the GIL then is ended with `pthread_exit`, whose forced
+/// unwind through Rust frames crashes the process. Such a thread stays
+/// blocked until the process exits; results nobody can receive are dropped.
+pub fn exiting(py: Python<'_>) {
+    RUNS_EXIT.with(|runs| runs.set(true));
+    EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + DROP_GRACE;
+        while ATTACHING.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
 
 struct ProcessRuntime {
     pid: u32,
@@ -53,10 +122,36 @@ pub fn runtime() -> PyResult<&'static Runtime> {
     Ok(runtime)
 }
 
+/// What an interrupted or cancelled caller does to the work it waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Abort it: an acquisition, a read or a stream step.
+    Abortable,
+    /// Let it finish in the background: an unlock, resign or close (H2).
+    Release,
+}
+
 /// Runs `work` on the runtime and blocks until it ends, with the GIL
 /// released so other Python threads run. A pending signal (Ctrl-C) aborts
 /// the work — dropping it undoes what it started — and raises.
 pub fn wait<T, F>(py: Python<'_>, work: F) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = vinesync::Result<T>> + Send + 'static,
+{
+    wait_as(py, Kind::Abortable, work)
+}
+
+/// Like [`wait`] for a release: a pending signal raises at once, while the
+/// release goes on in the background until it is done (SPEC H2).
+pub fn wait_release<F>(py: Python<'_>, work: F) -> PyResult<()>
+where
+    F: Future<Output = vinesync::Result<()>> + Send + 'static,
+{
+    wait_as(py, Kind::Release, work)
+}
+
+fn wait_as<T, F>(py: Python<'_>, kind: Kind, work: F) -> PyResult<T>
 where
     T: Send + 'static,
     F: Future<Output = vinesync::Result<T>> + Send + 'static,
@@ -84,13 +179,20 @@ where
         let _ = sender.send(work.await);
     });
     loop {
-        match py.detach(|| receive(SIGNAL_POLL)) {
+        // `_attaching` lasts until this thread is back in Python.
+        let (received, _attaching) = py.detach(|| (receive(SIGNAL_POLL), attach_or_park()));
+        match received {
             Ok(result) => return result.map_err(|e| to_py(py, &e)),
             Err(RecvTimeoutError::Timeout) => {
                 if let Err(interrupted) = py.check_signals() {
-                    task.abort();
-                    // The sender goes when the work is dropped.
-                    let _ = py.detach(|| receive(DROP_GRACE));
+                    if kind == Kind::Abortable {
+                        task.abort();
+                        // The sender goes when the work is dropped.
+                        let _attaching = py.detach(|| {
+                            let _ = receive(DROP_GRACE);
+                            attach_or_park()
+                        });
+                    }
                     return Err(interrupted);
                 }
             }
@@ -121,13 +223,68 @@ where
     })
 }
 
-/// Starts `work` on the runtime and returns a coroutine (`vinesync._aio.wait`)
+/// Starts `work` on the runtime and returns a coroutine (`vinesync._aio.Pending`)
 /// awaiting an asyncio future of the running loop that gets its result
 /// (converted by `convert`, with the GIL held). Cancelling the awaiting
-/// task aborts the work (see [`Work`]). A result that arrives
-/// after the future was cancelled is handed to `vinesync._aio.settle`, which releases
-/// it (a lock taken too late is unlocked: SPEC L8).
+/// task aborts the work (see [`Work`]); a result that reached the future
+/// but not the cancelled task, or that arrives after the future was
+/// cancelled, is given up: a lock or candidacy is released (SPEC L8).
 pub fn awaitable<'py, T, F, C>(py: Python<'py>, work: F, convert: C) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+    F: Future<Output = vinesync::Result<T>> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    start(py, Kind::Abortable, None, work, convert)
+}
+
+/// [`awaitable`] for a release: cancelling the awaiting task stops the
+/// waiting, not the release (SPEC H2).
+pub fn awaitable_release<'py, F, C>(py: Python<'py>, work: F, convert: C) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = vinesync::Result<()>> + Send + 'static,
+    C: FnOnce(Python<'_>, ()) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    start(py, Kind::Release, None, work, convert)
+}
+
+/// [`awaitable`] for a stream step: an item no task took is handed to
+/// `restore`, which puts it back in front of the stream (SPEC E8: no event
+/// is lost to cancellation).
+pub fn awaitable_restoring<'py, T, F, C>(
+    py: Python<'py>,
+    restore: Py<PyAny>,
+    work: F,
+    convert: C,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+    F: Future<Output = vinesync::Result<T>> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    start(py, Kind::Abortable, Some(restore), work, convert)
+}
+
+/// [`awaitable`] whose result is an async context manager (a guard or a
+/// leader): the returned `vinesync._aio.Pending` is used directly in
+/// `async with` (every awaitable is a `Pending`; the name says which are
+/// meant for it).
+pub fn awaitable_context<'py, T, F, C>(py: Python<'py>, work: F, convert: C) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+    F: Future<Output = vinesync::Result<T>> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    awaitable(py, work, convert)
+}
+
+fn start<'py, T, F, C>(
+    py: Python<'py>,
+    kind: Kind,
+    restore: Option<Py<PyAny>>,
+    work: F,
+    convert: C,
+) -> PyResult<Bound<'py, PyAny>>
 where
     T: Send + 'static,
     F: Future<Output = vinesync::Result<T>> + Send + 'static,
@@ -143,10 +300,13 @@ where
         future.clone().unbind(),
         settle.unbind(),
     );
+    let late_restore = restore.as_ref().map(|r| r.clone_ref(py));
     let task = runtime.spawn(async move {
         let result = work.await;
         // Taking the GIL may wait; keep it off the runtime's worker threads.
         let _ = tokio::task::spawn_blocking(move || {
+            // At exit nobody can receive it, and the GIL must not be taken.
+            let _attaching = may_attach()?;
             Python::try_attach(|py| {
                 let (ok, value) = match result
                     .map_err(|e| to_py(py, &e))
@@ -155,43 +315,96 @@ where
                     Ok(value) => (true, value),
                     Err(error) => (false, error.into_value(py).into_any()),
                 };
+                let restore = late_restore.unwrap_or_else(|| py.None());
                 let delivered = event_loop.call_method1(
                     py,
                     "call_soon_threadsafe",
-                    (settle.clone_ref(py), target, ok, value.clone_ref(py)),
+                    (
+                        settle.clone_ref(py),
+                        target,
+                        ok,
+                        value.clone_ref(py),
+                        restore.clone_ref(py),
+                    ),
                 );
                 if delivered.is_err() && ok {
                     // The loop is closed: nobody will ever see the value.
-                    let _ = settle.call1(py, (py.None(), true, value));
+                    let _ = settle.call1(py, (py.None(), true, value, restore));
                 }
             })
         })
         .await;
     });
     let work = Work {
-        task: task.abort_handle(),
+        task: (kind == Kind::Abortable).then(|| task.abort_handle()),
+        future: future.clone().unbind(),
+        restore,
+        finished: AtomicBool::new(false),
     };
-    aio.getattr("wait")?.call1((future, work))
+    aio.getattr("Pending")?.call1((future, work))
 }
 
-/// The runtime task behind an awaitable. `vinesync._aio.wait` cancels it
-/// when the awaiting task ends early (cancelled before or while waiting);
-/// dropping it (a coroutine never awaited) cancels it too. Cancelling a
-/// finished task does nothing.
+/// The runtime task behind an awaitable and the future it completes.
+/// `vinesync._aio.Pending` calls `taken()` once the awaiting task has the
+/// result, and `cancel()` when it ends any other way (cancelled before or
+/// while waiting, or after the result arrived, or closed unawaited);
+/// dropping it cancels it too.
+/// Cancelling aborts the task (unless it is a release) and gives up a
+/// result already in the future.
 #[pyclass(frozen)]
 struct Work {
-    task: AbortHandle,
+    task: Option<AbortHandle>,
+    future: Py<PyAny>,
+    restore: Option<Py<PyAny>>,
+    /// Set once the result was taken or given up.
+    finished: AtomicBool,
 }
 
 #[pymethods]
 impl Work {
-    fn cancel(&self) {
-        self.task.abort();
+    fn taken(&self) {
+        self.finished.store(true, Ordering::SeqCst);
+    }
+
+    fn cancel(&self, py: Python<'_>) -> PyResult<()> {
+        if self.finished.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+        let future = self.future.bind(py);
+        // A future still waiting is cancelled: a late result goes to
+        // `settle`, which gives it up.
+        if future.call_method0("cancel")?.is_truthy()? {
+            return Ok(());
+        }
+        if future.call_method0("cancelled")?.is_truthy()?
+            || !future.call_method0("exception")?.is_none()
+        {
+            return Ok(());
+        }
+        // The result reached the future, but no task will take it.
+        let value = future.call_method0("result")?;
+        py.import("vinesync._aio")?
+            .getattr("give_up")?
+            .call1((value, self.restore.as_ref().map(|r| r.clone_ref(py))))?;
+        Ok(())
     }
 }
 
 impl Drop for Work {
     fn drop(&mut self) {
-        self.task.abort();
+        if self.finished.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+        Python::attach(|py| {
+            if let Err(error) = self.cancel(py) {
+                error.write_unraisable(py, None);
+            }
+        });
     }
 }

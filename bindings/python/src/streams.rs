@@ -2,7 +2,9 @@
 //! iterators: `ElectWatcher` (SPEC E8), `Observer` (E6) and `StatusStream`
 //! (E3). One generic [`Stream`] does the work for all three.
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use tokio::sync::{watch, Mutex};
 use crate::args::seconds;
 use crate::errors::to_py;
 use crate::process::Origin;
-use crate::runtime::{awaitable, runtime, wait};
+use crate::runtime::{awaitable_restoring, runtime, wait};
 use crate::sync::Sync;
 use crate::values::{ElectEvent, ObserveResult};
 
@@ -67,7 +69,11 @@ enum Step<T> {
 /// A core stream shared by the blocking and the async iterator, closable
 /// from any thread while a `next` waits in another.
 pub struct Stream<S: Source> {
-    source: Arc<Mutex<S>>,
+    /// Never dropped in a forked child (see `Drop`).
+    source: ManuallyDrop<Arc<Mutex<S>>>,
+    /// Items an asyncio task was cancelled before taking, handed out first
+    /// (SPEC E8: no event is lost to cancellation).
+    restored: std::sync::Mutex<VecDeque<Py<PyAny>>>,
     closed: watch::Sender<bool>,
     origin: Origin,
     /// Keeps the `Sync` alive (and open) while the stream is in use.
@@ -77,7 +83,8 @@ pub struct Stream<S: Source> {
 impl<S: Source> Stream<S> {
     pub fn new(source: S, owner: Py<Sync>) -> Self {
         Stream {
-            source: Arc::new(Mutex::new(source)),
+            source: ManuallyDrop::new(Arc::new(Mutex::new(source))),
+            restored: std::sync::Mutex::new(VecDeque::new()),
             closed: watch::channel(false).0,
             origin: Origin::here(),
             _owner: owner,
@@ -88,7 +95,7 @@ impl<S: Source> Stream<S> {
         &self,
         limit: Option<Duration>,
     ) -> impl Future<Output = vinesync::Result<Step<S::Item>>> + Send + 'static {
-        let source = self.source.clone();
+        let source = Arc::clone(&self.source);
         let mut closed = self.closed.subscribe();
         async move {
             let next = async {
@@ -122,6 +129,9 @@ impl<S: Source> Stream<S> {
     {
         self.origin.check(py, "stream")?;
         let limit = seconds("timeout", timeout).map_err(|e| to_py(py, &e))?;
+        if let Some(item) = self.take_restored() {
+            return Ok(item);
+        }
         match wait(py, self.step(limit))? {
             Step::Item(item) => convert(py, item),
             Step::Ended => Err(PyStopIteration::new_err(())),
@@ -132,28 +142,66 @@ impl<S: Source> Stream<S> {
         }
     }
 
-    /// The next item as an awaitable; `StopAsyncIteration` at the end.
-    pub fn next_async<'py, C>(&self, py: Python<'py>, convert: C) -> PyResult<Bound<'py, PyAny>>
+    /// The next item as an awaitable; `StopAsyncIteration` at the end. An
+    /// item that reaches a cancelled task goes to `restore` (the stream's
+    /// `_restore`), which puts it back for the next call.
+    pub fn next_async<'py, C>(
+        &self,
+        py: Python<'py>,
+        restore: Py<PyAny>,
+        convert: C,
+    ) -> PyResult<Bound<'py, PyAny>>
     where
         C: FnOnce(Python<'_>, S::Item) -> PyResult<Py<PyAny>> + Send + 'static,
     {
         self.origin.check(py, "stream")?;
-        awaitable(py, self.step(None), move |py, step| match step {
+        if let Some(item) = self.take_restored() {
+            return awaitable_restoring(py, restore, async { Ok(()) }, move |_, ()| Ok(item));
+        }
+        awaitable_restoring(py, restore, self.step(None), move |py, step| match step {
             Step::Item(item) => convert(py, item),
             Step::Ended | Step::TimedOut => Err(PyStopAsyncIteration::new_err(())),
         })
     }
 
+    fn take_restored(&self) -> Option<Py<PyAny>> {
+        self.restored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front()
+    }
+
+    /// Puts back an item no task took, in front of the others.
+    pub fn restore(&self, item: Py<PyAny>) {
+        self.restored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push_front(item);
+    }
+
     /// Ends the stream: a waiting `next` returns, later ones end at once.
     pub fn close(&self) {
+        if !self.origin.is_here() {
+            return; // a forked child: the parent's stream is not ours (H5)
+        }
         self.closed.send_replace(true);
         if let Ok(mut source) = self.source.try_lock() {
             source.close();
         } else if let Ok(runtime) = runtime() {
             // A `next` still holds the source; close it once that returns.
-            let source = self.source.clone();
+            let source = Arc::clone(&self.source);
             runtime.spawn(async move { source.lock().await.close() });
         }
+    }
+}
+
+impl<S: Source> Drop for Stream<S> {
+    fn drop(&mut self) {
+        if self.origin.is_here() {
+            // SAFETY: dropped once, here, and never used again.
+            unsafe { ManuallyDrop::drop(&mut self.source) };
+        }
+        // In a forked child the parent's stream is leaked (H5).
     }
 }
 
@@ -209,8 +257,14 @@ macro_rules! stream_class {
                 slf
             }
 
-            fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-                self.stream.next_async(py, $convert)
+            fn __anext__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+                let restore = slf.getattr("_restore")?.unbind();
+                slf.get().stream.next_async(slf.py(), restore, $convert)
+            }
+
+            /// Puts back an item an asyncio task was cancelled before taking.
+            fn _restore(&self, item: Py<PyAny>) {
+                self.stream.restore(item);
             }
 
             /// Ends the stream; a `next` waiting in another thread returns.
@@ -223,9 +277,8 @@ macro_rules! stream_class {
             }
 
             #[pyo3(signature = (*_exc))]
-            fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+            fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) {
                 self.stream.close();
-                false
             }
         }
 

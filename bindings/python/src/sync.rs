@@ -2,47 +2,68 @@
 //! handles, closed at interpreter exit so no lease outlives the process.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::mem::ManuallyDrop;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use vinesync::{Client, LeaderOptions, LockOptions, MemberOptions, Options, WatchOptions};
+use vinesync::{
+    Client, Error, ErrorKind, LeaderOptions, LockOptions, MemberOptions, Options, WatchOptions,
+};
 
 use crate::args::{seconds, ConnectArgs};
 use crate::errors::to_py;
 use crate::guard::LockGuard;
+use crate::held::Held;
 use crate::leader::Leader;
 use crate::process::Origin;
-use crate::runtime::{awaitable, runtime, wait};
+use crate::runtime::{awaitable, awaitable_context, awaitable_release, runtime, wait, wait_release};
 use crate::streams::ElectWatcher;
 use crate::values::{self, Member};
 
-/// Open handles by handle id, for [`shutdown`].
-static OPEN: Mutex<Option<HashMap<String, Client>>> = Mutex::new(None);
+/// The open handles of the process that made them, by handle id, for
+/// [`shutdown`].
+struct OpenHandles {
+    origin: Origin,
+    clients: HashMap<String, Client>,
+}
+
+static OPEN: Mutex<Option<OpenHandles>> = Mutex::new(None);
+
+fn open_handles() -> std::sync::MutexGuard<'static, Option<OpenHandles>> {
+    let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+    if open.as_ref().is_some_and(|o| !o.origin.is_here()) {
+        // A forked child: the parent's handles are not ours to touch (H5);
+        // leak them rather than run their destructors here.
+        std::mem::forget(open.take());
+    }
+    open
+}
 
 fn register(client: &Client) {
-    let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
-    open.get_or_insert_with(HashMap::new)
+    open_handles()
+        .get_or_insert_with(|| OpenHandles {
+            origin: Origin::here(),
+            clients: HashMap::new(),
+        })
+        .clients
         .insert(client.handle_id().to_string(), client.clone());
 }
 
 fn unregister(client: &Client) {
-    let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(open) = open.as_mut() {
-        open.remove(client.handle_id());
+    if let Some(open) = open_handles().as_mut() {
+        open.clients.remove(client.handle_id());
     }
 }
 
-/// Closes every open handle of this process, waiting at most `limit`.
+/// Closes every open handle of this process, waiting at most `limit`. In
+/// a forked child it touches nothing: the handles are the parent's (H5).
 pub fn shutdown(py: Python<'_>, limit: Duration) -> PyResult<()> {
-    let clients: Vec<Client> = OPEN
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+    let clients: Vec<Client> = open_handles()
         .take()
-        .map(|open| open.into_values().collect())
+        .map(|open| open.clients.into_values().collect())
         .unwrap_or_default();
-    let here = Origin::here();
-    if clients.is_empty() || !here.is_here() {
+    if clients.is_empty() {
         return Ok(());
     }
     crate::runtime::wait_for(py, Some(limit), async move {
@@ -64,38 +85,91 @@ pub fn members_list(py: Python<'_>, members: Vec<vinesync::Member>) -> PyResult<
 /// `Sync`). Thread-safe: share one between threads and tasks.
 #[pyclass(frozen, module = "vinesync")]
 pub struct Sync {
-    client: Client,
+    /// Never dropped in a forked child (see `Drop`).
+    client: ManuallyDrop<Client>,
     origin: Origin,
+    /// The live guards' acquisitions by lock id (at most one per id: a
+    /// handle's second `lock` of an id waits for the first, L3), so
+    /// `unlock(id)` and `close()` update the guard's state.
+    held: Mutex<HashMap<String, Weak<Held>>>,
 }
 
 impl Sync {
     fn new(client: Client) -> Sync {
         register(&client);
         Sync {
-            client,
+            client: ManuallyDrop::new(client),
             origin: Origin::here(),
+            held: Mutex::new(HashMap::new()),
         }
     }
 
     fn check(&self, py: Python<'_>) -> PyResult<Client> {
         self.origin.check(py, "Sync")?;
-        Ok(self.client.clone())
+        Ok(Client::clone(&self.client))
+    }
+
+    fn held_table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<Held>>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The Python guard of a new acquisition, remembered by its id.
+    fn guard(slf: &Bound<'_, Self>, guard: vinesync::LockGuard) -> LockGuard {
+        let held = Held::new(guard);
+        let mut table = slf.get().held_table();
+        table.retain(|_, held| held.strong_count() > 0);
+        table.insert(held.id.clone(), Arc::downgrade(&held));
+        drop(table);
+        LockGuard::new(slf.clone().unbind(), held)
+    }
+
+    fn live_held(&self, id: &str) -> Option<Arc<Held>> {
+        self.held_table().get(id).and_then(Weak::upgrade)
     }
 }
 
-fn lock_options(ttl: Option<f64>, wait: Option<f64>) -> vinesync::Result<LockOptions> {
+/// How a `lock` waits: `wait=None` without limit, `wait=0` not at all
+/// (one try), `wait=t` at most `t` seconds — Python's convention, not vine's
+/// (where 0 means "forever").
+fn lock_options(ttl: Option<f64>, wait: Option<f64>) -> vinesync::Result<(LockOptions, bool)> {
     let mut options = LockOptions::new();
     if let Some(ttl) = seconds("ttl", ttl)? {
         options = options.ttl(ttl);
     }
-    // vine's meaning (0 = no limit) until the Python conventions change.
-    if let Some(wait) = seconds("wait", wait)?.filter(|w| !w.is_zero()) {
+    let wait = seconds("wait", wait)?;
+    if let Some(wait) = wait.filter(|w| !w.is_zero()) {
         options = options.wait(wait);
     }
-    Ok(options)
+    Ok((options, wait.is_some_and(|w| w.is_zero())))
 }
 
-fn leader_options(ns: Option<String>, id: Option<String>, ttl: Option<i64>) -> LeaderOptions {
+/// `lock` with the `wait` convention of [`lock_options`].
+async fn acquire(
+    client: Client,
+    id: String,
+    options: LockOptions,
+    try_once: bool,
+) -> vinesync::Result<vinesync::LockGuard> {
+    if !try_once {
+        return client.lock(&id, options).await;
+    }
+    client.try_lock(&id, options).await.map_err(|e| {
+        if e.kind() == ErrorKind::WouldBlock {
+            Error::new(
+                ErrorKind::LockTimeout,
+                format!("lock {id:?}: held by someone else (wait=0 tries once)"),
+            )
+        } else {
+            e
+        }
+    })
+}
+
+fn leader_options(
+    ns: Option<String>,
+    id: Option<String>,
+    ttl: Option<f64>,
+) -> vinesync::Result<LeaderOptions> {
     let mut options = LeaderOptions::new();
     if let Some(ns) = ns {
         options = options.namespace(ns);
@@ -103,12 +177,10 @@ fn leader_options(ns: Option<String>, id: Option<String>, ttl: Option<i64>) -> L
     if let Some(id) = id {
         options = options.id(id);
     }
-    if let Some(ttl) = ttl {
-        options = options.ttl(std::time::Duration::from_secs(
-            u64::try_from(ttl).unwrap_or(0),
-        ));
+    if let Some(ttl) = seconds("ttl", ttl)? {
+        options = options.ttl(ttl);
     }
-    options
+    Ok(options)
 }
 
 fn member_options(ns: Option<String>) -> MemberOptions {
@@ -184,11 +256,54 @@ impl Sync {
         wait(py, Client::etcd(options)).map(Sync::new)
     }
 
+    /// `etcd` for asyncio: `s = await Sync.etcd_async(...)`.
+    #[staticmethod]
+    #[pyo3(signature = (nodes = None, *, prefix = None, dial_timeout = None, request_timeout = None,
+                        ca_file = None, cert_file = None, key_file = None, server_name = None,
+                        user = None, password = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn etcd_async(
+        py: Python<'_>,
+        nodes: Option<Vec<String>>,
+        prefix: Option<String>,
+        dial_timeout: Option<f64>,
+        request_timeout: Option<f64>,
+        ca_file: Option<std::path::PathBuf>,
+        cert_file: Option<std::path::PathBuf>,
+        key_file: Option<std::path::PathBuf>,
+        server_name: Option<String>,
+        user: Option<String>,
+        password: Option<String>,
+    ) -> PyResult<Bound<'_, PyAny>> {
+        let args = ConnectArgs {
+            prefix,
+            nodes,
+            dial_timeout,
+            request_timeout,
+            ca_file,
+            cert_file,
+            key_file,
+            server_name,
+            user,
+            password,
+        };
+        let options = Options::from_env()
+            .and_then(|base| args.apply(base))
+            .map_err(|e| to_py(py, &e))?;
+        awaitable(py, Client::etcd(options), new_sync)
+    }
+
     /// etcd when `VINESYNC_NODES` is set, the memory store otherwise, with
     /// options from the environment. What the examples use.
     #[staticmethod]
     fn from_env(py: Python<'_>) -> PyResult<Sync> {
         wait(py, Client::from_env()).map(Sync::new)
+    }
+
+    /// `from_env` for asyncio: `s = await Sync.from_env_async()`.
+    #[staticmethod]
+    fn from_env_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        awaitable(py, Client::from_env(), new_sync)
     }
 
     /// vine's `Init`: changes the given options (same arguments as
@@ -228,6 +343,44 @@ impl Sync {
         wait(py, async move { client.init(options).await })
     }
 
+    /// `init` for asyncio.
+    #[pyo3(signature = (*, nodes = None, prefix = None, dial_timeout = None, request_timeout = None,
+                        ca_file = None, cert_file = None, key_file = None, server_name = None,
+                        user = None, password = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn init_async<'py>(
+        &self,
+        py: Python<'py>,
+        nodes: Option<Vec<String>>,
+        prefix: Option<String>,
+        dial_timeout: Option<f64>,
+        request_timeout: Option<f64>,
+        ca_file: Option<std::path::PathBuf>,
+        cert_file: Option<std::path::PathBuf>,
+        key_file: Option<std::path::PathBuf>,
+        server_name: Option<String>,
+        user: Option<String>,
+        password: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.check(py)?;
+        let args = ConnectArgs {
+            prefix,
+            nodes,
+            dial_timeout,
+            request_timeout,
+            ca_file,
+            cert_file,
+            key_file,
+            server_name,
+            user,
+            password,
+        };
+        let options = args.apply(client.options()).map_err(|e| to_py(py, &e))?;
+        awaitable(py, async move { client.init(options).await }, |py, ()| {
+            Ok(py.None())
+        })
+    }
+
     /// vine's `Options`: the current options (without the password).
     fn options(&self) -> values::Options {
         self.client.options().into()
@@ -253,10 +406,10 @@ impl Sync {
 
     /// vine's `Lock`: blocks until lock `id` is held (SPEC L1–L9) and
     /// returns its guard. `ttl`: lease TTL in seconds (default 60, ≥ 1);
-    /// `wait`: seconds before `LockTimeout` (None or 0: no limit). Ctrl-C
-    /// interrupts the wait and removes the waiter key (L8). The lock stays
-    /// held by this Sync until `unlock(id)`, `guard.unlock()` or the end of
-    /// a `with guard:` block.
+    /// `wait`: seconds before `LockTimeout` (`None`: no limit; `0`: one
+    /// try). Ctrl-C interrupts the wait and removes the waiter key (L8).
+    /// The lock stays held by this Sync until `unlock(id)`,
+    /// `guard.unlock()` or the end of a `with guard:` block.
     #[pyo3(signature = (id, *, ttl = None, wait = None))]
     fn lock(
         slf: &Bound<'_, Self>,
@@ -266,14 +419,14 @@ impl Sync {
     ) -> PyResult<LockGuard> {
         let py = slf.py();
         let client = slf.get().check(py)?;
-        let options = lock_options(ttl, wait).map_err(|e| to_py(py, &e))?;
-        let guard = crate::runtime::wait(py, async move { client.lock(&id, options).await })?;
-        Ok(LockGuard::new(guard, slf.clone().unbind()))
+        let (options, try_once) = lock_options(ttl, wait).map_err(|e| to_py(py, &e))?;
+        let guard = crate::runtime::wait(py, acquire(client, id, options, try_once))?;
+        Ok(Sync::guard(slf, guard))
     }
 
     /// `lock` for asyncio: `await s.lock_async(id)` or
-    /// `async with await s.lock_async(id) as guard:`. Cancelling the task
-    /// removes the waiter key (SPEC L8).
+    /// `async with s.lock_async(id) as guard:`. Cancelling the task removes
+    /// the waiter key, or releases the lock if it was taken (SPEC L8).
     #[pyo3(signature = (id, *, ttl = None, wait = None))]
     fn lock_async<'py>(
         slf: &Bound<'py, Self>,
@@ -283,13 +436,30 @@ impl Sync {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let client = slf.get().check(py)?;
-        let options = lock_options(ttl, wait).map_err(|e| to_py(py, &e))?;
+        let (options, try_once) = lock_options(ttl, wait).map_err(|e| to_py(py, &e))?;
         let owner = slf.clone().unbind();
-        awaitable(
-            py,
-            async move { client.lock(&id, options).await },
-            move |py, guard| Ok(Py::new(py, LockGuard::new(guard, owner))?.into_any()),
-        )
+        awaitable_context(py, acquire(client, id, options, try_once), move |py, guard| {
+            let guard = Sync::guard(owner.bind(py), guard);
+            Ok(Py::new(py, guard)?.into_any())
+        })
+    }
+
+    /// A reusable lock object in the style of `threading.Lock`:
+    /// `acquire(blocking=True, timeout=None) -> bool`, `release()`,
+    /// `locked()`, `owned()`, and a context manager.
+    #[pyo3(name = "Lock", signature = (id, *, ttl = None))]
+    fn lock_object<'py>(
+        slf: &Bound<'py, Self>,
+        id: String,
+        ttl: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        slf.get().check(py)?;
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("ttl", ttl)?;
+        py.import("vinesync._lock")?
+            .getattr("Lock")?
+            .call((slf, id), Some(&kwargs))
     }
 
     /// Takes lock `id` only if it is free now (SPEC L10); `WouldBlock`
@@ -298,9 +468,9 @@ impl Sync {
     fn try_lock(slf: &Bound<'_, Self>, id: String, ttl: Option<f64>) -> PyResult<LockGuard> {
         let py = slf.py();
         let client = slf.get().check(py)?;
-        let options = lock_options(ttl, None).map_err(|e| to_py(py, &e))?;
+        let (options, _) = lock_options(ttl, None).map_err(|e| to_py(py, &e))?;
         let guard = wait(py, async move { client.try_lock(&id, options).await })?;
-        Ok(LockGuard::new(guard, slf.clone().unbind()))
+        Ok(Sync::guard(slf, guard))
     }
 
     /// `try_lock` for asyncio.
@@ -312,28 +482,31 @@ impl Sync {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let client = slf.get().check(py)?;
-        let options = lock_options(ttl, None).map_err(|e| to_py(py, &e))?;
+        let (options, _) = lock_options(ttl, None).map_err(|e| to_py(py, &e))?;
         let owner = slf.clone().unbind();
-        awaitable(
+        awaitable_context(
             py,
             async move { client.try_lock(&id, options).await },
-            move |py, guard| Ok(Py::new(py, LockGuard::new(guard, owner))?.into_any()),
+            move |py, guard| {
+                let guard = Sync::guard(owner.bind(py), guard);
+                Ok(Py::new(py, guard)?.into_any())
+            },
         )
     }
 
     /// vine's `Unlock`: releases the acquisition of `id` this handle holds
     /// (SPEC L7); `NotLocked` if it holds none, `Lost` if it was lost.
+    /// Ctrl-C stops the waiting, not the release (H2).
     fn unlock(&self, py: Python<'_>, id: String) -> PyResult<()> {
         let client = self.check(py)?;
-        wait(py, async move { client.unlock(&id).await })
+        wait_release(py, self.release(client, id))
     }
 
-    /// `unlock` for asyncio.
+    /// `unlock` for asyncio; cancelling the task stops the waiting, not the
+    /// release (H2).
     fn unlock_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
         let client = self.check(py)?;
-        awaitable(py, async move { client.unlock(&id).await }, |py, ()| {
-            Ok(py.None())
-        })
+        awaitable_release(py, self.release(client, id), |py, ()| Ok(py.None()))
     }
 
     /// vine's `Leader`: joins election `name` in namespace `ns` as `id`
@@ -345,11 +518,11 @@ impl Sync {
         name: String,
         ns: Option<String>,
         id: Option<String>,
-        ttl: Option<i64>,
+        ttl: Option<f64>,
     ) -> PyResult<Leader> {
         let py = slf.py();
         let client = slf.get().check(py)?;
-        let options = leader_options(ns, id, ttl);
+        let options = leader_options(ns, id, ttl).map_err(|e| to_py(py, &e))?;
         let leader = wait(py, async move { client.leader(&name, options).await })?;
         Ok(Leader::new(leader, slf.clone().unbind()))
     }
@@ -361,13 +534,13 @@ impl Sync {
         name: String,
         ns: Option<String>,
         id: Option<String>,
-        ttl: Option<i64>,
+        ttl: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let client = slf.get().check(py)?;
-        let options = leader_options(ns, id, ttl);
+        let options = leader_options(ns, id, ttl).map_err(|e| to_py(py, &e))?;
         let owner = slf.clone().unbind();
-        awaitable(
+        awaitable_context(
             py,
             async move { client.leader(&name, options).await },
             move |py, leader| Ok(Py::new(py, Leader::new(leader, owner))?.into_any()),
@@ -385,9 +558,14 @@ impl Sync {
     }
 
     /// Who holds lock `id` and who waits for it (a `LockInfo`); writes
-    /// nothing. (No asyncio twin yet.)
+    /// nothing.
     fn lock_info(&self, py: Python<'_>, id: String) -> PyResult<crate::inspect::LockInfo> {
         crate::inspect::lock_info(py, self.check(py)?, id)
+    }
+
+    /// `lock_info` for asyncio.
+    fn lock_info_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        crate::inspect::lock_info_async(py, self.check(py)?, id)
     }
 
     /// `list_members` for asyncio.
@@ -422,29 +600,38 @@ impl Sync {
         Ok(ElectWatcher::new(watcher, slf.clone().unbind()))
     }
 
-    /// Closes the handle: every lock it holds and every candidacy is
-    /// released at once; later calls raise `Closed`. Idempotent.
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let client = self.check(py)?;
-        unregister(&client);
-        wait(py, async move {
-            client.close().await;
-            Ok(())
-        })
-    }
-
-    /// `close` for asyncio.
-    fn close_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let client = self.check(py)?;
-        unregister(&client);
+    /// `watch_elect` for asyncio: `async for event in await
+    /// s.watch_elect_async(ns=...)`.
+    #[pyo3(signature = (*, ns = None, id = None))]
+    fn watch_elect_async<'py>(
+        slf: &Bound<'py, Self>,
+        ns: Option<String>,
+        id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let client = slf.get().check(py)?;
+        let options = watch_options(ns, id);
+        let owner = slf.clone().unbind();
         awaitable(
             py,
-            async move {
-                client.close().await;
-                Ok(())
-            },
-            |py, ()| Ok(py.None()),
+            async move { client.watch_elect(options).await },
+            move |py, watcher| Ok(Py::new(py, ElectWatcher::new(watcher, owner))?.into_any()),
         )
+    }
+
+    /// Closes the handle: every lock it holds and every candidacy is
+    /// released at once; later calls raise `Closed`. Idempotent. Ctrl-C
+    /// stops the waiting, not the close (H2).
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let client = self.check(py)?;
+        wait_release(py, self.close_future(client))
+    }
+
+    /// `close` for asyncio; cancelling the task stops the waiting, not the
+    /// close (H2).
+    fn close_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.check(py)?;
+        awaitable_release(py, self.close_future(client), |py, ()| Ok(py.None()))
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -452,12 +639,13 @@ impl Sync {
     }
 
     #[pyo3(signature = (*_exc))]
-    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        self.close(py)?;
-        Ok(false)
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<()> {
+        self.close(py)
     }
 
-    /// Fault injection for tests (simulated crashes, expired leases).
+    /// Fault injection for tests (simulated crashes, expired leases); only
+    /// in test builds (the `test-hooks` feature), never in a public wheel.
+    #[cfg(feature = "test-hooks")]
     fn _faults(&self, py: Python<'_>) -> PyResult<crate::faults::Faults> {
         Ok(crate::faults::Faults::new(self.check(py)?))
     }
@@ -480,15 +668,60 @@ impl Sync {
     }
 }
 
+impl Sync {
+    /// `unlock(id)`: through the live guard of `id` when there is one, so
+    /// the guard reports the release too.
+    fn release(
+        &self,
+        client: Client,
+        id: String,
+    ) -> impl std::future::Future<Output = vinesync::Result<()>> + Send + 'static {
+        let held = self.live_held(&id).filter(|held| !held.is_released());
+        let through_guard = held.map(|held| held.release());
+        async move {
+            match through_guard {
+                Some(release) => release.await,
+                None => client.unlock(&id).await,
+            }
+        }
+    }
+
+    /// `close()`: every guard reports released; the core releases the locks.
+    fn close_future(
+        &self,
+        client: Client,
+    ) -> impl std::future::Future<Output = vinesync::Result<()>> + Send + 'static {
+        unregister(&client);
+        let helds: Vec<Arc<Held>> = self.held_table().drain().filter_map(|(_, h)| h.upgrade()).collect();
+        async move {
+            client.close().await;
+            for held in helds {
+                held.forget();
+            }
+            Ok(())
+        }
+    }
+}
+
+fn new_sync(py: Python<'_>, client: Client) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, Sync::new(client))?.into_any())
+}
+
 impl Drop for Sync {
     fn drop(&mut self) {
+        if !self.origin.is_here() {
+            // A forked child: the parent's handle is not ours to touch (H5).
+            return;
+        }
         // Unreachable from Python: release what it holds (in the background).
         unregister(&self.client);
-        if self.origin.is_here() && !self.client.is_closed() {
+        if !self.client.is_closed() {
             if let Ok(runtime) = runtime() {
-                let client = self.client.clone();
+                let client = Client::clone(&self.client);
                 runtime.spawn(async move { client.close().await });
             }
         }
+        // SAFETY: dropped once, here, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.client) };
     }
 }

@@ -9,7 +9,9 @@ left under the prefix (nothing leaks: SPEC L8, §3).
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import time
 import uuid
 from typing import Callable, Iterator, List
@@ -20,11 +22,16 @@ import vinesync
 
 ETCD_NODES = [n for n in os.environ.get("VINESYNC_NODES", "").split(",") if n]
 REQUIRE_ETCD = os.environ.get("VINESYNC_REQUIRE_ETCD") == "1"
+# `vinesync-etcd` (make test-python passes it): tests that pause etcd start
+# an etcd of their own with `vinesync-etcd serve`.
+ETCD_HARNESS = os.environ.get("VINESYNC_ETCD_HARNESS", "")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if REQUIRE_ETCD and not ETCD_NODES:
         raise pytest.UsageError("VINESYNC_REQUIRE_ETCD=1 but VINESYNC_NODES is empty")
+    if REQUIRE_ETCD and not ETCD_HARNESS:
+        raise pytest.UsageError("VINESYNC_REQUIRE_ETCD=1 but VINESYNC_ETCD_HARNESS is empty")
 
 
 @pytest.fixture(params=["memory", "etcd"])
@@ -83,3 +90,49 @@ def new_sync(backend: str, prefix: str) -> Iterator[Factory]:
 @pytest.fixture
 def s(new_sync: Factory) -> vinesync.Sync:
     return new_sync()
+
+
+class OwnEtcd:
+    """An etcd of the test's own (``vinesync-etcd serve``) that it may pause
+    (SIGSTOP: requests hang, as with a slow or partitioned etcd)."""
+
+    def __init__(self) -> None:
+        self._serve = subprocess.Popen(
+            [ETCD_HARNESS, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self._serve.stdout is not None
+        started = json.loads(self._serve.stdout.readline())
+        self.nodes: List[str] = started["endpoints"]
+
+    def _command(self, line: str) -> None:
+        assert self._serve.stdin is not None and self._serve.stdout is not None
+        self._serve.stdin.write(line + "\n")
+        self._serve.stdin.flush()
+        answer = self._serve.stdout.readline().strip()
+        assert answer == "ok", f"vinesync-etcd serve: {line!r} answered {answer!r}"
+
+    def pause(self) -> None:
+        self._command("pause 0")
+
+    def resume(self) -> None:
+        self._command("resume 0")
+
+    def stop(self) -> None:
+        assert self._serve.stdin is not None
+        self._serve.stdin.close()  # EOF: the harness stops etcd and exits
+        try:
+            self._serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._serve.kill()
+            self._serve.wait()
+
+
+@pytest.fixture
+def own_etcd() -> Iterator[OwnEtcd]:
+    if not ETCD_HARNESS:
+        pytest.skip("no etcd harness: set VINESYNC_ETCD_HARNESS (make test does)")
+    etcd = OwnEtcd()
+    try:
+        yield etcd
+    finally:
+        etcd.stop()

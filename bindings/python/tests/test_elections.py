@@ -146,7 +146,7 @@ def test_E8_watch_filtered_to_one_member(s: vinesync.Sync) -> None:
     watcher.close()
 
 
-def test_E8_close_ends_a_watch_blocked_in_another_thread(s: vinesync.Sync) -> None:
+def test_E8_H1_close_ends_a_watch_blocked_in_another_thread(s: vinesync.Sync) -> None:
     watcher = s.watch_elect(ns="e8c")
     ended = threading.Event()
 

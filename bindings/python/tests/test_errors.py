@@ -77,7 +77,7 @@ def test_errors_bad_prefix_is_named() -> None:
         vinesync.Sync.memory(prefix="no-slash")
 
 
-def test_errors_closed_handle_raises_Closed(new_sync: Factory) -> None:
+def test_H1_errors_closed_handle_raises_Closed(new_sync: Factory) -> None:
     s = new_sync()
     s.close()
     s.close()  # idempotent

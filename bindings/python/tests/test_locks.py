@@ -97,7 +97,7 @@ def test_L3_seed_example_second_lock_on_same_handle_waits_for_unlock(s: vinesync
     s.unlock("lock1")
 
 
-def test_L3_guard_collected_keeps_lock_held_by_the_handle(new_sync: Factory) -> None:
+def test_L3_H6_guard_collected_keeps_lock_held_by_the_handle(new_sync: Factory) -> None:
     s, other = new_sync(), new_sync()
     s.lock("kept", ttl=10)  # guard discarded at once, vine style
     with pytest.raises(vinesync.WouldBlock):

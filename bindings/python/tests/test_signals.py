@@ -20,25 +20,33 @@ from conftest import ETCD_NODES, Factory, open_sync, wait_until
 def test_gil_released_while_waiting_for_a_lock(new_sync: Factory) -> None:
     holder, waiter = new_sync(), new_sync()
     holder.lock("gil", ttl=10)
-    progress = 0
-    stop = threading.Event()
+    calling = threading.Event()
+    window: dict = {}
 
     def spin() -> None:
-        nonlocal progress
-        while not stop.is_set():
-            progress += 1
+        # Counts pure-Python steps in a window that starts 0.1 s into the
+        # blocking call and lasts 0.2 s, well before the call's 0.6 s wait
+        # runs out. A thread only steps while nobody holds the GIL: had the
+        # call kept it, this thread could not even wake up before it
+        # returned, and the window would end after the call.
+        calling.wait()
+        time.sleep(0.1)
+        steps, end = 0, time.monotonic() + 0.2
+        while time.monotonic() < end:
+            steps += 1
+        window["steps"], window["ended"] = steps, time.monotonic()
 
     t = threading.Thread(target=spin)
     t.start()
+    calling.set()
     try:
         with pytest.raises(vinesync.LockTimeout):
-            waiter.lock("gil", ttl=10, wait=0.5)
+            waiter.lock("gil", ttl=10, wait=0.6)
+        returned = time.monotonic()
     finally:
-        stop.set()
         t.join()
-    # A pure-Python thread only advances while nobody holds the GIL; with
-    # the GIL held for 0.5 s it would have made no progress at all.
-    assert progress > 1000
+    assert window["ended"] < returned, "the spinning thread only ran after the call returned"
+    assert window["steps"] > 1000
 
 
 def test_ctrl_c_interrupts_a_lock_wait_and_removes_the_key_L8(new_sync: Factory) -> None:
@@ -131,7 +139,7 @@ EXIT_CHILD = textwrap.dedent(
 )
 
 
-def test_interpreter_exit_does_not_hang_and_releases_everything(backend: str, prefix: str) -> None:
+def test_H4_interpreter_exit_does_not_hang_and_releases_everything(backend: str, prefix: str) -> None:
     child = subprocess.run(
         [sys.executable, "-c", EXIT_CHILD.format(make=make_expression(backend, prefix))],
         capture_output=True,

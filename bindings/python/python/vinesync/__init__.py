@@ -8,8 +8,10 @@ framework's ``Sync`` interface, on etcd or on an in-process memory store.
         print("locked, fencing token", guard.fencing_token)
 
 Blocking calls release the GIL and honour Ctrl-C; every one has an asyncio
-twin (``lock_async``, ``leader_async``, ...). Errors are subclasses of
-:class:`vinesync.Error`, one per kind.
+twin (``lock_async``, ``leader_async``, ...; ``async with s.lock_async(id)``
+works directly). Errors are subclasses of :class:`vinesync.Error`, one per
+kind. ``s.Lock(id, ttl=)`` is a reusable lock in the style of
+``threading.Lock``. The core's log events go to the ``vinesync`` logger.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from ._errors import (
     Unavailable,
     WouldBlock,
 )
+from ._aio import Pending
+from ._lock import Lock
 from ._native import (
     ElectEvent,
     ElectWatcher,
@@ -52,8 +56,12 @@ from ._native import (
 # (bounded: at most a couple of seconds when etcd is unreachable).
 atexit.register(_shutdown)
 
+Pending.__module__ = "vinesync"
+
 __all__ = [
     "Sync",
+    "Lock",
+    "Pending",
     "LockGuard",
     "Leader",
     "Member",

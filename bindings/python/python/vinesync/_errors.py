@@ -88,6 +88,25 @@ class Internal(Error):
     kind = "internal"
 
 
+# Raised and printed as vinesync.LockTimeout, not vinesync._errors.LockTimeout.
+for _class in (
+    Error,
+    InvalidArgument,
+    LockTimeout,
+    WouldBlock,
+    NotLocked,
+    NoLeader,
+    Cancelled,
+    Unavailable,
+    Lost,
+    Closed,
+    Unauthenticated,
+    PermissionDenied,
+    Internal,
+):
+    _class.__module__ = "vinesync"
+del _class
+
 __all__ = [
     "Error",
     "InvalidArgument",

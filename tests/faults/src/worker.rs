@@ -1,10 +1,11 @@
 //! Worker processes of every language, started with the same arguments and
-//! read line by line (HOLD, ACK, STALE, LOST, ELECTED, DEMOTED, WATCHED,
-//! DONE) by a thread each.
+//! read line by line (HOLD, ACK, STALE, RELEASE, RELEASED, LOST, ELECTED,
+//! DEMOTED, WATCHED, IDLE, DONE) by a thread each. A worker stays alive
+//! after IDLE until its stdin is closed (`finish`).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,9 +32,13 @@ impl Language {
 
     /// The command that starts this language's worker, if it was built:
     /// the Rust worker sits beside this binary; the others are named by
-    /// VINESYNC_FAULTS_{C,PYTHON,GO} (set by `make test-faults`).
+    /// VINESYNC_FAULTS_{C,PYTHON,GO} (set by `make test-faults`);
+    /// VINESYNC_FAULTS_RUST replaces the Rust one (a mutant build).
     pub fn command(self) -> Option<Vec<String>> {
         match self {
+            Language::Rust if std::env::var_os("VINESYNC_FAULTS_RUST").is_some() => {
+                env_command("VINESYNC_FAULTS_RUST")
+            }
             Language::Rust => {
                 let exe = std::env::current_exe().ok()?;
                 let worker: PathBuf = exe.with_file_name("vinesync-fault-worker");
@@ -56,6 +61,8 @@ pub struct Worker {
     pub name: String,
     pub language: Language,
     child: Child,
+    /// Closed by `finish`: the worker then exits.
+    stdin: Option<ChildStdin>,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
@@ -73,13 +80,14 @@ impl Worker {
             .args(&command[1..])
             .args(args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()?;
         let stdout = child
             .stdout
             .take()
             .ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let stdin = child.stdin.take();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = lines.clone();
         std::thread::spawn(move || {
@@ -91,6 +99,7 @@ impl Worker {
             name: name.to_string(),
             language,
             child,
+            stdin,
             lines,
         })
     }
@@ -121,6 +130,16 @@ impl Worker {
         }
     }
 
+    /// Lets the worker exit once it is idle (closes its stdin).
+    pub fn finish(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub fn signal(&self, signal: libc::c_int) -> std::io::Result<()> {
         let pid = libc::pid_t::try_from(self.child.id()).map_err(std::io::Error::other)?;
         // SAFETY: kill() on our own child's pid with a valid signal.
@@ -132,6 +151,7 @@ impl Worker {
 
     /// Waits for the process to exit (SIGKILL after `limit`); its status.
     pub fn wait(&mut self, limit: Duration) -> std::io::Result<std::process::ExitStatus> {
+        self.finish();
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait()? {

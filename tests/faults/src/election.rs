@@ -217,7 +217,7 @@ pub fn run_election(
             ttl_s.to_string(),
             seconds.to_string(),
         ];
-        match Worker::start(*language, &worker_name, &args, &env) {
+        match context.start_worker(*language, &worker_name, &args, &env) {
             Ok(w) => workers.push(w),
             Err(e) => report.problems.push(format!("starting {worker_name}: {e}")),
         }

@@ -9,10 +9,12 @@ mod clock;
 mod election;
 mod etcd;
 mod history;
+mod mutants;
 mod proxy;
 mod report;
 mod resource;
 mod scenario;
+mod schedule;
 mod worker;
 
 use std::os::unix::process::ExitStatusExt;
@@ -20,15 +22,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use election::ElectionFault;
+use report::Report;
 use scenario::{Context, LockPlan, Stage};
 use worker::{wait_until, Language};
 
 use Language::{Go, Python, Rust, C};
 
 /// A fault, injected while the workers run.
-type Fault = fn(&mut Stage<'_>);
+pub(crate) type Fault = Box<dyn FnOnce(&mut Stage<'_>)>;
 
-fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
+pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
     let rounds = if bounded { 12 } else { 40 };
     vec![
         (
@@ -41,7 +45,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 5,
                 proxied: None,
             },
-            |_| {},
+            Box::new(|_| {}),
         ),
         (
             LockPlan {
@@ -53,13 +57,13 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 2,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(3);
                 match stage.holder() {
                     Some(i) => stage.kill(i, libc::SIGKILL),
                     None => stage.problem("no holder to kill"),
                 }
-            },
+            }),
         ),
         (
             LockPlan {
@@ -71,7 +75,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 2,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(2);
                 let Some(i) = stage.holder() else {
                     stage.problem("no holder to pause");
@@ -82,7 +86,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                     stage.problem("nobody else wrote while the holder was paused");
                 }
                 stage.expect_fenced_out(i);
-            },
+            }),
         ),
         (
             LockPlan {
@@ -94,7 +98,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 2,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(2);
                 // A waiter (not the holder) stops past its TTL: its key
                 // expires while the queue moves on. Resumed, it must not be
@@ -107,7 +111,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 if !stage.pause(i, Duration::from_secs(2 + 2)) {
                     stage.problem("nobody wrote while the waiter was paused");
                 }
-            },
+            }),
         ),
         (
             LockPlan {
@@ -119,7 +123,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 6,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(2);
                 // A Python waiter (not the holder) gets SIGINT.
                 let target = stage
@@ -154,7 +158,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                         format!("after the Ctrl-C the next holder waited {handoff:?} ms (TTL 6 s)"),
                     );
                 }
-            },
+            }),
         ),
         (
             LockPlan {
@@ -166,12 +170,12 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 5,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(5);
                 if let Err(e) = stage.cluster.restart_member(0) {
                     stage.problem(format!("restarting etcd: {e}"));
                 }
-            },
+            }),
         ),
         (
             LockPlan {
@@ -183,14 +187,14 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 5,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(5);
                 let _ = stage.cluster.kill_member(0);
                 std::thread::sleep(Duration::from_secs(2));
                 if let Err(e) = stage.cluster.restart_member(0) {
                     stage.problem(format!("restarting member 0: {e}"));
                 }
-            },
+            }),
         ),
         (
             LockPlan {
@@ -202,7 +206,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 10,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(5);
                 let _ = stage.cluster.stop_member(1);
                 let _ = stage.cluster.stop_member(2);
@@ -212,7 +216,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                         stage.problem(format!("restarting member {i}: {e}"));
                     }
                 }
-            },
+            }),
         ),
         (
             LockPlan {
@@ -224,7 +228,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 2,
                 proxied: Some(0),
             },
-            |stage| {
+            Box::new(|stage| {
                 // Wait until the worker behind the proxy holds the lock.
                 let held = wait_until(Duration::from_secs(60), || stage.workers[0].is_holding());
                 let Some(proxy) = stage.proxy.as_ref().filter(|_| held) else {
@@ -245,7 +249,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                     stage.problem("nobody else took the lock while the holder was cut off");
                 }
                 stage.expect_fenced_out(0);
-            },
+            }),
         ),
         (
             LockPlan {
@@ -257,7 +261,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 5,
                 proxied: Some(0),
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(5);
                 if let Some(proxy) = stage.proxy.as_ref() {
                     let start = clock::now();
@@ -266,19 +270,71 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                     proxy.set(proxy::Mode::Pass);
                     stage.faults.push(history::FaultWindow { worker: 0, start, end: clock::now() });
                 }
-            },
+            }),
         ),
     ]
+}
+
+/// The election scenarios: (name, members, fault).
+pub(crate) fn election_scenarios() -> Vec<(&'static str, usize, ElectionFault)> {
+    use ElectionFault::{
+        KillMember, KillPrimary, PausePrimary, PauseRaftLeader, QuorumLoss, RestartEtcd,
+    };
+    vec![
+        ("election: kill -9 of the primary", 1, KillPrimary),
+        ("election: SIGSTOP of the primary past its TTL", 1, PausePrimary),
+        ("election: restart of a single etcd", 1, RestartEtcd),
+        ("election: kill + restart of a member (3)", 3, KillMember),
+        ("election: loss of quorum and its return (3)", 3, QuorumLoss),
+        ("election: pause of the raft leader (3)", 3, PauseRaftLeader),
+    ]
+}
+
+/// Runs the fixed scenarios whose name `selected` accepts.
+pub(crate) fn run_scenarios(
+    context: &Context,
+    bounded: bool,
+    selected: &dyn Fn(&str) -> bool,
+) -> Vec<Report> {
+    let mut reports = Vec::new();
+    for (plan, fault) in lock_scenarios(bounded)
+        .into_iter()
+        .filter(|(p, _)| selected(p.name))
+    {
+        reports.push(announce(plan.name, || scenario::run_lock(context, &plan, fault)));
+    }
+    let seconds = if bounded { 10 } else { 20 };
+    for (name, members, fault) in election_scenarios()
+        .into_iter()
+        .filter(|(n, _, _)| selected(n))
+    {
+        reports.push(announce(name, || {
+            election::run_election(context, name, &[Rust, Python, Go, C], members, fault, 2, seconds)
+        }));
+    }
+    reports
+}
+
+/// Runs one scenario between two progress lines on stderr.
+pub(crate) fn announce(name: &str, run: impl FnOnce() -> Report) -> Report {
+    eprintln!("vinesync-faults: {name} ...");
+    let report = run();
+    eprintln!(
+        "vinesync-faults: {name} {}",
+        if report.passed() { "passed" } else { "FAILED" }
+    );
+    report
+}
+
+/// The value after `flag` on the command line.
+fn flag_value(args: &[String], flag: &str) -> Option<String> {
+    args.iter().skip_while(|a| *a != flag).nth(1).cloned()
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let bounded = args.iter().any(|a| a == "--bounded");
-    let out = args
-        .iter()
-        .skip_while(|a| *a != "--out")
-        .nth(1)
-        .map_or_else(|| PathBuf::from("build/faults"), PathBuf::from);
+    let out = flag_value(&args, "--out").map_or_else(|| PathBuf::from("build/faults"), PathBuf::from);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -314,68 +370,60 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let context = Context {
+    let mut context = Context {
         logs: out.join("logs"),
         runtime,
         resource,
         languages,
         rotation: std::cell::Cell::new(0),
         aim_at: None,
+        worker_env: Vec::new(),
+        rust_worker: None,
     };
-    // `--only TEXT`: just the scenarios whose name contains TEXT.
-    let only = args.iter().skip_while(|a| *a != "--only").nth(1).cloned();
-    let selected = |name: &str| only.as_ref().is_none_or(|o| name.contains(o.as_str()));
-    let mut reports = Vec::new();
-    for (plan, fault) in lock_scenarios(bounded)
-        .into_iter()
-        .filter(|(p, _)| selected(p.name))
-    {
-        eprintln!("vinesync-faults: {} ...", plan.name);
-        let report = scenario::run_lock(&context, &plan, fault);
-        eprintln!(
-            "vinesync-faults: {} {}",
-            plan.name,
-            if report.passed() { "passed" } else { "FAILED" }
-        );
-        reports.push(report);
+    // `--mutants DIR`: the mutant run (library mutants' Rust workers in DIR).
+    if let Some(dir) = flag_value(&args, "--mutants") {
+        let only = flag_value(&args, "--only");
+        return mutants::run(&mut context, &PathBuf::from(dir), bounded, only.as_deref(), &out);
     }
-    let seconds = if bounded { 10 } else { 20 };
-    use election::ElectionFault::{
-        KillMember, KillPrimary, PausePrimary, PauseRaftLeader, QuorumLoss, RestartEtcd,
-    };
-    let elections = [
-        ("election: kill -9 of the primary", 1, KillPrimary),
-        (
-            "election: SIGSTOP of the primary past its TTL",
-            1,
-            PausePrimary,
-        ),
-        ("election: restart of a single etcd", 1, RestartEtcd),
-        ("election: kill + restart of a member (3)", 3, KillMember),
-        ("election: loss of quorum and its return (3)", 3, QuorumLoss),
-        ("election: pause of the raft leader (3)", 3, PauseRaftLeader),
-    ];
-    for (name, members, fault) in elections.into_iter().filter(|(n, _, _)| selected(n)) {
-        eprintln!("vinesync-faults: {name} ...");
-        let report = election::run_election(
-            &context,
-            name,
-            &[Rust, Python, Go, C],
-            members,
-            fault,
-            2,
-            seconds,
-        );
-        eprintln!(
-            "vinesync-faults: {name} {}",
-            if report.passed() { "passed" } else { "FAILED" }
-        );
-        reports.push(report);
+    let mut reports = Vec::new();
+    match flag_value(&args, "--seed").map(|s| s.parse::<u64>()) {
+        // `--seed N`: just the randomized schedule of seed N.
+        Some(Ok(seed)) => reports.push(schedule::run(&context, seed)),
+        Some(Err(e)) => {
+            eprintln!("vinesync-faults: --seed wants a number: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => {
+            // `--only TEXT`: just the scenarios whose name contains TEXT.
+            let only = flag_value(&args, "--only");
+            let selected = |name: &str| only.as_ref().is_none_or(|o| name.contains(o.as_str()));
+            reports = run_scenarios(&context, bounded, &selected);
+            // `--seeds K`: K randomized schedules after the fixed scenarios,
+            // from seeds drawn from the clock (printed; rerun with --seed).
+            let seeds = match flag_value(&args, "--seeds").map(|s| s.parse::<u64>()) {
+                Some(Ok(n)) => n,
+                Some(Err(e)) => {
+                    eprintln!("vinesync-faults: --seeds wants a number: {e}");
+                    return ExitCode::FAILURE;
+                }
+                None => 0,
+            };
+            let first = u64::try_from(clock::now() % 1_000_000).unwrap_or(0);
+            for seed in first..first + seeds {
+                eprintln!("vinesync-faults: randomized schedule, seed {seed} (rerun: --seed {seed})");
+                reports.push(schedule::run(&context, seed));
+            }
+        }
     }
     let table = report::render(&reports);
     println!("{table}");
     let failed = reports.iter().filter(|r| !r.passed()).count();
     println!("{} passed, {} failed", reports.len() - failed, failed);
+    for r in reports.iter().filter(|r| !r.passed()) {
+        if let Some(seed) = r.seed {
+            println!("reproduce {:?}: vinesync-faults --seed {seed}", r.scenario);
+        }
+    }
     let written = std::fs::create_dir_all(&out)
         .and_then(|()| std::fs::write(out.join("summary.txt"), &table))
         .and_then(|()| {

@@ -27,9 +27,30 @@ pub struct Context {
     pub rotation: std::cell::Cell<usize>,
     /// The mutant run: every fault aims at this language.
     pub aim_at: Option<Language>,
+    /// Added to every worker's environment (a worker mutant).
+    pub worker_env: Vec<(String, String)>,
+    /// Replaces the Rust worker (a library mutant's build).
+    pub rust_worker: Option<String>,
 }
 
 impl Context {
+    /// Starts a worker of `language` (the mutant's, if one is set).
+    pub fn start_worker(
+        &self,
+        language: Language,
+        name: &str,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> std::io::Result<Worker> {
+        let command = match (&self.rust_worker, language) {
+            (Some(path), Language::Rust) => vec![path.clone()],
+            _ => language.command().unwrap_or_default(),
+        };
+        let mut env = env.to_vec();
+        env.extend(self.worker_env.iter().cloned());
+        Worker::start(language, &command, name, args, &env)
+    }
+
     /// The language the next scenario's fault aims at.
     pub fn next_target(&self) -> Language {
         if let Some(language) = self.aim_at {
@@ -352,7 +373,7 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
             context.resource.address.clone(),
             plan.hold_ms.to_string(),
         ];
-        match Worker::start(*language, &name, &args, &env) {
+        match context.start_worker(*language, &name, &args, &env) {
             Ok(w) => workers.push(w),
             Err(e) => report.problems.push(format!("starting {name}: {e}")),
         }

@@ -32,13 +32,9 @@ impl Language {
 
     /// The command that starts this language's worker, if it was built:
     /// the Rust worker sits beside this binary; the others are named by
-    /// VINESYNC_FAULTS_{C,PYTHON,GO} (set by `make test-faults`);
-    /// VINESYNC_FAULTS_RUST replaces the Rust one (a mutant build).
+    /// VINESYNC_FAULTS_{C,PYTHON,GO} (set by `make test-faults`).
     pub fn command(self) -> Option<Vec<String>> {
         match self {
-            Language::Rust if std::env::var_os("VINESYNC_FAULTS_RUST").is_some() => {
-                env_command("VINESYNC_FAULTS_RUST")
-            }
             Language::Rust => {
                 let exe = std::env::current_exe().ok()?;
                 let worker: PathBuf = exe.with_file_name("vinesync-fault-worker");
@@ -67,15 +63,17 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// Starts `command` (the worker of `language`) with `args` and `env`.
     pub fn start(
         language: Language,
+        command: &[String],
         name: &str,
         args: &[String],
         env: &[(String, String)],
     ) -> std::io::Result<Worker> {
-        let command = language.command().ok_or_else(|| {
-            std::io::Error::other(format!("no {} worker was built", language.name()))
-        })?;
+        if command.is_empty() {
+            return Err(std::io::Error::other(format!("no {} worker was built", language.name())));
+        }
         let mut child = Command::new(&command[0])
             .args(&command[1..])
             .args(args)

@@ -70,13 +70,16 @@ static void lock_rounds(const char *id, int rounds, long ttl_s, const char *addr
   if (vs_sync_new_from_env(NULL, &s, &err) != VS_OK) fail("connect", err);
   FILE *resource = connect_resource(address);
   char answer[128], request[128];
+  const char *short_wait_env = getenv("VINESYNC_FAULTS_SHORT_WAIT_MS");
+  uint64_t short_wait_ms = short_wait_env ? strtoull(short_wait_env, NULL, 10) : 30;
   for (int r = 0; r < rounds; r++) {
     vs_guard *g = NULL;
     /* A short wait that often runs out first: its waiter key must go (L8). */
-    vs_status got = vs_lock(s, id, (uint64_t)ttl_s * 1000, 30, NULL, &g, &err);
+    vs_status got = vs_lock(s, id, (uint64_t)ttl_s * 1000, short_wait_ms, NULL, &g, &err);
     if (got == VS_LOCK_TIMEOUT) {
       vs_error_free(&err);
       printf("GAVE-UP %lld\n", now());
+      fflush(stdout);
       got = vs_lock(s, id, (uint64_t)ttl_s * 1000, 0, NULL, &g, &err);
     }
     if (got != VS_OK) fail("lock", err);

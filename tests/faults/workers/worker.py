@@ -9,6 +9,7 @@ stamped with time.monotonic_ns() (CLOCK_MONOTONIC, the suite's clock)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import threading
@@ -35,10 +36,11 @@ def lock_rounds(s: vinesync.Sync, id: str, rounds: int, ttl: float, resource: st
         stream.flush()
         return stream.readline().strip()
 
+    short_wait = int(os.environ.get("VINESYNC_FAULTS_SHORT_WAIT_MS", "30")) / 1000
     for _ in range(rounds):
         # A short wait that often runs out first: its waiter key must go (L8).
         try:
-            guard = s.lock(id, ttl=ttl, wait=0.03)
+            guard = s.lock(id, ttl=ttl, wait=short_wait or None)
         except vinesync.LockTimeout:
             say(f"GAVE-UP {now()}")
             guard = s.lock(id, ttl=ttl)

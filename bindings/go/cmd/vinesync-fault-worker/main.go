@@ -68,9 +68,14 @@ func lockRounds(id string, rounds int, ttl time.Duration, resource string, hold 
 		}
 		return strings.TrimSpace(line)
 	}
+	shortWait := 30 * time.Millisecond
+	if v, err := strconv.Atoi(os.Getenv("VINESYNC_FAULTS_SHORT_WAIT_MS")); err == nil {
+		shortWait = time.Duration(v) * time.Millisecond
+	}
 	for r := 0; r < rounds; r++ {
 		// A short wait that often runs out first: its waiter key must go (L8).
-		g, err := s.LockGuard(context.Background(), id, sync.LockTTL(ttl), sync.LockWait(30*time.Millisecond))
+		// (LockWait(0) waits without limit.)
+		g, err := s.LockGuard(context.Background(), id, sync.LockTTL(ttl), sync.LockWait(shortWait))
 		if errors.Is(err, sync.ErrLockTimeout) {
 			say("GAVE-UP %d", now())
 			g, err = s.LockGuard(context.Background(), id, sync.LockTTL(ttl))

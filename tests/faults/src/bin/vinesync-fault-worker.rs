@@ -12,6 +12,9 @@
 //! DONE. After IDLE it keeps its connection open until stdin closes, so
 //! the suite can look for leaks while the process lives.
 //!
+//! VINESYNC_FAULTS_SHORT_WAIT_MS (default 30; 0 = none) is the short
+//! `wait` each round tries first.
+//!
 //! VINESYNC_FAULTS_MUTANT makes it a deliberately broken worker for the
 //! suite's mutant run: `acts-after-release`, `ignores-lost`,
 //! `primary-after-demotion`.
@@ -39,6 +42,15 @@ fn now() -> u128 {
     // SAFETY: clock_gettime writes into the timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     u128::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u128::try_from(ts.tv_nsec).unwrap_or(0)
+}
+
+/// The short wait each round tries first (None: go straight to waiting).
+fn short_wait() -> Option<Duration> {
+    let ms = std::env::var("VINESYNC_FAULTS_SHORT_WAIT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(30);
+    (ms > 0).then(|| Duration::from_millis(ms))
 }
 
 fn mutant(name: &str) -> bool {
@@ -86,7 +98,11 @@ async fn lock_rounds(client: &Client, args: &[String]) -> Result<(), String> {
     for _ in 0..rounds {
         // First a short wait that often runs out: a cancelled acquisition
         // in a live process, whose waiter key must go at once (SPEC L8).
-        let guard = match client.lock(id, lock.wait(Duration::from_millis(30))).await {
+        let first = match short_wait() {
+            Some(wait) => client.lock(id, lock.wait(wait)).await,
+            None => client.lock(id, lock).await,
+        };
+        let guard = match first {
             Ok(guard) => guard,
             Err(e) if e.kind() == ErrorKind::LockTimeout => {
                 say(&format!("GAVE-UP {}", now()));

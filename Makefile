@@ -31,6 +31,10 @@ help: ## list the targets
 deps: ## install what is missing (etcd, etcdctl, protoc) with apt-get
 	@scripts/ensure-etcd.sh
 
+.PHONY: deps-build
+deps-build: ## install what building needs (protoc) with apt-get
+	@scripts/ensure-etcd.sh --build-only
+
 .PHONY: etcd-harness
 etcd-harness: deps ## build the etcd test harness (vinesync-etcd run|serve)
 	$(CARGO) build -q -p vinesync-testkit --bin vinesync-etcd
@@ -38,8 +42,9 @@ etcd-harness: deps ## build the etcd test harness (vinesync-etcd run|serve)
 -include mk/*.mk
 
 .PHONY: demo
-demo: $(DEMO_TARGETS) ## run the seed's lock and election examples (memory; etcd when VINESYNC_NODES is set)
+demo: deps-build $(DEMO_TARGETS) ## run the seed's lock and election examples (memory; etcd when VINESYNC_NODES is set)
 
 .PHONY: test
-test: $(TEST_TARGETS) ## install what is missing, start etcd, run every suite
+test: deps ## install what is missing, start etcd, run every suite (times each)
+	@MAKE="$(MAKE)" scripts/run-suites.sh $(TEST_TARGETS)
 	@echo "make test: every suite passed ($(TEST_TARGETS))"

@@ -13,7 +13,7 @@ C_FLAGS    := -std=c11 -Wall -Wextra -Werror -g -O1 -pthread
 
 .PHONY: build-c header check-header install test-c test-c-plain test-c-asan test-c-valgrind demo-c
 
-build-c: ## build libvinesync.so and libvinesync.a
+build-c: deps-build ## build libvinesync.so and libvinesync.a
 	$(CARGO) build -q -p vinesync-ffi
 
 $(CBINDGEN):

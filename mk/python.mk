@@ -17,11 +17,11 @@ $(PY_BUILD_VENV)/bin/maturin:
 	$(PYTHON) -m venv $(PY_BUILD_VENV)
 	$(PY_BUILD_VENV)/bin/pip install -q $(PY_BUILD_REQS)
 
-python-wheel: $(PY_BUILD_VENV)/bin/maturin ## build the vinesync wheel (debug build, for the tests and demos)
+python-wheel: deps-build $(PY_BUILD_VENV)/bin/maturin ## build the vinesync wheel (debug build, for the tests and demos)
 	rm -rf $(PY_WHEELS)
 	$(PY_BUILD_VENV)/bin/maturin build -q -m bindings/python/Cargo.toml --profile dev --strip -o $(PY_WHEELS)
 
-wheel: $(PY_BUILD_VENV)/bin/maturin ## build the release wheel into dist/ (pip install dist/vinesync-*.whl)
+wheel: deps-build $(PY_BUILD_VENV)/bin/maturin ## build the release wheel into dist/ (pip install dist/vinesync-*.whl)
 	$(PY_BUILD_VENV)/bin/maturin build -q -m bindings/python/Cargo.toml --release --strip -o dist
 
 test-python: deps etcd-harness python-wheel ## pip install the wheel in a fresh venv; pytest there (memory + etcd), mypy, stubtest

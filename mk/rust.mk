@@ -15,7 +15,7 @@ test-rust: deps etcd-harness ## core unit, doc and conformance tests (memory + r
 doc: ## build the crate docs (the seed's examples are doc tests)
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p vinesync --no-deps
 
-demo-rust: ## the seed's two examples in Rust
+demo-rust: deps-build ## the seed's two examples in Rust
 	@echo "== Rust: the seed's lock example =="
 	$(CARGO) run -q -p vinesync --example lock
 	@echo "== Rust: the seed's election example =="

@@ -14,6 +14,9 @@ use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, Store, Watch
 pub(crate) struct Backend {
     store: Kind,
     reads: Arc<AtomicU64>,
+    /// Test-only faults at every store call (kept across `init`).
+    #[cfg(feature = "test-util")]
+    pub injector: Arc<crate::inject::Injector>,
 }
 
 #[derive(Clone, Debug)]
@@ -41,6 +44,8 @@ impl Backend {
         Backend {
             store,
             reads: Arc::new(AtomicU64::new(0)),
+            #[cfg(feature = "test-util")]
+            injector: Arc::default(),
         }
     }
 
@@ -67,7 +72,31 @@ impl Backend {
     }
 }
 
+/// Calls the same method on whichever store, passing the test-only
+/// injection points before and after it (`$op` names the call).
 macro_rules! dispatch {
+    ($self:ident, $op:literal, $store:ident => $call:expr) => {{
+        #[cfg(feature = "test-util")]
+        $self
+            .injector
+            .point($op, crate::inject::Phase::Before)
+            .await?;
+        let result = match &$self.store {
+            Kind::Memory($store) => $call.await,
+            Kind::Etcd($store) => $call.await,
+        };
+        #[cfg(feature = "test-util")]
+        $self
+            .injector
+            .point($op, crate::inject::Phase::After)
+            .await?;
+        result
+    }};
+}
+
+/// Like `dispatch!` without injection points (keepalives, revokes and
+/// compaction run on timers or at close, outside the calls under test).
+macro_rules! dispatch_plain {
     ($self:ident, $store:ident => $call:expr) => {
         match &$self.store {
             Kind::Memory($store) => $call.await,
@@ -79,16 +108,16 @@ macro_rules! dispatch {
 impl Store for Backend {
     type Watch = BackendWatch;
 
-    async fn grant(&self, ttl: i64) -> Result<LeaseId> {
-        dispatch!(self, s => s.grant(ttl))
+    async fn grant(&self, ttl: i64, id: LeaseId) -> Result<(LeaseId, i64)> {
+        dispatch!(self, "grant", s => s.grant(ttl, id))
     }
 
     async fn keep_alive(&self, lease: LeaseId) -> Result<i64> {
-        dispatch!(self, s => s.keep_alive(lease))
+        dispatch_plain!(self, s => s.keep_alive(lease))
     }
 
     async fn revoke(&self, lease: LeaseId) -> Result<()> {
-        dispatch!(self, s => s.revoke(lease))
+        dispatch_plain!(self, s => s.revoke(lease))
     }
 
     async fn create(
@@ -98,29 +127,37 @@ impl Store for Backend {
         lease: LeaseId,
         dir: &str,
     ) -> Result<Created> {
-        dispatch!(self, s => s.create(key, value, lease, dir))
+        dispatch!(self, "create", s => s.create(key, value, lease, dir))
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
         self.count_read();
-        dispatch!(self, s => s.get(key))
+        dispatch!(self, "get", s => s.get(key))
     }
 
     async fn range(&self, dir: &str, options: RangeOptions) -> Result<Range> {
         self.count_read();
-        dispatch!(self, s => s.range(dir, options))
+        dispatch!(self, "range", s => s.range(dir, options))
     }
 
     async fn delete_owned(&self, key: &str, create_revision: i64) -> Result<bool> {
-        dispatch!(self, s => s.delete_owned(key, create_revision))
+        dispatch!(self, "delete_owned", s => s.delete_owned(key, create_revision))
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        dispatch!(self, "delete", s => s.delete(key))
     }
 
     async fn compact(&self, revision: i64) -> Result<()> {
-        dispatch!(self, s => s.compact(revision))
+        dispatch_plain!(self, s => s.compact(revision))
     }
 
     async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<BackendWatch> {
         self.count_read();
+        #[cfg(feature = "test-util")]
+        self.injector
+            .point("watch", crate::inject::Phase::Before)
+            .await?;
         Ok(match &self.store {
             Kind::Memory(s) => BackendWatch::Memory(s.watch(key, prefix, from_revision).await?),
             Kind::Etcd(s) => {

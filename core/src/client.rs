@@ -22,8 +22,10 @@ use crate::mutex::{self, Attempt, Held};
 use crate::options::{
     check_text, ttl_seconds, LeaderOptions, LockOptions, MemberOptions, Options, WatchOptions,
 };
+use crate::queue::KeyCleanup;
 use crate::session::Session;
 use crate::store::Store;
+use tokio_util::task::TaskTracker;
 
 /// How many times one `lock` call starts over because its lease or key
 /// vanished while it waited, before it reports `Lost`.
@@ -47,8 +49,12 @@ struct Inner {
     holder_value: Vec<u8>,
     /// Sessions by lease TTL in seconds.
     sessions: tokio::sync::Mutex<HashMap<i64, Arc<Session>>>,
-    /// Locks this handle holds, by id (SPEC L3).
+    /// Locks this handle holds, by lock directory (SPEC L3): the id under
+    /// the prefix it was taken with, so an `init` that changes the prefix
+    /// cannot make two acquisitions of one id collide.
     held: Mutex<HashMap<String, Arc<Held>>>,
+    /// Background releases and cleanups (SPEC H2, H3); `close` waits.
+    tasks: TaskTracker,
     seq: AtomicU64,
     closed: AtomicBool,
     /// Fault injection: skip keepalives (see [`Faults`]).
@@ -91,6 +97,7 @@ impl Client {
                 seq: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
                 keepalive_suspended: Arc::new(AtomicBool::new(false)),
+                tasks: TaskTracker::new(),
             }),
         }
     }
@@ -210,17 +217,24 @@ impl Client {
                 .map_err(|_| Error::lock_timeout(id, wait))??,
             None => attempts.await?,
         };
-        lock(&self.inner.held).insert(id.to_string(), held.clone());
+        lock(&self.inner.held).insert(held.dir.clone(), held.clone());
         Ok(LockGuard::new(self.clone(), held))
     }
 
     /// vine's `Unlock`: releases the acquisition of `id` this handle holds
     /// (SPEC L7). `NotLocked` if it holds none; `Lost` if the lock had been
     /// lost meanwhile (nobody else's key is ever touched).
+    ///
+    /// Cancel-safe in the sense of SPEC H2: once called, the release runs to
+    /// completion in the background even if this future is dropped. If etcd
+    /// does not answer within the request timeout the error is returned and
+    /// the key is still deleted in the background (or expires with its
+    /// lease); it is never left behind a live lease.
     pub async fn unlock(&self, id: &str) -> Result<()> {
         self.check_open()?;
         check_text("lock id", id)?;
-        let held = lock(&self.inner.held).remove(id);
+        let dir = keys::lock_dir(read(&self.inner.options).trimmed_prefix(), id);
+        let held = lock(&self.inner.held).remove(&dir);
         match held {
             Some(held) => held.release().await,
             None => Err(mutex::not_locked(id)),
@@ -240,9 +254,9 @@ impl Client {
     /// (already unlocked by id).
     pub(crate) fn forget_held(&self, held: &Arc<Held>) -> bool {
         let mut table = lock(&self.inner.held);
-        match table.get(&held.id) {
+        match table.get(&held.dir) {
             Some(current) if Arc::ptr_eq(current, held) => {
-                table.remove(&held.id);
+                table.remove(&held.dir);
                 true
             }
             _ => false,
@@ -275,12 +289,16 @@ impl Client {
         for _ in 0..MAX_ATTEMPTS {
             let session = self.session(options.ttl).await?;
             let key = keys::own_key(&dir, session.lease(), self.next_seq());
+            // Armed before the write: a cancelled or failed join must not
+            // leave a ghost candidate (SPEC E1, H3).
+            let cleanup = KeyCleanup::new(session.clone(), key.clone());
             match session
                 .backend()
                 .create(&key, value.clone(), session.lease(), &dir)
                 .await
             {
                 Ok(created) => {
+                    cleanup.disarm(); // the candidacy owns the key now
                     let first_is_ours = created
                         .first
                         .is_some_and(|f| f.create_revision == created.revision);
@@ -296,7 +314,10 @@ impl Client {
                     );
                     return Ok(Leader::new(candidate));
                 }
-                Err(error) if error.kind() == ErrorKind::Lost => session.mark_lost(),
+                Err(error) if error.kind() == ErrorKind::Lost => {
+                    session.mark_lost();
+                    cleanup.disarm(); // the lease and its keys are gone
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -331,14 +352,25 @@ impl Client {
         Ok(ElectWatcher::new(feed, options.id))
     }
 
-    /// Closes the handle: revokes its leases (every lock it holds and every
-    /// candidacy is released at once) and makes later calls fail with
-    /// `Closed`. Idempotent.
+    /// Closes the handle: waits for the releases already running in the
+    /// background (bounded by the request timeout), revokes its leases
+    /// (every lock it holds and every candidacy is released at once) and
+    /// makes later calls fail with `Closed`. Idempotent.
     pub async fn close(&self) {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return;
         }
         lock(&self.inner.held).clear();
+        self.inner.tasks.close();
+        let limit = read(&self.inner.options).request_timeout;
+        if tokio::time::timeout(limit, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "background releases still running after {limit:?}; revoking the leases"
+            );
+        }
         let sessions: Vec<_> = self.inner.sessions.lock().await.drain().collect();
         for (_, session) in sessions {
             if let Err(error) = session.revoke().await {
@@ -389,8 +421,13 @@ impl Client {
                 return Ok(session.clone());
             }
         }
-        let session =
-            Session::start(self.backend(), ttl, self.inner.keepalive_suspended.clone()).await?;
+        let session = Session::start(
+            self.backend(),
+            ttl,
+            self.inner.keepalive_suspended.clone(),
+            self.inner.tasks.clone(),
+        )
+        .await?;
         sessions.insert(ttl, session.clone());
         Ok(session)
     }
@@ -494,6 +531,27 @@ impl Faults<'_> {
     /// `etcdctl compact` does.
     pub async fn compact(&self, revision: i64) -> Result<()> {
         self.client.backend().compact(revision).await
+    }
+
+    /// Arms a fault at the `point`-th store call boundary this handle passes
+    /// from now on (two per call: before and after).
+    pub fn inject(&self, point: usize, action: crate::Injected) {
+        self.client.backend().injector.arm(point, action);
+    }
+
+    /// Arms a fault before this handle's next store call named `op`.
+    pub fn inject_at(&self, op: &'static str, action: crate::Injected) {
+        self.client.backend().injector.arm_op(op, action);
+    }
+
+    /// Disarms the injection; returns how many points were passed.
+    pub fn disarm(&self) -> usize {
+        self.client.backend().injector.disarm()
+    }
+
+    /// Turns `Some(op)` once the armed point was reached (in store call `op`).
+    pub fn injected(&self) -> tokio::sync::watch::Receiver<Option<&'static str>> {
+        self.client.backend().injector.hit()
     }
 
     /// Every key under the handle's prefix, oldest first.

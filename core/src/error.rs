@@ -61,13 +61,54 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// The cause of an [`Error`] (a gRPC status, an I/O error, ...).
+pub type Source = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// The error returned by every fallible vinesync operation.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+///
+/// `Display` gives the kind and the message (`"lock_timeout: lock \"x\"
+/// not acquired within 2s"`); [`std::error::Error::source`] gives the
+/// underlying cause when there is one (the etcd client's error, an I/O
+/// error reading a TLS file). Two errors are equal when their kinds and
+/// messages are.
+#[derive(Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    source: Option<Source>,
 }
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for Error {}
 
 impl Error {
     /// Builds an error of `kind` with a human-readable `message`.
@@ -75,7 +116,14 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// The same error with `source` as its cause.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(std::sync::Arc::new(source));
+        self
     }
 
     /// The kind of failure.
@@ -83,7 +131,7 @@ impl Error {
         self.kind
     }
 
-    /// The message (never contains secrets).
+    /// The message without the kind (never contains secrets).
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -112,3 +160,21 @@ impl Error {
 
 /// Shorthand for `Result<T, vinesync::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn display_shows_the_kind_and_source_is_kept() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error = Error::new(ErrorKind::InvalidArgument, "reading the CA file").with_source(io);
+        assert_eq!(error.to_string(), "invalid_argument: reading the CA file");
+        assert_eq!(
+            error.source().map(|s| s.to_string()).as_deref(),
+            Some("no such file")
+        );
+        assert_eq!(error.clone(), error);
+    }
+}

@@ -119,9 +119,17 @@ async fn campaign(
                     return false;
                 }
             }
-            return queue::still_ours(&backend, &key, revision)
-                .await
-                .unwrap_or(false);
+            match queue::still_ours(&backend, &key, revision).await {
+                Ok(ours) => return ours,
+                Err(error) if error.kind() == ErrorKind::Unavailable => {
+                    tracing::debug!(%key, %error, "campaign re-check waiting for the store");
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%key, %error, "campaign re-check failed");
+                    return false;
+                }
+            }
         }
     };
     let won = tokio::select! {
@@ -143,6 +151,12 @@ async fn campaign(
         s.primary = false;
         s.ended = true;
     });
+    // A candidacy that ends for any reason but `resign` (which aborts this
+    // task) removes its own key: a failed campaign must not stay first in
+    // the queue behind a live lease (SPEC E2, E3, H3).
+    if !session.is_lost() {
+        queue::delete_until_gone(session.clone(), key.clone()).await;
+    }
 }
 
 /// A candidate in an election (vine's `sync.Leader`), returned by
@@ -211,13 +225,32 @@ impl Leader {
     /// Gives up the candidacy (SPEC E4): deletes the candidate key, so the
     /// next candidate becomes primary within one watch round trip.
     /// Idempotent.
+    ///
+    /// Runs to completion in the background (SPEC H2): dropping this future
+    /// does not abort it, and if etcd does not answer within the request
+    /// timeout the error is returned while the key is still deleted in the
+    /// background (or expires with its lease).
     pub async fn resign(&self) -> Result<()> {
-        let c = &self.candidate;
+        let c = self.candidate.clone();
         c.end();
         c.task.abort();
-        c.session.backend().delete_owned(&c.key, c.revision).await?;
-        c.resigned.store(true, Ordering::Release);
-        Ok(())
+        let (answer, outcome) = tokio::sync::oneshot::channel();
+        let session = c.session.clone();
+        session.spawn_release(async move {
+            let deleted = c.session.backend().delete_owned(&c.key, c.revision).await;
+            let failed = deleted.is_err();
+            let _ = answer.send(deleted.map(|_| ()));
+            if failed {
+                queue::delete_until_gone(c.session.clone(), c.key.clone()).await;
+            }
+            c.resigned.store(true, Ordering::Release);
+        });
+        outcome.await.unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Closed,
+                "resigning: the runtime is shutting down",
+            ))
+        })
     }
 
     /// The namespace's current primary (SPEC E6), or `NoLeader`.
@@ -313,12 +346,9 @@ impl Drop for Leader {
             return;
         }
         c.end();
+        c.task.abort();
         let session = c.session.clone();
-        session.runtime().spawn(queue::delete_until_gone(
-            session.clone(),
-            c.key.clone(),
-            c.revision,
-        ));
+        session.spawn_release(queue::delete_until_gone(session.clone(), c.key.clone()));
     }
 }
 

@@ -61,11 +61,14 @@
 
 mod backend;
 mod client;
+mod clock;
 mod error;
 mod etcd;
 mod feed;
 mod guard;
 pub mod host;
+#[cfg(feature = "test-util")]
+mod inject;
 pub mod keys;
 mod leader;
 mod member;
@@ -83,6 +86,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use etcd::EtcdStore;
 pub use feed::{ElectWatcher, Observer};
 pub use guard::LockGuard;
+#[cfg(feature = "test-util")]
+#[doc(hidden)]
+pub use inject::Injected;
 pub use leader::{Leader, StatusStream};
 pub use member::{ElectEvent, ElectEventKind, Member, ObserveResult, Role};
 pub use memory::MemoryStore;

@@ -38,16 +38,19 @@ pub(crate) async fn attempt(
     try_only: bool,
 ) -> Result<Attempt> {
     let backend = session.backend().clone();
+    // Armed before the write: if this future is dropped or fails while the
+    // create is in flight, the key may exist and must go (SPEC L8, H3).
+    let cleanup = KeyCleanup::new(session.clone(), key.clone());
     let created = match backend.create(&key, value, session.lease(), dir).await {
         Ok(created) => created,
         Err(error) if error.kind() == ErrorKind::Lost => {
             session.mark_lost();
+            cleanup.disarm(); // the lease and its keys are gone
             return Ok(Attempt::Retry);
         }
         Err(error) => return Err(error),
     };
     let revision = created.revision;
-    let cleanup = KeyCleanup::new(session.clone(), key.clone(), revision);
     let first_is_ours = created
         .first
         .as_ref()
@@ -153,32 +156,70 @@ impl Held {
             .clone()
     }
 
-    /// Releases the lock: deletes our key if it is still ours.
-    /// `Err(Lost)` when it was already gone.
-    pub async fn release(&self) -> Result<()> {
-        self.released.send_replace(true);
-        let deleted = self
-            .session
-            .backend()
-            .delete_owned(&self.key, self.revision)
-            .await?;
-        if deleted || cfg!(feature = "mutant-unlock-no-guard") {
-            Ok(())
-        } else {
-            Err(queue::key_gone("lock", &self.key))
-        }
+    /// Whether the lock was already known to be lost (before a release).
+    fn known_lost(&self) -> bool {
+        self.session.is_lost() || self.monitor.get().is_some_and(|rx| *rx.borrow())
     }
 
-    /// Releases from `Drop`: best effort, on a spawned task.
+    /// Releases the lock: deletes our key if it is still ours.
+    /// `Err(Lost)` when it was already gone.
+    ///
+    /// The release runs to completion on a background task of the handle
+    /// (SPEC H2): dropping this future does not abort it. If the delete
+    /// fails (etcd unreachable for the whole request timeout), the error
+    /// is returned and the background task keeps deleting the key until it
+    /// is gone or its lease ends: a live key is never forgotten (SPEC L7).
+    pub async fn release(self: &Arc<Self>) -> Result<()> {
+        let was_lost = self.known_lost();
+        self.released.send_replace(true);
+        let (answer, outcome) = tokio::sync::oneshot::channel();
+        let held = self.clone();
+        self.session.spawn_release(async move {
+            let deleted = held
+                .session
+                .backend()
+                .delete_owned(&held.key, held.revision)
+                .await;
+            let result = match deleted {
+                Ok(_) if cfg!(feature = "mutant-unlock-no-guard") => Ok(()),
+                // A retried delete that finds the key gone cannot tell our
+                // own first attempt from an expiry: a lock already known to
+                // be lost is reported lost.
+                Ok(true) if was_lost || held.session.is_lost() => {
+                    Err(queue::key_gone("lock", &held.key))
+                }
+                Ok(true) => Ok(()),
+                Ok(false) => Err(queue::key_gone("lock", &held.key)),
+                Err(error) => Err(Error::new(
+                    error.kind(),
+                    format!(
+                        "{}; the key is deleted in the background once etcd answers, \
+                         or expires with its lease",
+                        error.message()
+                    ),
+                )),
+            };
+            let retry = result.as_ref().is_err_and(|e| e.kind() != ErrorKind::Lost);
+            let _ = answer.send(result);
+            if retry {
+                queue::delete_until_gone(held.session.clone(), held.key.clone()).await;
+            }
+        });
+        outcome.await.unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Closed,
+                format!("releasing {:?}: the runtime is shutting down", self.key),
+            ))
+        })
+    }
+
+    /// Releases from `Drop`: on a background task of the handle, which
+    /// retries until the key is gone or its lease ends.
     pub fn release_in_background(self: Arc<Self>) {
         self.released.send_replace(true);
         let session = self.session.clone();
-        let runtime = session.runtime().clone();
-        runtime.spawn(queue::delete_until_gone(
-            session,
-            self.key.clone(),
-            self.revision,
-        ));
+        self.session
+            .spawn_release(queue::delete_until_gone(session, self.key.clone()));
     }
 }
 

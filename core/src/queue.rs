@@ -98,27 +98,29 @@ pub(crate) async fn still_ours(backend: &Backend, key: &str, revision: i64) -> R
         .is_some_and(|kv| kv.create_revision == revision))
 }
 
-/// Removes a key unless disarmed: any exit of an acquisition without the
-/// lock (error, timeout, cancel, dropped future) goes through here (SPEC L8).
-/// A dropped future cannot await, so the delete runs on a spawned task.
+/// Removes a key unless disarmed: any exit of an acquisition or candidacy
+/// without the key being handed on (error, timeout, cancel, dropped future,
+/// a write whose answer never came) goes through here (SPEC L8, H3). It is
+/// armed *before* the key is written: the key's name is ours alone, so it
+/// can be deleted by name even when we never learnt whether it was written.
+/// A dropped future cannot await, so the delete runs on a background task.
 pub(crate) struct KeyCleanup {
     session: Arc<Session>,
     key: String,
-    revision: i64,
     armed: bool,
 }
 
 impl KeyCleanup {
-    pub fn new(session: Arc<Session>, key: String, revision: i64) -> Self {
+    pub fn new(session: Arc<Session>, key: String) -> Self {
         KeyCleanup {
             session,
             key,
-            revision,
             armed: true,
         }
     }
 
-    /// The key is now owned by someone else (a guard, a leader).
+    /// The key is now owned by someone else (a guard, a leader), or known
+    /// to be gone.
     pub fn disarm(mut self) {
         self.armed = false;
     }
@@ -126,11 +128,7 @@ impl KeyCleanup {
     /// Deletes the key now and waits for it; on failure the background
     /// retry of `Drop` takes over.
     pub async fn delete_now(mut self) -> Result<()> {
-        let deleted = self
-            .session
-            .backend()
-            .delete_owned(&self.key, self.revision)
-            .await;
+        let deleted = self.session.backend().delete(&self.key).await;
         if deleted.is_ok() {
             self.armed = false;
         }
@@ -145,26 +143,23 @@ impl Drop for KeyCleanup {
         }
         let session = self.session.clone();
         let key = std::mem::take(&mut self.key);
-        let revision = self.revision;
-        session
-            .runtime()
-            .spawn(delete_until_gone(session.clone(), key, revision));
+        self.session.spawn_release(delete_until_gone(session, key));
     }
 }
 
-/// Deletes `key` (if still ours), retrying while the store is unreachable,
-/// until it is gone or its lease is lost (then the store drops it anyway).
-pub(crate) async fn delete_until_gone(session: Arc<Session>, key: String, revision: i64) {
+/// Deletes `key` by name, retrying while the store is unreachable, until it
+/// is gone or its lease is lost (then the store drops it anyway).
+pub(crate) async fn delete_until_gone(session: Arc<Session>, key: String) {
     const RETRY: Duration = Duration::from_millis(250);
     loop {
-        match session.backend().delete_owned(&key, revision).await {
+        match session.backend().delete(&key).await {
             Ok(_) => return,
             Err(error) if session.is_lost() || error.kind() == ErrorKind::Closed => {
-                tracing::debug!(%key, %error, "waiter key left to its lease");
+                tracing::debug!(%key, %error, "key left to its lease");
                 return;
             }
             Err(error) => {
-                tracing::debug!(%key, %error, "removing a waiter key failed; retrying");
+                tracing::debug!(%key, %error, "removing a key failed; retrying");
                 tokio::time::sleep(RETRY).await;
             }
         }

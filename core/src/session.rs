@@ -12,14 +12,89 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 
 use crate::backend::Backend;
-use crate::error::{ErrorKind, Result};
+use crate::clock::BootInstant;
+use crate::error::{Error, ErrorKind, Result};
 use crate::store::{LeaseId, Store};
 
 /// Delay before retrying a keepalive that failed (etcd unreachable).
 const RETRY_DELAY: Duration = Duration::from_millis(200);
+
+/// How often a wait for a lease deadline looks at the suspend-aware clock
+/// (tokio's timers stop while the host is suspended).
+const DEADLINE_TICK: Duration = Duration::from_millis(250);
+
+/// When the holder must consider its lease gone: before the server can
+/// expire it, with a margin. The server counts the TTL from when it
+/// received the request, which is after `sent`; we count from `sent` and
+/// stop early by the larger of the round trip and a tenth of the TTL, so
+/// the lost signal fires before anyone else can be granted the lock
+/// (SPEC L6).
+fn local_deadline(sent: BootInstant, answered: BootInstant, ttl_seconds: i64) -> BootInstant {
+    let ttl = Duration::from_secs(u64::try_from(ttl_seconds).unwrap_or(0));
+    let round_trip = answered.saturating_duration_since(sent);
+    let margin = round_trip.max(ttl / 10).min(ttl / 2);
+    sent + ttl - margin
+}
+
+/// A fresh lease id: random, positive and non-zero (etcd's own are too).
+fn new_lease_id() -> LeaseId {
+    let (high, _) = uuid::Uuid::new_v4().as_u64_pair();
+    LeaseId::try_from(high >> 1).unwrap_or(1).max(1)
+}
+
+/// Revokes a lease whose grant did not complete, unless disarmed.
+struct GrantCleanup {
+    backend: Option<Backend>,
+    id: LeaseId,
+    ttl: i64,
+    tasks: TaskTracker,
+}
+
+impl GrantCleanup {
+    fn disarm(mut self) {
+        self.backend = None;
+    }
+}
+
+impl Drop for GrantCleanup {
+    fn drop(&mut self) {
+        if let (Some(backend), Ok(runtime)) =
+            (self.backend.take(), tokio::runtime::Handle::try_current())
+        {
+            self.tasks
+                .spawn_on(revoke_maybe_granted(backend, self.id, self.ttl), &runtime);
+        }
+    }
+}
+
+/// Revokes lease `id` whose grant had an unknown outcome (SPEC H3), retrying
+/// until etcd answers; after its TTL it has expired anyway.
+async fn revoke_maybe_granted(backend: Backend, id: LeaseId, ttl: i64) {
+    let give_up = BootInstant::now() + Duration::from_secs(u64::try_from(ttl).unwrap_or(0));
+    while BootInstant::now() < give_up {
+        match backend.revoke(id).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::debug!(lease = id, %error, "revoking a lease of unknown outcome failed; retrying");
+                tokio::time::sleep(RETRY_DELAY).await;
+            }
+        }
+    }
+}
+
+/// Resolves once the suspend-aware clock reaches `deadline`.
+async fn until(deadline: BootInstant) {
+    loop {
+        let left = deadline.saturating_duration_since(BootInstant::now());
+        if left.is_zero() {
+            return;
+        }
+        tokio::time::sleep(left.min(DEADLINE_TICK)).await;
+    }
+}
 
 pub(crate) struct Session {
     backend: Backend,
@@ -31,6 +106,7 @@ pub(crate) struct Session {
     _stop: watch::Sender<()>,
     runtime: tokio::runtime::Handle,
     revoke_on_drop: AtomicBool,
+    tasks: TaskTracker,
 }
 
 impl std::fmt::Debug for Session {
@@ -47,12 +123,38 @@ impl Session {
     /// Grants a lease of `ttl` seconds and starts keeping it alive.
     /// `suspended` is the handle's fault-injection switch: while it is set,
     /// keepalives are skipped (as if the process were paused or cut off).
+    /// `tasks` tracks the handle's background releases (`close` waits).
     pub async fn start(
         backend: Backend,
         ttl: i64,
         suspended: Arc<AtomicBool>,
+        tasks: TaskTracker,
     ) -> Result<Arc<Session>> {
-        let lease = backend.grant(ttl).await?;
+        let sent = BootInstant::now();
+        let id = new_lease_id();
+        // Armed before the grant: if it fails or this future is dropped
+        // while it is in flight, the lease may exist and is revoked by id.
+        let cleanup = GrantCleanup {
+            backend: Some(backend.clone()),
+            id,
+            ttl,
+            tasks: tasks.clone(),
+        };
+        let (lease, granted) = backend.grant(ttl, id).await?;
+        let answered = BootInstant::now();
+        if granted > ttl {
+            // etcd raised the TTL to its minimum lease TTL: failover would
+            // take longer than the caller asked for, so say so (SPEC H7).
+            // Revoked by the armed cleanup, in the background.
+            drop(cleanup);
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "a lease TTL of {ttl}s is below this etcd's minimum lease TTL of {granted}s \
+                     (etcd grants at least 1.5 election timeouts): ask for {granted}s or more"
+                ),
+            ));
+        }
         let (lost, _) = watch::channel(false);
         let (stop, stop_rx) = watch::channel(());
         let session = Arc::new(Session {
@@ -63,16 +165,29 @@ impl Session {
             _stop: stop,
             runtime: tokio::runtime::Handle::current(),
             revoke_on_drop: AtomicBool::new(true),
+            tasks,
         });
+        cleanup.disarm();
+        let deadline = local_deadline(sent, answered, granted);
         tokio::spawn(keep_alive(
             backend,
             lease,
             ttl,
+            deadline,
             Arc::downgrade(&session),
             stop_rx,
             suspended,
         ));
         Ok(session)
+    }
+
+    /// Runs `task` on the session's runtime as one of the handle's
+    /// background releases, which [`crate::Client::close`] waits for.
+    pub fn spawn_release<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn_on(task, &self.runtime);
     }
 
     pub fn lease(&self) -> LeaseId {
@@ -144,17 +259,16 @@ async fn keep_alive(
     backend: Backend,
     lease: LeaseId,
     ttl: i64,
+    mut deadline: BootInstant,
     session: std::sync::Weak<Session>,
     mut stop: watch::Receiver<()>,
     suspended: Arc<AtomicBool>,
 ) {
-    let ttl_duration = Duration::from_secs(u64::try_from(ttl).unwrap_or(1));
-    let period = ttl_duration / 3;
-    let mut deadline = Instant::now() + ttl_duration;
-    let mut delay = period;
+    let period = Duration::from_secs(u64::try_from(ttl).unwrap_or(1)) / 3;
+    let mut next = BootInstant::now() + period;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
+            _ = until(next.min(deadline)) => {}
             _ = stop.changed() => return,
         }
         let Some(owner) = session.upgrade() else {
@@ -163,42 +277,66 @@ async fn keep_alive(
         if owner.is_lost() {
             return;
         }
-        let sent = Instant::now();
+        let sent = BootInstant::now();
         if sent >= deadline {
             tracing::warn!(lease, "lease deadline passed without a keepalive: lost");
             owner.mark_lost();
             return;
         }
         if suspended.load(Ordering::Acquire) {
-            delay = period.min(deadline - sent);
+            next = sent + period;
             continue;
         }
-        let answer = tokio::time::timeout(deadline - sent, backend.keep_alive(lease)).await;
+        // Do not keep the session alive while waiting for the answer.
+        drop(owner);
+        let answer = tokio::select! {
+            answer = backend.keep_alive(lease) => Some(answer),
+            _ = until(deadline) => None,
+            _ = stop.changed() => return,
+        };
+        let Some(owner) = session.upgrade() else {
+            return;
+        };
         match answer {
-            Ok(Ok(remaining)) if remaining > 0 => {
-                // Count from when we asked: the server's deadline is later.
-                deadline = sent + Duration::from_secs(u64::try_from(remaining).unwrap_or(0));
-                delay = period;
+            Some(Ok(remaining)) if remaining > 0 => {
+                deadline = local_deadline(sent, BootInstant::now(), remaining);
+                next = sent + period;
             }
-            Ok(Ok(_)) => {
+            Some(Ok(_)) => {
                 tracing::warn!(lease, "lease expired on the server: lost");
                 owner.mark_lost();
                 return;
             }
-            Ok(Err(error)) if error.kind() == ErrorKind::Lost => {
+            Some(Err(error)) if error.kind() == ErrorKind::Lost => {
                 tracing::warn!(lease, %error, "lease lost");
                 owner.mark_lost();
                 return;
             }
-            Ok(Err(error)) => {
+            Some(Err(error)) => {
                 tracing::debug!(lease, %error, "keepalive failed; retrying until the lease deadline");
-                delay = RETRY_DELAY.min(deadline.saturating_duration_since(Instant::now()));
+                next = BootInstant::now() + RETRY_DELAY;
             }
-            Err(_) => {
+            None => {
                 tracing::warn!(lease, "no keepalive answer before the lease deadline: lost");
                 owner.mark_lost();
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_comes_before_the_server_expiry_by_a_margin() {
+        let sent = BootInstant::now();
+        // Fast answer: a tenth of the TTL.
+        let d = local_deadline(sent, sent + Duration::from_millis(1), 10);
+        assert_eq!(d.saturating_duration_since(sent), Duration::from_secs(9));
+        // Slow answer: the round trip.
+        let d = local_deadline(sent, sent + Duration::from_secs(2), 10);
+        assert_eq!(d.saturating_duration_since(sent), Duration::from_secs(8));
     }
 }

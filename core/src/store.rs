@@ -80,8 +80,11 @@ pub(crate) trait Watch: Send + 'static {
 pub(crate) trait Store: Send + Sync + 'static {
     type Watch: Watch;
 
-    /// Grants a lease of `ttl` seconds.
-    fn grant(&self, ttl: i64) -> impl Future<Output = Result<LeaseId>> + Send;
+    /// Grants lease `id` (chosen by the caller, so a grant whose answer was
+    /// lost can still be revoked by id: SPEC H3) of `ttl` seconds; returns
+    /// its id and the TTL the store granted (etcd raises TTLs below its
+    /// minimum lease TTL).
+    fn grant(&self, ttl: i64, id: LeaseId) -> impl Future<Output = Result<(LeaseId, i64)>> + Send;
 
     /// Renews a lease; returns its remaining TTL in seconds (≤ 0: gone).
     fn keep_alive(&self, lease: LeaseId) -> impl Future<Output = Result<i64>> + Send;
@@ -115,6 +118,12 @@ pub(crate) trait Store: Send + Sync + 'static {
         key: &str,
         create_revision: i64,
     ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Deletes `key` whatever its revision; returns whether it existed.
+    /// Only for keys whose name is ours alone (`{lease:x}_{seq:x}`): the
+    /// cleanup of a write whose outcome is unknown (SPEC H3), which cannot
+    /// know the create revision.
+    fn delete(&self, key: &str) -> impl Future<Output = Result<bool>> + Send;
 
     /// Forgets history before `revision` (tests of the compaction paths).
     #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // fault hooks only

@@ -102,3 +102,25 @@ async fn stopped_etcd_ends_a_wait_by_its_deadline_then_recovers() {
     a.close().await;
     b.close().await;
 }
+
+/// Errors name their kind in `Display` and keep the etcd client's error as
+/// their `source()`: connecting to a loopback port nobody listens on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_error_shows_its_kind_and_keeps_its_source() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = Client::etcd(
+        Options::new()
+            .nodes([format!("127.0.0.1:{port}")])
+            .dial_timeout(Duration::from_secs(2)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.to_string().starts_with("unavailable: "), "{err}");
+    let source = std::error::Error::source(&err).expect("the etcd client's error as source");
+    assert!(!source.to_string().is_empty());
+}

@@ -29,6 +29,7 @@ pub struct Builder {
     extra_args: Vec<String>,
     env: Vec<(String, String)>,
     tls: Option<Tls>,
+    default_settings: bool,
 }
 
 impl Builder {
@@ -51,6 +52,13 @@ impl Builder {
     /// An environment variable for every member.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// etcd's default settings (heartbeat, election timeout, hence minimum
+    /// lease TTL) whatever `VINESYNC_ETCD_DEFAULTS` says.
+    pub fn default_settings(mut self) -> Self {
+        self.default_settings = true;
         self
     }
 
@@ -124,6 +132,7 @@ impl EtcdCluster {
             .join(",");
         let token = format!("vinesync-{}-{}", std::process::id(), members[0].client_port);
         for m in &mut members {
+            m.default_settings = builder.default_settings;
             m.spawn(
                 &initial_cluster,
                 &token,

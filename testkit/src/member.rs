@@ -20,6 +20,8 @@ pub(crate) struct Member {
     pub child: Option<Child>,
     /// TLS on the client port: the mode and the certificates.
     pub tls: Option<(Tls, Certs)>,
+    /// Start without the harness's faster timing (etcd's defaults).
+    pub default_settings: bool,
 }
 
 impl Member {
@@ -32,6 +34,7 @@ impl Member {
             client_port: health::free_port()?,
             peer_port: health::free_port()?,
             child: None,
+            default_settings: false,
         })
     }
 
@@ -78,7 +81,11 @@ impl Member {
             .arg(token)
             .arg("--initial-cluster-state")
             .arg(state)
-            .args(crate::binaries::timing_args())
+            .args(if self.default_settings {
+                &[]
+            } else {
+                crate::binaries::timing_args()
+            })
             .args(self.tls_args())
             .args(extra_args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

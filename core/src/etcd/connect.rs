@@ -37,6 +37,7 @@ fn read_file(what: &str, path: &Path) -> Result<Vec<u8>> {
             "cannot read the {what} file {}: {e}",
             path.display()
         ))
+        .with_source(e)
     })
 }
 
@@ -44,8 +45,15 @@ fn connect_options(options: &Options) -> Result<ConnectOptions> {
     let mut connect = ConnectOptions::new()
         .with_connect_timeout(options.dial_timeout)
         .with_timeout(options.request_timeout)
-        .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2))
-        .with_keep_alive_while_idle(true);
+        // HTTP/2 pings no more often than etcd's default enforcement
+        // policy allows (--grpc-keepalive-min-time 5 s, no pings without
+        // an open stream): faster pings get the connection closed with
+        // "too many pings" (SPEC H7). 10 s as gRPC-Go clients use.
+        .with_keep_alive(KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT)
+        .with_keep_alive_while_idle(false)
+        // A member cut off from quorum answers "no leader" instead of
+        // serving watches and reads that never see a change (SPEC H7).
+        .with_require_leader(true);
     if let Some(credentials) = &options.credentials {
         connect = connect
             .with_user(credentials.user.clone(), credentials.password.clone())
@@ -70,6 +78,10 @@ fn connect_options(options: &Options) -> Result<ConnectOptions> {
     Ok(connect)
 }
 
+/// The HTTP/2 keepalive ping interval and how long a ping may go unanswered.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Connects and checks that the cluster answers within the dial timeout.
 pub(super) async fn connect(options: &Options) -> Result<Client> {
     let urls = endpoint_urls(options);
@@ -83,7 +95,7 @@ pub(super) async fn connect(options: &Options) -> Result<Client> {
     {
         Ok(Ok(client)) => client,
         Ok(Err(error)) => {
-            return Err(explain_failure(options, describe_connect_error(&names, &error)).await)
+            return Err(explain_failure(options, describe_connect_error(&names, error)).await)
         }
         Err(_) => {
             return Err(Error::new(
@@ -136,6 +148,7 @@ async fn explain_failure(options: &Options, error: Error) -> Error {
                 ErrorKind::Unauthenticated,
                 format!("{} (user {user:?})", error.message()),
             )
+            .with_source(error)
         }
         ErrorKind::Unavailable if options.tls.is_some() && any_accepts_tcp(options).await => {
             let tls = options.tls.clone().unwrap_or_default();
@@ -154,6 +167,7 @@ async fn explain_failure(options: &Options, error: Error) -> Error {
                     tls.server_name.as_deref().unwrap_or("from the endpoint"),
                 ),
             )
+            .with_source(error)
         }
         _ => error,
     }
@@ -173,18 +187,19 @@ async fn any_accepts_tcp(options: &Options) -> bool {
     false
 }
 
-fn describe_connect_error(names: &str, error: &etcd_client::Error) -> Error {
+fn describe_connect_error(names: &str, error: etcd_client::Error) -> Error {
     let base = errors::to_error(&format!("connecting to etcd at {names}"), error);
     // A TLS handshake failure surfaces as a transport error: say so.
     let text = base.message().to_lowercase();
     if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-        return Error::new(
+        let explained = Error::new(
             ErrorKind::Unavailable,
             format!(
                 "{} (TLS handshake failed: check the CA, client certificate and server name)",
                 base.message()
             ),
         );
+        return explained.with_source(base);
     }
     base
 }

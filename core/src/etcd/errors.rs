@@ -24,9 +24,13 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
         E::GRpcStatus(status) => {
             let message = status.message().to_string();
             match status.code() {
-                Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::Cancelled => {
-                    Class::Transient(message)
-                }
+                // ResourceExhausted: etcd's "too many requests" while it
+                // catches up; retried like an outage.
+                Code::Unavailable
+                | Code::DeadlineExceeded
+                | Code::Aborted
+                | Code::Cancelled
+                | Code::ResourceExhausted => Class::Transient(message),
                 Code::Unknown | Code::Internal
                     if message.contains("leader")
                         || message.contains("timed out")
@@ -55,6 +59,10 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
         E::TransportError(e) => Class::Transient(format!("transport: {e}")),
         E::IoError(e) => Class::Transient(format!("io: {e}")),
         E::WatchError(e) => Class::Transient(format!("watch: {e}")),
+        // Opening a keepalive stream on a revoked or expired lease.
+        E::LeaseKeepAliveError(e) if e.contains("lease not found") => {
+            Class::Final(ErrorKind::Lost, format!("keepalive: {e}"))
+        }
         E::LeaseKeepAliveError(e) => Class::Transient(format!("keepalive: {e}")),
         E::InvalidArgs(e) => Class::Final(ErrorKind::InvalidArgument, e.clone()),
         E::InvalidUri(e) => {
@@ -65,14 +73,16 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
     }
 }
 
-/// Converts a final error, naming the operation.
-pub(super) fn to_error(what: &str, error: &etcd_client::Error) -> Error {
-    match classify(error) {
+/// Converts a final error, naming the operation; the etcd client's error
+/// is kept as the source.
+pub(super) fn to_error(what: &str, error: etcd_client::Error) -> Error {
+    let converted = match classify(&error) {
         Class::Final(kind, message) => Error::new(kind, format!("{what}: {message}")),
         Class::Transient(message) => {
             Error::new(ErrorKind::Unavailable, format!("{what}: {message}"))
         }
-    }
+    };
+    converted.with_source(error)
 }
 
 /// Runs `op` until it succeeds, fails for good, or `timeout` passes (then
@@ -90,29 +100,64 @@ where
     let deadline = Instant::now() + timeout;
     let mut delay = Duration::from_millis(25);
     let mut last: String;
+    let mut last_error: Option<etcd_client::Error> = None;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(remaining, op()).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(error)) => match classify(&error) {
                 Class::Final(kind, message) => {
-                    return Err(Error::new(kind, format!("{what}: {message}")))
+                    return Err(Error::new(kind, format!("{what}: {message}")).with_source(error))
                 }
-                Class::Transient(message) => last = message,
+                Class::Transient(message) => {
+                    last = message;
+                    last_error = Some(error);
+                }
             },
-            Err(_) => last = format!("no answer within {timeout:?}"),
+            Err(elapsed) => {
+                last = format!("no answer within {timeout:?}");
+                let _ = elapsed;
+            }
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Err(Error::new(
+            let error = Error::new(
                 ErrorKind::Unavailable,
                 format!(
                     "{what}: etcd at {endpoints} unavailable for {timeout:?} (last error: {last})"
                 ),
-            ));
+            );
+            return Err(match last_error {
+                Some(cause) => error.with_source(cause),
+                None => error,
+            });
         }
         tracing::debug!(what, %last, "etcd request failed; retrying");
         tokio::time::sleep(delay.min(remaining)).await;
         delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: tonic::Code, message: &str) -> etcd_client::Error {
+        etcd_client::Error::GRpcStatus(tonic::Status::new(code, message))
+    }
+
+    #[test]
+    fn too_many_requests_is_retried_not_internal() {
+        let error = status(
+            tonic::Code::ResourceExhausted,
+            "etcdserver: too many requests",
+        );
+        assert!(matches!(classify(&error), Class::Transient(_)));
+    }
+
+    #[test]
+    fn keepalive_on_a_revoked_lease_is_a_loss() {
+        let error = etcd_client::Error::LeaseKeepAliveError("lease not found".into());
+        assert!(matches!(classify(&error), Class::Final(ErrorKind::Lost, _)));
     }
 }

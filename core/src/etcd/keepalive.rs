@@ -55,7 +55,7 @@ impl KeepAlives {
             None => tokio::time::timeout(timeout, client.keep_alive(lease))
                 .await
                 .map_err(|_| no_answer(&what, timeout))?
-                .map_err(|e| errors::to_error(&what, &e))?,
+                .map_err(|e| errors::to_error(&what, e))?,
         };
         let (mut keeper, mut responses) = stream;
         let answer = tokio::time::timeout(timeout, async {
@@ -64,7 +64,7 @@ impl KeepAlives {
         })
         .await
         .map_err(|_| no_answer(&what, timeout))?
-        .map_err(|e| errors::to_error(&what, &e))?;
+        .map_err(|e| errors::to_error(&what, e))?;
         match answer {
             Some(response) if response.ttl() > 0 => {
                 self.put(lease, (keeper, responses));

@@ -101,15 +101,16 @@ impl EtcdStore {
 impl Store for EtcdStore {
     type Watch = EtcdWatch;
 
-    async fn grant(&self, ttl: i64) -> Result<LeaseId> {
+    async fn grant(&self, ttl: i64, id: LeaseId) -> Result<(LeaseId, i64)> {
         let lease = self.client.lease_client();
         let granted = self
             .retry(&format!("granting a {ttl}s lease"), || {
                 let mut lease = lease.clone();
-                async move { lease.grant(ttl, None).await }
+                let options = etcd_client::LeaseGrantOptions::new().with_id(id);
+                async move { lease.grant(ttl, Some(options)).await }
             })
             .await?;
-        Ok(granted.id())
+        Ok((granted.id(), granted.ttl()))
     }
 
     async fn keep_alive(&self, lease: LeaseId) -> Result<i64> {
@@ -241,6 +242,17 @@ impl Store for EtcdStore {
             _ => false,
         });
         Ok(absent && attempts.load(std::sync::atomic::Ordering::Relaxed) > 1)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        let kv = self.client.kv_client();
+        let response = self
+            .retry(&format!("deleting {key:?}"), || {
+                let (mut kv, key) = (kv.clone(), key.to_string());
+                async move { kv.delete(key, None).await }
+            })
+            .await?;
+        Ok(response.deleted() > 0)
     }
 
     async fn compact(&self, revision: i64) -> Result<()> {

@@ -136,11 +136,11 @@ fn reap(weak: Weak<Shared>) {
 impl Store for MemoryStore {
     type Watch = MemoryWatch;
 
-    async fn grant(&self, ttl: i64) -> Result<LeaseId> {
+    async fn grant(&self, ttl: i64, id: LeaseId) -> Result<(LeaseId, i64)> {
         self.ensure_reaper();
-        let id = self.lock().grant(ttl, Instant::now());
+        let id = self.lock().grant(ttl, Some(id), Instant::now());
         self.shared.wake.notify_all();
-        Ok(id)
+        Ok((id, ttl))
     }
 
     async fn keep_alive(&self, lease: LeaseId) -> Result<i64> {
@@ -175,6 +175,12 @@ impl Store for MemoryStore {
         Ok(self.lock().delete_owned(key, create_revision))
     }
 
+    async fn delete(&self, key: &str) -> Result<bool> {
+        let mut state = self.lock();
+        let existing = state.get(key).map(|kv| kv.create_revision);
+        Ok(existing.is_some_and(|revision| state.delete_owned(key, revision)))
+    }
+
     async fn compact(&self, revision: i64) -> Result<()> {
         self.compact_history(revision);
         Ok(())
@@ -205,7 +211,7 @@ mod tests {
     #[tokio::test]
     async fn leases_expire_without_any_other_call() {
         let store = MemoryStore::new();
-        let lease = store.grant(1).await.unwrap();
+        let (lease, _) = store.grant(1, 0x1000 + 1).await.unwrap();
         store.create("/d/k", vec![], lease, "/d/").await.unwrap();
         let mut watch = store.watch("/d/k", false, 1).await.unwrap();
         // The put is replayed from history, then the reaper's delete arrives.
@@ -228,7 +234,7 @@ mod tests {
     #[tokio::test]
     async fn keep_alive_extends_and_reports_gone_leases() {
         let store = MemoryStore::new();
-        let lease = store.grant(1).await.unwrap();
+        let (lease, _) = store.grant(1, 0x1000 + 1).await.unwrap();
         for _ in 0..3 {
             tokio::time::sleep(Duration::from_millis(500)).await;
             assert_eq!(store.keep_alive(lease).await.unwrap(), 1);
@@ -245,7 +251,7 @@ mod tests {
     #[tokio::test]
     async fn watch_from_compacted_revision_says_compacted() {
         let store = MemoryStore::new();
-        let lease = store.grant(10).await.unwrap();
+        let (lease, _) = store.grant(10, 0x1000 + 10).await.unwrap();
         store.create("/d/a", vec![], lease, "/d/").await.unwrap();
         let now = store.revision();
         store.compact_history(now);
@@ -262,7 +268,7 @@ mod tests {
     #[tokio::test]
     async fn delete_owned_checks_the_create_revision() {
         let store = MemoryStore::new();
-        let lease = store.grant(10).await.unwrap();
+        let (lease, _) = store.grant(10, 0x1000 + 10).await.unwrap();
         let created = store.create("/d/a", vec![], lease, "/d/").await.unwrap();
         assert!(!store
             .delete_owned("/d/a", created.revision + 1)

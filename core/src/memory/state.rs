@@ -74,9 +74,11 @@ impl State {
         self.revision
     }
 
-    pub fn grant(&mut self, ttl: i64, now: Instant) -> LeaseId {
-        self.next_lease += 1;
-        let id = self.next_lease;
+    pub fn grant(&mut self, ttl: i64, id: Option<LeaseId>, now: Instant) -> LeaseId {
+        let id = id.unwrap_or_else(|| {
+            self.next_lease += 1;
+            self.next_lease
+        });
         let deadline = now + secs(ttl);
         self.leases.insert(
             id,

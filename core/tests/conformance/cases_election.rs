@@ -12,7 +12,7 @@ use super::Env;
 const SECOND: Duration = Duration::from_secs(1);
 
 fn candidate(ns: &str, id: &str, ttl: i64) -> LeaderOptions {
-    LeaderOptions::new().namespace(ns).id(id).ttl(ttl)
+    super::leader_options(ns, id, u64::try_from(ttl).unwrap_or(1))
 }
 
 async fn members(c: &Client, ns: &str) -> Vec<vinesync::Member> {
@@ -345,4 +345,38 @@ pub async fn e8_watch_elect_filtered_by_id_and_close(env: Env) {
     );
     only_b.close();
     assert_eq!(only_b.next().await.unwrap_err().kind(), ErrorKind::Closed);
+}
+
+/// E2/E3 (SPEC H3): a campaign that ends on an error (here its "is my key
+/// still first" read fails for good) removes its own key: the namespace is
+/// not left with a candidate that will never be primary in front.
+pub async fn e3_failed_campaign_removes_its_key(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let c = env.client().await;
+    let first = b.leader("svc", candidate("ns", "b", 10)).await.unwrap();
+    first.wait_elected().await.unwrap();
+    let second = a.leader("svc", candidate("ns", "a", 10)).await.unwrap();
+    a.faults()
+        .inject_at("get", vinesync::Injected::Error(ErrorKind::Internal));
+    first.resign().await.unwrap();
+    let err = tokio::time::timeout(5 * SECOND, second.wait_elected())
+        .await
+        .expect("the failed campaign must end")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Lost, "{err}");
+    assert!(second.is_ended());
+    let ok = super::eventually(2 * SECOND, || async { members(&c, "ns").await.is_empty() }).await;
+    assert!(
+        ok,
+        "the ended candidacy's key stays: {:?}",
+        members(&c, "ns").await
+    );
+    let third = c.leader("svc", candidate("ns", "c", 10)).await.unwrap();
+    tokio::time::timeout(2 * SECOND, third.wait_elected())
+        .await
+        .expect("a new candidate is primary at once")
+        .unwrap();
+    third.resign().await.unwrap();
+    drop(second);
 }

@@ -72,7 +72,7 @@ pub async fn l2_lock_blocks_until_unlock(env: Env) {
     let a = env.client().await;
     let b = env.client().await;
     let guard = a.lock("x", ttl(10)).await.unwrap();
-    let waiter = tokio::spawn(async move { b.lock("x", ttl(10)).await.map(|g| g.detach()) });
+    let waiter = tokio::spawn(async move { b.lock("x", ttl(10)).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiter.is_finished(), "lock returned while held elsewhere");
     guard.unlock().await.unwrap();
@@ -80,6 +80,9 @@ pub async fn l2_lock_blocks_until_unlock(env: Env) {
         .await
         .expect("waiter not woken")
         .unwrap()
+        .unwrap()
+        .unlock()
+        .await
         .unwrap();
 }
 
@@ -305,6 +308,37 @@ pub async fn l6_lost_when_lease_not_kept_alive(env: Env) {
     drop(guard);
 }
 
+/// L6: the holder hears "lost" before anyone else can take the lock: a
+/// holder stops its keepalives right after acquiring (before its first
+/// renewal, where the local deadline is closest to the server's) while
+/// another handle waits; the lost signal must come first.
+pub async fn l6_lost_signal_before_anyone_else_acquires(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(1)).await.unwrap();
+    a.faults().suspend_keepalive(true);
+    let mut lost = guard.lost_signal();
+    let b2 = b.clone();
+    let waiter = tokio::spawn(async move {
+        let g = b2.lock("x", ttl(10).wait(15 * SECOND)).await;
+        (Instant::now(), g)
+    });
+    tokio::time::timeout(10 * SECOND, lost.wait_for(|l| *l))
+        .await
+        .expect("lost signal not fired")
+        .unwrap();
+    let lost_at = Instant::now();
+    let (acquired_at, g) = waiter.await.unwrap();
+    let g = g.expect("the waiter gets the lock after the TTL");
+    assert!(
+        lost_at < acquired_at,
+        "the other handle acquired {:?} before the holder was told it lost the lock",
+        lost_at - acquired_at
+    );
+    g.unlock().await.unwrap();
+    drop(guard);
+}
+
 /// L6: a holder whose key is deleted by someone else is told.
 pub async fn l6_lost_when_key_deleted_by_someone_else(env: Env) {
     let a = env.client().await;
@@ -480,6 +514,32 @@ pub async fn l10_try_lock_returns_at_once_leaving_no_key(env: Env) {
     guard.unlock().await.unwrap();
     let g = b.try_lock("x", ttl(10)).await.unwrap();
     g.unlock().await.unwrap();
+}
+
+/// L3/L7: acquisitions of one id under two prefixes (`init` changed the
+/// prefix in between) are two locks of the handle; neither replaces the
+/// other in its table, so each is released by `unlock` under its prefix and
+/// no key is orphaned behind the handle's live lease.
+pub async fn l7_init_prefix_change_keeps_both_acquisitions(env: Env) {
+    let a = env.client().await;
+    let first = a.options();
+    let other_prefix = format!("{}/other", env.prefix());
+    a.lock("x", ttl(10)).await.unwrap().detach();
+    a.init(first.clone().prefix(other_prefix.clone()))
+        .await
+        .unwrap();
+    a.lock("x", ttl(10)).await.unwrap().detach();
+    a.init(first.clone()).await.unwrap();
+    a.unlock("x").await.expect("the first prefix's acquisition");
+    a.init(first.prefix(other_prefix)).await.unwrap();
+    a.unlock("x")
+        .await
+        .expect("the second prefix's acquisition");
+    assert!(
+        a.faults().keys().await.unwrap().is_empty(),
+        "keys left: {:?}",
+        a.faults().keys().await.unwrap()
+    );
 }
 
 /// Guards (SPEC §7 Rust): dropping a guard releases its lock; `detach`

@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+mod cases_cancel;
 mod cases_election;
 mod cases_errors;
 mod cases_lock;
@@ -19,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use libtest_mimic::{Failed, Trial};
-use vinesync::{Client, LockOptions, Options};
+use vinesync::{Client, LeaderOptions, LockOptions, Options};
 
 /// Builds a handle on the backend under test with the given options.
 pub type Factory = Arc<
@@ -78,9 +79,29 @@ impl Env {
     }
 }
 
-/// Lock options with a TTL in seconds.
+/// The smallest lease TTL the store under test grants: etcd with its
+/// default settings (`VINESYNC_ETCD_DEFAULTS=1`) raises TTLs below 2 s, and
+/// vinesync refuses a TTL it would not get (SPEC H7).
+pub fn min_ttl() -> u64 {
+    if vinesync_testkit::binaries::default_settings() {
+        2
+    } else {
+        1
+    }
+}
+
+/// Lock options with a TTL in seconds (at least the store's minimum).
 pub fn ttl(seconds: u64) -> LockOptions {
-    LockOptions::new().ttl(Duration::from_secs(seconds))
+    LockOptions::new().ttl(Duration::from_secs(seconds.max(min_ttl())))
+}
+
+/// Candidate options: namespace, id and TTL in seconds (at least the
+/// store's minimum).
+pub fn leader_options(ns: &str, id: &str, ttl: u64) -> LeaderOptions {
+    LeaderOptions::new()
+        .namespace(ns)
+        .id(id)
+        .ttl(i64::try_from(ttl.max(min_ttl())).unwrap_or(i64::MAX))
 }
 
 /// Polls `check` every 20 ms until it is true or `limit` passes.
@@ -126,6 +147,7 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_lock::l7_unlock_not_held_is_not_locked,
         cases_lock::l7_unlock_never_touches_another_handles_lock,
         cases_lock::l7_unlock_after_loss_is_lost_then_not_locked,
+        cases_lock::l7_init_prefix_change_keeps_both_acquisitions,
         cases_lock::l8_cancelled_waiter_leaves_no_key,
         cases_lock::l8_timed_out_and_aborted_waiters_leave_no_key,
         cases_lock::l9_waiter_whose_lease_expired_is_not_told_it_holds,
@@ -144,6 +166,14 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_election::e8_watch_elect_join_leave_elected,
         cases_election::e8_watch_elect_filtered_by_id_and_close,
         cases_election::e2_lost_lease_ends_primary_role,
+        cases_election::e3_failed_campaign_removes_its_key,
+        cases_lock::l6_lost_signal_before_anyone_else_acquires,
+        cases_cancel::h3_lock_free_failed_or_cancelled_at_every_point,
+        cases_cancel::h3_lock_contended_failed_or_cancelled_at_every_point,
+        cases_cancel::h3_try_lock_failed_or_cancelled_at_every_point,
+        cases_cancel::h2_unlock_failed_or_cancelled_at_every_point,
+        cases_cancel::h3_leader_failed_or_cancelled_at_every_point,
+        cases_cancel::h2_resign_failed_or_cancelled_at_every_point,
         cases_errors::errors_invalid_arguments_are_named,
         cases_errors::errors_closed_handle,
         cases_errors::errors_string_and_options,
@@ -196,6 +226,29 @@ fn run(factory: Factory, prefix: String, case: CaseFn) -> Result<(), Failed> {
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "case panicked".to_string())),
     };
+    // Check nothing is left under the prefix twice: first while every
+    // handle is still open and keeping its leases alive (a key leaked
+    // behind a live lease would stay forever: SPEC H2, H3), then after
+    // closing them.
+    let live_leaks = runtime.block_on(async {
+        let checker = (env.factory)(Options::new().prefix(env.prefix.clone()))
+            .await
+            .map_err(|e| format!("leak checker: {e}"))?;
+        let clean = eventually(Duration::from_secs(2), || async {
+            checker.faults().keys().await.unwrap_or_default().is_empty()
+        })
+        .await;
+        let left = checker.faults().keys().await.unwrap_or_default();
+        checker.close().await;
+        if clean {
+            Ok(())
+        } else {
+            let keys: Vec<_> = left.iter().map(|kv| kv.key.clone()).collect();
+            Err(format!(
+                "keys left behind under the prefix while their handles are open: {keys:?}"
+            ))
+        }
+    });
     // Close every handle and check nothing is left under the prefix.
     let leaks = runtime.block_on(async {
         env.close_all().await;
@@ -219,6 +272,7 @@ fn run(factory: Factory, prefix: String, case: CaseFn) -> Result<(), Failed> {
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     outcome?;
+    live_leaks?;
     leaks?;
     Ok(())
 }

@@ -274,7 +274,9 @@ pub fn run_election(
         }
     }
     let killed_index: Vec<usize> = killed.iter().map(|(k, _)| *k).collect();
-    match scenario::wait_idle(&mut workers, &killed_index, Duration::from_secs(seconds + 30)) {
+    let idle = scenario::wait_idle(&mut workers, &killed_index, Duration::from_secs(seconds + 30));
+    let stalled = idle.is_err();
+    match idle {
         Ok(()) => scenario::check_keys_while_alive(context, &cluster, &prefix, &mut report),
         Err(e) => {
             report.fail("progress", e);
@@ -283,7 +285,9 @@ pub fn run_election(
         }
     }
     for (i, worker) in workers.iter_mut().enumerate() {
-        match worker.wait(Duration::from_secs(30)) {
+        // Idle workers exit at once; after a stall, nobody is waited for.
+        let limit = if stalled { 1 } else { 30 };
+        match worker.wait(Duration::from_secs(limit)) {
             Ok(status) if killed_index.contains(&i) || status.success() => {}
             Ok(status) => report
                 .problems

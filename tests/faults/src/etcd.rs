@@ -73,6 +73,42 @@ pub async fn primary_now(client: &mut Client, dir: &str) -> Result<Option<String
     Ok(response.kvs().first().map(|kv| candidate_id(kv.value())))
 }
 
+/// Deletes every key under `dir` but the oldest (the holder's): as if
+/// the waiters' leases had expired, or an operator had removed them.
+/// Returns how many it deleted.
+pub async fn delete_waiters(endpoints: &[String], dir: &str) -> Result<usize, String> {
+    let mut client = connect(endpoints).await?;
+    let response = client
+        .get(
+            dir,
+            Some(
+                GetOptions::new()
+                    .with_prefix()
+                    .with_sort(SortTarget::Create, SortOrder::Ascend),
+            ),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut deleted = 0;
+    for kv in response.kvs().iter().skip(1) {
+        client
+            .delete(kv.key(), None)
+            .await
+            .map_err(|e| e.to_string())?;
+        deleted += 1;
+    }
+    Ok(deleted)
+}
+
+/// Runs `future` on a runtime of its own (for code outside the suite's).
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(runtime.block_on(future))
+}
+
 /// The index (in `endpoints`) of the member that is the raft leader now.
 pub async fn raft_leader(endpoints: &[String]) -> Result<usize, String> {
     for (i, endpoint) in endpoints.iter().enumerate() {

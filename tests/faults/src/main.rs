@@ -115,6 +115,34 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
         ),
         (
             LockPlan {
+                name: "waiters' keys deleted by someone else",
+                members: 1,
+                workers: vec![Rust, Python, Go, C],
+                rounds,
+                hold_ms: 200,
+                ttl_s: 5,
+                proxied: None,
+            },
+            Box::new(|stage| {
+                // While someone holds the lock, every waiter's key goes (as
+                // if its lease had expired). Each waiter must find out when
+                // its turn seems to come and queue again (SPEC L9), not
+                // take the lock: the history checker catches two holders.
+                for round in 1..=4 {
+                    stage.wait_acks(3 * round);
+                    if stage.holder().is_none() {
+                        stage.problem("no holder while deleting the waiters' keys");
+                        return;
+                    }
+                    match etcd::block_on(etcd::delete_waiters(&stage.cluster.endpoints(), &stage.lock_dir)) {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) | Err(e) => stage.problem(format!("deleting waiter keys: {e}")),
+                    }
+                }
+            }),
+        ),
+        (
+            LockPlan {
                 name: "Ctrl-C of a waiter",
                 members: 1,
                 workers: vec![Python, Rust, Go, Python],

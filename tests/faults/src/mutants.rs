@@ -61,7 +61,7 @@ const MUTANTS: &[Mutant] = &[
         name: "mutant-no-l9-recheck",
         kind: Kind::Library,
         what: "library: no re-check of the waiter's key after its wait (L9)",
-        scenarios: &["SIGSTOP of a waiter"],
+        scenarios: &["waiters' keys deleted", "SIGSTOP of a waiter"],
         checks: &["overlap", "token-order", "unfaulted-rejection"],
     },
     Mutant {

@@ -90,6 +90,8 @@ pub struct Stage<'a> {
     pub target: Language,
     /// The proxy in front of `LockPlan::proxied`.
     pub proxy: Option<Proxy>,
+    /// The lock's directory in etcd.
+    pub lock_dir: String,
 }
 
 impl Stage<'_> {
@@ -389,6 +391,7 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
         faults: Vec::new(),
         target,
         proxy,
+        lock_dir: format!("{prefix}/locks/counter/"),
     };
     fault(&mut stage);
     let Stage {
@@ -399,7 +402,9 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
     } = stage;
     // Leaks while the workers live: long before any TTL could expire them.
     let quiet = Duration::from_secs(plan.ttl_s * 2 + 20);
-    match wait_idle(&mut workers, &killed, quiet) {
+    let idle = wait_idle(&mut workers, &killed, quiet);
+    let stalled = idle.is_err();
+    match idle {
         Ok(()) => check_keys_while_alive(context, &cluster, &prefix, &mut report),
         Err(e) => {
             report.fail("progress", e);
@@ -408,7 +413,9 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
         }
     }
     for (i, worker) in workers.iter_mut().enumerate() {
-        match worker.wait(Duration::from_secs(30)) {
+        // Idle workers exit at once; after a stall, nobody is waited for.
+        let limit = if stalled { 1 } else { 30 };
+        match worker.wait(Duration::from_secs(limit)) {
             Ok(status) if killed.contains(&i) || status.success() => {}
             Ok(status) => report.problems.push(format!(
                 "{} exited with {status}; last lines: {:?}",

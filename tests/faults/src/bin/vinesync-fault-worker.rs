@@ -123,12 +123,9 @@ async fn lock_rounds(client: &Client, args: &[String]) -> Result<(), String> {
         let ok = increment(&mut resource, token, hold).await?;
         say(&format!("{} {token}", if ok { "ACK" } else { "STALE" }));
         // A holder that was paused or cut off past its TTL must learn it
-        // lost the lock (SPEC L6): from the lost signal, or from the
-        // release, which finds its key gone (SPEC L7).
-        if guard.is_lost() && !mutant("ignores-lost") {
-            say(&format!("LOST {token} {}", now()));
-            continue;
-        }
+        // lost the lock. The other workers ask the lost signal first (SPEC
+        // L6); this one relies on the release alone, which must find its
+        // key gone and say Lost (SPEC L7).
         say(&format!("RELEASE {token} {}", now()));
         match guard.unlock().await {
             Ok(()) => say(&format!("RELEASED {token} {}", now())),

@@ -96,8 +96,11 @@ fn settles_to_one_primary(
     }
 }
 
-/// Injects `fault`; returns (killed worker, paused worker and when it was
-/// stopped, when the fault ended).
+/// A worker and a time on the shared clock (when it was killed or stopped).
+type WorkerAt = Option<(usize, u128)>;
+
+/// Injects `fault`; returns the killed worker and the paused one, with
+/// when each was hit.
 fn inject(
     fault: ElectionFault,
     cluster: &mut EtcdCluster,
@@ -105,7 +108,7 @@ fn inject(
     primary: usize,
     ttl_s: u64,
     report: &mut Report,
-) -> (Option<(usize, u128)>, Option<(usize, u128)>) {
+) -> (WorkerAt, WorkerAt) {
     let etcd_fault = |report: &mut Report, outcome: std::io::Result<()>| {
         if let Err(e) = outcome {
             report.problems.push(format!("restarting etcd: {e}"));
@@ -126,7 +129,10 @@ fn inject(
                 })
             });
             if !others_elected {
-                report.fail("failover", "nobody was elected while the primary was paused");
+                report.fail(
+                    "failover",
+                    "nobody was elected while the primary was paused",
+                );
             }
             let _ = workers[primary].signal(libc::SIGCONT);
             (None, Some((primary, at)))
@@ -274,7 +280,11 @@ pub fn run_election(
         }
     }
     let killed_index: Vec<usize> = killed.iter().map(|(k, _)| *k).collect();
-    let idle = scenario::wait_idle(&mut workers, &killed_index, Duration::from_secs(seconds + 30));
+    let idle = scenario::wait_idle(
+        &mut workers,
+        &killed_index,
+        Duration::from_secs(seconds + 30),
+    );
     let stalled = idle.is_err();
     match idle {
         Ok(()) => scenario::check_keys_while_alive(context, &cluster, &prefix, &mut report),
@@ -301,7 +311,13 @@ pub fn run_election(
     let truth = changes.lock().unwrap_or_else(|p| p.into_inner()).clone();
     check_watchers(&workers, killed.map(|(k, _)| k), &truth, &mut report);
     let limit = if killed.is_some() { ttl_s + 5 } else { 3 };
-    scenario::check_leftovers(context, &cluster, &prefix, Duration::from_secs(limit), &mut report);
+    scenario::check_leftovers(
+        context,
+        &cluster,
+        &prefix,
+        Duration::from_secs(limit),
+        &mut report,
+    );
     scenario::keep_logs(context, name, &workers);
     report.seconds = started.elapsed().as_secs_f64();
     report
@@ -317,7 +333,9 @@ fn pause_raft_leader(context: &Context, cluster: &mut EtcdCluster, report: &mut 
                 cluster.resume_member(leader)
             });
             if let Err(e) = outcome {
-                report.problems.push(format!("pausing the raft leader: {e}"));
+                report
+                    .problems
+                    .push(format!("pausing the raft leader: {e}"));
             }
         }
         Err(e) => report.problems.push(e),
@@ -325,10 +343,19 @@ fn pause_raft_leader(context: &Context, cluster: &mut EtcdCluster, report: &mut 
 }
 
 /// The first ELECTED of another worker after the fault, within TTL + 1 s.
-fn check_failover(workers: &[Worker], primary: usize, fault_start: u128, ttl_s: u64, report: &mut Report) {
+fn check_failover(
+    workers: &[Worker],
+    primary: usize,
+    fault_start: u128,
+    ttl_s: u64,
+    report: &mut Report,
+) {
     let found = wait_until(Duration::from_secs(ttl_s + 10), || {
         workers.iter().enumerate().any(|(j, w)| {
-            j != primary && timed(w, &["ELECTED"]).iter().any(|(_, t, _)| *t > fault_start)
+            j != primary
+                && timed(w, &["ELECTED"])
+                    .iter()
+                    .any(|(_, t, _)| *t > fault_start)
         })
     });
     if !found {
@@ -356,12 +383,7 @@ fn check_failover(workers: &[Worker], primary: usize, fault_start: u128, ttl_s: 
 
 /// Terms ELECTED..DEMOTED (or the kill, or the start of resigning) of
 /// different processes must not overlap.
-fn check_terms(
-    workers: &[Worker],
-    killed: Option<(usize, u128)>,
-    paused: Option<(usize, u128)>,
-    report: &mut Report,
-) {
+fn check_terms(workers: &[Worker], killed: WorkerAt, paused: WorkerAt, report: &mut Report) {
     let mut terms: Vec<(usize, u128, u128)> = Vec::new();
     for (i, worker) in workers.iter().enumerate() {
         let mut open = None;
@@ -403,7 +425,13 @@ fn check_terms(
     }
     if report.double_primaries > 0 {
         let base = terms.iter().map(|t| t.1).min().unwrap_or(0);
-        let ms = |t: u128| if t == u128::MAX { -1 } else { ((t - base) / 1_000_000) as i64 };
+        let ms = |t: u128| {
+            if t == u128::MAX {
+                -1
+            } else {
+                ((t - base) / 1_000_000) as i64
+            }
+        };
         let shown: Vec<String> = terms
             .iter()
             .map(|(i, a, b)| format!("{} {}..{}ms", workers[*i].name, ms(*a), ms(*b)))
@@ -446,7 +474,10 @@ fn check_watchers(
             continue;
         }
         let Some(opened) = timed(worker, &["WATCHING"]).first().map(|(_, t, _)| *t) else {
-            report.fail("watch-miss", format!("{} never said its watch was open", worker.name));
+            report.fail(
+                "watch-miss",
+                format!("{} never said its watch was open", worker.name),
+            );
             continue;
         };
         let expected: Vec<&String> = truth
@@ -467,7 +498,10 @@ fn check_watchers(
             report.missed_changes += missed;
             report.fail(
                 "watch-miss",
-                format!("{} saw primaries {got:?}, etcd had {expected:?}", worker.name),
+                format!(
+                    "{} saw primaries {got:?}, etcd had {expected:?}",
+                    worker.name
+                ),
             );
         }
     }

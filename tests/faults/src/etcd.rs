@@ -37,13 +37,22 @@ pub async fn leftovers(client: &mut Client, prefix: &str) -> Result<(i64, usize)
 /// Keys under `prefix` (with their lease ids), for a leak report.
 pub async fn keys_with_leases(client: &mut Client, prefix: &str) -> Result<Vec<String>, String> {
     let response = client
-        .get(prefix, Some(GetOptions::new().with_prefix().with_keys_only()))
+        .get(
+            prefix,
+            Some(GetOptions::new().with_prefix().with_keys_only()),
+        )
         .await
         .map_err(|e| e.to_string())?;
     Ok(response
         .kvs()
         .iter()
-        .map(|kv| format!("{} (lease {:x})", String::from_utf8_lossy(kv.key()), kv.lease()))
+        .map(|kv| {
+            format!(
+                "{} (lease {:x})",
+                String::from_utf8_lossy(kv.key()),
+                kv.lease()
+            )
+        })
         .collect())
 }
 
@@ -118,7 +127,10 @@ pub async fn raft_leader(endpoints: &[String]) -> Result<usize, String> {
         let Ok(status) = client.status().await else {
             continue;
         };
-        if status.header().is_some_and(|h| h.member_id() == status.leader()) {
+        if status
+            .header()
+            .is_some_and(|h| h.member_id() == status.leader())
+        {
             return Ok(i);
         }
     }

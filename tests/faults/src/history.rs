@@ -130,8 +130,16 @@ pub fn check(
                     name(earlier.worker),
                     earlier.token,
                     ms(earlier.start),
-                    if earlier.end == u128::MAX { "end".to_string() } else { ms(earlier.end).to_string() },
-                    if earlier.lost_at.is_none() { ", never told LOST" } else { "" }
+                    if earlier.end == u128::MAX {
+                        "end".to_string()
+                    } else {
+                        ms(earlier.end).to_string()
+                    },
+                    if earlier.lost_at.is_none() {
+                        ", never told LOST"
+                    } else {
+                        ""
+                    }
                 ),
             );
         }
@@ -157,7 +165,10 @@ pub fn check(
             report.outside_hold += 1;
             report.fail(
                 "outside-hold",
-                format!("a {what} with token {} that nobody reported holding", access.token),
+                format!(
+                    "a {what} with token {} that nobody reported holding",
+                    access.token
+                ),
             );
             continue;
         };
@@ -171,7 +182,11 @@ pub fn check(
                     access.token,
                     ms(access.at),
                     ms(hold.start),
-                    if hold.end == u128::MAX { "end".to_string() } else { ms(hold.end).to_string() },
+                    if hold.end == u128::MAX {
+                        "end".to_string()
+                    } else {
+                        ms(hold.end).to_string()
+                    },
                 ),
             );
         }

@@ -134,7 +134,10 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                         stage.problem("no holder while deleting the waiters' keys");
                         return;
                     }
-                    match etcd::block_on(etcd::delete_waiters(&stage.cluster.endpoints(), &stage.lock_dir)) {
+                    match etcd::block_on(etcd::delete_waiters(
+                        &stage.cluster.endpoints(),
+                        &stage.lock_dir,
+                    )) {
                         Ok(Ok(_)) => {}
                         Ok(Err(e)) | Err(e) => stage.problem(format!("deleting waiter keys: {e}")),
                     }
@@ -272,7 +275,11 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 std::thread::sleep(Duration::from_secs(2 + 2));
                 let others_took_it = holds(stage.workers) > before;
                 proxy.set(proxy::Mode::Pass);
-                stage.faults.push(history::FaultWindow { worker: 0, start, end: clock::now() });
+                stage.faults.push(history::FaultWindow {
+                    worker: 0,
+                    start,
+                    end: clock::now(),
+                });
                 if !others_took_it {
                     stage.problem("nobody else took the lock while the holder was cut off");
                 }
@@ -296,7 +303,11 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                     proxy.set(proxy::Mode::Drop);
                     std::thread::sleep(Duration::from_secs(2));
                     proxy.set(proxy::Mode::Pass);
-                    stage.faults.push(history::FaultWindow { worker: 0, start, end: clock::now() });
+                    stage.faults.push(history::FaultWindow {
+                        worker: 0,
+                        start,
+                        end: clock::now(),
+                    });
                 }
             }),
         ),
@@ -310,7 +321,11 @@ pub(crate) fn election_scenarios() -> Vec<(&'static str, usize, ElectionFault)> 
     };
     vec![
         ("election: kill -9 of the primary", 1, KillPrimary),
-        ("election: SIGSTOP of the primary past its TTL", 1, PausePrimary),
+        (
+            "election: SIGSTOP of the primary past its TTL",
+            1,
+            PausePrimary,
+        ),
         ("election: restart of a single etcd", 1, RestartEtcd),
         ("election: kill + restart of a member (3)", 3, KillMember),
         ("election: loss of quorum and its return (3)", 3, QuorumLoss),
@@ -329,7 +344,9 @@ pub(crate) fn run_scenarios(
         .into_iter()
         .filter(|(p, _)| selected(p.name))
     {
-        reports.push(announce(plan.name, || scenario::run_lock(context, &plan, fault)));
+        reports.push(announce(plan.name, || {
+            scenario::run_lock(context, &plan, fault)
+        }));
     }
     let seconds = if bounded { 10 } else { 20 };
     for (name, members, fault) in election_scenarios()
@@ -337,7 +354,15 @@ pub(crate) fn run_scenarios(
         .filter(|(n, _, _)| selected(n))
     {
         reports.push(announce(name, || {
-            election::run_election(context, name, &[Rust, Python, Go, C], members, fault, 2, seconds)
+            election::run_election(
+                context,
+                name,
+                &[Rust, Python, Go, C],
+                members,
+                fault,
+                2,
+                seconds,
+            )
         }));
     }
     reports
@@ -362,7 +387,8 @@ fn flag_value(args: &[String], flag: &str) -> Option<String> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let bounded = args.iter().any(|a| a == "--bounded");
-    let out = flag_value(&args, "--out").map_or_else(|| PathBuf::from("build/faults"), PathBuf::from);
+    let out =
+        flag_value(&args, "--out").map_or_else(|| PathBuf::from("build/faults"), PathBuf::from);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -411,7 +437,13 @@ fn main() -> ExitCode {
     // `--mutants DIR`: the mutant run (library mutants' Rust workers in DIR).
     if let Some(dir) = flag_value(&args, "--mutants") {
         let only = flag_value(&args, "--only");
-        return mutants::run(&mut context, &PathBuf::from(dir), bounded, only.as_deref(), &out);
+        return mutants::run(
+            &mut context,
+            &PathBuf::from(dir),
+            bounded,
+            only.as_deref(),
+            &out,
+        );
     }
     let mut reports = Vec::new();
     match flag_value(&args, "--seed").map(|s| s.parse::<u64>()) {
@@ -438,7 +470,9 @@ fn main() -> ExitCode {
             };
             let first = u64::try_from(clock::now() % 1_000_000).unwrap_or(0);
             for seed in first..first + seeds {
-                eprintln!("vinesync-faults: randomized schedule, seed {seed} (rerun: --seed {seed})");
+                eprintln!(
+                    "vinesync-faults: randomized schedule, seed {seed} (rerun: --seed {seed})"
+                );
                 reports.push(schedule::run(&context, seed));
             }
         }

@@ -54,7 +54,10 @@ const MUTANTS: &[Mutant] = &[
         name: "primary-after-demotion",
         kind: Kind::Worker,
         what: "candidate keeps acting as primary after DEMOTED",
-        scenarios: &["election: SIGSTOP of the primary", "election: loss of quorum"],
+        scenarios: &[
+            "election: SIGSTOP of the primary",
+            "election: loss of quorum",
+        ],
         checks: &["one-primary", "double-primary", "told-demoted"],
     },
     Mutant {
@@ -92,7 +95,10 @@ fn failed_checks(reports: &[Report]) -> Vec<String> {
     let mut found = Vec::new();
     for r in reports.iter().filter(|r| !r.passed()) {
         let names = if r.failed_checks.is_empty() {
-            vec![format!("other ({})", r.problems.first().map_or("", String::as_str))]
+            vec![format!(
+                "other ({})",
+                r.problems.first().map_or("", String::as_str)
+            )]
         } else {
             r.failed_checks.clone()
         };
@@ -101,11 +107,20 @@ fn failed_checks(reports: &[Report]) -> Vec<String> {
     found
 }
 
-pub fn run(context: &mut Context, dir: &Path, bounded: bool, only: Option<&str>, out: &Path) -> ExitCode {
+pub fn run(
+    context: &mut Context,
+    dir: &Path,
+    bounded: bool,
+    only: Option<&str>,
+    out: &Path,
+) -> ExitCode {
     context.aim_at = Some(Language::Rust);
     let mut table = String::from("mutant                    caught  by (scenario: checks)\n");
     let mut survivors = 0;
-    for mutant in MUTANTS.iter().filter(|m| only.is_none_or(|o| m.name.contains(o))) {
+    for mutant in MUTANTS
+        .iter()
+        .filter(|m| only.is_none_or(|o| m.name.contains(o)))
+    {
         eprintln!("vinesync-faults: mutant {} ({})", mutant.name, mutant.what);
         context.worker_env.clear();
         context.rust_worker = None;
@@ -169,8 +184,13 @@ pub fn run(context: &mut Context, dir: &Path, bounded: bool, only: Option<&str>,
     context.worker_env.clear();
     context.rust_worker = None;
     println!("{table}");
-    if let Err(e) = std::fs::create_dir_all(out).and_then(|()| std::fs::write(out.join("mutants.txt"), &table)) {
-        eprintln!("vinesync-faults: writing {}: {e}", out.join("mutants.txt").display());
+    if let Err(e) =
+        std::fs::create_dir_all(out).and_then(|()| std::fs::write(out.join("mutants.txt"), &table))
+    {
+        eprintln!(
+            "vinesync-faults: writing {}: {e}",
+            out.join("mutants.txt").display()
+        );
         return ExitCode::FAILURE;
     }
     if survivors == 0 {

@@ -77,8 +77,21 @@ pub fn render(reports: &[Report]) -> String {
         )
     };
     out.push_str(&row([
-        "scenario", "languages", "procs", "acked", "lost", "shadow", "rej f/nf", "overlap",
-        "outside", "primary", "double", "miss", "alive-k", "failover", "result",
+        "scenario",
+        "languages",
+        "procs",
+        "acked",
+        "lost",
+        "shadow",
+        "rej f/nf",
+        "overlap",
+        "outside",
+        "primary",
+        "double",
+        "miss",
+        "alive-k",
+        "failover",
+        "result",
     ]));
     for r in reports {
         let primaries = if r.primaries_after_fault.is_empty() {
@@ -106,7 +119,8 @@ pub fn render(reports: &[Report]) -> String {
             &primaries,
             &r.double_primaries.to_string(),
             &r.missed_changes.to_string(),
-            &r.keys_while_alive.map_or("-".to_string(), |k| k.to_string()),
+            &r.keys_while_alive
+                .map_or("-".to_string(), |k| k.to_string()),
             &r.failover_ms
                 .map_or("-".to_string(), |ms| format!("{ms}ms/{}s", r.ttl_s)),
             &if r.passed() {

@@ -69,7 +69,10 @@ impl Resource {
     }
 
     pub fn counts(&self) -> Counts {
-        self.counts.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Starts a new scenario: counter, tokens and tallies back to zero.

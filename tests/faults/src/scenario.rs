@@ -168,12 +168,16 @@ impl Stage<'_> {
         let rejected = worker.count("STALE") > 0;
         let name = worker.name.clone();
         if !told {
-            self.report
-                .fail("told-lost", format!("{name} was not told its lock was lost"));
+            self.report.fail(
+                "told-lost",
+                format!("{name} was not told its lock was lost"),
+            );
         }
         if !rejected {
-            self.report
-                .fail("fenced-out", format!("{name}'s late write was not rejected"));
+            self.report.fail(
+                "fenced-out",
+                format!("{name}'s late write was not rejected"),
+            );
         }
     }
 
@@ -227,7 +231,12 @@ pub fn wait_idle(workers: &mut [Worker], killed: &[usize], quiet: Duration) -> R
 /// While every surviving worker is alive and idle, nothing may be left
 /// under the prefix: no holder, no waiter key (a cancelled acquisition
 /// removes its key at once, SPEC L8; a dead worker's lease may still live).
-pub fn check_keys_while_alive(context: &Context, cluster: &EtcdCluster, prefix: &str, report: &mut Report) {
+pub fn check_keys_while_alive(
+    context: &Context,
+    cluster: &EtcdCluster,
+    prefix: &str,
+    report: &mut Report,
+) {
     let endpoints = cluster.endpoints();
     let keys = context.runtime.block_on(async {
         let mut client = etcd::connect(&endpoints).await?;
@@ -381,7 +390,10 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
         }
     }
     report.processes = workers.len();
-    report.languages = workers_wanted.iter().map(|l| l.name().to_string()).collect();
+    report.languages = workers_wanted
+        .iter()
+        .map(|l| l.name().to_string())
+        .collect();
     let mut stage = Stage {
         cluster: &mut cluster,
         workers: &mut workers,
@@ -502,4 +514,3 @@ pub fn timed(worker: &Worker, words: &[&str]) -> Vec<(String, u128, String)> {
         })
         .collect()
 }
-

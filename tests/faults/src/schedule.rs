@@ -125,8 +125,8 @@ fn inject(stage: &mut Stage<'_>, fault: Fault, ttl_s: u64, members: usize) {
         Fault::PauseRaftLeader => {
             let start = clock::now();
             let endpoints = stage.cluster.endpoints();
-            let leader = crate::etcd::block_on(crate::etcd::raft_leader(&endpoints))
-                .and_then(|found| found);
+            let leader =
+                crate::etcd::block_on(crate::etcd::raft_leader(&endpoints)).and_then(|found| found);
             match leader {
                 Ok(i) => {
                     let outcome = stage.cluster.pause_member(i).and_then(|()| {

@@ -72,7 +72,10 @@ impl Worker {
         env: &[(String, String)],
     ) -> std::io::Result<Worker> {
         if command.is_empty() {
-            return Err(std::io::Error::other(format!("no {} worker was built", language.name())));
+            return Err(std::io::Error::other(format!(
+                "no {} worker was built",
+                language.name()
+            )));
         }
         let mut child = Command::new(&command[0])
             .args(&command[1..])

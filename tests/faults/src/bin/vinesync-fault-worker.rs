@@ -81,7 +81,8 @@ async fn increment(
         return Ok(false); // turned away already at the read
     };
     tokio::time::sleep(hold).await;
-    let written = ask(resource, &format!("WRITE {token} {}", value + 1)).map_err(|e| e.to_string())?;
+    let written =
+        ask(resource, &format!("WRITE {token} {}", value + 1)).map_err(|e| e.to_string())?;
     Ok(written == "OK")
 }
 

@@ -128,19 +128,30 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 // if its lease had expired). Each waiter must find out when
                 // its turn seems to come and queue again (SPEC L9), not
                 // take the lock: the history checker catches two holders.
+                let mut deleted = 0;
                 for round in 1..=4 {
                     stage.wait_acks(3 * round);
-                    if stage.holder().is_none() {
-                        stage.problem("no holder while deleting the waiters' keys");
+                    // The target language waiting, someone else holding.
+                    let waiting = stage.pick(|w| !w.is_holding() && w.count("HOLD") > 0);
+                    let workers: &Vec<worker::Worker> = stage.workers;
+                    let held = wait_until(Duration::from_secs(10), || {
+                        workers.iter().any(worker::Worker::is_holding)
+                    });
+                    if waiting.is_none() || !held {
+                        stage.problem("no holder and waiter while deleting the waiters' keys");
                         return;
                     }
                     match etcd::block_on(etcd::delete_waiters(
                         &stage.cluster.endpoints(),
                         &stage.lock_dir,
                     )) {
-                        Ok(Ok(_)) => {}
+                        Ok(Ok(n)) => deleted += n,
                         Ok(Err(e)) | Err(e) => stage.problem(format!("deleting waiter keys: {e}")),
                     }
+                }
+                eprintln!("vinesync-faults: deleted {deleted} waiter keys");
+                if deleted == 0 {
+                    stage.problem("there was never a waiter key to delete");
                 }
             }),
         ),

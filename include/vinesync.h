@@ -144,6 +144,16 @@ typedef struct vs_guard vs_guard;
 typedef struct vs_leader vs_leader;
 
 /**
+ * One acquisition (held or waiting) of a lock; owned by its `vs_lock_info`.
+ */
+typedef struct vs_lock_entry vs_lock_entry;
+
+/**
+ * A lock's holder and waiters, read at one revision.
+ */
+typedef struct vs_lock_info vs_lock_info;
+
+/**
  * One election member; its strings are owned by it (or by its list or event).
  */
 typedef struct vs_member vs_member;
@@ -464,6 +474,105 @@ const char *vs_error_message(const vs_error *error);
  * `error` is NULL or points to NULL or to a `vs_error` from this library.
  */
 void vs_error_free(vs_error **error);
+
+/**
+ * Reads lock `id`: its holder (none when free) and its waiters, next one
+ * first. Writes nothing. Free `*out` with `vs_lock_info_free`.
+ *
+ * # Safety
+ * `sync` live; `id` a C string; `out` writable; `err` NULL or writable.
+ */
+vs_status vs_inspect_lock(const vs_sync *sync, const char *id, vs_lock_info **out, vs_error **err);
+
+/**
+ * The holder, owned by `info`; NULL when the lock is free (or `info` NULL).
+ *
+ * # Safety
+ * `info` NULL or live.
+ */
+const vs_lock_entry *vs_lock_info_holder(const vs_lock_info *info);
+
+/**
+ * Number of waiters; 0 for NULL.
+ *
+ * # Safety
+ * `info` NULL or live.
+ */
+size_t vs_lock_info_waiter_count(const vs_lock_info *info);
+
+/**
+ * Waiter `i` (0 = next to get the lock), owned by `info`; NULL when out
+ * of range.
+ *
+ * # Safety
+ * `info` NULL or live.
+ */
+const vs_lock_entry *vs_lock_info_waiter(const vs_lock_info *info, size_t i);
+
+/**
+ * Frees `*info` and sets it to NULL.
+ *
+ * # Safety
+ * `info` NULL or points to NULL or to a result of `vs_inspect_lock`.
+ */
+void vs_lock_info_free(vs_lock_info **info);
+
+/**
+ * The key the acquisition wrote.
+ *
+ * # Safety
+ * `e` NULL or live.
+ */
+const char *vs_lock_entry_key(const vs_lock_entry *e);
+
+/**
+ * The fencing token it has or will have (its key's create revision).
+ *
+ * # Safety
+ * `e` NULL or live.
+ */
+uint64_t vs_lock_entry_fencing_token(const vs_lock_entry *e);
+
+/**
+ * The lease its key is attached to.
+ *
+ * # Safety
+ * `e` NULL or live.
+ */
+int64_t vs_lock_entry_lease(const vs_lock_entry *e);
+
+/**
+ * Host name of the process; "" when the key was not written by vinesync.
+ *
+ * # Safety
+ * `e` NULL or live.
+ */
+const char *vs_lock_entry_host(const vs_lock_entry *e);
+
+/**
+ * Process id; 0 when the key was not written by vinesync.
+ *
+ * # Safety
+ * `e` NULL or live.
+ */
+uint32_t vs_lock_entry_pid(const vs_lock_entry *e);
+
+/**
+ * The vinesync handle's id; "" when the key was not written by vinesync.
+ *
+ * # Safety
+ * `e` NULL or live.
+ */
+const char *vs_lock_entry_handle(const vs_lock_entry *e);
+
+/**
+ * The raw value when the key was written by another tool (e.g. "" for
+ * `etcdctl lock`); "" for vinesync's keys.
+ *
+ * # Safety
+ * `e` NULL or live.
+ */
+const char *vs_lock_entry_value(const vs_lock_entry *e);
 
 /**
  * vine's `Lock`: blocks until lock `id` is held, `wait_ms` passes

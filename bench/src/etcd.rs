@@ -229,7 +229,7 @@ pub async fn run(plan: &Plan, nodes: Vec<String>) -> vinesync::Result<Vec<Row>> 
                 LeaderOptions::new()
                     .namespace("bench")
                     .id(format!("a{i}"))
-                    .ttl(10),
+                    .ttl(Duration::from_secs(10)),
             )
             .await?;
         let lb = other
@@ -238,7 +238,7 @@ pub async fn run(plan: &Plan, nodes: Vec<String>) -> vinesync::Result<Vec<Row>> 
                 LeaderOptions::new()
                     .namespace("bench")
                     .id(format!("b{i}"))
-                    .ttl(10),
+                    .ttl(Duration::from_secs(10)),
             )
             .await?;
         la.wait_elected().await?;

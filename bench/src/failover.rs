@@ -21,7 +21,10 @@ fn internal(e: impl std::fmt::Display) -> vinesync::Error {
 }
 
 fn leader_options(id: &str) -> LeaderOptions {
-    LeaderOptions::new().namespace("failover").id(id).ttl(TTL)
+    LeaderOptions::new()
+        .namespace("failover")
+        .id(id)
+        .ttl(Duration::from_secs(TTL as u64))
 }
 
 /// Starts a child candidate and waits until it says it is primary.

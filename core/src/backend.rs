@@ -61,6 +61,14 @@ impl Backend {
         matches!(self.store, Kind::Etcd(_))
     }
 
+    /// The etcd store, for etcd-only features (guarded transactions).
+    pub fn as_etcd(&self) -> Option<&EtcdStore> {
+        match &self.store {
+            Kind::Etcd(store) => Some(store),
+            Kind::Memory(_) => None,
+        }
+    }
+
     /// Reads (get, range, watch) served so far.
     #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // fault hooks only
     pub fn reads(&self) -> u64 {
@@ -142,6 +150,10 @@ impl Store for Backend {
 
     async fn delete_owned(&self, key: &str, create_revision: i64) -> Result<bool> {
         dispatch!(self, "delete_owned", s => s.delete_owned(key, create_revision))
+    }
+
+    async fn update_owned(&self, key: &str, create_revision: i64, value: Vec<u8>) -> Result<bool> {
+        dispatch!(self, "update_owned", s => s.update_owned(key, create_revision, value))
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {

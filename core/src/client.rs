@@ -55,6 +55,8 @@ struct Inner {
     held: Mutex<HashMap<String, Arc<Held>>>,
     /// Background releases and cleanups (SPEC H2, H3); `close` waits.
     tasks: TaskTracker,
+    /// How many of the handle's leases were lost so far.
+    losses: tokio::sync::watch::Sender<u64>,
     seq: AtomicU64,
     closed: AtomicBool,
     /// Fault injection: skip keepalives (see [`Faults`]).
@@ -98,6 +100,7 @@ impl Client {
                 closed: AtomicBool::new(false),
                 keepalive_suspended: Arc::new(AtomicBool::new(false)),
                 tasks: TaskTracker::new(),
+                losses: tokio::sync::watch::channel(0).0,
             }),
         }
     }
@@ -116,6 +119,8 @@ impl Client {
     }
 
     /// Connects to etcd at `options.nodes`.
+    ///
+    /// Cancel-safe: dropping the future drops the half-made connection.
     pub async fn etcd(options: Options) -> Result<Client> {
         options.validate()?;
         let store = EtcdStore::connect(&options).await?;
@@ -124,6 +129,8 @@ impl Client {
 
     /// etcd when `VINESYNC_NODES` is set, memory otherwise; options from
     /// the environment ([`Options::from_env`]). What the examples use.
+    ///
+    /// Cancel-safe, like [`Client::etcd`].
     pub async fn from_env() -> Result<Client> {
         let options = Options::from_env()?;
         if std::env::var_os("VINESYNC_NODES").is_some_and(|v| !v.is_empty()) {
@@ -136,6 +143,8 @@ impl Client {
     /// vine's `Init`: replaces the options. Locks and candidacies already
     /// held keep their keys; new operations use the new prefix. On etcd a
     /// change of nodes, timeouts, TLS or credentials reconnects.
+    ///
+    /// Cancel-safe: the options change only once the new connection is made.
     pub async fn init(&self, options: Options) -> Result<()> {
         self.check_open()?;
         options.validate()?;
@@ -175,12 +184,16 @@ impl Client {
     /// future is dropped (the waiter key is removed: L8) or `LockWait`
     /// passes (`LockTimeout`). The lock belongs to this handle: a second
     /// `lock` of the same id on the same handle waits like any other (L3).
+    ///
+    /// Cancel-safe (SPEC L8, H3): dropped at any await point, the waiter key is removed by name in the background, even if its write was in flight.
     pub async fn lock(&self, id: &str, options: LockOptions) -> Result<LockGuard> {
         self.acquire(id, options, false).await
     }
 
     /// Takes lock `id` only if it is free right now; otherwise
     /// `WouldBlock`, leaving no key behind (SPEC L10).
+    ///
+    /// Cancel-safe, like [`Client::lock`].
     pub async fn try_lock(&self, id: &str, options: LockOptions) -> Result<LockGuard> {
         self.acquire(id, options, true).await
     }
@@ -212,6 +225,15 @@ impl Client {
             ))
         };
         let held = match options.wait.filter(|_| !try_only) {
+            // Try once: a held lock is a timeout of a zero wait.
+            Some(wait) if wait.is_zero() => {
+                return match Box::pin(self.acquire(id, options, true)).await {
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        Err(Error::lock_timeout(id, wait))
+                    }
+                    other => other,
+                }
+            }
             Some(wait) => tokio::time::timeout(wait, attempts)
                 .await
                 .map_err(|_| Error::lock_timeout(id, wait))??,
@@ -267,6 +289,8 @@ impl Client {
     /// (SPEC E1). Returns once the candidate key is written; campaigning
     /// continues in the background (see [`Leader::status`],
     /// [`Leader::wait_elected`]).
+    ///
+    /// Cancel-safe (SPEC E1, H3): dropped before it returns, the candidate key is removed by name in the background.
     pub async fn leader(&self, name: &str, options: LeaderOptions) -> Result<Leader> {
         self.check_open()?;
         check_text("leader name", name)?;
@@ -287,7 +311,7 @@ impl Client {
         })
         .map_err(|e| Error::internal(format!("encoding the member value: {e}")))?;
         for _ in 0..MAX_ATTEMPTS {
-            let session = self.session(options.ttl).await?;
+            let session = self.session(ttl_seconds(options.ttl)).await?;
             let key = keys::own_key(&dir, session.lease(), self.next_seq());
             // Armed before the write: a cancelled or failed join must not
             // leave a ghost candidate (SPEC E1, H3).
@@ -329,6 +353,8 @@ impl Client {
 
     /// vine's `ListMembers`: every live candidate of `MemberNS`, in campaign
     /// order, the first one `primary` (SPEC E7).
+    ///
+    /// Cancel-safe: a read.
     pub async fn list_members(&self, options: MemberOptions) -> Result<Vec<Member>> {
         self.check_open()?;
         check_text("MemberNS", &options.namespace)?;
@@ -341,6 +367,8 @@ impl Client {
 
     /// vine's `WatchElect`: joins, leaves and primary changes of `WatchNS`
     /// from now on, filtered to `WatchId` when given (SPEC E8).
+    ///
+    /// Cancel-safe: dropping the future (or the watcher) stops the watch.
     pub async fn watch_elect(&self, options: WatchOptions) -> Result<ElectWatcher> {
         self.check_open()?;
         options.validate()?;
@@ -356,10 +384,20 @@ impl Client {
     /// background (bounded by the request timeout), revokes its leases
     /// (every lock it holds and every candidacy is released at once) and
     /// makes later calls fail with `Closed`. Idempotent.
+    ///
+    /// Runs to completion (SPEC H2): dropping the future does not stop it. Call it before a `#[tokio::main]` returns: work spawned on a runtime that is shutting down never runs, so a guard dropped after the runtime stops leaves its lock to the TTL.
     pub async fn close(&self) {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        let client = self.clone();
+        let closing = tokio::spawn(async move { client.close_now().await });
+        if let Err(error) = closing.await {
+            tracing::warn!(%error, "closing the handle did not finish");
+        }
+    }
+
+    async fn close_now(&self) {
         lock(&self.inner.held).clear();
         self.inner.tasks.close();
         let limit = read(&self.inner.options).request_timeout;
@@ -377,6 +415,33 @@ impl Client {
                 tracing::warn!(%error, "revoking a lease while closing failed; it will expire");
             }
         }
+    }
+
+    /// Resolves the next time one of this handle's leases is lost (it could
+    /// not be kept alive before its TTL, or was revoked by someone else):
+    /// every lock and candidacy on it is lost, and their own signals fire
+    /// too. A handle-wide "session done" signal, like Go's
+    /// `concurrency.Session.Done()`. Closing the handle is not a loss.
+    /// Cancel-safe.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> vinesync::Result<()> {
+    /// use vinesync::{Client, Options};
+    /// let s = Client::memory(Options::new().prefix("/doc/lease-lost"))?;
+    /// let watchdog = s.clone();
+    /// let task = tokio::spawn(async move {
+    ///     watchdog.lease_lost().await;
+    ///     eprintln!("a lease of this handle was lost: stop acting on its locks");
+    /// });
+    /// # task.abort();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn lease_lost(&self) {
+        let mut losses = self.inner.losses.subscribe();
+        let seen = *losses.borrow_and_update();
+        let _ = losses.wait_for(|n| *n > seen).await;
     }
 
     /// Whether [`Client::close`] was called.
@@ -400,7 +465,7 @@ impl Client {
         }
     }
 
-    fn backend(&self) -> Backend {
+    pub(crate) fn backend(&self) -> Backend {
         read(&self.inner.backend).clone()
     }
 
@@ -426,6 +491,7 @@ impl Client {
             ttl,
             self.inner.keepalive_suspended.clone(),
             self.inner.tasks.clone(),
+            self.inner.losses.clone(),
         )
         .await?;
         sessions.insert(ttl, session.clone());

@@ -7,10 +7,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
 use tokio::sync::mpsc;
 
 use crate::backend::Backend;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::keys::{self, MemberValue};
 use crate::member::{ElectEvent, ElectEventKind, Member, ObserveResult, Role};
 use crate::store::{KeyValue, Range, RangeOptions, Store, Watch, WatchEvent, WatchNext};
@@ -47,8 +51,20 @@ impl Candidates {
 
     /// Adds a key; returns the events it causes.
     fn join(&mut self, kv: &KeyValue, at: i64, out: &mut Vec<ElectEvent>) {
-        if self.by_key.contains_key(&kv.key) {
-            return; // an update of a value we know: not a join
+        if let Some(&revision) = self.by_key.get(&kv.key) {
+            // An update of a candidate we know (`proclaim`): not a join. A
+            // primary that proclaims a new value is announced again.
+            let value = keys::parse_member(&kv.key, &kv.value, &self.namespace);
+            let changed = self
+                .by_revision
+                .get_mut(&revision)
+                .is_some_and(|(_, old)| std::mem::replace(old, value.clone()) != value);
+            if changed && self.primary_revision() == Some(revision) {
+                if let Some(member) = self.member(revision) {
+                    out.push(event(ElectEventKind::Elected, member, at));
+                }
+            }
+            return;
         }
         let before = self.primary_revision();
         let value = keys::parse_member(&kv.key, &kv.value, &self.namespace);
@@ -132,9 +148,14 @@ pub(crate) async fn list(backend: &Backend, dir: &str, namespace: &str) -> Resul
         .collect())
 }
 
+/// How many events a feed buffers for a consumer that does not keep up.
+/// When the buffer is full the feed stops reading from the store until the
+/// consumer catches up (etcd then buffers on its side); nothing is dropped.
+pub const FEED_BUFFER: usize = 1024;
+
 /// A running feed: events arrive on `events`; dropping it stops the task.
 pub(crate) struct Feed {
-    events: mpsc::UnboundedReceiver<Result<ElectEvent>>,
+    events: mpsc::Receiver<Result<ElectEvent>>,
     task: tokio::task::JoinHandle<()>,
     closed: bool,
 }
@@ -153,13 +174,13 @@ impl Feed {
         let mut candidates = Candidates::new(namespace);
         let mut initial = Vec::new();
         candidates.resync(&range, &mut initial);
-        let (tx, events) = mpsc::unbounded_channel();
+        let (tx, events) = mpsc::channel(FEED_BUFFER);
         if announce_primary {
             if let Some(primary) = candidates
                 .primary_revision()
                 .and_then(|r| candidates.member(r))
             {
-                let _ = tx.send(Ok(event(ElectEventKind::Elected, primary, range.revision)));
+                let _ = tx.try_send(Ok(event(ElectEventKind::Elected, primary, range.revision)));
             }
         }
         let task = tokio::spawn(follow(backend, dir, candidates, range.revision, tx));
@@ -170,21 +191,13 @@ impl Feed {
         })
     }
 
-    /// The next event; `Err(Closed)` once the feed has ended.
-    pub async fn next(&mut self) -> Result<ElectEvent> {
+    /// The next event; `None` once the feed has ended (closed, or its
+    /// watch failed — then the last item was the error).
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<ElectEvent>>> {
         if self.closed {
-            return Err(Error::new(
-                ErrorKind::Closed,
-                "the election watch is closed",
-            ));
+            return Poll::Ready(None);
         }
-        match self.events.recv().await {
-            Some(event) => event,
-            None => Err(Error::new(
-                ErrorKind::Closed,
-                "the election watch is closed",
-            )),
-        }
+        self.events.poll_recv(cx)
     }
 
     pub fn close(&mut self) {
@@ -205,13 +218,13 @@ async fn follow(
     dir: String,
     mut candidates: Candidates,
     mut revision: i64,
-    tx: mpsc::UnboundedSender<Result<ElectEvent>>,
+    tx: mpsc::Sender<Result<ElectEvent>>,
 ) {
     loop {
         let mut watch = match backend.watch(&dir, true, revision + 1).await {
             Ok(watch) => watch,
             Err(error) => {
-                let _ = tx.send(Err(error));
+                let _ = tx.send(Err(error)).await;
                 return;
             }
         };
@@ -244,18 +257,18 @@ async fn follow(
                             rewatch = true;
                         }
                         Err(error) => {
-                            let _ = tx.send(Err(error));
+                            let _ = tx.send(Err(error)).await;
                             return;
                         }
                     }
                 }
                 Err(error) => {
-                    let _ = tx.send(Err(error));
+                    let _ = tx.send(Err(error)).await;
                     return;
                 }
             }
             for e in out {
-                if tx.send(Ok(e)).is_err() {
+                if tx.send(Ok(e)).await.is_err() {
                     return;
                 }
             }
@@ -286,19 +299,37 @@ impl ElectWatcher {
     }
 
     /// The next join, leave or primary change (filtered to `WatchId` when
-    /// one was given). `Err(Closed)` after `close()`.
-    pub async fn next(&mut self) -> Result<ElectEvent> {
-        loop {
-            let event = self.feed.next().await?;
-            if self.id.as_ref().is_none_or(|id| *id == event.member.id) {
-                return Ok(event);
-            }
-        }
+    /// one was given); `None` after `close()` or after an error was
+    /// returned. The same as [`Stream`]'s `next`.
+    ///
+    /// Cancel-safe: an event not yet returned is returned by the next call.
+    pub async fn next(&mut self) -> Option<Result<ElectEvent>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 
-    /// Ends the watch; `next` then returns `Err(Closed)`.
+    /// Ends the watch; `next` then returns `None`.
     pub fn close(&mut self) {
         self.feed.close();
+    }
+}
+
+/// Up to [`FEED_BUFFER`] events wait for a slow consumer; then the watch
+/// pauses until it catches up (nothing is dropped).
+impl Stream for ElectWatcher {
+    type Item = Result<ElectEvent>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            match this.feed.poll_next(cx) {
+                Poll::Ready(Some(Ok(event)))
+                    if this.id.as_ref().is_some_and(|id| *id != event.member.id) =>
+                {
+                    continue
+                }
+                other => return other,
+            }
+        }
     }
 }
 
@@ -315,22 +346,40 @@ impl Observer {
         Observer { feed }
     }
 
-    /// The next primary.
-    pub async fn next(&mut self) -> Result<ObserveResult> {
-        loop {
-            let event = self.feed.next().await?;
-            if event.kind == ElectEventKind::Elected {
-                return Ok(ObserveResult {
-                    namespace: event.member.namespace,
-                    id: event.member.id,
-                });
-            }
-        }
+    /// The next primary; `None` after `close()` or after an error was
+    /// returned. The same as [`Stream`]'s `next`.
+    ///
+    /// Cancel-safe: a change not yet returned is returned by the next call.
+    pub async fn next(&mut self) -> Option<Result<ObserveResult>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 
-    /// Ends the stream.
+    /// Ends the stream; `next` then returns `None`.
     pub fn close(&mut self) {
         self.feed.close();
+    }
+}
+
+/// Buffered like [`ElectWatcher`].
+impl Stream for Observer {
+    type Item = Result<ObserveResult>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            match this.feed.poll_next(cx) {
+                Poll::Ready(Some(Ok(event))) if event.kind != ElectEventKind::Elected => continue,
+                Poll::Ready(Some(Ok(event))) => {
+                    return Poll::Ready(Some(Ok(ObserveResult {
+                        namespace: event.member.namespace,
+                        id: event.member.id,
+                    })))
+                }
+                Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error))),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 

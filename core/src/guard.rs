@@ -72,6 +72,8 @@ impl LockGuard {
     }
 
     /// Resolves when the lock is lost.
+    ///
+    /// Cancel-safe.
     pub async fn lost(&self) {
         let mut signal = self.lost_signal();
         let _ = signal.wait_for(|lost| *lost).await;
@@ -79,10 +81,53 @@ impl LockGuard {
 
     /// Releases the lock. `Err(NotLocked)` if it was already released with
     /// [`Client::unlock`]; `Err(Lost)` if it had been lost.
+    ///
+    /// Runs to completion (SPEC H2): the delete runs on a background task of the handle; dropping this future does not abort it. On an etcd that does not answer within the request timeout it returns the error while the key is still deleted in the background (or expires with its lease).
     pub async fn unlock(mut self) -> Result<()> {
         match self.held.take() {
             Some(held) => self.client.release(&held).await,
             None => Err(crate::mutex::not_locked("")),
+        }
+    }
+
+    /// Runs `ops` in one etcd transaction **only if this acquisition still
+    /// holds the lock**: the transaction compares the lock key's create
+    /// revision (Go's `Mutex.IsOwner()`), so a holder that lost its lock
+    /// (paused past its TTL, key deleted) cannot write, whatever its local
+    /// state says. The strongest fencing there is for data kept in the same
+    /// etcd.
+    ///
+    /// `Err(Lost)` when the lock is no longer held (nothing was written);
+    /// `Err(InvalidArgument)` on the memory backend; `Err(Unavailable)` when
+    /// etcd did not answer within the request timeout — the transaction is
+    /// not retried, as it may have been applied. Cancel-safe in the sense
+    /// that dropping the future sends nothing more; a transaction already
+    /// sent may or may not apply.
+    ///
+    /// ```no_run
+    /// # async fn demo(s: vinesync::Client) -> vinesync::Result<()> {
+    /// use vinesync::etcd_client::TxnOp;
+    /// let guard = s.lock("jobs", vinesync::LockOptions::new()).await?;
+    /// guard
+    ///     .txn(vec![TxnOp::put("/app/jobs/last", "42", None)])
+    ///     .await?; // Err(Lost) if another process holds `jobs` by now
+    /// guard.unlock().await
+    /// # }
+    /// ```
+    pub async fn txn(&self, ops: Vec<etcd_client::TxnOp>) -> Result<etcd_client::TxnResponse> {
+        let Some(held) = self.held() else {
+            return Err(crate::mutex::not_locked(""));
+        };
+        let backend = held.session.backend();
+        let Some(etcd) = backend.as_etcd() else {
+            return Err(crate::Error::new(
+                crate::ErrorKind::InvalidArgument,
+                "guarded transactions need the etcd backend",
+            ));
+        };
+        match etcd.txn_if_owner(&held.key, held.revision, ops).await? {
+            Some(response) => Ok(response),
+            None => Err(crate::queue::key_gone("lock", &held.key)),
         }
     }
 

@@ -24,6 +24,8 @@ struct CandidateState {
     primary: bool,
     was_primary: bool,
     ended: bool,
+    /// The candidacy ended by `resign` (not lost).
+    resigned: bool,
 }
 
 pub(crate) struct Candidate {
@@ -222,6 +224,77 @@ impl Leader {
         self.candidate.state.borrow().ended
     }
 
+    /// Resolves when the candidacy is lost: its lease expired, its key was
+    /// deleted by someone else, or its campaign failed (the counterpart of
+    /// [`crate::LockGuard::lost`]). A primary must stop acting as primary.
+    /// After [`Leader::resign`] it never resolves. Cancel-safe.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> vinesync::Result<()> {
+    /// use vinesync::{Client, LeaderOptions, Options};
+    /// let s = Client::memory(Options::new().prefix("/doc/leader-lost"))?;
+    /// let leader = s.leader("svc", LeaderOptions::new()).await?;
+    /// leader.wait_elected().await?;
+    /// tokio::select! {
+    ///     _ = leader.lost() => { /* stop serving as primary */ }
+    ///     _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
+    /// }
+    /// leader.resign().await
+    /// # }
+    /// ```
+    pub async fn lost(&self) {
+        let mut state = self.candidate.state.subscribe();
+        if state.wait_for(|s| s.ended && !s.resigned).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        if state.borrow().resigned {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Changes the `leader` value other processes see for this candidate
+    /// (Go's `Election.Proclaim`): `list_members`, `primary` and observers
+    /// show the new name; `watch_elect` and `observe` announce a primary
+    /// that proclaims again. [`Leader::name`] stays the name given to
+    /// `leader`. `Err(Lost)` if the candidacy is gone.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> vinesync::Result<()> {
+    /// use vinesync::{Client, LeaderOptions, MemberOptions, Options};
+    /// let s = Client::memory(Options::new().prefix("/doc/proclaim"))?;
+    /// let leader = s.leader("10.0.0.1:8080", LeaderOptions::new()).await?;
+    /// leader.proclaim("10.0.0.2:8080").await?;
+    /// let members = s.list_members(MemberOptions::new()).await?;
+    /// assert_eq!(members[0].leader, "10.0.0.2:8080");
+    /// leader.resign().await
+    /// # }
+    /// ```
+    pub async fn proclaim(&self, name: &str) -> Result<()> {
+        crate::options::check_text("leader name", name)?;
+        let c = &self.candidate;
+        let value = serde_json::to_vec(&crate::keys::MemberValue {
+            leader: name.to_string(),
+            id: c.id.clone(),
+            namespace: c.namespace.clone(),
+            role: String::new(),
+        })
+        .map_err(|e| Error::internal(format!("encoding the member value: {e}")))?;
+        if self.is_ended() {
+            return Err(queue::key_gone("candidate", &c.key));
+        }
+        if c.session
+            .backend()
+            .update_owned(&c.key, c.revision, value)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(queue::key_gone("candidate", &c.key))
+        }
+    }
+
     /// Gives up the candidacy (SPEC E4): deletes the candidate key, so the
     /// next candidate becomes primary within one watch round trip.
     /// Idempotent.
@@ -232,6 +305,7 @@ impl Leader {
     /// background (or expires with its lease).
     pub async fn resign(&self) -> Result<()> {
         let c = self.candidate.clone();
+        c.state.send_modify(|s| s.resigned = true);
         c.end();
         c.task.abort();
         let (answer, outcome) = tokio::sync::oneshot::channel();
@@ -254,6 +328,8 @@ impl Leader {
     }
 
     /// The namespace's current primary (SPEC E6), or `NoLeader`.
+    ///
+    /// Cancel-safe: a read.
     pub async fn primary(&self) -> Result<Member> {
         let first = self
             .backend()
@@ -282,6 +358,8 @@ impl Leader {
 
     /// Every primary of the namespace from now on, starting with the current
     /// one (SPEC E6).
+    ///
+    /// Cancel-safe: dropping the future (or the observer) stops the watch.
     pub async fn observe(&self) -> Result<Observer> {
         let feed = Feed::start(
             self.backend().clone(),
@@ -296,15 +374,13 @@ impl Leader {
     /// `true` when this candidate becomes primary, `false` when it stops
     /// being primary (SPEC E3); the stream ends when the candidacy ends.
     pub fn status(&self) -> StatusStream {
-        StatusStream {
-            state: self.candidate.state.subscribe(),
-            reported_true: false,
-            reported_false: false,
-        }
+        StatusStream::new(self.candidate.state.subscribe())
     }
 
     /// Blocks until this candidate is primary; `Err(Lost)` if the candidacy
     /// ends first.
+    ///
+    /// Cancel-safe: waiting does not change the candidacy.
     pub async fn wait_elected(&self) -> Result<()> {
         let mut state = self.candidate.state.subscribe();
         let outcome = state
@@ -329,6 +405,8 @@ impl Leader {
     }
 
     /// Members of this candidate's namespace (same as `list_members`).
+    ///
+    /// Cancel-safe: a read.
     pub async fn members(&self) -> Result<Vec<Member>> {
         feed::list(
             self.backend(),
@@ -353,17 +431,28 @@ impl Drop for Leader {
 }
 
 /// [`Leader::status`]'s stream: `true` on election, `false` when the
-/// primary role ends; `None` once the candidacy is over.
-#[derive(Debug)]
+/// primary role ends; `None` once the candidacy is over. Implements
+/// [`futures_core::Stream`]; it holds only the latest state, so nothing is
+/// buffered.
 pub struct StatusStream {
+    inner: futures_util::stream::BoxStream<'static, bool>,
+}
+
+impl std::fmt::Debug for StatusStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusStream").finish_non_exhaustive()
+    }
+}
+
+/// What a status stream has reported so far.
+struct StatusCursor {
     state: watch::Receiver<CandidateState>,
     reported_true: bool,
     reported_false: bool,
 }
 
-impl StatusStream {
-    /// The next status change.
-    pub async fn next(&mut self) -> Option<bool> {
+impl StatusCursor {
+    async fn next_change(&mut self) -> Option<bool> {
         loop {
             let now = *self.state.borrow_and_update();
             if now.was_primary && !self.reported_true {
@@ -381,5 +470,39 @@ impl StatusStream {
                 return None;
             }
         }
+    }
+}
+
+impl StatusStream {
+    fn new(state: watch::Receiver<CandidateState>) -> Self {
+        let cursor = StatusCursor {
+            state,
+            reported_true: false,
+            reported_false: false,
+        };
+        let stream = futures_util::stream::unfold(cursor, |mut cursor| async move {
+            cursor.next_change().await.map(|change| (change, cursor))
+        });
+        StatusStream {
+            inner: Box::pin(stream),
+        }
+    }
+
+    /// The next status change; the same as [`futures_core::Stream`]'s `next`.
+    ///
+    /// Cancel-safe: a change not yet returned is returned by the next call.
+    pub async fn next(&mut self) -> Option<bool> {
+        std::future::poll_fn(|cx| self.inner.as_mut().poll_next(cx)).await
+    }
+}
+
+impl futures_core::Stream for StatusStream {
+    type Item = bool;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<bool>> {
+        self.inner.as_mut().poll_next(cx)
     }
 }

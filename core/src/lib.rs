@@ -47,7 +47,7 @@
 //! let id = uuid::Uuid::new_v4().to_string();
 //! // new leader
 //! let role1 = s
-//!     .leader("leader", LeaderOptions::new().namespace("default").id(id.as_str()).ttl(3))
+//!     .leader("leader", LeaderOptions::new().namespace("default").id(id.as_str()).ttl(std::time::Duration::from_secs(3)))
 //!     .await?;
 //! // list all election members
 //! for m in s.list_members(MemberOptions::new().namespace("default")).await? {
@@ -69,6 +69,7 @@ mod guard;
 pub mod host;
 #[cfg(feature = "test-util")]
 mod inject;
+mod inspect;
 pub mod keys;
 mod leader;
 mod member;
@@ -89,6 +90,7 @@ pub use guard::LockGuard;
 #[cfg(feature = "test-util")]
 #[doc(hidden)]
 pub use inject::Injected;
+pub use inspect::{LockEntry, LockInfo};
 pub use leader::{Leader, StatusStream};
 pub use member::{ElectEvent, ElectEventKind, Member, ObserveResult, Role};
 pub use memory::MemoryStore;
@@ -98,6 +100,9 @@ pub use options::{
     MAX_ID_LEN,
 };
 pub use store::KeyValue;
+
+/// The etcd client crate, for the operations of [`LockGuard::txn`].
+pub use etcd_client;
 
 /// The crate version, as the C header's version macros give it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

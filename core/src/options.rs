@@ -16,8 +16,8 @@ pub const DEFAULT_PREFIX: &str = "/vine/sync";
 pub const DEFAULT_NODE: &str = "127.0.0.1:2379";
 /// Default lock TTL: 60 s.
 pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(60);
-/// Default leader TTL in seconds: 60.
-pub const DEFAULT_LEADER_TTL: i64 = 60;
+/// Default leader TTL: 60 s.
+pub const DEFAULT_LEADER_TTL: Duration = Duration::from_secs(60);
 /// Default election namespace.
 pub const DEFAULT_NAMESPACE: &str = "default";
 /// Longest id, name or namespace accepted (SPEC §6: "id over 1 KiB").
@@ -322,7 +322,7 @@ impl Default for LockOptions {
 }
 
 impl LockOptions {
-    /// The defaults: TTL 60 s, wait forever.
+    /// The defaults: TTL 60 s, no wait limit.
     pub fn new() -> Self {
         Self::default()
     }
@@ -333,9 +333,13 @@ impl LockOptions {
         self
     }
 
-    /// vine's `LockWait`; a zero duration means "wait until cancelled", as in vine.
+    /// vine's `LockWait`: how long `lock` waits before `LockTimeout`.
+    /// Without it (the default) `lock` waits until it gets the lock or its
+    /// future is dropped. `Duration::ZERO` tries once: `LockTimeout` at
+    /// once if the lock is held (vine's `LockWait(0)` means "no limit"
+    /// instead; the Go package keeps vine's meaning, see the README).
     pub fn wait(mut self, wait: Duration) -> Self {
-        self.wait = if wait.is_zero() { None } else { Some(wait) };
+        self.wait = Some(wait);
         self
     }
 
@@ -351,8 +355,9 @@ pub struct LeaderOptions {
     pub namespace: String,
     /// This candidate's id (default: a new UUID v4).
     pub id: Option<String>,
-    /// Lease TTL in seconds (default 60, minimum 1).
-    pub ttl: i64,
+    /// Lease TTL (default 60 s, minimum 1 s; rounded up to whole seconds,
+    /// as etcd leases count seconds).
+    pub ttl: Duration,
 }
 
 impl Default for LeaderOptions {
@@ -383,9 +388,9 @@ impl LeaderOptions {
         self
     }
 
-    /// vine's `LeaderTTL` (seconds).
-    pub fn ttl(mut self, seconds: i64) -> Self {
-        self.ttl = seconds;
+    /// vine's `LeaderTTL`.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
         self
     }
 
@@ -394,20 +399,7 @@ impl LeaderOptions {
         if let Some(id) = &self.id {
             check_text("LeaderId", id)?;
         }
-        if self.ttl < 1 {
-            return Err(Error::invalid(format!(
-                "LeaderTTL {}s is shorter than the minimum of 1s",
-                self.ttl
-            )));
-        }
-        let max = i64::try_from(MAX_TTL.as_secs()).unwrap_or(i64::MAX);
-        if self.ttl > max {
-            return Err(Error::invalid(format!(
-                "LeaderTTL {}s is longer than the maximum of {max}s",
-                self.ttl
-            )));
-        }
-        Ok(())
+        check_ttl("LeaderTTL", self.ttl)
     }
 }
 
@@ -496,7 +488,7 @@ mod tests {
         assert_eq!(o.nodes, vec!["127.0.0.1:2379"]);
         assert_eq!(LockOptions::default().ttl, Duration::from_secs(60));
         assert_eq!(LockOptions::default().wait, None);
-        assert_eq!(LeaderOptions::default().ttl, 60);
+        assert_eq!(LeaderOptions::default().ttl, Duration::from_secs(60));
         assert_eq!(LeaderOptions::default().namespace, "default");
         assert_eq!(MemberOptions::default().namespace, "default");
         assert_eq!(WatchOptions::default().id, None);

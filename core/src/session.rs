@@ -107,6 +107,8 @@ pub(crate) struct Session {
     runtime: tokio::runtime::Handle,
     revoke_on_drop: AtomicBool,
     tasks: TaskTracker,
+    /// The handle's count of lost leases ([`crate::Client::lease_lost`]).
+    losses: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Session {
@@ -129,6 +131,7 @@ impl Session {
         ttl: i64,
         suspended: Arc<AtomicBool>,
         tasks: TaskTracker,
+        losses: watch::Sender<u64>,
     ) -> Result<Arc<Session>> {
         let sent = BootInstant::now();
         let id = new_lease_id();
@@ -166,6 +169,7 @@ impl Session {
             runtime: tokio::runtime::Handle::current(),
             revoke_on_drop: AtomicBool::new(true),
             tasks,
+            losses,
         });
         cleanup.disarm();
         let deadline = local_deadline(sent, answered, granted);
@@ -209,8 +213,12 @@ impl Session {
 
     /// Marks the lease as gone (the store said so, or its deadline passed).
     pub fn mark_lost(&self) {
-        self.lost
-            .send_if_modified(|lost| !std::mem::replace(lost, true));
+        if self
+            .lost
+            .send_if_modified(|lost| !std::mem::replace(lost, true))
+        {
+            self.losses.send_modify(|n| *n += 1);
+        }
     }
 
     /// Resolves once the session is lost.
@@ -221,7 +229,8 @@ impl Session {
     /// Revokes the lease now (closing the handle): its keys go with it.
     pub async fn revoke(&self) -> Result<()> {
         self.revoke_on_drop.store(false, Ordering::Release);
-        self.mark_lost();
+        // Ended on purpose: not counted as a loss.
+        self.lost.send_replace(true);
         self.backend.revoke(self.lease).await
     }
 

@@ -119,6 +119,15 @@ pub(crate) trait Store: Send + Sync + 'static {
         create_revision: i64,
     ) -> impl Future<Output = Result<bool>> + Send;
 
+    /// Replaces the value of `key` (keeping its lease) only if its create
+    /// revision is `create_revision`. Returns whether it did.
+    fn update_owned(
+        &self,
+        key: &str,
+        create_revision: i64,
+        value: Vec<u8>,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
     /// Deletes `key` whatever its revision; returns whether it existed.
     /// Only for keys whose name is ours alone (`{lease:x}_{seq:x}`): the
     /// cleanup of a write whose outcome is unknown (SPEC H3), which cannot

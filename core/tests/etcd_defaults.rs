@@ -53,7 +53,12 @@ async fn h7_idle_holder_sees_no_reconnect_for_30s_on_default_etcd() {
         .unwrap();
     let lost = guard.lost_signal();
     let leader = client
-        .leader("svc", LeaderOptions::new().namespace("idle").ttl(60))
+        .leader(
+            "svc",
+            LeaderOptions::new()
+                .namespace("idle")
+                .ttl(Duration::from_secs(60)),
+        )
         .await
         .unwrap();
     leader.wait_elected().await.unwrap();
@@ -94,7 +99,7 @@ async fn h7_ttl_below_the_servers_minimum_is_refused_not_raised() {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
     assert!(err.message().contains("minimum lease TTL of 2s"), "{err}");
     let err = client
-        .leader("svc", LeaderOptions::new().ttl(1))
+        .leader("svc", LeaderOptions::new().ttl(Duration::from_secs(1)))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");

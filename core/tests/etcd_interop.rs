@@ -137,7 +137,7 @@ async fn etcdctl_elect_listen_shows_our_primary() {
             LeaderOptions::new()
                 .namespace("ns")
                 .id("our-primary")
-                .ttl(10),
+                .ttl(Duration::from_secs(10)),
         )
         .await
         .unwrap();
@@ -167,7 +167,10 @@ async fn etcdctl_candidate_is_listed_with_its_raw_value() {
     let ours = c
         .leader(
             "svc",
-            LeaderOptions::new().namespace("ns").id("ours").ttl(10),
+            LeaderOptions::new()
+                .namespace("ns")
+                .id("ours")
+                .ttl(Duration::from_secs(10)),
         )
         .await
         .unwrap();

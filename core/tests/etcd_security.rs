@@ -46,7 +46,12 @@ async fn exercise(client: &Client) {
     assert!(guard.fencing_token() > 0);
     guard.unlock().await.unwrap();
     let leader = client
-        .leader("svc", LeaderOptions::new().namespace("sec").ttl(5))
+        .leader(
+            "svc",
+            LeaderOptions::new()
+                .namespace("sec")
+                .ttl(Duration::from_secs(5)),
+        )
         .await
         .unwrap();
     leader.wait_elected().await.unwrap();

@@ -124,7 +124,9 @@ pub unsafe extern "C" fn vs_leader_new(
             options = options.id(id);
         }
         if ttl_s != 0 {
-            options = options.ttl(ttl_s);
+            let seconds = u64::try_from(ttl_s)
+                .map_err(|_| Failure::invalid(format!("ttl {ttl_s} is negative")))?;
+            options = options.ttl(std::time::Duration::from_secs(seconds));
         }
         let leader = block_on(None, None, async {
             s.client.leader(name, options).await.map_err(Failure::from)
@@ -461,7 +463,7 @@ pub unsafe extern "C" fn vs_watcher_next(
                 let mut stream = w.stream.lock().await;
                 match &mut *stream {
                     Stream::Watch(watcher) => {
-                        let e = watcher.next().await?;
+                        let e = watcher.next().await.ok_or_else(closed_failure)??;
                         let kind = match e.kind {
                             ElectEventKind::Joined => vs_event_kind::VS_EVENT_JOINED,
                             ElectEventKind::Left => vs_event_kind::VS_EVENT_LEFT,
@@ -473,7 +475,7 @@ pub unsafe extern "C" fn vs_watcher_next(
                         })
                     }
                     Stream::Observe(observer) => {
-                        let r = observer.next().await?;
+                        let r = observer.next().await.ok_or_else(closed_failure)??;
                         Ok(vs_event {
                             kind: vs_event_kind::VS_EVENT_ELECTED,
                             member: vs_member {

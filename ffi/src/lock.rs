@@ -26,9 +26,13 @@ fn lock_options(ttl_ms: u64, wait_ms: u64) -> LockOptions {
     } else {
         Duration::from_millis(ttl_ms)
     };
-    LockOptions::new()
-        .ttl(ttl)
-        .wait(Duration::from_millis(wait_ms))
+    // C keeps vine's meaning: a zero wait is no limit.
+    let options = LockOptions::new().ttl(ttl);
+    if wait_ms == 0 {
+        options
+    } else {
+        options.wait(Duration::from_millis(wait_ms))
+    }
 }
 
 fn deliver(held: LockGuard, out: *mut *mut vs_guard) {

@@ -9,6 +9,7 @@ mod args;
 mod errors;
 mod faults;
 mod guard;
+mod inspect;
 mod leader;
 mod process;
 mod runtime;
@@ -37,6 +38,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<guard::LockGuard>()?;
     m.add_class::<leader::Leader>()?;
     m.add_class::<values::Member>()?;
+    m.add_class::<inspect::LockInfo>()?;
+    m.add_class::<inspect::LockEntry>()?;
     m.add_class::<values::ElectEvent>()?;
     m.add_class::<values::ObserveResult>()?;
     m.add_class::<values::Options>()?;

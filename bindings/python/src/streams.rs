@@ -9,7 +9,6 @@ use std::time::Duration;
 use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration, PyTimeoutError};
 use pyo3::prelude::*;
 use tokio::sync::{watch, Mutex};
-use vinesync::ErrorKind;
 
 use crate::args::seconds;
 use crate::errors::to_py;
@@ -25,13 +24,9 @@ pub trait Source: Send + 'static {
     fn close(&mut self);
 }
 
-/// `Err(Closed)` from a feed means it has ended.
-fn ended_on_close<T>(next: vinesync::Result<T>) -> vinesync::Result<Option<T>> {
-    match next {
-        Ok(item) => Ok(Some(item)),
-        Err(e) if e.kind() == ErrorKind::Closed => Ok(None),
-        Err(e) => Err(e),
-    }
+/// A feed's `None` means it has ended.
+fn ended_on_close<T>(next: Option<vinesync::Result<T>>) -> vinesync::Result<Option<T>> {
+    next.transpose()
 }
 
 impl Source for vinesync::ElectWatcher {

@@ -88,7 +88,8 @@ fn lock_options(ttl: Option<f64>, wait: Option<f64>) -> vinesync::Result<LockOpt
     if let Some(ttl) = seconds("ttl", ttl)? {
         options = options.ttl(ttl);
     }
-    if let Some(wait) = seconds("wait", wait)? {
+    // vine's meaning (0 = no limit) until the Python conventions change.
+    if let Some(wait) = seconds("wait", wait)?.filter(|w| !w.is_zero()) {
         options = options.wait(wait);
     }
     Ok(options)
@@ -103,7 +104,9 @@ fn leader_options(ns: Option<String>, id: Option<String>, ttl: Option<i64>) -> L
         options = options.id(id);
     }
     if let Some(ttl) = ttl {
-        options = options.ttl(ttl);
+        options = options.ttl(std::time::Duration::from_secs(
+            u64::try_from(ttl).unwrap_or(0),
+        ));
     }
     options
 }
@@ -379,6 +382,12 @@ impl Sync {
         let options = member_options(ns);
         let members = wait(py, async move { client.list_members(options).await })?;
         Ok(members.into_iter().map(Member::from).collect())
+    }
+
+    /// Who holds lock `id` and who waits for it (a `LockInfo`); writes
+    /// nothing. (No asyncio twin yet.)
+    fn lock_info(&self, py: Python<'_>, id: String) -> PyResult<crate::inspect::LockInfo> {
+        crate::inspect::lock_info(py, self.check(py)?, id)
     }
 
     /// `list_members` for asyncio.

@@ -2,10 +2,13 @@
 //! scheme, timeouts, HTTP/2 keepalive (to notice dead members), TLS files
 //! and credentials. A probe request proves the cluster answers.
 
+#[cfg(feature = "tls")]
 use std::path::Path;
 use std::time::Duration;
 
-use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
+#[cfg(feature = "tls")]
+use etcd_client::{Certificate, Identity, TlsOptions};
+use etcd_client::{Client, ConnectOptions};
 
 use super::errors;
 use crate::error::{Error, ErrorKind, Result};
@@ -31,6 +34,7 @@ pub(super) fn endpoint_urls(options: &Options) -> Vec<String> {
         .collect()
 }
 
+#[cfg(feature = "tls")]
 fn read_file(what: &str, path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| {
         Error::invalid(format!(
@@ -60,6 +64,14 @@ fn connect_options(options: &Options) -> Result<ConnectOptions> {
             .with_auto_token_refresh(true);
     }
     if let Some(tls) = &options.tls {
+        connect = with_tls(connect, tls)?;
+    }
+    Ok(connect)
+}
+
+#[cfg(feature = "tls")]
+fn with_tls(connect: ConnectOptions, tls: &crate::options::TlsOptions) -> Result<ConnectOptions> {
+    {
         let mut config = TlsOptions::new();
         if let Some(ca) = &tls.ca_file {
             config = config.ca_certificate(Certificate::from_pem(read_file("CA certificate", ca)?));
@@ -73,9 +85,15 @@ fn connect_options(options: &Options) -> Result<ConnectOptions> {
         if let Some(name) = &tls.server_name {
             config = config.domain_name(name.clone());
         }
-        connect = connect.with_tls(config);
+        Ok(connect.with_tls(config))
     }
-    Ok(connect)
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_tls(_: ConnectOptions, _: &crate::options::TlsOptions) -> Result<ConnectOptions> {
+    Err(Error::invalid(
+        "TLS options were given but vinesync was built without its `tls` feature",
+    ))
 }
 
 /// The HTTP/2 keepalive ping interval and how long a ping may go unanswered.

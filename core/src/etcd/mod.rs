@@ -98,6 +98,44 @@ impl EtcdStore {
     }
 }
 
+impl EtcdStore {
+    /// Runs `ops` in one transaction only if `key` still has create
+    /// revision `create_revision` (the holder's own key: Go's
+    /// `Mutex.IsOwner()` compare). `Ok(None)` when it does not.
+    pub(crate) async fn txn_if_owner(
+        &self,
+        key: &str,
+        create_revision: i64,
+        ops: Vec<TxnOp>,
+    ) -> Result<Option<etcd_client::TxnResponse>> {
+        let kv = self.client.kv_client();
+        let txn = Txn::new()
+            .when([Compare::create_revision(
+                key,
+                CompareOp::Equal,
+                create_revision,
+            )])
+            .and_then(ops);
+        // Not retried blindly: a transaction whose answer was lost may have
+        // been applied, and `ops` are the caller's (not idempotent in
+        // general). One attempt, bounded by the request timeout.
+        let mut client = kv;
+        let response = tokio::time::timeout(self.request_timeout, client.txn(txn))
+            .await
+            .map_err(|_| {
+                Error::new(
+                    crate::ErrorKind::Unavailable,
+                    format!(
+                        "guarded transaction on {key:?}: no answer within {:?} (it may or may not have been applied)",
+                        self.request_timeout
+                    ),
+                )
+            })?
+            .map_err(|e| errors::to_error(&format!("guarded transaction on {key:?}"), e))?;
+        Ok(response.succeeded().then_some(response))
+    }
+}
+
 impl Store for EtcdStore {
     type Watch = EtcdWatch;
 
@@ -242,6 +280,28 @@ impl Store for EtcdStore {
             _ => false,
         });
         Ok(absent && attempts.load(std::sync::atomic::Ordering::Relaxed) > 1)
+    }
+
+    async fn update_owned(&self, key: &str, create_revision: i64, value: Vec<u8>) -> Result<bool> {
+        let kv = self.client.kv_client();
+        let txn = Txn::new()
+            .when([Compare::create_revision(
+                key,
+                CompareOp::Equal,
+                create_revision,
+            )])
+            .and_then([TxnOp::put(
+                key,
+                value,
+                Some(PutOptions::new().with_ignore_lease()),
+            )]);
+        let response = self
+            .retry(&format!("updating {key:?}"), || {
+                let (mut kv, txn) = (kv.clone(), txn.clone());
+                async move { kv.txn(txn).await }
+            })
+            .await?;
+        Ok(response.succeeded())
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {

@@ -175,6 +175,10 @@ impl Store for MemoryStore {
         Ok(self.lock().delete_owned(key, create_revision))
     }
 
+    async fn update_owned(&self, key: &str, create_revision: i64, value: Vec<u8>) -> Result<bool> {
+        Ok(self.lock().update_owned(key, create_revision, value))
+    }
+
     async fn delete(&self, key: &str) -> Result<bool> {
         let mut state = self.lock();
         let existing = state.get(key).map(|kv| kv.create_revision);

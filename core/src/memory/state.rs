@@ -205,6 +205,24 @@ impl State {
         })
     }
 
+    /// Replaces the value of `key` if its create revision is
+    /// `create_revision` (keeping its lease); returns whether it did.
+    pub fn update_owned(&mut self, key: &str, create_revision: i64, value: Vec<u8>) -> bool {
+        let Some(kv) = self.kvs.get_mut(key) else {
+            return false;
+        };
+        if kv.create_revision != create_revision {
+            return false;
+        }
+        self.revision += 1;
+        let rev = self.revision;
+        kv.value = value;
+        kv.mod_revision = rev;
+        let kv = kv.clone();
+        self.emit(WatchEvent::Put(kv), rev);
+        true
+    }
+
     fn first_under(&self, dir: &str) -> Option<KeyValue> {
         self.range(
             dir,

@@ -192,6 +192,7 @@ pub async fn e6_observe_and_primary(env: Env) {
     let first = tokio::time::timeout(5 * SECOND, observer.next())
         .await
         .unwrap()
+        .unwrap()
         .unwrap();
     assert_eq!((first.namespace.as_str(), first.id.as_str()), ("ns", "a"));
     let p = lb.primary().await.unwrap();
@@ -200,10 +201,12 @@ pub async fn e6_observe_and_primary(env: Env) {
     let second = tokio::time::timeout(5 * SECOND, observer.next())
         .await
         .unwrap()
+        .unwrap()
         .unwrap();
     assert_eq!(second.id, "b");
     assert_eq!(lb.primary().await.unwrap().id, "b");
     observer.close();
+    assert!(observer.next().await.is_none(), "a closed observer ends");
     lb.resign().await.unwrap();
 }
 
@@ -273,6 +276,7 @@ async fn next_event(w: &mut ElectWatcher) -> ElectEvent {
     tokio::time::timeout(5 * SECOND, w.next())
         .await
         .expect("no election event in time")
+        .expect("the watch ended")
         .unwrap()
 }
 
@@ -344,7 +348,7 @@ pub async fn e8_watch_elect_filtered_by_id_and_close(env: Env) {
         ]
     );
     only_b.close();
-    assert_eq!(only_b.next().await.unwrap_err().kind(), ErrorKind::Closed);
+    assert!(only_b.next().await.is_none(), "a closed watcher ends");
 }
 
 /// E2/E3 (SPEC H3): a campaign that ends on an error (here its "is my key
@@ -379,4 +383,57 @@ pub async fn e3_failed_campaign_removes_its_key(env: Env) {
         .unwrap();
     third.resign().await.unwrap();
     drop(second);
+}
+
+/// E6/E8 (`Leader::proclaim`): a new value is seen by `list_members` and a
+/// primary that proclaims is announced again to watchers.
+pub async fn e6_proclaim_updates_members_and_watchers(env: Env) {
+    let a = env.client().await;
+    let w = env.client().await;
+    let leader = a
+        .leader("old-name", candidate("ns", "a", 10))
+        .await
+        .unwrap();
+    leader.wait_elected().await.unwrap();
+    let mut watcher = w
+        .watch_elect(WatchOptions::new().namespace("ns"))
+        .await
+        .unwrap();
+    leader.proclaim("new-name").await.unwrap();
+    let listed = members(&w, "ns").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].leader, "new-name");
+    let event = tokio::time::timeout(5 * SECOND, watcher.next())
+        .await
+        .expect("the proclaim is announced")
+        .expect("the watch ended")
+        .unwrap();
+    assert_eq!(event.kind, ElectEventKind::Elected);
+    assert_eq!(event.member.leader, "new-name");
+    leader.resign().await.unwrap();
+    assert_eq!(
+        leader.proclaim("later").await.unwrap_err().kind(),
+        ErrorKind::Lost
+    );
+}
+
+/// E2 (`Leader::lost`): fires when the candidacy's lease is lost, never
+/// after a resign.
+pub async fn e2_leader_lost_fires_on_loss_not_on_resign(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let resigned = b.leader("svc", candidate("other", "b", 10)).await.unwrap();
+    resigned.resign().await.unwrap();
+    let leader = a.leader("svc", candidate("ns", "a", 1)).await.unwrap();
+    leader.wait_elected().await.unwrap();
+    a.faults().suspend_keepalive(true);
+    tokio::time::timeout(10 * SECOND, leader.lost())
+        .await
+        .expect("lost not fired after the lease expired");
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), resigned.lost())
+            .await
+            .is_err(),
+        "lost fired after a resign"
+    );
 }

@@ -33,7 +33,8 @@ pub async fn errors_invalid_arguments_are_named(env: Env) {
     );
     assert_invalid(c.leader("", LeaderOptions::new()).await, "leader name");
     assert_invalid(
-        c.leader("svc", LeaderOptions::new().ttl(0)).await,
+        c.leader("svc", LeaderOptions::new().ttl(Duration::ZERO))
+            .await,
         "LeaderTTL",
     );
     assert_invalid(
@@ -76,7 +77,10 @@ pub async fn errors_closed_handle(env: Env) {
     let a = env.client().await;
     let b = env.client().await;
     a.lock("held", ttl(60)).await.unwrap().detach();
-    let leader = a.leader("svc", LeaderOptions::new().ttl(60)).await.unwrap();
+    let leader = a
+        .leader("svc", LeaderOptions::new().ttl(Duration::from_secs(60)))
+        .await
+        .unwrap();
     a.close().await;
     a.close().await;
     assert!(a.is_closed());

@@ -86,6 +86,27 @@ pub async fn l2_lock_blocks_until_unlock(env: Env) {
         .unwrap();
 }
 
+/// L2/L10 (Rust conventions): a zero `wait` tries once — `LockTimeout` at
+/// once when the lock is held, leaving no key; the lock when it is free.
+/// Without `wait` there is no limit.
+pub async fn l2_zero_wait_tries_once(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    let started = Instant::now();
+    let err = b.lock("x", ttl(10).wait(Duration::ZERO)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LockTimeout, "{err}");
+    assert!(
+        started.elapsed() < 2 * SECOND,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(env.lock_keys(&a, "x").await.len(), 1, "the try left a key");
+    guard.unlock().await.unwrap();
+    let g = b.lock("x", ttl(10).wait(Duration::ZERO)).await.unwrap();
+    g.unlock().await.unwrap();
+}
+
 /// Waits until lock `id` has `n` keys (holder + waiters).
 async fn wait_keys(env: &Env, client: &vinesync::Client, id: &str, n: usize) {
     let ok = eventually(5 * SECOND, || async {
@@ -337,6 +358,27 @@ pub async fn l6_lost_signal_before_anyone_else_acquires(env: Env) {
     );
     g.unlock().await.unwrap();
     drop(guard);
+}
+
+/// L6 (`Client::lease_lost`): the handle-wide signal fires when one of its
+/// leases is lost, and not when another handle closes.
+pub async fn l6_handle_lease_lost_signal(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let _guard = a.lock("x", ttl(1)).await.unwrap();
+    let b_guard = b.lock("y", ttl(10)).await.unwrap();
+    let b_lost = b.clone();
+    let b_watch = tokio::spawn(async move { b_lost.lease_lost().await });
+    let a_lost = a.clone();
+    let a_watch = tokio::spawn(async move { a_lost.lease_lost().await });
+    a.faults().suspend_keepalive(true);
+    tokio::time::timeout(10 * SECOND, a_watch)
+        .await
+        .expect("lease_lost not fired")
+        .unwrap();
+    b_guard.unlock().await.unwrap();
+    assert!(!b_watch.is_finished(), "another handle's signal fired");
+    b_watch.abort();
 }
 
 /// L6: a holder whose key is deleted by someone else is told.

@@ -101,7 +101,7 @@ pub fn leader_options(ns: &str, id: &str, ttl: u64) -> LeaderOptions {
     LeaderOptions::new()
         .namespace(ns)
         .id(id)
-        .ttl(i64::try_from(ttl.max(min_ttl())).unwrap_or(i64::MAX))
+        .ttl(Duration::from_secs(ttl.max(min_ttl())))
 }
 
 /// Polls `check` every 20 ms until it is true or `limit` passes.
@@ -135,6 +135,7 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_lock::l2_lock_blocks_until_unlock,
         cases_lock::l2_waiters_served_in_arrival_order,
         cases_lock::l2_lock_wait_gives_lock_timeout,
+        cases_lock::l2_zero_wait_tries_once,
         cases_lock::l2_waiter_watches_only_its_predecessor,
         cases_lock::l3_seed_example_second_lock_on_same_handle_waits,
         cases_lock::l3_unlock_from_another_task_and_waiting_untouched,
@@ -167,6 +168,9 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_election::e8_watch_elect_filtered_by_id_and_close,
         cases_election::e2_lost_lease_ends_primary_role,
         cases_election::e3_failed_campaign_removes_its_key,
+        cases_election::e6_proclaim_updates_members_and_watchers,
+        cases_election::e2_leader_lost_fires_on_loss_not_on_resign,
+        cases_lock::l6_handle_lease_lost_signal,
         cases_lock::l6_lost_signal_before_anyone_else_acquires,
         cases_cancel::h3_lock_free_failed_or_cancelled_at_every_point,
         cases_cancel::h3_lock_contended_failed_or_cancelled_at_every_point,

@@ -144,7 +144,7 @@ async fn elect(client: &Client, args: &[String]) -> Result<(), String> {
     let [name, ns, ttl, seconds] = args else {
         return Err("elect NAME NS TTL_S SECONDS".into());
     };
-    let ttl: i64 = ttl.parse().map_err(|_| "TTL_S")?;
+    let ttl = Duration::from_secs(ttl.parse().map_err(|_| "TTL_S")?);
     let seconds: u64 = seconds.parse().map_err(|_| "SECONDS")?;
     let mut watcher = client
         .watch_elect(WatchOptions::new().namespace(ns.as_str()))
@@ -180,7 +180,9 @@ async fn elect(client: &Client, args: &[String]) -> Result<(), String> {
                 }
             },
             event = watcher.next() => {
-                let event = event.map_err(|e| e.to_string())?;
+                let event = event
+                    .ok_or_else(|| "the election watch ended".to_string())?
+                    .map_err(|e| e.to_string())?;
                 if event.kind == vinesync::ElectEventKind::Elected {
                     say(&format!("WATCHED {} {}", event.member.id, now()));
                 }

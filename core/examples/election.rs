@@ -7,6 +7,7 @@
 #![allow(clippy::print_stdout)]
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use vinesync::{Client, LeaderOptions, MemberOptions};
 
@@ -15,7 +16,7 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("election example failed: {error} ({})", error.kind());
+            eprintln!("election example failed: {error}");
             ExitCode::FAILURE
         }
     }
@@ -33,7 +34,7 @@ async fn run() -> vinesync::Result<()> {
             LeaderOptions::new()
                 .namespace("default")
                 .id(id.as_str())
-                .ttl(3),
+                .ttl(Duration::from_secs(3)),
         )
         .await?;
     role1.wait_elected().await?;

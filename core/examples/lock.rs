@@ -17,7 +17,7 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("lock example failed: {error} ({})", error.kind());
+            eprintln!("lock example failed: {error}");
             ExitCode::FAILURE
         }
     }

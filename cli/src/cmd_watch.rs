@@ -1,0 +1,57 @@
+//! `vinesync watch [--ns NS] [--id ID] [--json]`: election events as they
+//! happen, until interrupted.
+
+use serde_json::json;
+use vinesync::WatchOptions;
+
+use crate::args::{Connection, WatchArgs};
+use crate::connect;
+use crate::exit::{self, Failure};
+use crate::interrupts::Interrupts;
+
+pub async fn run(connection: &Connection, args: &WatchArgs) -> Result<u8, Failure> {
+    let mut interrupts = Interrupts::catch()
+        .map_err(|e| Failure::new(exit::FAILURE, format!("cannot catch signals: {e}")))?;
+    let client = connect::client(connection).await?;
+    let mut options = WatchOptions::new().namespace(args.ns.as_str());
+    if let Some(id) = &args.id {
+        options = options.id(id.as_str());
+    }
+    let mut watcher = client.watch_elect(options).await?;
+    loop {
+        let event = tokio::select! {
+            event = watcher.next() => match event {
+                Some(event) => event?,
+                None => break, // the watch was closed
+            },
+            _ = interrupts.next() => break,
+        };
+        let m = &event.member;
+        let written = if args.json {
+            let line = json!({
+                "event": event.kind.as_str(),
+                "id": m.id,
+                "leader": m.leader,
+                "namespace": m.namespace,
+                "role": m.role.as_str(),
+                "revision": event.revision,
+            });
+            out!("{line}")
+        } else {
+            out!(
+                "{:<8} {:<8} {}\t{}\t(revision {})",
+                event.kind.as_str(),
+                m.role.as_str(),
+                m.id,
+                m.leader,
+                event.revision
+            )
+        };
+        if !written {
+            break; // stdout closed (`vinesync watch | head`): done
+        }
+    }
+    watcher.close();
+    client.close().await;
+    Ok(0)
+}

@@ -1,0 +1,71 @@
+//! The etcd handle: the VINESYNC_* variables (`Options::from_env`), then the
+//! flags over them.
+
+use vinesync::{Client, Credentials, Options, TlsOptions};
+
+use crate::args::Connection;
+use crate::exit::Failure;
+
+/// The options the flags and the environment ask for, validated.
+pub fn options(flags: &Connection) -> Result<Options, Failure> {
+    let mut options = Options::from_env()?;
+    if !flags.endpoints.is_empty() {
+        options.nodes = flags
+            .endpoints
+            .iter()
+            .map(|e| e.trim().to_string())
+            .filter(|e| !e.is_empty())
+            .collect();
+    }
+    if let Some(prefix) = &flags.prefix {
+        options.prefix = prefix.clone();
+    }
+    if let Some(timeout) = flags.dial_timeout {
+        options.dial_timeout = timeout;
+    }
+    if let Some(timeout) = flags.request_timeout {
+        options.request_timeout = timeout;
+    }
+    let tls_flags = TlsOptions {
+        ca_file: flags.cacert.clone(),
+        cert_file: flags.cert.clone(),
+        key_file: flags.key.clone(),
+        server_name: flags.server_name.clone(),
+    };
+    if tls_flags != TlsOptions::default() {
+        let tls = options.tls.get_or_insert_with(TlsOptions::default);
+        tls.ca_file = tls_flags.ca_file.or(tls.ca_file.take());
+        tls.cert_file = tls_flags.cert_file.or(tls.cert_file.take());
+        tls.key_file = tls_flags.key_file.or(tls.key_file.take());
+        tls.server_name = tls_flags.server_name.or(tls.server_name.take());
+    }
+    if let Some(user) = &flags.user {
+        let password = options
+            .credentials
+            .take()
+            .map(|c| c.password)
+            .unwrap_or_default();
+        options.credentials = Some(Credentials {
+            user: user.clone(),
+            password,
+        });
+    }
+    if let Some(password) = &flags.password {
+        match options.credentials.as_mut() {
+            Some(credentials) => credentials.password = password.clone(),
+            None => {
+                return Err(Failure::new(
+                    crate::exit::USAGE,
+                    "--password needs --user (or VINESYNC_USER)",
+                ))
+            }
+        }
+    }
+    options.validate()?;
+    Ok(options)
+}
+
+/// Connects to etcd.
+pub async fn client(flags: &Connection) -> Result<Client, Failure> {
+    Ok(Client::etcd(options(flags)?).await?)
+}

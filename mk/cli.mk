@@ -1,0 +1,23 @@
+# The vinesync command (cli/): run a program only while holding a lock or
+# while primary; list locks, candidates and election events. Its tests
+# start their own etcd (the testkit) and drive the real binary.
+
+.PHONY: build-cli test-cli install-cli
+
+build-cli: ## build the vinesync command
+	$(CARGO) build -q -p vinesync-cli
+
+test-cli: deps ## the vinesync command: unit tests, and end-to-end tests against a real etcd
+	$(CARGO) test -q -p vinesync-cli
+
+TEST_TARGETS += test-cli
+# test-cli runs these tests; test-rust's `cargo test --workspace` need not
+# run them again.
+test-rust: CARGO_EXCLUDE += --exclude vinesync-cli
+
+# `make install` installs the command too (from the last build-cli, as
+# the libraries are installed from the last build-c).
+install: install-cli
+install-cli: build-cli ## install the vinesync command under PREFIX/bin
+	install -d $(PREFIX)/bin
+	install -m 755 -s $(TARGET_DIR)/debug/vinesync $(PREFIX)/bin/

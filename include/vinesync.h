@@ -4,21 +4,32 @@
  *
  * Conventions:
  *  - Every fallible function returns a vs_status and writes its outputs only
- *    on VS_OK. When `err` is not NULL, a failure also stores an owned
- *    vs_error there: read it with vs_error_status/vs_error_message and free
- *    it with vs_error_free(&err).
+ *    on VS_OK. When `err` is not NULL and `*err` is NULL, a failure also
+ *    stores an owned vs_error there: read it with vs_error_status/
+ *    vs_error_message and free it with vs_error_free(&err). An error
+ *    already in `*err` is kept (never overwritten or leaked).
  *  - Handles are opaque. vs_*_free(&p) frees *p and sets p to NULL; NULL and
  *    pointers to NULL are accepted, so a double free through the same
  *    variable is harmless.
  *  - Strings passed in are NUL-terminated UTF-8, borrowed for the call.
  *    Strings returned are owned by the object they come from.
- *  - Threads: vs_sync, vs_leader, vs_watcher and vs_cancel may be used from
- *    any number of threads at once; vs_guard and vs_options from one thread
- *    at a time; vs_error, vs_member, vs_member_list, vs_event are immutable.
- *  - Blocking calls (vs_lock, vs_sync_new_etcd, *_wait_*, *_next) take an
- *    optional vs_cancel: fire it from another thread to make them return
+ *  - Threads: vs_sync, vs_leader, vs_watcher, vs_guard and vs_cancel may be
+ *    used from any number of threads at once; vs_options from one thread at
+ *    a time; vs_error, vs_member, vs_owned_member, vs_member_list and
+ *    vs_event are immutable.
+ *  - Exit and fork: every call is safe at process exit (atexit, C++ global
+ *    destructors); handles still open at exit are closed, releasing their
+ *    locks. In a child of fork() the parent's handles return VS_CLOSED and
+ *    touch nothing; new handles work.
+ *  - vs_guard_free, vs_leader_free and vs_sync_free release what is still
+ *    held before returning (bounded by the request timeout).
+ *  - Every call that does network I/O takes an optional vs_cancel (NULL =
+ *    none): fire it from another thread to make the call return
  *    VS_CANCELLED promptly. A cancelled vs_lock leaves no waiter key.
- *  - Durations are milliseconds (uint64_t); 0 means "no limit" for waits.
+ *  - Durations are milliseconds (uint64_t); 0 means "no limit" for waits
+ *    and the default for TTLs.
+ *  - vs_member is always borrowed (from a list, an event or a
+ *    vs_owned_member); vs_owned_member is the caller's to free.
  */
 
 
@@ -112,6 +123,10 @@ typedef enum {
    * The member became primary.
    */
   VS_EVENT_ELECTED = 2,
+  /**
+   * Not an event: what `vs_event_get_kind(NULL)` returns.
+   */
+  VS_EVENT_INVALID = -1,
 } vs_event_kind;
 
 /**
@@ -128,13 +143,15 @@ typedef struct vs_cancel vs_cancel;
 typedef struct vs_error vs_error;
 
 /**
- * One election event: its kind and member. Owned by the caller.
+ * One election event: its kind, member and store revision. Owned by the
+ * caller.
  */
 typedef struct vs_event vs_event;
 
 /**
- * A held lock. Use it from one thread at a time (or guard it yourself);
- * freeing it releases the lock if it is still held.
+ * A held lock. Thread-safe: e.g. one thread in `vs_guard_wait_lost`,
+ * another in `vs_guard_unlock` or `vs_guard_free`. Freeing it releases
+ * the lock if it is still held.
  */
 typedef struct vs_guard vs_guard;
 
@@ -154,7 +171,8 @@ typedef struct vs_lock_entry vs_lock_entry;
 typedef struct vs_lock_info vs_lock_info;
 
 /**
- * One election member; its strings are owned by it (or by its list or event).
+ * One election member, always borrowed: owned by the list, event or
+ * `vs_owned_member` it came from, and valid until that is freed.
  */
 typedef struct vs_member vs_member;
 
@@ -168,6 +186,12 @@ typedef struct vs_member_list vs_member_list;
  * build it on one thread, then pass it (read-only) to `vs_sync_new_*`.
  */
 typedef struct vs_options vs_options;
+
+/**
+ * A member owned by the caller (from `vs_leader_primary`); its
+ * `vs_member` comes from `vs_owned_member_get`.
+ */
+typedef struct vs_owned_member vs_owned_member;
 
 /**
  * A vinesync handle. Thread-safe: any number of threads may use one
@@ -216,17 +240,20 @@ void vs_cancel_free(vs_cancel **token);
 
 /**
  * vine's `Leader`: joins election `name` in namespace `ns` (NULL =
- * "default") as `id` (NULL = a new UUID) with a lease of `ttl_s` seconds
- * (0 = 60). Returns once the candidate key is written (SPEC E1).
+ * "default") as `id` (NULL = a new UUID) with a lease of `ttl_ms`
+ * milliseconds (0 = 60 s; whole seconds, at least 1000). Returns once the
+ * candidate key is written (SPEC E1).
  *
  * # Safety
- * `sync` live; strings NULL (where allowed) or C strings; `out` writable.
+ * `sync` live; strings NULL (where allowed) or C strings; `cancel` NULL or
+ * live; `out` writable.
  */
 vs_status vs_leader_new(const vs_sync *sync,
                         const char *name,
                         const char *ns,
                         const char *id,
-                        int64_t ttl_s,
+                        uint64_t ttl_ms,
+                        const vs_cancel *cancel,
                         vs_leader **out,
                         vs_error **err);
 
@@ -239,12 +266,47 @@ vs_status vs_leader_new(const vs_sync *sync,
 const char *vs_leader_id(const vs_leader *l);
 
 /**
- * Whether this candidate is primary right now.
+ * The election's name, owned by the leader; `""` for NULL.
+ *
+ * # Safety
+ * `l` NULL or live.
+ */
+const char *vs_leader_name(const vs_leader *l);
+
+/**
+ * The candidate's namespace, owned by the leader; `""` for NULL.
+ *
+ * # Safety
+ * `l` NULL or live.
+ */
+const char *vs_leader_namespace(const vs_leader *l);
+
+/**
+ * The candidacy's fencing token: the create revision of its key, greater
+ * than every earlier candidacy's in the namespace; 0 for NULL.
+ *
+ * # Safety
+ * `l` NULL or live.
+ */
+uint64_t vs_leader_fencing_token(const vs_leader *l);
+
+/**
+ * Whether this candidate is primary right now (false for NULL and in a
+ * child of `fork()`).
  *
  * # Safety
  * `l` NULL or live.
  */
 bool vs_leader_is_primary(const vs_leader *l);
+
+/**
+ * Whether the candidacy has ended (resigned or lost); true for NULL and in
+ * a child of `fork()`.
+ *
+ * # Safety
+ * `l` NULL or live.
+ */
+bool vs_leader_is_ended(const vs_leader *l);
 
 /**
  * Blocks until primary (`VS_OK`), the candidacy ends (`VS_LOST`),
@@ -273,36 +335,49 @@ vs_status vs_leader_status_next(const vs_leader *l,
                                 vs_error **err);
 
 /**
- * Resigns (SPEC E4): the next candidate becomes primary at once. Idempotent.
+ * Resigns (SPEC E4): the next candidate becomes primary at once.
+ * Idempotent. A fired `cancel` returns `VS_CANCELLED` at once while the
+ * resignation completes in the background (SPEC H2).
  *
  * # Safety
- * `l` live.
+ * `l` live; `cancel` NULL or live.
  */
-vs_status vs_leader_resign(const vs_leader *l, vs_error **err);
+vs_status vs_leader_resign(const vs_leader *l, const vs_cancel *cancel, vs_error **err);
 
 /**
- * The namespace's current primary, or `VS_NO_LEADER`. Free `*out` with
- * `vs_member_free`.
+ * The namespace's current primary, or `VS_NO_LEADER`. `*out` is owned by
+ * the caller: read it with `vs_owned_member_get`, free it with
+ * `vs_owned_member_free`.
  *
  * # Safety
- * `l` live; `out` writable.
+ * `l` live; `cancel` NULL or live; `out` writable.
  */
-vs_status vs_leader_primary(const vs_leader *l, vs_member **out, vs_error **err);
+vs_status vs_leader_primary(const vs_leader *l,
+                            const vs_cancel *cancel,
+                            vs_owned_member **out,
+                            vs_error **err);
 
 /**
  * A stream of the namespace's primaries (vine's `Observe`): events of kind
  * `VS_EVENT_ELECTED`, the current primary first.
  *
  * # Safety
- * `l` live; `out` writable.
+ * `l` live; `cancel` NULL or live; `out` writable.
  */
-vs_status vs_leader_observe(const vs_leader *l, vs_watcher **out, vs_error **err);
+vs_status vs_leader_observe(const vs_leader *l,
+                            const vs_cancel *cancel,
+                            vs_watcher **out,
+                            vs_error **err);
 
 /**
- * Frees `*l` (resigning if still a candidate) and sets it to NULL.
+ * Frees `*l` and sets it to NULL. A candidacy still running is resigned
+ * before this returns (bounded by the request timeout), so the next
+ * candidate is primary at once. Safe at process exit; in a child of
+ * `fork()` a leader of the parent is only forgotten.
  *
  * # Safety
- * `l` NULL or points to NULL or to a leader from `vs_leader_new`.
+ * `l` NULL or points to NULL or to a leader from `vs_leader_new`; no
+ * other thread may be using it.
  */
 void vs_leader_free(vs_leader **l);
 
@@ -311,10 +386,12 @@ void vs_leader_free(vs_leader **l);
  * campaign order, the first primary. Free `*out` with `vs_member_list_free`.
  *
  * # Safety
- * `sync` live; `ns` NULL or a C string; `out` writable.
+ * `sync` live; `ns` NULL or a C string; `cancel` NULL or live; `out`
+ * writable.
  */
 vs_status vs_list_members(const vs_sync *sync,
                           const char *ns,
+                          const vs_cancel *cancel,
                           vs_member_list **out,
                           vs_error **err);
 
@@ -375,24 +452,33 @@ const char *vs_member_namespace(const vs_member *m);
 bool vs_member_is_primary(const vs_member *m);
 
 /**
- * Frees a member from `vs_leader_primary` and sets `*m` to NULL (not for
- * members of a list or an event).
+ * The member inside an owned member (owned by it); NULL for NULL.
+ *
+ * # Safety
+ * `m` NULL or live.
+ */
+const vs_member *vs_owned_member_get(const vs_owned_member *m);
+
+/**
+ * Frees `*m` (from `vs_leader_primary`) and sets it to NULL.
  *
  * # Safety
  * `m` NULL or points to NULL or to a member from `vs_leader_primary`.
  */
-void vs_member_free(vs_member **m);
+void vs_owned_member_free(vs_owned_member **m);
 
 /**
  * vine's `WatchElect`: joins, leaves and primary changes of `ns` (NULL =
  * "default") from now on, only about member `id` unless `id` is NULL.
  *
  * # Safety
- * `sync` live; strings NULL or C strings; `out` writable.
+ * `sync` live; strings NULL or C strings; `cancel` NULL or live; `out`
+ * writable.
  */
 vs_status vs_watch_elect(const vs_sync *sync,
                          const char *ns,
                          const char *id,
+                         const vs_cancel *cancel,
                          vs_watcher **out,
                          vs_error **err);
 
@@ -426,12 +512,21 @@ vs_status vs_watcher_close(const vs_watcher *w, vs_error **err);
 void vs_watcher_free(vs_watcher **w);
 
 /**
- * The event's kind.
+ * The event's kind; `VS_EVENT_INVALID` for NULL.
  *
  * # Safety
- * `e` live.
+ * `e` NULL or live.
  */
 vs_event_kind vs_event_get_kind(const vs_event *e);
+
+/**
+ * The store revision of the change (watch_elect events); 0 for observe
+ * events and for NULL.
+ *
+ * # Safety
+ * `e` NULL or live.
+ */
+int64_t vs_event_revision(const vs_event *e);
 
 /**
  * The event's member (owned by the event).
@@ -476,13 +571,100 @@ const char *vs_error_message(const vs_error *error);
 void vs_error_free(vs_error **error);
 
 /**
+ * The guard's fencing token (SPEC L5); 0 for NULL.
+ *
+ * # Safety
+ * `g` NULL or live.
+ */
+uint64_t vs_guard_fencing_token(const vs_guard *g);
+
+/**
+ * The lock id as given to `vs_lock` (owned by the guard); `""` for NULL.
+ *
+ * # Safety
+ * `g` NULL or live.
+ */
+const char *vs_guard_id(const vs_guard *g);
+
+/**
+ * The key this acquisition wrote (owned by the guard); `""` for NULL.
+ *
+ * # Safety
+ * `g` NULL or live.
+ */
+const char *vs_guard_key(const vs_guard *g);
+
+/**
+ * The lease the lock's key is attached to; 0 for NULL.
+ *
+ * # Safety
+ * `g` NULL or live.
+ */
+int64_t vs_guard_lease(const vs_guard *g);
+
+/**
+ * Whether the lock is known lost (lease expired or key deleted by someone
+ * else: SPEC L6). False for a guard released normally (by
+ * `vs_guard_unlock` or `vs_unlock`); true for NULL and in a child of
+ * `fork()`.
+ *
+ * # Safety
+ * `g` NULL or live.
+ */
+bool vs_guard_is_lost(const vs_guard *g);
+
+/**
+ * Blocks until the lock ends: `VS_OK` when it is lost (SPEC L6),
+ * `VS_NOT_LOCKED` when it is released (by `vs_guard_unlock`, `vs_unlock`
+ * or `vs_guard_free` from another thread), `VS_TIMED_OUT` after
+ * `timeout_ms` (0 = no limit), `VS_CANCELLED` when `cancel` fires.
+ *
+ * # Safety
+ * `g` live (another thread may free it meanwhile: this call returns
+ * first); `cancel` NULL or live.
+ */
+vs_status vs_guard_wait_lost(const vs_guard *g,
+                             uint64_t timeout_ms,
+                             const vs_cancel *cancel,
+                             vs_error **err);
+
+/**
+ * Releases the lock now. `VS_NOT_LOCKED` if already released (by this
+ * call or `vs_unlock`); `VS_LOST` if it had been lost. A fired `cancel`
+ * returns `VS_CANCELLED` at once; the release completes in the
+ * background. Free the guard after.
+ *
+ * # Safety
+ * `g` live; `cancel` NULL or live.
+ */
+vs_status vs_guard_unlock(vs_guard *g, const vs_cancel *cancel, vs_error **err);
+
+/**
+ * Frees `*g` and sets it to NULL. A lock still held is released before
+ * this returns (bounded by the request timeout), so another handle can
+ * take it at once. A `vs_guard_wait_lost` blocked in another thread
+ * returns `VS_NOT_LOCKED` first. Safe at process exit; in a child of
+ * `fork()` a guard of the parent is only forgotten.
+ *
+ * # Safety
+ * `g` NULL or points to NULL or to a guard from `vs_lock`/`vs_try_lock`;
+ * no call other than `vs_guard_wait_lost` may be using it.
+ */
+void vs_guard_free(vs_guard **g);
+
+/**
  * Reads lock `id`: its holder (none when free) and its waiters, next one
  * first. Writes nothing. Free `*out` with `vs_lock_info_free`.
  *
  * # Safety
- * `sync` live; `id` a C string; `out` writable; `err` NULL or writable.
+ * `sync` live; `id` a C string; `cancel` NULL or live; `out` writable;
+ * `err` NULL or writable.
  */
-vs_status vs_inspect_lock(const vs_sync *sync, const char *id, vs_lock_info **out, vs_error **err);
+vs_status vs_inspect_lock(const vs_sync *sync,
+                          const char *id,
+                          const vs_cancel *cancel,
+                          vs_lock_info **out,
+                          vs_error **err);
 
 /**
  * The holder, owned by `info`; NULL when the lock is free (or `info` NULL).
@@ -574,6 +756,8 @@ const char *vs_lock_entry_handle(const vs_lock_entry *e);
  */
 const char *vs_lock_entry_value(const vs_lock_entry *e);
 
+extern int atexit(void (*callback)(void));
+
 /**
  * vine's `Lock`: blocks until lock `id` is held, `wait_ms` passes
  * (`VS_LOCK_TIMEOUT`; 0 = wait without limit) or `cancel` fires
@@ -595,7 +779,7 @@ vs_status vs_lock(const vs_sync *sync,
 
 /**
  * Takes lock `id` only if free now; `VS_WOULD_BLOCK` otherwise (no key is
- * left behind). `out` as in `vs_lock`.
+ * left behind). `out` as in `vs_lock`; `cancel` cuts the request short.
  *
  * # Safety
  * As `vs_lock`.
@@ -603,63 +787,20 @@ vs_status vs_lock(const vs_sync *sync,
 vs_status vs_try_lock(const vs_sync *sync,
                       const char *id,
                       uint64_t ttl_ms,
+                      const vs_cancel *cancel,
                       vs_guard **out,
                       vs_error **err);
 
 /**
  * vine's `Unlock`: releases the acquisition of `id` this handle holds.
  * `VS_NOT_LOCKED` if it holds none; `VS_LOST` if it was lost meanwhile.
+ * A fired `cancel` stops the wait with `VS_CANCELLED`; the release then
+ * completes in the background.
  *
  * # Safety
- * `sync` live; `id` a C string.
+ * `sync` live; `id` a C string; `cancel` NULL or live.
  */
-vs_status vs_unlock(const vs_sync *sync, const char *id, vs_error **err);
-
-/**
- * The guard's fencing token (SPEC L5); 0 for NULL.
- *
- * # Safety
- * `g` NULL or live.
- */
-uint64_t vs_guard_fencing_token(const vs_guard *g);
-
-/**
- * Whether the lock is known lost (lease expired or key deleted: SPEC L6).
- * True for NULL and for a released guard.
- *
- * # Safety
- * `g` NULL or live.
- */
-bool vs_guard_is_lost(const vs_guard *g);
-
-/**
- * Blocks until the lock is lost (`VS_OK`), `timeout_ms` passes
- * (`VS_TIMED_OUT`; 0 = no limit) or `cancel` fires.
- *
- * # Safety
- * `g` live; `cancel` NULL or live.
- */
-vs_status vs_guard_wait_lost(const vs_guard *g,
-                             uint64_t timeout_ms,
-                             const vs_cancel *cancel,
-                             vs_error **err);
-
-/**
- * Releases the lock now. `VS_NOT_LOCKED` if already released (by this
- * call or `vs_unlock`); `VS_LOST` if it had been lost. Free the guard after.
- *
- * # Safety
- * `g` live and not used by another thread during the call.
- */
-vs_status vs_guard_unlock(vs_guard *g, vs_error **err);
-
-/**
- * Frees `*g` (releasing the lock if still held) and sets it to NULL.
- *
- * # Safety
- * `g` NULL or points to NULL or to a guard from `vs_lock`/`vs_try_lock`.
- */
-void vs_guard_free(vs_guard **g);
+vs_status vs_unlock(const vs_sync *sync, const char *id, const vs_cancel *cancel, vs_error **err);
 
 /**
  * New options with vine's defaults (prefix `/vine/sync`, node `127.0.0.1:2379`).
@@ -722,6 +863,36 @@ vs_status vs_options_set_credentials(vs_options *options,
                                      vs_error **err);
 
 /**
+ * The prefix, copied into `buf` (`len` bytes, NUL-terminated, truncated
+ * if short; `buf` may be NULL with `len` 0). Returns the prefix's length,
+ * as `snprintf` does; 0 for NULL options.
+ *
+ * # Safety
+ * `options` NULL or live; `buf` NULL or `len` writable bytes.
+ */
+size_t vs_options_get_prefix(const vs_options *options, char *buf, size_t len);
+
+/**
+ * The nodes, comma-separated, copied as by `vs_options_get_prefix`.
+ *
+ * # Safety
+ * As `vs_options_get_prefix`.
+ */
+size_t vs_options_get_nodes(const vs_options *options, char *buf, size_t len);
+
+/**
+ * The dial and request timeouts in milliseconds. Outputs are written
+ * only on `VS_OK`.
+ *
+ * # Safety
+ * `options` live; `dial_ms`, `request_ms` writable.
+ */
+vs_status vs_options_get_timeouts(const vs_options *options,
+                                  uint64_t *dial_ms,
+                                  uint64_t *request_ms,
+                                  vs_error **err);
+
+/**
  * Frees `*options` and sets it to NULL.
  *
  * # Safety
@@ -768,52 +939,54 @@ vs_status vs_sync_new_from_env(const vs_cancel *cancel, vs_sync **out, vs_error 
 const char *vs_sync_name(const vs_sync *sync);
 
 /**
- * Closes the handle: releases every lock and candidacy it holds (revokes
- * its leases); later calls on it return `VS_CLOSED`. Idempotent.
+ * vine's `Init`: replaces the handle's options. Locks and candidacies
+ * already held keep their keys; new calls use the new prefix. On etcd a
+ * change of nodes, timeouts, TLS or credentials reconnects (bounded by the
+ * dial timeout, or until `cancel` fires).
  *
  * # Safety
- * `sync` NULL or live.
+ * `sync` live; `options` live; `cancel` NULL or live.
  */
-vs_status vs_sync_close(const vs_sync *sync, vs_error **err);
+vs_status vs_sync_init(const vs_sync *sync,
+                       const vs_options *options,
+                       const vs_cancel *cancel,
+                       vs_error **err);
 
 /**
- * Closes (if needed) and frees `*sync`, setting it to NULL. Guards and
- * leaders made from it stay valid and must be freed too.
+ * vine's `Options`: a copy of the handle's current options (free it with
+ * `vs_options_free`; read it with `vs_options_get_*`).
+ *
+ * # Safety
+ * `sync` live; `out` writable.
+ */
+vs_status vs_sync_options(const vs_sync *sync, vs_options **out, vs_error **err);
+
+/**
+ * Closes the handle: releases every lock and candidacy it holds (revokes
+ * its leases); later calls on it return `VS_CLOSED`. Idempotent. A fired
+ * `cancel` returns `VS_CANCELLED` at once; the handle is closed anyway and
+ * the releases complete in the background (SPEC H2).
+ *
+ * # Safety
+ * `sync` NULL or live; `cancel` NULL or live.
+ */
+vs_status vs_sync_close(const vs_sync *sync, const vs_cancel *cancel, vs_error **err);
+
+/**
+ * Closes (if needed) and frees `*sync`, setting it to NULL. Closing
+ * releases every lock and candidacy of the handle before this returns
+ * (bounded by the request timeout), so nothing is left to its TTL when
+ * etcd is reachable. Guards and leaders made from it stay valid (their
+ * calls return `VS_CLOSED`) and must be freed too. Safe at process exit
+ * (atexit handlers, C++ global destructors). In a child of `fork()`, a
+ * handle of the parent is only forgotten: the parent's locks stay the
+ * parent's.
  *
  * # Safety
  * `sync` NULL or points to NULL or to a handle from `vs_sync_new_*`; no
  * other thread may be using the handle.
  */
 void vs_sync_free(vs_sync **sync);
-
-/**
- * Fault injection for tests: stops (`suspended` = true) or resumes the
- * handle's lease keepalives, as a paused or partitioned process would.
- * Its locks are then lost after their TTL. Not for production use.
- *
- * # Safety
- * `sync` live.
- */
-vs_status vs_sync_fault_suspend_keepalive(const vs_sync *sync, bool suspended, vs_error **err);
-
-/**
- * Fault injection for tests: simulates `kill -9` of the handle's process:
- * keepalives stop, nothing is released, the handle is closed; its leases
- * expire after their TTL. Not for production use.
- *
- * # Safety
- * `sync` live.
- */
-vs_status vs_sync_fault_crash(const vs_sync *sync, vs_error **err);
-
-/**
- * Fault injection for tests: the handle's leases vanish from the store
- * now, without the handle being told (as if they had expired).
- *
- * # Safety
- * `sync` live.
- */
-vs_status vs_sync_fault_expire_leases(const vs_sync *sync, vs_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

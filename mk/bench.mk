@@ -12,11 +12,12 @@ BENCH_QUICK := $(if $(filter --quick,$(BENCH_ARGS)),1,0)
 
 bench-build: etcd-harness ## build what make bench runs (release libvinesync, wheel, C and Go programs)
 	$(CARGO) build -q --release -p vinesync-bench -p vinesync-ffi
-	@mkdir -p $(C_BUILD) bindings/go/lib
+	@mkdir -p $(C_BUILD) bindings/go/lib/linux_amd64
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror bench/c/bench.c -Iinclude \
 	  $(TARGET_DIR)/release/libvinesync.a -lpthread -ldl -lm -o $(C_BUILD)/bench_c
-	cp $(TARGET_DIR)/release/libvinesync.a bindings/go/lib/libvinesync.a
-	cd bindings/go && $(GO) build -ldflags "-X main.libHash=$$(sha256sum lib/libvinesync.a | cut -c1-16)" \
+	cp $(TARGET_DIR)/release/libvinesync.a bindings/go/lib/linux_amd64/libvinesync.a
+	cd bindings/go && $(GO) build -tags vinesync_bundled \
+	  -ldflags "-X main.libHash=$$(sha256sum lib/linux_amd64/libvinesync.a | cut -c1-16)" \
 	  -o $(C_BUILD)/bench_go ./cmd/vinesync-bench-go
 	$(MAKE) --no-print-directory $(PY_BUILD_VENV)/bin/maturin
 	rm -rf $(PY_DIR)/release-wheels

@@ -17,7 +17,9 @@ test-rust: CARGO_EXCLUDE += --exclude vinesync-cli
 
 # `make install` installs the command too (from the last build-cli, as
 # the libraries are installed from the last build-c).
+# Honours DESTDIR and BINDIR like the libraries' install (mk/c.mk).
+BINDIR ?= $(PREFIX)/bin
 install: install-cli
-install-cli: build-cli ## install the vinesync command under PREFIX/bin
-	install -d $(PREFIX)/bin
-	install -m 755 -s $(TARGET_DIR)/debug/vinesync $(PREFIX)/bin/
+install-cli: build-cli ## install the vinesync command under BINDIR (PREFIX/bin)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 -s $(TARGET_DIR)/debug/vinesync $(DESTDIR)$(BINDIR)/

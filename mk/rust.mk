@@ -6,8 +6,10 @@
 fmt-check: ## cargo fmt --check on the workspace
 	$(CARGO) fmt --all -- --check
 
-clippy: deps ## clippy with warnings denied
+clippy: deps ## clippy with warnings denied (the crate also alone, with and without its default features)
 	$(CARGO) clippy --workspace --all-targets $(CARGO_EXCLUDE) -- -D warnings
+	$(CARGO) clippy -p vinesync -- -D warnings
+	$(CARGO) clippy -p vinesync --no-default-features -- -D warnings
 
 test-rust: deps etcd-harness ## core unit, doc and conformance tests (memory + real etcd)
 	$(CARGO) test --workspace $(CARGO_EXCLUDE)

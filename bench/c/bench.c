@@ -27,7 +27,7 @@ static int lock_unlock(vs_sync *s) {
     vs_error_free(&err);
     return -1;
   }
-  vs_status st = vs_guard_unlock(g, &err);
+  vs_status st = vs_guard_unlock(g, NULL, &err);
   vs_guard_free(&g);
   if (st != VS_OK) {
     fprintf(stderr, "bench.c: unlock: %s\n", vs_error_message(err));

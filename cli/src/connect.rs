@@ -26,12 +26,11 @@ pub fn options(flags: &Connection) -> Result<Options, Failure> {
     if let Some(timeout) = flags.request_timeout {
         options.request_timeout = timeout;
     }
-    let tls_flags = TlsOptions {
-        ca_file: flags.cacert.clone(),
-        cert_file: flags.cert.clone(),
-        key_file: flags.key.clone(),
-        server_name: flags.server_name.clone(),
-    };
+    let mut tls_flags = TlsOptions::new();
+    tls_flags.ca_file = flags.cacert.clone();
+    tls_flags.cert_file = flags.cert.clone();
+    tls_flags.key_file = flags.key.clone();
+    tls_flags.server_name = flags.server_name.clone();
     if tls_flags != TlsOptions::default() {
         let tls = options.tls.get_or_insert_with(TlsOptions::default);
         tls.ca_file = tls_flags.ca_file.or(tls.ca_file.take());
@@ -45,10 +44,7 @@ pub fn options(flags: &Connection) -> Result<Options, Failure> {
             .take()
             .map(|c| c.password)
             .unwrap_or_default();
-        options.credentials = Some(Credentials {
-            user: user.clone(),
-            password,
-        });
+        options.credentials = Some(Credentials::new(user.clone(), password));
     }
     if let Some(password) = &flags.password {
         match options.credentials.as_mut() {

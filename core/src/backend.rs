@@ -164,6 +164,24 @@ impl Store for Backend {
         dispatch_plain!(self, s => s.compact(revision))
     }
 
+    async fn watch_now(&self, key: &str, prefix: bool) -> Result<(BackendWatch, i64)> {
+        self.count_read();
+        #[cfg(feature = "test-util")]
+        self.injector
+            .point("watch", crate::inject::Phase::Before)
+            .await?;
+        Ok(match &self.store {
+            Kind::Memory(s) => {
+                let (w, r) = s.watch_now(key, prefix).await?;
+                (BackendWatch::Memory(w), r)
+            }
+            Kind::Etcd(s) => {
+                let (w, r) = s.watch_now(key, prefix).await?;
+                (BackendWatch::Etcd(Box::new(w)), r)
+            }
+        })
+    }
+
     async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<BackendWatch> {
         self.count_read();
         #[cfg(feature = "test-util")]

@@ -22,8 +22,9 @@ use crate::mutex::{self, Attempt, Held};
 use crate::options::{
     check_text, ttl_seconds, LeaderOptions, LockOptions, MemberOptions, Options, WatchOptions,
 };
-use crate::queue::KeyCleanup;
+use crate::queue;
 use crate::session::Session;
+#[cfg(feature = "test-util")]
 use crate::store::Store;
 use tokio_util::task::TaskTracker;
 
@@ -35,6 +36,11 @@ const MAX_ATTEMPTS: usize = 16;
 ///
 /// Cheap to clone; clones share sessions and held locks. Safe to use from
 /// many tasks and threads at once.
+///
+/// **Drop and shutdown.** When the last clone and the last guard or leader
+/// made from it are gone, its leases are revoked on a background task (best
+/// effort). Prefer [`Client::close`]: it waits for background releases,
+/// revokes the leases, and must run before the runtime shuts down.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -187,7 +193,8 @@ impl Client {
     ///
     /// Cancel-safe (SPEC L8, H3): dropped at any await point, the waiter key is removed by name in the background, even if its write was in flight.
     pub async fn lock(&self, id: &str, options: LockOptions) -> Result<LockGuard> {
-        self.acquire(id, options, false).await
+        let span = tracing::debug_span!("lock", id, wait = ?options.wait);
+        tracing::Instrument::instrument(self.acquire(id, options, false), span).await
     }
 
     /// Takes lock `id` only if it is free right now; otherwise
@@ -195,7 +202,8 @@ impl Client {
     ///
     /// Cancel-safe, like [`Client::lock`].
     pub async fn try_lock(&self, id: &str, options: LockOptions) -> Result<LockGuard> {
-        self.acquire(id, options, true).await
+        let span = tracing::debug_span!("try_lock", id);
+        tracing::Instrument::instrument(self.acquire(id, options, true), span).await
     }
 
     async fn acquire(&self, id: &str, options: LockOptions, try_only: bool) -> Result<LockGuard> {
@@ -292,6 +300,11 @@ impl Client {
     ///
     /// Cancel-safe (SPEC E1, H3): dropped before it returns, the candidate key is removed by name in the background.
     pub async fn leader(&self, name: &str, options: LeaderOptions) -> Result<Leader> {
+        let span = tracing::debug_span!("leader", name, namespace = %options.namespace);
+        tracing::Instrument::instrument(self.join(name, options), span).await
+    }
+
+    async fn join(&self, name: &str, options: LeaderOptions) -> Result<Leader> {
         self.check_open()?;
         check_text("leader name", name)?;
         options.validate()?;
@@ -313,15 +326,10 @@ impl Client {
         for _ in 0..MAX_ATTEMPTS {
             let session = self.session(ttl_seconds(options.ttl)).await?;
             let key = keys::own_key(&dir, session.lease(), self.next_seq());
-            // Armed before the write: a cancelled or failed join must not
-            // leave a ghost candidate (SPEC E1, H3).
-            let cleanup = KeyCleanup::new(session.clone(), key.clone());
-            match session
-                .backend()
-                .create(&key, value.clone(), session.lease(), &dir)
-                .await
-            {
-                Ok(created) => {
+            // Written to completion in the background: a cancelled or failed
+            // join must not leave a ghost candidate (SPEC E1, H3).
+            match queue::create_owned(&session, &key, value.clone(), &dir).await {
+                Ok((created, cleanup)) => {
                     cleanup.disarm(); // the candidacy owns the key now
                     let first_is_ours = created
                         .first
@@ -338,10 +346,7 @@ impl Client {
                     );
                     return Ok(Leader::new(candidate));
                 }
-                Err(error) if error.kind() == ErrorKind::Lost => {
-                    session.mark_lost();
-                    cleanup.disarm(); // the lease and its keys are gone
-                }
+                Err(error) if error.kind() == ErrorKind::Lost => session.mark_lost(),
                 Err(error) => return Err(error),
             }
         }

@@ -313,7 +313,7 @@ impl ElectWatcher {
     }
 }
 
-/// Up to [`FEED_BUFFER`] events wait for a slow consumer; then the watch
+/// Up to 1024 events wait for a slow consumer; then the watch
 /// pauses until it catches up (nothing is dropped).
 impl Stream for ElectWatcher {
     type Item = Result<ElectEvent>;

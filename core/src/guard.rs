@@ -12,6 +12,13 @@ use crate::mutex::Held;
 
 /// A held lock. Created by [`Client::lock`] or [`Client::try_lock`].
 ///
+/// **Drop.** Dropping the guard releases the lock on a background task of
+/// the handle, which retries until the key is gone or its lease ends;
+/// [`Client::close`] waits for it. Use [`LockGuard::unlock`] to see the
+/// outcome. **Shutdown:** work spawned on a runtime that is shutting down
+/// never runs, so a guard dropped after `#[tokio::main]` returned leaves its
+/// lock held until the TTL — call `close().await` before `main` returns.
+///
 /// The lock belongs to the handle (SPEC L3): [`Client::unlock`] with the same
 /// id releases it too, from any task; the guard then does nothing on drop.
 #[must_use = "dropping the guard releases the lock; call `detach()` to keep it until `unlock(id)`"]

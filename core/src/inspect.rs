@@ -16,6 +16,7 @@ use crate::store::{KeyValue, RangeOptions, Store};
 
 /// One lock: its holder and its waiters in the order they will get it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct LockInfo {
     /// The lock id as given to `lock`.
     pub id: String,
@@ -27,6 +28,7 @@ pub struct LockInfo {
 
 /// One acquisition (held or waiting) of a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct LockEntry {
     /// The key it wrote.
     pub key: String,

@@ -83,6 +83,8 @@ pub(crate) fn parse_member(key: &str, value: &[u8], namespace: &str) -> MemberVa
 /// The member a candidate value written by anyone reads as (for the fuzz
 /// target: whatever the bytes, never a panic).
 #[doc(hidden)]
+#[cfg(feature = "test-util")]
+#[doc(hidden)]
 pub fn member_from_value(key: &str, value: &[u8], namespace: &str) -> crate::Member {
     crate::Member::from_value(parse_member(key, value, namespace), crate::Role::Follow)
 }

@@ -56,13 +56,17 @@ impl Candidate {
         first_is_ours: bool,
     ) -> Arc<Candidate> {
         let (state, _) = watch::channel(CandidateState::default());
-        let task = tokio::spawn(campaign(
-            session.clone(),
-            dir.clone(),
-            key.clone(),
-            revision,
-            first_is_ours,
-            state.clone(),
+        let span = tracing::debug_span!("campaign", %namespace, %id, %key);
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            campaign(
+                session.clone(),
+                dir.clone(),
+                key.clone(),
+                revision,
+                first_is_ours,
+                state.clone(),
+            ),
+            span,
         ));
         Arc::new(Candidate {
             name,
@@ -162,7 +166,12 @@ async fn campaign(
 }
 
 /// A candidate in an election (vine's `sync.Leader`), returned by
-/// [`crate::Client::leader`]. Dropping it resigns (in the background).
+/// [`crate::Client::leader`].
+///
+/// **Drop.** Dropping it resigns on a background task of the handle (the
+/// candidate key is deleted, retried until it is gone or its lease ends);
+/// [`crate::Client::close`] waits for it. As for guards, call
+/// `close().await` before the runtime shuts down.
 #[derive(Debug)]
 pub struct Leader {
     candidate: Arc<Candidate>,
@@ -304,27 +313,17 @@ impl Leader {
     /// timeout the error is returned while the key is still deleted in the
     /// background (or expires with its lease).
     pub async fn resign(&self) -> Result<()> {
-        let c = self.candidate.clone();
+        let c = &self.candidate;
         c.state.send_modify(|s| s.resigned = true);
         c.end();
         c.task.abort();
-        let (answer, outcome) = tokio::sync::oneshot::channel();
-        let session = c.session.clone();
-        session.spawn_release(async move {
-            let deleted = c.session.backend().delete_owned(&c.key, c.revision).await;
-            let failed = deleted.is_err();
-            let _ = answer.send(deleted.map(|_| ()));
-            if failed {
-                queue::delete_until_gone(c.session.clone(), c.key.clone()).await;
-            }
-            c.resigned.store(true, Ordering::Release);
-        });
-        outcome.await.unwrap_or_else(|_| {
-            Err(Error::new(
-                ErrorKind::Closed,
-                "resigning: the runtime is shutting down",
-            ))
-        })
+        // If this future is dropped before the delete has answered, or the
+        // delete fails, the cleanup deletes the key in the background.
+        let pending = queue::KeyCleanup::new(c.session.clone(), c.key.clone());
+        c.session.backend().delete_owned(&c.key, c.revision).await?;
+        pending.disarm();
+        c.resigned.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// The namespace's current primary (SPEC E6), or `NoLeader`.

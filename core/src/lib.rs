@@ -66,6 +66,10 @@ mod error;
 mod etcd;
 mod feed;
 mod guard;
+// What the C library and the Python module set up in their runtime threads;
+// not part of the crate's API.
+#[cfg(all(unix, feature = "host-hooks"))]
+#[doc(hidden)]
 pub mod host;
 #[cfg(feature = "test-util")]
 mod inject;
@@ -84,7 +88,6 @@ pub use client::Client;
 #[cfg(feature = "test-util")]
 pub use client::Faults;
 pub use error::{Error, ErrorKind, Result};
-pub use etcd::EtcdStore;
 pub use feed::{ElectWatcher, Observer};
 pub use guard::LockGuard;
 #[cfg(feature = "test-util")]
@@ -99,6 +102,8 @@ pub use options::{
     DEFAULT_LEADER_TTL, DEFAULT_LOCK_TTL, DEFAULT_NAMESPACE, DEFAULT_NODE, DEFAULT_PREFIX,
     MAX_ID_LEN,
 };
+#[cfg(feature = "test-util")]
+#[doc(hidden)]
 pub use store::KeyValue;
 
 /// The etcd client crate, for the operations of [`LockGuard::txn`].

@@ -7,6 +7,7 @@ use crate::keys::MemberValue;
 
 /// A candidate's role (vine's `sync.Role`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Role {
     /// The elected candidate: lowest create revision in its namespace.
     Primary,
@@ -32,6 +33,7 @@ impl fmt::Display for Role {
 
 /// One candidate of an election (vine's `sync.Member`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Member {
     /// The election name the candidate gave to `leader` (for candidates
     /// written by other tools: their raw value).
@@ -68,6 +70,7 @@ impl fmt::Display for Member {
 /// What `observe` yields when the primary of a namespace changes
 /// (vine's `sync.ObserveResult`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ObserveResult {
     /// The namespace.
     pub namespace: String,
@@ -77,6 +80,7 @@ pub struct ObserveResult {
 
 /// What happened to a member, in a [`ElectEvent`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ElectEventKind {
     /// A candidate joined the namespace.
     Joined,
@@ -99,6 +103,7 @@ impl ElectEventKind {
 
 /// One election event (SPEC E8): the member and what happened to it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct ElectEvent {
     /// What happened.
     pub kind: ElectEventKind,

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::watch;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::queue::{self, KeyCleanup};
+use crate::queue;
 use crate::session::{self, Session};
 use crate::store::Store;
 
@@ -38,14 +38,12 @@ pub(crate) async fn attempt(
     try_only: bool,
 ) -> Result<Attempt> {
     let backend = session.backend().clone();
-    // Armed before the write: if this future is dropped or fails while the
-    // create is in flight, the key may exist and must go (SPEC L8, H3).
-    let cleanup = KeyCleanup::new(session.clone(), key.clone());
-    let created = match backend.create(&key, value, session.lease(), dir).await {
+    // Written to completion in the background: if this future is dropped
+    // or the write fails, the key is removed after the write finished.
+    let (created, cleanup) = match queue::create_owned(&session, &key, value, dir).await {
         Ok(created) => created,
         Err(error) if error.kind() == ErrorKind::Lost => {
             session.mark_lost();
-            cleanup.disarm(); // the lease and its keys are gone
             return Ok(Attempt::Retry);
         }
         Err(error) => return Err(error),
@@ -172,45 +170,39 @@ impl Held {
     pub async fn release(self: &Arc<Self>) -> Result<()> {
         let was_lost = self.known_lost();
         self.released.send_replace(true);
-        let (answer, outcome) = tokio::sync::oneshot::channel();
-        let held = self.clone();
-        self.session.spawn_release(async move {
-            let deleted = held
-                .session
-                .backend()
-                .delete_owned(&held.key, held.revision)
-                .await;
-            let result = match deleted {
-                Ok(_) if cfg!(feature = "mutant-unlock-no-guard") => Ok(()),
-                // A retried delete that finds the key gone cannot tell our
-                // own first attempt from an expiry: a lock already known to
-                // be lost is reported lost.
-                Ok(true) if was_lost || held.session.is_lost() => {
-                    Err(queue::key_gone("lock", &held.key))
-                }
-                Ok(true) => Ok(()),
-                Ok(false) => Err(queue::key_gone("lock", &held.key)),
-                Err(error) => Err(Error::new(
-                    error.kind(),
-                    format!(
-                        "{}; the key is deleted in the background once etcd answers, \
-                         or expires with its lease",
-                        error.message()
-                    ),
-                )),
-            };
-            let retry = result.as_ref().is_err_and(|e| e.kind() != ErrorKind::Lost);
-            let _ = answer.send(result);
-            if retry {
-                queue::delete_until_gone(held.session.clone(), held.key.clone()).await;
+        // If this future is dropped before the delete has answered, the
+        // guard finishes the release in the background (SPEC H2).
+        let pending = queue::KeyCleanup::new(self.session.clone(), self.key.clone());
+        let deleted = self
+            .session
+            .backend()
+            .delete_owned(&self.key, self.revision)
+            .await;
+        let result = match deleted {
+            Ok(_) if cfg!(feature = "mutant-unlock-no-guard") => Ok(()),
+            // A retried delete that finds the key gone cannot tell our own
+            // first attempt from an expiry: a lock already known to be lost
+            // is reported lost.
+            Ok(true) if was_lost || self.session.is_lost() => {
+                Err(queue::key_gone("lock", &self.key))
             }
-        });
-        outcome.await.unwrap_or_else(|_| {
-            Err(Error::new(
-                ErrorKind::Closed,
-                format!("releasing {:?}: the runtime is shutting down", self.key),
-            ))
-        })
+            Ok(true) => Ok(()),
+            Ok(false) => Err(queue::key_gone("lock", &self.key)),
+            Err(error) => Err(Error::new(
+                error.kind(),
+                format!(
+                    "{}; the key is deleted in the background once etcd answers, \
+                     or expires with its lease",
+                    error.message()
+                ),
+            )),
+        };
+        // On a failure whose outcome is unknown the key may still be there:
+        // the armed cleanup keeps deleting it in the background.
+        if result.as_ref().is_ok() || result.as_ref().is_err_and(|e| e.kind() == ErrorKind::Lost) {
+            pending.disarm();
+        }
+        result
     }
 
     /// Releases from `Drop`: on a background task of the handle, which

@@ -30,6 +30,7 @@ pub const MAX_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// TLS settings for the etcd connection (file paths, read when connecting).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TlsOptions {
     /// PEM file with the CA certificate(s) that signed the server's certificate.
     pub ca_file: Option<PathBuf>,
@@ -41,13 +42,51 @@ pub struct TlsOptions {
     pub server_name: Option<String>,
 }
 
+impl TlsOptions {
+    /// No files, the endpoint's host as server name: TLS with the system's
+    /// trust roots is not configured; set at least [`TlsOptions::ca_file`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The CA certificate(s) that signed the server's certificate.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Client certificate and key for mutual TLS.
+    pub fn identity(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.cert_file = Some(cert.into());
+        self.key_file = Some(key.into());
+        self
+    }
+
+    /// The server name to verify instead of the endpoint's host.
+    pub fn server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = Some(name.into());
+        self
+    }
+}
+
 /// User and password for etcd's authentication. `Debug` hides the password.
 #[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Credentials {
     /// The etcd user.
     pub user: String,
     /// The password; never printed, never placed in an error.
     pub password: String,
+}
+
+impl Credentials {
+    /// A user and its password.
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -62,6 +101,7 @@ impl std::fmt::Debug for Credentials {
 /// Handle-wide options (vine's `Options`: `Prefix`, `Nodes`), plus the
 /// connection settings vine lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Options {
     /// Prefix of every key this handle writes (default `/vine/sync`).
     pub prefix: String,
@@ -305,6 +345,7 @@ fn shorten(value: &str) -> String {
 
 /// Per-lock options: vine's `LockTTL` and `LockWait`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LockOptions {
     /// Lease TTL of the lock (default 60 s, minimum 1 s).
     pub ttl: Duration,
@@ -350,6 +391,7 @@ impl LockOptions {
 
 /// Candidacy options: vine's `LeaderNS`, `LeaderId`, `LeaderTTL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LeaderOptions {
     /// Election namespace (default `default`).
     pub namespace: String,
@@ -405,6 +447,7 @@ impl LeaderOptions {
 
 /// `list_members` options: vine's `MemberNS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MemberOptions {
     /// Election namespace (default `default`).
     pub namespace: String,
@@ -433,6 +476,7 @@ impl MemberOptions {
 
 /// `watch_elect` options: vine's `WatchNS` and `WatchId`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WatchOptions {
     /// Election namespace (default `default`).
     pub namespace: String,

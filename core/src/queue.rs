@@ -31,18 +31,25 @@ pub(crate) async fn wait_for_predecessors(
         let Some(predecessor) = older.kvs.into_iter().next() else {
             return Ok(());
         };
-        wait_for_delete(backend, &predecessor.key, older.revision + 1).await?;
+        wait_for_delete(backend, &predecessor.key, predecessor.create_revision).await?;
     }
 }
 
-/// Returns once `key` is deleted at or after `from_revision`, or when the
-/// watch was compacted (the caller re-reads and finds out).
+/// Returns once `key` (created at `create_revision`) is gone. The watch
+/// starts from now and the key is read again after it: a delete between
+/// the caller's read and the watch is seen by the read, a later one by the
+/// watch — and etcd serves a watch from now at once, not from its 100 ms
+/// catch-up loop as it does a watch from a past revision (the handoff
+/// moment is exactly when that would happen).
 pub(crate) async fn wait_for_delete(
     backend: &Backend,
     key: &str,
-    from_revision: i64,
+    create_revision: i64,
 ) -> Result<()> {
-    let mut watch = backend.watch(key, false, from_revision).await?;
+    let (mut watch, _) = backend.watch_now(key, false).await?;
+    if !still_ours(backend, key, create_revision).await? {
+        return Ok(());
+    }
     loop {
         match watch.next().await? {
             WatchNext::Events(events) => {
@@ -53,39 +60,30 @@ pub(crate) async fn wait_for_delete(
                     return Ok(());
                 }
             }
-            WatchNext::Compacted { .. } => return Ok(()),
+            // Cannot happen for a watch from now; re-check to be safe.
+            WatchNext::Compacted { .. } => {
+                if !still_ours(backend, key, create_revision).await? {
+                    return Ok(());
+                }
+                let (fresh, _) = backend.watch_now(key, false).await?;
+                watch = fresh;
+                if !still_ours(backend, key, create_revision).await? {
+                    return Ok(());
+                }
+            }
         }
     }
 }
 
-/// Returns once our own `key` (created at `revision` under `dir`) is gone.
-/// Unlike [`wait_for_delete`], a compacted watch is not taken for a delete:
-/// the key is re-read and watched again from the current revision.
+/// Returns once our own `key` (created at `revision` under `dir`) is gone
+/// (the lost monitor of a held lock, and of a candidacy).
 pub(crate) async fn wait_until_gone(
     backend: &Backend,
-    dir: &str,
+    _dir: &str,
     key: &str,
     revision: i64,
 ) -> Result<()> {
-    let mut from = revision + 1;
-    loop {
-        wait_for_delete(backend, key, from).await?;
-        // Read the revision first: a delete after our re-check is newer.
-        let now = backend
-            .range(
-                dir,
-                RangeOptions {
-                    limit: Some(1),
-                    ..RangeOptions::default()
-                },
-            )
-            .await?
-            .revision;
-        if !still_ours(backend, key, revision).await? {
-            return Ok(());
-        }
-        from = now + 1;
-    }
+    wait_for_delete(backend, key, revision).await
 }
 
 /// Checks after the wait that our own key still exists with our revision
@@ -98,12 +96,79 @@ pub(crate) async fn still_ours(backend: &Backend, key: &str, revision: i64) -> R
         .is_some_and(|kv| kv.create_revision == revision))
 }
 
+/// Writes our own `key` (put-if-absent with the session's lease, plus the
+/// first key of `dir`; see [`Store::create`]) on a background task that
+/// runs to completion, and hands back the result with a [`KeyCleanup`]
+/// already armed. Whatever happens to the caller, the key is deleted by
+/// name *after* the write has finished (SPEC H3, L8) — a delete sent while
+/// the create is still in flight could reach etcd first, find nothing and
+/// leave the key behind:
+/// - the caller stopped waiting (its future was dropped), before or after
+///   the answer reached it: the unread answer, with its cleanup, is dropped;
+/// - the write failed with an unknown outcome: the task deletes the key.
+pub(crate) async fn create_owned(
+    session: &Arc<Session>,
+    key: &str,
+    value: Vec<u8>,
+    dir: &str,
+) -> Result<(crate::store::Created, KeyCleanup)> {
+    if !session.backend().is_etcd() {
+        // The memory store's create completes within one poll: no write can
+        // be in flight when the future is dropped, so a cleanup armed first
+        // cannot overtake it (and nothing needs a task switch).
+        let cleanup = KeyCleanup::new(session.clone(), key.to_string());
+        let created = session
+            .backend()
+            .create(key, value, session.lease(), dir)
+            .await;
+        return match created {
+            Ok(created) => Ok((created, cleanup)),
+            Err(error) => {
+                if error.kind() == ErrorKind::Lost {
+                    cleanup.disarm();
+                }
+                Err(error)
+            }
+        };
+    }
+    let (answer, outcome) = tokio::sync::oneshot::channel();
+    let (owner, key_owned, dir) = (session.clone(), key.to_string(), dir.to_string());
+    session.spawn_release(async move {
+        let created = owner
+            .backend()
+            .create(&key_owned, value, owner.lease(), &dir)
+            .await;
+        match created {
+            Ok(created) => {
+                let cleanup = KeyCleanup::new(owner, key_owned);
+                // If nobody receives it, dropping it deletes the key.
+                let _ = answer.send(Ok((created, cleanup)));
+            }
+            Err(error) => {
+                // Not written for sure only when the lease is gone (and
+                // its keys with it); otherwise the write may have landed.
+                let maybe_written = error.kind() != ErrorKind::Lost;
+                let _ = answer.send(Err(error));
+                if maybe_written {
+                    delete_until_gone(owner, key_owned).await;
+                }
+            }
+        }
+    });
+    match outcome.await {
+        Ok(created) => created,
+        Err(_) => Err(Error::new(
+            ErrorKind::Closed,
+            format!("writing {key:?}: the runtime is shutting down"),
+        )),
+    }
+}
+
 /// Removes a key unless disarmed: any exit of an acquisition or candidacy
-/// without the key being handed on (error, timeout, cancel, dropped future,
-/// a write whose answer never came) goes through here (SPEC L8, H3). It is
-/// armed *before* the key is written: the key's name is ours alone, so it
-/// can be deleted by name even when we never learnt whether it was written.
-/// A dropped future cannot await, so the delete runs on a background task.
+/// after its key was written ([`create_owned`]) and before the key is
+/// handed on (error, timeout, cancel, dropped future) goes through here
+/// (SPEC L8, H3). The key's name is ours alone, so it is deleted by name. A
+/// dropped future cannot await, so the delete runs on a background task.
 pub(crate) struct KeyCleanup {
     session: Arc<Session>,
     key: String,

@@ -45,6 +45,56 @@ fn new_lease_id() -> LeaseId {
     LeaseId::try_from(high >> 1).unwrap_or(1).max(1)
 }
 
+/// Grants a lease with an id of our choosing on a background task that runs
+/// to completion, and hands back the lease with a [`GrantCleanup`] already
+/// armed. Whatever happens to the caller, a lease that may exist is revoked
+/// by id *after* the grant finished (SPEC H3): a revoke racing an in-flight
+/// grant could land first and miss it. An unread answer is dropped with its
+/// cleanup; a failed grant (unknown outcome) is revoked by the task.
+async fn grant_owned(
+    backend: &Backend,
+    ttl: i64,
+    tasks: &TaskTracker,
+) -> Result<(LeaseId, i64, GrantCleanup)> {
+    let id = new_lease_id();
+    if !backend.is_etcd() {
+        // The memory store grants within one poll (see `create_owned`).
+        let cleanup = GrantCleanup {
+            backend: Some(backend.clone()),
+            id,
+            ttl,
+            tasks: tasks.clone(),
+        };
+        let (lease, granted) = backend.grant(ttl, id).await?;
+        return Ok((lease, granted, cleanup));
+    }
+    let (answer, outcome) = tokio::sync::oneshot::channel();
+    let (store, owner_tasks) = (backend.clone(), tasks.clone());
+    tasks.spawn(async move {
+        match store.grant(ttl, id).await {
+            Ok((lease, granted)) => {
+                let cleanup = GrantCleanup {
+                    backend: Some(store),
+                    id: lease,
+                    ttl: granted,
+                    tasks: owner_tasks,
+                };
+                let _ = answer.send(Ok((lease, granted, cleanup)));
+            }
+            Err(error) => {
+                let _ = answer.send(Err(error));
+                revoke_maybe_granted(store, id, ttl).await;
+            }
+        }
+    });
+    outcome.await.unwrap_or_else(|_| {
+        Err(Error::new(
+            ErrorKind::Closed,
+            "granting a lease: the runtime is shutting down",
+        ))
+    })
+}
+
 /// Revokes a lease whose grant did not complete, unless disarmed.
 struct GrantCleanup {
     backend: Option<Backend>,
@@ -134,16 +184,7 @@ impl Session {
         losses: watch::Sender<u64>,
     ) -> Result<Arc<Session>> {
         let sent = BootInstant::now();
-        let id = new_lease_id();
-        // Armed before the grant: if it fails or this future is dropped
-        // while it is in flight, the lease may exist and is revoked by id.
-        let cleanup = GrantCleanup {
-            backend: Some(backend.clone()),
-            id,
-            ttl,
-            tasks: tasks.clone(),
-        };
-        let (lease, granted) = backend.grant(ttl, id).await?;
+        let (lease, granted, cleanup) = grant_owned(&backend, ttl, &tasks).await?;
         let answered = BootInstant::now();
         if granted > ttl {
             // etcd raised the TTL to its minimum lease TTL: failover would

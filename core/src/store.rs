@@ -138,6 +138,15 @@ pub(crate) trait Store: Send + Sync + 'static {
     #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // fault hooks only
     fn compact(&self, revision: i64) -> impl Future<Output = Result<()>> + Send;
 
+    /// Watches `key` (or every key under it when `prefix`) from the current
+    /// revision on; returns the watch and that revision (changes after it
+    /// are delivered). Cheaper for etcd than a watch from a past revision.
+    fn watch_now(
+        &self,
+        key: &str,
+        prefix: bool,
+    ) -> impl Future<Output = Result<(Self::Watch, i64)>> + Send;
+
     /// Watches `key` (or every key under it when `prefix`) from `from_revision`.
     fn watch(
         &self,

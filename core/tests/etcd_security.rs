@@ -20,11 +20,10 @@ fn ttl(seconds: u64) -> LockOptions {
 }
 
 fn tls(ca: &Path, client: Option<(&Path, &Path)>) -> TlsOptions {
-    TlsOptions {
-        ca_file: Some(ca.to_path_buf()),
-        cert_file: client.map(|c| c.0.to_path_buf()),
-        key_file: client.map(|c| c.1.to_path_buf()),
-        server_name: None,
+    let tls = TlsOptions::new().ca_file(ca);
+    match client {
+        Some((cert, key)) => tls.identity(cert, key),
+        None => tls,
     }
 }
 

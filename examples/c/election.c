@@ -18,12 +18,12 @@ int main(void) {
   printf("backend: %s\n", vs_sync_name(s));
   /* new leader: namespace "default", a fresh UUID as id, TTL 3 s */
   vs_leader *role1 = NULL;
-  if (vs_leader_new(s, "leader", "default", NULL, 3, &role1, &err) != VS_OK) fatal("leader", err);
+  if (vs_leader_new(s, "leader", "default", NULL, 3000, NULL, &role1, &err) != VS_OK) fatal("leader", err);
   if (vs_leader_wait_elected(role1, 5000, NULL, &err) != VS_OK) fatal("wait_elected", err);
   printf("%s is primary\n", vs_leader_id(role1));
   /* list all election members */
   vs_member_list *ms = NULL;
-  if (vs_list_members(s, "default", &ms, &err) != VS_OK) fatal("list_members", err);
+  if (vs_list_members(s, "default", NULL, &ms, &err) != VS_OK) fatal("list_members", err);
   for (size_t i = 0; i < vs_member_list_len(ms); i++) {
     const vs_member *m = vs_member_list_get(ms, i);
     printf("{leader: %s, id: %s, namespace: %s, role: %s}\n", vs_member_leader(m), vs_member_id(m),
@@ -31,7 +31,7 @@ int main(void) {
   }
   vs_member_list_free(&ms);
   /* the member resigns */
-  if (vs_leader_resign(role1, &err) != VS_OK) fatal("resign", err);
+  if (vs_leader_resign(role1, NULL, &err) != VS_OK) fatal("resign", err);
   printf("%s resigned\n", vs_leader_id(role1));
   vs_leader_free(&role1);
   vs_sync_free(&s);

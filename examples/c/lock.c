@@ -37,7 +37,7 @@ int main(void) {
   pthread_create(&t, NULL, second, s);
   usleep(100 * 1000);
   /* release the lock */
-  if (vs_unlock(s, "lock1", &err) != VS_OK) fatal("unlock", err);
+  if (vs_unlock(s, "lock1", NULL, &err) != VS_OK) fatal("unlock", err);
   printf("lock1 released\n");
   pthread_join(t, NULL);
   vs_sync_free(&s);

@@ -22,6 +22,12 @@ impl vs_cancel {
     }
 }
 
+/// A cancel argument as a C caller gives it: NULL = no cancel token.
+pub(crate) fn optional<'a>(cancel: *const vs_cancel) -> Option<&'a vs_cancel> {
+    // SAFETY: every export's contract: `cancel` is NULL or a live token.
+    unsafe { cancel.as_ref() }
+}
+
 /// A new, unfired cancel token; free with `vs_cancel_free`. NULL only if
 /// out of memory.
 #[no_mangle]

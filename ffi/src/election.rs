@@ -2,6 +2,7 @@
 //! (watch_elect, observe) read with blocking `next` calls.
 
 use std::ffi::{c_char, CString};
+use std::sync::Arc;
 
 use tokio::sync::Mutex;
 use vinesync::{
@@ -9,26 +10,51 @@ use vinesync::{
     StatusStream, WatchOptions,
 };
 
-use crate::cancel::vs_cancel;
+use crate::cancel::{self, vs_cancel};
 use crate::error::{vs_error, Failure};
-use crate::handles::{free_box, guard, handle, optional_text, out_ptr, put, text};
-use crate::runtime::{block_on, runtime, timeout};
+use crate::handles::{free_box, free_handle, guard, handle, optional_text, out_ptr, put, text};
+use crate::owner::Owner;
+use crate::runtime::{block_on, dispose, finish_in_background, timeout};
 use crate::status::vs_status;
-use crate::sync::vs_sync;
+use crate::sync::{sync_handle, vs_sync};
 
 /// A candidate in an election. Thread-safe. Freeing it resigns.
 pub struct vs_leader {
-    leader: Leader,
+    owner: Owner,
+    /// Shared with a resign that finishes in the background (SPEC H2).
+    leader: Arc<Leader>,
     id: CString,
+    name: CString,
+    namespace: CString,
     status: Mutex<StatusStream>,
 }
 
-/// One election member; its strings are owned by it (or by its list or event).
+/// A required leader, usable in this process (`VS_CLOSED` after fork).
+fn leader_handle<'a>(l: *const vs_leader) -> Result<&'a vs_leader, Failure> {
+    let l = handle("leader", l)?;
+    l.owner.check("vs_leader")?;
+    Ok(l)
+}
+
+/// A leader usable in this process, for the infallible accessors.
+fn live_leader<'a>(l: *const vs_leader) -> Option<&'a vs_leader> {
+    // SAFETY: the accessors' contract: NULL or live.
+    unsafe { l.as_ref() }.filter(|l| l.owner.is_here())
+}
+
+/// One election member, always borrowed: owned by the list, event or
+/// `vs_owned_member` it came from, and valid until that is freed.
 pub struct vs_member {
     leader: CString,
     id: CString,
     namespace: CString,
     primary: bool,
+}
+
+/// A member owned by the caller (from `vs_leader_primary`); its
+/// `vs_member` comes from `vs_owned_member_get`.
+pub struct vs_owned_member {
+    member: vs_member,
 }
 
 /// The members of a namespace, in campaign order.
@@ -47,12 +73,16 @@ pub enum vs_event_kind {
     VS_EVENT_LEFT = 1,
     /// The member became primary.
     VS_EVENT_ELECTED = 2,
+    /// Not an event: what `vs_event_get_kind(NULL)` returns.
+    VS_EVENT_INVALID = -1,
 }
 
-/// One election event: its kind and member. Owned by the caller.
+/// One election event: its kind, member and store revision. Owned by the
+/// caller.
 pub struct vs_event {
     kind: vs_event_kind,
     member: vs_member,
+    revision: i64,
 }
 
 enum Stream {
@@ -64,6 +94,7 @@ enum Stream {
 /// `vs_leader_observe`). `next` calls are serialized internally; `close`
 /// may come from another thread.
 pub struct vs_watcher {
+    owner: Owner,
     stream: Mutex<Stream>,
     /// Set by `vs_watcher_close`, so a `next` blocked in another thread
     /// returns `VS_CLOSED` at once instead of holding the stream.
@@ -73,6 +104,7 @@ pub struct vs_watcher {
 impl vs_watcher {
     fn new(stream: Stream) -> Self {
         vs_watcher {
+            owner: Owner::here(),
             stream: Mutex::new(stream),
             closing: tokio::sync::watch::channel(false).0,
         }
@@ -96,25 +128,42 @@ fn to_member(member: &Member) -> vs_member {
     }
 }
 
+/// etcd leases are granted in whole seconds: `ttl_ms` must be a multiple of
+/// 1000 (0 = the default of 60 s).
+fn leader_ttl(ttl_ms: u64) -> Result<Option<std::time::Duration>, Failure> {
+    if ttl_ms == 0 {
+        return Ok(None);
+    }
+    if !ttl_ms.is_multiple_of(1000) {
+        return Err(Failure::invalid(format!(
+            "ttl_ms {ttl_ms} is not a whole number of seconds (leases are granted in seconds)"
+        )));
+    }
+    Ok(Some(std::time::Duration::from_millis(ttl_ms)))
+}
+
 /// vine's `Leader`: joins election `name` in namespace `ns` (NULL =
-/// "default") as `id` (NULL = a new UUID) with a lease of `ttl_s` seconds
-/// (0 = 60). Returns once the candidate key is written (SPEC E1).
+/// "default") as `id` (NULL = a new UUID) with a lease of `ttl_ms`
+/// milliseconds (0 = 60 s; whole seconds, at least 1000). Returns once the
+/// candidate key is written (SPEC E1).
 ///
 /// # Safety
-/// `sync` live; strings NULL (where allowed) or C strings; `out` writable.
+/// `sync` live; strings NULL (where allowed) or C strings; `cancel` NULL or
+/// live; `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_new(
     sync: *const vs_sync,
     name: *const c_char,
     ns: *const c_char,
     id: *const c_char,
-    ttl_s: i64,
+    ttl_ms: u64,
+    cancel: *const vs_cancel,
     out: *mut *mut vs_leader,
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let s = handle("sync", sync)?;
+        let s = sync_handle(sync)?;
         let name = text("name", name)?;
         let mut options = LeaderOptions::new();
         if let Some(ns) = optional_text("ns", ns)? {
@@ -123,17 +172,24 @@ pub unsafe extern "C" fn vs_leader_new(
         if let Some(id) = optional_text("id", id)? {
             options = options.id(id);
         }
-        if ttl_s != 0 {
-            let seconds = u64::try_from(ttl_s)
-                .map_err(|_| Failure::invalid(format!("ttl {ttl_s} is negative")))?;
-            options = options.ttl(std::time::Duration::from_secs(seconds));
+        if let Some(ttl) = leader_ttl(ttl_ms)? {
+            options = options.ttl(ttl);
         }
-        let leader = block_on(None, None, async {
+        let leader = block_on(cancel::optional(cancel), None, async {
             s.client.leader(name, options).await.map_err(Failure::from)
         })?;
-        let id = c_string(leader.id());
         let status = Mutex::new(leader.status());
-        put(out, vs_leader { leader, id, status });
+        put(
+            out,
+            vs_leader {
+                owner: Owner::here(),
+                id: c_string(leader.id()),
+                name: c_string(leader.name()),
+                namespace: c_string(leader.namespace()),
+                leader: Arc::new(leader),
+                status,
+            },
+        );
         Ok(())
     })
 }
@@ -148,14 +204,59 @@ pub unsafe extern "C" fn vs_leader_id(l: *const vs_leader) -> *const c_char {
     unsafe { l.as_ref() }.map_or(c"".as_ptr(), |l| l.id.as_ptr())
 }
 
-/// Whether this candidate is primary right now.
+/// The election's name, owned by the leader; `""` for NULL.
+///
+/// # Safety
+/// `l` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_leader_name(l: *const vs_leader) -> *const c_char {
+    // SAFETY: per the contract.
+    unsafe { l.as_ref() }.map_or(c"".as_ptr(), |l| l.name.as_ptr())
+}
+
+/// The candidate's namespace, owned by the leader; `""` for NULL.
+///
+/// # Safety
+/// `l` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_leader_namespace(l: *const vs_leader) -> *const c_char {
+    // SAFETY: per the contract.
+    unsafe { l.as_ref() }.map_or(c"".as_ptr(), |l| l.namespace.as_ptr())
+}
+
+/// The candidacy's fencing token: the create revision of its key, greater
+/// than every earlier candidacy's in the namespace; 0 for NULL.
+///
+/// # Safety
+/// `l` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_leader_fencing_token(l: *const vs_leader) -> u64 {
+    // SAFETY: per the contract.
+    unsafe { l.as_ref() }.map_or(0, |l| l.leader.fencing_token())
+}
+
+/// Whether this candidate is primary right now (false for NULL and in a
+/// child of `fork()`).
 ///
 /// # Safety
 /// `l` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_is_primary(l: *const vs_leader) -> bool {
-    // SAFETY: per the contract.
-    unsafe { l.as_ref() }.is_some_and(|l| l.leader.is_primary())
+    let mut primary = false;
+    crate::handles::quietly(|| primary = live_leader(l).is_some_and(|l| l.leader.is_primary()));
+    primary
+}
+
+/// Whether the candidacy has ended (resigned or lost); true for NULL and in
+/// a child of `fork()`.
+///
+/// # Safety
+/// `l` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_leader_is_ended(l: *const vs_leader) -> bool {
+    let mut ended = true;
+    crate::handles::quietly(|| ended = live_leader(l).is_none_or(|l| l.leader.is_ended()));
+    ended
 }
 
 /// Blocks until primary (`VS_OK`), the candidacy ends (`VS_LOST`),
@@ -171,10 +272,8 @@ pub unsafe extern "C" fn vs_leader_wait_elected(
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
-        let l = handle("leader", l)?;
-        // SAFETY: NULL or live, per the contract.
-        let cancel = unsafe { cancel.as_ref() };
-        block_on(cancel, timeout(timeout_ms), async {
+        let l = leader_handle(l)?;
+        block_on(cancel::optional(cancel), timeout(timeout_ms), async {
             l.leader.wait_elected().await.map_err(Failure::from)
         })
     })
@@ -195,13 +294,11 @@ pub unsafe extern "C" fn vs_leader_status_next(
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
-        let l = handle("leader", l)?;
+        let l = leader_handle(l)?;
         if primary.is_null() {
             return Err(Failure::invalid("primary is NULL"));
         }
-        // SAFETY: NULL or live, per the contract.
-        let cancel = unsafe { cancel.as_ref() };
-        let next = block_on(cancel, timeout(timeout_ms), async {
+        let next = block_on(cancel::optional(cancel), timeout(timeout_ms), async {
             Ok(l.status.lock().await.next().await)
         })?;
         match next {
@@ -218,41 +315,51 @@ pub unsafe extern "C" fn vs_leader_status_next(
     })
 }
 
-/// Resigns (SPEC E4): the next candidate becomes primary at once. Idempotent.
+/// Resigns (SPEC E4): the next candidate becomes primary at once.
+/// Idempotent. A fired `cancel` returns `VS_CANCELLED` at once while the
+/// resignation completes in the background (SPEC H2).
 ///
 /// # Safety
-/// `l` live.
+/// `l` live; `cancel` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_resign(
     l: *const vs_leader,
+    cancel: *const vs_cancel,
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
-        let l = handle("leader", l)?;
-        block_on(None, None, async {
-            l.leader.resign().await.map_err(Failure::from)
+        let leader = leader_handle(l)?.leader.clone();
+        finish_in_background(cancel::optional(cancel), async move {
+            leader.resign().await.map_err(Failure::from)
         })
     })
 }
 
-/// The namespace's current primary, or `VS_NO_LEADER`. Free `*out` with
-/// `vs_member_free`.
+/// The namespace's current primary, or `VS_NO_LEADER`. `*out` is owned by
+/// the caller: read it with `vs_owned_member_get`, free it with
+/// `vs_owned_member_free`.
 ///
 /// # Safety
-/// `l` live; `out` writable.
+/// `l` live; `cancel` NULL or live; `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_primary(
     l: *const vs_leader,
-    out: *mut *mut vs_member,
+    cancel: *const vs_cancel,
+    out: *mut *mut vs_owned_member,
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let l = handle("leader", l)?;
-        let member = block_on(None, None, async {
+        let l = leader_handle(l)?;
+        let member = block_on(cancel::optional(cancel), None, async {
             l.leader.primary().await.map_err(Failure::from)
         })?;
-        put(out, to_member(&member));
+        put(
+            out,
+            vs_owned_member {
+                member: to_member(&member),
+            },
+        );
         Ok(())
     })
 }
@@ -261,17 +368,18 @@ pub unsafe extern "C" fn vs_leader_primary(
 /// `VS_EVENT_ELECTED`, the current primary first.
 ///
 /// # Safety
-/// `l` live; `out` writable.
+/// `l` live; `cancel` NULL or live; `out` writable.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_observe(
     l: *const vs_leader,
+    cancel: *const vs_cancel,
     out: *mut *mut vs_watcher,
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let l = handle("leader", l)?;
-        let observer = block_on(None, None, async {
+        let l = leader_handle(l)?;
+        let observer = block_on(cancel::optional(cancel), None, async {
             l.leader.observe().await.map_err(Failure::from)
         })?;
         put(out, vs_watcher::new(Stream::Observe(observer)));
@@ -279,36 +387,52 @@ pub unsafe extern "C" fn vs_leader_observe(
     })
 }
 
-/// Frees `*l` (resigning if still a candidate) and sets it to NULL.
+/// Frees `*l` and sets it to NULL. A candidacy still running is resigned
+/// before this returns (bounded by the request timeout), so the next
+/// candidate is primary at once. Safe at process exit; in a child of
+/// `fork()` a leader of the parent is only forgotten.
 ///
 /// # Safety
-/// `l` NULL or points to NULL or to a leader from `vs_leader_new`.
+/// `l` NULL or points to NULL or to a leader from `vs_leader_new`; no
+/// other thread may be using it.
 #[no_mangle]
 pub unsafe extern "C" fn vs_leader_free(l: *mut *mut vs_leader) {
-    let _entered = runtime().ok().map(|rt| rt.enter());
-    free_box(l);
+    free_handle(
+        l,
+        |l| l.owner,
+        |l| {
+            if !l.leader.is_ended() {
+                let _ = block_on(None, None, async {
+                    l.leader.resign().await.map_err(Failure::from)
+                });
+            }
+            dispose(l);
+        },
+    );
 }
 
 /// vine's `ListMembers`: live candidates of `ns` (NULL = "default") in
 /// campaign order, the first primary. Free `*out` with `vs_member_list_free`.
 ///
 /// # Safety
-/// `sync` live; `ns` NULL or a C string; `out` writable.
+/// `sync` live; `ns` NULL or a C string; `cancel` NULL or live; `out`
+/// writable.
 #[no_mangle]
 pub unsafe extern "C" fn vs_list_members(
     sync: *const vs_sync,
     ns: *const c_char,
+    cancel: *const vs_cancel,
     out: *mut *mut vs_member_list,
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let s = handle("sync", sync)?;
+        let s = sync_handle(sync)?;
         let mut options = MemberOptions::new();
         if let Some(ns) = optional_text("ns", ns)? {
             options = options.namespace(ns);
         }
-        let members = block_on(None, None, async {
+        let members = block_on(cancel::optional(cancel), None, async {
             s.client.list_members(options).await.map_err(Failure::from)
         })?;
         put(
@@ -395,13 +519,22 @@ pub unsafe extern "C" fn vs_member_is_primary(m: *const vs_member) -> bool {
     unsafe { m.as_ref() }.is_some_and(|m| m.primary)
 }
 
-/// Frees a member from `vs_leader_primary` and sets `*m` to NULL (not for
-/// members of a list or an event).
+/// The member inside an owned member (owned by it); NULL for NULL.
+///
+/// # Safety
+/// `m` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_owned_member_get(m: *const vs_owned_member) -> *const vs_member {
+    // SAFETY: per the contract.
+    unsafe { m.as_ref() }.map_or(std::ptr::null(), |m| &m.member as *const vs_member)
+}
+
+/// Frees `*m` (from `vs_leader_primary`) and sets it to NULL.
 ///
 /// # Safety
 /// `m` NULL or points to NULL or to a member from `vs_leader_primary`.
 #[no_mangle]
-pub unsafe extern "C" fn vs_member_free(m: *mut *mut vs_member) {
+pub unsafe extern "C" fn vs_owned_member_free(m: *mut *mut vs_owned_member) {
     free_box(m);
 }
 
@@ -409,18 +542,20 @@ pub unsafe extern "C" fn vs_member_free(m: *mut *mut vs_member) {
 /// "default") from now on, only about member `id` unless `id` is NULL.
 ///
 /// # Safety
-/// `sync` live; strings NULL or C strings; `out` writable.
+/// `sync` live; strings NULL or C strings; `cancel` NULL or live; `out`
+/// writable.
 #[no_mangle]
 pub unsafe extern "C" fn vs_watch_elect(
     sync: *const vs_sync,
     ns: *const c_char,
     id: *const c_char,
+    cancel: *const vs_cancel,
     out: *mut *mut vs_watcher,
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let s = handle("sync", sync)?;
+        let s = sync_handle(sync)?;
         let mut options = WatchOptions::new();
         if let Some(ns) = optional_text("ns", ns)? {
             options = options.namespace(ns);
@@ -428,7 +563,7 @@ pub unsafe extern "C" fn vs_watch_elect(
         if let Some(id) = optional_text("id", id)? {
             options = options.id(id);
         }
-        let watcher = block_on(None, None, async {
+        let watcher = block_on(cancel::optional(cancel), None, async {
             s.client.watch_elect(options).await.map_err(Failure::from)
         })?;
         put(out, vs_watcher::new(Stream::Watch(watcher)));
@@ -452,9 +587,8 @@ pub unsafe extern "C" fn vs_watcher_next(
     guard(err, || {
         out_ptr("out", out)?;
         let w = handle("watcher", w)?;
-        // SAFETY: NULL or live, per the contract.
-        let cancel = unsafe { cancel.as_ref() };
-        let event = block_on(cancel, timeout(timeout_ms), async {
+        w.owner.check("vs_watcher")?;
+        let event = block_on(cancel::optional(cancel), timeout(timeout_ms), async {
             let mut closing = w.closing.subscribe();
             if *closing.borrow() {
                 return Err(closed_failure());
@@ -468,10 +602,16 @@ pub unsafe extern "C" fn vs_watcher_next(
                             ElectEventKind::Joined => vs_event_kind::VS_EVENT_JOINED,
                             ElectEventKind::Left => vs_event_kind::VS_EVENT_LEFT,
                             ElectEventKind::Elected => vs_event_kind::VS_EVENT_ELECTED,
+                            // A kind this C ABI version does not know yet.
+                            _ => return Err(Failure::new(
+                                vs_status::VS_INTERNAL,
+                                "an election event of a kind this library version cannot report",
+                            )),
                         };
                         Ok(vs_event {
                             kind,
                             member: to_member(&e.member),
+                            revision: e.revision,
                         })
                     }
                     Stream::Observe(observer) => {
@@ -484,6 +624,7 @@ pub unsafe extern "C" fn vs_watcher_next(
                                 namespace: c_string(&r.namespace),
                                 primary: true,
                             },
+                            revision: 0,
                         })
                     }
                 }
@@ -509,6 +650,7 @@ pub unsafe extern "C" fn vs_watcher_close(
 ) -> vs_status {
     guard(err, || {
         let w = handle("watcher", w)?;
+        w.owner.check("vs_watcher")?;
         w.closing.send_replace(true);
         block_on(None, None, async {
             match &mut *w.stream.lock().await {
@@ -526,18 +668,28 @@ pub unsafe extern "C" fn vs_watcher_close(
 /// `w` NULL or points to NULL or to a watcher; no call may be using it.
 #[no_mangle]
 pub unsafe extern "C" fn vs_watcher_free(w: *mut *mut vs_watcher) {
-    let _entered = runtime().ok().map(|rt| rt.enter());
-    free_box(w);
+    free_handle(w, |w| w.owner, dispose);
 }
 
-/// The event's kind.
+/// The event's kind; `VS_EVENT_INVALID` for NULL.
 ///
 /// # Safety
-/// `e` live.
+/// `e` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn vs_event_get_kind(e: *const vs_event) -> vs_event_kind {
     // SAFETY: per the contract.
-    unsafe { e.as_ref() }.map_or(vs_event_kind::VS_EVENT_JOINED, |e| e.kind)
+    unsafe { e.as_ref() }.map_or(vs_event_kind::VS_EVENT_INVALID, |e| e.kind)
+}
+
+/// The store revision of the change (watch_elect events); 0 for observe
+/// events and for NULL.
+///
+/// # Safety
+/// `e` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_event_revision(e: *const vs_event) -> i64 {
+    // SAFETY: per the contract.
+    unsafe { e.as_ref() }.map_or(0, |e| e.revision)
 }
 
 /// The event's member (owned by the event).

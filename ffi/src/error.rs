@@ -38,9 +38,14 @@ impl From<vinesync::Error> for Failure {
     }
 }
 
-/// Writes `failure` to `*err` (when `err` is not NULL) and returns its status.
+/// Writes `failure` to `*err` and returns its status. Nothing is written
+/// when `err` is NULL, nor when `*err` still holds an earlier error: that
+/// one is kept (never overwritten, so never leaked); the status still
+/// reports this call's outcome.
 pub(crate) fn report(err: *mut *mut vs_error, failure: Failure) -> vs_status {
-    if !err.is_null() {
+    // SAFETY: `err` is NULL or, by the API contract, points to readable and
+    // writable storage for one pointer.
+    if !err.is_null() && unsafe { (*err).is_null() } {
         let message = CString::new(failure.message.replace('\0', "\\0")).unwrap_or_default();
         let boxed = Box::new(vs_error {
             status: failure.status,

@@ -5,6 +5,8 @@ use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::{report, vs_error, Failure};
+use crate::owner::{self, Owner};
+use crate::panic_hook;
 use crate::status::vs_status;
 
 /// Longest C string accepted (ids are limited to 1 KiB by the core anyway;
@@ -17,17 +19,57 @@ pub(crate) fn guard(
     err: *mut *mut vs_error,
     body: impl FnOnce() -> Result<(), Failure>,
 ) -> vs_status {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    let outcome = {
+        let _mark = panic_hook::enter_export();
+        catch_unwind(AssertUnwindSafe(body))
+    };
+    match outcome {
         Ok(Ok(())) => vs_status::VS_OK,
         Ok(Err(failure)) => report(err, failure),
-        Err(_) => report(
-            err,
-            Failure::new(
-                vs_status::VS_INTERNAL,
-                "internal error (a panic was caught); please report it",
-            ),
-        ),
+        Err(_) => report(err, caught_panic()),
     }
+}
+
+/// The failure for a panic caught at the boundary, with its message.
+pub(crate) fn caught_panic() -> Failure {
+    let detail = panic_hook::take_last_panic().unwrap_or_else(|| "no message".to_string());
+    Failure::new(
+        vs_status::VS_INTERNAL,
+        format!("internal error (a panic was caught: {detail}); please report it"),
+    )
+}
+
+/// Runs a free function's body: no panic crosses into C, none is printed.
+pub(crate) fn quietly(body: impl FnOnce()) {
+    let _mark = panic_hook::enter_export();
+    let _ = catch_unwind(AssertUnwindSafe(body));
+}
+
+/// Takes the handle out of `*slot` (setting it to NULL) and hands it to
+/// `release`; in a child of `fork()` a handle of the parent is only
+/// forgotten (its destructor would touch the parent's runtime and keys).
+pub(crate) fn free_handle<T>(
+    slot: *mut *mut T,
+    owner: impl FnOnce(&T) -> Owner,
+    release: impl FnOnce(Box<T>),
+) {
+    quietly(|| {
+        if slot.is_null() {
+            return;
+        }
+        // SAFETY: `slot` points to NULL or to a pointer made by `put`.
+        let raw = unsafe { std::mem::replace(&mut *slot, std::ptr::null_mut()) };
+        if raw.is_null() {
+            return;
+        }
+        // SAFETY: made by Box::into_raw in `put`, taken once (the slot is now NULL).
+        let boxed = unsafe { Box::from_raw(raw) };
+        if owner(&boxed).is_here() {
+            release(boxed);
+        } else {
+            owner::keep_forever(boxed);
+        }
+    });
 }
 
 /// A required, NUL-terminated UTF-8 string argument.
@@ -91,7 +133,7 @@ pub(crate) fn put<T>(out: *mut *mut T, value: T) {
 
 /// Frees `*slot` (a handle boxed by `put`) and sets it to NULL.
 pub(crate) fn free_box<T>(slot: *mut *mut T) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    quietly(|| {
         if slot.is_null() {
             return;
         }
@@ -101,5 +143,5 @@ pub(crate) fn free_box<T>(slot: *mut *mut T) {
             // SAFETY: made by Box::into_raw in `put`, freed once (the slot is now NULL).
             drop(unsafe { Box::from_raw(raw) });
         }
-    }));
+    });
 }

@@ -5,11 +5,12 @@ use std::ffi::{c_char, CString};
 
 use vinesync::LockEntry;
 
+use crate::cancel::{self, vs_cancel};
 use crate::error::{vs_error, Failure};
-use crate::handles::{free_box, guard, handle, out_ptr, put, text};
+use crate::handles::{free_box, guard, out_ptr, put, text};
 use crate::runtime::block_on;
 use crate::status::vs_status;
-use crate::sync::vs_sync;
+use crate::sync::{sync_handle, vs_sync};
 
 /// One acquisition (held or waiting) of a lock; owned by its `vs_lock_info`.
 pub struct vs_lock_entry {
@@ -48,19 +49,21 @@ fn to_entry(entry: &LockEntry) -> vs_lock_entry {
 /// first. Writes nothing. Free `*out` with `vs_lock_info_free`.
 ///
 /// # Safety
-/// `sync` live; `id` a C string; `out` writable; `err` NULL or writable.
+/// `sync` live; `id` a C string; `cancel` NULL or live; `out` writable;
+/// `err` NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn vs_inspect_lock(
     sync: *const vs_sync,
     id: *const c_char,
+    cancel: *const vs_cancel,
     out: *mut *mut vs_lock_info,
     err: *mut *mut vs_error,
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let s = handle("sync", sync)?;
+        let s = sync_handle(sync)?;
         let id = text("id", id)?;
-        let info = block_on(None, None, async {
+        let info = block_on(cancel::optional(cancel), None, async {
             s.client.lock_info(id).await.map_err(Failure::from)
         })?;
         put(

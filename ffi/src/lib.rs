@@ -5,8 +5,12 @@
 //!   which sets the pointer to NULL and accepts NULL;
 //! - every fallible function returns a `vs_status` and writes its outputs
 //!   only on `VS_OK`; details come in an optional owned `vs_error`;
-//! - no panic crosses into C; bad pointers and strings are refused;
-//! - one internal runtime; blocking calls take an optional cancel token.
+//! - no panic crosses into C (nor onto stderr); bad pointers and strings
+//!   are refused;
+//! - one internal runtime per process; every network call takes an
+//!   optional cancel token;
+//! - safe at process exit and in a child of `fork()` (see `runtime`,
+//!   `owner`, `live`).
 
 #![allow(
     non_camel_case_types,
@@ -17,10 +21,16 @@
 mod cancel;
 mod election;
 mod error;
+#[cfg(feature = "test-util")]
+mod faults;
+mod guard;
 mod handles;
 mod inspect;
+mod live;
 mod lock;
 mod options;
+mod owner;
+mod panic_hook;
 mod runtime;
 mod status;
 mod sync;
@@ -28,6 +38,9 @@ mod sync;
 pub use cancel::*;
 pub use election::*;
 pub use error::*;
+#[cfg(feature = "test-util")]
+pub use faults::*;
+pub use guard::*;
 pub use inspect::*;
 pub use lock::*;
 pub use options::*;

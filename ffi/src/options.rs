@@ -115,12 +115,12 @@ pub unsafe extern "C" fn vs_options_set_tls(
 ) -> vs_status {
     guard(err, || {
         let o = handle_mut("options", options)?;
-        o.options.tls = Some(TlsOptions {
-            ca_file: optional_text("ca_file", ca_file)?.map(PathBuf::from),
-            cert_file: optional_text("cert_file", cert_file)?.map(PathBuf::from),
-            key_file: optional_text("key_file", key_file)?.map(PathBuf::from),
-            server_name: optional_text("server_name", server_name)?.map(String::from),
-        });
+        let mut tls = TlsOptions::new();
+        tls.ca_file = optional_text("ca_file", ca_file)?.map(PathBuf::from);
+        tls.cert_file = optional_text("cert_file", cert_file)?.map(PathBuf::from);
+        tls.key_file = optional_text("key_file", key_file)?.map(PathBuf::from);
+        tls.server_name = optional_text("server_name", server_name)?.map(String::from);
+        o.options.tls = Some(tls);
         Ok(())
     })
 }
@@ -140,6 +140,82 @@ pub unsafe extern "C" fn vs_options_set_credentials(
         let o = handle_mut("options", options)?;
         let (user, password) = (text("user", user)?, text("password", password)?);
         o.options = o.options.clone().credentials(user, password);
+        Ok(())
+    })
+}
+
+/// Copies `text` into `buf` (`len` bytes, NUL-terminated, truncated if
+/// short) and returns its full length, as `snprintf` does.
+fn copy_out(text: &str, buf: *mut c_char, len: usize) -> usize {
+    if !buf.is_null() && len > 0 {
+        let n = text.len().min(len - 1);
+        // SAFETY: the caller gives `len` writable bytes at `buf`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr().cast::<c_char>(), buf, n);
+            *buf.add(n) = 0;
+        }
+    }
+    text.len()
+}
+
+/// The prefix, copied into `buf` (`len` bytes, NUL-terminated, truncated
+/// if short; `buf` may be NULL with `len` 0). Returns the prefix's length,
+/// as `snprintf` does; 0 for NULL options.
+///
+/// # Safety
+/// `options` NULL or live; `buf` NULL or `len` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn vs_options_get_prefix(
+    options: *const vs_options,
+    buf: *mut c_char,
+    len: usize,
+) -> usize {
+    // SAFETY: per the contract.
+    unsafe { options.as_ref() }.map_or(0, |o| copy_out(&o.options.prefix, buf, len))
+}
+
+/// The nodes, comma-separated, copied as by `vs_options_get_prefix`.
+///
+/// # Safety
+/// As `vs_options_get_prefix`.
+#[no_mangle]
+pub unsafe extern "C" fn vs_options_get_nodes(
+    options: *const vs_options,
+    buf: *mut c_char,
+    len: usize,
+) -> usize {
+    // SAFETY: per the contract.
+    unsafe { options.as_ref() }.map_or(0, |o| copy_out(&o.options.nodes.join(","), buf, len))
+}
+
+/// The dial and request timeouts in milliseconds. Outputs are written
+/// only on `VS_OK`.
+///
+/// # Safety
+/// `options` live; `dial_ms`, `request_ms` writable.
+#[no_mangle]
+pub unsafe extern "C" fn vs_options_get_timeouts(
+    options: *const vs_options,
+    dial_ms: *mut u64,
+    request_ms: *mut u64,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        let o = crate::handles::handle("options", options)?;
+        if dial_ms.is_null() || request_ms.is_null() {
+            let name = if dial_ms.is_null() {
+                "dial_ms"
+            } else {
+                "request_ms"
+            };
+            return Err(crate::error::Failure::invalid(format!("{name} is NULL")));
+        }
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        // SAFETY: both checked non-NULL above.
+        unsafe {
+            *dial_ms = millis(o.options.dial_timeout);
+            *request_ms = millis(o.options.request_timeout);
+        }
         Ok(())
     })
 }

@@ -2,19 +2,48 @@
 
 use std::ffi::c_char;
 
-use vinesync::{Client, Options};
+use vinesync::{Client, MemoryStore, Options};
 
-use crate::cancel::vs_cancel;
+use crate::cancel::{self, vs_cancel};
 use crate::error::{vs_error, Failure};
-use crate::handles::{free_box, guard, handle, out_ptr, put};
+use crate::handles::{free_handle, guard, handle, out_ptr, put};
+use crate::live;
 use crate::options::vs_options;
-use crate::runtime::block_on;
+use crate::owner::{Owner, PerProcess};
+use crate::runtime::{block_on, dispose, finish_in_background};
 use crate::status::vs_status;
 
 /// A vinesync handle. Thread-safe: any number of threads may use one
 /// handle at once. Locks belong to the handle, not to a thread.
 pub struct vs_sync {
     pub(crate) client: Client,
+    pub(crate) owner: Owner,
+    /// Its entry among the handles closed at exit (`live`).
+    live_id: u64,
+}
+
+impl vs_sync {
+    fn new(client: Client) -> Self {
+        vs_sync {
+            live_id: live::register(&client),
+            client,
+            owner: Owner::here(),
+        }
+    }
+}
+
+/// A required sync handle, usable in this process (`VS_CLOSED` after fork).
+pub(crate) fn sync_handle<'a>(sync: *const vs_sync) -> Result<&'a vs_sync, Failure> {
+    let s = handle("sync", sync)?;
+    s.owner.check("vs_sync")?;
+    Ok(s)
+}
+
+/// The memory store of this process; a child of `fork()` gets its own,
+/// empty one (the parent's locks are the parent's).
+fn memory_store() -> Result<MemoryStore, Failure> {
+    static STORE: PerProcess<MemoryStore> = PerProcess::new();
+    STORE.get_or_try_init(|| Ok(MemoryStore::new())).cloned()
 }
 
 fn options_or_default(options: *const vs_options) -> Options {
@@ -27,16 +56,14 @@ fn connect(
     cancel: *const vs_cancel,
     out: *mut *mut vs_sync,
     err: *mut *mut vs_error,
-    connecting: impl std::future::Future<Output = vinesync::Result<Client>>,
+    connecting: impl std::future::Future<Output = vinesync::Result<Client>> + Send,
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        // SAFETY: the callers' contracts: NULL or a live token.
-        let cancel = unsafe { cancel.as_ref() };
-        let client = block_on(cancel, None, async {
+        let client = block_on(cancel::optional(cancel), None, async {
             connecting.await.map_err(Failure::from)
         })?;
-        put(out, vs_sync { client });
+        put(out, vs_sync::new(client));
         Ok(())
     })
 }
@@ -53,8 +80,8 @@ pub unsafe extern "C" fn vs_sync_new_memory(
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let client = Client::memory(options_or_default(options))?;
-        put(out, vs_sync { client });
+        let client = Client::with_memory_store(memory_store()?, options_or_default(options))?;
+        put(out, vs_sync::new(client));
         Ok(())
     })
 }
@@ -104,101 +131,94 @@ pub unsafe extern "C" fn vs_sync_name(sync: *const vs_sync) -> *const c_char {
     }
 }
 
-/// Closes the handle: releases every lock and candidacy it holds (revokes
-/// its leases); later calls on it return `VS_CLOSED`. Idempotent.
+/// vine's `Init`: replaces the handle's options. Locks and candidacies
+/// already held keep their keys; new calls use the new prefix. On etcd a
+/// change of nodes, timeouts, TLS or credentials reconnects (bounded by the
+/// dial timeout, or until `cancel` fires).
 ///
 /// # Safety
-/// `sync` NULL or live.
+/// `sync` live; `options` live; `cancel` NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn vs_sync_close(sync: *const vs_sync, err: *mut *mut vs_error) -> vs_status {
+pub unsafe extern "C" fn vs_sync_init(
+    sync: *const vs_sync,
+    options: *const vs_options,
+    cancel: *const vs_cancel,
+    err: *mut *mut vs_error,
+) -> vs_status {
     guard(err, || {
-        let s = handle("sync", sync)?;
-        block_on(None, None, async {
-            s.client.close().await;
+        let s = sync_handle(sync)?;
+        let options = handle("options", options)?.options.clone();
+        block_on(cancel::optional(cancel), None, async {
+            s.client.init(options).await.map_err(Failure::from)
+        })
+    })
+}
+
+/// vine's `Options`: a copy of the handle's current options (free it with
+/// `vs_options_free`; read it with `vs_options_get_*`).
+///
+/// # Safety
+/// `sync` live; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn vs_sync_options(
+    sync: *const vs_sync,
+    out: *mut *mut vs_options,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        out_ptr("out", out)?;
+        let options = sync_handle(sync)?.client.options();
+        put(out, vs_options { options });
+        Ok(())
+    })
+}
+
+/// Closes the handle: releases every lock and candidacy it holds (revokes
+/// its leases); later calls on it return `VS_CLOSED`. Idempotent. A fired
+/// `cancel` returns `VS_CANCELLED` at once; the handle is closed anyway and
+/// the releases complete in the background (SPEC H2).
+///
+/// # Safety
+/// `sync` NULL or live; `cancel` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_sync_close(
+    sync: *const vs_sync,
+    cancel: *const vs_cancel,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        let client = sync_handle(sync)?.client.clone();
+        finish_in_background(cancel::optional(cancel), async move {
+            client.close().await;
             Ok(())
         })
     })
 }
 
-/// Closes (if needed) and frees `*sync`, setting it to NULL. Guards and
-/// leaders made from it stay valid and must be freed too.
+/// Closes (if needed) and frees `*sync`, setting it to NULL. Closing
+/// releases every lock and candidacy of the handle before this returns
+/// (bounded by the request timeout), so nothing is left to its TTL when
+/// etcd is reachable. Guards and leaders made from it stay valid (their
+/// calls return `VS_CLOSED`) and must be freed too. Safe at process exit
+/// (atexit handlers, C++ global destructors). In a child of `fork()`, a
+/// handle of the parent is only forgotten: the parent's locks stay the
+/// parent's.
 ///
 /// # Safety
 /// `sync` NULL or points to NULL or to a handle from `vs_sync_new_*`; no
 /// other thread may be using the handle.
 #[no_mangle]
 pub unsafe extern "C" fn vs_sync_free(sync: *mut *mut vs_sync) {
-    if !sync.is_null() {
-        // SAFETY: per the contract.
-        if let Some(s) = unsafe { (*sync).as_ref() } {
+    free_handle(
+        sync,
+        |s| s.owner,
+        |s| {
+            live::forget(s.live_id);
             let _ = block_on(None, None, async {
                 s.client.close().await;
                 Ok(())
             });
-        }
-    }
-    free_box(sync);
-}
-
-/// Fault injection for tests: stops (`suspended` = true) or resumes the
-/// handle's lease keepalives, as a paused or partitioned process would.
-/// Its locks are then lost after their TTL. Not for production use.
-///
-/// # Safety
-/// `sync` live.
-#[no_mangle]
-pub unsafe extern "C" fn vs_sync_fault_suspend_keepalive(
-    sync: *const vs_sync,
-    suspended: bool,
-    err: *mut *mut vs_error,
-) -> vs_status {
-    guard(err, || {
-        handle("sync", sync)?
-            .client
-            .faults()
-            .suspend_keepalive(suspended);
-        Ok(())
-    })
-}
-
-/// Fault injection for tests: simulates `kill -9` of the handle's process:
-/// keepalives stop, nothing is released, the handle is closed; its leases
-/// expire after their TTL. Not for production use.
-///
-/// # Safety
-/// `sync` live.
-#[no_mangle]
-pub unsafe extern "C" fn vs_sync_fault_crash(
-    sync: *const vs_sync,
-    err: *mut *mut vs_error,
-) -> vs_status {
-    guard(err, || {
-        let s = handle("sync", sync)?;
-        block_on(None, None, async {
-            s.client.faults().crash().await;
-            Ok(())
-        })
-    })
-}
-
-/// Fault injection for tests: the handle's leases vanish from the store
-/// now, without the handle being told (as if they had expired).
-///
-/// # Safety
-/// `sync` live.
-#[no_mangle]
-pub unsafe extern "C" fn vs_sync_fault_expire_leases(
-    sync: *const vs_sync,
-    err: *mut *mut vs_error,
-) -> vs_status {
-    guard(err, || {
-        let s = handle("sync", sync)?;
-        block_on(None, None, async {
-            s.client
-                .faults()
-                .expire_leases()
-                .await
-                .map_err(Failure::from)
-        })
-    })
+            dispose(s);
+        },
+    );
 }

@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     let mut f = Fields(data.split(is_zero as fn(&u8) -> bool));
     let (prefix, nodes, ca, user, password) = (f.text(), f.text(), f.text(), f.text(), f.text());
     let (id, name, ns, member) = (f.text(), f.text(), f.text(), f.text());
-    let (ttl, wait, leader_ttl, timeout) = (f.number(), f.number(), f.number() as i64, f.number());
+    let (ttl, wait, leader_ttl, timeout) = (f.number(), f.number(), f.number(), f.number());
     unsafe {
         let mut err = null_mut();
         let mut options = null_mut();
@@ -66,26 +66,26 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let mut guard = null_mut();
-        if vs_try_lock(sync, ptr(&id), ttl, &mut guard, &mut err) == vs_status::VS_OK {
+        if vs_try_lock(sync, ptr(&id), ttl, null(), &mut guard, &mut err) == vs_status::VS_OK {
             let _ = vs_guard_fencing_token(guard);
             let _ = vs_guard_is_lost(guard);
             // Held: a second lock on the same handle waits; bound it.
             let _ = vs_lock(sync, ptr(&id), ttl, 1 + wait % 5, null(), null_mut(), null_mut());
         }
         vs_error_free(&mut err);
-        let _ = vs_unlock(sync, ptr(&id), &mut err);
+        let _ = vs_unlock(sync, ptr(&id), null(), &mut err);
         vs_error_free(&mut err);
         vs_guard_free(&mut guard);
         let mut leader = null_mut();
-        if vs_leader_new(sync, ptr(&name), ptr(&ns), ptr(&member), leader_ttl, &mut leader, &mut err)
+        if vs_leader_new(sync, ptr(&name), ptr(&ns), ptr(&member), leader_ttl, null(), &mut leader, &mut err)
             == vs_status::VS_OK
         {
-            let _ = vs_leader_resign(leader, null_mut());
+            let _ = vs_leader_resign(leader, null(), null_mut());
         }
         vs_error_free(&mut err);
         vs_leader_free(&mut leader);
         let mut list = null_mut();
-        if vs_list_members(sync, ptr(&ns), &mut list, &mut err) == vs_status::VS_OK {
+        if vs_list_members(sync, ptr(&ns), null(), &mut list, &mut err) == vs_status::VS_OK {
             for i in 0..vs_member_list_len(list) + 1 {
                 let _ = vs_member_list_get(list, i);
             }

@@ -31,7 +31,7 @@ static void *wait_for_lock(void *arg) {
   vs_sync *waiter = arg;
   vs_guard *g = NULL;
   if (vs_lock(waiter, lock_id, 0, 0, NULL, &g, NULL) == VS_OK) {
-    vs_guard_unlock(g, NULL);
+    vs_guard_unlock(g, NULL, NULL);
     vs_guard_free(&g);
   }
   return NULL;
@@ -41,7 +41,7 @@ static void *wait_for_lock(void *arg) {
 static vs_lock_info *info_with_waiters(vs_sync *s, size_t n) {
   for (int i = 0; i < 500; i++) {
     vs_lock_info *info = NULL;
-    if (vs_inspect_lock(s, lock_id, &info, NULL) != VS_OK) return NULL;
+    if (vs_inspect_lock(s, lock_id, NULL, &info, NULL) != VS_OK) return NULL;
     if (vs_lock_info_waiter_count(info) == n) return info;
     vs_lock_info_free(&info);
     usleep(10000);
@@ -61,7 +61,7 @@ int main(void) {
 
   /* A free lock: no holder, no waiter. */
   vs_lock_info *info = NULL;
-  CHECK(vs_inspect_lock(holder, lock_id, &info, NULL) == VS_OK);
+  CHECK(vs_inspect_lock(holder, lock_id, NULL, &info, NULL) == VS_OK);
   CHECK(vs_lock_info_holder(info) == NULL);
   CHECK(vs_lock_info_waiter_count(info) == 0);
   vs_lock_info_free(&info);
@@ -90,18 +90,18 @@ int main(void) {
   vs_lock_info_free(&info);
 
   /* NULL arguments are errors or empty answers, never crashes. */
-  CHECK(vs_inspect_lock(holder, NULL, &info, NULL) == VS_INVALID_ARGUMENT);
-  CHECK(vs_inspect_lock(NULL, lock_id, &info, NULL) == VS_INVALID_ARGUMENT);
-  CHECK(vs_inspect_lock(holder, lock_id, NULL, NULL) == VS_INVALID_ARGUMENT);
+  CHECK(vs_inspect_lock(holder, NULL, NULL, &info, NULL) == VS_INVALID_ARGUMENT);
+  CHECK(vs_inspect_lock(NULL, lock_id, NULL, &info, NULL) == VS_INVALID_ARGUMENT);
+  CHECK(vs_inspect_lock(holder, lock_id, NULL, NULL, NULL) == VS_INVALID_ARGUMENT);
   CHECK(vs_lock_info_holder(NULL) == NULL);
   CHECK(vs_lock_entry_pid(NULL) == 0);
   CHECK(strcmp(vs_lock_entry_key(NULL), "") == 0);
 
   /* Released: the waiter holds it, then nobody. */
-  CHECK(vs_guard_unlock(g, NULL) == VS_OK);
+  CHECK(vs_guard_unlock(g, NULL, NULL) == VS_OK);
   vs_guard_free(&g);
   pthread_join(thread, NULL);
-  CHECK(vs_inspect_lock(holder, lock_id, &info, NULL) == VS_OK);
+  CHECK(vs_inspect_lock(holder, lock_id, NULL, &info, NULL) == VS_OK);
   CHECK(vs_lock_info_holder(info) == NULL);
   vs_lock_info_free(&info);
 

@@ -70,7 +70,7 @@ int main(void) {
   int ok = st == VS_OK;
   if (ok) {
     ok = vs_lock(s, "c-secured", 5000, 0, NULL, NULL, &err) == VS_OK &&
-         vs_unlock(s, "c-secured", &err) == VS_OK;
+         vs_unlock(s, "c-secured", NULL, &err) == VS_OK;
   }
   report("secured_right_settings_connect_from_env", ok, err ? vs_error_message(err) : NULL);
   vs_error_free(&err);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <vinesync.h>
+#include <vinesync_test.h>
 
 static int failures_in_test;
 static const char *current_test;
@@ -92,7 +93,7 @@ static void *counter_thread(void *arg) {
     if (atomic_fetch_add(&c->inside, 1) != 0) atomic_fetch_add(&c->overlaps, 1);
     c->counter++;
     atomic_fetch_sub(&c->inside, 1);
-    if (vs_guard_unlock(g, NULL) != VS_OK) atomic_fetch_add(&c->errors, 1);
+    if (vs_guard_unlock(g, NULL, NULL) != VS_OK) atomic_fetch_add(&c->errors, 1);
     vs_guard_free(&g);
   }
   return NULL;
@@ -168,10 +169,10 @@ static void test_l3_seed_example_held_by_the_handle(void) {
   pthread_create(&t, NULL, second_lock, &c);
   sleep_ms(300);
   CHECK(atomic_load(&c.locked) == 0);
-  CHECK_STATUS(vs_unlock(s, "lock1", NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(s, "lock1", NULL, NULL), VS_OK);
   pthread_join(t, NULL);
   CHECK(c.status == VS_OK);
-  CHECK_STATUS(vs_unlock(s, "lock1", NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(s, "lock1", NULL, NULL), VS_OK);
   vs_sync_free(&s);
 }
 
@@ -195,16 +196,16 @@ static void test_l7_unlock_not_held(void) {
   CHECK(s != NULL);
   if (!s) return;
   vs_error *err = NULL;
-  CHECK_STATUS(vs_unlock(s, "never", &err), VS_NOT_LOCKED);
+  CHECK_STATUS(vs_unlock(s, "never", NULL, &err), VS_NOT_LOCKED);
   CHECK(err && strstr(vs_error_message(err), "never"));
   vs_error_free(&err);
   CHECK_STATUS(vs_lock(s, "x", 10000, 0, NULL, NULL, NULL), VS_OK);
-  CHECK_STATUS(vs_unlock(s, "x", NULL), VS_OK);
-  CHECK_STATUS(vs_unlock(s, "x", NULL), VS_NOT_LOCKED);
+  CHECK_STATUS(vs_unlock(s, "x", NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(s, "x", NULL, NULL), VS_NOT_LOCKED);
   vs_guard *g = NULL;
   CHECK_STATUS(vs_lock(s, "y", 10000, 0, NULL, &g, NULL), VS_OK);
-  CHECK_STATUS(vs_guard_unlock(g, NULL), VS_OK);
-  CHECK_STATUS(vs_guard_unlock(g, NULL), VS_NOT_LOCKED);
+  CHECK_STATUS(vs_guard_unlock(g, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_guard_unlock(g, NULL, NULL), VS_NOT_LOCKED);
   vs_guard_free(&g);
   vs_sync_free(&s);
 }
@@ -243,7 +244,7 @@ static void test_l8_cancel_token_leaves_no_waiter(void) {
   vs_guard_free(&g);
   /* With the cancelled waiter's key left behind, this would wait 60 s. */
   CHECK_STATUS(vs_lock(c, "x", 10000, 5000, NULL, NULL, NULL), VS_OK);
-  CHECK_STATUS(vs_unlock(c, "x", NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(c, "x", NULL, NULL), VS_OK);
   vs_sync_free(&a);
   vs_sync_free(&b);
   vs_sync_free(&c);
@@ -254,9 +255,9 @@ static void test_l10_try_lock_would_block(void) {
   CHECK(a && b);
   if (!(a && b)) return;
   vs_guard *g = NULL;
-  CHECK_STATUS(vs_try_lock(a, "x", 10000, &g, NULL), VS_OK);
+  CHECK_STATUS(vs_try_lock(a, "x", 10000, NULL, &g, NULL), VS_OK);
   vs_guard *g2 = (vs_guard *)0x1; /* must stay untouched on failure */
-  CHECK_STATUS(vs_try_lock(b, "x", 10000, &g2, NULL), VS_WOULD_BLOCK);
+  CHECK_STATUS(vs_try_lock(b, "x", 10000, NULL, &g2, NULL), VS_WOULD_BLOCK);
   CHECK(g2 == (vs_guard *)0x1);
   CHECK(!vs_guard_is_lost(g));
   CHECK_STATUS(vs_guard_wait_lost(g, 100, NULL, NULL), VS_TIMED_OUT);
@@ -276,10 +277,10 @@ static void test_l4_ttl_keepalive_and_crash(void) {
   if (!(a && b)) return;
   CHECK_STATUS(vs_lock(a, "x", 1000, 0, NULL, NULL, NULL), VS_OK);
   sleep_ms(2500);
-  CHECK_STATUS(vs_try_lock(b, "x", 1000, NULL, NULL), VS_WOULD_BLOCK);
+  CHECK_STATUS(vs_try_lock(b, "x", 1000, NULL, NULL, NULL), VS_WOULD_BLOCK);
   CHECK_STATUS(vs_sync_fault_crash(a, NULL), VS_OK);
   CHECK_STATUS(vs_lock(b, "x", 10000, 10000, NULL, NULL, NULL), VS_OK);
-  CHECK_STATUS(vs_unlock(b, "x", NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(b, "x", NULL, NULL), VS_OK);
   vs_sync_free(&a);
   vs_sync_free(&b);
 }
@@ -346,8 +347,8 @@ static void test_e5_failover_after_crash(void) {
   CHECK(a && b);
   if (!(a && b)) return;
   vs_leader *la = NULL, *lb = NULL;
-  CHECK_STATUS(vs_leader_new(a, "svc", NULL, "a", 1, &la, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_new(b, "svc", NULL, "b", 10, &lb, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(a, "svc", NULL, "a", 1000, NULL, &la, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(b, "svc", NULL, "b", 10000, NULL, &lb, NULL), VS_OK);
   CHECK_STATUS(vs_leader_wait_elected(la, 5000, NULL, NULL), VS_OK);
   CHECK_STATUS(vs_sync_fault_crash(a, NULL), VS_OK);
   CHECK_STATUS(vs_leader_wait_elected(lb, 4000, NULL, NULL), VS_OK);
@@ -363,11 +364,11 @@ static void test_e1_e2_e7_leader_members(void) {
   CHECK(a && b);
   if (!(a && b)) return;
   vs_leader *la = NULL, *lb = NULL;
-  CHECK_STATUS(vs_leader_new(a, "svc", "ns", "first", 10, &la, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_new(b, "svc", "ns", "second", 10, &lb, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(a, "svc", "ns", "first", 10000, NULL, &la, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(b, "svc", "ns", "second", 10000, NULL, &lb, NULL), VS_OK);
   CHECK(strcmp(vs_leader_id(la), "first") == 0);
   vs_member_list *list = NULL;
-  CHECK_STATUS(vs_list_members(a, "ns", &list, NULL), VS_OK);
+  CHECK_STATUS(vs_list_members(a, "ns", NULL, &list, NULL), VS_OK);
   CHECK(vs_member_list_len(list) == 2);
   const vs_member *m0 = vs_member_list_get(list, 0), *m1 = vs_member_list_get(list, 1);
   CHECK(m0 && strcmp(vs_member_id(m0), "first") == 0 && vs_member_is_primary(m0));
@@ -388,24 +389,24 @@ static void test_e3_e4_e6_status_resign_observe(void) {
   CHECK(a && b);
   if (!(a && b)) return;
   vs_leader *la = NULL, *lb = NULL;
-  CHECK_STATUS(vs_leader_new(a, "svc", NULL, "a", 60, &la, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_new(b, "svc", NULL, "b", 60, &lb, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(a, "svc", NULL, "a", 60000, NULL, &la, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(b, "svc", NULL, "b", 60000, NULL, &lb, NULL), VS_OK);
   bool primary = false;
   CHECK_STATUS(vs_leader_status_next(la, 5000, NULL, &primary, NULL), VS_OK);
   CHECK(primary);
   vs_watcher *obs = NULL;
-  CHECK_STATUS(vs_leader_observe(lb, &obs, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_observe(lb, NULL, &obs, NULL), VS_OK);
   vs_event *e = NULL;
   CHECK_STATUS(vs_watcher_next(obs, 5000, NULL, &e, NULL), VS_OK);
   CHECK(e && strcmp(vs_member_id(vs_event_member(e)), "a") == 0);
   vs_event_free(&e);
-  vs_member *p = NULL;
-  CHECK_STATUS(vs_leader_primary(lb, &p, NULL), VS_OK);
-  CHECK(p && strcmp(vs_member_id(p), "a") == 0);
-  vs_member_free(&p);
+  vs_owned_member *p = NULL;
+  CHECK_STATUS(vs_leader_primary(lb, NULL, &p, NULL), VS_OK);
+  CHECK(p && strcmp(vs_member_id(vs_owned_member_get(p)), "a") == 0);
+  vs_owned_member_free(&p);
   double t0 = now_s();
-  CHECK_STATUS(vs_leader_resign(la, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_resign(la, NULL), VS_OK); /* idempotent */
+  CHECK_STATUS(vs_leader_resign(la, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_resign(la, NULL, NULL), VS_OK); /* idempotent */
   CHECK_STATUS(vs_leader_wait_elected(lb, 5000, NULL, NULL), VS_OK);
   CHECK(now_s() - t0 < 5.0); /* not the 60 s TTL */
   CHECK_STATUS(vs_leader_status_next(la, 5000, NULL, &primary, NULL), VS_OK);
@@ -416,8 +417,8 @@ static void test_e3_e4_e6_status_resign_observe(void) {
   CHECK_STATUS(vs_watcher_close(obs, NULL), VS_OK);
   CHECK_STATUS(vs_watcher_next(obs, 100, NULL, &e, NULL), VS_CLOSED);
   vs_watcher_free(&obs);
-  CHECK_STATUS(vs_leader_resign(lb, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_primary(lb, &p, NULL), VS_NO_LEADER);
+  CHECK_STATUS(vs_leader_resign(lb, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_primary(lb, NULL, &p, NULL), VS_NO_LEADER);
   vs_leader_free(&la);
   vs_leader_free(&lb);
   vs_sync_free(&a);
@@ -429,10 +430,10 @@ static void test_e8_watch_elect_events(void) {
   CHECK(s != NULL);
   if (!s) return;
   vs_watcher *w = NULL;
-  CHECK_STATUS(vs_watch_elect(s, "ns", NULL, &w, NULL), VS_OK);
+  CHECK_STATUS(vs_watch_elect(s, "ns", NULL, NULL, &w, NULL), VS_OK);
   vs_leader *l = NULL;
-  CHECK_STATUS(vs_leader_new(s, "svc", "ns", "m", 10, &l, NULL), VS_OK);
-  CHECK_STATUS(vs_leader_resign(l, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(s, "svc", "ns", "m", 10000, NULL, &l, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_resign(l, NULL, NULL), VS_OK);
   vs_event_kind expected[] = {VS_EVENT_JOINED, VS_EVENT_ELECTED, VS_EVENT_LEFT};
   for (int i = 0; i < 3; i++) {
     vs_event *e = NULL;
@@ -446,6 +447,238 @@ static void test_e8_watch_elect_events(void) {
   CHECK(none == NULL);
   vs_watcher_free(&w);
   vs_leader_free(&l);
+  vs_sync_free(&s);
+}
+
+
+/* ---- L2: waiters are served in arrival order ------------------------ */
+
+struct queue_ctx {
+  vs_sync *s;
+  int index;
+  atomic_int *served; /* next position in `order` */
+  int *order;
+  vs_status status;
+};
+
+static void *queued_lock(void *arg) {
+  struct queue_ctx *c = arg;
+  vs_guard *g = NULL;
+  c->status = vs_lock(c->s, "q", 10000, 20000, NULL, &g, NULL);
+  if (c->status == VS_OK) {
+    c->order[atomic_fetch_add(c->served, 1)] = c->index;
+    sleep_ms(50);
+    vs_guard_free(&g);
+  }
+  return NULL;
+}
+
+static void test_l2_waiters_served_in_arrival_order(void) {
+  enum { N = 4 };
+  vs_sync *holder = new_sync("l2-order");
+  vs_sync *handles[N];
+  for (int i = 0; i < N; i++) handles[i] = new_sync("l2-order");
+  CHECK(holder != NULL);
+  if (!holder) return;
+  vs_guard *g = NULL;
+  CHECK_STATUS(vs_lock(holder, "q", 10000, 0, NULL, &g, NULL), VS_OK);
+  atomic_int served = 0;
+  int order[N] = {-1, -1, -1, -1};
+  struct queue_ctx ctx[N];
+  pthread_t t[N];
+  /* Arrival order: waiter i starts after waiter i-1 has queued, handles in
+   * reverse creation order so that no other order can explain the result. */
+  for (int i = 0; i < N; i++) {
+    ctx[i] = (struct queue_ctx){handles[N - 1 - i], i, &served, order, VS_INTERNAL};
+    pthread_create(&t[i], NULL, queued_lock, &ctx[i]);
+    sleep_ms(200);
+  }
+  vs_guard_free(&g);
+  for (int i = 0; i < N; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < N; i++) {
+    CHECK_STATUS(ctx[i].status, VS_OK);
+    CHECK(order[i] == i);
+  }
+  for (int i = 0; i < N; i++) vs_sync_free(&handles[i]);
+  vs_sync_free(&holder);
+}
+
+/* ---- L6: the key deleted by someone else; VS_LOST from unlock -------- */
+
+static void test_l6_key_deleted_by_someone_else_unlock_gives_lost(void) {
+  vs_sync *a = new_sync("l6-deleted"), *b = new_sync("l6-deleted");
+  CHECK(a && b);
+  if (!(a && b)) return;
+  vs_guard *g = NULL;
+  CHECK_STATUS(vs_lock(a, "x", 60000, 0, NULL, &g, NULL), VS_OK);
+  CHECK(strcmp(vs_guard_id(g), "x") == 0);
+  CHECK(strstr(vs_guard_key(g), "/locks/x/") != NULL);
+  CHECK(vs_guard_lease(g) != 0);
+  CHECK(!vs_guard_is_lost(g));
+  /* b, another client, deletes a's key (as an operator or a bug might). */
+  CHECK_STATUS(vs_sync_fault_delete_key(b, vs_guard_key(g), (int64_t)vs_guard_fencing_token(g), NULL),
+               VS_OK);
+  CHECK_STATUS(vs_guard_wait_lost(g, 5000, NULL, NULL), VS_OK);
+  CHECK(vs_guard_is_lost(g));
+  /* vine's Unlock of a lost lock: VS_LOST (SPEC §6), not VS_OK */
+  vs_error *err = NULL;
+  CHECK_STATUS(vs_unlock(a, "x", NULL, &err), VS_LOST);
+  CHECK(err != NULL);
+  vs_error_free(&err);
+  CHECK_STATUS(vs_guard_unlock(g, NULL, NULL), VS_NOT_LOCKED); /* already released by id */
+  vs_guard_free(&g);
+  CHECK_STATUS(vs_try_lock(b, "x", 10000, NULL, NULL, NULL), VS_OK);
+  vs_sync_free(&a);
+  vs_sync_free(&b);
+}
+
+/* ---- E7: ListMembers(ns) is not ListMembers(ns2) --------------------- */
+
+static void test_e7_prefix_isolation_ns_vs_ns2(void) {
+  vs_sync *s = new_sync("e7-ns2");
+  CHECK(s != NULL);
+  if (!s) return;
+  vs_leader *in_ns = NULL, *in_ns2 = NULL;
+  CHECK_STATUS(vs_leader_new(s, "svc", "ns", "one", 10000, NULL, &in_ns, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(s, "svc", "ns2", "two", 10000, NULL, &in_ns2, NULL), VS_OK);
+  CHECK(strcmp(vs_leader_namespace(in_ns2), "ns2") == 0 && strcmp(vs_leader_name(in_ns2), "svc") == 0);
+  const char *nss[2] = {"ns", "ns2"}, *ids[2] = {"one", "two"};
+  for (int i = 0; i < 2; i++) {
+    vs_member_list *list = NULL;
+    CHECK_STATUS(vs_list_members(s, nss[i], NULL, &list, NULL), VS_OK);
+    CHECK(vs_member_list_len(list) == 1);
+    const vs_member *m = vs_member_list_get(list, 0);
+    CHECK(m && strcmp(vs_member_id(m), ids[i]) == 0 && vs_member_is_primary(m));
+    vs_member_list_free(&list);
+  }
+  /* both primary: separate elections */
+  CHECK_STATUS(vs_leader_wait_elected(in_ns, 5000, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_wait_elected(in_ns2, 5000, NULL, NULL), VS_OK);
+  vs_leader_free(&in_ns);
+  vs_leader_free(&in_ns2);
+  vs_sync_free(&s);
+}
+
+/* ---- E8: WatchElect(ns, id) only reports member id -------------------- */
+
+static void test_e8_watch_elect_id_filter(void) {
+  vs_sync *s = new_sync("e8-id");
+  CHECK(s != NULL);
+  if (!s) return;
+  vs_watcher *w = NULL;
+  CHECK_STATUS(vs_watch_elect(s, "ns", "wanted", NULL, &w, NULL), VS_OK);
+  vs_leader *other = NULL, *wanted = NULL;
+  CHECK_STATUS(vs_leader_new(s, "svc", "ns", "other", 10000, NULL, &other, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(s, "svc", "ns", "wanted", 10000, NULL, &wanted, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_resign(other, NULL, NULL), VS_OK); /* wanted becomes primary */
+  vs_event_kind expected[] = {VS_EVENT_JOINED, VS_EVENT_ELECTED};
+  int64_t last_revision = 0;
+  for (int i = 0; i < 2; i++) {
+    vs_event *e = NULL;
+    CHECK_STATUS(vs_watcher_next(w, 5000, NULL, &e, NULL), VS_OK);
+    CHECK(e && vs_event_get_kind(e) == expected[i]);
+    CHECK(e && strcmp(vs_member_id(vs_event_member(e)), "wanted") == 0);
+    CHECK(e && vs_event_revision(e) > last_revision);
+    if (e) last_revision = vs_event_revision(e);
+    vs_event_free(&e);
+  }
+  vs_event *none = NULL;
+  CHECK_STATUS(vs_watcher_next(w, 300, NULL, &none, NULL), VS_TIMED_OUT); /* nothing about "other" */
+  vs_watcher_free(&w);
+  vs_leader_free(&other);
+  vs_leader_free(&wanted);
+  vs_sync_free(&s);
+}
+
+/* ---- vine's Init and Options ------------------------------------------ */
+
+static void test_init_and_options(void) {
+  vs_sync *s = new_sync("init");
+  CHECK(s != NULL);
+  if (!s) return;
+  vs_options *o = NULL;
+  CHECK_STATUS(vs_sync_options(s, &o, NULL), VS_OK);
+  char prefix[128];
+  size_t n = vs_options_get_prefix(o, prefix, sizeof prefix);
+  CHECK(n == strlen(prefix) && strstr(prefix, "/ctest/init/") == prefix);
+  char small[4];
+  CHECK(vs_options_get_prefix(o, small, sizeof small) == n && strlen(small) == 3); /* truncated */
+  CHECK(vs_options_get_nodes(o, NULL, 0) > 0);
+  uint64_t dial = 0, request = 0;
+  CHECK_STATUS(vs_options_get_timeouts(o, &dial, &request, NULL), VS_OK);
+  CHECK(dial > 0 && request > 0);
+  /* Init: a new prefix; new locks go under it (a lock elsewhere is free). */
+  CHECK_STATUS(vs_lock(s, "x", 10000, 0, NULL, NULL, NULL), VS_OK);
+  char moved[160];
+  snprintf(moved, sizeof moved, "%s/moved", prefix);
+  CHECK_STATUS(vs_options_set_prefix(o, moved, NULL), VS_OK);
+  CHECK_STATUS(vs_sync_init(s, o, NULL, NULL), VS_OK);
+  vs_options_free(&o);
+  CHECK_STATUS(vs_sync_options(s, &o, NULL), VS_OK);
+  vs_options_get_prefix(o, prefix, sizeof prefix);
+  CHECK(strcmp(prefix, moved) == 0);
+  vs_options_free(&o);
+  CHECK_STATUS(vs_try_lock(s, "x", 10000, NULL, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_sync_init(s, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  vs_sync_free(&s);
+}
+
+/* ---- Outputs untouched on failure, for every function with outputs ---- */
+
+static void test_outputs_untouched_on_failure(void) {
+  vs_sync *s = new_sync("untouched");
+  CHECK(s != NULL);
+  if (!s) return;
+  void *const marker = (void *)0x1; /* never a valid handle: must survive */
+  vs_sync *sync_out = marker;
+  CHECK_STATUS(vs_sync_new_memory(NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  vs_options *bad = NULL;
+  vs_options_new(&bad, NULL);
+  vs_options_set_prefix(bad, "", NULL);
+  CHECK(vs_sync_new_memory(bad, &sync_out, NULL) != VS_OK && sync_out == marker);
+  vs_options_set_nodes(bad, "127.0.0.1:1", NULL); /* nothing listens there */
+  vs_options_set_prefix(bad, "/p", NULL);
+  vs_options_set_timeouts(bad, 200, 200, NULL);
+  CHECK(vs_sync_new_etcd(bad, NULL, &sync_out, NULL) != VS_OK && sync_out == marker);
+  vs_options_free(&bad);
+  vs_options *options_out = marker;
+  CHECK(vs_sync_options(NULL, &options_out, NULL) != VS_OK && options_out == marker);
+  CHECK_STATUS(vs_lock(s, "held", 10000, 0, NULL, NULL, NULL), VS_OK);
+  vs_sync *other = new_sync("untouched");
+  vs_guard *guard_out = marker;
+  CHECK(vs_try_lock(other, "held", 10000, NULL, &guard_out, NULL) == VS_WOULD_BLOCK && guard_out == marker);
+  CHECK(vs_lock(other, "held", 10000, 100, NULL, &guard_out, NULL) == VS_LOCK_TIMEOUT && guard_out == marker);
+  vs_leader *leader_out = marker;
+  CHECK(vs_leader_new(s, "svc", "ns", NULL, 1500, NULL, &leader_out, NULL) == VS_INVALID_ARGUMENT &&
+        leader_out == marker); /* not whole seconds */
+  vs_leader *l = NULL;
+  CHECK_STATUS(vs_leader_new(s, "svc", "untouched", "me", 10000, NULL, &l, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_resign(l, NULL, NULL), VS_OK);
+  vs_owned_member *member_out = marker;
+  CHECK(vs_leader_primary(l, NULL, &member_out, NULL) == VS_NO_LEADER && member_out == marker);
+  bool primary = true;
+  while (vs_leader_status_next(l, 100, NULL, &primary, NULL) == VS_OK) {
+  }
+  primary = true;
+  CHECK(vs_leader_status_next(l, 100, NULL, &primary, NULL) != VS_OK && primary == true);
+  vs_watcher *watcher_out = marker;
+  CHECK(vs_leader_observe(NULL, NULL, &watcher_out, NULL) != VS_OK && watcher_out == marker);
+  CHECK(vs_watch_elect(s, "", NULL, NULL, &watcher_out, NULL) != VS_OK && watcher_out == marker);
+  vs_member_list *list_out = marker;
+  CHECK(vs_list_members(s, "", NULL, &list_out, NULL) != VS_OK && list_out == marker);
+  vs_watcher *w = NULL;
+  CHECK_STATUS(vs_watch_elect(s, "quiet", NULL, NULL, &w, NULL), VS_OK);
+  vs_event *event_out = marker;
+  CHECK(vs_watcher_next(w, 100, NULL, &event_out, NULL) == VS_TIMED_OUT && event_out == marker);
+  uint64_t dial = 7, request = 7;
+  CHECK(vs_options_get_timeouts(NULL, &dial, &request, NULL) != VS_OK && dial == 7 && request == 7);
+  vs_options *options = NULL;
+  vs_options_new(&options, NULL);
+  CHECK(vs_options_get_timeouts(options, &dial, NULL, NULL) != VS_OK && dial == 7);
+  vs_options_free(&options);
+  vs_watcher_free(&w);
+  vs_leader_free(&l);
+  vs_sync_free(&other);
   vs_sync_free(&s);
 }
 
@@ -463,10 +696,10 @@ static void test_errors_misuse(void) {
   vs_error_free(&err); /* double free through the same variable: harmless */
   vs_error_free(NULL);
   CHECK_STATUS(vs_lock(s, NULL, 1000, 0, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
-  CHECK_STATUS(vs_unlock(s, NULL, NULL), VS_INVALID_ARGUMENT);
-  CHECK_STATUS(vs_try_lock(NULL, NULL, 0, NULL, NULL), VS_INVALID_ARGUMENT);
-  CHECK_STATUS(vs_leader_new(s, NULL, NULL, NULL, 0, NULL, NULL), VS_INVALID_ARGUMENT);
-  CHECK_STATUS(vs_list_members(s, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_unlock(s, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_try_lock(NULL, NULL, 0, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_leader_new(s, NULL, NULL, NULL, 0, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
+  CHECK_STATUS(vs_list_members(s, NULL, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
   CHECK_STATUS(vs_watcher_next(NULL, 0, NULL, NULL, NULL), VS_INVALID_ARGUMENT);
   CHECK_STATUS(vs_options_set_prefix(NULL, "/x", NULL), VS_INVALID_ARGUMENT);
   CHECK_STATUS(vs_sync_new_memory(NULL, NULL, NULL), VS_INVALID_ARGUMENT);
@@ -504,10 +737,10 @@ static void test_errors_misuse(void) {
   vs_cancel_free(&c);
   vs_cancel_free(&c);
   /* a closed handle */
-  CHECK_STATUS(vs_sync_close(s, NULL), VS_OK);
-  CHECK_STATUS(vs_sync_close(s, NULL), VS_OK);
+  CHECK_STATUS(vs_sync_close(s, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_sync_close(s, NULL, NULL), VS_OK);
   CHECK_STATUS(vs_lock(s, "x", 1000, 0, NULL, NULL, NULL), VS_CLOSED);
-  CHECK_STATUS(vs_unlock(s, "x", NULL), VS_CLOSED);
+  CHECK_STATUS(vs_unlock(s, "x", NULL, NULL), VS_CLOSED);
   vs_sync_free(&s);
   CHECK(s == NULL);
   vs_sync_free(&s);
@@ -519,7 +752,19 @@ struct test {
   void (*run)(void);
 };
 
-int main(void) {
+/* argv[1], if given, is a comma-separated list: only the tests whose name
+ * contains one of its words run. */
+static int selected(const char *name, const char *only) {
+  if (!only) return 1;
+  char words[256];
+  snprintf(words, sizeof words, "%s", only);
+  for (char *w = strtok(words, ","); w; w = strtok(NULL, ","))
+    if (strstr(name, w)) return 1;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *only = argc > 1 ? argv[1] : NULL;
   const char *nodes = getenv("VINESYNC_NODES");
   on_etcd = nodes && *nodes;
   struct test tests[] = {
@@ -538,12 +783,19 @@ int main(void) {
       {"e1_e2_e7_leader_members", test_e1_e2_e7_leader_members},
       {"e3_e4_e6_status_resign_observe", test_e3_e4_e6_status_resign_observe},
       {"e8_watch_elect_events", test_e8_watch_elect_events},
+      {"l2_waiters_served_in_arrival_order", test_l2_waiters_served_in_arrival_order},
+      {"l6_key_deleted_by_someone_else_unlock_gives_lost", test_l6_key_deleted_by_someone_else_unlock_gives_lost},
+      {"e7_prefix_isolation_ns_vs_ns2", test_e7_prefix_isolation_ns_vs_ns2},
+      {"e8_watch_elect_id_filter", test_e8_watch_elect_id_filter},
+      {"init_and_options", test_init_and_options},
+      {"outputs_untouched_on_failure", test_outputs_untouched_on_failure},
       {"errors_misuse", test_errors_misuse},
   };
   int passed = 0, failed = 0;
   size_t n = sizeof tests / sizeof tests[0];
   printf("vinesync C tests on %s\n", on_etcd ? "etcd" : "memory");
   for (size_t i = 0; i < n; i++) {
+    if (!selected(tests[i].name, only)) continue;
     current_test = tests[i].name;
     failures_in_test = 0;
     tests[i].run();

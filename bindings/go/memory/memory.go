@@ -4,7 +4,8 @@ package memory
 
 import "github.com/vinesync/vinesync/bindings/go/sync"
 
-// NewSync returns a Sync on the process-wide memory store.
-func NewSync(opts ...sync.Option) sync.Sync {
+// NewSync returns a Sync on the process-wide memory store (a *sync.Client,
+// assignable to vine's sync.Sync).
+func NewSync(opts ...sync.Option) *sync.Client {
 	return sync.New("memory", opts...)
 }

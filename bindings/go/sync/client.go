@@ -8,7 +8,8 @@ import "C"
 
 import (
 	"context"
-	"os"
+	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	gosync "sync"
@@ -16,52 +17,115 @@ import (
 )
 
 // Client is vinesync's Sync: made by etcd.NewSync or memory.NewSync.
-// Safe for concurrent use. Close releases everything it holds.
+// Safe for concurrent use. Close releases everything it holds and wakes
+// every call blocked in it, or in its leaders, guards and watchers, with
+// ErrClosed (SPEC H1).
 type Client struct {
-	backend string // "etcd" or "memory"
-	mu      gosync.Mutex
-	opts    Options
-	h       *C.vs_sync
-	closed  bool
+	backend  string // "etcd" or "memory"
+	mu       gosync.Mutex
+	opts     Options // as given (vine's Options() returns them)
+	defaults Options // VINESYNC_* settings over vine's defaults
+	envErr   error   // a VINESYNC_* setting that could not be read
+	h        *C.vs_sync
+	lt       *lifetime
+	held     map[string]int // ids taken with Lock and not yet unlocked
+	children int            // open leaders, guards and watchers made from it
+	orphans  []func()       // frees of unreachable held leaders and guards (gc.go)
 }
 
 // New makes a Client for backend "etcd" or "memory"; it connects on Init
-// (or on first use). Options not given default to the VINESYNC_*
-// environment variables (see optionsFromEnv), then vine's defaults.
+// (or on first use). Options not given (or given empty) default to the
+// VINESYNC_* environment variables (see optionsFromEnv), then vine's
+// defaults.
 func New(backend string, opts ...Option) *Client {
-	o := optionsFromEnv()
-	for _, opt := range opts {
-		opt(&o)
-	}
-	c := &Client{backend: backend, opts: o}
-	runtime.SetFinalizer(c, func(c *Client) { c.Close() }) // safety net only
-	return c
-}
-
-// Init applies options and (re)connects.
-func (c *Client) Init(opts ...Option) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return &Error{Kind: ErrClosed, Message: "the sync handle is closed"}
-	}
+	defaults, envErr := optionsFromEnv()
+	c := &Client{backend: backend, defaults: defaults, envErr: envErr, lt: newLifetime("sync handle"), held: map[string]int{}}
 	for _, opt := range opts {
 		opt(&c.opts)
 	}
-	if c.h != nil {
-		C.vs_sync_free(&c.h)
-	}
-	return c.connectLocked()
+	runtime.SetFinalizer(c, finalizeClient)
+	return c
 }
 
-func (c *Client) connectLocked() error {
+// Init applies options and connects. On a connected Sync it reconfigures
+// in place (vs_sync_init): the locks and candidacies it holds keep their
+// keys, new calls use the new options; on etcd a change of nodes,
+// timeouts, TLS or credentials reconnects.
+func (c *Client) Init(opts ...Option) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lt.isClosed() {
+		return c.lt.closedError()
+	}
+	previous := c.opts
+	for _, opt := range opts {
+		opt(&c.opts)
+	}
+	var err error
+	if c.h == nil {
+		err = c.connectLocked()
+	} else {
+		err = c.reconfigureLocked()
+	}
+	if err != nil {
+		c.opts = previous
+	}
+	return err
+}
+
+// effective is the options to connect with: the given ones, the defaults
+// where they are empty.
+func (c *Client) effective() Options {
+	o := c.opts
+	var nodes []string
+	for _, n := range o.Nodes {
+		if n = strings.TrimSpace(n); n != "" {
+			nodes = append(nodes, n)
+		}
+	}
+	o.Nodes = nodes
+	if len(o.Nodes) == 0 {
+		o.Nodes = c.defaults.Nodes
+	}
+	if o.Prefix == "" {
+		o.Prefix = c.defaults.Prefix
+	}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = c.defaults.DialTimeout
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = c.defaults.RequestTimeout
+	}
+	if o.CAFile == "" && o.CertFile == "" && o.KeyFile == "" && o.ServerName == "" {
+		o.CAFile, o.CertFile, o.KeyFile, o.ServerName = c.defaults.CAFile, c.defaults.CertFile, c.defaults.KeyFile, c.defaults.ServerName
+	}
+	if o.User == "" {
+		o.User, o.Password = c.defaults.User, c.defaults.Password
+	}
+	return o
+}
+
+// nativeOptions builds the vs_options of the effective options; free them
+// with vs_options_free.
+func (c *Client) nativeOptions() (*C.vs_options, error) {
+	if c.envErr != nil {
+		return nil, c.envErr
+	}
+	opts := c.effective()
 	var o *C.vs_options
 	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_options_new(&o, e) }); err != nil {
-		return err
+		return nil, err
 	}
-	defer C.vs_options_free(&o)
+	if err := setOptions(o, opts); err != nil {
+		C.vs_options_free(&o)
+		return nil, err
+	}
+	return o, nil
+}
+
+func setOptions(o *C.vs_options, opts Options) error {
 	set := func(f func(e **C.vs_error) C.vs_status) error { return plain(f) }
-	prefix, nodes := cstr(c.opts.Prefix), cstr(strings.Join(c.opts.Nodes, ","))
+	prefix, nodes := cstr(opts.Prefix), cstr(strings.Join(opts.Nodes, ","))
 	defer free(prefix)
 	defer free(nodes)
 	if err := set(func(e **C.vs_error) C.vs_status { return C.vs_options_set_prefix(o, prefix, e) }); err != nil {
@@ -70,12 +134,12 @@ func (c *Client) connectLocked() error {
 	if err := set(func(e **C.vs_error) C.vs_status { return C.vs_options_set_nodes(o, nodes, e) }); err != nil {
 		return err
 	}
-	dial, req := C.uint64_t(c.opts.DialTimeout/time.Millisecond), C.uint64_t(c.opts.RequestTimeout/time.Millisecond)
+	dial, req := C.uint64_t(opts.DialTimeout/time.Millisecond), C.uint64_t(opts.RequestTimeout/time.Millisecond)
 	if err := set(func(e **C.vs_error) C.vs_status { return C.vs_options_set_timeouts(o, dial, req, e) }); err != nil {
 		return err
 	}
-	if c.opts.CAFile != "" || c.opts.CertFile != "" || c.opts.KeyFile != "" || c.opts.ServerName != "" {
-		ca, cert, key, name := optional(c.opts.CAFile), optional(c.opts.CertFile), optional(c.opts.KeyFile), optional(c.opts.ServerName)
+	if opts.CAFile != "" || opts.CertFile != "" || opts.KeyFile != "" || opts.ServerName != "" {
+		ca, cert, key, name := optional(opts.CAFile), optional(opts.CertFile), optional(opts.KeyFile), optional(opts.ServerName)
 		defer free(ca)
 		defer free(cert)
 		defer free(key)
@@ -84,38 +148,64 @@ func (c *Client) connectLocked() error {
 			return err
 		}
 	}
-	if c.opts.User != "" {
-		user, pass := cstr(c.opts.User), cstr(c.opts.Password)
+	if opts.User != "" {
+		user, pass := cstr(opts.User), cstr(opts.Password)
 		defer free(user)
 		defer free(pass)
 		if err := set(func(e **C.vs_error) C.vs_status { return C.vs_options_set_credentials(o, user, pass, e) }); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// reconfigureLocked applies c.opts to the connected handle.
+func (c *Client) reconfigureLocked() error {
+	o, err := c.nativeOptions()
+	if err != nil {
+		return err
+	}
+	defer C.vs_options_free(&o)
+	return blocking(context.Background(), c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_sync_init(c.h, o, cancel, e)
+	})
+}
+
+func (c *Client) connectLocked() error {
+	o, err := c.nativeOptions()
+	if err != nil {
+		return err
+	}
+	defer C.vs_options_free(&o)
 	if c.backend == "memory" {
 		return plain(func(e **C.vs_error) C.vs_status { return C.vs_sync_new_memory(o, &c.h, e) })
 	}
-	return withCancel(context.Background(), func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+	// Close waits for c.mu, so a dial is not woken by it: the dial timeout bounds it.
+	return blocking(context.Background(), nil, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_sync_new_etcd(o, cancel, &c.h, e)
 	})
 }
 
-// handle connects on first use (vine users call Init first; tolerate not).
-func (c *Client) handle() (*C.vs_sync, error) {
+// handle connects on first use (vine users call Init first; tolerate not)
+// and admits one call in flight: call leave when it is over.
+func (c *Client) handle() (h *C.vs_sync, leave func(), err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return nil, &Error{Kind: ErrClosed, Message: "the sync handle is closed"}
+	if err := c.lt.enter(); err != nil {
+		return nil, nil, err
 	}
 	if c.h == nil {
 		if err := c.connectLocked(); err != nil {
-			return nil, err
+			c.lt.leave()
+			return nil, nil, err
 		}
 	}
-	return c.h, nil
+	// leave also keeps c reachable until the call is over: its finalizer
+	// would close the handle under the call.
+	return c.h, func() { c.lt.leave(); runtime.KeepAlive(c) }, nil
 }
 
-// Options returns the options.
+// Options returns the options as given to NewSync and Init.
 func (c *Client) Options() Options {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -125,27 +215,90 @@ func (c *Client) Options() Options {
 // String is "etcd" or "memory".
 func (c *Client) String() string { return c.backend }
 
-// Close releases every lock and candidacy of the handle. Idempotent.
+// Close releases every lock and candidacy of the Sync, wakes the calls
+// blocked in it (and in its leaders, guards and watchers) with ErrClosed,
+// waits for them and frees the native handle. Idempotent.
 func (c *Client) Close() {
+	c.mu.Lock() // lets a connect in progress finish
+	first := c.lt.close()
+	c.mu.Unlock()
+	if !first {
+		c.lt.waitFreed()
+		return
+	}
+	if c.h != nil {
+		C.vs_sync_close(c.h, nil, nil) // releases now; the handle is thread-safe
+	}
+	c.lt.wait()
+	c.mu.Lock()
+	orphans := c.orphans
+	c.orphans = nil
+	c.mu.Unlock()
+	for _, free := range orphans {
+		free()
+	}
+	C.vs_sync_free(&c.h)
+	c.lt.finish()
+}
+
+// track counts the ids held through Lock (delta +1 on Lock, -1 on Unlock).
+func (c *Client) track(id string, delta int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closed = true
-	if c.h != nil {
-		C.vs_sync_free(&c.h)
+	if c.held[id]+delta <= 0 {
+		delete(c.held, id)
+	} else {
+		c.held[id] += delta
 	}
 }
 
-func lockOptions(opts []LockOption) (C.uint64_t, C.uint64_t) {
+// adopt and disown count the open leaders, guards and watchers.
+func (c *Client) adopt() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.children++
+}
+
+func (c *Client) disown() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.children--
+}
+
+// holdingLocked says what the Sync holds ("" for nothing).
+func (c *Client) holdingLocked() string {
+	locks := 0
+	for _, n := range c.held {
+		locks += n
+	}
+	var parts []string
+	if locks > 0 {
+		parts = append(parts, fmt.Sprintf("%d lock(s) taken with Lock", locks))
+	}
+	if c.children > 0 {
+		parts = append(parts, fmt.Sprintf("%d open leader(s), guard(s) or watcher(s)", c.children))
+	}
+	if len(c.orphans) > 0 {
+		parts = append(parts, fmt.Sprintf("%d unreachable leader(s) or guard(s) still held", len(c.orphans)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func lockOptions(opts []LockOption) (ttl, wait C.uint64_t, err error) {
 	o := LockOptions{TTL: 60 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return C.uint64_t(o.TTL / time.Millisecond), C.uint64_t(o.Wait / time.Millisecond)
+	if o.TTL < 0 || o.Wait < 0 {
+		return 0, 0, &Error{Kind: ErrInvalidArgument, Message: fmt.Sprintf("LockTTL %v and LockWait %v must not be negative", o.TTL, o.Wait)}
+	}
+	return C.uint64_t(o.TTL / time.Millisecond), C.uint64_t(o.Wait / time.Millisecond), nil
 }
 
 // Lock acquires lock id, held by this Sync until Unlock(id). It blocks
-// until held, LockWait passes (ErrLockTimeout) or ctx is done (ErrCancelled,
-// also errors.Is ctx.Err()); a cancelled wait leaves no trace.
+// until held, LockWait passes (ErrLockTimeout, the bare sentinel as in
+// vine) or ctx is done (ErrCancelled, also errors.Is ctx.Err()); a
+// cancelled wait leaves no trace.
 func (c *Client) Lock(ctx context.Context, id string, opts ...LockOption) error {
 	_, err := c.lock(ctx, id, false, opts)
 	return err
@@ -157,64 +310,84 @@ func (c *Client) LockGuard(ctx context.Context, id string, opts ...LockOption) (
 }
 
 func (c *Client) lock(ctx context.Context, id string, guarded bool, opts []LockOption) (*Guard, error) {
-	h, err := c.handle()
+	h, leave, err := c.handle()
 	if err != nil {
 		return nil, err
 	}
-	ttl, wait := lockOptions(opts)
+	defer leave()
+	ttl, wait, err := lockOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	cid := cstr(id)
 	defer free(cid)
 	var g *C.vs_guard
-	err = withCancel(ctx, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		if guarded {
 			return C.vs_lock(h, cid, ttl, wait, cancel, &g, e)
 		}
 		return C.vs_lock(h, cid, ttl, wait, cancel, nil, e)
 	})
-	runtime.KeepAlive(c)
-	if err != nil || !guarded {
+	if err != nil {
 		return nil, err
 	}
-	return newGuard(g), nil
+	if !guarded {
+		c.track(id, +1)
+		return nil, nil
+	}
+	return c.newGuard(g), nil
 }
 
 // TryLock takes lock id only if it is free now (else ErrWouldBlock).
 func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*Guard, error) {
-	h, err := c.handle()
+	h, leave, err := c.handle()
 	if err != nil {
 		return nil, err
 	}
-	ttl, _ := lockOptions(opts)
+	defer leave()
+	ttl, _, err := lockOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	var g *C.vs_guard
 	cid := cstr(id)
 	defer free(cid)
-	var g *C.vs_guard
-	err = plain(func(e **C.vs_error) C.vs_status { return C.vs_try_lock(h, cid, ttl, &g, e) })
-	runtime.KeepAlive(c)
+	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_try_lock(h, cid, ttl, cancel, &g, e)
+	})
 	if err != nil {
 		return nil, err
 	}
-	return newGuard(g), nil
+	return c.newGuard(g), nil
 }
 
-// Unlock releases the acquisition of id this Sync holds (ErrNotLocked if none).
+// Unlock releases the acquisition of id this Sync holds (ErrNotLocked if
+// none). When ctx ends first, Unlock returns ErrCancelled and the release
+// still completes in the background (SPEC H2).
 func (c *Client) Unlock(ctx context.Context, id string) error {
-	h, err := c.handle()
+	h, leave, err := c.handle()
 	if err != nil {
 		return err
 	}
+	defer leave()
 	cid := cstr(id)
 	defer free(cid)
-	err = plain(func(e **C.vs_error) C.vs_status { return C.vs_unlock(h, cid, e) })
-	runtime.KeepAlive(c)
+	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_unlock(h, cid, cancel, e)
+	})
+	if err == nil || errors.Is(err, ErrLost) || errors.Is(err, ErrCancelled) {
+		c.track(id, -1) // a cancelled unlock completes in the background
+	}
 	return err
 }
 
 // ListMembers gives the live candidates of MemberNS, primary first.
 func (c *Client) ListMembers(ctx context.Context, opts ...ListMembersOption) ([]*Member, error) {
-	h, err := c.handle()
+	h, leave, err := c.handle()
 	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	o := ListMembersOptions{}
 	for _, opt := range opts {
 		opt(&o)
@@ -222,7 +395,10 @@ func (c *Client) ListMembers(ctx context.Context, opts ...ListMembersOption) ([]
 	ns := optional(o.Namespace)
 	defer free(ns)
 	var list *C.vs_member_list
-	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_list_members(h, ns, &list, e) }); err != nil {
+	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_list_members(h, ns, cancel, &list, e)
+	})
+	if err != nil {
 		return nil, err
 	}
 	defer C.vs_member_list_free(&list)
@@ -231,31 +407,5 @@ func (c *Client) ListMembers(ctx context.Context, opts ...ListMembersOption) ([]
 	for i := 0; i < n; i++ {
 		members = append(members, memberFrom(C.vs_member_list_get(list, C.size_t(i))))
 	}
-	runtime.KeepAlive(c)
 	return members, nil
-}
-
-// optionsFromEnv: vine's defaults overridden by VINESYNC_NODES
-// (comma-separated), VINESYNC_PREFIX, VINESYNC_CACERT, VINESYNC_CERT,
-// VINESYNC_KEY, VINESYNC_SERVER_NAME, VINESYNC_USER and VINESYNC_PASSWORD —
-// the variables every vinesync language reads.
-func optionsFromEnv() Options {
-	o := Options{Prefix: "/vine/sync", Nodes: []string{"127.0.0.1:2379"}}
-	if env := os.Getenv("VINESYNC_NODES"); env != "" {
-		o.Nodes = strings.Split(env, ",")
-	}
-	for name, field := range map[string]*string{
-		"VINESYNC_PREFIX":      &o.Prefix,
-		"VINESYNC_CACERT":      &o.CAFile,
-		"VINESYNC_CERT":        &o.CertFile,
-		"VINESYNC_KEY":         &o.KeyFile,
-		"VINESYNC_SERVER_NAME": &o.ServerName,
-		"VINESYNC_USER":        &o.User,
-		"VINESYNC_PASSWORD":    &o.Password,
-	} {
-		if env := os.Getenv(name); env != "" {
-			*field = env
-		}
-	}
-	return o
 }

@@ -1,3 +1,8 @@
+// Fault injection exists only in the test build of libvinesync: build and
+// test with -tags vinesync_test (make test-go does).
+
+//go:build vinesync_test
+
 package sync_test
 
 import (

@@ -8,60 +8,86 @@ import "C"
 import (
 	"context"
 	"runtime"
-	gosync "sync"
+	"sync/atomic"
 )
 
 // Guard is a held lock with its fencing token (see Client.LockGuard and
-// TryLock). Close (or Unlock) releases it.
+// TryLock). Unlock or Close releases it. A Guard keeps its Sync alive.
 type Guard struct {
-	mu    gosync.Mutex
+	c     *Client
+	lt    *lifetime
 	g     *C.vs_guard
 	token uint64
+	lost  atomic.Bool // whether it was lost when released
 }
 
-func newGuard(g *C.vs_guard) *Guard {
-	guard := &Guard{g: g, token: uint64(C.vs_guard_fencing_token(g))}
-	runtime.SetFinalizer(guard, func(g *Guard) { g.Close() }) // safety net only
+func (c *Client) newGuard(g *C.vs_guard) *Guard {
+	c.adopt()
+	guard := &Guard{c: c, lt: newLifetime("guard"), g: g, token: uint64(C.vs_guard_fencing_token(g))}
+	runtime.SetFinalizer(guard, finalizeGuard)
 	return guard
 }
 
 // FencingToken grows strictly with every acquisition of the lock.
 func (g *Guard) FencingToken() uint64 { return g.token }
 
-// IsLost reports whether the lock was lost (lease expired, key deleted).
+// IsLost reports whether the lock is lost (lease expired, key deleted by
+// someone else: SPEC L6); false for a lock released by Unlock or Close
+// (then: whether it had been lost by then).
 func (g *Guard) IsLost() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.g == nil || bool(C.vs_guard_is_lost(g.g))
+	defer runtime.KeepAlive(g) // its finalizer must not run during the call
+	if err := g.lt.enter(); err != nil {
+		g.lt.waitFreed()
+		return g.lost.Load()
+	}
+	defer g.lt.leave()
+	return bool(C.vs_guard_is_lost(g.g))
 }
 
-// WaitLost blocks until the lock is lost (nil) or ctx is done.
+// WaitLost blocks until the lock is lost (nil), ctx is done (ErrCancelled)
+// or the guard or its Sync is closed or unlocked (ErrClosed). It does not
+// hold up IsLost, and Unlock or Close wakes it.
 func (g *Guard) WaitLost(ctx context.Context) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.g == nil {
-		return nil
-	}
-	return withCancel(ctx, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+	defer runtime.KeepAlive(g) // its finalizer must not run during the call
+	return blocking(ctx, g.lt, g.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_guard_wait_lost(g.g, 0, cancel, e)
 	})
 }
 
-// Unlock releases the lock now.
-func (g *Guard) Unlock() error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.g == nil {
-		return &Error{Kind: ErrNotLocked, Message: "the guard was already released"}
+// Unlock releases the lock now (ErrNotLocked if the guard was already
+// released, ErrLost if the lock had been lost).
+func (g *Guard) Unlock() error { return g.release(context.Background(), true) }
+
+// UnlockContext is Unlock that stops waiting when ctx is done: it then
+// returns ErrCancelled and the release completes in the background (SPEC H2).
+func (g *Guard) UnlockContext(ctx context.Context) error { return g.release(ctx, true) }
+
+// Close releases the lock if still held. Idempotent.
+func (g *Guard) Close() { _ = g.release(context.Background(), false) }
+
+// release wakes the calls in flight on the guard, waits for them, then
+// unlocks (or just frees, which releases in the background) the guard.
+func (g *Guard) release(ctx context.Context, unlock bool) error {
+	if !g.lt.close() {
+		g.lt.waitFreed()
+		if unlock {
+			return &Error{Kind: ErrNotLocked, Message: "the guard was already released"}
+		}
+		return nil
 	}
-	err := plain(func(e **C.vs_error) C.vs_status { return C.vs_guard_unlock(g.g, e) })
+	g.lt.wait()
+	var err error
+	if unlock {
+		err = blocking(ctx, nil, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+			return C.vs_guard_unlock(g.g, cancel, e)
+		})
+	}
+	g.lost.Store(bool(C.vs_guard_is_lost(g.g)))
 	C.vs_guard_free(&g.g)
+	g.c.disown()
+	g.lt.finish()
 	return err
 }
 
-// Close releases the lock if still held. Idempotent.
-func (g *Guard) Close() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	C.vs_guard_free(&g.g)
-}
+// freeGuard frees a native guard, releasing its lock if still held.
+func freeGuard(g *C.vs_guard) { C.vs_guard_free(&g) }

@@ -6,10 +6,7 @@ package sync
 */
 import "C"
 
-import (
-	"context"
-	"runtime"
-)
+import "context"
 
 // LockEntry is one acquisition of a lock, holding or waiting.
 type LockEntry struct {
@@ -31,14 +28,18 @@ type LockInfo struct {
 
 // LockInfo reads who holds lock id and who waits for it. It writes nothing.
 func (c *Client) LockInfo(ctx context.Context, id string) (*LockInfo, error) {
-	h, err := c.handle()
+	h, leave, err := c.handle()
 	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	cid := C.CString(id)
 	defer free(cid)
 	var info *C.vs_lock_info
-	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_inspect_lock(h, cid, &info, e) }); err != nil {
+	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_inspect_lock(h, cid, cancel, &info, e)
+	})
+	if err != nil {
 		return nil, err
 	}
 	defer C.vs_lock_info_free(&info)
@@ -52,7 +53,6 @@ func (c *Client) LockInfo(ctx context.Context, id string) (*LockInfo, error) {
 	for i := 0; i < n; i++ {
 		out.Waiters = append(out.Waiters, lockEntryFrom(C.vs_lock_info_waiter(info, C.size_t(i))))
 	}
-	runtime.KeepAlive(c)
 	return out, nil
 }
 

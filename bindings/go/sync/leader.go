@@ -9,234 +9,225 @@ import "C"
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	gosync "sync"
 )
 
-// poll is how long a background native wait lasts before it checks
-// whether its Go owner was closed.
-const poll = 200 // ms
-
-type leader struct {
-	l    *C.vs_leader
-	id   string
-	stop chan struct{}
-	wg   gosync.WaitGroup
-	once gosync.Once
+// Candidate is a candidacy in an election: vine's Leader plus WaitElected,
+// ResignContext, PrimaryContext and Close. It keeps its Sync alive.
+type Candidate struct {
+	c          *Client
+	lt         *lifetime
+	l          *C.vs_leader
+	id         string
+	ended      chan struct{} // closed when the candidacy is over
+	endOnce    gosync.Once
+	statusOnce gosync.Once
+	status     *statusLog
 }
 
 // Leader joins election name (vine's Leader): it returns once the
 // candidate is registered; campaigning goes on in the background.
 func (c *Client) Leader(ctx context.Context, name string, opts ...LeaderOption) (Leader, error) {
-	return c.leader(ctx, name, opts)
+	return c.Elect(ctx, name, opts...)
 }
 
-func (c *Client) leader(ctx context.Context, name string, opts []LeaderOption) (*leader, error) {
-	h, err := c.handle()
+// Elect is Leader returning the *Candidate (no type assertion needed for
+// WaitElected and Close).
+func (c *Client) Elect(ctx context.Context, name string, opts ...LeaderOption) (*Candidate, error) {
+	h, leave, err := c.handle()
 	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	o := LeaderOptions{}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.TTL < 0 {
+		return nil, &Error{Kind: ErrInvalidArgument, Message: fmt.Sprintf("LeaderTTL %ds is negative", o.TTL)}
 	}
 	cname, ns, id := cstr(name), optional(o.Namespace), optional(o.Id)
 	defer free(cname)
 	defer free(ns)
 	defer free(id)
 	var l *C.vs_leader
-	if err := plain(func(e **C.vs_error) C.vs_status {
-		return C.vs_leader_new(h, cname, ns, id, C.int64_t(o.TTL), &l, e)
-	}); err != nil {
+	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_leader_new(h, cname, ns, id, C.uint64_t(o.TTL)*1000, cancel, &l, e)
+	})
+	if err != nil {
 		return nil, err
 	}
-	runtime.KeepAlive(c)
-	ld := &leader{l: l, id: C.GoString(C.vs_leader_id(l)), stop: make(chan struct{})}
-	runtime.SetFinalizer(ld, func(ld *leader) { ld.Close() }) // safety net only
+	c.adopt()
+	ld := &Candidate{c: c, lt: newLifetime("leader"), l: l, id: C.GoString(C.vs_leader_id(l)),
+		ended: make(chan struct{}), status: newStatusLog()}
+	runtime.SetFinalizer(ld, finalizeLeader)
 	return ld, nil
 }
 
-func (l *leader) Id() string { return l.id }
+// freeLeader frees a native leader, resigning if still a candidate.
+func freeLeader(l *C.vs_leader) { C.vs_leader_free(&l) }
+
+// Id is the candidate's id.
+func (l *Candidate) Id() string { return l.id }
+
+// end says the candidacy is over: Observe channels close.
+func (l *Candidate) end() { l.endOnce.Do(func() { close(l.ended) }) }
 
 // Resign gives up the candidacy; the next candidate is primary at once.
-func (l *leader) Resign() error {
-	err := plain(func(e **C.vs_error) C.vs_status { return C.vs_leader_resign(l.l, e) })
-	runtime.KeepAlive(l)
+func (l *Candidate) Resign() error { return l.ResignContext(context.Background()) }
+
+// ResignContext is Resign that stops waiting when ctx is done (the resign
+// then completes in the background, SPEC H2).
+func (l *Candidate) ResignContext(ctx context.Context) error {
+	defer runtime.KeepAlive(l) // its finalizer must not run during the call
+	err := blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_leader_resign(l.l, cancel, e)
+	})
+	if err == nil || errors.Is(err, ErrCancelled) { // a cancelled resign completes in the background
+		l.end()
+	}
 	return err
 }
 
 // Primary is the namespace's current primary (ErrNoLeader if none).
-func (l *leader) Primary() (*Member, error) {
-	var m *C.vs_member
-	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_leader_primary(l.l, &m, e) }); err != nil {
+func (l *Candidate) Primary() (*Member, error) { return l.PrimaryContext(context.Background()) }
+
+// PrimaryContext is Primary bounded by ctx.
+func (l *Candidate) PrimaryContext(ctx context.Context) (*Member, error) {
+	defer runtime.KeepAlive(l) // its finalizer must not run during the call
+	var m *C.vs_owned_member
+	err := blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_leader_primary(l.l, cancel, &m, e)
+	})
+	if err != nil {
 		return nil, err
 	}
-	defer C.vs_member_free(&m)
-	runtime.KeepAlive(l)
-	return memberFrom(m), nil
+	defer C.vs_owned_member_free(&m)
+	return memberFrom(C.vs_owned_member_get(m)), nil
 }
 
 // WaitElected blocks until this candidate is primary (or ctx is done, or
-// the candidacy ends: ErrLost).
-func (l *leader) WaitElected(ctx context.Context) error {
-	err := withCancel(ctx, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+// the candidacy ends: ErrLost, or the leader or its Sync is closed:
+// ErrClosed).
+func (l *Candidate) WaitElected(ctx context.Context) error {
+	defer runtime.KeepAlive(l) // its finalizer must not run during the call
+	return blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_leader_wait_elected(l.l, 0, cancel, e)
 	})
-	runtime.KeepAlive(l)
-	return err
 }
 
-// relay forwards what next yields to a new channel from a goroutine, until
-// Close or until next fails for good (a timeout of its native wait just
-// polls again); done runs before the channel is closed.
-func relay[T any](l *leader, next func() (T, error), done func()) chan T {
-	ch := make(chan T, 4)
-	l.wg.Add(1)
+// startStatus reads the native status stream into l.status until the
+// candidacy ends (or the leader or its Sync is closed).
+func (l *Candidate) startStatus() {
 	go func() {
-		defer l.wg.Done()
-		defer close(ch)
-		defer done()
+		defer l.status.end()
+		defer l.end()
 		for {
-			select {
-			case <-l.stop:
-				return
-			default:
-			}
-			v, err := next()
-			switch {
-			case err == nil:
-				select {
-				case ch <- v:
-				case <-l.stop:
-					return
-				}
-			case errors.Is(err, ErrTimedOut):
-			default:
+			var primary C.bool
+			err := blocking(nil, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+				return C.vs_leader_status_next(l.l, 0, cancel, &primary, e)
+			})
+			if err != nil { // ErrClosed: the candidacy is over
 				return
 			}
+			l.status.add(bool(primary))
 		}
 	}()
-	return ch
 }
 
-// Status delivers true when elected and false when the primary role ends;
-// the channel is closed when the candidacy is over (or Close is called).
-func (l *leader) Status() chan bool {
-	return relay(l, func() (bool, error) {
-		var primary C.bool
-		err := plain(func(e **C.vs_error) C.vs_status {
-			return C.vs_leader_status_next(l.l, poll, nil, &primary, e)
-		})
-		return bool(primary), err
-	}, func() {})
+// Status delivers true when elected (at once if primary now) and false
+// when the primary role ends; each call gets its own channel with every
+// change, closed when the candidacy ends (Resign, Close, lease lost).
+func (l *Candidate) Status() chan bool {
+	l.statusOnce.Do(l.startStatus)
+	return l.status.follow(l.lt.closing)
 }
 
 // Observe delivers the namespace's primary each time it changes, starting
-// with the current one; closed on Close.
-func (l *leader) Observe() chan ObserveResult {
+// with the current one; closed when the candidacy ends (Resign, Close,
+// lease lost).
+func (l *Candidate) Observe() chan ObserveResult {
+	defer runtime.KeepAlive(l)     // its finalizer must not run during the call
+	l.statusOnce.Do(l.startStatus) // tells when the candidacy ends
+	ch := make(chan ObserveResult, 1)
 	var w *C.vs_watcher
-	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_leader_observe(l.l, &w, e) }); err != nil {
-		ch := make(chan ObserveResult)
+	err := blocking(context.Background(), l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_leader_observe(l.l, cancel, &w, e)
+	})
+	if err != nil {
 		close(ch)
 		return ch
 	}
-	return relay(l, func() (ObserveResult, error) {
+	leave, err := enterAll(l.c.lt, l.lt)
+	if err != nil {
+		C.vs_watcher_free(&w)
+		close(ch)
+		return ch
+	}
+	go l.relayObserve(w, ch, leave)
+	return ch
+}
+
+// relayObserve forwards the primaries until the candidacy ends; it is one
+// call in flight on the leader, so Close waits for it to free the watcher.
+func (l *Candidate) relayObserve(w *C.vs_watcher, ch chan ObserveResult, leave func()) {
+	defer leave()
+	defer close(ch)
+	defer C.vs_watcher_free(&w)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-l.ended:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
 		var ev *C.vs_event
-		err := plain(func(e **C.vs_error) C.vs_status { return C.vs_watcher_next(w, poll, nil, &ev, e) })
+		err := blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+			return C.vs_watcher_next(w, 0, cancel, &ev, e)
+		})
 		if err != nil {
-			return ObserveResult{}, err
+			return
 		}
 		m := memberFrom(C.vs_event_member(ev))
 		C.vs_event_free(&ev)
-		return ObserveResult{Namespace: m.Namespace, Id: m.Id}, nil
-	}, func() { C.vs_watcher_free(&w) })
+		select {
+		case ch <- ObserveResult{Namespace: m.Namespace, Id: m.Id}:
+		case <-ctx.Done():
+			return
+		case <-l.lt.closing:
+			return
+		case <-l.c.lt.closing:
+			return
+		}
+	}
 }
 
-// Close stops Status/Observe, resigns if still a candidate and frees the
-// candidacy. Idempotent.
-func (l *leader) Close() {
-	l.once.Do(func() {
-		close(l.stop)
-		l.wg.Wait()
-		C.vs_leader_free(&l.l)
-	})
+// Close ends the candidacy (resigning if still a candidate), wakes the
+// calls blocked on it with ErrClosed, closes its Status and Observe
+// channels and frees it. Idempotent.
+func (l *Candidate) Close() {
+	if !l.lt.close() {
+		l.lt.waitFreed()
+		return
+	}
+	l.end()
+	l.lt.wait()
+	C.vs_leader_free(&l.l)
+	l.c.disown()
+	l.lt.finish()
 }
 
-// Elected is the extra API of vinesync leaders (beyond vine's Leader).
+// Elected is the extra API of vinesync leaders (beyond vine's Leader);
+// Client.Elect returns it without a type assertion.
 type Elected interface {
 	Leader
 	WaitElected(ctx context.Context) error
 	Close()
 }
 
-var _ Elected = (*leader)(nil)
-
-// watcher is vine's ElectWatcher over vs_watch_elect.
-type watcher struct {
-	mu     gosync.Mutex
-	w      *C.vs_watcher
-	closed chan struct{}
-	once   gosync.Once
-}
-
-// WatchElect reports joins, leaves and primary changes in WatchNS (only
-// those of WatchId when given); Next returns the member concerned.
-func (c *Client) WatchElect(ctx context.Context, opts ...WatchElectOption) (ElectWatcher, error) {
-	h, err := c.handle()
-	if err != nil {
-		return nil, err
-	}
-	o := WatchElectOptions{}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	ns, id := optional(o.Namespace), optional(o.Id)
-	defer free(ns)
-	defer free(id)
-	var w *C.vs_watcher
-	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_watch_elect(h, ns, id, &w, e) }); err != nil {
-		return nil, err
-	}
-	runtime.KeepAlive(c)
-	wt := &watcher{w: w, closed: make(chan struct{})}
-	runtime.SetFinalizer(wt, func(w *watcher) { w.Close() }) // safety net only
-	return wt, nil
-}
-
-// Next blocks until the next event (ErrClosed after Close).
-func (w *watcher) Next() (*Member, error) {
-	for {
-		select {
-		case <-w.closed:
-			return nil, &Error{Kind: ErrClosed, Message: "the election watcher is closed"}
-		default:
-		}
-		w.mu.Lock()
-		if w.w == nil {
-			w.mu.Unlock()
-			return nil, &Error{Kind: ErrClosed, Message: "the election watcher is closed"}
-		}
-		var ev *C.vs_event
-		err := plain(func(e **C.vs_error) C.vs_status { return C.vs_watcher_next(w.w, poll, nil, &ev, e) })
-		w.mu.Unlock()
-		if errors.Is(err, ErrTimedOut) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		m := memberFrom(C.vs_event_member(ev))
-		C.vs_event_free(&ev)
-		return m, nil
-	}
-}
-
-// Close ends the watch. Idempotent; a Next in progress returns ErrClosed.
-func (w *watcher) Close() {
-	w.once.Do(func() {
-		close(w.closed)
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		C.vs_watcher_free(&w.w)
-	})
-}
+var _ Elected = (*Candidate)(nil)

@@ -1,8 +1,7 @@
 package sync
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../../include
-#cgo LDFLAGS: ${SRCDIR}/../lib/libvinesync.a -lpthread -ldl -lm
+#cgo CFLAGS: -I${SRCDIR}/include
 #include <stdlib.h>
 #include <vinesync.h>
 */
@@ -10,7 +9,6 @@ import "C"
 
 import (
 	"context"
-	gosync "sync"
 	"unsafe"
 )
 
@@ -35,10 +33,17 @@ func toError(status C.vs_status, cerr *C.vs_error, ctx context.Context) error {
 	if status == C.VS_OK {
 		return nil
 	}
+	if status == C.VS_LOCK_TIMEOUT {
+		// vine programs compare with ==: the bare sentinel, as vine returns it.
+		C.vs_error_free(&cerr)
+		return ErrLockTimeout
+	}
 	message := "vinesync error"
 	if cerr != nil {
 		message = C.GoString(C.vs_error_message(cerr))
 		C.vs_error_free(&cerr)
+	} else if status == C.VS_CANCELLED && ctx != nil && ctx.Err() != nil {
+		message = "cancelled: " + ctx.Err().Error()
 	}
 	kind, ok := kinds[status]
 	if !ok {
@@ -68,35 +73,66 @@ func free(p *C.char) {
 	}
 }
 
-// withCancel runs a blocking native call whose cancel token fires when ctx
-// is done, and waits for the watcher goroutine before freeing the token.
-func withCancel(ctx context.Context, call func(cancel *C.vs_cancel, cerr **C.vs_error) C.vs_status) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	cancel := C.vs_cancel_new()
-	done := make(chan struct{})
-	var wg gosync.WaitGroup
-	if ctx.Done() != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-ctx.Done():
-				C.vs_cancel_fire(cancel)
-			case <-done:
+// outcome is how a call ended: ErrClosed when it was cut short (cancelled,
+// or its lock or candidacy gone) because one of its handles started
+// closing, else its own status.
+func outcome(ctx context.Context, status C.vs_status, cerr *C.vs_error, own, parent *lifetime) error {
+	cutShort := status == C.VS_CANCELLED || status == C.VS_LOST || status == C.VS_CLOSED
+	if cutShort && ctx.Err() == nil {
+		for _, l := range []*lifetime{own, parent} {
+			if l != nil && l.isClosed() {
+				C.vs_error_free(&cerr)
+				return l.closedError()
 			}
-		}()
+		}
 	}
-	var cerr *C.vs_error
-	status := call(cancel, &cerr)
-	close(done)
-	wg.Wait()
-	C.vs_cancel_free(&cancel)
 	return toError(status, cerr, ctx)
 }
 
-// plain runs a native call without cancellation.
+// blocking runs a native call that takes a cancel token, as one call in
+// flight on its handle (own) and the Sync it comes from (parent; either may
+// be nil). The token fires when ctx is done or either handle starts
+// closing: a call woken by a close returns ErrClosed (SPEC H1), one woken
+// by ctx ErrCancelled that is also errors.Is ctx.Err(). No goroutine is
+// started for it (context.AfterFunc only when ctx can be done).
+func blocking(ctx context.Context, own, parent *lifetime, call func(cancel *C.vs_cancel, cerr **C.vs_error) C.vs_status) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	leave, err := enterAll(parent, own)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	cancel := C.vs_cancel_new()
+	fire := func() { C.vs_cancel_fire(cancel) }
+	var forget []func()
+	for _, l := range []*lifetime{own, parent} {
+		if l != nil {
+			forget = append(forget, l.onClose(fire))
+		}
+	}
+	stopCtx := func() {}
+	if ctx.Done() != nil {
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() { fire(); close(fired) })
+		stopCtx = func() {
+			if !stop() {
+				<-fired // the token must outlive the fire
+			}
+		}
+	}
+	var cerr *C.vs_error
+	status := call(cancel, &cerr)
+	stopCtx()
+	for _, f := range forget {
+		f()
+	}
+	C.vs_cancel_free(&cancel)
+	return outcome(ctx, status, cerr, own, parent)
+}
+
+// plain runs a native call that neither blocks nor needs a handle's lifetime.
 func plain(call func(cerr **C.vs_error) C.vs_status) error {
 	var cerr *C.vs_error
 	status := call(&cerr)

@@ -26,7 +26,7 @@ func requireSecured(t *testing.T) {
 func TestSecuredRightSettingsConnectFromEnv(t *testing.T) {
 	requireSecured(t)
 	s := etcd.NewSync()
-	defer s.(interface{ Close() }).Close()
+	defer s.Close()
 	if err := s.Init(); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestSecuredWrongPasswordIsUnauthenticated(t *testing.T) {
 	requireSecured(t)
 	const wrong = "wrong-go-Pa55"
 	s := etcd.NewSync(sync.Credentials(os.Getenv("VINESYNC_USER"), wrong), sync.Timeouts(2*time.Second, 4*time.Second))
-	defer s.(interface{ Close() }).Close()
+	defer s.Close()
 	err := s.Init()
 	if !errors.Is(err, sync.ErrUnauthenticated) {
 		t.Fatalf("want ErrUnauthenticated, got %v", err)
@@ -55,7 +55,7 @@ func TestSecuredWrongPasswordIsUnauthenticated(t *testing.T) {
 func TestSecuredPrefixOutsideTheRoleIsPermissionDenied(t *testing.T) {
 	requireSecured(t)
 	s := etcd.NewSync(sync.Prefix("/not-mine"), sync.Timeouts(2*time.Second, 4*time.Second))
-	defer s.(interface{ Close() }).Close()
+	defer s.Close()
 	if err := s.Init(); !errors.Is(err, sync.ErrPermissionDenied) {
 		t.Fatalf("want ErrPermissionDenied, got %v", err)
 	}
@@ -67,7 +67,7 @@ func TestSecuredForeignClientCertificateFailsNamingTLS(t *testing.T) {
 		sync.TLS(os.Getenv("VINESYNC_CACERT"), os.Getenv("VINESYNC_TEST_OTHER_CERT"), os.Getenv("VINESYNC_TEST_OTHER_KEY"), ""),
 		sync.Timeouts(2*time.Second, 4*time.Second),
 	)
-	defer s.(interface{ Close() }).Close()
+	defer s.Close()
 	err := s.Init()
 	if !errors.Is(err, sync.ErrUnavailable) || !strings.Contains(err.Error(), "TLS") {
 		t.Fatalf("want ErrUnavailable naming TLS, got %v", err)

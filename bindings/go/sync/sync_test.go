@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,7 @@ var onEtcd = os.Getenv("VINESYNC_NODES") != ""
 func newSync(t *testing.T) *sync.Client {
 	t.Helper()
 	prefix := sync.Prefix(fmt.Sprintf("/gotest/%s/%d", t.Name(), os.Getpid()))
-	var s sync.Sync
+	var s *sync.Client
 	if onEtcd {
 		s = etcd.NewSync(prefix)
 	} else {
@@ -34,9 +35,8 @@ func newSync(t *testing.T) *sync.Client {
 	if err := s.Init(); err != nil {
 		t.Fatalf("init: %v", err)
 	}
-	c := s.(*sync.Client)
-	t.Cleanup(c.Close)
-	return c
+	t.Cleanup(s.Close)
+	return s
 }
 
 func TestString(t *testing.T) {
@@ -285,6 +285,13 @@ func TestErrorsInvalidAndClosed(t *testing.T) {
 	}
 	if err := s.Lock(context.Background(), "x", sync.LockTTL(10*time.Millisecond)); !errors.Is(err, sync.ErrInvalidArgument) {
 		t.Fatalf("short TTL: %v", err)
+	}
+	if err := s.Lock(context.Background(), "x", sync.LockWait(-time.Second)); !errors.Is(err, sync.ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), "LockWait") {
+		t.Fatalf("negative LockWait: %v", err)
+	}
+	if _, err := s.Leader(context.Background(), "svc", sync.LeaderTTL(-1)); !errors.Is(err, sync.ErrInvalidArgument) {
+		t.Fatalf("negative LeaderTTL: %v", err)
 	}
 	s.Close()
 	s.Close()

@@ -66,10 +66,7 @@ impl ConnectArgs {
         }
         match (self.user, self.password) {
             (Some(user), password) => {
-                base.credentials = Some(Credentials {
-                    user,
-                    password: password.unwrap_or_default(),
-                });
+                base.credentials = Some(Credentials::new(user, password.unwrap_or_default()));
             }
             (None, Some(_)) if base.credentials.is_none() => {
                 return Err(invalid("password given without user"));

@@ -325,6 +325,16 @@ impl Store for EtcdStore {
         .map(|_| ())
     }
 
+    async fn watch_now(&self, key: &str, prefix: bool) -> Result<(EtcdWatch, i64)> {
+        EtcdWatch::open_now(
+            self.client.watch_client(),
+            key,
+            prefix,
+            self.request_timeout,
+        )
+        .await
+    }
+
     async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<EtcdWatch> {
         Ok(EtcdWatch::new(
             self.client.watch_client(),

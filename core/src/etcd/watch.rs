@@ -31,12 +31,59 @@ impl EtcdWatch {
         }
     }
 
+    /// Opens a watch from the current revision and waits for etcd's
+    /// "created" answer: returns the watch and the revision it starts after.
+    /// A watch from a past revision that etcd has already passed is served
+    /// by its slow "unsynced" loop (every 100 ms); one from now is not.
+    pub(super) async fn open_now(
+        client: WatchClient,
+        key: &str,
+        prefix: bool,
+        timeout: Duration,
+    ) -> Result<(EtcdWatch, i64)> {
+        let mut watch = EtcdWatch::new(client, key, prefix, 0);
+        let what = format!("watching {key:?}");
+        let created = tokio::time::timeout(timeout, async {
+            let mut stream = watch.open().await?;
+            let first = stream.message().await?;
+            Ok::<_, etcd_client::Error>((stream, first))
+        })
+        .await
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("{what}: no answer within {timeout:?}"),
+            )
+        })?
+        .map_err(|e| super::errors::to_error(&what, e))?;
+        match created {
+            (stream, Some(response)) if response.created() && !response.canceled() => {
+                let revision = response.header().map_or(0, |h| h.revision());
+                watch.next_revision = revision + 1;
+                watch.stream = Some(stream);
+                Ok((watch, revision))
+            }
+            (_, response) => Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "{what}: etcd did not create the watch ({})",
+                    response.map_or("stream closed".to_string(), |r| r
+                        .cancel_reason()
+                        .to_string())
+                ),
+            )),
+        }
+    }
+
     async fn open(&mut self) -> std::result::Result<WatchStream, etcd_client::Error> {
+        // Revision 0: from now (`open_now`).
         let mut options = WatchOptions::new().with_start_revision(self.next_revision);
         if self.prefix {
             options = options.with_prefix();
         }
-        self.client.watch(self.key.clone(), Some(options)).await
+        let span = tracing::debug_span!("watch_open", key = %self.key, from = self.next_revision);
+        tracing::Instrument::instrument(self.client.watch(self.key.clone(), Some(options)), span)
+            .await
     }
 }
 
@@ -84,7 +131,11 @@ impl Watch for EtcdWatch {
                                 format!("watching {:?}: {reason}", self.key),
                             ));
                         }
+                        // e.g. "no leader" (the watch requires one): back off
+                        // rather than reopen in a tight loop.
                         tracing::debug!(key = %self.key, %reason, "watch cancelled by etcd; reopening");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(1));
                         continue; // stream dropped: reopen from next_revision
                     }
                     let events: Vec<WatchEvent> = response

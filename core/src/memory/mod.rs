@@ -190,6 +190,21 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn watch_now(&self, key: &str, prefix: bool) -> Result<(MemoryWatch, i64)> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut state = self.lock();
+        let revision = state.revision();
+        match state.watch(key, prefix, revision + 1, tx) {
+            Ok(id) => {
+                drop(state);
+                Ok((MemoryWatch::new(self.clone(), id, rx), revision))
+            }
+            Err(current) => Err(crate::error::Error::internal(format!(
+                "watching from now at revision {revision}: history compacted at {current}"
+            ))),
+        }
+    }
+
     async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<MemoryWatch> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let registered = self.lock().watch(key, prefix, from_revision, tx);

@@ -273,3 +273,49 @@ pub async fn h3_leader_failed_or_cancelled_at_every_point(env: Env) {
 pub async fn h2_resign_failed_or_cancelled_at_every_point(env: Env) {
     sweep(env, Op::Resign).await;
 }
+
+/// H3/L8: `lock` and `leader` futures aborted at arbitrary moments (0–4 ms
+/// after they start, with their requests in flight on etcd) never leave a
+/// key: a cleanup must not overtake the write it cleans up after.
+pub async fn h3_aborted_at_random_moments_leave_no_key(env: Env) {
+    let a = env.client().await;
+    let checker = env.client().await;
+    for i in 0..40u64 {
+        let fresh = env.client().await; // its first acquisition also grants a lease
+        for client in [a.clone(), fresh] {
+            let task = tokio::spawn(async move {
+                let guard = client.lock("x", ttl(10)).await;
+                let leader = client.leader("svc", leader_options("ns", "a", 10)).await;
+                (guard, leader)
+            });
+            tokio::time::sleep(Duration::from_micros(i * 100)).await;
+            task.abort();
+            if let Ok((guard, leader)) = task.await {
+                if let Ok(g) = guard {
+                    g.unlock().await.unwrap();
+                }
+                if let Ok(l) = leader {
+                    l.resign().await.unwrap();
+                }
+            }
+        }
+    }
+    let prefix = format!("{}/", env.prefix());
+    let clean = eventually(CLEAN_WITHIN, || async {
+        checker
+            .faults()
+            .keys()
+            .await
+            .unwrap()
+            .iter()
+            .all(|kv| !kv.key.starts_with(&prefix))
+    })
+    .await;
+    assert!(
+        clean,
+        "keys left: {:?}",
+        checker.faults().keys().await.unwrap()
+    );
+    let g = checker.try_lock("x", ttl(10)).await.expect("lock stuck");
+    g.unlock().await.unwrap();
+}

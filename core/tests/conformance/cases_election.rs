@@ -437,3 +437,36 @@ pub async fn e2_leader_lost_fires_on_loss_not_on_resign(env: Env) {
         "lost fired after a resign"
     );
 }
+
+/// E3/E8 (Rust streams): `status()`, `watch_elect` and `observe` are
+/// `futures::Stream`s that end with `None` — the status stream when the
+/// candidacy ends, the watcher and observer once closed.
+pub async fn e8_status_watcher_and_observer_are_streams(env: Env) {
+    use futures::StreamExt;
+    let a = env.client().await;
+    let w = env.client().await;
+    let mut watcher = w
+        .watch_elect(WatchOptions::new().namespace("ns"))
+        .await
+        .unwrap();
+    let leader = a.leader("svc", candidate("ns", "a", 10)).await.unwrap();
+    let mut observer = leader.observe().await.unwrap();
+    let status = leader.status();
+    leader.wait_elected().await.unwrap();
+    let first = StreamExt::next(&mut watcher).await.unwrap().unwrap();
+    assert_eq!(
+        (first.kind, first.member.id.as_str()),
+        (ElectEventKind::Joined, "a")
+    );
+    let primary = StreamExt::next(&mut observer).await.unwrap().unwrap();
+    assert_eq!(primary.id, "a");
+    leader.resign().await.unwrap();
+    let changes: Vec<bool> = tokio::time::timeout(5 * SECOND, status.collect())
+        .await
+        .expect("the status stream ends with the candidacy");
+    assert_eq!(changes, [true, false]);
+    watcher.close();
+    observer.close();
+    assert!(StreamExt::next(&mut watcher).await.is_none());
+    assert!(StreamExt::next(&mut observer).await.is_none());
+}

@@ -101,7 +101,7 @@ static void lock_rounds(const char *id, int rounds, long ttl_s, const char *addr
     } else {
       printf("RELEASE %llu %lld\n", token, now());
       fflush(stdout);
-      vs_status st = vs_guard_unlock(g, &err);
+      vs_status st = vs_guard_unlock(g, NULL, &err);
       if (st == VS_LOST) {
         vs_error_free(&err);
         printf("LOST %llu %lld\n", token, now());
@@ -124,11 +124,11 @@ static void elect(const char *name, const char *ns, long ttl_s, double seconds) 
   vs_error *err = NULL;
   if (vs_sync_new_from_env(NULL, &s, &err) != VS_OK) fail("connect", err);
   vs_watcher *w = NULL;
-  if (vs_watch_elect(s, ns, NULL, &w, &err) != VS_OK) fail("watch", err);
+  if (vs_watch_elect(s, ns, NULL, NULL, &w, &err) != VS_OK) fail("watch", err);
   printf("WATCHING %lld\n", now());
   fflush(stdout);
   vs_leader *l = NULL;
-  if (vs_leader_new(s, "faults", ns, name, ttl_s, &l, &err) != VS_OK) fail("leader", err);
+  if (vs_leader_new(s, "faults", ns, name, (uint64_t)ttl_s * 1000, NULL, &l, &err) != VS_OK) fail("leader", err);
   long long deadline = now() + (long long)(seconds * 1e9);
   while (now() < deadline) {
     bool primary = false;
@@ -139,7 +139,7 @@ static void elect(const char *name, const char *ns, long ttl_s, double seconds) 
     } else if (st != VS_TIMED_OUT) {
       /* The candidacy ended (its lease was lost): a real service runs again. */
       vs_leader_free(&l);
-      if (vs_leader_new(s, "faults", ns, name, ttl_s, &l, &err) != VS_OK) fail("leader", err);
+      if (vs_leader_new(s, "faults", ns, name, (uint64_t)ttl_s * 1000, NULL, &l, &err) != VS_OK) fail("leader", err);
     }
     vs_event *ev = NULL;
     if (vs_watcher_next(w, 20, NULL, &ev, NULL) == VS_OK) {
@@ -153,7 +153,7 @@ static void elect(const char *name, const char *ns, long ttl_s, double seconds) 
   printf("UNWATCHING %lld\n", now()); /* every change before this was expected */
   fflush(stdout);
   vs_watcher_free(&w);
-  vs_status resigned = vs_leader_resign(l, &err);
+  vs_status resigned = vs_leader_resign(l, NULL, &err);
   if (resigned == VS_LOST) vs_error_free(&err);
   else if (resigned != VS_OK) fail("resign", err);
   vs_leader_free(&l);

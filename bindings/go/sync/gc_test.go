@@ -1,0 +1,176 @@
+package sync_test
+
+// SPEC H6 (garbage collection): finalizers never release a lock or a
+// candidacy the program can still reach — through a Sync, a guard or a
+// leader. Each test drops references, runs runtime.GC in a loop and checks
+// the distributed state from another Sync.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"runtime"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/vinesync/vinesync/bindings/go/etcd"
+	"github.com/vinesync/vinesync/bindings/go/memory"
+	"github.com/vinesync/vinesync/bindings/go/sync"
+)
+
+// collect runs the garbage collector and the finalizers it queues.
+func collect() {
+	for i := 0; i < 10; i++ {
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// unmanagedSync is a Sync under the test's prefix that the test does not
+// keep reachable (newSync's cleanup would).
+func unmanagedSync(t *testing.T) *sync.Client {
+	prefix := sync.Prefix(fmt.Sprintf("/gotest/%s/%d", t.Name(), os.Getpid()))
+	if onEtcd {
+		return etcd.NewSync(prefix)
+	}
+	return memory.NewSync(prefix)
+}
+
+func members(t *testing.T, s *sync.Client) int {
+	t.Helper()
+	ms, err := s.ListMembers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ms)
+}
+
+// A leader whose Sync is unreachable keeps its Sync, and so its candidacy.
+func TestH6LeaderKeepsItsUnreachableSync(t *testing.T) {
+	observer := newSync(t)
+	l := func() sync.Leader {
+		l, err := unmanagedSync(t).Leader(context.Background(), "svc", sync.LeaderTTL(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}()
+	collect()
+	if n := members(t, observer); n != 1 {
+		t.Fatalf("members after GC: %d, want 1 (the candidacy of a live leader ended)", n)
+	}
+	if err := l.Resign(); err != nil {
+		t.Fatalf("resign after GC: %v", err)
+	}
+	l.(sync.Elected).Close()
+}
+
+// A guard whose Sync is unreachable keeps its lock.
+func TestH6GuardKeepsItsUnreachableSync(t *testing.T) {
+	other := newSync(t)
+	g := func() *sync.Guard {
+		g, err := unmanagedSync(t).LockGuard(context.Background(), "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}()
+	collect()
+	if _, err := other.TryLock(context.Background(), "x"); !errors.Is(err, sync.ErrWouldBlock) {
+		t.Fatalf("TryLock after GC: %v, want ErrWouldBlock (a live guard's lock was released)", err)
+	}
+	if err := g.Unlock(); err != nil {
+		t.Fatalf("unlock after GC: %v", err)
+	}
+}
+
+// An unreachable leader of a reachable Sync stays a candidate until the
+// Sync closes (vine never resigns what the program did not).
+func TestH6UnreachableLeaderOfOpenSyncStaysCandidate(t *testing.T) {
+	s, observer := newSync(t), newSync(t)
+	func() {
+		if _, err := s.Leader(context.Background(), "svc", sync.LeaderTTL(10)); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	collect()
+	if n := sync.Orphans(s); n != 1 {
+		t.Fatalf("the leader's finalizer did not run (orphans %d): the check below would prove nothing", n)
+	}
+	if n := members(t, observer); n != 1 {
+		t.Fatalf("members after GC: %d, want 1", n)
+	}
+	s.Close()
+	if n := members(t, observer); n != 0 {
+		t.Fatalf("members after Close: %d, want 0", n)
+	}
+}
+
+// An unreachable guard of a reachable Sync keeps its lock; the Sync can
+// still unlock it by id.
+func TestH6UnreachableGuardOfOpenSyncKeepsLock(t *testing.T) {
+	s, other := newSync(t), newSync(t)
+	ctx := context.Background()
+	func() {
+		if _, err := s.LockGuard(ctx, "x"); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	collect()
+	if n := sync.Orphans(s); n != 1 {
+		t.Fatalf("the guard's finalizer did not run (orphans %d)", n)
+	}
+	if _, err := other.TryLock(ctx, "x"); !errors.Is(err, sync.ErrWouldBlock) {
+		t.Fatalf("TryLock after GC: %v, want ErrWouldBlock", err)
+	}
+	if err := s.Unlock(ctx, "x"); err != nil {
+		t.Fatalf("unlock by id after GC: %v", err)
+	}
+	g, err := other.TryLock(ctx, "x")
+	if err != nil {
+		t.Fatalf("TryLock after unlock: %v", err)
+	}
+	g.Close()
+}
+
+// logs captures the standard logger's output for the test.
+type logs struct {
+	mu  gosync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// Only a Sync nothing can reach any more releases what it holds, and says so.
+func TestH6UnreachableSyncReleasesAndLogs(t *testing.T) {
+	captured := &logs{}
+	log.SetOutput(captured)
+	defer log.SetOutput(os.Stderr)
+	other := newSync(t)
+	func() {
+		if err := unmanagedSync(t).Lock(context.Background(), "x"); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	collect()
+	if err := other.Lock(context.Background(), "x", sync.LockWait(5*time.Second)); err != nil {
+		t.Fatalf("the lock of an unreachable Sync was not released: %v", err)
+	}
+	if got := captured.String(); !bytes.Contains([]byte(got), []byte("never closed")) {
+		t.Fatalf("no log line about the released lock: %q", got)
+	}
+}

@@ -1,0 +1,238 @@
+package sync_test
+
+// SPEC H1 (close): closing a Sync, leader, guard or watcher while another
+// goroutine is blocked in it wakes that call with ErrClosed — no crash, no
+// use-after-free — and calls after close return ErrClosed. These tests use
+// only the API the first release had, so they also ran against it (where
+// the Lock and WaitElected ones crashed with SIGSEGV).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vinesync/vinesync/bindings/go/sync"
+)
+
+// returnsWithin waits for errc and fails the test if it takes longer.
+func returnsWithin(t *testing.T, errc <-chan error, d time.Duration, what string) error {
+	t.Helper()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(d):
+		t.Fatalf("%s did not return within %v", what, d)
+		return nil
+	}
+}
+
+// closeWithin runs close and fails the test if it has not returned after d
+// (a Close that waits for a call it failed to wake would hang).
+func closeWithin(t *testing.T, d time.Duration, what string, close func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { close(); done <- nil }()
+	returnsWithin(t, done, d, what)
+}
+
+func wantClosed(t *testing.T, err error, what string) {
+	t.Helper()
+	if !errors.Is(err, sync.ErrClosed) {
+		t.Fatalf("%s: got %v, want ErrClosed", what, err)
+	}
+}
+
+func TestH1CloseSyncDuringBlockedLock(t *testing.T) {
+	a, b := newSync(t), newSync(t)
+	if err := a.Lock(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- b.Lock(context.Background(), "x") }()
+	time.Sleep(300 * time.Millisecond)
+	closeWithin(t, 5*time.Second, "Close of a Sync with a blocked Lock", b.Close)
+	wantClosed(t, returnsWithin(t, errc, 5*time.Second, "Lock blocked during Close"), "blocked Lock")
+	wantClosed(t, b.Lock(context.Background(), "y"), "Lock after Close")
+	wantClosed(t, b.Unlock(context.Background(), "x"), "Unlock after Close")
+	if _, err := b.ListMembers(context.Background()); !errors.Is(err, sync.ErrClosed) {
+		t.Fatalf("ListMembers after Close: %v", err)
+	}
+}
+
+// Init during a blocked Lock must neither crash nor drop the waiter: it
+// reconfigures in place (new calls use the new prefix).
+func TestH1InitDuringBlockedLock(t *testing.T) {
+	a, b := newSync(t), newSync(t)
+	ctx := context.Background()
+	if err := a.Lock(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- b.Lock(ctx, "x", sync.LockWait(10*time.Second)) }()
+	time.Sleep(300 * time.Millisecond)
+	original := b.Options().Prefix
+	if err := b.Init(sync.Prefix(original + "/elsewhere")); err != nil {
+		t.Fatalf("Init changing the prefix of a Sync in use: %v", err)
+	}
+	if err := a.Unlock(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := returnsWithin(t, errc, 10*time.Second, "Lock after Init"); err != nil {
+		t.Fatalf("the waiter was dropped by Init: %v", err)
+	}
+	if _, err := a.TryLock(ctx, "x"); !errors.Is(err, sync.ErrWouldBlock) {
+		t.Fatalf("the waiter's lock is not held after Init: %v", err)
+	}
+	// Unlock(id) works under the prefix the lock was taken with (core L7)
+	if err := b.Init(sync.Prefix(original)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Unlock(ctx, "x"); err != nil {
+		t.Fatalf("unlock of the waiter's lock: %v", err)
+	}
+}
+
+func TestH1CloseLeaderDuringWaitElected(t *testing.T) {
+	a, b := newSync(t), newSync(t)
+	ctx := context.Background()
+	la, err := a.Leader(ctx, "svc", sync.LeaderId("a"), sync.LeaderTTL(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.(sync.Elected).Close()
+	lb, err := b.Leader(ctx, "svc", sync.LeaderId("b"), sync.LeaderTTL(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- lb.(sync.Elected).WaitElected(ctx) }()
+	time.Sleep(300 * time.Millisecond)
+	closeWithin(t, 5*time.Second, "Close of a leader in WaitElected", lb.(sync.Elected).Close)
+	wantClosed(t, returnsWithin(t, errc, 5*time.Second, "WaitElected during leader Close"), "WaitElected")
+	wantClosed(t, lb.(sync.Elected).WaitElected(ctx), "WaitElected after Close")
+	wantClosed(t, lb.Resign(), "Resign after Close")
+	if _, err := lb.Primary(); !errors.Is(err, sync.ErrClosed) {
+		t.Fatalf("Primary after Close: %v", err)
+	}
+}
+
+func TestH1CloseSyncDuringWaitElected(t *testing.T) {
+	a, b := newSync(t), newSync(t)
+	ctx := context.Background()
+	la, err := a.Leader(ctx, "svc", sync.LeaderId("a"), sync.LeaderTTL(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.(sync.Elected).Close()
+	lb, err := b.Leader(ctx, "svc", sync.LeaderId("b"), sync.LeaderTTL(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.(sync.Elected).Close()
+	errc := make(chan error, 1)
+	go func() { errc <- lb.(sync.Elected).WaitElected(ctx) }()
+	time.Sleep(300 * time.Millisecond)
+	closeWithin(t, 5*time.Second, "Close of a Sync whose leader is in WaitElected", b.Close)
+	wantClosed(t, returnsWithin(t, errc, 5*time.Second, "WaitElected during Sync Close"), "WaitElected")
+}
+
+func TestH1CloseDuringNext(t *testing.T) {
+	for _, closeSync := range []bool{false, true} {
+		s := newSync(t)
+		w, err := s.WatchElect(context.Background(), sync.WatchNS("quiet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() {
+			_, err := w.Next()
+			errc <- err
+		}()
+		time.Sleep(300 * time.Millisecond)
+		if closeSync {
+			closeWithin(t, 5*time.Second, "Close of a Sync whose watcher is in Next", s.Close)
+		} else {
+			closeWithin(t, 5*time.Second, "Close of a watcher in Next", w.Close)
+		}
+		wantClosed(t, returnsWithin(t, errc, 5*time.Second, "Next during Close"), "Next")
+		_, err = w.Next()
+		wantClosed(t, err, "Next after Close")
+		w.Close()
+	}
+}
+
+// WaitLost does not hold up IsLost or Unlock; Unlock wakes it.
+func TestH1GuardWaitLostDuringUnlock(t *testing.T) {
+	s := newSync(t)
+	g, err := s.LockGuard(context.Background(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- g.WaitLost(context.Background()) }()
+	time.Sleep(200 * time.Millisecond)
+	lost := make(chan bool, 1)
+	go func() { lost <- g.IsLost() }()
+	select {
+	case v := <-lost:
+		if v {
+			t.Fatal("IsLost true on a held lock")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("IsLost blocked behind WaitLost")
+	}
+	unlocked := make(chan error, 1)
+	go func() { unlocked <- g.Unlock() }()
+	if err := returnsWithin(t, unlocked, 5*time.Second, "Unlock during WaitLost"); err != nil {
+		t.Fatal(err)
+	}
+	wantClosed(t, returnsWithin(t, errc, 5*time.Second, "WaitLost during Unlock"), "WaitLost")
+	if g.IsLost() {
+		t.Fatal("IsLost true after a normal Unlock")
+	}
+	if err := g.Unlock(); !errors.Is(err, sync.ErrNotLocked) {
+		t.Fatalf("second Unlock: %v", err)
+	}
+}
+
+// Many goroutines in every kind of call while the Sync closes: each call
+// returns (nil or an error), nothing crashes, Close returns.
+func TestH1CloseUnderLoad(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		holder, s := newSync(t), newSync(t)
+		ctx := context.Background()
+		busy := fmt.Sprintf("busy%d", round)
+		if err := holder.Lock(ctx, busy); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 40)
+		for i := 0; i < 10; i++ {
+			go func() { done <- s.Lock(ctx, busy) }()
+			go func() {
+				l, err := s.Leader(ctx, "svc", sync.LeaderTTL(10))
+				if err == nil {
+					err = l.(sync.Elected).WaitElected(ctx)
+				}
+				done <- err
+			}()
+			go func() {
+				w, err := s.WatchElect(ctx)
+				if err == nil {
+					_, err = w.Next()
+				}
+				done <- err
+			}()
+			go func() {
+				_, err := s.ListMembers(ctx)
+				done <- err
+			}()
+		}
+		time.Sleep(time.Duration(50+round*50) * time.Millisecond)
+		closeWithin(t, 10*time.Second, "Close under load", s.Close)
+		for i := 0; i < 40; i++ {
+			returnsWithin(t, done, 10*time.Second, "a call during Close")
+		}
+	}
+}

@@ -1,0 +1,267 @@
+//! The lock guard: a held lock with its fencing token, id, key and lease,
+//! and its end, "released" or "lost". Thread-safe: one thread may wait for
+//! the loss while another unlocks or frees the guard.
+
+use std::ffi::{c_char, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+
+use tokio::sync::watch;
+use vinesync::{ErrorKind, LockGuard};
+
+use crate::cancel::{self, vs_cancel};
+use crate::error::{vs_error, Failure};
+use crate::handles::{free_handle, guard, handle};
+use crate::owner::Owner;
+use crate::runtime::{block_on, dispose, finish_in_background, timeout};
+use crate::status::vs_status;
+
+/// A held lock. Thread-safe: e.g. one thread in `vs_guard_wait_lost`,
+/// another in `vs_guard_unlock` or `vs_guard_free`. Freeing it releases
+/// the lock if it is still held.
+pub struct vs_guard {
+    owner: Owner,
+    held: Mutex<Option<LockGuard>>,
+    /// The lost signal (SPEC L6), started on first use: `true` once lost;
+    /// closed without `true` once released.
+    signal: OnceLock<watch::Receiver<bool>>,
+    /// Set when an unlock found the lock already lost.
+    lost_at_unlock: AtomicBool,
+    /// Waits in flight: `vs_guard_free` lets them return before freeing.
+    waits: Mutex<usize>,
+    waits_done: Condvar,
+    token: u64,
+    lease: i64,
+    id: CString,
+    key: CString,
+}
+
+fn c_string(text: &str) -> CString {
+    CString::new(text.replace('\0', "")).unwrap_or_default()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn released() -> Failure {
+    Failure::new(vs_status::VS_NOT_LOCKED, "the lock was released (not lost)")
+}
+
+impl vs_guard {
+    pub(crate) fn new(held: LockGuard) -> Self {
+        vs_guard {
+            owner: Owner::here(),
+            token: held.fencing_token(),
+            lease: held.lease(),
+            id: c_string(held.id()),
+            key: c_string(held.key()),
+            held: Mutex::new(Some(held)),
+            signal: OnceLock::new(),
+            lost_at_unlock: AtomicBool::new(false),
+            waits: Mutex::new(0),
+            waits_done: Condvar::new(),
+        }
+    }
+
+    /// The lost signal; `None` if the guard was released before anyone
+    /// asked for it.
+    fn signal(&self) -> Option<watch::Receiver<bool>> {
+        let held = lock(&self.held);
+        if let Some(signal) = self.signal.get() {
+            return Some(signal.clone());
+        }
+        let signal = held.as_ref()?.lost_signal();
+        Some(self.signal.get_or_init(|| signal).clone())
+    }
+
+    fn is_lost(&self) -> bool {
+        self.lost_at_unlock.load(Ordering::Acquire) || self.signal().is_some_and(|s| *s.borrow())
+    }
+
+    /// Releases the lock if this guard still holds it: `None` if it was
+    /// already released by the guard.
+    fn release(&self, cancel: Option<&vs_cancel>) -> Option<Result<(), Failure>> {
+        let held = lock(&self.held).take()?;
+        let outcome =
+            finish_in_background(
+                cancel,
+                async move { held.unlock().await.map_err(Failure::from) },
+            );
+        if matches!(&outcome, Err(f) if f.status == vs_status::from(ErrorKind::Lost)) {
+            self.lost_at_unlock.store(true, Ordering::Release);
+        }
+        Some(outcome)
+    }
+
+    fn wait_started(&self) -> WaitInFlight<'_> {
+        *lock(&self.waits) += 1;
+        WaitInFlight(self)
+    }
+
+    fn wait_for_waits(&self) {
+        let mut waits = lock(&self.waits);
+        while *waits > 0 {
+            waits = self
+                .waits_done
+                .wait(waits)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+struct WaitInFlight<'a>(&'a vs_guard);
+
+impl Drop for WaitInFlight<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.waits) -= 1;
+        self.0.waits_done.notify_all();
+    }
+}
+
+/// A required guard, usable in this process (`VS_CLOSED` after fork).
+fn guard_handle<'a>(g: *const vs_guard) -> Result<&'a vs_guard, Failure> {
+    let g = handle("guard", g)?;
+    g.owner.check("vs_guard")?;
+    Ok(g)
+}
+
+/// The guard's fencing token (SPEC L5); 0 for NULL.
+///
+/// # Safety
+/// `g` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_guard_fencing_token(g: *const vs_guard) -> u64 {
+    // SAFETY: per the contract.
+    unsafe { g.as_ref() }.map_or(0, |g| g.token)
+}
+
+/// The lock id as given to `vs_lock` (owned by the guard); `""` for NULL.
+///
+/// # Safety
+/// `g` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_guard_id(g: *const vs_guard) -> *const c_char {
+    // SAFETY: per the contract.
+    unsafe { g.as_ref() }.map_or(c"".as_ptr(), |g| g.id.as_ptr())
+}
+
+/// The key this acquisition wrote (owned by the guard); `""` for NULL.
+///
+/// # Safety
+/// `g` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_guard_key(g: *const vs_guard) -> *const c_char {
+    // SAFETY: per the contract.
+    unsafe { g.as_ref() }.map_or(c"".as_ptr(), |g| g.key.as_ptr())
+}
+
+/// The lease the lock's key is attached to; 0 for NULL.
+///
+/// # Safety
+/// `g` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_guard_lease(g: *const vs_guard) -> i64 {
+    // SAFETY: per the contract.
+    unsafe { g.as_ref() }.map_or(0, |g| g.lease)
+}
+
+/// Whether the lock is known lost (lease expired or key deleted by someone
+/// else: SPEC L6). False for a guard released normally (by
+/// `vs_guard_unlock` or `vs_unlock`); true for NULL and in a child of
+/// `fork()`.
+///
+/// # Safety
+/// `g` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_guard_is_lost(g: *const vs_guard) -> bool {
+    let mut lost = true;
+    crate::handles::quietly(|| {
+        if let Ok(g) = guard_handle(g) {
+            lost = g.is_lost();
+        }
+    });
+    lost
+}
+
+/// Blocks until the lock ends: `VS_OK` when it is lost (SPEC L6),
+/// `VS_NOT_LOCKED` when it is released (by `vs_guard_unlock`, `vs_unlock`
+/// or `vs_guard_free` from another thread), `VS_TIMED_OUT` after
+/// `timeout_ms` (0 = no limit), `VS_CANCELLED` when `cancel` fires.
+///
+/// # Safety
+/// `g` live (another thread may free it meanwhile: this call returns
+/// first); `cancel` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_guard_wait_lost(
+    g: *const vs_guard,
+    timeout_ms: u64,
+    cancel: *const vs_cancel,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        let g = guard_handle(g)?;
+        let _in_flight = g.wait_started();
+        if g.lost_at_unlock.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let Some(mut signal) = g.signal() else {
+            return Err(released());
+        };
+        block_on(cancel::optional(cancel), timeout(timeout_ms), async move {
+            let saw_lost = signal.wait_for(|lost| *lost).await.is_ok();
+            // Otherwise the watcher ended without "lost": released.
+            if saw_lost || *signal.borrow() {
+                Ok(())
+            } else {
+                Err(released())
+            }
+        })
+    })
+}
+
+/// Releases the lock now. `VS_NOT_LOCKED` if already released (by this
+/// call or `vs_unlock`); `VS_LOST` if it had been lost. A fired `cancel`
+/// returns `VS_CANCELLED` at once; the release completes in the
+/// background. Free the guard after.
+///
+/// # Safety
+/// `g` live; `cancel` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_guard_unlock(
+    g: *mut vs_guard,
+    cancel: *const vs_cancel,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        let g = guard_handle(g)?;
+        g.release(cancel::optional(cancel)).unwrap_or_else(|| {
+            Err(Failure::new(
+                vs_status::VS_NOT_LOCKED,
+                "the guard was already released",
+            ))
+        })
+    })
+}
+
+/// Frees `*g` and sets it to NULL. A lock still held is released before
+/// this returns (bounded by the request timeout), so another handle can
+/// take it at once. A `vs_guard_wait_lost` blocked in another thread
+/// returns `VS_NOT_LOCKED` first. Safe at process exit; in a child of
+/// `fork()` a guard of the parent is only forgotten.
+///
+/// # Safety
+/// `g` NULL or points to NULL or to a guard from `vs_lock`/`vs_try_lock`;
+/// no call other than `vs_guard_wait_lost` may be using it.
+#[no_mangle]
+pub unsafe extern "C" fn vs_guard_free(g: *mut *mut vs_guard) {
+    free_handle(
+        g,
+        |g| g.owner,
+        |g| {
+            let _ = g.release(None);
+            g.wait_for_waits();
+            dispose(g);
+        },
+    );
+}

@@ -45,8 +45,27 @@ fn describe(entry: &LockEntry) -> String {
         (Some(host), Some(pid), Some(handle)) => format!("host {host} pid {pid} handle {handle}"),
         _ => format!("value {:?}", entry.value.as_deref().unwrap_or("")),
     };
+    let since = entry
+        .since_ms
+        .map(|ms| format!(" since {}", utc(ms)))
+        .unwrap_or_default();
     format!(
-        "token {} lease {:x} {who} key {}",
+        "token {} lease {:x} {who}{since} key {}",
         entry.fencing_token, entry.lease, entry.key
     )
+}
+
+/// Unix milliseconds as an RFC 3339 UTC time.
+fn utc(ms: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_formats_unix_milliseconds() {
+        assert_eq!(super::utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::utc(951_782_400_123), "2000-02-29T00:00:00.123Z");
+    }
 }

@@ -665,6 +665,18 @@ fn lock_interop_with_etcdctl(env: &Env) -> Check {
     ensure(info["waiters"][0]["pid"] == waiter_pid, || {
         format!("waiter {} is not pid {waiter_pid}", info["waiters"])
     })?;
+    let since = info["waiters"][0]["since_ms"].as_u64().unwrap_or(0);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    ensure(
+        since > 0 && since <= now_ms && now_ms - since < 60_000,
+        || format!("waiter's since_ms {since} is not within the last minute of {now_ms}"),
+    )?;
+    let text = env.run(&["locks", "shared"]);
+    ensure(stdout(&text).contains(" since 20"), || {
+        format!("locks shows no since: {}", stdout(&text))
+    })?;
     let ours: Vec<&str> = std::iter::once(&info["holder"])
         .chain(info["waiters"].as_array().into_iter().flatten())
         .filter_map(|e| e["key"].as_str())

@@ -61,6 +61,13 @@ impl Backend {
         matches!(self.store, Kind::Etcd(_))
     }
 
+    /// Drops the keepalive stream of a lease that is gone (etcd).
+    pub fn forget_keepalive(&self, lease: LeaseId) {
+        if let Kind::Etcd(store) = &self.store {
+            store.forget_keepalive(lease);
+        }
+    }
+
     /// The etcd store, for etcd-only features (guarded transactions).
     pub fn as_etcd(&self) -> Option<&EtcdStore> {
         match &self.store {

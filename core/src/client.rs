@@ -51,10 +51,14 @@ struct Inner {
     options: RwLock<Options>,
     /// Identifies this handle in the values it writes.
     handle_id: String,
-    /// The value of this handle's lock keys (host, pid, handle id).
+    /// The value of this handle's lock keys (host, pid, handle id) as a
+    /// JSON object without its closing brace.
     holder_value: Vec<u8>,
     /// Sessions by lease TTL in seconds.
     sessions: tokio::sync::Mutex<HashMap<i64, Arc<Session>>>,
+    /// Every session started, also those an `init` replaced while guards
+    /// or leaders still use them: `close` revokes them all.
+    started: Mutex<Vec<std::sync::Weak<Session>>>,
     /// Locks this handle holds, by lock directory (SPEC L3): the id under
     /// the prefix it was taken with, so an `init` that changes the prefix
     /// cannot make two acquisitions of one id collide.
@@ -88,12 +92,14 @@ impl std::fmt::Display for Client {
 impl Client {
     fn with_backend(backend: Backend, options: Options) -> Client {
         let handle_id = uuid::Uuid::new_v4().to_string();
-        let holder_value = serde_json::to_vec(&HolderInfo {
+        let mut holder_value = serde_json::to_vec(&HolderInfo {
             host: &hostname(),
             pid: std::process::id(),
             handle: &handle_id,
         })
-        .unwrap_or_default();
+        .unwrap_or_else(|_| b"{}".to_vec());
+        holder_value.pop(); // `}`: `holder_value()` appends `since_ms`
+
         Client {
             inner: Arc::new(Inner {
                 backend: RwLock::new(backend),
@@ -101,6 +107,7 @@ impl Client {
                 handle_id,
                 holder_value,
                 sessions: tokio::sync::Mutex::new(HashMap::new()),
+                started: Mutex::new(Vec::new()),
                 held: Mutex::new(HashMap::new()),
                 seq: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
@@ -414,8 +421,9 @@ impl Client {
                 "background releases still running after {limit:?}; revoking the leases"
             );
         }
-        let sessions: Vec<_> = self.inner.sessions.lock().await.drain().collect();
-        for (_, session) in sessions {
+        self.inner.sessions.lock().await.clear();
+        let started: Vec<_> = std::mem::take(&mut *lock(&self.inner.started));
+        for session in started.iter().filter_map(std::sync::Weak::upgrade) {
             if let Err(error) = session.revoke().await {
                 tracing::warn!(%error, "revoking a lease while closing failed; it will expire");
             }
@@ -478,8 +486,16 @@ impl Client {
         self.inner.seq.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// This handle's lock value with the time the key is written
+    /// (`since_ms`, Unix milliseconds: since when the acquisition queued).
     fn holder_value(&self) -> Vec<u8> {
-        self.inner.holder_value.clone()
+        let since_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let mut value = self.inner.holder_value.clone();
+        // The stored value is the JSON object without its closing brace.
+        value.extend_from_slice(format!(",\"since_ms\":{since_ms}}}").as_bytes());
+        value
     }
 
     /// The live session for `ttl` seconds, granting a lease if needed.
@@ -500,6 +516,9 @@ impl Client {
         )
         .await?;
         sessions.insert(ttl, session.clone());
+        let mut started = lock(&self.inner.started);
+        started.retain(|s| s.strong_count() > 0);
+        started.push(Arc::downgrade(&session));
         Ok(session)
     }
 }

@@ -78,12 +78,16 @@ impl LockGuard {
         *self.lost_signal().borrow()
     }
 
-    /// Resolves when the lock is lost.
+    /// Resolves when the lock is lost; never once it was released with
+    /// [`Client::unlock`] instead.
     ///
     /// Cancel-safe.
     pub async fn lost(&self) {
         let mut signal = self.lost_signal();
-        let _ = signal.wait_for(|lost| *lost).await;
+        if signal.wait_for(|lost| *lost).await.is_err() {
+            // Released (by `Client::unlock` with its id), not lost.
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Releases the lock. `Err(NotLocked)` if it was already released with

@@ -42,6 +42,9 @@ pub struct LockEntry {
     pub pid: Option<u32>,
     /// The vinesync handle's id, when the value is vinesync's.
     pub handle: Option<String>,
+    /// When the key was written (Unix milliseconds): since when this
+    /// acquisition queued — for the holder, since it asked for the lock.
+    pub since_ms: Option<u64>,
     /// The raw value when it is not vinesync's (lossy UTF-8; empty for
     /// `etcdctl lock`).
     pub value: Option<String>,
@@ -53,6 +56,8 @@ struct HolderValue {
     host: String,
     pid: u32,
     handle: String,
+    #[serde(default)]
+    since_ms: Option<u64>,
 }
 
 impl LockEntry {
@@ -70,6 +75,7 @@ impl LockEntry {
                 host: Some(v.host),
                 pid: Some(v.pid),
                 handle: Some(v.handle),
+                since_ms: v.since_ms,
                 value: None,
             },
             None => LockEntry {
@@ -80,6 +86,7 @@ impl LockEntry {
                 host: None,
                 pid: None,
                 handle: None,
+                since_ms: None,
             },
         }
     }

@@ -139,11 +139,13 @@ async fn campaign(
         }
     };
     let won = tokio::select! {
-        won = elected => won,
-        _ = &mut own_key_deleted => false,
+        biased;
         _ = session::wait_lost(&mut lost) => false,
+        _ = &mut own_key_deleted => false,
+        won = elected => won,
     };
-    if won {
+    // Never primary on a lease the keepalive already gave up.
+    if won && !session.is_lost() {
         state.send_modify(|s| {
             s.primary = true;
             s.was_primary = true;

@@ -60,14 +60,21 @@ pub(crate) async fn attempt(
         }
         let mut lost = session.lost_signal();
         tokio::select! {
-            waited = queue::wait_for_predecessors(&backend, dir, revision) => waited?,
+            biased;
             _ = session::wait_lost(&mut lost) => return Ok(Attempt::Retry),
+            waited = queue::wait_for_predecessors(&backend, dir, revision) => waited?,
         }
         let recheck = !cfg!(feature = "mutant-no-l9-recheck");
         if recheck && !queue::still_ours(&backend, &key, revision).await? {
             cleanup.disarm(); // the key is already gone
             return Ok(Attempt::Retry);
         }
+    }
+    // A lease the keepalive already gave up (its local deadline passed while
+    // the create or the wait ran) expires on the server within the margin:
+    // never report it held (SPEC L9). The armed cleanup removes the key.
+    if session.is_lost() {
+        return Ok(Attempt::Retry);
     }
     cleanup.disarm();
     Ok(Attempt::Held(Held::new(
@@ -178,6 +185,8 @@ impl Held {
             .backend()
             .delete_owned(&self.key, self.revision)
             .await;
+        // Only a delete that answered leaves nothing to clean up.
+        let deleted_for_sure = deleted.is_ok();
         let result = match deleted {
             Ok(_) if cfg!(feature = "mutant-unlock-no-guard") => Ok(()),
             // A retried delete that finds the key gone cannot tell our own
@@ -199,7 +208,7 @@ impl Held {
         };
         // On a failure whose outcome is unknown the key may still be there:
         // the armed cleanup keeps deleting it in the background.
-        if result.as_ref().is_ok() || result.as_ref().is_err_and(|e| e.kind() == ErrorKind::Lost) {
+        if deleted_for_sure {
             pending.disarm();
         }
         result

@@ -46,10 +46,18 @@ pub(crate) async fn wait_for_delete(
     key: &str,
     create_revision: i64,
 ) -> Result<()> {
-    let (mut watch, _) = backend.watch_now(key, false).await?;
-    if !still_ours(backend, key, create_revision).await? {
-        return Ok(());
-    }
+    // Re-read after the watch is open (see above); transient failures (an
+    // etcd leader election, a broken connection) are retried: they say
+    // nothing about the key.
+    let opened = || async {
+        let (watch, _) = backend.watch_now(key, false).await?;
+        let present = still_ours(backend, key, create_revision).await?;
+        Ok::<_, crate::error::Error>((watch, present))
+    };
+    let mut watch = match retry_unavailable(key, opened).await? {
+        (_, false) => return Ok(()),
+        (watch, true) => watch,
+    };
     loop {
         match watch.next().await? {
             WatchNext::Events(events) => {
@@ -60,17 +68,32 @@ pub(crate) async fn wait_for_delete(
                     return Ok(());
                 }
             }
-            // Cannot happen for a watch from now; re-check to be safe.
+            // A watch resumed after a reconnect can find its revision
+            // compacted: open a fresh one from now and read again.
             WatchNext::Compacted { .. } => {
-                if !still_ours(backend, key, create_revision).await? {
-                    return Ok(());
-                }
-                let (fresh, _) = backend.watch_now(key, false).await?;
-                watch = fresh;
-                if !still_ours(backend, key, create_revision).await? {
-                    return Ok(());
-                }
+                return Box::pin(wait_for_delete(backend, key, create_revision)).await;
             }
+        }
+    }
+}
+
+/// Runs `attempt` until it does not fail with `Unavailable`, backing off up
+/// to a second between tries. The callers are bounded by their own
+/// deadlines or lost signals.
+async fn retry_unavailable<T, F, Fut>(what: &str, attempt: F) -> Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match attempt().await {
+            Err(error) if error.kind() == ErrorKind::Unavailable => {
+                tracing::debug!(what, %error, "watch: retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+            other => return other,
         }
     }
 }
@@ -215,7 +238,7 @@ impl Drop for KeyCleanup {
 /// Deletes `key` by name, retrying while the store is unreachable, until it
 /// is gone or its lease is lost (then the store drops it anyway).
 pub(crate) async fn delete_until_gone(session: Arc<Session>, key: String) {
-    const RETRY: Duration = Duration::from_millis(250);
+    let mut delay = Duration::from_millis(250);
     loop {
         match session.backend().delete(&key).await {
             Ok(_) => return,
@@ -223,9 +246,16 @@ pub(crate) async fn delete_until_gone(session: Arc<Session>, key: String) {
                 tracing::debug!(%key, %error, "key left to its lease");
                 return;
             }
+            Err(error) if error.kind() != ErrorKind::Unavailable => {
+                // Retrying cannot help (permission, a bug): the key goes
+                // with its lease when the handle closes.
+                tracing::warn!(%key, %error, "removing a key failed for good; it goes with its lease");
+                return;
+            }
             Err(error) => {
                 tracing::debug!(%key, %error, "removing a key failed; retrying");
-                tokio::time::sleep(RETRY).await;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
             }
         }
     }

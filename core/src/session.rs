@@ -258,6 +258,7 @@ impl Session {
             .lost
             .send_if_modified(|lost| !std::mem::replace(lost, true))
         {
+            self.backend.forget_keepalive(self.lease);
             self.losses.send_modify(|n| *n += 1);
         }
     }
@@ -339,37 +340,39 @@ async fn keep_alive(
         }
         // Do not keep the session alive while waiting for the answer.
         drop(owner);
+        // One attempt may take at most half the time left, so a member
+        // that stopped answering (no reset, packets dropped) leaves time
+        // for another attempt on a fresh stream before the deadline.
+        let attempt_limit = sent + deadline.saturating_duration_since(sent) / 2;
         let answer = tokio::select! {
-            answer = backend.keep_alive(lease) => Some(answer),
-            _ = until(deadline) => None,
+            answer = backend.keep_alive(lease) => answer,
+            _ = until(attempt_limit) => Err(Error::new(
+                ErrorKind::Unavailable,
+                "keepalive: no answer within half the time left",
+            )),
             _ = stop.changed() => return,
         };
         let Some(owner) = session.upgrade() else {
             return;
         };
         match answer {
-            Some(Ok(remaining)) if remaining > 0 => {
+            Ok(remaining) if remaining > 0 => {
                 deadline = local_deadline(sent, BootInstant::now(), remaining);
                 next = sent + period;
             }
-            Some(Ok(_)) => {
+            Ok(_) => {
                 tracing::warn!(lease, "lease expired on the server: lost");
                 owner.mark_lost();
                 return;
             }
-            Some(Err(error)) if error.kind() == ErrorKind::Lost => {
+            Err(error) if error.kind() == ErrorKind::Lost => {
                 tracing::warn!(lease, %error, "lease lost");
                 owner.mark_lost();
                 return;
             }
-            Some(Err(error)) => {
+            Err(error) => {
                 tracing::debug!(lease, %error, "keepalive failed; retrying until the lease deadline");
                 next = BootInstant::now() + RETRY_DELAY;
-            }
-            None => {
-                tracing::warn!(lease, "no keepalive answer before the lease deadline: lost");
-                owner.mark_lost();
-                return;
             }
         }
     }

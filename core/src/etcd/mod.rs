@@ -99,6 +99,11 @@ impl EtcdStore {
 }
 
 impl EtcdStore {
+    /// Closes the keepalive stream of `lease` (the lease is gone).
+    pub(crate) fn forget_keepalive(&self, lease: LeaseId) {
+        self.keepalives.forget(lease);
+    }
+
     /// Runs `ops` in one transaction only if `key` still has create
     /// revision `create_revision` (the holder's own key: Go's
     /// `Mutex.IsOwner()` compare). `Ok(None)` when it does not.
@@ -141,14 +146,34 @@ impl Store for EtcdStore {
 
     async fn grant(&self, ttl: i64, id: LeaseId) -> Result<(LeaseId, i64)> {
         let lease = self.client.lease_client();
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
         let granted = self
             .retry(&format!("granting a {ttl}s lease"), || {
+                attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let mut lease = lease.clone();
                 let options = etcd_client::LeaseGrantOptions::new().with_id(id);
                 async move { lease.grant(ttl, Some(options)).await }
             })
-            .await?;
-        Ok((granted.id(), granted.ttl()))
+            .await;
+        match granted {
+            Ok(granted) => Ok((granted.id(), granted.ttl())),
+            // Our id is ours alone: a retry that finds it granted means the
+            // first attempt landed and only its answer was lost. Adopt it.
+            Err(error)
+                if error.message().contains("lease already exists")
+                    && attempts.load(std::sync::atomic::Ordering::Relaxed) > 1 =>
+            {
+                let client = self.client.lease_client();
+                let alive = self
+                    .retry(&format!("reading lease {id:x}"), || {
+                        let mut client = client.clone();
+                        async move { client.time_to_live(id, None).await }
+                    })
+                    .await?;
+                Ok((id, alive.granted_ttl()))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     async fn keep_alive(&self, lease: LeaseId) -> Result<i64> {

@@ -381,6 +381,31 @@ pub async fn l6_handle_lease_lost_signal(env: Env) {
     b_watch.abort();
 }
 
+/// L6: a transient failure while the lost monitor opens its watch (an etcd
+/// leader election, a broken connection) is retried, never taken for a
+/// loss; the monitor still sees a real delete afterwards.
+pub async fn l6_transient_watch_failure_is_not_a_loss(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    a.faults().inject_at("watch", vinesync::Injected::Fail);
+    let mut lost = guard.lost_signal();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !*lost.borrow(),
+        "a failed watch open was reported as a lost lock"
+    );
+    assert!(b
+        .faults()
+        .delete_key(guard.key(), guard.fencing_token() as i64)
+        .await
+        .unwrap());
+    tokio::time::timeout(5 * SECOND, lost.wait_for(|l| *l))
+        .await
+        .expect("lost signal not fired after the delete")
+        .unwrap();
+}
+
 /// L6: a holder whose key is deleted by someone else is told.
 pub async fn l6_lost_when_key_deleted_by_someone_else(env: Env) {
     let a = env.client().await;

@@ -172,6 +172,7 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_election::e8_status_watcher_and_observer_are_streams,
         cases_election::e2_leader_lost_fires_on_loss_not_on_resign,
         cases_lock::l6_handle_lease_lost_signal,
+        cases_lock::l6_transient_watch_failure_is_not_a_loss,
         cases_lock::l6_lost_signal_before_anyone_else_acquires,
         cases_cancel::h3_lock_free_failed_or_cancelled_at_every_point,
         cases_cancel::h3_lock_contended_failed_or_cancelled_at_every_point,

@@ -1,7 +1,11 @@
 # The fault and cross-language suite (tests/faults): worker processes in
 # Rust, C, Go and Python contend for one lock and one election on a real
 # etcd while the suite kills, pauses, restarts and cuts things. test-faults
-# is the long form; make test runs test-faults-bounded.
+# is the long form (plus FAULTS_SEEDS randomized schedules); make test runs
+# test-faults-bounded and test-faults-mutants-bounded. The mutant run
+# checks that deliberately broken workers and library builds (the core's
+# test-only mutant-* features, built in their own target dir) turn the
+# suite red.
 
 FAULTS_OUT  := build/faults
 FAULTS_VENV  = $(PY_DIR)/faults-venv
@@ -10,7 +14,12 @@ FAULTS_ENV   = VINESYNC_FAULTS_REQUIRE_ALL=1 \
   VINESYNC_FAULTS_GO=$(C_BUILD)/fault_worker_go \
   VINESYNC_FAULTS_PYTHON="$(FAULTS_VENV)/bin/python $(CURDIR)/tests/faults/workers/worker.py"
 
-.PHONY: faults-build test-faults test-faults-bounded
+.PHONY: faults-build faults-mutants-build test-faults test-faults-bounded \
+  test-faults-mutants test-faults-mutants-bounded
+
+FAULTS_SEEDS    ?= 20
+FAULTS_MUTANTS  := $(TARGET_DIR)/fault-mutants
+MUTANT_FEATURES := mutant-no-l9-recheck mutant-unlock-no-guard mutant-waiter-keeps-key
 
 faults-build: etcd-harness build-c go-lib ## build the suite and its workers in every language
 	$(CARGO) build -q -p vinesync-faults
@@ -23,13 +32,29 @@ faults-build: etcd-harness build-c go-lib ## build the suite and its workers in 
 	$(PYTHON) -m venv $(FAULTS_VENV)
 	$(FAULTS_VENV)/bin/pip install -q $(PY_WHEELS)/vinesync-*.whl
 
-test-faults: faults-build fuzz ## the fault suite, long form, and the fuzz targets; summary in build/faults/
-	$(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --out $(FAULTS_OUT)
+test-faults: faults-build fuzz ## the fault suite, long form with FAULTS_SEEDS randomized schedules, and the fuzz targets; summary in build/faults/
+	$(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --seeds $(FAULTS_SEEDS) --out $(FAULTS_OUT)
 
 test-faults-bounded: faults-build ## the fault suite, short form (part of make test)
 	$(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --bounded --out $(FAULTS_OUT)
 
-TEST_TARGETS += test-faults-bounded
+# One Rust worker per library mutant, in a target dir of their own (the
+# normal build is never a mutant).
+faults-mutants-build:
+	for m in $(MUTANT_FEATURES); do \
+	  $(CARGO) build -q -p vinesync-faults --bin vinesync-fault-worker --features vinesync/$$m \
+	    --target-dir $(TARGET_DIR)/mutants || exit 1; \
+	  mkdir -p $(FAULTS_MUTANTS)/$$m; \
+	  cp $(TARGET_DIR)/mutants/debug/vinesync-fault-worker $(FAULTS_MUTANTS)/$$m/; \
+	done
+
+test-faults-mutants: faults-build faults-mutants-build ## every mutant against the scenarios meant to catch it; fails if one survives
+	$(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --mutants $(FAULTS_MUTANTS) --out $(FAULTS_OUT)/mutants
+
+test-faults-mutants-bounded: faults-build faults-mutants-build ## the mutant run, each mutant until its first red scenario (part of make test)
+	$(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --mutants $(FAULTS_MUTANTS) --bounded --out $(FAULTS_OUT)/mutants
+
+TEST_TARGETS += test-faults-bounded test-faults-mutants-bounded
 
 # cargo fuzz (nightly, libFuzzer + ASan) on the C ABI's argument handling
 # and on election values written by others; FUZZ_SECONDS per target.

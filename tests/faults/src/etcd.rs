@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
-use etcd_client::{Client, EventType, GetOptions, WatchOptions};
+use etcd_client::{Client, EventType, GetOptions, SortOrder, SortTarget, WatchOptions};
+
+use crate::clock;
 
 pub async fn connect(endpoints: &[String]) -> Result<Client, String> {
     Client::connect(endpoints, None)
@@ -33,8 +34,111 @@ pub async fn leftovers(client: &mut Client, prefix: &str) -> Result<(i64, usize)
     Ok((keys, leases))
 }
 
-/// Primary changes: (time seen, id of the new primary; "" = none).
-pub type Changes = Arc<Mutex<Vec<(SystemTime, String)>>>;
+/// Keys under `prefix` (with their lease ids), for a leak report.
+pub async fn keys_with_leases(client: &mut Client, prefix: &str) -> Result<Vec<String>, String> {
+    let response = client
+        .get(
+            prefix,
+            Some(GetOptions::new().with_prefix().with_keys_only()),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response
+        .kvs()
+        .iter()
+        .map(|kv| {
+            format!(
+                "{} (lease {:x})",
+                String::from_utf8_lossy(kv.key()),
+                kv.lease()
+            )
+        })
+        .collect())
+}
+
+/// A candidate's id from its value: vinesync's JSON, else the raw value.
+fn candidate_id(value: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(value)
+        .ok()
+        .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(String::from))
+        .unwrap_or_else(|| String::from_utf8_lossy(value).into_owned())
+}
+
+/// The primary etcd has now: the id of the candidate under `dir` with the
+/// lowest create revision (None: no candidate).
+pub async fn primary_now(client: &mut Client, dir: &str) -> Result<Option<String>, String> {
+    let response = client
+        .get(
+            dir,
+            Some(
+                GetOptions::new()
+                    .with_prefix()
+                    .with_sort(SortTarget::Create, SortOrder::Ascend)
+                    .with_limit(1),
+            ),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response.kvs().first().map(|kv| candidate_id(kv.value())))
+}
+
+/// Deletes every key under `dir` but the oldest (the holder's): as if
+/// the waiters' leases had expired, or an operator had removed them.
+/// Returns how many it deleted.
+pub async fn delete_waiters(endpoints: &[String], dir: &str) -> Result<usize, String> {
+    let mut client = connect(endpoints).await?;
+    let response = client
+        .get(
+            dir,
+            Some(
+                GetOptions::new()
+                    .with_prefix()
+                    .with_sort(SortTarget::Create, SortOrder::Ascend),
+            ),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut deleted = 0;
+    for kv in response.kvs().iter().skip(1) {
+        client
+            .delete(kv.key(), None)
+            .await
+            .map_err(|e| e.to_string())?;
+        deleted += 1;
+    }
+    Ok(deleted)
+}
+
+/// Runs `future` on a runtime of its own (for code outside the suite's).
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(runtime.block_on(future))
+}
+
+/// The index (in `endpoints`) of the member that is the raft leader now.
+pub async fn raft_leader(endpoints: &[String]) -> Result<usize, String> {
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let Ok(mut client) = connect(std::slice::from_ref(endpoint)).await else {
+            continue;
+        };
+        let Ok(status) = client.status().await else {
+            continue;
+        };
+        if status
+            .header()
+            .is_some_and(|h| h.member_id() == status.leader())
+        {
+            return Ok(i);
+        }
+    }
+    Err("no member says it is the raft leader".into())
+}
+
+/// Primary changes: (time seen on `clock`, id of the new primary; "" = none).
+pub type Changes = Arc<Mutex<Vec<(u128, String)>>>;
 
 /// Watches the candidates of one namespace and records every change of
 /// primary until the task is aborted. Candidate values are vinesync's JSON
@@ -73,10 +177,7 @@ pub async fn watch_primaries(
                 next_revision = next_revision.max(kv.mod_revision() + 1);
                 match event.event_type() {
                     EventType::Put => {
-                        let id = serde_json::from_slice::<serde_json::Value>(kv.value())
-                            .ok()
-                            .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(String::from))
-                            .unwrap_or_else(|| String::from_utf8_lossy(kv.value()).into_owned());
+                        let id = candidate_id(kv.value());
                         candidates.insert(kv.create_revision(), id);
                         by_key.insert(kv.key().to_vec(), kv.create_revision());
                     }
@@ -93,7 +194,7 @@ pub async fn watch_primaries(
                 changes
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push((SystemTime::now(), now));
+                    .push((clock::now(), now));
             }
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

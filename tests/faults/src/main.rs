@@ -5,26 +5,34 @@
 
 #![allow(clippy::print_stdout)]
 
+mod clock;
+mod election;
 mod etcd;
+mod history;
+mod mutants;
 mod proxy;
 mod report;
 mod resource;
 mod scenario;
+mod schedule;
 mod worker;
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use election::ElectionFault;
+use report::Report;
 use scenario::{Context, LockPlan, Stage};
 use worker::{wait_until, Language};
 
 use Language::{Go, Python, Rust, C};
 
 /// A fault, injected while the workers run.
-type Fault = fn(&mut Stage<'_>);
+pub(crate) type Fault = Box<dyn FnOnce(&mut Stage<'_>)>;
 
-fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
+pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
     let rounds = if bounded { 12 } else { 40 };
     vec![
         (
@@ -37,7 +45,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 5,
                 proxied: None,
             },
-            |_| {},
+            Box::new(|_| {}),
         ),
         (
             LockPlan {
@@ -49,16 +57,13 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 2,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(3);
                 match stage.holder() {
-                    Some(i) => {
-                        let _ = stage.workers[i].signal(libc::SIGKILL);
-                        stage.killed.push(i);
-                    }
+                    Some(i) => stage.kill(i, libc::SIGKILL),
                     None => stage.problem("no holder to kill"),
                 }
-            },
+            }),
         ),
         (
             LockPlan {
@@ -70,23 +75,85 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 2,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(2);
                 let Some(i) = stage.holder() else {
                     stage.problem("no holder to pause");
                     return;
                 };
-                let _ = stage.workers[i].signal(libc::SIGSTOP);
                 // Past the TTL: the lease expires and someone else writes.
-                let others_before = stage.acks();
-                std::thread::sleep(Duration::from_secs(2 + 2));
-                let others_wrote = stage.acks() > others_before;
-                let _ = stage.workers[i].signal(libc::SIGCONT);
-                if !others_wrote {
+                if !stage.pause(i, Duration::from_secs(2 + 2)) {
                     stage.problem("nobody else wrote while the holder was paused");
                 }
                 stage.expect_fenced_out(i);
+            }),
+        ),
+        (
+            LockPlan {
+                name: "SIGSTOP of a waiter past its TTL",
+                members: 1,
+                workers: vec![Rust, Python, Go, C],
+                rounds,
+                hold_ms: 300,
+                ttl_s: 2,
+                proxied: None,
             },
+            Box::new(|stage| {
+                stage.wait_acks(2);
+                // A waiter (not the holder) stops past its TTL: its key
+                // expires while the queue moves on. Resumed, it must not be
+                // told it holds the lock (SPEC L9): the history checker
+                // catches an overlap or a token lower than an earlier one.
+                let Some(i) = stage.pick(|w| !w.is_holding() && w.count("HOLD") > 0) else {
+                    stage.problem("no waiter to pause");
+                    return;
+                };
+                if !stage.pause(i, Duration::from_secs(2 + 2)) {
+                    stage.problem("nobody wrote while the waiter was paused");
+                }
+            }),
+        ),
+        (
+            LockPlan {
+                name: "waiters' keys deleted by someone else",
+                members: 1,
+                workers: vec![Rust, Python, Go, C],
+                rounds,
+                hold_ms: 200,
+                ttl_s: 5,
+                proxied: None,
+            },
+            Box::new(|stage| {
+                // While someone holds the lock, every waiter's key goes (as
+                // if its lease had expired). Each waiter must find out when
+                // its turn seems to come and queue again (SPEC L9), not
+                // take the lock: the history checker catches two holders.
+                let mut deleted = 0;
+                for round in 1..=4 {
+                    stage.wait_acks(3 * round);
+                    // The target language waiting, someone else holding.
+                    let waiting = stage.pick(|w| !w.is_holding() && w.count("HOLD") > 0);
+                    let workers: &Vec<worker::Worker> = stage.workers;
+                    let held = wait_until(Duration::from_secs(10), || {
+                        workers.iter().any(worker::Worker::is_holding)
+                    });
+                    if waiting.is_none() || !held {
+                        stage.problem("no holder and waiter while deleting the waiters' keys");
+                        return;
+                    }
+                    match etcd::block_on(etcd::delete_waiters(
+                        &stage.cluster.endpoints(),
+                        &stage.lock_dir,
+                    )) {
+                        Ok(Ok(n)) => deleted += n,
+                        Ok(Err(e)) | Err(e) => stage.problem(format!("deleting waiter keys: {e}")),
+                    }
+                }
+                eprintln!("vinesync-faults: deleted {deleted} waiter keys");
+                if deleted == 0 {
+                    stage.problem("there was never a waiter key to delete");
+                }
+            }),
         ),
         (
             LockPlan {
@@ -95,24 +162,45 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 workers: vec![Python, Rust, Go, Python],
                 rounds,
                 hold_ms: 100,
-                ttl_s: 2,
+                ttl_s: 6,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(2);
                 // A Python waiter (not the holder) gets SIGINT.
                 let target = stage
                     .workers
                     .iter()
                     .position(|w| w.language == Python && !w.is_holding());
-                match target {
-                    Some(i) => {
-                        let _ = stage.workers[i].signal(libc::SIGINT);
-                        stage.killed.push(i);
-                    }
-                    None => stage.problem("no waiting Python worker to interrupt"),
+                let Some(i) = target else {
+                    stage.problem("no waiting Python worker to interrupt");
+                    return;
+                };
+                let interrupted = clock::now();
+                stage.kill(i, libc::SIGINT);
+                // Python dies of the SIGINT it re-raises (or exits 130):
+                // promptly, and not by a crash.
+                match stage.workers[i].wait(Duration::from_secs(10)) {
+                    Ok(status)
+                        if status.signal() == Some(libc::SIGINT) || status.code() == Some(130) => {}
+                    Ok(status) => stage.report.fail(
+                        "ctrl-c-exit",
+                        format!("the interrupted worker exited with {status}"),
+                    ),
+                    Err(e) => stage.problem(format!("waiting for the interrupted worker: {e}")),
                 }
-            },
+                // The queue goes on at once, not after the interrupted
+                // waiter's TTL (its key went with the cancel).
+                let acks = stage.acks();
+                stage.wait_acks(acks + 4);
+                let handoff = scenario::max_handoff(stage.workers, interrupted);
+                if handoff.is_none_or(|ms| ms > 2000) {
+                    stage.report.fail(
+                        "ctrl-c-handoff",
+                        format!("after the Ctrl-C the next holder waited {handoff:?} ms (TTL 6 s)"),
+                    );
+                }
+            }),
         ),
         (
             LockPlan {
@@ -124,12 +212,12 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 5,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(5);
                 if let Err(e) = stage.cluster.restart_member(0) {
                     stage.problem(format!("restarting etcd: {e}"));
                 }
-            },
+            }),
         ),
         (
             LockPlan {
@@ -141,14 +229,14 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 5,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(5);
                 let _ = stage.cluster.kill_member(0);
                 std::thread::sleep(Duration::from_secs(2));
                 if let Err(e) = stage.cluster.restart_member(0) {
                     stage.problem(format!("restarting member 0: {e}"));
                 }
-            },
+            }),
         ),
         (
             LockPlan {
@@ -160,7 +248,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 10,
                 proxied: None,
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(5);
                 let _ = stage.cluster.stop_member(1);
                 let _ = stage.cluster.stop_member(2);
@@ -170,7 +258,7 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                         stage.problem(format!("restarting member {i}: {e}"));
                     }
                 }
-            },
+            }),
         ),
         (
             LockPlan {
@@ -182,13 +270,14 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 2,
                 proxied: Some(0),
             },
-            |stage| {
+            Box::new(|stage| {
                 // Wait until the worker behind the proxy holds the lock.
                 let held = wait_until(Duration::from_secs(60), || stage.workers[0].is_holding());
                 let Some(proxy) = stage.proxy.as_ref().filter(|_| held) else {
                     stage.problem("the proxied worker never held the lock");
                     return;
                 };
+                let start = clock::now();
                 proxy.set(proxy::Mode::Stall);
                 let holds = |ws: &Vec<worker::Worker>| {
                     ws[1..].iter().map(|w| w.count("HOLD")).sum::<usize>()
@@ -197,11 +286,16 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 std::thread::sleep(Duration::from_secs(2 + 2));
                 let others_took_it = holds(stage.workers) > before;
                 proxy.set(proxy::Mode::Pass);
+                stage.faults.push(history::FaultWindow {
+                    worker: 0,
+                    start,
+                    end: clock::now(),
+                });
                 if !others_took_it {
                     stage.problem("nobody else took the lock while the holder was cut off");
                 }
                 stage.expect_fenced_out(0);
-            },
+            }),
         ),
         (
             LockPlan {
@@ -213,26 +307,99 @@ fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 ttl_s: 5,
                 proxied: Some(0),
             },
-            |stage| {
+            Box::new(|stage| {
                 stage.wait_acks(5);
                 if let Some(proxy) = stage.proxy.as_ref() {
+                    let start = clock::now();
                     proxy.set(proxy::Mode::Drop);
                     std::thread::sleep(Duration::from_secs(2));
                     proxy.set(proxy::Mode::Pass);
+                    stage.faults.push(history::FaultWindow {
+                        worker: 0,
+                        start,
+                        end: clock::now(),
+                    });
                 }
-            },
+            }),
         ),
     ]
+}
+
+/// The election scenarios: (name, members, fault).
+pub(crate) fn election_scenarios() -> Vec<(&'static str, usize, ElectionFault)> {
+    use ElectionFault::{
+        KillMember, KillPrimary, PausePrimary, PauseRaftLeader, QuorumLoss, RestartEtcd,
+    };
+    vec![
+        ("election: kill -9 of the primary", 1, KillPrimary),
+        (
+            "election: SIGSTOP of the primary past its TTL",
+            1,
+            PausePrimary,
+        ),
+        ("election: restart of a single etcd", 1, RestartEtcd),
+        ("election: kill + restart of a member (3)", 3, KillMember),
+        ("election: loss of quorum and its return (3)", 3, QuorumLoss),
+        ("election: pause of the raft leader (3)", 3, PauseRaftLeader),
+    ]
+}
+
+/// Runs the fixed scenarios whose name `selected` accepts.
+pub(crate) fn run_scenarios(
+    context: &Context,
+    bounded: bool,
+    selected: &dyn Fn(&str) -> bool,
+) -> Vec<Report> {
+    let mut reports = Vec::new();
+    for (plan, fault) in lock_scenarios(bounded)
+        .into_iter()
+        .filter(|(p, _)| selected(p.name))
+    {
+        reports.push(announce(plan.name, || {
+            scenario::run_lock(context, &plan, fault)
+        }));
+    }
+    let seconds = if bounded { 10 } else { 20 };
+    for (name, members, fault) in election_scenarios()
+        .into_iter()
+        .filter(|(n, _, _)| selected(n))
+    {
+        reports.push(announce(name, || {
+            election::run_election(
+                context,
+                name,
+                &[Rust, Python, Go, C],
+                members,
+                fault,
+                2,
+                seconds,
+            )
+        }));
+    }
+    reports
+}
+
+/// Runs one scenario between two progress lines on stderr.
+pub(crate) fn announce(name: &str, run: impl FnOnce() -> Report) -> Report {
+    eprintln!("vinesync-faults: {name} ...");
+    let report = run();
+    eprintln!(
+        "vinesync-faults: {name} {}",
+        if report.passed() { "passed" } else { "FAILED" }
+    );
+    report
+}
+
+/// The value after `flag` on the command line.
+fn flag_value(args: &[String], flag: &str) -> Option<String> {
+    args.iter().skip_while(|a| *a != flag).nth(1).cloned()
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let bounded = args.iter().any(|a| a == "--bounded");
-    let out = args
-        .iter()
-        .skip_while(|a| *a != "--out")
-        .nth(1)
-        .map_or_else(|| PathBuf::from("build/faults"), PathBuf::from);
+    let out =
+        flag_value(&args, "--out").map_or_else(|| PathBuf::from("build/faults"), PathBuf::from);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -268,63 +435,68 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let context = Context {
+    let mut context = Context {
         logs: out.join("logs"),
         runtime,
         resource,
         languages,
+        rotation: std::cell::Cell::new(0),
+        aim_at: None,
+        worker_env: Vec::new(),
+        rust_worker: None,
     };
-    // `--only TEXT`: just the scenarios whose name contains TEXT.
-    let only = args.iter().skip_while(|a| *a != "--only").nth(1).cloned();
-    let selected = |name: &str| only.as_ref().is_none_or(|o| name.contains(o.as_str()));
-    let mut reports = Vec::new();
-    for (plan, fault) in lock_scenarios(bounded)
-        .into_iter()
-        .filter(|(p, _)| selected(p.name))
-    {
-        eprintln!("vinesync-faults: {} ...", plan.name);
-        let report = scenario::run_lock(&context, &plan, fault);
-        eprintln!(
-            "vinesync-faults: {} {}",
-            plan.name,
-            if report.passed() { "passed" } else { "FAILED" }
+    // `--mutants DIR`: the mutant run (library mutants' Rust workers in DIR).
+    if let Some(dir) = flag_value(&args, "--mutants") {
+        let only = flag_value(&args, "--only");
+        return mutants::run(
+            &mut context,
+            &PathBuf::from(dir),
+            bounded,
+            only.as_deref(),
+            &out,
         );
-        reports.push(report);
     }
-    let seconds = if bounded { 10 } else { 20 };
-    use scenario::ElectionFault::{KillMember, KillPrimary, PausePrimary, QuorumLoss, RestartEtcd};
-    let elections = [
-        ("election: kill -9 of the primary", 1, KillPrimary),
-        (
-            "election: SIGSTOP of the primary past its TTL",
-            1,
-            PausePrimary,
-        ),
-        ("election: restart of a single etcd", 1, RestartEtcd),
-        ("election: kill + restart of a member (3)", 3, KillMember),
-        ("election: loss of quorum and its return (3)", 3, QuorumLoss),
-    ];
-    for (name, members, fault) in elections.into_iter().filter(|(n, _, _)| selected(n)) {
-        eprintln!("vinesync-faults: {name} ...");
-        let report = scenario::run_election(
-            &context,
-            name,
-            &[Rust, Python, Go, C],
-            members,
-            fault,
-            2,
-            seconds,
-        );
-        eprintln!(
-            "vinesync-faults: {name} {}",
-            if report.passed() { "passed" } else { "FAILED" }
-        );
-        reports.push(report);
+    let mut reports = Vec::new();
+    match flag_value(&args, "--seed").map(|s| s.parse::<u64>()) {
+        // `--seed N`: just the randomized schedule of seed N.
+        Some(Ok(seed)) => reports.push(schedule::run(&context, seed)),
+        Some(Err(e)) => {
+            eprintln!("vinesync-faults: --seed wants a number: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => {
+            // `--only TEXT`: just the scenarios whose name contains TEXT.
+            let only = flag_value(&args, "--only");
+            let selected = |name: &str| only.as_ref().is_none_or(|o| name.contains(o.as_str()));
+            reports = run_scenarios(&context, bounded, &selected);
+            // `--seeds K`: K randomized schedules after the fixed scenarios,
+            // from seeds drawn from the clock (printed; rerun with --seed).
+            let seeds = match flag_value(&args, "--seeds").map(|s| s.parse::<u64>()) {
+                Some(Ok(n)) => n,
+                Some(Err(e)) => {
+                    eprintln!("vinesync-faults: --seeds wants a number: {e}");
+                    return ExitCode::FAILURE;
+                }
+                None => 0,
+            };
+            let first = u64::try_from(clock::now() % 1_000_000).unwrap_or(0);
+            for seed in first..first + seeds {
+                eprintln!(
+                    "vinesync-faults: randomized schedule, seed {seed} (rerun: --seed {seed})"
+                );
+                reports.push(schedule::run(&context, seed));
+            }
+        }
     }
     let table = report::render(&reports);
     println!("{table}");
     let failed = reports.iter().filter(|r| !r.passed()).count();
     println!("{} passed, {} failed", reports.len() - failed, failed);
+    for r in reports.iter().filter(|r| !r.passed()) {
+        if let Some(seed) = r.seed {
+            println!("reproduce {:?}: vinesync-faults --seed {seed}", r.scenario);
+        }
+    }
     let written = std::fs::create_dir_all(&out)
         .and_then(|()| std::fs::write(out.join("summary.txt"), &table))
         .and_then(|()| {

@@ -12,8 +12,28 @@ pub struct Report {
     pub counter: u64,
     /// Acknowledged increments missing from the counter (must be 0).
     pub lost_updates: u64,
-    /// Writes rejected by the fencing check.
+    /// Accesses rejected by the fencing check.
     pub stale_rejected: u64,
+    /// ... of them by processes a fault hit, and by processes none hit
+    /// (must be 0).
+    pub rejected_faulted: u64,
+    pub rejected_unfaulted: u64,
+    /// Increments the unfenced shadow counter lost: what fencing saved.
+    pub shadow_lost: u64,
+    /// Holds overlapping in time that no fault explains (must be 0), and
+    /// those a fault explains (the hit holder was told LOST).
+    pub overlapping_holds: usize,
+    pub excused_overlaps: usize,
+    /// Resource accesses outside the accessing process's hold (must be 0).
+    pub outside_hold: usize,
+    /// Keys under the prefix while every worker was alive and idle (must
+    /// be 0: nothing held, every cancelled waiter's key gone).
+    pub keys_while_alive: Option<i64>,
+    /// The longest time from one holder's release to the next hold.
+    pub max_handoff_ms: Option<u128>,
+    /// After each fault: how many processes believed they were primary
+    /// once things settled (must be 1 each time).
+    pub primaries_after_fault: Vec<usize>,
     /// Holders that reported the lost signal.
     pub lost_signals: usize,
     /// Overlapping primary terms of live processes (must be 0).
@@ -26,6 +46,10 @@ pub struct Report {
     pub ttl_s: u64,
     /// Every broken expectation; empty = the scenario passed.
     pub problems: Vec<String>,
+    /// The named checks that failed (see `fail`).
+    pub failed_checks: Vec<String>,
+    /// The seed of a randomized scenario.
+    pub seed: Option<u64>,
     pub seconds: f64,
 }
 
@@ -33,51 +57,86 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.problems.is_empty()
     }
+
+    /// A broken expectation found by the named check.
+    pub fn fail(&mut self, check: &str, text: impl Into<String>) {
+        self.problems.push(format!("[{check}] {}", text.into()));
+        if !self.failed_checks.iter().any(|c| c == check) {
+            self.failed_checks.push(check.to_string());
+        }
+    }
 }
 
 pub fn render(reports: &[Report]) -> String {
     let mut out = String::new();
-    out.push_str(&format!(
-        "{:<34} {:<22} {:>5} {:>6} {:>7} {:>5} {:>5} {:>6} {:>6} {:>5} {:>6} {:>12}  {}\n",
+    let row = |cells: [&str; 15]| {
+        format!(
+            "{:<38} {:<18} {:>5} {:>6} {:>5} {:>6} {:>9} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8} {:>11}  {}\n",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7],
+            cells[8], cells[9], cells[10], cells[11], cells[12], cells[13], cells[14]
+        )
+    };
+    out.push_str(&row([
         "scenario",
         "languages",
         "procs",
         "acked",
-        "counter",
         "lost",
-        "stale",
-        "lostsg",
+        "shadow",
+        "rej f/nf",
+        "overlap",
+        "outside",
+        "primary",
         "double",
         "miss",
-        "leaks",
-        "failover/TTL",
-        "result"
-    ));
+        "alive-k",
+        "failover",
+        "result",
+    ]));
     for r in reports {
-        let failover = r
-            .failover_ms
-            .map_or("-".to_string(), |ms| format!("{ms}ms/{}s", r.ttl_s));
-        out.push_str(&format!(
-            "{:<34} {:<22} {:>5} {:>6} {:>7} {:>5} {:>5} {:>6} {:>6} {:>5} {:>6} {:>12}  {}\n",
-            r.scenario,
-            r.languages.join(","),
-            r.processes,
-            r.acked,
-            r.counter,
-            r.lost_updates,
-            r.stale_rejected,
-            r.lost_signals,
-            r.double_primaries,
-            r.missed_changes,
-            format!("{}k/{}l", r.leaked_keys, r.leaked_leases),
-            failover,
-            if r.passed() {
+        let primaries = if r.primaries_after_fault.is_empty() {
+            "-".to_string()
+        } else {
+            r.primaries_after_fault
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        out.push_str(&row([
+            &match r.seed {
+                Some(seed) => format!("{} (seed {seed})", r.scenario),
+                None => r.scenario.clone(),
+            },
+            &r.languages.join(","),
+            &r.processes.to_string(),
+            &r.acked.to_string(),
+            &r.lost_updates.to_string(),
+            &r.shadow_lost.to_string(),
+            &format!("{}/{}", r.rejected_faulted, r.rejected_unfaulted),
+            &format!("{}+{}", r.overlapping_holds, r.excused_overlaps),
+            &r.outside_hold.to_string(),
+            &primaries,
+            &r.double_primaries.to_string(),
+            &r.missed_changes.to_string(),
+            &r.keys_while_alive
+                .map_or("-".to_string(), |k| k.to_string()),
+            &r.failover_ms
+                .map_or("-".to_string(), |ms| format!("{ms}ms/{}s", r.ttl_s)),
+            &if r.passed() {
                 "PASS".to_string()
             } else {
                 format!("FAIL: {}", r.problems.join("; "))
-            }
-        ));
+            },
+        ]));
     }
-    out.push_str("lost = acknowledged increments missing from the counter; stale = writes rejected by fencing; lostsg = holders told their lock was lost; double = overlapping primary terms; miss = primary changes a watcher missed; leaks = keys/leases left after the scenario\n");
+    out.push_str(
+        "acked = increments acknowledged (the counter must match); lost = acknowledged increments missing; \
+shadow = increments an unfenced store would have lost; rej f/nf = fencing rejections of processes a fault hit / \
+of processes none hit (must be 0); overlap = holds overlapping in time that no fault explains (must be 0) + those \
+a fault explains; outside = resource accesses outside a hold (must be 0); primary = processes believing they are \
+primary after each fault (must be 1); double = overlapping primary terms; miss = primary changes a watcher missed; \
+alive-k = keys left while every worker was alive and idle (must be 0)\n",
+    );
     out
 }

@@ -4,11 +4,13 @@
 //! counter against the acknowledged increments, the fencing rejections and
 //! lost signals it expects, and that no key, lease or process is left.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use vinesync_testkit::EtcdCluster;
 
+use crate::clock;
 use crate::etcd;
+use crate::history::{self, FaultWindow};
 use crate::proxy::Proxy;
 use crate::report::Report;
 use crate::resource::Resource;
@@ -21,6 +23,43 @@ pub struct Context {
     pub runtime: tokio::runtime::Runtime,
     pub resource: Resource,
     pub languages: Vec<Language>,
+    /// Which language each next fault aims at (rotates over `languages`).
+    pub rotation: std::cell::Cell<usize>,
+    /// The mutant run: every fault aims at this language.
+    pub aim_at: Option<Language>,
+    /// Added to every worker's environment (a worker mutant).
+    pub worker_env: Vec<(String, String)>,
+    /// Replaces the Rust worker (a library mutant's build).
+    pub rust_worker: Option<String>,
+}
+
+impl Context {
+    /// Starts a worker of `language` (the mutant's, if one is set).
+    pub fn start_worker(
+        &self,
+        language: Language,
+        name: &str,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> std::io::Result<Worker> {
+        let command = match (&self.rust_worker, language) {
+            (Some(path), Language::Rust) => vec![path.clone()],
+            _ => language.command().unwrap_or_default(),
+        };
+        let mut env = env.to_vec();
+        env.extend(self.worker_env.iter().cloned());
+        Worker::start(language, &command, name, args, &env)
+    }
+
+    /// The language the next scenario's fault aims at.
+    pub fn next_target(&self) -> Language {
+        if let Some(language) = self.aim_at {
+            return language;
+        }
+        let n = self.rotation.get();
+        self.rotation.set(n + 1);
+        self.languages[n % self.languages.len()]
+    }
 }
 
 /// A lock scenario's parameters.
@@ -43,8 +82,16 @@ pub struct Stage<'a> {
     pub report: &'a mut Report,
     /// Workers that will not exit by themselves with status 0.
     pub killed: Vec<usize>,
+    /// When each of them was killed (clock nanoseconds).
+    pub killed_at: Vec<(usize, u128)>,
+    /// The faults aimed at one worker, and when they acted.
+    pub faults: Vec<FaultWindow>,
+    /// The language faults aim at in this scenario (worker 0 speaks it).
+    pub target: Language,
     /// The proxy in front of `LockPlan::proxied`.
     pub proxy: Option<Proxy>,
+    /// The lock's directory in etcd.
+    pub lock_dir: String,
 }
 
 impl Stage<'_> {
@@ -60,14 +107,56 @@ impl Stage<'_> {
         })
     }
 
-    /// The index of a worker holding the lock now (waits up to 30 s).
+    /// The index of a worker holding the lock now, preferably one in the
+    /// target language (waits up to 30 s).
     pub fn holder(&self) -> Option<usize> {
+        self.pick(|w| w.is_holding())
+    }
+
+    /// A worker for which `fits` holds, preferably in the target language:
+    /// the target's for up to 20 s, then anyone's for 10 s more.
+    pub fn pick(&self, fits: impl Fn(&Worker) -> bool) -> Option<usize> {
         let mut found = None;
-        wait_until(Duration::from_secs(30), || {
-            found = self.workers.iter().position(Worker::is_holding);
+        let target = self.target;
+        wait_until(Duration::from_secs(20), || {
+            found = self
+                .workers
+                .iter()
+                .position(|w| w.language == target && fits(w));
             found.is_some()
         });
+        if found.is_none() {
+            wait_until(Duration::from_secs(10), || {
+                found = self.workers.iter().position(&fits);
+                found.is_some()
+            });
+        }
         found
+    }
+
+    /// Kills worker `i` with `signal`; it will not exit with status 0.
+    pub fn kill(&mut self, i: usize, signal: libc::c_int) {
+        let _ = self.workers[i].signal(signal);
+        self.killed.push(i);
+        self.killed_at.push((i, clock::now()));
+    }
+
+    /// Stops worker `i` (SIGSTOP) for `pause`, then resumes it; the window
+    /// of the fault is recorded. Returns whether others acknowledged
+    /// increments meanwhile.
+    pub fn pause(&mut self, i: usize, pause: Duration) -> bool {
+        let before = self.acks();
+        let start = clock::now();
+        let _ = self.workers[i].signal(libc::SIGSTOP);
+        std::thread::sleep(pause);
+        let others_wrote = self.acks() > before;
+        let _ = self.workers[i].signal(libc::SIGCONT);
+        self.faults.push(FaultWindow {
+            worker: i,
+            start,
+            end: clock::now(),
+        });
+        others_wrote
     }
 
     /// Worker `i` held the lock while it was paused or cut off past its
@@ -79,10 +168,16 @@ impl Stage<'_> {
         let rejected = worker.count("STALE") > 0;
         let name = worker.name.clone();
         if !told {
-            self.problem(format!("{name} was not told its lock was lost"));
+            self.report.fail(
+                "told-lost",
+                format!("{name} was not told its lock was lost"),
+            );
         }
         if !rejected {
-            self.problem(format!("{name}'s late write was not rejected"));
+            self.report.fail(
+                "fenced-out",
+                format!("{name}'s late write was not rejected"),
+            );
         }
     }
 
@@ -91,7 +186,7 @@ impl Stage<'_> {
     }
 }
 
-fn environment(cluster: &EtcdCluster, prefix: &str) -> Vec<(String, String)> {
+pub fn environment(cluster: &EtcdCluster, prefix: &str) -> Vec<(String, String)> {
     vec![
         ("VINESYNC_NODES".into(), cluster.endpoints().join(",")),
         ("VINESYNC_PREFIX".into(), prefix.into()),
@@ -101,19 +196,89 @@ fn environment(cluster: &EtcdCluster, prefix: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// After the workers are gone: every key and lease must go (killed
-/// workers' leases within their TTL).
-fn check_leftovers(
+/// Waits until every worker that was not killed is idle (printed IDLE, or
+/// exited), as long as some worker keeps printing; `Err` after `quiet`
+/// without a new line anywhere (a stuck queue).
+pub fn wait_idle(workers: &mut [Worker], killed: &[usize], quiet: Duration) -> Result<(), String> {
+    let mut last_total = 0;
+    let mut last_change = Instant::now();
+    loop {
+        let mut total = 0;
+        let mut busy = Vec::new();
+        for (i, worker) in workers.iter_mut().enumerate() {
+            let lines = worker.lines().len();
+            total += lines;
+            if !killed.contains(&i) && worker.count("IDLE") == 0 && !worker.exited() {
+                busy.push(worker.name.clone());
+            }
+        }
+        if busy.is_empty() {
+            return Ok(());
+        }
+        if total != last_total {
+            last_total = total;
+            last_change = Instant::now();
+        } else if last_change.elapsed() > quiet {
+            return Err(format!(
+                "no worker printed anything for {} s; still busy: {busy:?}",
+                quiet.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// While every surviving worker is alive and idle, nothing may be left
+/// under the prefix: no holder, no waiter key (a cancelled acquisition
+/// removes its key at once, SPEC L8; a dead worker's lease may still live).
+pub fn check_keys_while_alive(
     context: &Context,
     cluster: &EtcdCluster,
     prefix: &str,
-    ttl_s: u64,
+    report: &mut Report,
+) {
+    let endpoints = cluster.endpoints();
+    let keys = context.runtime.block_on(async {
+        let mut client = etcd::connect(&endpoints).await?;
+        etcd::keys_with_leases(&mut client, prefix).await
+    });
+    match keys {
+        Ok(keys) => {
+            report.keys_while_alive = Some(keys.len() as i64);
+            if !keys.is_empty() {
+                report.fail(
+                    "leak-alive",
+                    format!("keys left while the workers were alive and idle: {keys:?}"),
+                );
+            }
+        }
+        Err(e) => report.problems.push(format!("leak check: {e}")),
+    }
+}
+
+/// Lists the keys under the prefix into the report's problems.
+pub fn scenario_keys(context: &Context, cluster: &EtcdCluster, prefix: &str, report: &mut Report) {
+    let endpoints = cluster.endpoints();
+    let keys = context.runtime.block_on(async {
+        let mut client = etcd::connect(&endpoints).await?;
+        etcd::keys_with_leases(&mut client, prefix).await
+    });
+    report.problems.push(format!("keys in etcd now: {keys:?}"));
+}
+
+/// After the workers are gone: every key and lease must go within
+/// `limit` (a closed client revokes its lease; a killed one's expires).
+pub fn check_leftovers(
+    context: &Context,
+    cluster: &EtcdCluster,
+    prefix: &str,
+    limit: Duration,
     report: &mut Report,
 ) {
     let endpoints = cluster.endpoints();
     let outcome = context.runtime.block_on(async {
         let mut client = etcd::connect(&endpoints).await?;
-        let deadline = Instant::now() + Duration::from_secs(ttl_s + 5);
+        let deadline = Instant::now() + limit;
         loop {
             let (keys, leases) = etcd::leftovers(&mut client, prefix).await?;
             if (keys == 0 && leases == 0) || Instant::now() > deadline {
@@ -127,14 +292,43 @@ fn check_leftovers(
             report.leaked_keys = keys;
             report.leaked_leases = leases;
             if keys != 0 || leases != 0 {
-                report.problems.push(format!(
-                    "{keys} keys and {leases} leases left after {}s",
-                    ttl_s + 5
-                ));
+                report.fail(
+                    "leak-exit",
+                    format!(
+                        "{keys} keys and {leases} leases left {:.1} s after the workers exited",
+                        limit.as_secs_f64()
+                    ),
+                );
             }
         }
         Err(e) => report.problems.push(format!("leak check: {e}")),
     }
+}
+
+/// The longest time between a hold's end (RELEASE or LOST) and the next
+/// HOLD by anyone, for holds that started at or after `from`.
+pub fn max_handoff(workers: &[Worker], from: u128) -> Option<u128> {
+    let mut events: Vec<(u128, bool)> = Vec::new(); // (time, is HOLD)
+    for worker in workers {
+        for (word, t, _) in timed(worker, &["HOLD", "RELEASE", "LOST"]) {
+            events.push((t, word == "HOLD"));
+        }
+    }
+    events.sort_unstable();
+    let mut last_end = None;
+    let mut longest = None;
+    for (t, is_hold) in events {
+        if is_hold {
+            if let Some(end) = last_end.filter(|_| t >= from) {
+                let gap: u128 = t.saturating_sub(end) / 1_000_000;
+                longest = Some(longest.map_or(gap, |l: u128| l.max(gap)));
+            }
+            last_end = None;
+        } else {
+            last_end = Some(t);
+        }
+    }
+    longest
 }
 
 pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stage<'_>)) -> Report {
@@ -144,12 +338,18 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
         ttl_s: plan.ttl_s,
         ..Report::default()
     };
-    let workers_wanted: Vec<Language> = plan
+    let mut workers_wanted: Vec<Language> = plan
         .workers
         .iter()
         .copied()
         .filter(|l| context.languages.contains(l))
         .collect();
+    // The fault aims at worker 0 where it can (the proxied one): rotate the
+    // target language there.
+    let target = context.next_target();
+    if let Some(at) = workers_wanted.iter().position(|l| *l == target) {
+        workers_wanted.swap(0, at);
+    }
     let mut cluster = match EtcdCluster::start(plan.members) {
         Ok(c) => c,
         Err(e) => {
@@ -184,29 +384,50 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
             context.resource.address.clone(),
             plan.hold_ms.to_string(),
         ];
-        match Worker::start(*language, &name, &args, &env) {
+        match context.start_worker(*language, &name, &args, &env) {
             Ok(w) => workers.push(w),
             Err(e) => report.problems.push(format!("starting {name}: {e}")),
         }
     }
     report.processes = workers.len();
-    let mut languages: Vec<String> = workers_wanted
+    report.languages = workers_wanted
         .iter()
         .map(|l| l.name().to_string())
         .collect();
-    languages.dedup();
-    report.languages = languages;
     let mut stage = Stage {
         cluster: &mut cluster,
         workers: &mut workers,
         report: &mut report,
         killed: Vec::new(),
+        killed_at: Vec::new(),
+        faults: Vec::new(),
+        target,
         proxy,
+        lock_dir: format!("{prefix}/locks/counter/"),
     };
     fault(&mut stage);
-    let killed = stage.killed.clone();
+    let Stage {
+        killed,
+        killed_at,
+        faults,
+        ..
+    } = stage;
+    // Leaks while the workers live: long before any TTL could expire them.
+    let quiet = Duration::from_secs(plan.ttl_s * 2 + 20);
+    let idle = wait_idle(&mut workers, &killed, quiet);
+    let stalled = idle.is_err();
+    match idle {
+        Ok(()) => check_keys_while_alive(context, &cluster, &prefix, &mut report),
+        Err(e) => {
+            report.fail("progress", e);
+            // What blocks the queue (diagnosis only).
+            check_keys_while_alive(context, &cluster, &prefix, &mut report);
+        }
+    }
     for (i, worker) in workers.iter_mut().enumerate() {
-        match worker.wait(Duration::from_secs(180)) {
+        // Idle workers exit at once; after a stall, nobody is waited for.
+        let limit = if stalled { 1 } else { 30 };
+        match worker.wait(Duration::from_secs(limit)) {
             Ok(status) if killed.contains(&i) || status.success() => {}
             Ok(status) => report.problems.push(format!(
                 "{} exited with {status}; last lines: {:?}",
@@ -223,10 +444,10 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
     report.lost_signals = workers.iter().map(|w| w.count("LOST")).sum();
     report.lost_updates = report.acked.saturating_sub(report.counter);
     if report.lost_updates > 0 {
-        report.problems.push(format!(
-            "{} acknowledged increments lost",
-            report.lost_updates
-        ));
+        report.fail(
+            "lost-update",
+            format!("{} acknowledged increments lost", report.lost_updates),
+        );
     }
     // A killed worker may have had a write applied but not yet acknowledged.
     let unacknowledged = report.counter.saturating_sub(report.acked);
@@ -238,11 +459,19 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
     let stale_reported: u64 = workers.iter().map(|w| w.count("STALE") as u64).sum();
     if stale_reported != counts.stale {
         report.problems.push(format!(
-            "the resource rejected {} writes, the workers reported {stale_reported}",
+            "the resource rejected {} accesses, the workers reported {stale_reported}",
             counts.stale
         ));
     }
-    check_leftovers(context, &cluster, &prefix, plan.ttl_s, &mut report);
+    history::check(&workers, &counts, &faults, &killed_at, &mut report);
+    report.max_handoff_ms = max_handoff(&workers, 0);
+    // A closed client revokes its lease at once; a SIGKILLed one's expires.
+    let limit = if killed.is_empty() {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_secs(plan.ttl_s + 5)
+    };
+    check_leftovers(context, &cluster, &prefix, limit, &mut report);
     keep_logs(context, plan.name, &workers);
     drop(workers);
     report.seconds = started.elapsed().as_secs_f64();
@@ -250,7 +479,7 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
 }
 
 /// Keeps every worker's output in `{logs}/{scenario}/{worker}.txt`.
-fn keep_logs(context: &Context, scenario: &str, workers: &[Worker]) {
+pub fn keep_logs(context: &Context, scenario: &str, workers: &[Worker]) {
     let dir = context
         .logs
         .join(scenario.replace([' ', ':', '(', ')'], "_"));
@@ -265,8 +494,9 @@ fn keep_logs(context: &Context, scenario: &str, workers: &[Worker]) {
     }
 }
 
-/// Parses "WORD unix_ns" lines of a worker into (word, time) pairs.
-fn timed(worker: &Worker, words: &[&str]) -> Vec<(String, u128, String)> {
+/// Parses "WORD t" and "WORD id t" lines of a worker into (word, time,
+/// id) triples.
+pub fn timed(worker: &Worker, words: &[&str]) -> Vec<(String, u128, String)> {
     worker
         .lines()
         .iter()
@@ -283,313 +513,4 @@ fn timed(worker: &Worker, words: &[&str]) -> Vec<(String, u128, String)> {
             }
         })
         .collect()
-}
-
-fn unix_ns(t: SystemTime) -> u128 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-}
-
-/// Elections: candidates in several languages, each also watching the
-/// namespace; the primary is killed with SIGKILL; a checker replays the
-/// candidates' keys from etcd.
-/// What happens to an election while the candidates run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ElectionFault {
-    /// SIGKILL of the primary: failover within TTL + 1 s.
-    KillPrimary,
-    /// The single etcd is killed and restarted.
-    RestartEtcd,
-    /// The member clients talk to first is killed, restarted 2 s later.
-    KillMember,
-    /// SIGSTOP of the primary past its TTL, then SIGCONT: a new primary
-    /// within TTL + 1 s; the paused one must report DEMOTED once resumed.
-    PausePrimary,
-    /// Two of three members stopped for 3 s.
-    QuorumLoss,
-}
-
-pub fn run_election(
-    context: &Context,
-    name: &str,
-    candidates: &[Language],
-    members: usize,
-    fault: ElectionFault,
-    ttl_s: u64,
-    seconds: u64,
-) -> Report {
-    let started = Instant::now();
-    let mut report = Report {
-        scenario: name.to_string(),
-        ttl_s,
-        ..Report::default()
-    };
-    let mut cluster = match EtcdCluster::start(members) {
-        Ok(c) => c,
-        Err(e) => {
-            report.problems.push(format!("starting etcd: {e}"));
-            return report;
-        }
-    };
-    let prefix = "/faults/election".to_string();
-    let env = environment(&cluster, &prefix);
-    let changes: etcd::Changes = Default::default();
-    let endpoints = cluster.endpoints();
-    let checker = {
-        let changes = changes.clone();
-        let dir = format!("{prefix}/leaders/faults/");
-        context
-            .runtime
-            .spawn(etcd::watch_primaries(endpoints, dir, changes))
-    };
-    std::thread::sleep(Duration::from_millis(300)); // the checker's watch is open
-    let wanted: Vec<Language> = candidates
-        .iter()
-        .copied()
-        .filter(|l| context.languages.contains(l))
-        .collect();
-    let mut workers = Vec::new();
-    for (i, language) in wanted.iter().enumerate() {
-        let worker_name = format!("{}-{i}", language.name());
-        let args: Vec<String> = vec![
-            "elect".into(),
-            worker_name.clone(),
-            "faults".into(),
-            ttl_s.to_string(),
-            seconds.to_string(),
-        ];
-        match Worker::start(*language, &worker_name, &args, &env) {
-            Ok(w) => workers.push(w),
-            Err(e) => report.problems.push(format!("starting {worker_name}: {e}")),
-        }
-        // Join one after the other: campaign order = start order.
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    report.processes = workers.len();
-    report.languages = wanted.iter().map(|l| l.name().to_string()).collect();
-    // Once a primary is elected, the fault. A killed primary: time until
-    // another one says ELECTED.
-    let mut killed = None;
-    let elected = wait_until(Duration::from_secs(20), || {
-        workers.iter().any(|w| w.count("ELECTED") > 0)
-    });
-    // A paused primary: (index, when it was stopped).
-    let mut paused = None;
-    let on_primary = matches!(
-        fault,
-        ElectionFault::KillPrimary | ElectionFault::PausePrimary
-    );
-    if elected && !on_primary {
-        std::thread::sleep(Duration::from_millis(500));
-        let restarted = match fault {
-            ElectionFault::RestartEtcd => cluster.restart_member(0),
-            ElectionFault::QuorumLoss => cluster
-                .stop_member(1)
-                .and_then(|()| cluster.stop_member(2))
-                .and_then(|()| {
-                    std::thread::sleep(Duration::from_secs(3));
-                    cluster.restart_member(1)
-                })
-                .and_then(|()| cluster.restart_member(2)),
-            _ => cluster.kill_member(0).and_then(|()| {
-                std::thread::sleep(Duration::from_secs(2));
-                cluster.restart_member(0)
-            }),
-        };
-        if let Err(e) = restarted {
-            report.problems.push(format!("restarting etcd: {e}"));
-        }
-    } else if elected {
-        if let Some(i) = workers
-            .iter()
-            .position(|w| w.count("ELECTED") > w.count("DEMOTED"))
-        {
-            std::thread::sleep(Duration::from_millis(500));
-            let kill_time = SystemTime::now();
-            if fault == ElectionFault::PausePrimary {
-                let _ = workers[i].signal(libc::SIGSTOP);
-                paused = Some((i, unix_ns(kill_time)));
-            } else {
-                let _ = workers[i].signal(libc::SIGKILL);
-                killed = Some((i, unix_ns(kill_time)));
-            }
-            let others_elected = |ws: &Vec<Worker>| {
-                ws.iter()
-                    .enumerate()
-                    .any(|(j, w)| j != i && w.count("ELECTED") > 0)
-            };
-            if wait_until(Duration::from_secs(ttl_s + 10), || others_elected(&workers)) {
-                let first = workers
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != i)
-                    .flat_map(|(_, w)| timed(w, &["ELECTED"]))
-                    .map(|(_, t, _)| t)
-                    .min()
-                    .unwrap_or(0);
-                let failover = first.saturating_sub(unix_ns(kill_time)) / 1_000_000;
-                report.failover_ms = Some(failover);
-                if failover > u128::from(ttl_s) * 1000 + 1000 {
-                    report
-                        .problems
-                        .push(format!("failover took {failover} ms, more than TTL + 1 s"));
-                }
-            } else {
-                report.problems.push("no new primary after the kill".into());
-            }
-            if paused.is_some() {
-                // Resumed, the old primary must learn it is no longer one.
-                let _ = workers[i].signal(libc::SIGCONT);
-                let resumed = &workers[i];
-                if !wait_until(Duration::from_secs(10), || resumed.count("DEMOTED") > 0) {
-                    report.problems.push(format!(
-                        "{} was not told it lost the primary role",
-                        resumed.name
-                    ));
-                }
-            }
-        }
-    } else {
-        report.problems.push("nobody was elected".into());
-    }
-    for (i, worker) in workers.iter_mut().enumerate() {
-        match worker.wait(Duration::from_secs(seconds + 60)) {
-            Ok(status) if killed.is_some_and(|(k, _)| k == i) || status.success() => {}
-            Ok(status) => report
-                .problems
-                .push(format!("{} exited with {status}", worker.name)),
-            Err(e) => report.problems.push(format!("{}: {e}", worker.name)),
-        }
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    checker.abort();
-    // Terms: ELECTED..DEMOTED (or the kill, or the process end).
-    let mut terms: Vec<(usize, u128, u128)> = Vec::new();
-    for (i, worker) in workers.iter().enumerate() {
-        let mut open = None;
-        for (word, t, _) in timed(worker, &["ELECTED", "DEMOTED"]) {
-            match word.as_str() {
-                "ELECTED" => open = Some(t),
-                _ => {
-                    if let Some(s) = open.take() {
-                        terms.push((i, s, t));
-                    }
-                }
-            }
-        }
-        if let Some(s) = open {
-            // A term still open ended with the kill, or when the worker
-            // started resigning (UNWATCHING is printed just before: the
-            // next primary can only be elected after the key is deleted).
-            let resigning = timed(worker, &["UNWATCHING"]).first().map(|(_, t, _)| *t);
-            let end = match killed.filter(|(k, _)| *k == i) {
-                Some((_, t)) => t,
-                None => resigning.unwrap_or(u128::MAX),
-            };
-            terms.push((i, s, end));
-        }
-    }
-    // A stopped process cannot act: its term ends when it was stopped (once
-    // resumed it is told it lost the role; fencing tokens cover that gap).
-    if let Some((p, stopped)) = paused {
-        for term in terms.iter_mut().filter(|t| t.0 == p && t.1 <= stopped) {
-            term.2 = term.2.min(stopped);
-        }
-    }
-    for (a, x) in terms.iter().enumerate() {
-        for y in &terms[a + 1..] {
-            if x.0 != y.0 && x.1 < y.2 && y.1 < x.2 {
-                report.double_primaries += 1;
-            }
-        }
-    }
-    if report.double_primaries > 0 {
-        let base = terms.iter().map(|t| t.1).min().unwrap_or(0);
-        let ms = |t: u128| {
-            if t == u128::MAX {
-                -1
-            } else {
-                ((t - base) / 1_000_000) as i64
-            }
-        };
-        let shown: Vec<String> = terms
-            .iter()
-            .map(|(i, a, b)| format!("{} {}..{}ms", workers[*i].name, ms(*a), ms(*b)))
-            .collect();
-        report.problems.push(format!(
-            "{} overlapping primary terms: {}",
-            report.double_primaries,
-            shown.join(", ")
-        ));
-    }
-    // Every change of primary the checker saw while a surviving watcher was
-    // watching must be in that watcher's WATCHED lines, in order.
-    let truth: Vec<(u128, String)> = changes
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .map(|(t, id)| (unix_ns(*t), id.clone()))
-        .filter(|(_, id)| !id.is_empty())
-        .collect();
-    if truth.len() < 2 {
-        report.problems.push(format!(
-            "the checker saw {} primaries, expected at least 2",
-            truth.len()
-        ));
-    }
-    for (i, worker) in workers.iter().enumerate() {
-        if killed.is_some_and(|(k, _)| k == i) {
-            continue;
-        }
-        let seen: Vec<(u128, String)> = timed(worker, &["WATCHED"])
-            .into_iter()
-            .map(|(_, t, id)| (t, id))
-            .collect();
-        let unwatched = timed(worker, &["UNWATCHING"])
-            .first()
-            .map_or(0, |(_, t, _)| *t);
-        let Some(first) = seen.first() else {
-            report.missed_changes += truth.len();
-            report
-                .problems
-                .push(format!("{}'s watcher saw no primary", worker.name));
-            continue;
-        };
-        // Changes from the watcher's first event until it stopped watching
-        // (less half a second for delivery).
-        let Some(start) = truth.iter().position(|(_, id)| *id == first.1) else {
-            report.missed_changes += 1;
-            continue;
-        };
-        let expected: Vec<&String> = truth[start..]
-            .iter()
-            .filter(|(t, _)| *t + 500_000_000 <= unwatched)
-            .map(|(_, id)| id)
-            .collect();
-        let got: Vec<&String> = seen.iter().map(|(_, id)| id).collect();
-        let mut cursor = got.iter();
-        let mut missed = 0;
-        for id in &expected {
-            if !cursor.any(|g| g == id) {
-                missed += 1;
-            }
-        }
-        if missed > 0 {
-            report.missed_changes += missed;
-            report.problems.push(format!(
-                "{} saw primaries {got:?}, etcd had {expected:?}",
-                worker.name
-            ));
-        }
-    }
-    if report.missed_changes > 0 {
-        report.problems.push(format!(
-            "watchers missed {} primary changes",
-            report.missed_changes
-        ));
-    }
-    check_leftovers(context, &cluster, &prefix, ttl_s, &mut report);
-    keep_logs(context, name, &workers);
-    report.seconds = started.elapsed().as_secs_f64();
-    report
 }

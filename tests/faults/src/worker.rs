@@ -1,10 +1,11 @@
 //! Worker processes of every language, started with the same arguments and
-//! read line by line (HOLD, ACK, STALE, LOST, ELECTED, DEMOTED, WATCHED,
-//! DONE) by a thread each.
+//! read line by line (HOLD, ACK, STALE, RELEASE, RELEASED, LOST, ELECTED,
+//! DEMOTED, WATCHED, IDLE, DONE) by a thread each. A worker stays alive
+//! after IDLE until its stdin is closed (`finish`).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,30 +57,38 @@ pub struct Worker {
     pub name: String,
     pub language: Language,
     child: Child,
+    /// Closed by `finish`: the worker then exits.
+    stdin: Option<ChildStdin>,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Worker {
+    /// Starts `command` (the worker of `language`) with `args` and `env`.
     pub fn start(
         language: Language,
+        command: &[String],
         name: &str,
         args: &[String],
         env: &[(String, String)],
     ) -> std::io::Result<Worker> {
-        let command = language.command().ok_or_else(|| {
-            std::io::Error::other(format!("no {} worker was built", language.name()))
-        })?;
+        if command.is_empty() {
+            return Err(std::io::Error::other(format!(
+                "no {} worker was built",
+                language.name()
+            )));
+        }
         let mut child = Command::new(&command[0])
             .args(&command[1..])
             .args(args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()?;
         let stdout = child
             .stdout
             .take()
             .ok_or_else(|| std::io::Error::other("no stdout"))?;
+        let stdin = child.stdin.take();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = lines.clone();
         std::thread::spawn(move || {
@@ -91,6 +100,7 @@ impl Worker {
             name: name.to_string(),
             language,
             child,
+            stdin,
             lines,
         })
     }
@@ -121,6 +131,16 @@ impl Worker {
         }
     }
 
+    /// Lets the worker exit once it is idle (closes its stdin).
+    pub fn finish(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub fn signal(&self, signal: libc::c_int) -> std::io::Result<()> {
         let pid = libc::pid_t::try_from(self.child.id()).map_err(std::io::Error::other)?;
         // SAFETY: kill() on our own child's pid with a valid signal.
@@ -132,6 +152,7 @@ impl Worker {
 
     /// Waits for the process to exit (SIGKILL after `limit`); its status.
     pub fn wait(&mut self, limit: Duration) -> std::io::Result<std::process::ExitStatus> {
+        self.finish();
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait()? {

@@ -5,7 +5,8 @@
  *   worker lock NAME ID ROUNDS TTL_S RESOURCE HOLD_MS
  *   worker elect NAME NS TTL_S SECONDS
  *
- * with VINESYNC_NODES and VINESYNC_PREFIX in the environment.
+ * with VINESYNC_NODES and VINESYNC_PREFIX in the environment. Events are
+ * stamped with CLOCK_MONOTONIC nanoseconds (the suite's clock).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -24,10 +25,19 @@ static void fail(const char *what, vs_error *err) {
   exit(1);
 }
 
-static long long unix_ns(void) {
+static long long now(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Alive and idle until the suite closes stdin: it checks for leaks now. */
+static void idle_until_stdin_closes(void) {
+  printf("IDLE %lld\n", now());
+  fflush(stdout);
+  char buffer[256];
+  while (fread(buffer, 1, sizeof buffer, stdin) > 0) {
+  }
 }
 
 static FILE *connect_resource(const char *address) {
@@ -60,11 +70,21 @@ static void lock_rounds(const char *id, int rounds, long ttl_s, const char *addr
   if (vs_sync_new_from_env(NULL, &s, &err) != VS_OK) fail("connect", err);
   FILE *resource = connect_resource(address);
   char answer[128], request[128];
+  const char *short_wait_env = getenv("VINESYNC_FAULTS_SHORT_WAIT_MS");
+  uint64_t short_wait_ms = short_wait_env ? strtoull(short_wait_env, NULL, 10) : 30;
   for (int r = 0; r < rounds; r++) {
     vs_guard *g = NULL;
-    if (vs_lock(s, id, (uint64_t)ttl_s * 1000, 0, NULL, &g, &err) != VS_OK) fail("lock", err);
+    /* A short wait that often runs out first: its waiter key must go (L8). */
+    vs_status got = vs_lock(s, id, (uint64_t)ttl_s * 1000, short_wait_ms, NULL, &g, &err);
+    if (got == VS_LOCK_TIMEOUT) {
+      vs_error_free(&err);
+      printf("GAVE-UP %lld\n", now());
+      fflush(stdout);
+      got = vs_lock(s, id, (uint64_t)ttl_s * 1000, 0, NULL, &g, &err);
+    }
+    if (got != VS_OK) fail("lock", err);
     unsigned long long token = (unsigned long long)vs_guard_fencing_token(g);
-    printf("HOLD %llu\n", token);
+    printf("HOLD %llu %lld\n", token, now());
     fflush(stdout);
     snprintf(request, sizeof request, "READ %llu", token);
     ask(resource, request, answer, sizeof answer);
@@ -75,26 +95,27 @@ static void lock_rounds(const char *id, int rounds, long ttl_s, const char *addr
       snprintf(request, sizeof request, "WRITE %llu %llu", token, value + 1);
       ask(resource, request, answer, sizeof answer);
     } /* else: turned away already at the read */
-    int ok = strcmp(answer, "OK") == 0;
-    printf("%s %llu\n", ok ? "ACK" : "STALE", token);
-    fflush(stdout);
-    int lost = vs_guard_is_lost(g) || (!ok && vs_guard_wait_lost(g, 5000, NULL, NULL) == VS_OK);
-    if (!lost) {
+    printf("%s %llu\n", strcmp(answer, "OK") == 0 ? "ACK" : "STALE", token);
+    if (vs_guard_is_lost(g)) {
+      printf("LOST %llu %lld\n", token, now());
+    } else {
+      printf("RELEASE %llu %lld\n", token, now());
+      fflush(stdout);
       vs_status st = vs_guard_unlock(g, NULL, &err);
       if (st == VS_LOST) {
-        lost = 1;
         vs_error_free(&err);
-      } else if (st != VS_OK) {
+        printf("LOST %llu %lld\n", token, now());
+      } else if (st == VS_OK) {
+        printf("RELEASED %llu %lld\n", token, now());
+      } else {
         fail("unlock", err);
       }
     }
-    if (lost) {
-      printf("LOST %llu\n", token);
-      fflush(stdout);
-    }
+    fflush(stdout);
     vs_guard_free(&g);
   }
   fclose(resource);
+  idle_until_stdin_closes();
   vs_sync_free(&s);
 }
 
@@ -104,33 +125,39 @@ static void elect(const char *name, const char *ns, long ttl_s, double seconds) 
   if (vs_sync_new_from_env(NULL, &s, &err) != VS_OK) fail("connect", err);
   vs_watcher *w = NULL;
   if (vs_watch_elect(s, ns, NULL, NULL, &w, &err) != VS_OK) fail("watch", err);
+  printf("WATCHING %lld\n", now());
+  fflush(stdout);
   vs_leader *l = NULL;
   if (vs_leader_new(s, "faults", ns, name, (uint64_t)ttl_s * 1000, NULL, &l, &err) != VS_OK) fail("leader", err);
-  long long deadline = unix_ns() + (long long)(seconds * 1e9);
-  int done_status = 0;
-  while (unix_ns() < deadline) {
+  long long deadline = now() + (long long)(seconds * 1e9);
+  while (now() < deadline) {
     bool primary = false;
-    vs_status st = done_status ? VS_TIMED_OUT : vs_leader_status_next(l, 20, NULL, &primary, NULL);
+    vs_status st = vs_leader_status_next(l, 20, NULL, &primary, NULL);
     if (st == VS_OK) {
-      printf("%s %lld\n", primary ? "ELECTED" : "DEMOTED", unix_ns());
+      printf("%s %lld\n", primary ? "ELECTED" : "DEMOTED", now());
       fflush(stdout);
     } else if (st != VS_TIMED_OUT) {
-      done_status = 1;
+      /* The candidacy ended (its lease was lost): a real service runs again. */
+      vs_leader_free(&l);
+      if (vs_leader_new(s, "faults", ns, name, (uint64_t)ttl_s * 1000, NULL, &l, &err) != VS_OK) fail("leader", err);
     }
     vs_event *ev = NULL;
     if (vs_watcher_next(w, 20, NULL, &ev, NULL) == VS_OK) {
       if (vs_event_get_kind(ev) == VS_EVENT_ELECTED) {
-        printf("WATCHED %s %lld\n", vs_member_id(vs_event_member(ev)), unix_ns());
+        printf("WATCHED %s %lld\n", vs_member_id(vs_event_member(ev)), now());
         fflush(stdout);
       }
       vs_event_free(&ev);
     }
   }
-  printf("UNWATCHING %lld\n", unix_ns()); /* every change before this was expected */
+  printf("UNWATCHING %lld\n", now()); /* every change before this was expected */
   fflush(stdout);
   vs_watcher_free(&w);
-  if (vs_leader_resign(l, NULL, &err) != VS_OK) fail("resign", err);
+  vs_status resigned = vs_leader_resign(l, NULL, &err);
+  if (resigned == VS_LOST) vs_error_free(&err);
+  else if (resigned != VS_OK) fail("resign", err);
   vs_leader_free(&l);
+  idle_until_stdin_closes();
   vs_sync_free(&s);
 }
 

@@ -4,10 +4,12 @@ tests/faults/src/bin/vinesync-fault-worker.rs):
     worker.py lock NAME ID ROUNDS TTL_S RESOURCE HOLD_MS
     worker.py elect NAME NS TTL_S SECONDS
 
-with VINESYNC_NODES and VINESYNC_PREFIX in the environment."""
+with VINESYNC_NODES and VINESYNC_PREFIX in the environment. Events are
+stamped with time.monotonic_ns() (CLOCK_MONOTONIC, the suite's clock)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import threading
@@ -20,8 +22,11 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
-def lock_rounds(name: str, id: str, rounds: int, ttl: float, resource: str, hold_ms: int) -> None:
-    s = vinesync.Sync.from_env()
+def now() -> int:
+    return time.monotonic_ns()
+
+
+def lock_rounds(s: vinesync.Sync, id: str, rounds: int, ttl: float, resource: str, hold_ms: int) -> None:
     host, port = resource.rsplit(":", 1)
     conn = socket.create_connection((host, int(port)))
     stream = conn.makefile("rw")
@@ -31,10 +36,16 @@ def lock_rounds(name: str, id: str, rounds: int, ttl: float, resource: str, hold
         stream.flush()
         return stream.readline().strip()
 
+    short_wait = int(os.environ.get("VINESYNC_FAULTS_SHORT_WAIT_MS", "30")) / 1000
     for _ in range(rounds):
-        guard = s.lock(id, ttl=ttl)
+        # A short wait that often runs out first: its waiter key must go (L8).
+        try:
+            guard = s.lock(id, ttl=ttl, wait=short_wait or None)
+        except vinesync.LockTimeout:
+            say(f"GAVE-UP {now()}")
+            guard = s.lock(id, ttl=ttl)
         token = guard.fencing_token
-        say(f"HOLD {token}")
+        say(f"HOLD {token} {now()}")
         read = ask(f"READ {token}")
         if read.startswith("VALUE "):
             time.sleep(hold_ms / 1000)  # the critical section (a pause lands here)
@@ -42,53 +53,70 @@ def lock_rounds(name: str, id: str, rounds: int, ttl: float, resource: str, hold
         else:
             answer = read  # turned away already at the read
         say(f"ACK {token}" if answer == "OK" else f"STALE {token}")
-        lost = guard.is_lost or (answer != "OK" and guard.wait_lost(timeout=5))
-        if not lost:
-            try:
-                guard.unlock()
-            except vinesync.Lost:
-                lost = True
-        if lost:
-            say(f"LOST {token}")
-    s.close()
+        if guard.is_lost:
+            say(f"LOST {token} {now()}")
+            continue
+        say(f"RELEASE {token} {now()}")
+        try:
+            guard.unlock()
+            say(f"RELEASED {token} {now()}")
+        except vinesync.Lost:
+            say(f"LOST {token} {now()}")
 
 
-def elect(name: str, ns: str, ttl: int, seconds: float) -> None:
-    s = vinesync.Sync.from_env()
+def elect(s: vinesync.Sync, name: str, ns: str, ttl: int, seconds: float) -> None:
     watcher = s.watch_elect(ns=ns)
+    say(f"WATCHING {now()}")
     leader = s.leader("faults", ns=ns, id=name, ttl=ttl)
+    stop = threading.Event()
 
     def watch() -> None:
         for event in watcher:
             if event.kind == "elected":
-                say(f"WATCHED {event.member.id} {time.time_ns()}")
+                say(f"WATCHED {event.member.id} {now()}")
 
-    def status() -> None:
-        for primary in leader.status():
-            say(f"{'ELECTED' if primary else 'DEMOTED'} {time.time_ns()}")
+    def campaign() -> None:
+        nonlocal leader
+        while not stop.is_set():
+            for primary in leader.status():
+                say(f"{'ELECTED' if primary else 'DEMOTED'} {now()}")
+            # The candidacy ended (its lease was lost): a real service runs again.
+            if not stop.is_set():
+                leader = s.leader("faults", ns=ns, id=name, ttl=ttl)
 
-    threads = [threading.Thread(target=watch, daemon=True), threading.Thread(target=status, daemon=True)]
+    threads = [threading.Thread(target=watch, daemon=True), threading.Thread(target=campaign, daemon=True)]
     for t in threads:
         t.start()
     time.sleep(seconds)
-    say(f"UNWATCHING {time.time_ns()}")  # every change before this was expected
+    stop.set()
+    say(f"UNWATCHING {now()}")  # every change before this was expected
     watcher.close()
-    leader.resign()
+    try:
+        leader.resign()
+    except vinesync.Lost:
+        pass
     for t in threads:
         t.join(timeout=5)
-    s.close()
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 7 and argv[0] == "lock":
+    if len(argv) not in (5, 7) or argv[0] not in ("lock", "elect"):
+        print("usage: worker.py lock|elect ...", file=sys.stderr)
+        return 2
+    s = vinesync.Sync.from_env()
+    if argv[0] == "lock" and len(argv) == 7:
         _, name, id, rounds, ttl, resource, hold_ms = argv
-        lock_rounds(name, id, int(rounds), float(ttl), resource, int(hold_ms))
-    elif len(argv) == 5 and argv[0] == "elect":
+        lock_rounds(s, id, int(rounds), float(ttl), resource, int(hold_ms))
+    elif argv[0] == "elect" and len(argv) == 5:
         _, name, ns, ttl, seconds = argv
-        elect(name, ns, int(ttl), float(seconds))
+        elect(s, name, ns, int(ttl), float(seconds))
     else:
         print("usage: worker.py lock|elect ...", file=sys.stderr)
         return 2
+    # Alive and idle until the suite closes stdin: it checks for leaks now.
+    say(f"IDLE {now()}")
+    sys.stdin.read()
+    s.close()
     say("DONE")
     return 0
 

@@ -4,24 +4,44 @@
 //	vinesync-fault-worker lock NAME ID ROUNDS TTL_S RESOURCE HOLD_MS
 //	vinesync-fault-worker elect NAME NS TTL_S SECONDS
 //
-// with VINESYNC_NODES and VINESYNC_PREFIX in the environment.
+// with VINESYNC_NODES and VINESYNC_PREFIX in the environment. Events are
+// stamped with CLOCK_MONOTONIC nanoseconds (the suite's clock).
 package main
+
+// #include <time.h>
+import "C"
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vinesync/vinesync/bindings/go/sync"
 )
 
 func say(format string, a ...any) { fmt.Printf(format+"\n", a...) }
+
+// now reads CLOCK_MONOTONIC, shared by every process on the host (Go's own
+// monotonic clock is not exposed as a number).
+func now() int64 {
+	var ts C.struct_timespec
+	C.clock_gettime(C.CLOCK_MONOTONIC, &ts)
+	return int64(ts.tv_sec)*1_000_000_000 + int64(ts.tv_nsec)
+}
+
+// idle stays alive until the suite closes stdin: it checks for leaks now.
+func idle() {
+	say("IDLE %d", now())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
 
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "vinesync-fault-worker (go):", err)
@@ -48,13 +68,23 @@ func lockRounds(id string, rounds int, ttl time.Duration, resource string, hold 
 		}
 		return strings.TrimSpace(line)
 	}
+	shortWait := 30 * time.Millisecond
+	if v, err := strconv.Atoi(os.Getenv("VINESYNC_FAULTS_SHORT_WAIT_MS")); err == nil {
+		shortWait = time.Duration(v) * time.Millisecond
+	}
 	for r := 0; r < rounds; r++ {
-		g, err := s.LockGuard(context.Background(), id, sync.LockTTL(ttl))
+		// A short wait that often runs out first: its waiter key must go (L8).
+		// (LockWait(0) waits without limit.)
+		g, err := s.LockGuard(context.Background(), id, sync.LockTTL(ttl), sync.LockWait(shortWait))
+		if errors.Is(err, sync.ErrLockTimeout) {
+			say("GAVE-UP %d", now())
+			g, err = s.LockGuard(context.Background(), id, sync.LockTTL(ttl))
+		}
 		if err != nil {
 			fail(err)
 		}
 		token := g.FencingToken()
-		say("HOLD %d", token)
+		say("HOLD %d %d", token, now())
 		answer := ask(fmt.Sprintf("READ %d", token))
 		if strings.HasPrefix(answer, "VALUE ") {
 			value, err := strconv.ParseUint(strings.TrimPrefix(answer, "VALUE "), 10, 64)
@@ -69,24 +99,22 @@ func lockRounds(id string, rounds int, ttl time.Duration, resource string, hold 
 		} else {
 			say("STALE %d", token)
 		}
-		lost := g.IsLost()
-		if !lost && answer != "OK" {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			lost = g.WaitLost(ctx) == nil
-			cancel()
-		}
-		if !lost {
+		if g.IsLost() {
+			say("LOST %d %d", token, now())
+		} else {
+			say("RELEASE %d %d", token, now())
 			if err := g.Unlock(); errors.Is(err, sync.ErrLost) {
-				lost = true
+				say("LOST %d %d", token, now())
 			} else if err != nil {
 				fail(err)
+			} else {
+				say("RELEASED %d %d", token, now())
 			}
-		}
-		if lost {
-			say("LOST %d", token)
 		}
 		g.Close()
 	}
+	conn.Close()
+	idle()
 	s.Close()
 }
 
@@ -99,10 +127,16 @@ func elect(name, ns string, ttl int64, seconds time.Duration) {
 	if err != nil {
 		fail(err)
 	}
-	l, err := s.Leader(context.Background(), "faults", sync.LeaderNS(ns), sync.LeaderId(name), sync.LeaderTTL(ttl))
-	if err != nil {
-		fail(err)
+	say("WATCHING %d", now())
+	join := func() sync.Leader {
+		l, err := s.Leader(context.Background(), "faults", sync.LeaderNS(ns), sync.LeaderId(name), sync.LeaderTTL(ttl))
+		if err != nil {
+			fail(err)
+		}
+		return l
 	}
+	var current atomic.Value // the candidacy now running (a sync.Leader)
+	current.Store(join())
 	go func() {
 		for {
 			m, err := w.Next()
@@ -110,25 +144,37 @@ func elect(name, ns string, ttl int64, seconds time.Duration) {
 				return
 			}
 			if m.Role == sync.Primary {
-				say("WATCHED %s %d", m.Id, time.Now().UnixNano())
+				say("WATCHED %s %d", m.Id, now())
 			}
 		}
 	}()
+	stop := make(chan struct{})
 	go func() {
-		for primary := range l.Status() {
-			if primary {
-				say("ELECTED %d", time.Now().UnixNano())
-			} else {
-				say("DEMOTED %d", time.Now().UnixNano())
+		for {
+			for primary := range current.Load().(sync.Leader).Status() {
+				if primary {
+					say("ELECTED %d", now())
+				} else {
+					say("DEMOTED %d", now())
+				}
 			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// The candidacy ended (its lease was lost): a real service runs again.
+			current.Store(join())
 		}
 	}()
 	time.Sleep(seconds)
-	say("UNWATCHING %d", time.Now().UnixNano()) // every change before this was expected
+	close(stop)
+	say("UNWATCHING %d", now()) // every change before this was expected
 	w.Close()
-	if err := l.Resign(); err != nil && !errors.Is(err, sync.ErrLost) {
+	if err := current.Load().(sync.Leader).Resign(); err != nil && !errors.Is(err, sync.ErrLost) {
 		fail(err)
 	}
+	idle()
 	s.Close()
 }
 

@@ -32,6 +32,10 @@ use tokio_util::task::TaskTracker;
 /// vanished while it waited, before it reports `Lost`.
 const MAX_ATTEMPTS: usize = 16;
 
+/// Back-off of a `lock` that keeps trying while etcd is unavailable.
+const OUTAGE_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+const OUTAGE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A vinesync handle on the etcd or memory backend (vine's `Sync`).
 ///
 /// Cheap to clone; clones share sessions and held locks. Safe to use from
@@ -220,18 +224,36 @@ impl Client {
         let ttl = ttl_seconds(options.ttl);
         let dir = keys::lock_dir(read(&self.inner.options).trimmed_prefix(), id);
         let attempts = async {
-            for _ in 0..MAX_ATTEMPTS {
-                let session = self.session(ttl).await?;
-                let key = keys::own_key(&dir, session.lease(), self.next_seq());
-                match mutex::attempt(session, id, &dir, key, self.holder_value(), try_only).await? {
-                    Attempt::Held(held) => return Ok(held),
-                    Attempt::Busy => {
+            let mut attempts = 0;
+            let mut outage_delay = OUTAGE_RETRY_FIRST;
+            while attempts < MAX_ATTEMPTS {
+                let attempt = async {
+                    let session = self.session(ttl).await?;
+                    let key = keys::own_key(&dir, session.lease(), self.next_seq());
+                    mutex::attempt(session, id, &dir, key, self.holder_value(), try_only).await
+                };
+                match attempt.await {
+                    Ok(Attempt::Held(held)) => return Ok(held),
+                    Ok(Attempt::Busy) => {
                         return Err(Error::new(
                             ErrorKind::WouldBlock,
                             format!("lock {id:?} is held by someone else"),
                         ))
                     }
-                    Attempt::Retry => self.check_open()?,
+                    Ok(Attempt::Retry) => {
+                        attempts += 1;
+                        self.check_open()?;
+                    }
+                    // etcd unreachable (a restart, a leader election): a
+                    // `lock` keeps trying until its `LockWait` deadline or
+                    // until it is cancelled (SPEC §6); `try_lock` reports it.
+                    Err(error) if error.kind() == ErrorKind::Unavailable && !try_only => {
+                        tracing::debug!(id, %error, "lock: etcd unavailable; retrying");
+                        self.check_open()?;
+                        tokio::time::sleep(outage_delay).await;
+                        outage_delay = (outage_delay * 2).min(OUTAGE_RETRY_MAX);
+                    }
+                    Err(error) => return Err(error),
                 }
             }
             Err(Error::new(
@@ -421,9 +443,24 @@ impl Client {
                 "background releases still running after {limit:?}; revoking the leases"
             );
         }
-        self.inner.sessions.lock().await.clear();
+        // Strong references first: a session only the map holds would be
+        // dropped (and its lease left to expire) by clearing the map.
+        let current: Vec<Arc<Session>> = self
+            .inner
+            .sessions
+            .lock()
+            .await
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
         let started: Vec<_> = std::mem::take(&mut *lock(&self.inner.started));
+        let mut sessions = current;
         for session in started.iter().filter_map(std::sync::Weak::upgrade) {
+            if !sessions.iter().any(|s| Arc::ptr_eq(s, &session)) {
+                sessions.push(session);
+            }
+        }
+        for session in sessions {
             if let Err(error) = session.revoke().await {
                 tracing::warn!(%error, "revoking a lease while closing failed; it will expire");
             }

@@ -246,9 +246,16 @@ pub(crate) async fn delete_until_gone(session: Arc<Session>, key: String) {
                 tracing::debug!(%key, %error, "key left to its lease");
                 return;
             }
-            Err(error) if error.kind() != ErrorKind::Unavailable => {
-                // Retrying cannot help (permission, a bug): the key goes
-                // with its lease when the handle closes.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    ErrorKind::PermissionDenied
+                        | ErrorKind::Unauthenticated
+                        | ErrorKind::InvalidArgument
+                ) =>
+            {
+                // Retrying cannot help (a role that may not delete): the
+                // key goes with its lease when the handle closes.
                 tracing::warn!(%key, %error, "removing a key failed for good; it goes with its lease");
                 return;
             }

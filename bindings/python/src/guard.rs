@@ -157,7 +157,9 @@ impl LockGuard {
             py,
             async move {
                 match limit {
-                    Some(limit) => Ok(tokio::time::timeout(limit, lost).await.unwrap_or(Ok(false))?),
+                    Some(limit) => Ok(tokio::time::timeout(limit, lost)
+                        .await
+                        .unwrap_or(Ok(false))?),
                     None => lost.await,
                 }
             },

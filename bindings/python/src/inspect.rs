@@ -93,9 +93,11 @@ pub fn lock_info(py: Python<'_>, client: Client, id: String) -> PyResult<LockInf
 
 /// `lock_info` for asyncio.
 pub fn lock_info_async(py: Python<'_>, client: Client, id: String) -> PyResult<Bound<'_, PyAny>> {
-    crate::runtime::awaitable(py, async move { client.lock_info(&id).await }, |py, info| {
-        Ok(Py::new(py, LockInfo::from(info))?.into_any())
-    })
+    crate::runtime::awaitable(
+        py,
+        async move { client.lock_info(&id).await },
+        |py, info| Ok(Py::new(py, LockInfo::from(info))?.into_any()),
+    )
 }
 
 impl From<vinesync::LockInfo> for LockInfo {

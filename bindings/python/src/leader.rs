@@ -196,9 +196,11 @@ impl Leader {
         self.check(py)?;
         let leader = Arc::clone(&self.leader);
         let owner = self.owner.clone_ref(py);
-        awaitable(py, async move { leader.observe().await }, move |py, observer| {
-            Ok(Py::new(py, Observer::new(observer, owner))?.into_any())
-        })
+        awaitable(
+            py,
+            async move { leader.observe().await },
+            move |py, observer| Ok(Py::new(py, Observer::new(observer, owner))?.into_any()),
+        )
     }
 
     /// `True` when this candidate becomes primary, `False` when it stops

@@ -105,7 +105,10 @@ fn forward(receiver: Receiver<LogRecord>) {
                 .import("logging")
                 .and_then(|logging| logging.call_method1("getLogger", (record.logger,)))
                 .and_then(|logger| {
-                    if logger.call_method1("isEnabledFor", (record.level,))?.is_truthy()? {
+                    if logger
+                        .call_method1("isEnabledFor", (record.level,))?
+                        .is_truthy()?
+                    {
                         logger.call_method1("log", (record.level, "%s", record.text))?;
                     }
                     Ok(())

@@ -14,8 +14,8 @@
 //! leaked: it can be neither used nor dropped there).
 
 use std::future::Future;
-use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -24,7 +24,6 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
-
 
 use crate::errors::to_py;
 
@@ -240,7 +239,11 @@ where
 
 /// [`awaitable`] for a release: cancelling the awaiting task stops the
 /// waiting, not the release (SPEC H2).
-pub fn awaitable_release<'py, F, C>(py: Python<'py>, work: F, convert: C) -> PyResult<Bound<'py, PyAny>>
+pub fn awaitable_release<'py, F, C>(
+    py: Python<'py>,
+    work: F,
+    convert: C,
+) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = vinesync::Result<()>> + Send + 'static,
     C: FnOnce(Python<'_>, ()) -> PyResult<Py<PyAny>> + Send + 'static,
@@ -269,7 +272,11 @@ where
 /// leader): the returned `vinesync._aio.Pending` is used directly in
 /// `async with` (every awaitable is a `Pending`; the name says which are
 /// meant for it).
-pub fn awaitable_context<'py, T, F, C>(py: Python<'py>, work: F, convert: C) -> PyResult<Bound<'py, PyAny>>
+pub fn awaitable_context<'py, T, F, C>(
+    py: Python<'py>,
+    work: F,
+    convert: C,
+) -> PyResult<Bound<'py, PyAny>>
 where
     T: Send + 'static,
     F: Future<Output = vinesync::Result<T>> + Send + 'static,

@@ -17,7 +17,9 @@ use crate::guard::LockGuard;
 use crate::held::Held;
 use crate::leader::Leader;
 use crate::process::Origin;
-use crate::runtime::{awaitable, awaitable_context, awaitable_release, runtime, wait, wait_release};
+use crate::runtime::{
+    awaitable, awaitable_context, awaitable_release, runtime, wait, wait_release,
+};
 use crate::streams::ElectWatcher;
 use crate::values::{self, Member};
 
@@ -438,10 +440,14 @@ impl Sync {
         let client = slf.get().check(py)?;
         let (options, try_once) = lock_options(ttl, wait).map_err(|e| to_py(py, &e))?;
         let owner = slf.clone().unbind();
-        awaitable_context(py, acquire(client, id, options, try_once), move |py, guard| {
-            let guard = Sync::guard(owner.bind(py), guard);
-            Ok(Py::new(py, guard)?.into_any())
-        })
+        awaitable_context(
+            py,
+            acquire(client, id, options, try_once),
+            move |py, guard| {
+                let guard = Sync::guard(owner.bind(py), guard);
+                Ok(Py::new(py, guard)?.into_any())
+            },
+        )
     }
 
     /// A reusable lock object in the style of `threading.Lock`:
@@ -692,7 +698,11 @@ impl Sync {
         client: Client,
     ) -> impl std::future::Future<Output = vinesync::Result<()>> + Send + 'static {
         unregister(&client);
-        let helds: Vec<Arc<Held>> = self.held_table().drain().filter_map(|(_, h)| h.upgrade()).collect();
+        let helds: Vec<Arc<Held>> = self
+            .held_table()
+            .drain()
+            .filter_map(|(_, h)| h.upgrade())
+            .collect();
         async move {
             client.close().await;
             for held in helds {

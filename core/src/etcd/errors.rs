@@ -31,7 +31,10 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
                 | Code::Aborted
                 | Code::Cancelled
                 | Code::ResourceExhausted => Class::Transient(message),
-                Code::Unknown | Code::Internal
+                // etcd answers many passing server-side conditions with
+                // Unknown ("raft proposal dropped", "request timed out", ...).
+                Code::Unknown => Class::Transient(message),
+                Code::Internal
                     if message.contains("leader")
                         || message.contains("timed out")
                         || message.contains("transport")

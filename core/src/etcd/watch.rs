@@ -175,3 +175,47 @@ impl Watch for EtcdWatch {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::options::Options;
+    use crate::store::Store;
+
+    /// SPEC H7: watches require a leader. A member cut off from quorum
+    /// refuses them ("no leader") instead of serving a watch that would
+    /// never see another change; without require-leader it accepts it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_member_without_leader_refuses_watches() {
+        let mut cluster = vinesync_testkit::EtcdCluster::start(3).unwrap();
+        let store = super::super::EtcdStore::connect(
+            &Options::new()
+                .nodes([cluster.endpoint(0)])
+                .request_timeout(Duration::from_secs(2)),
+        )
+        .await
+        .unwrap();
+        store
+            .watch_now("/h7/k", false)
+            .await
+            .expect("a watch with a leader");
+        cluster.kill_member(1).unwrap();
+        cluster.kill_member(2).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            match store.watch_now("/h7/k", false).await {
+                Err(error) if error.message().contains("no leader") => break,
+                other => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "member 0 still serves watches without a leader: {:?}",
+                        other.map(|(_, revision)| revision)
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+}

@@ -406,6 +406,25 @@ pub async fn l6_transient_watch_failure_is_not_a_loss(env: Env) {
         .unwrap();
 }
 
+/// L7: once the holder was told its lock is lost, `unlock` says `Lost` —
+/// even when its delete still finds the key (the lost signal fires a margin
+/// before the server expires the lease), never "released".
+pub async fn l7_unlock_after_the_lost_signal_is_lost(env: Env) {
+    let a = env.client().await;
+    let guard = a.lock("x", ttl(1)).await.unwrap();
+    a.faults().suspend_keepalive(true);
+    let mut lost = guard.lost_signal();
+    tokio::time::timeout(10 * SECOND, lost.wait_for(|l| *l))
+        .await
+        .expect("lost signal not fired")
+        .unwrap();
+    let err = guard
+        .unlock()
+        .await
+        .expect_err("unlock after the lost signal");
+    assert_eq!(err.kind(), ErrorKind::Lost, "{err}");
+}
+
 /// L6: a holder whose key is deleted by someone else is told.
 pub async fn l6_lost_when_key_deleted_by_someone_else(env: Env) {
     let a = env.client().await;

@@ -315,6 +315,20 @@ impl ElectWatcher {
 
 /// Up to 1024 events wait for a slow consumer; then the watch
 /// pauses until it catches up (nothing is dropped).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> vinesync::Result<()> {
+/// use futures::StreamExt;
+/// use vinesync::{Client, LeaderOptions, Options, WatchOptions};
+/// let s = Client::memory(Options::new().prefix("/doc/stream"))?;
+/// let watcher = s.watch_elect(WatchOptions::new()).await?;
+/// let leader = s.leader("svc", LeaderOptions::new().id("a")).await?;
+/// let first: Vec<_> = watcher.take(1).collect().await;
+/// assert_eq!(first[0].as_ref().map(|e| e.member.id.as_str()).ok(), Some("a"));
+/// leader.resign().await
+/// # }
+/// ```
 impl Stream for ElectWatcher {
     type Item = Result<ElectEvent>;
 

@@ -113,6 +113,8 @@ fn unesc(escaped: &str) -> String {
 impl Client {
     /// The holder and the waiters of lock `id` under this handle's prefix,
     /// as one consistent read. Writes nothing.
+    ///
+    /// Cancel-safe: a read.
     pub async fn lock_info(&self, id: &str) -> Result<LockInfo> {
         check_text("lock id", id)?;
         let options = self.options();
@@ -123,6 +125,8 @@ impl Client {
 
     /// Every lock under this handle's prefix that has a holder, sorted by
     /// id. Writes nothing.
+    ///
+    /// Cancel-safe: a read.
     pub async fn locks(&self) -> Result<Vec<LockInfo>> {
         let options = self.options();
         let root = format!("{}/locks/", options.trimmed_prefix());

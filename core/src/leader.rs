@@ -270,6 +270,10 @@ impl Leader {
     /// that proclaims again. [`Leader::name`] stays the name given to
     /// `leader`. `Err(Lost)` if the candidacy is gone.
     ///
+    /// Cancel-safe in that dropping the future sends nothing more; an
+    /// update already sent may or may not apply (it is one transaction that
+    /// only applies while the candidacy's key is still its own).
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> vinesync::Result<()> {

@@ -45,6 +45,17 @@ pub struct TlsOptions {
 impl TlsOptions {
     /// No files, the endpoint's host as server name: TLS with the system's
     /// trust roots is not configured; set at least [`TlsOptions::ca_file`].
+    ///
+    /// ```
+    /// use vinesync::{Options, TlsOptions};
+    /// let options = Options::new().nodes(["https://10.0.0.1:2379"]).tls(
+    ///     TlsOptions::new()
+    ///         .ca_file("/etc/etcd/ca.pem")
+    ///         .identity("/etc/etcd/client.pem", "/etc/etcd/client-key.pem")
+    ///         .server_name("etcd.internal"),
+    /// );
+    /// assert!(options.tls.is_some());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -81,6 +92,11 @@ pub struct Credentials {
 
 impl Credentials {
     /// A user and its password.
+    ///
+    /// ```
+    /// let c = vinesync::Credentials::new("app", "s3cret");
+    /// assert!(!format!("{c:?}").contains("s3cret"));
+    /// ```
     pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials {
             user: user.into(),

@@ -292,16 +292,22 @@ pub(crate) async fn wait_lost(signal: &mut watch::Receiver<bool>) {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if self.revoke_on_drop.load(Ordering::Acquire) && !self.is_lost() {
+        // Also when it was lost: the holder gave the lease up, but it may
+        // still live on the server (the local deadline comes first, or only
+        // the keepalives failed to get through). Nothing uses it any more,
+        // so revoking it cannot cut anyone short. Tracked, so `close` waits;
+        // if the runtime is shutting down the lease expires after its TTL.
+        if self.revoke_on_drop.load(Ordering::Acquire) {
             let backend = self.backend.clone();
             let lease = self.lease;
-            // Best effort: if the runtime is shutting down the lease simply
-            // expires after its TTL.
-            self.runtime.spawn(async move {
-                if let Err(error) = backend.revoke(lease).await {
-                    tracing::debug!(lease, %error, "revoking an unused lease failed");
-                }
-            });
+            self.tasks.spawn_on(
+                async move {
+                    if let Err(error) = backend.revoke(lease).await {
+                        tracing::debug!(lease, %error, "revoking an unused lease failed");
+                    }
+                },
+                &self.runtime,
+            );
         }
     }
 }

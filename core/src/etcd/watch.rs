@@ -176,7 +176,9 @@ impl Watch for EtcdWatch {
     }
 }
 
-#[cfg(test)]
+// Needs the workspace's etcd harness, which the published package does not
+// ship: compiled only with `test-util` (the workspace's own test builds).
+#[cfg(all(test, feature = "test-util"))]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::time::{Duration, Instant};

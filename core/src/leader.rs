@@ -106,7 +106,7 @@ async fn campaign(
 ) {
     let backend = session.backend().clone();
     let mut lost = session.lost_signal();
-    let own_key_deleted = queue::wait_until_gone(&backend, &dir, &key, revision);
+    let own_key_deleted = queue::wait_for_delete(&backend, &key, revision);
     tokio::pin!(own_key_deleted);
     let elected = async {
         if first_is_ours {

@@ -136,7 +136,6 @@ impl Held {
                 let (tx, rx) = watch::channel(self.session.is_lost());
                 let backend = self.session.backend().clone();
                 let key = self.key.clone();
-                let dir = self.dir.clone();
                 let revision = self.revision;
                 let mut session_lost = self.session.lost_signal();
                 let mut released = self.released.subscribe();
@@ -145,7 +144,7 @@ impl Held {
                         biased;
                         _ = released.wait_for(|r| *r) => return,
                         _ = session::wait_lost(&mut session_lost) => {}
-                        deleted = queue::wait_until_gone(&backend, &dir, &key, revision) => {
+                        deleted = queue::wait_for_delete(&backend, &key, revision) => {
                             if let Err(error) = deleted {
                                 tracing::warn!(%key, %error, "watching a held lock failed");
                             }

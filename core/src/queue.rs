@@ -98,17 +98,6 @@ where
     }
 }
 
-/// Returns once our own `key` (created at `revision` under `dir`) is gone
-/// (the lost monitor of a held lock, and of a candidacy).
-pub(crate) async fn wait_until_gone(
-    backend: &Backend,
-    _dir: &str,
-    key: &str,
-    revision: i64,
-) -> Result<()> {
-    wait_for_delete(backend, key, revision).await
-}
-
 /// Checks after the wait that our own key still exists with our revision
 /// (SPEC L9): on etcd 3.4 a waiter whose lease expired while it waited
 /// would otherwise believe it holds the lock.

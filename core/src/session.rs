@@ -32,6 +32,10 @@ const DEADLINE_TICK: Duration = Duration::from_millis(250);
 /// stop early by the larger of the round trip and a tenth of the TTL, so
 /// the lost signal fires before anyone else can be granted the lock
 /// (SPEC L6).
+/// Grants whose answer comes after the lease's local deadline are retried
+/// this many times in all.
+const LATE_GRANT_ATTEMPTS: u32 = 3;
+
 fn local_deadline(sent: BootInstant, answered: BootInstant, ttl_seconds: i64) -> BootInstant {
     let ttl = Duration::from_secs(u64::try_from(ttl_seconds).unwrap_or(0));
     let round_trip = answered.saturating_duration_since(sent);
@@ -183,9 +187,30 @@ impl Session {
         tasks: TaskTracker,
         losses: watch::Sender<u64>,
     ) -> Result<Arc<Session>> {
-        let sent = BootInstant::now();
-        let (lease, granted, cleanup) = grant_owned(&backend, ttl, &tasks).await?;
-        let answered = BootInstant::now();
+        let mut attempt = 1;
+        let (sent, answered, lease, granted, cleanup) = loop {
+            let sent = BootInstant::now();
+            let (lease, granted, cleanup) = grant_owned(&backend, ttl, &tasks).await?;
+            let answered = BootInstant::now();
+            if answered < local_deadline(sent, answered, granted) {
+                break (sent, answered, lease, granted, cleanup);
+            }
+            // The answer came after the lease's local deadline (etcd was
+            // electing a leader, say): the session would be lost at birth.
+            // The armed cleanup revokes that lease; ask again.
+            drop(cleanup);
+            if attempt == LATE_GRANT_ATTEMPTS {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "lease grant: {attempt} answers came too late for a {ttl}s TTL \
+                         (the last after {:?})",
+                        answered.saturating_duration_since(sent)
+                    ),
+                ));
+            }
+            attempt += 1;
+        };
         if granted > ttl {
             // etcd raised the TTL to its minimum lease TTL: failover would
             // take longer than the caller asked for, so say so (SPEC H7).

@@ -8,6 +8,7 @@ use tempfile::TempDir;
 
 use crate::certs::Certs;
 use crate::member::Member;
+use crate::peer_proxy::PeerProxies;
 
 /// How long a member may take to become healthy.
 const START_LIMIT: Duration = Duration::from_secs(30);
@@ -30,6 +31,7 @@ pub struct Builder {
     env: Vec<(String, String)>,
     tls: Option<Tls>,
     default_settings: bool,
+    peer_proxies: bool,
 }
 
 impl Builder {
@@ -62,6 +64,13 @@ impl Builder {
         self
     }
 
+    /// Peer traffic through loopback proxies, so a member can be cut off
+    /// from the others ([`EtcdCluster::isolate_member`]).
+    pub fn peer_proxies(mut self) -> Self {
+        self.peer_proxies = true;
+        self
+    }
+
     /// TLS on the client ports, with certificates generated for the cluster
     /// (see [`EtcdCluster::certs`]).
     pub fn tls(mut self, tls: Tls) -> Self {
@@ -87,6 +96,8 @@ pub struct EtcdCluster {
     token: String,
     builder: Builder,
     certs: Option<Certs>,
+    /// After the members: they stop before their proxies do.
+    peer_proxies: Option<PeerProxies>,
     dir: TempDir,
 }
 
@@ -125,6 +136,16 @@ impl EtcdCluster {
         let mut members = (0..builder.members.max(1))
             .map(|i| Member::new(format!("m{i}"), dir.path(), tls.clone()))
             .collect::<std::io::Result<Vec<_>>>()?;
+        let peer_proxies = if builder.peer_proxies {
+            let ports: Vec<u16> = members.iter().map(|m| m.peer_port).collect();
+            let proxies = PeerProxies::start(&ports)?;
+            for (i, m) in members.iter_mut().enumerate() {
+                m.advertised_peer_port = Some(proxies.port(i));
+            }
+            Some(proxies)
+        } else {
+            None
+        };
         let initial_cluster = members
             .iter()
             .map(|m| format!("{}={}", m.name, m.peer_url()))
@@ -150,6 +171,7 @@ impl EtcdCluster {
             token,
             builder: builder.clone(),
             certs,
+            peer_proxies,
             dir,
         })
     }
@@ -232,6 +254,25 @@ impl EtcdCluster {
     /// SIGCONT member `i`.
     pub fn resume_member(&mut self, i: usize) -> std::io::Result<()> {
         self.member(i)?.signal(libc::SIGCONT)
+    }
+
+    /// Cuts member `i` off from the other members (a network partition:
+    /// raft traffic between them is closed and refused; clients still
+    /// reach every member). Needs [`Builder::peer_proxies`].
+    pub fn isolate_member(&mut self, i: usize) -> std::io::Result<()> {
+        self.member(i)?;
+        let proxies = self.peer_proxies.as_ref().ok_or_else(|| {
+            std::io::Error::other("partitions need a cluster started with Builder::peer_proxies")
+        })?;
+        proxies.isolate(i);
+        Ok(())
+    }
+
+    /// Ends a partition made by [`EtcdCluster::isolate_member`].
+    pub fn heal_partition(&mut self) {
+        if let Some(proxies) = &self.peer_proxies {
+            proxies.heal();
+        }
     }
 
     /// Stops every member (also done on drop).

@@ -13,6 +13,7 @@ mod certs;
 mod cluster;
 mod health;
 mod member;
+mod peer_proxy;
 
 pub use auth::Auth;
 pub use certs::Certs;

@@ -15,6 +15,9 @@ pub(crate) struct Member {
     pub name: String,
     pub client_port: u16,
     pub peer_port: u16,
+    /// The port peers are told to use when it is not `peer_port` (a proxy's,
+    /// see `peer_proxy.rs`).
+    pub advertised_peer_port: Option<u16>,
     pub data_dir: PathBuf,
     pub log: PathBuf,
     pub child: Option<Child>,
@@ -33,6 +36,7 @@ impl Member {
             name,
             client_port: health::free_port()?,
             peer_port: health::free_port()?,
+            advertised_peer_port: None,
             child: None,
             default_settings: false,
         })
@@ -43,7 +47,14 @@ impl Member {
         format!("{scheme}://127.0.0.1:{}", self.client_port)
     }
 
+    /// The peer URL the member advertises (and `--initial-cluster` names).
     pub fn peer_url(&self) -> String {
+        let port = self.advertised_peer_port.unwrap_or(self.peer_port);
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// The peer URL the member listens on.
+    pub fn listen_peer_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.peer_port)
     }
 
@@ -72,7 +83,7 @@ impl Member {
             .arg("--advertise-client-urls")
             .arg(self.client_url())
             .arg("--listen-peer-urls")
-            .arg(self.peer_url())
+            .arg(self.listen_peer_url())
             .arg("--initial-advertise-peer-urls")
             .arg(self.peer_url())
             .arg("--initial-cluster")

@@ -100,3 +100,75 @@ fn serve_obeys_fault_commands_and_exits_on_eof() {
     assert!(child.wait().unwrap().success());
     assert!(pids.iter().all(|p| !alive(*p)));
 }
+
+/// `etcdctl` against member `i` alone.
+fn etcdctl_on(cluster: &EtcdCluster, i: usize, args: &[&str]) -> std::process::Output {
+    Command::new(vinesync_testkit::binaries::etcdctl())
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={}", cluster.client_url(i)))
+        .arg("--command-timeout=2s")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The leader member `i` reports, and its own id (from `endpoint status`).
+fn leader_seen_by(cluster: &EtcdCluster, i: usize) -> Option<(u64, u64)> {
+    let out = etcdctl_on(cluster, i, &["endpoint", "status", "-w", "json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let status = &status[0]["Status"];
+    Some((
+        status["leader"].as_u64()?,
+        status["header"]["member_id"].as_u64()?,
+    ))
+}
+
+/// Waits (bounded) for `done`.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "not within 20 s: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn an_isolated_member_is_cut_off_from_the_others_until_healed() {
+    let mut cluster = EtcdCluster::builder()
+        .members(3)
+        .peer_proxies()
+        .start()
+        .unwrap();
+    put_get(&cluster, "before");
+    let mut leader = None;
+    eventually("a leader", || {
+        leader = (0..3).find(|&i| leader_seen_by(&cluster, i).is_some_and(|(l, me)| l == me));
+        leader.is_some()
+    });
+    let cut = leader.unwrap();
+    let (old_leader_id, _) = leader_seen_by(&cluster, cut).unwrap();
+    cluster.isolate_member(cut).unwrap();
+    let others: Vec<usize> = (0..3).filter(|&i| i != cut).collect();
+    // The two others elect a new leader among themselves and take writes;
+    // the isolated member takes none.
+    eventually("the others elect a new leader", || {
+        others.iter().all(|&i| {
+            leader_seen_by(&cluster, i).is_some_and(|(l, _)| l != old_leader_id && l != 0)
+        })
+    });
+    eventually("the others take a write", || {
+        etcdctl_on(&cluster, others[0], &["put", "during", "v"]).status.success()
+    });
+    let refused = etcdctl_on(&cluster, cut, &["put", "isolated", "v"]);
+    assert!(
+        !refused.status.success(),
+        "the isolated member took a write: {}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
+    cluster.heal_partition();
+    // Healed, it rejoins and serves what was written without it.
+    eventually("the healed member serves the write made without it", || {
+        let get = etcdctl_on(&cluster, cut, &["get", "during", "--print-value-only"]);
+        String::from_utf8_lossy(&get.stdout).trim() == "v"
+    });
+}

@@ -175,6 +175,7 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_lock::l6_handle_lease_lost_signal,
         cases_lock::l6_transient_watch_failure_is_not_a_loss,
         cases_lock::l6_lost_signal_before_anyone_else_acquires,
+        cases_lock::l6_late_grant_does_not_give_a_lock_lost_at_birth,
         cases_cancel::h3_lock_free_failed_or_cancelled_at_every_point,
         cases_cancel::h3_lock_contended_failed_or_cancelled_at_every_point,
         cases_cancel::h3_try_lock_failed_or_cancelled_at_every_point,

@@ -41,6 +41,8 @@ pub enum ElectionFault {
     QuorumLoss,
     /// The raft leader among three members is stopped (SIGSTOP) for 3 s.
     PauseRaftLeader,
+    /// The raft leader is cut off from the other two members for 3 s.
+    PartitionRaftLeader,
 }
 
 /// Whether each worker believes it is primary now (its last ELECTED or
@@ -161,7 +163,7 @@ fn inject(
             etcd_fault(report, outcome);
             (None, None)
         }
-        ElectionFault::PauseRaftLeader => {
+        ElectionFault::PauseRaftLeader | ElectionFault::PartitionRaftLeader => {
             // Found by the caller's runtime (see run_election).
             (None, None)
         }
@@ -184,7 +186,7 @@ pub fn run_election(
         ttl_s,
         ..Report::default()
     };
-    let mut cluster = match EtcdCluster::start(members) {
+    let mut cluster = match scenario::start_cluster(members) {
         Ok(c) => c,
         Err(e) => {
             report.problems.push(format!("starting etcd: {e}"));
@@ -246,8 +248,15 @@ pub fn run_election(
         Some(p) => {
             std::thread::sleep(Duration::from_millis(500));
             let fault_start = clock::now();
-            if fault == ElectionFault::PauseRaftLeader {
-                pause_raft_leader(context, &mut cluster, &mut report);
+            let on_leader = match fault {
+                ElectionFault::PauseRaftLeader => Some(scenario::pause_member_3s as LeaderFault),
+                ElectionFault::PartitionRaftLeader => Some(scenario::isolate_member_3s as LeaderFault),
+                _ => None,
+            };
+            if let Some(on_leader) = on_leader {
+                if let Err(e) = scenario::hit_raft_leader(&mut cluster, on_leader) {
+                    report.problems.push(e);
+                }
             } else {
                 (killed, paused) = inject(fault, &mut cluster, &workers, p, ttl_s, &mut report);
             }
@@ -324,23 +333,7 @@ pub fn run_election(
 }
 
 /// SIGSTOP of the raft leader among the members for 3 s.
-fn pause_raft_leader(context: &Context, cluster: &mut EtcdCluster, report: &mut Report) {
-    let endpoints = cluster.endpoints();
-    match context.runtime.block_on(etcd::raft_leader(&endpoints)) {
-        Ok(leader) => {
-            let outcome = cluster.pause_member(leader).and_then(|()| {
-                std::thread::sleep(Duration::from_secs(3));
-                cluster.resume_member(leader)
-            });
-            if let Err(e) = outcome {
-                report
-                    .problems
-                    .push(format!("pausing the raft leader: {e}"));
-            }
-        }
-        Err(e) => report.problems.push(e),
-    }
-}
+type LeaderFault = fn(&mut EtcdCluster, usize) -> std::io::Result<()>;
 
 /// The first ELECTED of another worker after the fault, within TTL + 1 s.
 fn check_failover(

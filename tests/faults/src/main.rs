@@ -262,6 +262,29 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
         ),
         (
             LockPlan {
+                name: "partition of the raft leader from the other members (3)",
+                members: 3,
+                workers: vec![Rust, Python, Go, C],
+                rounds,
+                hold_ms: 20,
+                ttl_s: 10,
+                proxied: None,
+            },
+            Box::new(|stage| {
+                stage.wait_acks(5);
+                let before = stage.acks();
+                let outcome = scenario::hit_raft_leader(stage.cluster, scenario::isolate_member_3s);
+                if let Err(e) = outcome {
+                    stage.problem(e);
+                }
+                // The majority side serves: the queue moves on.
+                if !stage.wait_acks(before + 5) {
+                    stage.problem("no progress after the partition");
+                }
+            }),
+        ),
+        (
+            LockPlan {
                 name: "partition of the holder (stall)",
                 members: 1,
                 workers: vec![Go, Rust, Python, C],
@@ -328,7 +351,8 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
 /// The election scenarios: (name, members, fault).
 pub(crate) fn election_scenarios() -> Vec<(&'static str, usize, ElectionFault)> {
     use ElectionFault::{
-        KillMember, KillPrimary, PausePrimary, PauseRaftLeader, QuorumLoss, RestartEtcd,
+        KillMember, KillPrimary, PartitionRaftLeader, PausePrimary, PauseRaftLeader, QuorumLoss,
+        RestartEtcd,
     };
     vec![
         ("election: kill -9 of the primary", 1, KillPrimary),
@@ -341,6 +365,11 @@ pub(crate) fn election_scenarios() -> Vec<(&'static str, usize, ElectionFault)> 
         ("election: kill + restart of a member (3)", 3, KillMember),
         ("election: loss of quorum and its return (3)", 3, QuorumLoss),
         ("election: pause of the raft leader (3)", 3, PauseRaftLeader),
+        (
+            "election: partition of the raft leader (3)",
+            3,
+            PartitionRaftLeader,
+        ),
     ]
 }
 

@@ -186,6 +186,53 @@ impl Stage<'_> {
     }
 }
 
+/// A cluster of `members`; with more than one, peer traffic runs through
+/// proxies so a fault can cut one member off from the others.
+pub fn start_cluster(members: usize) -> std::io::Result<EtcdCluster> {
+    let builder = EtcdCluster::builder().members(members);
+    if members > 1 {
+        builder.peer_proxies().start()
+    } else {
+        builder.start()
+    }
+}
+
+/// Finds the raft leader and does `fault` to it (a pause, a partition).
+pub fn hit_raft_leader(
+    cluster: &mut EtcdCluster,
+    fault: impl FnOnce(&mut EtcdCluster, usize) -> std::io::Result<()>,
+) -> Result<(), String> {
+    let endpoints = cluster.endpoints();
+    let leader = etcd::block_on(etcd::raft_leader(&endpoints))??;
+    fault(cluster, leader).map_err(|e| format!("the raft leader (member {leader}): {e}"))
+}
+
+/// Pauses member `i` (SIGSTOP) for 3 s.
+pub fn pause_member_3s(cluster: &mut EtcdCluster, i: usize) -> std::io::Result<()> {
+    cluster.pause_member(i)?;
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.resume_member(i)
+}
+
+/// Cuts member `i` off from the other two for 3 s; fails unless the other
+/// two elected a leader of their own meanwhile (the cut took effect).
+pub fn isolate_member_3s(cluster: &mut EtcdCluster, i: usize) -> std::io::Result<()> {
+    cluster.isolate_member(i)?;
+    std::thread::sleep(Duration::from_secs(3));
+    let others: Vec<String> = (0..cluster.len())
+        .filter(|&j| j != i)
+        .map(|j| cluster.endpoint(j))
+        .collect();
+    let majority_leader = etcd::block_on(etcd::raft_leader(&others));
+    cluster.heal_partition();
+    match majority_leader {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) | Err(e) => Err(std::io::Error::other(format!(
+            "the members cut off from member {i} had no leader of their own: {e}"
+        ))),
+    }
+}
+
 pub fn environment(cluster: &EtcdCluster, prefix: &str) -> Vec<(String, String)> {
     vec![
         ("VINESYNC_NODES".into(), cluster.endpoints().join(",")),
@@ -350,7 +397,7 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
     if let Some(at) = workers_wanted.iter().position(|l| *l == target) {
         workers_wanted.swap(0, at);
     }
-    let mut cluster = match EtcdCluster::start(plan.members) {
+    let mut cluster = match start_cluster(plan.members) {
         Ok(c) => c,
         Err(e) => {
             report.problems.push(format!("starting etcd: {e}"));

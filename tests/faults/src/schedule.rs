@@ -43,6 +43,7 @@ enum Fault {
     RestartMember,
     QuorumLoss,
     PauseRaftLeader,
+    PartitionRaftLeader,
 }
 
 /// Every worker counts as hit by a fault of etcd itself: a holder may
@@ -122,22 +123,15 @@ fn inject(stage: &mut Stage<'_>, fault: Fault, ttl_s: u64, members: usize) {
             }
             hit_everyone(stage, start);
         }
-        Fault::PauseRaftLeader => {
+        Fault::PauseRaftLeader | Fault::PartitionRaftLeader => {
             let start = clock::now();
-            let endpoints = stage.cluster.endpoints();
-            let leader =
-                crate::etcd::block_on(crate::etcd::raft_leader(&endpoints)).and_then(|found| found);
-            match leader {
-                Ok(i) => {
-                    let outcome = stage.cluster.pause_member(i).and_then(|()| {
-                        std::thread::sleep(Duration::from_secs(3));
-                        stage.cluster.resume_member(i)
-                    });
-                    if let Err(e) = outcome {
-                        stage.problem(format!("pausing the raft leader: {e}"));
-                    }
-                }
-                Err(e) => stage.problem(e),
+            let on_leader = if fault == Fault::PauseRaftLeader {
+                scenario::pause_member_3s
+            } else {
+                scenario::isolate_member_3s
+            };
+            if let Err(e) = scenario::hit_raft_leader(stage.cluster, on_leader) {
+                stage.problem(e);
             }
             hit_everyone(stage, start);
         }
@@ -156,7 +150,11 @@ pub fn run(context: &Context, seed: u64) -> Report {
         Fault::RestartMember,
     ];
     if members == 3 {
-        choices.extend([Fault::QuorumLoss, Fault::PauseRaftLeader]);
+        choices.extend([
+            Fault::QuorumLoss,
+            Fault::PauseRaftLeader,
+            Fault::PartitionRaftLeader,
+        ]);
     }
     let faults: Vec<(Fault, usize)> = (0..1 + random.below(3))
         .map(|_| (random.pick(&choices), 1 + random.below(6) as usize))

@@ -132,23 +132,45 @@ static void elect(const char *name, const char *ns, long ttl_s, double seconds) 
   long long deadline = now() + (long long)(seconds * 1e9);
   while (now() < deadline) {
     bool primary = false;
-    vs_status st = vs_leader_status_next(l, 20, NULL, &primary, NULL);
+    vs_error *ended = NULL;
+    vs_status st = vs_leader_status_next(l, 20, NULL, &primary, &ended);
     if (st == VS_OK) {
       printf("%s %lld\n", primary ? "ELECTED" : "DEMOTED", now());
       fflush(stdout);
     } else if (st != VS_TIMED_OUT) {
       /* The candidacy ended (its lease was lost): a real service runs again. */
+      printf("ENDED %lld %s\n", now(), ended ? vs_error_message(ended) : "");
+      fflush(stdout);
+      vs_error_free(&ended);
       vs_leader_free(&l);
       if (vs_leader_new(s, "faults", ns, name, (uint64_t)ttl_s * 1000, NULL, &l, &err) != VS_OK) fail("leader", err);
+      printf("CAMPAIGNING %lld\n", now());
+      fflush(stdout);
     }
     vs_event *ev = NULL;
-    if (vs_watcher_next(w, 20, NULL, &ev, NULL) == VS_OK) {
+    vs_error *watch_err = NULL;
+    vs_status ws = vs_watcher_next(w, 20, NULL, &ev, &watch_err);
+    if (ws == VS_OK) {
       if (vs_event_get_kind(ev) == VS_EVENT_ELECTED) {
         printf("WATCHED %s %lld\n", vs_member_id(vs_event_member(ev)), now());
         fflush(stdout);
       }
       vs_event_free(&ev);
+    } else if (ws != VS_TIMED_OUT) {
+      printf("WATCH-ENDED %lld %d %s\n", now(), (int)ws, watch_err ? vs_error_message(watch_err) : "");
+      fflush(stdout);
+      vs_error_free(&watch_err);
     }
+  }
+  /* A campaign call may have blocked this loop (etcd electing a leader):
+     report what the watch received meanwhile before saying UNWATCHING. */
+  for (;;) {
+    vs_event *ev = NULL;
+    if (vs_watcher_next(w, 200, NULL, &ev, NULL) != VS_OK) break;
+    if (vs_event_get_kind(ev) == VS_EVENT_ELECTED) {
+      printf("WATCHED %s %lld\n", vs_member_id(vs_event_member(ev)), now());
+    }
+    vs_event_free(&ev);
   }
   printf("UNWATCHING %lld\n", now()); /* every change before this was expected */
   fflush(stdout);

@@ -56,14 +56,16 @@ test-faults-mutants-bounded: faults-build faults-mutants-build ## the mutant run
 
 TEST_TARGETS += test-faults-bounded test-faults-mutants-bounded
 
-# cargo fuzz (nightly, libFuzzer + ASan) on the C ABI's argument handling
-# and on election values written by others; FUZZ_SECONDS per target.
+# cargo fuzz (nightly, libFuzzer + ASan) on the C ABI's argument handling,
+# on election values written by others, and on random operation sequences
+# against a model of the SPEC rules (memory store); FUZZ_SECONDS per target.
+# New inputs go to a scratch corpus; the saved one (fuzz/corpus) is read.
 CARGO_FUZZ_VERSION := 0.13.2
 CARGO_FUZZ   := $(TARGET_DIR)/tools/bin/cargo-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := c_abi_arguments election_values
+FUZZ_TARGETS := c_abi_arguments election_values memory_model
 
-.PHONY: fuzz
+.PHONY: fuzz fuzz-replay
 
 $(CARGO_FUZZ):
 	$(CARGO) install -q cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root $(TARGET_DIR)/tools
@@ -74,5 +76,12 @@ fuzz: $(CARGO_FUZZ) ## run each cargo fuzz target for FUZZ_SECONDS (needs the ni
 	for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(TARGET_DIR)/fuzz-corpus/$$t; \
 	  PATH=$(TARGET_DIR)/tools/bin:$$PATH CARGO_TARGET_DIR=$(TARGET_DIR)/fuzz \
-	    cargo +nightly fuzz run $$t $(TARGET_DIR)/fuzz-corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	    cargo +nightly fuzz run $$t $(TARGET_DIR)/fuzz-corpus/$$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
+
+# The saved corpus of every target through its body, on the stable
+# toolchain (no libFuzzer): part of make test.
+fuzz-replay: ## replay fuzz/corpus/<target> through each fuzz target's body (stable toolchain)
+	$(CARGO) test -q --manifest-path fuzz/Cargo.toml --no-default-features
+
+TEST_TARGETS += fuzz-replay

@@ -127,7 +127,10 @@ fn leader_seen_by(cluster: &EtcdCluster, i: usize) -> Option<(u64, u64)> {
 fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !done() {
-        assert!(std::time::Instant::now() < deadline, "not within 20 s: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within 20 s: {what}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
@@ -157,7 +160,9 @@ fn an_isolated_member_is_cut_off_from_the_others_until_healed() {
         })
     });
     eventually("the others take a write", || {
-        etcdctl_on(&cluster, others[0], &["put", "during", "v"]).status.success()
+        etcdctl_on(&cluster, others[0], &["put", "during", "v"])
+            .status
+            .success()
     });
     let refused = etcdctl_on(&cluster, cut, &["put", "isolated", "v"]);
     assert!(

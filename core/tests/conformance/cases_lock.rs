@@ -686,8 +686,10 @@ pub async fn l6_compaction_is_not_a_loss(env: Env) {
 /// the late lease is revoked and another one granted.
 pub async fn l6_late_grant_does_not_give_a_lock_lost_at_birth(env: Env) {
     let a = env.client().await;
-    a.faults()
-        .inject_at("grant", vinesync::Injected::Delay(Duration::from_millis(1500)));
+    a.faults().inject_at(
+        "grant",
+        vinesync::Injected::Delay(Duration::from_millis(1500)),
+    );
     let guard = a.lock("x", ttl(1)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(

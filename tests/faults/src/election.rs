@@ -250,7 +250,9 @@ pub fn run_election(
             let fault_start = clock::now();
             let on_leader = match fault {
                 ElectionFault::PauseRaftLeader => Some(scenario::pause_member_3s as LeaderFault),
-                ElectionFault::PartitionRaftLeader => Some(scenario::isolate_member_3s as LeaderFault),
+                ElectionFault::PartitionRaftLeader => {
+                    Some(scenario::isolate_member_3s as LeaderFault)
+                }
                 _ => None,
             };
             if let Some(on_leader) = on_leader {

@@ -32,16 +32,16 @@ const DEADLINE_TICK: Duration = Duration::from_millis(250);
 /// stop early by the larger of the round trip and a tenth of the TTL, so
 /// the lost signal fires before anyone else can be granted the lock
 /// (SPEC L6).
-/// Grants whose answer comes after the lease's local deadline are retried
-/// this many times in all.
-const LATE_GRANT_ATTEMPTS: u32 = 3;
-
 fn local_deadline(sent: BootInstant, answered: BootInstant, ttl_seconds: i64) -> BootInstant {
     let ttl = Duration::from_secs(u64::try_from(ttl_seconds).unwrap_or(0));
     let round_trip = answered.saturating_duration_since(sent);
     let margin = round_trip.max(ttl / 10).min(ttl / 2);
     sent + ttl - margin
 }
+
+/// Grants whose answer comes after the lease's local deadline are retried
+/// this many times in all.
+const LATE_GRANT_ATTEMPTS: u32 = 3;
 
 /// A fresh lease id: random, positive and non-zero (etcd's own are too).
 fn new_lease_id() -> LeaseId {

@@ -334,7 +334,7 @@ pub fn run_election(
     report
 }
 
-/// SIGSTOP of the raft leader among the members for 3 s.
+/// What a fault does to the raft leader (member index given).
 type LeaderFault = fn(&mut EtcdCluster, usize) -> std::io::Result<()>;
 
 /// The first ELECTED of another worker after the fault, within TTL + 1 s.

@@ -40,6 +40,8 @@ type proc struct {
 	cmd   *exec.Cmd
 	lines chan line
 	done  chan struct{}
+	// exited is when the process was seen to exit (set before done closes).
+	exited time.Time
 }
 
 // start runs argv with the test's environment plus env.
@@ -62,6 +64,7 @@ func start(t *testing.T, name string, env []string, argv ...string) *proc {
 			p.lines <- line{scanner.Text(), time.Now()}
 		}
 		cmd.Wait()
+		p.exited = time.Now()
 		close(p.done)
 	}()
 	// Whatever happens, nothing this test started outlives it.
@@ -106,7 +109,8 @@ func (p *proc) quiet(unwanted string) {
 	}
 }
 
-// wait waits for the process to exit successfully within limit.
+// wait waits for the process to exit successfully within limit; returns
+// when it exited.
 func (p *proc) wait(limit time.Duration) time.Time {
 	p.t.Helper()
 	select {
@@ -114,7 +118,7 @@ func (p *proc) wait(limit time.Duration) time.Time {
 		if !p.cmd.ProcessState.Success() {
 			p.t.Fatalf("%s failed: %v", p.name, p.cmd.ProcessState)
 		}
-		return time.Now()
+		return p.exited
 	case <-time.After(limit):
 		p.t.Fatalf("%s did not finish within %v", p.name, limit)
 	}

@@ -26,10 +26,10 @@ vine-programs: go-lib build-cli etcd-harness ## build the vine model, the Go vin
 test-vine-layout: deps vine-programs etcd-versions ## vine model + vinesync (Go, Rust, seed examples) under the vine layout on etcd 3.4 and the newest pinned
 	@echo "== vine layout: mixed fleet on etcd 3.4 (Debian) =="
 	cd tests/vine-model && $(VINE_PROGRAMS) $(ETCD_RUN) -- $(GO) test -count=1 -v ./... 2>&1 | \
-	  grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|fleet_|seed_' 
+	  grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|fleet_|seed_|^        &' 
 	@echo "== vine layout: mixed fleet on etcd $(ETCD_NEWEST) =="
 	cd tests/vine-model && VINESYNC_ETCD_DIR=$(ETCD_BUILDS)/$(ETCD_NEWEST) $(VINE_PROGRAMS) \
 	  $(ETCD_RUN) -- $(GO) test -count=1 -v ./... 2>&1 | \
-	  grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|fleet_|seed_'
+	  grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|fleet_|seed_|^        &'
 
 TEST_TARGETS += test-vine-layout

@@ -50,7 +50,8 @@ impl ConnectArgs {
             })?;
             // Without a prefix, each layout gets its own default: vine's
             // plugin uses an empty prefix when the program sets none.
-            let prefix_from_env = std::env::var_os("VINESYNC_PREFIX").is_some_and(|v| !v.is_empty());
+            let prefix_from_env =
+                std::env::var_os("VINESYNC_PREFIX").is_some_and(|v| !v.is_empty());
             if layout != base.layout && self.prefix.is_none() && !prefix_from_env {
                 base.prefix = match layout {
                     KeyLayout::Vine => String::new(),

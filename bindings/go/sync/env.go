@@ -17,8 +17,8 @@ const (
 // vinesync language reads: VINESYNC_NODES (comma-separated),
 // VINESYNC_PREFIX, VINESYNC_DIAL_TIMEOUT_MS, VINESYNC_REQUEST_TIMEOUT_MS,
 // VINESYNC_CACERT, VINESYNC_CERT, VINESYNC_KEY, VINESYNC_SERVER_NAME,
-// VINESYNC_USER, VINESYNC_PASSWORD and VINESYNC_LAYOUT. The error names a variable whose
-// value cannot be read (Init reports it).
+// VINESYNC_USER, VINESYNC_PASSWORD and VINESYNC_LAYOUT. The error names a
+// variable whose value cannot be read (Init reports it).
 func optionsFromEnv() (Options, error) {
 	o := Options{Prefix: defaultPrefix, Nodes: []string{defaultNode}}
 	if env := os.Getenv("VINESYNC_NODES"); env != "" {

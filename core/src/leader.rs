@@ -350,6 +350,9 @@ impl Leader {
         c.state.send_modify(|s| s.resigned = true);
         c.end();
         c.task.abort();
+        // If this future is dropped before the delete has answered, or the
+        // delete fails, the cleanup deletes the key in the background.
+        let pending = queue::KeyCleanup::new(c.session.clone(), c.key.clone());
         // vine's primary key goes first, while our key still proves that
         // an id equal to ours there is our write.
         if let Some(primary) = &c.vine_primary {
@@ -359,9 +362,6 @@ impl Leader {
                     .await;
             }
         }
-        // If this future is dropped before the delete has answered, or the
-        // delete fails, the cleanup deletes the key in the background.
-        let pending = queue::KeyCleanup::new(c.session.clone(), c.key.clone());
         c.session.backend().delete_owned(&c.key, c.revision).await?;
         pending.disarm();
         c.resigned.store(true, Ordering::Release);

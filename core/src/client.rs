@@ -26,6 +26,7 @@ use crate::queue;
 use crate::session::Session;
 #[cfg(feature = "test-util")]
 use crate::store::Store;
+use crate::vine_primary::VinePrimary;
 use tokio_util::task::TaskTracker;
 
 /// How many times one `lock` call starts over because its lease or key
@@ -169,6 +170,7 @@ impl Client {
             let current = self.options();
             let same_connection = Options {
                 prefix: current.prefix.clone(),
+                layout: current.layout,
                 ..options.clone()
             } == current;
             if !same_connection {
@@ -222,7 +224,7 @@ impl Client {
         check_text("lock id", id)?;
         options.validate()?;
         let ttl = ttl_seconds(options.ttl);
-        let dir = keys::lock_dir(read(&self.inner.options).trimmed_prefix(), id);
+        let dir = keys::lock_dir(&read(&self.inner.options), id);
         let attempts = async {
             let mut attempts = 0;
             let mut outage_delay = OUTAGE_RETRY_FIRST;
@@ -292,7 +294,7 @@ impl Client {
     pub async fn unlock(&self, id: &str) -> Result<()> {
         self.check_open()?;
         check_text("lock id", id)?;
-        let dir = keys::lock_dir(read(&self.inner.options).trimmed_prefix(), id);
+        let dir = keys::lock_dir(&read(&self.inner.options), id);
         let held = lock(&self.inner.held).remove(&dir);
         match held {
             Some(held) => held.release().await,
@@ -341,10 +343,13 @@ impl Client {
             .id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let dir = keys::election_dir(
-            read(&self.inner.options).trimmed_prefix(),
-            &options.namespace,
-        );
+        let (dir, vine_primary) = {
+            let handle_options = read(&self.inner.options);
+            (
+                keys::election_dir(&handle_options, &options.namespace),
+                VinePrimary::of(&handle_options, &options.namespace, &id),
+            )
+        };
         let value = serde_json::to_vec(&MemberValue {
             leader: name.to_string(),
             id: id.clone(),
@@ -372,6 +377,7 @@ impl Client {
                         created.revision,
                         dir,
                         first_is_ours,
+                        vine_primary.clone(),
                     );
                     return Ok(Leader::new(candidate));
                 }
@@ -392,10 +398,7 @@ impl Client {
     pub async fn list_members(&self, options: MemberOptions) -> Result<Vec<Member>> {
         self.check_open()?;
         check_text("MemberNS", &options.namespace)?;
-        let dir = keys::election_dir(
-            read(&self.inner.options).trimmed_prefix(),
-            &options.namespace,
-        );
+        let dir = keys::election_dir(&read(&self.inner.options), &options.namespace);
         feed::list(&self.backend(), &dir, &options.namespace).await
     }
 
@@ -406,10 +409,7 @@ impl Client {
     pub async fn watch_elect(&self, options: WatchOptions) -> Result<ElectWatcher> {
         self.check_open()?;
         options.validate()?;
-        let dir = keys::election_dir(
-            read(&self.inner.options).trimmed_prefix(),
-            &options.namespace,
-        );
+        let dir = keys::election_dir(&read(&self.inner.options), &options.namespace);
         let feed = Feed::start(self.backend(), dir, &options.namespace, false).await?;
         Ok(ElectWatcher::new(feed, options.id))
     }

@@ -118,7 +118,7 @@ impl Client {
     pub async fn lock_info(&self, id: &str) -> Result<LockInfo> {
         check_text("lock id", id)?;
         let options = self.options();
-        let dir = keys::lock_dir(options.trimmed_prefix(), id);
+        let dir = keys::lock_dir(&options, id);
         let range = self.backend().range(&dir, RangeOptions::default()).await?;
         Ok(LockInfo::from_keys(id.to_string(), range.kvs))
     }
@@ -127,8 +127,16 @@ impl Client {
     /// id. Writes nothing.
     ///
     /// Cancel-safe: a read.
+    ///
+    /// Under [`crate::KeyLayout::Vine`] it is `InvalidArgument`: vine's
+    /// keys do not tell a lock id from an election (use `lock_info`).
     pub async fn locks(&self) -> Result<Vec<LockInfo>> {
         let options = self.options();
+        if options.layout == crate::KeyLayout::Vine {
+            return Err(crate::Error::invalid(
+                "locks() cannot list locks under the vine key layout: vine's keys do not name their lock ids",
+            ));
+        }
         let root = format!("{}/locks/", options.trimmed_prefix());
         let range = self.backend().range(&root, RangeOptions::default()).await?;
         // Keys arrive oldest first; grouping keeps that order per lock.

@@ -7,8 +7,14 @@
 //!
 //! `esc` percent-encodes `/` and `%` so an id never nests under another one.
 //! Every key is written with a lease, so a crash leaves nothing behind.
+//!
+//! Under [`KeyLayout::Vine`] the directories are vine's instead (see
+//! `layout.rs`); the own key in a directory is the same.
 
 use serde::{Deserialize, Serialize};
+
+use crate::layout::{vine_election_key, vine_mutex_key, KeyLayout};
+use crate::options::Options;
 
 /// Percent-encodes `%` and `/` (and nothing else), so `a/b` and `a%2Fb`
 /// stay distinct and neither nests under `a`.
@@ -24,14 +30,22 @@ pub fn esc(raw: &str) -> String {
     out
 }
 
-/// `{prefix}/locks/{esc(id)}/` — the waiters of one lock.
-pub(crate) fn lock_dir(prefix: &str, id: &str) -> String {
-    format!("{prefix}/locks/{}/", esc(id))
+/// The directory of the waiters of lock `id` under the handle's options:
+/// `{prefix}/locks/{esc(id)}/`, or vine's mutex prefix and `/`.
+pub fn lock_dir(options: &Options, id: &str) -> String {
+    match options.layout {
+        KeyLayout::Vinesync => format!("{}/locks/{}/", options.trimmed_prefix(), esc(id)),
+        KeyLayout::Vine => format!("{}/", vine_mutex_key(&options.prefix, id)),
+    }
 }
 
-/// `{prefix}/leaders/{esc(ns)}/` — the candidates of one namespace.
-pub(crate) fn election_dir(prefix: &str, namespace: &str) -> String {
-    format!("{prefix}/leaders/{}/", esc(namespace))
+/// The directory of the candidates of one namespace:
+/// `{prefix}/leaders/{esc(ns)}/`, or vine's election prefix and `/`.
+pub fn election_dir(options: &Options, namespace: &str) -> String {
+    match options.layout {
+        KeyLayout::Vinesync => format!("{}/leaders/{}/", options.trimmed_prefix(), esc(namespace)),
+        KeyLayout::Vine => format!("{}/", vine_election_key(&options.prefix, namespace)),
+    }
 }
 
 /// One key per acquisition attempt or candidacy: the lease in hex (as etcd's
@@ -105,8 +119,14 @@ mod tests {
 
     #[test]
     fn layout() {
-        assert_eq!(lock_dir("/vine/sync", "l/1"), "/vine/sync/locks/l%2F1/");
-        assert_eq!(election_dir("/p", "default"), "/p/leaders/default/");
+        let vine_sync = Options::new();
+        assert_eq!(lock_dir(&vine_sync, "l/1"), "/vine/sync/locks/l%2F1/");
+        let p = Options::new().prefix("/p");
+        assert_eq!(election_dir(&p, "default"), "/p/leaders/default/");
+        // vine's layout with vine's default (empty) prefix.
+        let vine = Options::new().layout(KeyLayout::Vine).prefix("");
+        assert_eq!(lock_dir(&vine, "lock1"), "lock1/");
+        assert_eq!(election_dir(&vine, "ns"), "leaders/ns/");
         assert_eq!(own_key("/p/locks/x/", 255, 1), "/p/locks/x/ff_1");
     }
 

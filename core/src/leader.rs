@@ -17,6 +17,7 @@ use crate::member::{Member, Role};
 use crate::queue;
 use crate::session::{self, Session};
 use crate::store::{RangeOptions, Store};
+use crate::vine_primary::VinePrimary;
 
 /// Where a candidacy stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,6 +27,10 @@ struct CandidateState {
     ended: bool,
     /// The candidacy ended by `resign` (not lost).
     resigned: bool,
+    /// This term started writing vine's primary key (vine layout).
+    vine_primary_claimed: bool,
+    /// Revision at which this term wrote vine's primary key (vine layout).
+    vine_primary_written: Option<i64>,
 }
 
 pub(crate) struct Candidate {
@@ -36,6 +41,8 @@ pub(crate) struct Candidate {
     pub revision: i64,
     pub dir: String,
     pub session: Arc<Session>,
+    /// vine's `primary/{ns}` key, maintained under the vine layout.
+    vine_primary: Option<VinePrimary>,
     state: watch::Sender<CandidateState>,
     task: tokio::task::AbortHandle,
     /// Set once `resign` has deleted the key.
@@ -54,6 +61,7 @@ impl Candidate {
         revision: i64,
         dir: String,
         first_is_ours: bool,
+        vine_primary: Option<VinePrimary>,
     ) -> Arc<Candidate> {
         let (state, _) = watch::channel(CandidateState::default());
         let span = tracing::debug_span!("campaign", %namespace, %id, %key);
@@ -64,6 +72,7 @@ impl Candidate {
                 key.clone(),
                 revision,
                 first_is_ours,
+                vine_primary.clone(),
                 state.clone(),
             ),
             span,
@@ -76,6 +85,7 @@ impl Candidate {
             revision,
             dir,
             session,
+            vine_primary,
             state,
             task: task.abort_handle(),
             resigned: AtomicBool::new(false),
@@ -102,6 +112,7 @@ async fn campaign(
     key: String,
     revision: i64,
     first_is_ours: bool,
+    vine_primary: Option<VinePrimary>,
     state: watch::Sender<CandidateState>,
 ) {
     let backend = session.backend().clone();
@@ -144,11 +155,23 @@ async fn campaign(
         _ = &mut own_key_deleted => false,
         won = elected => won,
     };
+    // Under the vine layout a winner first tells vine processes (vine's
+    // `primary/{ns}` key), only while its candidate key is still its own.
+    let mut vine_primary_written = None;
+    let won = match (&vine_primary, won && !session.is_lost()) {
+        (Some(primary), true) => {
+            state.send_modify(|s| s.vine_primary_claimed = true);
+            vine_primary_written = primary.claim(&backend, &key, revision).await;
+            vine_primary_written.is_some()
+        }
+        (_, won) => won,
+    };
     // Never primary on a lease the keepalive already gave up.
     if won && !session.is_lost() {
         state.send_modify(|s| {
             s.primary = true;
             s.was_primary = true;
+            s.vine_primary_written = vine_primary_written;
         });
         tokio::select! {
             _ = &mut own_key_deleted => {}
@@ -158,7 +181,11 @@ async fn campaign(
     state.send_modify(|s| {
         s.primary = false;
         s.ended = true;
+        s.vine_primary_written = None;
     });
+    if let (Some(primary), Some(written)) = (&vine_primary, vine_primary_written) {
+        primary.release(&backend, written).await;
+    }
     // A candidacy that ends for any reason but `resign` (which aborts this
     // task) removes its own key: a failed campaign must not stay first in
     // the queue behind a live lease (SPEC E2, E3, H3).
@@ -326,6 +353,15 @@ impl Leader {
         // If this future is dropped before the delete has answered, or the
         // delete fails, the cleanup deletes the key in the background.
         let pending = queue::KeyCleanup::new(c.session.clone(), c.key.clone());
+        // vine's primary key goes first, while our key still proves that
+        // an id equal to ours there is our write.
+        if let Some(primary) = &c.vine_primary {
+            if c.state.borrow().vine_primary_claimed && !c.resigned.load(Ordering::Acquire) {
+                primary
+                    .release_at_resign(c.session.backend(), &c.key, c.revision)
+                    .await;
+            }
+        }
         c.session.backend().delete_owned(&c.key, c.revision).await?;
         pending.disarm();
         c.resigned.store(true, Ordering::Release);
@@ -431,7 +467,19 @@ impl Drop for Leader {
         c.end();
         c.task.abort();
         let session = c.session.clone();
-        session.spawn_release(queue::delete_until_gone(session.clone(), c.key.clone()));
+        let vine_primary = c
+            .vine_primary
+            .clone()
+            .filter(|_| c.state.borrow().vine_primary_claimed);
+        let (key, revision) = (c.key.clone(), c.revision);
+        c.session.spawn_release(async move {
+            if let Some(primary) = vine_primary {
+                primary
+                    .release_at_resign(session.backend(), &key, revision)
+                    .await;
+            }
+            queue::delete_until_gone(session, key).await;
+        });
     }
 }
 

@@ -75,6 +75,7 @@ pub mod host;
 mod inject;
 mod inspect;
 pub mod keys;
+mod layout;
 mod leader;
 mod member;
 mod memory;
@@ -83,6 +84,7 @@ mod options;
 mod queue;
 mod session;
 mod store;
+mod vine_primary;
 
 pub use client::Client;
 #[cfg(feature = "test-util")]
@@ -94,6 +96,7 @@ pub use guard::LockGuard;
 #[doc(hidden)]
 pub use inject::Injected;
 pub use inspect::{LockEntry, LockInfo};
+pub use layout::KeyLayout;
 pub use leader::{Leader, StatusStream};
 pub use member::{ElectEvent, ElectEventKind, Member, ObserveResult, Role};
 pub use memory::MemoryStore;

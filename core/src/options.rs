@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::layout::KeyLayout;
 
 /// Default key prefix (vine's).
 pub const DEFAULT_PREFIX: &str = "/vine/sync";
@@ -132,6 +133,10 @@ pub struct Options {
     pub tls: Option<TlsOptions>,
     /// etcd user/password authentication; `None` = no auth.
     pub credentials: Option<Credentials>,
+    /// Where locks and candidates go: vinesync's layout (the default) or
+    /// vine's, for a fleet that still runs vine processes (README,
+    /// "Migrating from vine").
+    pub layout: KeyLayout,
 }
 
 impl Default for Options {
@@ -143,6 +148,7 @@ impl Default for Options {
             request_timeout: Duration::from_secs(10),
             tls: None,
             credentials: None,
+            layout: KeyLayout::Vinesync,
         }
     }
 }
@@ -166,6 +172,21 @@ impl Options {
         S: Into<String>,
     {
         self.nodes = nodes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The key layout. [`KeyLayout::Vine`] uses the prefix as vine's
+    /// `Prefix` and leaves it as it is: vine's plugin uses an empty prefix
+    /// when the program sets none, so such a fleet needs `.prefix("")`
+    /// too (`Options::from_env` does that for `VINESYNC_LAYOUT=vine`).
+    ///
+    /// ```
+    /// use vinesync::{KeyLayout, Options};
+    /// let options = Options::new().layout(KeyLayout::Vine).prefix("");
+    /// assert!(options.validate().is_ok());
+    /// ```
+    pub fn layout(mut self, layout: KeyLayout) -> Self {
+        self.layout = layout;
         self
     }
 
@@ -200,10 +221,22 @@ impl Options {
     /// `VINESYNC_PREFIX`, `VINESYNC_NODES` (comma-separated),
     /// `VINESYNC_DIAL_TIMEOUT_MS`, `VINESYNC_REQUEST_TIMEOUT_MS`,
     /// `VINESYNC_CACERT`, `VINESYNC_CERT`, `VINESYNC_KEY`,
-    /// `VINESYNC_SERVER_NAME`, `VINESYNC_USER`, `VINESYNC_PASSWORD`.
+    /// `VINESYNC_SERVER_NAME`, `VINESYNC_USER`, `VINESYNC_PASSWORD`,
+    /// `VINESYNC_LAYOUT` (`vinesync` or `vine`; under `vine` the prefix is
+    /// vine's default, empty, unless `VINESYNC_PREFIX` is set).
     pub fn from_env() -> Result<Self> {
         let mut options = Options::default();
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        if let Some(layout) = var("VINESYNC_LAYOUT") {
+            options.layout = layout.parse().map_err(|_| {
+                Error::invalid(format!(
+                    "VINESYNC_LAYOUT={layout:?} is unknown: use \"vinesync\" (the default) or \"vine\""
+                ))
+            })?;
+            if options.layout == KeyLayout::Vine {
+                options.prefix = String::new();
+            }
+        }
         if let Some(prefix) = var("VINESYNC_PREFIX") {
             options.prefix = prefix;
         }
@@ -249,16 +282,23 @@ impl Options {
 
     /// Checks every field; the error names the field and the value.
     pub fn validate(&self) -> Result<()> {
-        if self.prefix.is_empty() {
-            return Err(Error::invalid("Prefix must not be empty"));
+        match self.layout {
+            KeyLayout::Vinesync => {
+                if self.prefix.is_empty() {
+                    return Err(Error::invalid("Prefix must not be empty"));
+                }
+                if !self.prefix.starts_with('/') {
+                    return Err(Error::invalid(format!(
+                        "Prefix {:?} must start with '/'",
+                        self.prefix
+                    )));
+                }
+                check_text("Prefix", &self.prefix)?;
+            }
+            // vine uses its Prefix as given, empty by default.
+            KeyLayout::Vine if self.prefix.is_empty() => {}
+            KeyLayout::Vine => check_text("Prefix", &self.prefix)?,
         }
-        if !self.prefix.starts_with('/') {
-            return Err(Error::invalid(format!(
-                "Prefix {:?} must start with '/'",
-                self.prefix
-            )));
-        }
-        check_text("Prefix", &self.prefix)?;
         if self.nodes.is_empty() {
             return Err(Error::invalid("Nodes must name at least one endpoint"));
         }
@@ -579,6 +619,15 @@ mod tests {
     fn ttl_rounds_up_to_seconds() {
         assert_eq!(ttl_seconds(Duration::from_millis(1500)), 2);
         assert_eq!(ttl_seconds(Duration::from_secs(3)), 3);
+    }
+
+    #[test]
+    fn vine_layout_accepts_vines_prefixes() {
+        let vine = Options::new().layout(KeyLayout::Vine);
+        vine.clone().prefix("").validate().unwrap();
+        vine.clone().prefix("no-slash").validate().unwrap();
+        assert!(vine.prefix("a\0b").validate().is_err());
+        assert!(Options::new().prefix("").validate().is_err());
     }
 
     #[test]

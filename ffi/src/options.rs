@@ -76,6 +76,27 @@ pub unsafe extern "C" fn vs_options_set_nodes(
     })
 }
 
+/// The key layout: `"vinesync"` (the default) or `"vine"` (vine 1.5's
+/// keys, for a fleet that still runs vine processes; the prefix is then
+/// vine's `Prefix` as given: set `""` for vine's default). Any other value
+/// is `VS_ERR_INVALID_ARGUMENT` naming it. `VINESYNC_LAYOUT` sets it for
+/// `vs_sync_new_from_env`.
+///
+/// # Safety
+/// `options` is a live `vs_options`; `layout` a C string.
+#[no_mangle]
+pub unsafe extern "C" fn vs_options_set_layout(
+    options: *mut vs_options,
+    layout: *const c_char,
+    err: *mut *mut vs_error,
+) -> vs_status {
+    guard(err, || {
+        let o = handle_mut("options", options)?;
+        o.options.layout = text("layout", layout)?.parse()?;
+        Ok(())
+    })
+}
+
 /// Connection and request timeouts in milliseconds (0 keeps the current value).
 ///
 /// # Safety

@@ -684,6 +684,41 @@ static void test_outputs_untouched_on_failure(void) {
 
 /* ---- Misuse: every call refuses bad input without crashing ---------- */
 
+/* The vine key layout (issue 20): a lock's keys go under vine's mutex
+ * prefix path.Join(prefix, replace(prefix+id, "/", "-")); an unknown
+ * layout is named in the error. */
+static void test_vine_layout(void) {
+  vs_options *o = NULL;
+  vs_error *err = NULL;
+  vs_sync *s = NULL;
+  vs_guard *g = NULL;
+  char prefix[64], want[160];
+  snprintf(prefix, sizeof prefix, "/ctest-vine/%d", (int)getpid());
+  CHECK(vs_options_new(&o, NULL) == VS_OK);
+  if (!o) return;
+  CHECK_STATUS(vs_options_set_layout(o, "vine2", &err), VS_INVALID_ARGUMENT);
+  CHECK(err && strstr(vs_error_message(err), "\"vine2\""));
+  vs_error_free(&err);
+  CHECK_STATUS(vs_options_set_layout(o, "vine", NULL), VS_OK);
+  vs_options_set_prefix(o, prefix, NULL);
+  const char *nodes = getenv("VINESYNC_NODES");
+  if (on_etcd) {
+    vs_options_set_nodes(o, nodes, NULL);
+    CHECK_STATUS(vs_sync_new_etcd(o, NULL, &s, NULL), VS_OK);
+  } else {
+    CHECK_STATUS(vs_sync_new_memory(o, &s, NULL), VS_OK);
+  }
+  vs_options_free(&o);
+  if (!s) return;
+  CHECK_STATUS(vs_lock(s, "l/1", 5000, 0, NULL, &g, NULL), VS_OK);
+  /* "/ctest-vine/PID" + "l/1" (no separator, as vine) with '/' -> '-' */
+  snprintf(want, sizeof want, "%s/-ctest-vine-%dl-1/", prefix, (int)getpid());
+  CHECK(g && strncmp(vs_guard_key(g), want, strlen(want)) == 0);
+  if (g) CHECK_STATUS(vs_guard_unlock(g, NULL, NULL), VS_OK);
+  vs_guard_free(&g);
+  vs_sync_free(&s);
+}
+
 static void test_errors_misuse(void) {
   vs_error *err = NULL;
   vs_sync *s = new_sync("misuse");
@@ -790,6 +825,7 @@ int main(int argc, char **argv) {
       {"init_and_options", test_init_and_options},
       {"outputs_untouched_on_failure", test_outputs_untouched_on_failure},
       {"errors_misuse", test_errors_misuse},
+      {"vine_layout", test_vine_layout},
   };
   int passed = 0, failed = 0;
   size_t n = sizeof tests / sizeof tests[0];

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	gosync "sync"
@@ -87,8 +88,14 @@ func (c *Client) effective() Options {
 	if len(o.Nodes) == 0 {
 		o.Nodes = c.defaults.Nodes
 	}
-	if o.Prefix == "" {
+	if o.Layout == "" {
+		o.Layout = c.defaults.Layout
+	}
+	if o.Prefix == "" && (o.Layout != "vine" || os.Getenv("VINESYNC_PREFIX") != "") {
 		o.Prefix = c.defaults.Prefix
+	} // else vine's layout with vine's default prefix: empty
+	if o.Layout == "" {
+		o.Layout = "vinesync"
 	}
 	if o.DialTimeout == 0 {
 		o.DialTimeout = c.defaults.DialTimeout
@@ -132,6 +139,11 @@ func setOptions(o *C.vs_options, opts Options) error {
 		return err
 	}
 	if err := set(func(e **C.vs_error) C.vs_status { return C.vs_options_set_nodes(o, nodes, e) }); err != nil {
+		return err
+	}
+	layout := cstr(opts.Layout)
+	defer free(layout)
+	if err := set(func(e **C.vs_error) C.vs_status { return C.vs_options_set_layout(o, layout, e) }); err != nil {
 		return err
 	}
 	dial, req := C.uint64_t(opts.DialTimeout/time.Millisecond), C.uint64_t(opts.RequestTimeout/time.Millisecond)

@@ -17,8 +17,8 @@ const (
 // vinesync language reads: VINESYNC_NODES (comma-separated),
 // VINESYNC_PREFIX, VINESYNC_DIAL_TIMEOUT_MS, VINESYNC_REQUEST_TIMEOUT_MS,
 // VINESYNC_CACERT, VINESYNC_CERT, VINESYNC_KEY, VINESYNC_SERVER_NAME,
-// VINESYNC_USER and VINESYNC_PASSWORD. The error names a variable whose
-// value cannot be read (Init reports it).
+// VINESYNC_USER, VINESYNC_PASSWORD and VINESYNC_LAYOUT. The error names a
+// variable whose value cannot be read (Init reports it).
 func optionsFromEnv() (Options, error) {
 	o := Options{Prefix: defaultPrefix, Nodes: []string{defaultNode}}
 	if env := os.Getenv("VINESYNC_NODES"); env != "" {
@@ -40,6 +40,7 @@ func optionsFromEnv() (Options, error) {
 		"VINESYNC_SERVER_NAME": &o.ServerName,
 		"VINESYNC_USER":        &o.User,
 		"VINESYNC_PASSWORD":    &o.Password,
+		"VINESYNC_LAYOUT":      &o.Layout,
 	} {
 		if env := os.Getenv(name); env != "" {
 			*field = env

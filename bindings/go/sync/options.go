@@ -15,6 +15,9 @@ type Options struct {
 	ServerName     string
 	User           string
 	Password       string
+	// Layout is the key layout: "" or "vinesync" (the default), or "vine"
+	// (vine 1.5's keys, for a fleet that still runs vine processes).
+	Layout string
 }
 
 // Option sets an Options field.
@@ -25,6 +28,13 @@ func Nodes(a ...string) Option { return func(o *Options) { o.Nodes = a } }
 
 // Prefix sets the prefix of every key (default /vine/sync).
 func Prefix(p string) Option { return func(o *Options) { o.Prefix = p } }
+
+// VineLayout puts locks and candidates where vine 1.5's etcd plugin does,
+// so vine processes and vinesync processes exclude each other during a
+// rolling migration (README, "Migrating from vine"). The prefix is then
+// vine's Prefix as given: without Prefix (or VINESYNC_PREFIX) it is empty,
+// as in vine.
+func VineLayout() Option { return func(o *Options) { o.Layout = "vine" } }
 
 // Timeouts sets the dial and request timeouts.
 func Timeouts(dial, request time.Duration) Option {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use vinesync::{Credentials, Options, TlsOptions};
+use vinesync::{Credentials, KeyLayout, Options, TlsOptions};
 
 use crate::errors::invalid;
 
@@ -25,6 +25,8 @@ pub fn seconds(name: &str, value: Option<f64>) -> vinesync::Result<Option<Durati
 #[derive(Debug, Default)]
 pub struct ConnectArgs {
     pub prefix: Option<String>,
+    /// `"vinesync"` (the default) or `"vine"` (vine 1.5's keys).
+    pub layout: Option<String>,
     pub nodes: Option<Vec<String>>,
     pub dial_timeout: Option<f64>,
     pub request_timeout: Option<f64>,
@@ -40,6 +42,24 @@ impl ConnectArgs {
     /// `base` with the given arguments applied (not yet validated: the core
     /// validates every field when the options are used).
     pub fn apply(self, mut base: Options) -> vinesync::Result<Options> {
+        if let Some(layout) = &self.layout {
+            let layout: KeyLayout = layout.parse().map_err(|_| {
+                invalid(format!(
+                    "layout={layout:?} is unknown: use \"vinesync\" (the default) or \"vine\""
+                ))
+            })?;
+            // Without a prefix, each layout gets its own default: vine's
+            // plugin uses an empty prefix when the program sets none.
+            let prefix_from_env =
+                std::env::var_os("VINESYNC_PREFIX").is_some_and(|v| !v.is_empty());
+            if layout != base.layout && self.prefix.is_none() && !prefix_from_env {
+                base.prefix = match layout {
+                    KeyLayout::Vine => String::new(),
+                    _ => vinesync::DEFAULT_PREFIX.to_string(),
+                };
+            }
+            base.layout = layout;
+        }
         if let Some(prefix) = self.prefix {
             base.prefix = prefix;
         }

@@ -205,10 +205,11 @@ impl Sync {
     /// A handle on this process's memory store: every memory handle of the
     /// process sees the same locks and elections.
     #[staticmethod]
-    #[pyo3(signature = (*, prefix = None))]
-    fn memory(py: Python<'_>, prefix: Option<String>) -> PyResult<Sync> {
+    #[pyo3(signature = (*, prefix = None, layout = None))]
+    fn memory(py: Python<'_>, prefix: Option<String>, layout: Option<String>) -> PyResult<Sync> {
         let options = ConnectArgs {
             prefix,
+            layout,
             ..ConnectArgs::default()
         }
         .apply(Options::new())
@@ -223,7 +224,7 @@ impl Sync {
     /// (`VINESYNC_NODES`, `VINESYNC_PREFIX`, `VINESYNC_CACERT`, ...), then
     /// vine's defaults (`127.0.0.1:2379`, `/vine/sync`). Times in seconds.
     #[staticmethod]
-    #[pyo3(signature = (nodes = None, *, prefix = None, dial_timeout = None, request_timeout = None,
+    #[pyo3(signature = (nodes = None, *, prefix = None, layout = None, dial_timeout = None, request_timeout = None,
                         ca_file = None, cert_file = None, key_file = None, server_name = None,
                         user = None, password = None))]
     #[allow(clippy::too_many_arguments)]
@@ -231,6 +232,7 @@ impl Sync {
         py: Python<'_>,
         nodes: Option<Vec<String>>,
         prefix: Option<String>,
+        layout: Option<String>,
         dial_timeout: Option<f64>,
         request_timeout: Option<f64>,
         ca_file: Option<std::path::PathBuf>,
@@ -242,6 +244,7 @@ impl Sync {
     ) -> PyResult<Sync> {
         let args = ConnectArgs {
             prefix,
+            layout,
             nodes,
             dial_timeout,
             request_timeout,
@@ -260,7 +263,7 @@ impl Sync {
 
     /// `etcd` for asyncio: `s = await Sync.etcd_async(...)`.
     #[staticmethod]
-    #[pyo3(signature = (nodes = None, *, prefix = None, dial_timeout = None, request_timeout = None,
+    #[pyo3(signature = (nodes = None, *, prefix = None, layout = None, dial_timeout = None, request_timeout = None,
                         ca_file = None, cert_file = None, key_file = None, server_name = None,
                         user = None, password = None))]
     #[allow(clippy::too_many_arguments)]
@@ -268,6 +271,7 @@ impl Sync {
         py: Python<'_>,
         nodes: Option<Vec<String>>,
         prefix: Option<String>,
+        layout: Option<String>,
         dial_timeout: Option<f64>,
         request_timeout: Option<f64>,
         ca_file: Option<std::path::PathBuf>,
@@ -279,6 +283,7 @@ impl Sync {
     ) -> PyResult<Bound<'_, PyAny>> {
         let args = ConnectArgs {
             prefix,
+            layout,
             nodes,
             dial_timeout,
             request_timeout,
@@ -310,7 +315,7 @@ impl Sync {
 
     /// vine's `Init`: changes the given options (same arguments as
     /// `Sync.etcd`); on etcd a change of connection settings reconnects.
-    #[pyo3(signature = (*, nodes = None, prefix = None, dial_timeout = None, request_timeout = None,
+    #[pyo3(signature = (*, nodes = None, prefix = None, layout = None, dial_timeout = None, request_timeout = None,
                         ca_file = None, cert_file = None, key_file = None, server_name = None,
                         user = None, password = None))]
     #[allow(clippy::too_many_arguments)]
@@ -319,6 +324,7 @@ impl Sync {
         py: Python<'_>,
         nodes: Option<Vec<String>>,
         prefix: Option<String>,
+        layout: Option<String>,
         dial_timeout: Option<f64>,
         request_timeout: Option<f64>,
         ca_file: Option<std::path::PathBuf>,
@@ -331,6 +337,7 @@ impl Sync {
         let client = self.check(py)?;
         let args = ConnectArgs {
             prefix,
+            layout,
             nodes,
             dial_timeout,
             request_timeout,
@@ -346,7 +353,7 @@ impl Sync {
     }
 
     /// `init` for asyncio.
-    #[pyo3(signature = (*, nodes = None, prefix = None, dial_timeout = None, request_timeout = None,
+    #[pyo3(signature = (*, nodes = None, prefix = None, layout = None, dial_timeout = None, request_timeout = None,
                         ca_file = None, cert_file = None, key_file = None, server_name = None,
                         user = None, password = None))]
     #[allow(clippy::too_many_arguments)]
@@ -355,6 +362,7 @@ impl Sync {
         py: Python<'py>,
         nodes: Option<Vec<String>>,
         prefix: Option<String>,
+        layout: Option<String>,
         dial_timeout: Option<f64>,
         request_timeout: Option<f64>,
         ca_file: Option<std::path::PathBuf>,
@@ -367,6 +375,7 @@ impl Sync {
         let client = self.check(py)?;
         let args = ConnectArgs {
             prefix,
+            layout,
             nodes,
             dial_timeout,
             request_timeout,

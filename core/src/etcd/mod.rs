@@ -9,6 +9,7 @@
 mod connect;
 mod errors;
 mod keepalive;
+mod vine;
 mod watch;
 
 use std::sync::Arc;

@@ -169,9 +169,9 @@ async fn sweep_one(env: &Env, op: Op, action: Injected, point: usize) -> bool {
     // While `a` is still open and keeping its leases alive: no key of the
     // lock or the namespace may be left (a leak would stay forever).
     let dir = if op.is_election() {
-        format!("{}/leaders/{}/", env.prefix(), vinesync::keys::esc(&id))
+        vinesync::keys::election_dir(&env.options(), &id)
     } else {
-        format!("{}/locks/{}/", env.prefix(), vinesync::keys::esc(&id))
+        vinesync::keys::lock_dir(&env.options(), &id)
     };
     let checker = env.client().await;
     let clean = eventually(CLEAN_WITHIN, || async {

@@ -138,7 +138,8 @@ pub async fn errors_string_and_options(env: Env) {
     assert_eq!(c.options().prefix, other_prefix);
     let g = c.lock("x", ttl(10)).await.unwrap();
     assert!(
-        g.key().starts_with(&format!("{other_prefix}/locks/x/")),
+        g.key()
+            .starts_with(&vinesync::keys::lock_dir(&c.options(), "x")),
         "{}",
         g.key()
     );

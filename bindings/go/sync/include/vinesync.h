@@ -827,6 +827,18 @@ vs_status vs_options_set_prefix(vs_options *options, const char *prefix, vs_erro
 vs_status vs_options_set_nodes(vs_options *options, const char *nodes, vs_error **err);
 
 /**
+ * The key layout: `"vinesync"` (the default) or `"vine"` (vine 1.5's
+ * keys, for a fleet that still runs vine processes; the prefix is then
+ * vine's `Prefix` as given: set `""` for vine's default). Any other value
+ * is `VS_ERR_INVALID_ARGUMENT` naming it. `VINESYNC_LAYOUT` sets it for
+ * `vs_sync_new_from_env`.
+ *
+ * # Safety
+ * `options` is a live `vs_options`; `layout` a C string.
+ */
+vs_status vs_options_set_layout(vs_options *options, const char *layout, vs_error **err);
+
+/**
  * Connection and request timeouts in milliseconds (0 keeps the current value).
  *
  * # Safety

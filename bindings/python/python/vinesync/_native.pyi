@@ -231,12 +231,13 @@ class Faults:
 @final
 class Sync:
     @staticmethod
-    def memory(*, prefix: Optional[str] = None) -> Sync: ...
+    def memory(*, prefix: Optional[str] = None, layout: Optional[str] = None) -> Sync: ...
     @staticmethod
     def etcd(
         nodes: Optional[Sequence[str]] = None,
         *,
         prefix: Optional[str] = None,
+        layout: Optional[str] = None,
         dial_timeout: Optional[float] = None,
         request_timeout: Optional[float] = None,
         ca_file: Optional[_Path] = None,
@@ -251,6 +252,7 @@ class Sync:
         nodes: Optional[Sequence[str]] = None,
         *,
         prefix: Optional[str] = None,
+        layout: Optional[str] = None,
         dial_timeout: Optional[float] = None,
         request_timeout: Optional[float] = None,
         ca_file: Optional[_Path] = None,
@@ -269,6 +271,7 @@ class Sync:
         *,
         nodes: Optional[Sequence[str]] = None,
         prefix: Optional[str] = None,
+        layout: Optional[str] = None,
         dial_timeout: Optional[float] = None,
         request_timeout: Optional[float] = None,
         ca_file: Optional[_Path] = None,
@@ -283,6 +286,7 @@ class Sync:
         *,
         nodes: Optional[Sequence[str]] = None,
         prefix: Optional[str] = None,
+        layout: Optional[str] = None,
         dial_timeout: Optional[float] = None,
         request_timeout: Optional[float] = None,
         ca_file: Optional[_Path] = None,

@@ -298,7 +298,10 @@ pub fn run_election(
     );
     let stalled = idle.is_err();
     match idle {
-        Ok(()) => scenario::check_keys_while_alive(context, &cluster, &prefix, &mut report),
+        Ok(()) => {
+            scenario::wait_out_killed_leases(killed.map(|(_, t)| t), ttl_s);
+            scenario::check_keys_while_alive(context, &cluster, &prefix, &mut report);
+        }
         Err(e) => {
             report.fail("progress", e);
             // What blocks the queue (diagnosis only).

@@ -275,9 +275,25 @@ pub fn wait_idle(workers: &mut [Worker], killed: &[usize], quiet: Duration) -> R
     }
 }
 
+/// A worker killed moments ago leaves its keys until its lease expires:
+/// before looking for leaks, wait until TTL + 1 s after the last kill. The
+/// live workers keep their leases alive meanwhile, so a key one of them
+/// leaked stays visible.
+pub fn wait_out_killed_leases(killed_at: impl IntoIterator<Item = u128>, ttl_s: u64) {
+    let Some(last_kill) = killed_at.into_iter().max() else {
+        return;
+    };
+    let expired_by = last_kill + u128::from(ttl_s * 1000 + 1000) * 1_000_000;
+    let left = expired_by.saturating_sub(clock::now());
+    std::thread::sleep(Duration::from_nanos(
+        u64::try_from(left).unwrap_or(u64::MAX),
+    ));
+}
+
 /// While every surviving worker is alive and idle, nothing may be left
 /// under the prefix: no holder, no waiter key (a cancelled acquisition
-/// removes its key at once, SPEC L8; a dead worker's lease may still live).
+/// removes its key at once, SPEC L8; a killed worker's keys are waited out
+/// first, see `wait_out_killed_leases`).
 pub fn check_keys_while_alive(
     context: &Context,
     cluster: &EtcdCluster,
@@ -464,7 +480,10 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
     let idle = wait_idle(&mut workers, &killed, quiet);
     let stalled = idle.is_err();
     match idle {
-        Ok(()) => check_keys_while_alive(context, &cluster, &prefix, &mut report),
+        Ok(()) => {
+            wait_out_killed_leases(killed_at.iter().map(|(_, t)| *t), plan.ttl_s);
+            check_keys_while_alive(context, &cluster, &prefix, &mut report);
+        }
         Err(e) => {
             report.fail("progress", e);
             // What blocks the queue (diagnosis only).

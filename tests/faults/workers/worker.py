@@ -18,8 +18,16 @@ import time
 import vinesync
 
 
+_say_lock = threading.Lock()
+
+
 def say(line: str) -> None:
-    print(line, flush=True)
+    # One line at a time: the watch and campaign threads both report, and
+    # print() writes the text and its newline separately (two lines once
+    # came out as one, and both events were lost to the checker).
+    with _say_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def now() -> int:

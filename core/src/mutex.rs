@@ -16,7 +16,6 @@ use tokio::sync::watch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::queue;
 use crate::session::{self, Session};
-use crate::store::Store;
 
 /// What an acquisition attempt ended with.
 pub(crate) enum Attempt {
@@ -179,10 +178,12 @@ impl Held {
         // If this future is dropped before the delete has answered, the
         // guard finishes the release in the background (SPEC H2).
         let pending = queue::KeyCleanup::new(self.session.clone(), self.key.clone());
+        // Our key's name is ours alone: a plain delete whose prev_kv says
+        // whether it was still ours (one write, no transaction).
         let deleted = self
             .session
             .backend()
-            .delete_owned(&self.key, self.revision)
+            .delete_unique(&self.key, self.revision)
             .await;
         // Only a delete that answered leaves nothing to clean up.
         let deleted_for_sure = deleted.is_ok();

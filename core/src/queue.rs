@@ -25,6 +25,7 @@ pub(crate) async fn wait_for_predecessors(
                     max_create_revision: Some(revision - 1),
                     descending: true,
                     limit: Some(1),
+                    keys_only: true,
                 },
             )
             .await?;

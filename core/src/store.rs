@@ -44,6 +44,8 @@ pub(crate) struct RangeOptions {
     pub descending: bool,
     /// At most this many keys (`None` = all).
     pub limit: Option<usize>,
+    /// Keys and revisions only: the values may be left empty.
+    pub keys_only: bool,
 }
 
 /// A range read's keys and the store revision it was taken at.

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, GetOptions, PutOptions, SortOrder, SortTarget, Txn, TxnOp,
-    TxnOpResponse,
+    Client, Compare, CompareOp, DeleteOptions, GetOptions, PutOptions, SortOrder, SortTarget, Txn,
+    TxnOp, TxnOpResponse,
 };
 
 use crate::error::{Error, Result};
@@ -55,6 +55,8 @@ fn key_value(kv: &etcd_client::KeyValue) -> KeyValue {
     }
 }
 
+/// The oldest key under `dir`; keys only: the callers compare create
+/// revisions, and a value can be large.
 fn first_of(dir: &str) -> TxnOp {
     TxnOp::get(
         dir,
@@ -62,7 +64,8 @@ fn first_of(dir: &str) -> TxnOp {
             GetOptions::new()
                 .with_prefix()
                 .with_sort(SortTarget::Create, SortOrder::Ascend)
-                .with_limit(1),
+                .with_limit(1)
+                .with_keys_only(),
         ),
     )
 }
@@ -80,7 +83,7 @@ impl EtcdStore {
         })
     }
 
-    async fn retry<T, F, Fut>(&self, what: &str, op: F) -> Result<T>
+    async fn retry<T, F, Fut>(&self, what: impl Fn() -> String, op: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
@@ -90,10 +93,13 @@ impl EtcdStore {
 
     async fn range_raw(&self, key: &str, options: GetOptions) -> Result<etcd_client::GetResponse> {
         let kv = self.client.kv_client();
-        self.retry(&format!("reading {key:?}"), || {
-            let (mut kv, key, options) = (kv.clone(), key.to_string(), options.clone());
-            async move { kv.get(key, Some(options)).await }
-        })
+        self.retry(
+            || format!("reading {key:?}"),
+            || {
+                let (mut kv, key, options) = (kv.clone(), key.to_string(), options.clone());
+                async move { kv.get(key, Some(options)).await }
+            },
+        )
         .await
     }
 }
@@ -141,6 +147,39 @@ impl EtcdStore {
     }
 }
 
+impl EtcdStore {
+    /// Deletes `key`, whose name is ours alone (`{lease:x}_{seq:x}`, see
+    /// [`Store::delete`]), and tells whether it still had create revision
+    /// `create_revision`: one plain delete with prev_kv instead of a
+    /// guarded transaction. Nobody else writes a key of that name, so the
+    /// delete cannot remove another holder's key; prev_kv's create revision
+    /// says whether it was still ours.
+    pub(crate) async fn delete_unique(&self, key: &str, create_revision: i64) -> Result<bool> {
+        let kv = self.client.kv_client();
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let response = self
+            .retry(
+                || format!("deleting {key:?}"),
+                || {
+                    attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (mut kv, key) = (kv.clone(), key.to_string());
+                    async move {
+                        kv.delete(key, Some(DeleteOptions::new().with_prev_key()))
+                            .await
+                    }
+                },
+            )
+            .await?;
+        match response.prev_kvs().first() {
+            Some(prev) => Ok(prev.create_revision() == create_revision),
+            // Already gone. After a retry, our own earlier attempt whose
+            // answer was lost may have deleted it: count that as deleted
+            // rather than report a lost key (as `delete_owned` does).
+            None => Ok(attempts.load(std::sync::atomic::Ordering::Relaxed) > 1),
+        }
+    }
+}
+
 impl Store for EtcdStore {
     type Watch = EtcdWatch;
 
@@ -148,12 +187,15 @@ impl Store for EtcdStore {
         let lease = self.client.lease_client();
         let attempts = std::sync::atomic::AtomicUsize::new(0);
         let granted = self
-            .retry(&format!("granting a {ttl}s lease"), || {
-                attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let mut lease = lease.clone();
-                let options = etcd_client::LeaseGrantOptions::new().with_id(id);
-                async move { lease.grant(ttl, Some(options)).await }
-            })
+            .retry(
+                || format!("granting a {ttl}s lease"),
+                || {
+                    attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let mut lease = lease.clone();
+                    let options = etcd_client::LeaseGrantOptions::new().with_id(id);
+                    async move { lease.grant(ttl, Some(options)).await }
+                },
+            )
             .await;
         match granted {
             Ok(granted) => Ok((granted.id(), granted.ttl())),
@@ -165,10 +207,13 @@ impl Store for EtcdStore {
             {
                 let client = self.client.lease_client();
                 let alive = self
-                    .retry(&format!("reading lease {id:x}"), || {
-                        let mut client = client.clone();
-                        async move { client.time_to_live(id, None).await }
-                    })
+                    .retry(
+                        || format!("reading lease {id:x}"),
+                        || {
+                            let mut client = client.clone();
+                            async move { client.time_to_live(id, None).await }
+                        },
+                    )
                     .await?;
                 Ok((id, alive.granted_ttl()))
             }
@@ -187,10 +232,13 @@ impl Store for EtcdStore {
         self.keepalives.forget(lease);
         let client = self.client.lease_client();
         let revoked = self
-            .retry(&format!("revoking lease {lease:x}"), || {
-                let mut client = client.clone();
-                async move { client.revoke(lease).await }
-            })
+            .retry(
+                || format!("revoking lease {lease:x}"),
+                || {
+                    let mut client = client.clone();
+                    async move { client.revoke(lease).await }
+                },
+            )
             .await;
         match revoked {
             Ok(_) => Ok(()),
@@ -216,10 +264,13 @@ impl Store for EtcdStore {
             ])
             .or_else([TxnOp::get(key, None), first_of(dir)]);
         let response = self
-            .retry(&format!("creating {key:?}"), || {
-                let (mut kv, txn) = (kv.clone(), txn.clone());
-                async move { kv.txn(txn).await }
-            })
+            .retry(
+                || format!("creating {key:?}"),
+                || {
+                    let (mut kv, txn) = (kv.clone(), txn.clone());
+                    async move { kv.txn(txn).await }
+                },
+            )
             .await?;
         let revision = response.header().map_or(0, |h| h.revision());
         let mut gets = response
@@ -266,6 +317,9 @@ impl Store for EtcdStore {
         if let Some(limit) = options.limit {
             get = get.with_limit(i64::try_from(limit).unwrap_or(i64::MAX));
         }
+        if options.keys_only {
+            get = get.with_keys_only();
+        }
         let response = self.range_raw(dir, get).await?;
         Ok(Range {
             kvs: response.kvs().iter().map(key_value).collect(),
@@ -288,11 +342,14 @@ impl Store for EtcdStore {
             )]);
         let attempts = std::sync::atomic::AtomicUsize::new(0);
         let response = self
-            .retry(&format!("deleting {key:?}"), || {
-                attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let (mut kv, txn) = (kv.clone(), txn.clone());
-                async move { kv.txn(txn).await }
-            })
+            .retry(
+                || format!("deleting {key:?}"),
+                || {
+                    attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (mut kv, txn) = (kv.clone(), txn.clone());
+                    async move { kv.txn(txn).await }
+                },
+            )
             .await?;
         if response.succeeded() {
             return Ok(true);
@@ -321,10 +378,13 @@ impl Store for EtcdStore {
                 Some(PutOptions::new().with_ignore_lease()),
             )]);
         let response = self
-            .retry(&format!("updating {key:?}"), || {
-                let (mut kv, txn) = (kv.clone(), txn.clone());
-                async move { kv.txn(txn).await }
-            })
+            .retry(
+                || format!("updating {key:?}"),
+                || {
+                    let (mut kv, txn) = (kv.clone(), txn.clone());
+                    async move { kv.txn(txn).await }
+                },
+            )
             .await?;
         Ok(response.succeeded())
     }
@@ -332,20 +392,26 @@ impl Store for EtcdStore {
     async fn delete(&self, key: &str) -> Result<bool> {
         let kv = self.client.kv_client();
         let response = self
-            .retry(&format!("deleting {key:?}"), || {
-                let (mut kv, key) = (kv.clone(), key.to_string());
-                async move { kv.delete(key, None).await }
-            })
+            .retry(
+                || format!("deleting {key:?}"),
+                || {
+                    let (mut kv, key) = (kv.clone(), key.to_string());
+                    async move { kv.delete(key, None).await }
+                },
+            )
             .await?;
         Ok(response.deleted() > 0)
     }
 
     async fn compact(&self, revision: i64) -> Result<()> {
         let kv = self.client.kv_client();
-        self.retry(&format!("compacting at revision {revision}"), || {
-            let mut kv = kv.clone();
-            async move { kv.compact(revision, None).await }
-        })
+        self.retry(
+            || format!("compacting at revision {revision}"),
+            || {
+                let mut kv = kv.clone();
+                async move { kv.compact(revision, None).await }
+            },
+        )
         .await
         .map(|_| ())
     }

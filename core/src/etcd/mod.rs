@@ -256,13 +256,22 @@ impl Store for EtcdStore {
         dir: &str,
     ) -> Result<Created> {
         let kv = self.client.kv_client();
-        let txn = Txn::new()
+        let own_put = TxnOp::put(key, value, Some(PutOptions::new().with_lease(lease)));
+        // The general path: put-if-absent, plus the first key of the
+        // directory (a range sorted by create revision, which etcd 3.4
+        // answers by reading the whole directory).
+        let queued = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([
-                TxnOp::put(key, value, Some(PutOptions::new().with_lease(lease))),
-                first_of(dir),
-            ])
+            .and_then([own_put.clone(), first_of(dir)])
             .or_else([TxnOp::get(key, None), first_of(dir)]);
+        // Fast path, same request: a directory without any key (so without
+        // ours either) takes the put alone, and our key is the first. A
+        // compare over an empty range compares a zero key-value, so
+        // "create revision = 0 over the prefix" holds only when it is empty.
+        let txn = Txn::new()
+            .when([Compare::create_revision(dir, CompareOp::Equal, 0).with_prefix()])
+            .and_then([own_put])
+            .or_else([TxnOp::txn(queued)]);
         let response = self
             .retry(
                 || format!("creating {key:?}"),
@@ -272,7 +281,29 @@ impl Store for EtcdStore {
                 },
             )
             .await?;
+        // The outer header's revision: the put's, when this request wrote.
         let revision = response.header().map_or(0, |h| h.revision());
+        if response.succeeded() {
+            let first = KeyValue {
+                key: key.to_string(),
+                value: Vec::new(),
+                create_revision: revision,
+                mod_revision: revision,
+                lease,
+            };
+            return Ok(Created {
+                revision,
+                first: Some(first),
+            });
+        }
+        let Some(response) = response.op_responses().into_iter().find_map(|op| match op {
+            TxnOpResponse::Txn(inner) => Some(inner),
+            _ => None,
+        }) else {
+            return Err(Error::internal(format!(
+                "creating {key:?}: the transaction's answer has no nested answer"
+            )));
+        };
         let mut gets = response
             .op_responses()
             .into_iter()

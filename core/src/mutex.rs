@@ -52,6 +52,7 @@ pub(crate) async fn attempt(
         .first
         .as_ref()
         .is_some_and(|first| first.create_revision == revision);
+    let predecessor = created.predecessor;
     if !first_is_ours {
         if try_only {
             cleanup.delete_now().await?;
@@ -61,7 +62,7 @@ pub(crate) async fn attempt(
         tokio::select! {
             biased;
             _ = session::wait_lost(&mut lost) => return Ok(Attempt::Retry),
-            waited = queue::wait_for_predecessors(&backend, dir, revision) => waited?,
+            waited = queue::wait_for_predecessors_from(&backend, dir, revision, predecessor) => waited?,
         }
         let recheck = !cfg!(feature = "mutant-no-l9-recheck");
         if recheck && !queue::still_ours(&backend, &key, revision).await? {

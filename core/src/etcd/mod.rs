@@ -70,6 +70,22 @@ fn first_of(dir: &str) -> TxnOp {
     )
 }
 
+/// The two newest keys under `dir`, keys only. Read in the transaction
+/// that wrote our key, right after it: ours (the store's newest revision)
+/// and our predecessor in the queue, if any.
+fn newest_two_of(dir: &str) -> TxnOp {
+    TxnOp::get(
+        dir,
+        Some(
+            GetOptions::new()
+                .with_prefix()
+                .with_sort(SortTarget::Create, SortOrder::Descend)
+                .with_limit(2)
+                .with_keys_only(),
+        ),
+    )
+}
+
 impl EtcdStore {
     /// Connects to `options.nodes` and checks the cluster answers.
     pub async fn connect(options: &Options) -> Result<EtcdStore> {
@@ -262,7 +278,7 @@ impl Store for EtcdStore {
         // answers by reading the whole directory).
         let queued = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([own_put.clone(), first_of(dir)])
+            .and_then([own_put.clone(), newest_two_of(dir)])
             .or_else([TxnOp::get(key, None), first_of(dir)]);
         // Fast path, same request: a directory without any key (so without
         // ours either) takes the put alone, and our key is the first. A
@@ -294,6 +310,7 @@ impl Store for EtcdStore {
             return Ok(Created {
                 revision,
                 first: Some(first),
+                predecessor: None,
             });
         }
         let Some(response) = response.op_responses().into_iter().find_map(|op| match op {
@@ -312,8 +329,30 @@ impl Store for EtcdStore {
                 _ => None,
             });
         if response.succeeded() {
-            let first = gets.next().and_then(|g| g.kvs().first().map(key_value));
-            return Ok(Created { revision, first });
+            // [ours, predecessor]: no predecessor means ours is the first.
+            let newest: Vec<KeyValue> = gets
+                .next()
+                .map(|g| g.kvs().iter().map(key_value).collect())
+                .unwrap_or_default();
+            return Ok(match newest.as_slice() {
+                [ours] if ours.create_revision == revision => Created {
+                    revision,
+                    first: Some(ours.clone()),
+                    predecessor: None,
+                },
+                // Not the first; the first itself was not read.
+                [ours, predecessor] if ours.create_revision == revision => Created {
+                    revision,
+                    first: None,
+                    predecessor: Some(predecessor.clone()),
+                },
+                // Unexpected: say nothing; the waiter reads the queue.
+                _ => Created {
+                    revision,
+                    first: None,
+                    predecessor: None,
+                },
+            });
         }
         // The key exists. Keys are unique per attempt, so this is our own
         // earlier try whose answer was lost in a retry: adopt it.
@@ -323,6 +362,7 @@ impl Store for EtcdStore {
             Some(kv) if kv.lease == lease => Ok(Created {
                 revision: kv.create_revision,
                 first,
+                predecessor: None,
             }),
             _ => Err(Error::internal(format!("key {key:?} already exists"))),
         }

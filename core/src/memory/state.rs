@@ -209,6 +209,7 @@ impl State {
         Ok(Created {
             revision: rev,
             first,
+            predecessor: None,
         })
     }
 

@@ -2,11 +2,20 @@
 # instead, all measured in the same run on a fresh etcd: the Rust rows and
 # baselines (bench/src), and lock+unlock from C, Go and Python (release
 # builds of libvinesync and of the wheel) with python-etcd3 as the Python
-# baseline. BENCH_ARGS=--quick measures less. Results: bench-results/.
+# baseline. BENCH_ARGS=--quick measures less. Results: bench-results/, and
+# the table (with machine, etcd version and date) in bench/RESULTS.md.
+#
+# Ratios are measured interleaved: in-process rows alternate baseline and
+# subject in short rounds; the C, Go and Python etcd rows run BENCH_ROUNDS
+# short rounds, each between two rounds of the Rust floor in its own process.
+# Then the etcd rows again on the newest pinned etcd (mk/etcd.mk).
 
 BENCH_OUT   := bench-results
 BENCH_VENV   = $(PY_DIR)/bench-venv
 BENCH_QUICK := $(if $(filter --quick,$(BENCH_ARGS)),1,0)
+BENCH_ROUNDS := $(if $(filter 1,$(BENCH_QUICK)),5,15)
+BENCH_ROUND_OPS := $(if $(filter 1,$(BENCH_QUICK)),10,30)
+BENCH_BIN = $(TARGET_DIR)/release/vinesync-bench
 
 .PHONY: bench bench-build
 
@@ -27,11 +36,26 @@ bench-build: etcd-harness ## build what make bench runs (release libvinesync, wh
 	$(BENCH_VENV)/bin/pip install -q --force-reinstall $(PY_DIR)/release-wheels/vinesync-*.whl
 	$(BENCH_VENV)/bin/pip install -q "etcd3==0.12.0" "protobuf<3.21"
 
-bench: bench-build ## benchmarks against same-run baselines on a fresh etcd; table + bench-results/results.{json,csv}
+bench: bench-build etcd-versions ## benchmarks against same-run baselines on a fresh etcd; table + bench-results/ + bench/RESULTS.md
 	@mkdir -p $(BENCH_OUT)
 	BENCH_QUICK=$(BENCH_QUICK) $(ETCD_RUN) -- bash -c '\
 	  set -euo pipefail; \
 	  $(C_BUILD)/bench_c > $(BENCH_OUT)/external.jsonl; \
 	  $(C_BUILD)/bench_go >> $(BENCH_OUT)/external.jsonl; \
 	  $(BENCH_VENV)/bin/python bench/python/bench.py >> $(BENCH_OUT)/external.jsonl; \
-	  $(TARGET_DIR)/release/vinesync-bench --out $(BENCH_OUT) --external $(BENCH_OUT)/external.jsonl $(BENCH_ARGS)'
+	  : > $(BENCH_OUT)/rounds.jsonl; \
+	  for round in $$(seq $(BENCH_ROUNDS)); do \
+	    for program in $(C_BUILD)/bench_c $(C_BUILD)/bench_go "$(BENCH_VENV)/bin/python bench/python/bench.py"; do \
+	      BENCH_ETCD_OPS=$(BENCH_ROUND_OPS) $(BENCH_BIN) floor-round >> $(BENCH_OUT)/rounds.jsonl; \
+	      BENCH_ETCD_OPS=$(BENCH_ROUND_OPS) $$program >> $(BENCH_OUT)/rounds.jsonl; \
+	    done; \
+	  done; \
+	  BENCH_ETCD_OPS=$(BENCH_ROUND_OPS) $(BENCH_BIN) floor-round >> $(BENCH_OUT)/rounds.jsonl; \
+	  $(BENCH_BIN) --out $(BENCH_OUT) --external $(BENCH_OUT)/external.jsonl \
+	    --external-rounds $(BENCH_OUT)/rounds.jsonl $(BENCH_ARGS)'
+	VINESYNC_ETCD_DIR=$(ETCD_BUILDS)/$(ETCD_NEWEST) $(ETCD_RUN) -- \
+	  $(BENCH_BIN) --etcd-only --out $(BENCH_OUT)/etcd-$(ETCD_NEWEST) $(BENCH_ARGS)
+	{ printf '# make bench results\n\nWritten by `make bench` (mk/bench.mk); targets from issue 22. '; \
+	  printf 'Misses are shown as measured.\n\n'; \
+	  cat $(BENCH_OUT)/results.md; echo; cat $(BENCH_OUT)/etcd-$(ETCD_NEWEST)/results.md; } > bench/RESULTS.md
+	@echo "table written to bench/RESULTS.md"

@@ -63,24 +63,31 @@ static vs_sync *open_sync(int etcd) {
 int main(void) {
   int quick = getenv("BENCH_QUICK") && strcmp(getenv("BENCH_QUICK"), "1") == 0;
   int batch = quick ? 200 : 2000, batches = quick ? 10 : 50, etcd_ops = quick ? 50 : 500;
+  /* One short round of the interleaved etcd ratio (make bench alternates
+     this program with the Rust floor): the etcd row only, BENCH_ETCD_OPS ops. */
+  int etcd_only = getenv("BENCH_ETCD_OPS") != NULL;
+  if (etcd_only) etcd_ops = atoi(getenv("BENCH_ETCD_OPS"));
+  if (etcd_ops < 1) etcd_ops = 1;
   double *samples = malloc(sizeof(double) * (size_t)(etcd_ops > batches ? etcd_ops : batches));
   if (!samples) return 1;
 
-  vs_sync *memory = open_sync(0);
-  if (!memory) return 1;
-  for (int i = 0; i < batch; i++)
-    if (lock_unlock(memory)) return 1;
   double total = 0;
-  for (int b = 0; b < batches; b++) {
-    double t = now_ns();
+  if (!etcd_only) {
+    vs_sync *memory = open_sync(0);
+    if (!memory) return 1;
     for (int i = 0; i < batch; i++)
       if (lock_unlock(memory)) return 1;
-    double elapsed = now_ns() - t;
-    samples[b] = elapsed / batch;
-    total += elapsed;
+    for (int b = 0; b < batches; b++) {
+      double t = now_ns();
+      for (int i = 0; i < batch; i++)
+        if (lock_unlock(memory)) return 1;
+      double elapsed = now_ns() - t;
+      samples[b] = elapsed / batch;
+      total += elapsed;
+    }
+    emit("memory", samples, batches, total, (long)batch * batches);
+    vs_sync_free(&memory);
   }
-  emit("memory", samples, batches, total, (long)batch * batches);
-  vs_sync_free(&memory);
 
   const char *nodes = getenv("VINESYNC_NODES");
   if (nodes && *nodes) {

@@ -19,6 +19,11 @@ import vinesync
 QUICK = os.environ.get("BENCH_QUICK") == "1"
 BATCH, BATCHES = (200, 10) if QUICK else (2000, 50)
 ETCD_OPS = 50 if QUICK else 500
+# One short round of the interleaved etcd ratio (make bench alternates this
+# program with the Rust floor): the vinesync etcd row only.
+ROUND_OPS = int(os.environ.get("BENCH_ETCD_OPS", "0") or 0)
+if ROUND_OPS > 0:
+    ETCD_OPS = ROUND_OPS
 
 
 def emit(section: str, kind: str, samples: List[float], total_ns: float, ops: int) -> None:
@@ -65,13 +70,14 @@ def singles(section: str, kind: str, op: Callable[[], None]) -> None:
 
 
 def main() -> int:
-    memory = vinesync.Sync.memory(prefix="/bench/python")
+    if ROUND_OPS == 0:
+        memory = vinesync.Sync.memory(prefix="/bench/python")
 
-    def memory_op() -> None:
-        memory.lock("bench", ttl=60).unlock()
+        def memory_op() -> None:
+            memory.lock("bench", ttl=60).unlock()
 
-    batches(memory_op)
-    memory.close()
+        batches(memory_op)
+        memory.close()
 
     nodes = [n for n in os.environ.get("VINESYNC_NODES", "").split(",") if n]
     if not nodes:
@@ -84,6 +90,8 @@ def main() -> int:
 
     singles("etcd", "lock+unlock", etcd_op)
     etcd.close()
+    if ROUND_OPS > 0:
+        return 0
 
     try:
         import etcd3  # type: ignore[import-untyped]

@@ -9,6 +9,7 @@
 mod etcd;
 mod external;
 mod failover;
+mod footprint;
 mod memory;
 mod stats;
 mod table;
@@ -29,6 +30,10 @@ pub struct Plan {
     pub handoffs: usize,
     /// Operations per etcd latency measurement.
     pub etcd_ops: usize,
+    /// Interleaved rounds of an etcd ratio (baseline and subject alternating).
+    pub etcd_rounds: usize,
+    /// Held locks and parked waiters of the footprint rows.
+    pub footprint: usize,
     /// Handoffs per contended etcd measurement.
     pub etcd_handoffs: usize,
     /// Elections per resign measurement.
@@ -44,6 +49,8 @@ impl Plan {
             batches: 50,
             handoffs: 4_000,
             etcd_ops: 500,
+            etcd_rounds: 20,
+            footprint: 10_000,
             etcd_handoffs: 500,
             etcd_elections: 50,
             failovers: 5,
@@ -56,6 +63,8 @@ impl Plan {
             batches: 10,
             handoffs: 500,
             etcd_ops: 50,
+            etcd_rounds: 10,
+            footprint: 1_000,
             etcd_handoffs: 100,
             etcd_elections: 10,
             failovers: 2,
@@ -79,6 +88,23 @@ pub fn compare(
     row.met = Some(met(ratio));
 }
 
+/// Sets `row`'s ratio from interleaved rounds: the median of the per-round
+/// speed ratios (baseline time / row time), with their interquartile range.
+pub fn compare_rounds(
+    row: &mut Row,
+    baseline: &str,
+    ratios: &[f64],
+    target: &str,
+    met: impl Fn(f64) -> bool,
+) {
+    let (median, spread) = stats::ratio_stats(ratios);
+    row.baseline = Some(format!("{baseline}, median of {} rounds", ratios.len()));
+    row.ratio = Some(median);
+    row.spread = Some(spread);
+    row.target = Some(target.to_string());
+    row.met = Some(met(median));
+}
+
 /// Tail-latency comparison: `row`'s p99 must be at most `limit` × the baseline's.
 pub fn compare_p99(row: &mut Row, baseline: &str, baseline_p99: f64, limit: f64) {
     let ratio = baseline_p99 / row.p99_ns;
@@ -92,6 +118,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("candidate") {
         return candidate(&args[2..]);
+    }
+    if args.get(1).map(String::as_str) == Some("floor-round") {
+        return floor_round();
+    }
+    if args.get(1).map(String::as_str) == Some("footprint") {
+        return footprint_child(&args[2..]);
     }
     let quick = std::env::args().any(|a| a == "--quick");
     let out_dir = std::env::args()
@@ -111,13 +143,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // `--etcd-only`: the etcd rows alone (the run on the newest pinned etcd).
+    let etcd_only = args.iter().any(|a| a == "--etcd-only");
+    let mut etcd_version = "none (VINESYNC_NODES not set)".to_string();
     let rows = runtime.block_on(async {
         let mut rows = Vec::new();
-        rows.extend(memory::run(&plan).await?);
+        if !etcd_only {
+            rows.extend(memory::run(&plan).await?);
+            rows.extend(footprint::run(plan.footprint, false).await?);
+        }
         match std::env::var("VINESYNC_NODES") {
             Ok(nodes) if !nodes.is_empty() => {
-                let nodes = nodes.split(',').map(String::from).collect();
-                rows.extend(etcd::run(&plan, nodes).await?);
+                let nodes: Vec<String> = nodes.split(',').map(String::from).collect();
+                etcd_version = etcd::server_version(&nodes).await;
+                rows.extend(etcd::run(&plan, nodes.clone()).await?);
+                if !etcd_only {
+                    rows.extend(footprint::run(plan.footprint, true).await?);
+                }
             }
             _ => eprintln!(
                 "vinesync-bench: VINESYNC_NODES is not set: etcd rows skipped (make bench sets it)"
@@ -144,7 +186,40 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // `--external-rounds FILE`: the C, Go and Python etcd rows alternating
+    // with the Rust floor in separate processes (see mk/bench.mk).
+    let rounds = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .filter(|(flag, _)| *flag == "--external-rounds")
+        .map(|(_, file)| PathBuf::from(file));
+    for file in rounds {
+        if let Err(error) = external::merge_rounds(&mut rows, &file) {
+            eprintln!("vinesync-bench: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
     println!("{}", table::render(&rows));
+    let header = format!(
+        "## {} run, etcd {etcd_version}, {}\n\nMachine: {}.{}",
+        if quick {
+            "Quick (`BENCH_ARGS=--quick`)"
+        } else {
+            "Full"
+        },
+        utc_now(),
+        machine(),
+        if etcd_only { " etcd rows only." } else { "" }
+    );
+    if let Err(error) = std::fs::create_dir_all(&out_dir)
+        .and_then(|()| std::fs::write(out_dir.join("results.md"), table::markdown(&rows, &header)))
+    {
+        eprintln!(
+            "vinesync-bench: writing {}/results.md: {error}",
+            out_dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
     match table::write_files(&rows, &out_dir) {
         Ok(()) => {
             println!(
@@ -158,6 +233,104 @@ fn main() -> ExitCode {
                 "vinesync-bench: writing results to {}: {error}",
                 out_dir.display()
             );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The date and time, UTC (from `date`: no clock crate for one line).
+fn utc_now() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "unknown date".to_string(), |d| d.trim().to_string())
+}
+
+/// CPU model, cores and kernel, for the results file.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "unknown".into(), |k| k.trim().to_string());
+    format!("{cpu}, {cores} cores available, Linux {kernel}")
+}
+
+/// `vinesync-bench floor-round`: one round of the 2-write floor
+/// (`BENCH_ETCD_OPS` operations on `VINESYNC_NODES`), as a JSON line for
+/// `--external-rounds`.
+fn floor_round() -> ExitCode {
+    let nodes: Vec<String> = std::env::var("VINESYNC_NODES")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect();
+    let ops = std::env::var("BENCH_ETCD_OPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(25usize)
+        .max(1);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("vinesync-bench floor-round: cannot start a runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(etcd::floor_round(&nodes, ops)) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("vinesync-bench floor-round: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `vinesync-bench footprint memory|etcd held|parked|threads N`: one
+/// footprint measurement in a fresh process.
+fn footprint_child(args: &[String]) -> ExitCode {
+    let (Some(backend), Some(what), Some(n)) = (
+        args.first(),
+        args.get(1),
+        args.get(2).and_then(|n| n.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: vinesync-bench footprint memory|etcd held|parked|threads N");
+        return ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("vinesync-bench footprint: cannot start a runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(footprint::child(backend, what, n)) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("vinesync-bench footprint: {error}");
             ExitCode::FAILURE
         }
     }

@@ -19,6 +19,41 @@ pub struct Row {
     /// The target as text, and whether it is met.
     pub target: Option<String>,
     pub met: Option<bool>,
+    /// For interleaved ratios: the interquartile range of the per-round
+    /// ratios (`ratio` is their median).
+    pub spread: Option<[f64; 2]>,
+    /// A value that is not a latency (footprint rows: bytes, threads).
+    pub note: Option<String>,
+}
+
+impl Row {
+    /// A row that reports a value other than a latency.
+    pub fn note(section: &str, name: &str, note: String) -> Row {
+        Row {
+            section: section.to_string(),
+            name: name.to_string(),
+            median_ns: f64::NAN,
+            p99_ns: f64::NAN,
+            ops_per_sec: f64::NAN,
+            baseline: None,
+            ratio: None,
+            target: None,
+            met: None,
+            spread: None,
+            note: Some(note),
+        }
+    }
+}
+
+/// Median and interquartile range of per-round ratios.
+pub fn ratio_stats(ratios: &[f64]) -> (f64, [f64; 2]) {
+    let mut sorted: Vec<f64> = ratios.iter().copied().filter(|r| r.is_finite()).collect();
+    if sorted.is_empty() {
+        return (f64::NAN, [f64::NAN, f64::NAN]);
+    }
+    sorted.sort_by(f64::total_cmp);
+    let at = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+    (at(0.5), [at(0.25), at(0.75)])
 }
 
 /// Latency samples of one measurement.
@@ -42,6 +77,22 @@ impl Samples {
 
     pub fn record(&mut self, elapsed: Duration) {
         self.record_batch(elapsed, 1);
+    }
+
+    /// Adds another measurement's samples, total time and operations.
+    pub fn extend(&mut self, other: &Samples) {
+        self.nanos.extend_from_slice(&other.nanos);
+        self.total += other.total;
+        self.ops += other.ops;
+    }
+
+    /// Mean time per operation (total / ops).
+    pub fn mean_ns(&self) -> f64 {
+        if self.ops == 0 {
+            f64::NAN
+        } else {
+            self.total.as_nanos() as f64 / self.ops as f64
+        }
     }
 
     /// Throughput measured separately (e.g. concurrent clients).
@@ -76,6 +127,8 @@ impl Samples {
             ratio: None,
             target: None,
             met: None,
+            spread: None,
+            note: None,
         }
     }
 }

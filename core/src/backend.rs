@@ -109,6 +109,29 @@ macro_rules! dispatch {
     }};
 }
 
+impl Backend {
+    /// Releases a key whose name is ours alone if it still has create
+    /// revision `create_revision`; returns whether it did. On etcd one plain
+    /// delete with prev_kv ([`EtcdStore::delete_unique`]), elsewhere the
+    /// guarded delete. Same injection point as `delete_owned`: it is the
+    /// same release.
+    pub async fn delete_unique(&self, key: &str, create_revision: i64) -> Result<bool> {
+        #[cfg(feature = "test-util")]
+        self.injector
+            .point("delete_owned", crate::inject::Phase::Before)
+            .await?;
+        let result = match &self.store {
+            Kind::Memory(s) => s.delete_owned(key, create_revision).await,
+            Kind::Etcd(s) => s.delete_unique(key, create_revision).await,
+        };
+        #[cfg(feature = "test-util")]
+        self.injector
+            .point("delete_owned", crate::inject::Phase::After)
+            .await?;
+        result
+    }
+}
+
 /// Like `dispatch!` without injection points (keepalives, revokes and
 /// compaction run on timers or at close, outside the calls under test).
 macro_rules! dispatch_plain {

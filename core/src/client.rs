@@ -59,8 +59,13 @@ struct Inner {
     /// The value of this handle's lock keys (host, pid, handle id) as a
     /// JSON object without its closing brace.
     holder_value: Vec<u8>,
-    /// Sessions by lease TTL in seconds.
-    sessions: tokio::sync::Mutex<HashMap<i64, Arc<Session>>>,
+    /// Sessions by lease TTL in seconds. A plain mutex, never held across
+    /// an await: an acquisition on a live session only looks it up.
+    sessions: Mutex<HashMap<i64, Arc<Session>>>,
+    /// Held while a session is being started (its lease granted) and while
+    /// the sessions are cleared, so a handle grants one lease per TTL and a
+    /// grant cannot slip a session in after `close` collected them.
+    granting: tokio::sync::Mutex<()>,
     /// Every session started, also those an `init` replaced while guards
     /// or leaders still use them: `close` revokes them all.
     started: Mutex<Vec<std::sync::Weak<Session>>>,
@@ -111,7 +116,8 @@ impl Client {
                 options: RwLock::new(options),
                 handle_id,
                 holder_value,
-                sessions: tokio::sync::Mutex::new(HashMap::new()),
+                sessions: Mutex::new(HashMap::new()),
+                granting: tokio::sync::Mutex::new(()),
                 started: Mutex::new(Vec::new()),
                 held: Mutex::new(HashMap::new()),
                 seq: AtomicU64::new(0),
@@ -177,7 +183,8 @@ impl Client {
                 let store = EtcdStore::connect(&options).await?;
                 *write(&self.inner.backend) = Backend::etcd(store);
                 // Old sessions stay with the guards and leaders using them.
-                self.inner.sessions.lock().await.clear();
+                let _granting = self.inner.granting.lock().await;
+                lock(&self.inner.sessions).clear();
             }
         }
         *write(&self.inner.options) = options;
@@ -445,14 +452,9 @@ impl Client {
         }
         // Strong references first: a session only the map holds would be
         // dropped (and its lease left to expire) by clearing the map.
-        let current: Vec<Arc<Session>> = self
-            .inner
-            .sessions
-            .lock()
-            .await
-            .drain()
-            .map(|(_, s)| s)
-            .collect();
+        let _granting = self.inner.granting.lock().await;
+        let current: Vec<Arc<Session>> =
+            lock(&self.inner.sessions).drain().map(|(_, s)| s).collect();
         let started: Vec<_> = std::mem::take(&mut *lock(&self.inner.started));
         let mut sessions = current;
         for session in started.iter().filter_map(std::sync::Weak::upgrade) {
@@ -535,14 +537,26 @@ impl Client {
         value
     }
 
+    /// The live session for `ttl` seconds, if there is one.
+    fn live_session(&self, ttl: i64) -> Option<Arc<Session>> {
+        lock(&self.inner.sessions)
+            .get(&ttl)
+            .filter(|session| !session.is_lost())
+            .cloned()
+    }
+
     /// The live session for `ttl` seconds, granting a lease if needed.
     async fn session(&self, ttl: i64) -> Result<Arc<Session>> {
-        let mut sessions = self.inner.sessions.lock().await;
+        // Fast path: no await, so one slow grant (below) cannot stall the
+        // acquisitions that already have a live session.
+        if let Some(session) = self.live_session(ttl) {
+            self.check_open()?;
+            return Ok(session);
+        }
+        let _granting = self.inner.granting.lock().await;
         self.check_open()?;
-        if let Some(session) = sessions.get(&ttl) {
-            if !session.is_lost() {
-                return Ok(session.clone());
-            }
+        if let Some(session) = self.live_session(ttl) {
+            return Ok(session);
         }
         let session = Session::start(
             self.backend(),
@@ -552,7 +566,7 @@ impl Client {
             self.inner.losses.clone(),
         )
         .await?;
-        sessions.insert(ttl, session.clone());
+        lock(&self.inner.sessions).insert(ttl, session.clone());
         let mut started = lock(&self.inner.started);
         started.retain(|s| s.strong_count() > 0);
         started.push(Arc::downgrade(&session));
@@ -608,7 +622,8 @@ impl Faults<'_> {
     pub async fn crash(&self) {
         self.suspend_keepalive(true);
         self.client.inner.closed.store(true, Ordering::Release);
-        let sessions: Vec<_> = self.client.inner.sessions.lock().await.drain().collect();
+        let _granting = self.client.inner.granting.lock().await;
+        let sessions: Vec<_> = lock(&self.client.inner.sessions).drain().collect();
         for (_, session) in &sessions {
             session.abandon();
         }
@@ -637,7 +652,7 @@ impl Faults<'_> {
 
     /// Lease ids of this handle's live sessions.
     pub async fn lease_ids(&self) -> Vec<i64> {
-        let sessions = self.client.inner.sessions.lock().await;
+        let sessions = lock(&self.client.inner.sessions);
         sessions
             .values()
             .filter(|s| !s.is_lost())

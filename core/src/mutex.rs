@@ -16,7 +16,6 @@ use tokio::sync::watch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::queue;
 use crate::session::{self, Session};
-use crate::store::Store;
 
 /// What an acquisition attempt ended with.
 pub(crate) enum Attempt {
@@ -53,6 +52,7 @@ pub(crate) async fn attempt(
         .first
         .as_ref()
         .is_some_and(|first| first.create_revision == revision);
+    let predecessor = created.predecessor;
     if !first_is_ours {
         if try_only {
             cleanup.delete_now().await?;
@@ -62,7 +62,7 @@ pub(crate) async fn attempt(
         tokio::select! {
             biased;
             _ = session::wait_lost(&mut lost) => return Ok(Attempt::Retry),
-            waited = queue::wait_for_predecessors(&backend, dir, revision) => waited?,
+            waited = queue::wait_for_predecessors_from(&backend, dir, revision, predecessor) => waited?,
         }
         let recheck = !cfg!(feature = "mutant-no-l9-recheck");
         if recheck && !queue::still_ours(&backend, &key, revision).await? {
@@ -179,10 +179,12 @@ impl Held {
         // If this future is dropped before the delete has answered, the
         // guard finishes the release in the background (SPEC H2).
         let pending = queue::KeyCleanup::new(self.session.clone(), self.key.clone());
+        // Our key's name is ours alone: a plain delete whose prev_kv says
+        // whether it was still ours (one write, no transaction).
         let deleted = self
             .session
             .backend()
-            .delete_owned(&self.key, self.revision)
+            .delete_unique(&self.key, self.revision)
             .await;
         // Only a delete that answered leaves nothing to clean up.
         let deleted_for_sure = deleted.is_ok();

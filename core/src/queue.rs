@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::Session;
-use crate::store::{RangeOptions, Store, Watch, WatchEvent, WatchNext};
+use crate::store::{KeyValue, RangeOptions, Store, Watch, WatchEvent, WatchNext};
 
 /// Returns once no key under `dir` is older than `revision`.
 pub(crate) async fn wait_for_predecessors(
@@ -17,7 +17,23 @@ pub(crate) async fn wait_for_predecessors(
     dir: &str,
     revision: i64,
 ) -> Result<()> {
+    wait_for_predecessors_from(backend, dir, revision, None).await
+}
+
+/// [`wait_for_predecessors`], starting with `known`, the predecessor the
+/// create read in its own transaction (no range needed for the first wait:
+/// keys older than ours can only disappear, never appear, after our write).
+pub(crate) async fn wait_for_predecessors_from(
+    backend: &Backend,
+    dir: &str,
+    revision: i64,
+    mut known: Option<KeyValue>,
+) -> Result<()> {
     loop {
+        if let Some(predecessor) = known.take() {
+            wait_for_delete(backend, &predecessor.key, predecessor.create_revision).await?;
+            continue;
+        }
         let older = backend
             .range(
                 dir,
@@ -25,6 +41,7 @@ pub(crate) async fn wait_for_predecessors(
                     max_create_revision: Some(revision - 1),
                     descending: true,
                     limit: Some(1),
+                    keys_only: true,
                 },
             )
             .await?;

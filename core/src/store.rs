@@ -31,8 +31,14 @@ pub struct KeyValue {
 pub(crate) struct Created {
     /// The revision of the write = the new key's create revision.
     pub revision: i64,
-    /// The key with the lowest create revision under the directory, after the write.
+    /// The key with the lowest create revision under the directory, after
+    /// the write. `None` when the store did not read it: then the new key
+    /// is not the first, and `predecessor` names the key before it.
     pub first: Option<KeyValue>,
+    /// When the new key is not the first: the newest key older than it
+    /// (its predecessor in the queue), if the store read it in the same
+    /// transaction; `None` leaves the waiter to read it.
+    pub predecessor: Option<KeyValue>,
 }
 
 /// A range read sorted by create revision.
@@ -44,6 +50,8 @@ pub(crate) struct RangeOptions {
     pub descending: bool,
     /// At most this many keys (`None` = all).
     pub limit: Option<usize>,
+    /// Keys and revisions only: the values may be left empty.
+    pub keys_only: bool,
 }
 
 /// A range read's keys and the store revision it was taken at.

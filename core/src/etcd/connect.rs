@@ -131,7 +131,7 @@ pub(super) async fn connect(options: &Options) -> Result<Client> {
     let kv = client.kv_client();
     let probe = format!("{}/", options.trimmed_prefix());
     let probed = errors::retry(
-        &format!("connecting to etcd at {names}"),
+        || format!("connecting to etcd at {names}"),
         &names,
         options.dial_timeout,
         || {

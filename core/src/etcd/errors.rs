@@ -90,8 +90,10 @@ pub(super) fn to_error(what: &str, error: etcd_client::Error) -> Error {
 
 /// Runs `op` until it succeeds, fails for good, or `timeout` passes (then
 /// `Unavailable`, with the last failure and the endpoints in the message).
+/// `what` names the operation; it is formatted only on a failure (not on
+/// every request's success path).
 pub(super) async fn retry<T, F, Fut>(
-    what: &str,
+    what: impl Fn() -> String,
     endpoints: &str,
     timeout: Duration,
     mut op: F,
@@ -110,7 +112,9 @@ where
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(error)) => match classify(&error) {
                 Class::Final(kind, message) => {
-                    return Err(Error::new(kind, format!("{what}: {message}")).with_source(error))
+                    return Err(
+                        Error::new(kind, format!("{}: {message}", what())).with_source(error)
+                    )
                 }
                 Class::Transient(message) => {
                     last = message;
@@ -127,7 +131,8 @@ where
             let error = Error::new(
                 ErrorKind::Unavailable,
                 format!(
-                    "{what}: etcd at {endpoints} unavailable for {timeout:?} (last error: {last})"
+                    "{}: etcd at {endpoints} unavailable for {timeout:?} (last error: {last})",
+                    what()
                 ),
             );
             return Err(match last_error {
@@ -135,7 +140,7 @@ where
                 None => error,
             });
         }
-        tracing::debug!(what, %last, "etcd request failed; retrying");
+        tracing::debug!(what = what(), %last, "etcd request failed; retrying");
         tokio::time::sleep(delay.min(remaining)).await;
         delay = (delay * 2).min(Duration::from_millis(500));
     }

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, GetOptions, PutOptions, SortOrder, SortTarget, Txn, TxnOp,
-    TxnOpResponse,
+    Client, Compare, CompareOp, DeleteOptions, GetOptions, PutOptions, SortOrder, SortTarget, Txn,
+    TxnOp, TxnOpResponse,
 };
 
 use crate::error::{Error, Result};
@@ -56,6 +56,8 @@ fn key_value(kv: &etcd_client::KeyValue) -> KeyValue {
     }
 }
 
+/// The oldest key under `dir`; keys only: the callers compare create
+/// revisions, and a value can be large.
 fn first_of(dir: &str) -> TxnOp {
     TxnOp::get(
         dir,
@@ -63,7 +65,24 @@ fn first_of(dir: &str) -> TxnOp {
             GetOptions::new()
                 .with_prefix()
                 .with_sort(SortTarget::Create, SortOrder::Ascend)
-                .with_limit(1),
+                .with_limit(1)
+                .with_keys_only(),
+        ),
+    )
+}
+
+/// The two newest keys under `dir`, keys only. Read in the transaction
+/// that wrote our key, right after it: ours (the store's newest revision)
+/// and our predecessor in the queue, if any.
+fn newest_two_of(dir: &str) -> TxnOp {
+    TxnOp::get(
+        dir,
+        Some(
+            GetOptions::new()
+                .with_prefix()
+                .with_sort(SortTarget::Create, SortOrder::Descend)
+                .with_limit(2)
+                .with_keys_only(),
         ),
     )
 }
@@ -81,7 +100,7 @@ impl EtcdStore {
         })
     }
 
-    async fn retry<T, F, Fut>(&self, what: &str, op: F) -> Result<T>
+    async fn retry<T, F, Fut>(&self, what: impl Fn() -> String, op: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
@@ -91,10 +110,13 @@ impl EtcdStore {
 
     async fn range_raw(&self, key: &str, options: GetOptions) -> Result<etcd_client::GetResponse> {
         let kv = self.client.kv_client();
-        self.retry(&format!("reading {key:?}"), || {
-            let (mut kv, key, options) = (kv.clone(), key.to_string(), options.clone());
-            async move { kv.get(key, Some(options)).await }
-        })
+        self.retry(
+            || format!("reading {key:?}"),
+            || {
+                let (mut kv, key, options) = (kv.clone(), key.to_string(), options.clone());
+                async move { kv.get(key, Some(options)).await }
+            },
+        )
         .await
     }
 }
@@ -142,6 +164,39 @@ impl EtcdStore {
     }
 }
 
+impl EtcdStore {
+    /// Deletes `key`, whose name is ours alone (`{lease:x}_{seq:x}`, see
+    /// [`Store::delete`]), and tells whether it still had create revision
+    /// `create_revision`: one plain delete with prev_kv instead of a
+    /// guarded transaction. Nobody else writes a key of that name, so the
+    /// delete cannot remove another holder's key; prev_kv's create revision
+    /// says whether it was still ours.
+    pub(crate) async fn delete_unique(&self, key: &str, create_revision: i64) -> Result<bool> {
+        let kv = self.client.kv_client();
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let response = self
+            .retry(
+                || format!("deleting {key:?}"),
+                || {
+                    attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (mut kv, key) = (kv.clone(), key.to_string());
+                    async move {
+                        kv.delete(key, Some(DeleteOptions::new().with_prev_key()))
+                            .await
+                    }
+                },
+            )
+            .await?;
+        match response.prev_kvs().first() {
+            Some(prev) => Ok(prev.create_revision() == create_revision),
+            // Already gone. After a retry, our own earlier attempt whose
+            // answer was lost may have deleted it: count that as deleted
+            // rather than report a lost key (as `delete_owned` does).
+            None => Ok(attempts.load(std::sync::atomic::Ordering::Relaxed) > 1),
+        }
+    }
+}
+
 impl Store for EtcdStore {
     type Watch = EtcdWatch;
 
@@ -149,12 +204,15 @@ impl Store for EtcdStore {
         let lease = self.client.lease_client();
         let attempts = std::sync::atomic::AtomicUsize::new(0);
         let granted = self
-            .retry(&format!("granting a {ttl}s lease"), || {
-                attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let mut lease = lease.clone();
-                let options = etcd_client::LeaseGrantOptions::new().with_id(id);
-                async move { lease.grant(ttl, Some(options)).await }
-            })
+            .retry(
+                || format!("granting a {ttl}s lease"),
+                || {
+                    attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let mut lease = lease.clone();
+                    let options = etcd_client::LeaseGrantOptions::new().with_id(id);
+                    async move { lease.grant(ttl, Some(options)).await }
+                },
+            )
             .await;
         match granted {
             Ok(granted) => Ok((granted.id(), granted.ttl())),
@@ -166,10 +224,13 @@ impl Store for EtcdStore {
             {
                 let client = self.client.lease_client();
                 let alive = self
-                    .retry(&format!("reading lease {id:x}"), || {
-                        let mut client = client.clone();
-                        async move { client.time_to_live(id, None).await }
-                    })
+                    .retry(
+                        || format!("reading lease {id:x}"),
+                        || {
+                            let mut client = client.clone();
+                            async move { client.time_to_live(id, None).await }
+                        },
+                    )
                     .await?;
                 Ok((id, alive.granted_ttl()))
             }
@@ -188,10 +249,13 @@ impl Store for EtcdStore {
         self.keepalives.forget(lease);
         let client = self.client.lease_client();
         let revoked = self
-            .retry(&format!("revoking lease {lease:x}"), || {
-                let mut client = client.clone();
-                async move { client.revoke(lease).await }
-            })
+            .retry(
+                || format!("revoking lease {lease:x}"),
+                || {
+                    let mut client = client.clone();
+                    async move { client.revoke(lease).await }
+                },
+            )
             .await;
         match revoked {
             Ok(_) => Ok(()),
@@ -209,20 +273,55 @@ impl Store for EtcdStore {
         dir: &str,
     ) -> Result<Created> {
         let kv = self.client.kv_client();
-        let txn = Txn::new()
+        let own_put = TxnOp::put(key, value, Some(PutOptions::new().with_lease(lease)));
+        // The general path: put-if-absent, plus the first key of the
+        // directory (a range sorted by create revision, which etcd 3.4
+        // answers by reading the whole directory).
+        let queued = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([
-                TxnOp::put(key, value, Some(PutOptions::new().with_lease(lease))),
-                first_of(dir),
-            ])
+            .and_then([own_put.clone(), newest_two_of(dir)])
             .or_else([TxnOp::get(key, None), first_of(dir)]);
+        // Fast path, same request: a directory without any key (so without
+        // ours either) takes the put alone, and our key is the first. A
+        // compare over an empty range compares a zero key-value, so
+        // "create revision = 0 over the prefix" holds only when it is empty.
+        let txn = Txn::new()
+            .when([Compare::create_revision(dir, CompareOp::Equal, 0).with_prefix()])
+            .and_then([own_put])
+            .or_else([TxnOp::txn(queued)]);
         let response = self
-            .retry(&format!("creating {key:?}"), || {
-                let (mut kv, txn) = (kv.clone(), txn.clone());
-                async move { kv.txn(txn).await }
-            })
+            .retry(
+                || format!("creating {key:?}"),
+                || {
+                    let (mut kv, txn) = (kv.clone(), txn.clone());
+                    async move { kv.txn(txn).await }
+                },
+            )
             .await?;
+        // The outer header's revision: the put's, when this request wrote.
         let revision = response.header().map_or(0, |h| h.revision());
+        if response.succeeded() {
+            let first = KeyValue {
+                key: key.to_string(),
+                value: Vec::new(),
+                create_revision: revision,
+                mod_revision: revision,
+                lease,
+            };
+            return Ok(Created {
+                revision,
+                first: Some(first),
+                predecessor: None,
+            });
+        }
+        let Some(response) = response.op_responses().into_iter().find_map(|op| match op {
+            TxnOpResponse::Txn(inner) => Some(inner),
+            _ => None,
+        }) else {
+            return Err(Error::internal(format!(
+                "creating {key:?}: the transaction's answer has no nested answer"
+            )));
+        };
         let mut gets = response
             .op_responses()
             .into_iter()
@@ -231,8 +330,30 @@ impl Store for EtcdStore {
                 _ => None,
             });
         if response.succeeded() {
-            let first = gets.next().and_then(|g| g.kvs().first().map(key_value));
-            return Ok(Created { revision, first });
+            // [ours, predecessor]: no predecessor means ours is the first.
+            let newest: Vec<KeyValue> = gets
+                .next()
+                .map(|g| g.kvs().iter().map(key_value).collect())
+                .unwrap_or_default();
+            return Ok(match newest.as_slice() {
+                [ours] if ours.create_revision == revision => Created {
+                    revision,
+                    first: Some(ours.clone()),
+                    predecessor: None,
+                },
+                // Not the first; the first itself was not read.
+                [ours, predecessor] if ours.create_revision == revision => Created {
+                    revision,
+                    first: None,
+                    predecessor: Some(predecessor.clone()),
+                },
+                // Unexpected: say nothing; the waiter reads the queue.
+                _ => Created {
+                    revision,
+                    first: None,
+                    predecessor: None,
+                },
+            });
         }
         // The key exists. Keys are unique per attempt, so this is our own
         // earlier try whose answer was lost in a retry: adopt it.
@@ -242,6 +363,7 @@ impl Store for EtcdStore {
             Some(kv) if kv.lease == lease => Ok(Created {
                 revision: kv.create_revision,
                 first,
+                predecessor: None,
             }),
             _ => Err(Error::internal(format!("key {key:?} already exists"))),
         }
@@ -267,6 +389,9 @@ impl Store for EtcdStore {
         if let Some(limit) = options.limit {
             get = get.with_limit(i64::try_from(limit).unwrap_or(i64::MAX));
         }
+        if options.keys_only {
+            get = get.with_keys_only();
+        }
         let response = self.range_raw(dir, get).await?;
         Ok(Range {
             kvs: response.kvs().iter().map(key_value).collect(),
@@ -289,11 +414,14 @@ impl Store for EtcdStore {
             )]);
         let attempts = std::sync::atomic::AtomicUsize::new(0);
         let response = self
-            .retry(&format!("deleting {key:?}"), || {
-                attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let (mut kv, txn) = (kv.clone(), txn.clone());
-                async move { kv.txn(txn).await }
-            })
+            .retry(
+                || format!("deleting {key:?}"),
+                || {
+                    attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (mut kv, txn) = (kv.clone(), txn.clone());
+                    async move { kv.txn(txn).await }
+                },
+            )
             .await?;
         if response.succeeded() {
             return Ok(true);
@@ -322,10 +450,13 @@ impl Store for EtcdStore {
                 Some(PutOptions::new().with_ignore_lease()),
             )]);
         let response = self
-            .retry(&format!("updating {key:?}"), || {
-                let (mut kv, txn) = (kv.clone(), txn.clone());
-                async move { kv.txn(txn).await }
-            })
+            .retry(
+                || format!("updating {key:?}"),
+                || {
+                    let (mut kv, txn) = (kv.clone(), txn.clone());
+                    async move { kv.txn(txn).await }
+                },
+            )
             .await?;
         Ok(response.succeeded())
     }
@@ -333,20 +464,26 @@ impl Store for EtcdStore {
     async fn delete(&self, key: &str) -> Result<bool> {
         let kv = self.client.kv_client();
         let response = self
-            .retry(&format!("deleting {key:?}"), || {
-                let (mut kv, key) = (kv.clone(), key.to_string());
-                async move { kv.delete(key, None).await }
-            })
+            .retry(
+                || format!("deleting {key:?}"),
+                || {
+                    let (mut kv, key) = (kv.clone(), key.to_string());
+                    async move { kv.delete(key, None).await }
+                },
+            )
             .await?;
         Ok(response.deleted() > 0)
     }
 
     async fn compact(&self, revision: i64) -> Result<()> {
         let kv = self.client.kv_client();
-        self.retry(&format!("compacting at revision {revision}"), || {
-            let mut kv = kv.clone();
-            async move { kv.compact(revision, None).await }
-        })
+        self.retry(
+            || format!("compacting at revision {revision}"),
+            || {
+                let mut kv = kv.clone();
+                async move { kv.compact(revision, None).await }
+            },
+        )
         .await
         .map(|_| ())
     }

@@ -143,10 +143,17 @@ impl State {
     }
 
     fn index(&mut self, key: &str, create_revision: i64) {
-        self.children
-            .entry(parent(key).to_string())
-            .or_default()
-            .insert(create_revision, key.to_string());
+        // The directory's name is allocated only for a new directory.
+        let dir = parent(key);
+        match self.children.get_mut(dir) {
+            Some(queue) => {
+                queue.insert(create_revision, key.to_string());
+            }
+            None => {
+                let queue = BTreeMap::from([(create_revision, key.to_string())]);
+                self.children.insert(dir.to_string(), queue);
+            }
+        }
     }
 
     fn unindex(&mut self, key: &str, create_revision: i64) {
@@ -202,6 +209,7 @@ impl State {
         Ok(Created {
             revision: rev,
             first,
+            predecessor: None,
         })
     }
 
@@ -224,10 +232,12 @@ impl State {
     }
 
     fn first_under(&self, dir: &str) -> Option<KeyValue> {
+        // Keys only: the callers compare create revisions.
         self.range(
             dir,
             RangeOptions {
                 limit: Some(1),
+                keys_only: true,
                 ..RangeOptions::default()
             },
         )
@@ -244,9 +254,19 @@ impl State {
     pub fn range(&self, dir: &str, options: RangeOptions) -> Range {
         let max = options.max_create_revision.unwrap_or(i64::MAX);
         let limit = options.limit.unwrap_or(usize::MAX);
+        // A keys-only range leaves the values empty (no copy of them).
+        let copy = |kv: &KeyValue| KeyValue {
+            key: kv.key.clone(),
+            value: if options.keys_only {
+                Vec::new()
+            } else {
+                kv.value.clone()
+            },
+            ..*kv
+        };
         let mut queues = self
             .children
-            .range(dir.to_string()..)
+            .range::<str, _>((std::ops::Bound::Included(dir), std::ops::Bound::Unbounded))
             .take_while(|(parent, _)| parent.starts_with(dir))
             .map(|(_, queue)| queue);
         let kvs: Vec<KeyValue> = match (queues.next(), queues.next()) {
@@ -259,9 +279,10 @@ impl State {
                 } else {
                     Box::new(window)
                 };
-                keys.filter_map(|(_, key)| self.kvs.get(key).cloned())
+                keys.filter_map(|(_, key)| self.kvs.get(key))
                     .filter(|kv| kv.key.starts_with(dir))
                     .take(limit)
+                    .map(copy)
                     .collect()
             }
             // Nested directories: merge them.
@@ -276,8 +297,9 @@ impl State {
                     all.reverse();
                 }
                 all.into_iter()
-                    .filter_map(|(_, key)| self.kvs.get(key).cloned())
+                    .filter_map(|(_, key)| self.kvs.get(key))
                     .take(limit)
+                    .map(copy)
                     .collect()
             }
         };

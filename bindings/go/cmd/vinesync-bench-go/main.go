@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/vinesync/vinesync/bindings/go/sync"
@@ -48,14 +49,7 @@ func lockUnlock(c *sync.Client) {
 	}
 }
 
-func main() {
-	_ = libHash
-	quick := os.Getenv("BENCH_QUICK") == "1"
-	batch, batches, etcdOps := 2000, 50, 500
-	if quick {
-		batch, batches, etcdOps = 200, 10, 50
-	}
-
+func benchMemory(batch, batches int) {
 	memory := sync.New("memory", sync.Prefix("/bench/go"))
 	for i := 0; i < batch; i++ {
 		lockUnlock(memory)
@@ -72,6 +66,24 @@ func main() {
 	}
 	emit(m)
 	memory.Close()
+}
+
+func main() {
+	_ = libHash
+	quick := os.Getenv("BENCH_QUICK") == "1"
+	batch, batches, etcdOps := 2000, 50, 500
+	if quick {
+		batch, batches, etcdOps = 200, 10, 50
+	}
+	// One short round of the interleaved etcd ratio (make bench alternates
+	// this program with the Rust floor): the etcd row only.
+	etcdOnly := false
+	if n, err := strconv.Atoi(os.Getenv("BENCH_ETCD_OPS")); err == nil && n > 0 {
+		etcdOnly, etcdOps = true, n
+	}
+	if !etcdOnly {
+		benchMemory(batch, batches)
+	}
 
 	if os.Getenv("VINESYNC_NODES") == "" {
 		fmt.Fprintln(os.Stderr, "vinesync-bench-go: VINESYNC_NODES is not set: etcd row skipped")
@@ -85,7 +97,7 @@ func main() {
 	for i := 0; i < 5; i++ {
 		lockUnlock(etcd)
 	}
-	m = measurement{Section: "etcd", Language: "go", Kind: "lock+unlock", Ops: etcdOps}
+	m := measurement{Section: "etcd", Language: "go", Kind: "lock+unlock", Ops: etcdOps}
 	for i := 0; i < etcdOps; i++ {
 		start := time.Now()
 		lockUnlock(etcd)

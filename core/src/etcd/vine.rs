@@ -33,10 +33,13 @@ impl EtcdStore {
             .and_then([TxnOp::delete(key, None)]);
         let kv = self.client.kv_client();
         let response = self
-            .retry(&format!("deleting {key:?}"), || {
-                let (mut kv, txn) = (kv.clone(), txn.clone());
-                async move { kv.txn(txn).await }
-            })
+            .retry(
+                || format!("deleting {key:?}"),
+                || {
+                    let (mut kv, txn) = (kv.clone(), txn.clone());
+                    async move { kv.txn(txn).await }
+                },
+            )
             .await?;
         Ok(response.succeeded())
     }
@@ -58,10 +61,13 @@ impl EtcdStore {
             .and_then([TxnOp::delete(key, None)]);
         let kv = self.client.kv_client();
         let response = self
-            .retry(&format!("deleting {key:?}"), || {
-                let (mut kv, txn) = (kv.clone(), txn.clone());
-                async move { kv.txn(txn).await }
-            })
+            .retry(
+                || format!("deleting {key:?}"),
+                || {
+                    let (mut kv, txn) = (kv.clone(), txn.clone());
+                    async move { kv.txn(txn).await }
+                },
+            )
             .await?;
         Ok(response.succeeded())
     }

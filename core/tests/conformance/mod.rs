@@ -228,6 +228,22 @@ pub fn trials_in_layout(backend: &str, layout: KeyLayout, factory: Factory) -> V
         .collect()
 }
 
+/// The keys under the case's prefix that count as leaks. Under the vine
+/// layout, vine's `primary/{ns}` keys are not leaks: vine never deletes
+/// them (its `ListMembers` panics without one), so neither does vinesync.
+/// Exempt is exactly a key under `{prefix}/primary/` with no
+/// lease (nothing else of the layout lives there: lock keys have no `/`
+/// after the prefix, candidates are under `leaders/`); every other key,
+/// and any key there with a lease, is still a leak.
+pub fn leftovers(env: &Env, keys: Vec<vinesync::KeyValue>) -> Vec<vinesync::KeyValue> {
+    let primary_dir = format!("{}/primary/", env.prefix);
+    keys.into_iter()
+        .filter(|kv| {
+            env.layout != KeyLayout::Vine || !kv.key.starts_with(&primary_dir) || kv.lease != 0
+        })
+        .collect()
+}
+
 /// Upper bound for one case; a hang is a failure, not a stuck suite.
 const CASE_LIMIT: Duration = Duration::from_secs(90);
 
@@ -267,10 +283,10 @@ fn run(factory: Factory, prefix: String, layout: KeyLayout, case: CaseFn) -> Res
             .await
             .map_err(|e| format!("leak checker: {e}"))?;
         let clean = eventually(Duration::from_secs(2), || async {
-            checker.faults().keys().await.unwrap_or_default().is_empty()
+            leftovers(&env, checker.faults().keys().await.unwrap_or_default()).is_empty()
         })
         .await;
-        let left = checker.faults().keys().await.unwrap_or_default();
+        let left = leftovers(&env, checker.faults().keys().await.unwrap_or_default());
         checker.close().await;
         if clean {
             Ok(())
@@ -288,10 +304,10 @@ fn run(factory: Factory, prefix: String, layout: KeyLayout, case: CaseFn) -> Res
             .await
             .map_err(|e| format!("leak checker: {e}"))?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        let mut left = checker.faults().keys().await.unwrap_or_default();
+        let mut left = leftovers(&env, checker.faults().keys().await.unwrap_or_default());
         while !left.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            left = checker.faults().keys().await.unwrap_or_default();
+            left = leftovers(&env, checker.faults().keys().await.unwrap_or_default());
         }
         let clean = left.is_empty();
         checker.close().await;

@@ -236,12 +236,64 @@ pub fn trials_in_layout(backend: &str, layout: KeyLayout, factory: Factory) -> V
 /// after the prefix, candidates are under `leaders/`); every other key,
 /// and any key there with a lease, is still a leak.
 pub fn leftovers(env: &Env, keys: Vec<vinesync::KeyValue>) -> Vec<vinesync::KeyValue> {
-    let primary_dir = format!("{}/primary/", env.prefix);
+    leftovers_in(env.layout, &env.prefix, keys)
+}
+
+/// [`leftovers`] for a layout and a prefix.
+pub fn leftovers_in(
+    layout: KeyLayout,
+    prefix: &str,
+    keys: Vec<vinesync::KeyValue>,
+) -> Vec<vinesync::KeyValue> {
+    let primary_dir = format!("{prefix}/primary/");
     keys.into_iter()
         .filter(|kv| {
-            env.layout != KeyLayout::Vine || !kv.key.starts_with(&primary_dir) || kv.lease != 0
+            layout != KeyLayout::Vine || !kv.key.starts_with(&primary_dir) || kv.lease != 0
         })
         .collect()
+}
+
+/// A trial that the leak check exempts nothing but vine's lease-less
+/// primary keys under the vine layout, and nothing at all otherwise.
+pub fn leak_check_trial() -> Trial {
+    Trial::test("leak_check_exempts_only_vines_primary_keys", || {
+        let kv = |key: &str, lease: i64| vinesync::KeyValue {
+            key: key.to_string(),
+            value: b"x".to_vec(),
+            create_revision: 1,
+            mod_revision: 1,
+            lease,
+        };
+        let p = "/t";
+        let keys = vec![
+            kv("/t/primary/ns", 0),      // vine's primary key: exempt
+            kv("/t/primary/a/b", 0),     // of namespace a/b: exempt
+            kv("/t/primary/ns/7f_0", 7), // with a lease: a leak
+            kv("/t/leaders/ns/7f_0", 7), // a candidate: a leak
+            kv("/t/leaders/primary", 0), // elsewhere: a leak
+            kv("/t/-t-lock1/7f_0", 7),   // a lock waiter: a leak
+            kv("/t/primaryx", 0),        // not under primary/: a leak
+        ];
+        let vine: Vec<String> = leftovers_in(KeyLayout::Vine, p, keys.clone())
+            .into_iter()
+            .map(|kv| kv.key)
+            .collect();
+        let want = [
+            "/t/primary/ns/7f_0",
+            "/t/leaders/ns/7f_0",
+            "/t/leaders/primary",
+            "/t/-t-lock1/7f_0",
+            "/t/primaryx",
+        ];
+        if vine != want {
+            return Err(format!("vine layout: leaks {vine:?}, want {want:?}").into());
+        }
+        let ours = leftovers_in(KeyLayout::Vinesync, p, keys.clone());
+        if ours != keys {
+            return Err(format!("vinesync layout: leaks {ours:?}, want every key").into());
+        }
+        Ok(())
+    })
 }
 
 /// Upper bound for one case; a hang is a failure, not a stuck suite.

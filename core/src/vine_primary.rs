@@ -47,10 +47,18 @@ impl VinePrimary {
         let Some(etcd) = backend.as_etcd() else {
             return true;
         };
-        match etcd
-            .put_if_owner(own_key, revision, &self.key, &self.id)
-            .await
-        {
+        #[cfg(feature = "test-util")]
+        let injected = backend.injector.op_point("vine_primary_claim").await;
+        #[cfg(not(feature = "test-util"))]
+        let injected = Ok(());
+        let written = match injected {
+            Ok(()) => {
+                etcd.put_if_owner(own_key, revision, &self.key, &self.id)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        match written {
             Ok(written) => written.is_some(),
             Err(error) => {
                 tracing::warn!(key = %self.key, %error, "writing vine's primary key failed; primary anyway (as vine)");

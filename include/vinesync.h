@@ -829,7 +829,8 @@ vs_status vs_options_set_nodes(vs_options *options, const char *nodes, vs_error 
 /**
  * The key layout: `"vinesync"` (the default) or `"vine"` (vine 1.5's
  * keys, for a fleet that still runs vine processes; the prefix is then
- * vine's `Prefix` as given: set `""` for vine's default). Any other value
+ * vine's `Prefix`: empty, vine's default, unless one was set with
+ * `vs_options_set_prefix`, before or after this call). Any other value
  * is `VS_ERR_INVALID_ARGUMENT` naming it. `VINESYNC_LAYOUT` sets it for
  * `vs_sync_new_from_env`.
  *

@@ -38,7 +38,7 @@ pub struct Connection {
         value_delimiter = ','
     )]
     pub endpoints: Vec<String>,
-    /// Key prefix [env: VINESYNC_PREFIX] [default: /vine/sync]
+    /// Key prefix [env: VINESYNC_PREFIX] [default: /vine/sync; empty with VINESYNC_LAYOUT=vine]
     #[arg(long, global = true)]
     pub prefix: Option<String>,
     /// CA certificate (PEM) to verify the server [env: VINESYNC_CACERT]

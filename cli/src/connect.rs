@@ -18,7 +18,7 @@ pub fn options(flags: &Connection) -> Result<Options, Failure> {
             .collect();
     }
     if let Some(prefix) = &flags.prefix {
-        options.prefix = prefix.clone();
+        options.set_prefix(prefix.clone());
     }
     if let Some(timeout) = flags.dial_timeout {
         options.dial_timeout = timeout;

@@ -15,6 +15,7 @@ use crate::etcd::EtcdStore;
 use crate::feed::{self, ElectWatcher, Feed};
 use crate::guard::LockGuard;
 use crate::keys::{self, HolderInfo, MemberValue};
+use crate::layout::{check_vine_lock_id, check_vine_namespace};
 use crate::leader::{Candidate, Leader};
 use crate::member::Member;
 use crate::memory::MemoryStore;
@@ -177,6 +178,7 @@ impl Client {
             let same_connection = Options {
                 prefix: current.prefix.clone(),
                 layout: current.layout,
+                prefix_explicit: current.prefix_explicit,
                 ..options.clone()
             } == current;
             if !same_connection {
@@ -231,7 +233,11 @@ impl Client {
         check_text("lock id", id)?;
         options.validate()?;
         let ttl = ttl_seconds(options.ttl);
-        let dir = keys::lock_dir(&read(&self.inner.options), id);
+        let dir = {
+            let handle_options = read(&self.inner.options);
+            check_vine_lock_id(handle_options.layout, &handle_options.prefix, id)?;
+            keys::lock_dir(&handle_options, id)
+        };
         let attempts = async {
             let mut attempts = 0;
             let mut outage_delay = OUTAGE_RETRY_FIRST;
@@ -346,6 +352,7 @@ impl Client {
         self.check_open()?;
         check_text("leader name", name)?;
         options.validate()?;
+        check_vine_namespace(self.options().layout, "LeaderNS", &options.namespace)?;
         let id = options
             .id
             .clone()
@@ -405,6 +412,7 @@ impl Client {
     pub async fn list_members(&self, options: MemberOptions) -> Result<Vec<Member>> {
         self.check_open()?;
         check_text("MemberNS", &options.namespace)?;
+        check_vine_namespace(self.options().layout, "MemberNS", &options.namespace)?;
         let dir = keys::election_dir(&read(&self.inner.options), &options.namespace);
         feed::list(&self.backend(), &dir, &options.namespace).await
     }
@@ -416,6 +424,7 @@ impl Client {
     pub async fn watch_elect(&self, options: WatchOptions) -> Result<ElectWatcher> {
         self.check_open()?;
         options.validate()?;
+        check_vine_namespace(self.options().layout, "WatchNS", &options.namespace)?;
         let dir = keys::election_dir(&read(&self.inner.options), &options.namespace);
         let feed = Feed::start(self.backend(), dir, &options.namespace, false).await?;
         Ok(ElectWatcher::new(feed, options.id))

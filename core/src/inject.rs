@@ -115,6 +115,30 @@ impl Injector {
         let Some(action) = action else {
             return Ok(());
         };
+        self.act(op, phase, action).await
+    }
+
+    /// A point outside the store calls (vine's primary-key claim), hit
+    /// only by `arm_op(op, ..)`: not counted by index, so the sweeps over
+    /// every indexed point are unchanged.
+    pub async fn op_point(&self, op: &'static str) -> Result<()> {
+        let action = {
+            let mut plan = self.plan.lock().unwrap_or_else(|p| p.into_inner());
+            match *plan {
+                Some((Target::Op(name), action)) if name == op => {
+                    *plan = None;
+                    Some(action)
+                }
+                _ => None,
+            }
+        };
+        let Some(action) = action else {
+            return Ok(());
+        };
+        self.act(op, Phase::Before, action).await
+    }
+
+    async fn act(&self, op: &'static str, phase: Phase, action: Injected) -> Result<()> {
         self.hit.send_replace(Some(op));
         match action {
             Injected::Fail => Err(Error::new(

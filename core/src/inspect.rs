@@ -118,6 +118,7 @@ impl Client {
     pub async fn lock_info(&self, id: &str) -> Result<LockInfo> {
         check_text("lock id", id)?;
         let options = self.options();
+        crate::layout::check_vine_lock_id(options.layout, &options.prefix, id)?;
         let dir = keys::lock_dir(&options, id);
         let range = self.backend().range(&dir, RangeOptions::default()).await?;
         Ok(LockInfo::from_keys(id.to_string(), range.kvs))

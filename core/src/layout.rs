@@ -65,6 +65,37 @@ impl FromStr for KeyLayout {
     }
 }
 
+/// Under the vine layout, a lock id whose key would clean to something
+/// outside its directory (`prefix+id` flattened to `.` or `..`, so the
+/// mutex prefix is the prefix's directory or its parent): vine accepts it
+/// but it breaks the key space. `InvalidArgument` naming the id.
+pub(crate) fn check_vine_lock_id(layout: KeyLayout, prefix: &str, id: &str) -> Result<()> {
+    let flat = format!("{prefix}{id}").replace('/', "-");
+    if layout == KeyLayout::Vine && (flat == "." || flat == "..") {
+        return Err(Error::invalid(format!(
+            "lock id {id:?} is not allowed under the vine layout: its key would be outside the prefix's directory"
+        )));
+    }
+    Ok(())
+}
+
+/// Under the vine layout, a namespace `.`, `..` or with a `.` or `..`
+/// segment (`a/./b`, `../x`, `a/..`): Go's `path.Join` would clean it into
+/// another namespace's directory or out of `leaders/`. `InvalidArgument`
+/// naming `what` and the value.
+pub(crate) fn check_vine_namespace(layout: KeyLayout, what: &str, ns: &str) -> Result<()> {
+    if layout == KeyLayout::Vine
+        && ns
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+    {
+        return Err(Error::invalid(format!(
+            "{what} {ns:?} is not allowed under the vine layout: \".\" and \"..\" segments would move it to another namespace's keys"
+        )));
+    }
+    Ok(())
+}
+
 /// Vine's mutex prefix for lock `id`:
 /// `path.Join(prefix, strings.Replace(prefix+id, "/", "-", -1))`.
 pub(crate) fn vine_mutex_key(prefix: &str, id: &str) -> String {
@@ -123,6 +154,32 @@ fn go_path_clean(path: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vine_layout_rejects_dot_namespaces_and_ids() {
+        for ns in [".", "..", "a/./b", "a/../b", "../x", "a/..", "./a", "a/."] {
+            let error = check_vine_namespace(KeyLayout::Vine, "LeaderNS", ns).unwrap_err();
+            assert_eq!(error.kind(), crate::ErrorKind::InvalidArgument);
+            assert!(error.to_string().contains(&format!("{ns:?}")), "{error}");
+            check_vine_namespace(KeyLayout::Vinesync, "LeaderNS", ns).unwrap();
+        }
+        for ns in ["a", "a.b", "..a", "a/.b", "a..", "default"] {
+            check_vine_namespace(KeyLayout::Vine, "LeaderNS", ns).unwrap();
+        }
+        for (prefix, id) in [("", "."), ("", ".."), (".", "."), ("", "./")] {
+            let result = check_vine_lock_id(KeyLayout::Vine, prefix, id);
+            if format!("{prefix}{id}").replace('/', "-") == "."
+                || format!("{prefix}{id}").replace('/', "-") == ".."
+            {
+                let error = result.unwrap_err();
+                assert!(error.to_string().contains(&format!("{id:?}")), "{error}");
+            } else {
+                result.unwrap();
+            }
+            check_vine_lock_id(KeyLayout::Vinesync, prefix, id).unwrap();
+        }
+        check_vine_lock_id(KeyLayout::Vine, "/p", "..").unwrap();
+    }
 
     #[test]
     fn vine_keys_match_the_plugin() {

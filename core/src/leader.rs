@@ -27,10 +27,6 @@ struct CandidateState {
     ended: bool,
     /// The candidacy ended by `resign` (not lost).
     resigned: bool,
-    /// This term started writing vine's primary key (vine layout).
-    vine_primary_claimed: bool,
-    /// Revision at which this term wrote vine's primary key (vine layout).
-    vine_primary_written: Option<i64>,
 }
 
 pub(crate) struct Candidate {
@@ -41,8 +37,6 @@ pub(crate) struct Candidate {
     pub revision: i64,
     pub dir: String,
     pub session: Arc<Session>,
-    /// vine's `primary/{ns}` key, maintained under the vine layout.
-    vine_primary: Option<VinePrimary>,
     state: watch::Sender<CandidateState>,
     task: tokio::task::AbortHandle,
     /// Set once `resign` has deleted the key.
@@ -72,7 +66,7 @@ impl Candidate {
                 key.clone(),
                 revision,
                 first_is_ours,
-                vine_primary.clone(),
+                vine_primary,
                 state.clone(),
             ),
             span,
@@ -85,7 +79,6 @@ impl Candidate {
             revision,
             dir,
             session,
-            vine_primary,
             state,
             task: task.abort_handle(),
             resigned: AtomicBool::new(false),
@@ -156,14 +149,16 @@ async fn campaign(
         won = elected => won,
     };
     // Under the vine layout a winner first tells vine processes (vine's
-    // `primary/{ns}` key), only while its candidate key is still its own.
-    let mut vine_primary_written = None;
+    // `primary/{ns}` key): one write guarded on our candidate key, raced
+    // against the end of the candidacy; a failed write does not stop it
+    // from being primary (as in vine). The key is never deleted.
     let won = match (&vine_primary, won && !session.is_lost()) {
-        (Some(primary), true) => {
-            state.send_modify(|s| s.vine_primary_claimed = true);
-            vine_primary_written = primary.claim(&backend, &key, revision).await;
-            vine_primary_written.is_some()
-        }
+        (Some(primary), true) => tokio::select! {
+            biased;
+            _ = session::wait_lost(&mut lost) => false,
+            _ = &mut own_key_deleted => false,
+            still_ours = primary.claim(&backend, &key, revision) => still_ours,
+        },
         (_, won) => won,
     };
     // Never primary on a lease the keepalive already gave up.
@@ -171,7 +166,6 @@ async fn campaign(
         state.send_modify(|s| {
             s.primary = true;
             s.was_primary = true;
-            s.vine_primary_written = vine_primary_written;
         });
         tokio::select! {
             _ = &mut own_key_deleted => {}
@@ -181,11 +175,7 @@ async fn campaign(
     state.send_modify(|s| {
         s.primary = false;
         s.ended = true;
-        s.vine_primary_written = None;
     });
-    if let (Some(primary), Some(written)) = (&vine_primary, vine_primary_written) {
-        primary.release(&backend, written).await;
-    }
     // A candidacy that ends for any reason but `resign` (which aborts this
     // task) removes its own key: a failed campaign must not stay first in
     // the queue behind a live lease (SPEC E2, E3, H3).
@@ -353,15 +343,10 @@ impl Leader {
         // If this future is dropped before the delete has answered, or the
         // delete fails, the cleanup deletes the key in the background.
         let pending = queue::KeyCleanup::new(c.session.clone(), c.key.clone());
-        // vine's primary key goes first, while our key still proves that
-        // an id equal to ours there is our write.
-        if let Some(primary) = &c.vine_primary {
-            if c.state.borrow().vine_primary_claimed && !c.resigned.load(Ordering::Acquire) {
-                primary
-                    .release_at_resign(c.session.backend(), &c.key, c.revision)
-                    .await;
-            }
-        }
+        // Under the vine layout, vine's primary key stays (vine never
+        // deletes it); the aborted task may still have a claim of it in
+        // flight, but that write is guarded on our key, so once the delete
+        // below is applied a late claim changes nothing.
         c.session.backend().delete_owned(&c.key, c.revision).await?;
         pending.disarm();
         c.resigned.store(true, Ordering::Release);
@@ -467,17 +452,8 @@ impl Drop for Leader {
         c.end();
         c.task.abort();
         let session = c.session.clone();
-        let vine_primary = c
-            .vine_primary
-            .clone()
-            .filter(|_| c.state.borrow().vine_primary_claimed);
-        let (key, revision) = (c.key.clone(), c.revision);
+        let key = c.key.clone();
         c.session.spawn_release(async move {
-            if let Some(primary) = vine_primary {
-                primary
-                    .release_at_resign(session.backend(), &key, revision)
-                    .await;
-            }
             queue::delete_until_gone(session, key).await;
         });
     }

@@ -137,6 +137,10 @@ pub struct Options {
     /// vine's, for a fleet that still runs vine processes (README,
     /// "Migrating from vine").
     pub layout: KeyLayout,
+    /// Whether the prefix was set explicitly ([`Options::prefix`]): if not,
+    /// each layout has its own default prefix (vinesync's `/vine/sync`,
+    /// vine's empty one), whatever order the options are set in.
+    pub(crate) prefix_explicit: bool,
 }
 
 impl Default for Options {
@@ -149,6 +153,7 @@ impl Default for Options {
             tls: None,
             credentials: None,
             layout: KeyLayout::Vinesync,
+            prefix_explicit: false,
         }
     }
 }
@@ -159,10 +164,17 @@ impl Options {
         Self::default()
     }
 
-    /// vine's `Prefix`.
+    /// vine's `Prefix`. Set explicitly, it stays whatever layout is
+    /// chosen, before or after.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+        self.set_prefix(prefix);
         self
+    }
+
+    /// [`Options::prefix`] in place.
+    pub fn set_prefix(&mut self, prefix: impl Into<String>) {
+        self.prefix = prefix.into();
+        self.prefix_explicit = true;
     }
 
     /// vine's `Nodes`.
@@ -175,19 +187,32 @@ impl Options {
         self
     }
 
-    /// The key layout. [`KeyLayout::Vine`] uses the prefix as vine's
-    /// `Prefix` and leaves it as it is: vine's plugin uses an empty prefix
-    /// when the program sets none, so such a fleet needs `.prefix("")`
-    /// too (`Options::from_env` does that for `VINESYNC_LAYOUT=vine`).
+    /// The key layout. Under [`KeyLayout::Vine`] the prefix is vine's
+    /// `Prefix`: empty (vine's default) unless one was set explicitly with
+    /// [`Options::prefix`], before or after this call; under
+    /// [`KeyLayout::Vinesync`] the default is `/vine/sync`.
     ///
     /// ```
     /// use vinesync::{KeyLayout, Options};
-    /// let options = Options::new().layout(KeyLayout::Vine).prefix("");
-    /// assert!(options.validate().is_ok());
+    /// let options = Options::new().layout(KeyLayout::Vine);
+    /// assert_eq!(options.prefix, "");
+    /// let options = Options::new().prefix("/app").layout(KeyLayout::Vine);
+    /// assert_eq!(options.prefix, "/app");
     /// ```
     pub fn layout(mut self, layout: KeyLayout) -> Self {
-        self.layout = layout;
+        self.set_layout(layout);
         self
+    }
+
+    /// [`Options::layout`] in place.
+    pub fn set_layout(&mut self, layout: KeyLayout) {
+        self.layout = layout;
+        if !self.prefix_explicit {
+            self.prefix = match layout {
+                KeyLayout::Vine => String::new(),
+                KeyLayout::Vinesync => DEFAULT_PREFIX.to_string(),
+            };
+        }
     }
 
     /// Connection timeout per endpoint.
@@ -228,17 +253,14 @@ impl Options {
         let mut options = Options::default();
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         if let Some(layout) = var("VINESYNC_LAYOUT") {
-            options.layout = layout.parse().map_err(|_| {
+            options.set_layout(layout.parse().map_err(|_| {
                 Error::invalid(format!(
                     "VINESYNC_LAYOUT={layout:?} is unknown: use \"vinesync\" (the default) or \"vine\""
                 ))
-            })?;
-            if options.layout == KeyLayout::Vine {
-                options.prefix = String::new();
-            }
+            })?);
         }
         if let Some(prefix) = var("VINESYNC_PREFIX") {
-            options.prefix = prefix;
+            options.set_prefix(prefix);
         }
         if let Some(nodes) = var("VINESYNC_NODES") {
             options.nodes = nodes
@@ -619,6 +641,32 @@ mod tests {
     fn ttl_rounds_up_to_seconds() {
         assert_eq!(ttl_seconds(Duration::from_millis(1500)), 2);
         assert_eq!(ttl_seconds(Duration::from_secs(3)), 3);
+    }
+
+    #[test]
+    fn vine_layout_default_prefix_is_empty_in_any_order() {
+        assert_eq!(Options::new().layout(KeyLayout::Vine).prefix, "");
+        assert_eq!(
+            Options::new()
+                .layout(KeyLayout::Vine)
+                .layout(KeyLayout::Vinesync)
+                .prefix,
+            DEFAULT_PREFIX
+        );
+        for explicit in ["", "/vine/sync", "/app"] {
+            let before = Options::new().prefix(explicit).layout(KeyLayout::Vine);
+            let after = Options::new().layout(KeyLayout::Vine).prefix(explicit);
+            assert_eq!(before.prefix, explicit);
+            assert_eq!(after.prefix, explicit);
+            assert_eq!(
+                Options::new()
+                    .prefix(explicit)
+                    .layout(KeyLayout::Vine)
+                    .layout(KeyLayout::Vinesync)
+                    .prefix,
+                explicit
+            );
+        }
     }
 
     #[test]

@@ -1,23 +1,23 @@
 //! vine's `primary/{ns}` key under the vine key layout: vine's `ListMembers`
 //! marks as primary the member whose id is that key's value, so a vinesync
-//! candidate that wins writes its id there (without a lease, as vine does)
-//! and removes it when its term ends, unless someone overwrote it since.
+//! candidate that wins writes its id there (without a lease, as vine does).
+//!
+//! Nobody ever deletes the key, as in vine 1.5.10: vine's `ListMembers`
+//! reads `Kvs[0]` of that key unguarded and panics when it is missing while
+//! any candidate exists. It stays after the last primary resigns or dies
+//! (naming a member that is gone) until the next winner overwrites it.
+//!
+//! The write is one transaction guarded on our own candidate key's create
+//! revision, so a claim that lands late (after `resign` deleted our key, or
+//! after our lease expired and a successor won) changes nothing.
 //!
 //! Only on etcd: vine processes cannot share the in-process memory store.
-//! A process killed while primary leaves the key, as a vine process does;
-//! the next winner overwrites it.
-
-use std::time::Duration;
 
 use crate::backend::Backend;
-use crate::error::ErrorKind;
 use crate::layout::{vine_primary_key, KeyLayout};
 use crate::options::Options;
 
-/// How often a winner retries writing the key while etcd is unavailable.
-const RETRY: Duration = Duration::from_millis(250);
-
-/// The primary key a candidate maintains, and the id it writes there.
+/// The primary key a candidate writes when it wins, and the id it writes.
 #[derive(Debug, Clone)]
 pub(crate) struct VinePrimary {
     key: String,
@@ -34,60 +34,36 @@ impl VinePrimary {
         })
     }
 
-    /// Writes the id while the candidate key `own_key` (created at
-    /// `revision`) still exists, retrying while etcd is unavailable.
-    /// `Ok(Some(rev))`: written at `rev`; `Ok(None)`: the candidacy is gone;
-    /// on memory `Some(0)` (nothing to write).
-    pub async fn claim(&self, backend: &Backend, own_key: &str, revision: i64) -> Option<i64> {
+    /// Writes the id, in one transaction that applies only while the
+    /// candidate key `own_key` still has create revision `revision`. One
+    /// attempt, bounded by the request timeout (the caller also races it
+    /// against the session's loss and our key's deletion).
+    ///
+    /// `false`: our key is gone, the candidacy is over. `true`: written, or
+    /// the write failed; like vine (`_, _ = Put(...)`), a winner whose write
+    /// failed is still the primary by the queue's order (SPEC E2); only
+    /// vine's `ListMembers` misses it until the next winner writes the key.
+    pub async fn claim(&self, backend: &Backend, own_key: &str, revision: i64) -> bool {
         let Some(etcd) = backend.as_etcd() else {
-            return Some(0);
+            return true;
         };
-        loop {
-            match etcd
-                .put_if_owner(own_key, revision, &self.key, &self.id)
-                .await
-            {
-                Ok(written) => return written,
-                Err(error) if error.kind() == ErrorKind::Unavailable => {
-                    tracing::debug!(key = %self.key, %error, "writing vine's primary key: retrying");
-                    tokio::time::sleep(RETRY).await;
-                }
-                Err(error) => {
-                    // Still the primary by the queue's order (SPEC E2); only
-                    // vine's ListMembers misses it until the next winner.
-                    tracing::warn!(key = %self.key, %error, "writing vine's primary key failed");
-                    return Some(0);
-                }
+        #[cfg(feature = "test-util")]
+        let injected = backend.injector.op_point("vine_primary_claim").await;
+        #[cfg(not(feature = "test-util"))]
+        let injected = Ok(());
+        let written = match injected {
+            Ok(()) => {
+                etcd.put_if_owner(own_key, revision, &self.key, &self.id)
+                    .await
             }
-        }
-    }
-
-    /// Removes the key if it still holds what `claim` wrote at `written`.
-    pub async fn release(&self, backend: &Backend, written: i64) {
-        let Some(etcd) = backend.as_etcd() else {
-            return;
+            Err(error) => Err(error),
         };
-        if written == 0 {
-            return;
-        }
-        if let Err(error) = etcd.delete_if_unchanged(&self.key, written).await {
-            tracing::warn!(key = %self.key, %error, "removing vine's primary key failed; the next winner overwrites it");
-        }
-    }
-
-    /// At `resign`, before the candidate key `own_key` (created at
-    /// `revision`) is deleted: removes the key if it holds our id. While our
-    /// key is first in the queue nobody else can have won, so an id equal
-    /// to ours is our own write, even one whose answer `claim` never saw.
-    pub async fn release_at_resign(&self, backend: &Backend, own_key: &str, revision: i64) {
-        let Some(etcd) = backend.as_etcd() else {
-            return;
-        };
-        if let Err(error) = etcd
-            .delete_if_owner_and_value(own_key, revision, &self.key, &self.id)
-            .await
-        {
-            tracing::warn!(key = %self.key, %error, "removing vine's primary key failed; the next winner overwrites it");
+        match written {
+            Ok(written) => written.is_some(),
+            Err(error) => {
+                tracing::warn!(key = %self.key, %error, "writing vine's primary key failed; primary anyway (as vine)");
+                true
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ fn main() {
         Box::pin(async move { Client::etcd(options.nodes(endpoints)).await })
     });
     let mut trials = conformance::trials_in_layout("vine-layout-memory", KeyLayout::Vine, memory);
+    trials.push(conformance::leak_check_trial());
     trials.extend(conformance::trials_in_layout(
         "vine-layout-etcd",
         KeyLayout::Vine,

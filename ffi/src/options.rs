@@ -49,7 +49,7 @@ pub unsafe extern "C" fn vs_options_set_prefix(
 ) -> vs_status {
     guard(err, || {
         let o = handle_mut("options", options)?;
-        o.options.prefix = text("prefix", prefix)?.to_string();
+        o.options.set_prefix(text("prefix", prefix)?);
         Ok(())
     })
 }
@@ -78,7 +78,8 @@ pub unsafe extern "C" fn vs_options_set_nodes(
 
 /// The key layout: `"vinesync"` (the default) or `"vine"` (vine 1.5's
 /// keys, for a fleet that still runs vine processes; the prefix is then
-/// vine's `Prefix` as given: set `""` for vine's default). Any other value
+/// vine's `Prefix`: empty, vine's default, unless one was set with
+/// `vs_options_set_prefix`, before or after this call). Any other value
 /// is `VS_ERR_INVALID_ARGUMENT` naming it. `VINESYNC_LAYOUT` sets it for
 /// `vs_sync_new_from_env`.
 ///
@@ -92,7 +93,7 @@ pub unsafe extern "C" fn vs_options_set_layout(
 ) -> vs_status {
     guard(err, || {
         let o = handle_mut("options", options)?;
-        o.options.layout = text("layout", layout)?.parse()?;
+        o.options.set_layout(text("layout", layout)?.parse()?);
         Ok(())
     })
 }

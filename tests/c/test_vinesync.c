@@ -699,6 +699,25 @@ static void test_vine_layout(void) {
   CHECK_STATUS(vs_options_set_layout(o, "vine2", &err), VS_INVALID_ARGUMENT);
   CHECK(err && strstr(vs_error_message(err), "\"vine2\""));
   vs_error_free(&err);
+  /* The vine layout's default prefix is vine's (empty) unless one is set
+   * explicitly, before or after the layout. */
+  {
+    vs_options *d = NULL;
+    char got[64];
+    CHECK(vs_options_new(&d, NULL) == VS_OK);
+    if (d) {
+      CHECK_STATUS(vs_options_set_layout(d, "vine", NULL), VS_OK);
+      CHECK(vs_options_get_prefix(d, got, sizeof got) == 0 && got[0] == '\0');
+      CHECK_STATUS(vs_options_set_layout(d, "vinesync", NULL), VS_OK);
+      vs_options_get_prefix(d, got, sizeof got);
+      CHECK(strcmp(got, "/vine/sync") == 0);
+      CHECK_STATUS(vs_options_set_prefix(d, "/set-first", NULL), VS_OK);
+      CHECK_STATUS(vs_options_set_layout(d, "vine", NULL), VS_OK);
+      vs_options_get_prefix(d, got, sizeof got);
+      CHECK(strcmp(got, "/set-first") == 0);
+      vs_options_free(&d);
+    }
+  }
   CHECK_STATUS(vs_options_set_layout(o, "vine", NULL), VS_OK);
   vs_options_set_prefix(o, prefix, NULL);
   const char *nodes = getenv("VINESYNC_NODES");

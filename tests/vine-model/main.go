@@ -3,18 +3,26 @@
 //
 //	vine-model lock ID N TTL DIR    N times: Lock(ID, LockTTL=TTL s), bump DIR's counter, Unlock
 //	vine-model hold ID SECONDS      Lock(ID), print "locked", hold, Unlock, print "unlocked"
-//	vine-model elect NS ID TTL      Leader("leader", NS, ID, TTL s); print "elected ID" and
-//	                                hold until SIGTERM/SIGINT (then Resign) or SIGKILL
+//	vine-model elect NS ID TTL      Leader("leader", NS, ID) with LeaderTTL=TTL s (ignored, as
+//	                                vine ignores it); print "elected ID" once elected; on
+//	                                SIGTERM/SIGINT Resign (a no-op unless elected) and exit
 //	vine-model members NS           vine's ListMembers as JSON, one member a line
 //	vine-model bump DIR             the counter's critical section alone (for other processes)
 //
 // Endpoints: VINESYNC_NODES (comma-separated), as the test harness sets it.
 // Prefix: VINE_PREFIX, empty when unset (vine's default).
+//
+// Test-only flag, before the command: -leader-session-ttl N gives the
+// election session a TTL of N s. Without it (the default) the model does
+// what vine does: no TTL option, etcd's concurrency default of 60 s, so a
+// killed primary holds the election for up to 60 s. Only the kill -9
+// handover test sets it.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log"
 	"os"
@@ -30,11 +38,15 @@ import (
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("vine-model: ")
-	if len(os.Args) < 3 {
-		log.Fatalln("usage: vine-model lock|hold|elect|members|bump ARGS (see main.go)")
+	flag.IntVar(&leaderSessionTTL, "leader-session-ttl", 0,
+		"test only: the election session's TTL in seconds (0: vine's behaviour, no TTL option, etcd's 60 s default)")
+	flag.Parse()
+	argv := flag.Args()
+	if len(argv) < 2 {
+		log.Fatalln("usage: vine-model [-leader-session-ttl N] lock|hold|elect|members|bump ARGS (see main.go)")
 	}
-	if os.Args[1] == "bump" {
-		if err := bump(os.Args[2]); err != nil {
+	if argv[0] == "bump" {
+		if err := bump(argv[1]); err != nil {
 			log.Fatalln(err)
 		}
 		return
@@ -49,8 +61,8 @@ func main() {
 	defer client.Close()
 	v := &vine{client: client, prefix: os.Getenv("VINE_PREFIX")}
 	ctx := context.Background()
-	args := os.Args[2:]
-	switch os.Args[1] {
+	args := argv[1:]
+	switch argv[0] {
 	case "lock":
 		n, ttl := atoi(args[1]), atoi(args[2])
 		for i := 0; i < n; i++ {
@@ -79,13 +91,18 @@ func main() {
 	case "elect":
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-		c, err := v.Leader(ctx, "leader", args[0], args[1], atoi(args[2]))
+		_ = atoi(args[2]) // LeaderTTL: vine ignores it
+		c, err := v.Leader("leader", args[0], args[1])
 		if err != nil {
 			log.Fatalln(err)
 		}
-		fmt.Println("elected", args[1])
-		<-stop
-		if err := c.Resign(ctx); err != nil {
+		select {
+		case <-c.won:
+			fmt.Println("elected", args[1])
+			<-stop
+		case <-stop:
+		}
+		if err := c.Resign(); err != nil {
 			log.Fatalln(err)
 		}
 	case "members":
@@ -98,7 +115,7 @@ func main() {
 			fmt.Println(string(line))
 		}
 	default:
-		log.Fatalf("unknown command %q", os.Args[1])
+		log.Fatalf("unknown command %q", argv[0])
 	}
 }
 

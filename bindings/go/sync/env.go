@@ -46,6 +46,10 @@ func optionsFromEnv() (Options, error) {
 			*field = env
 		}
 	}
+	if o.Layout != "" && o.Layout != "vinesync" && o.Layout != "vine" {
+		return o, &Error{Kind: ErrInvalidArgument, Message: "VINESYNC_LAYOUT=" + strconv.Quote(o.Layout) +
+			` is unknown: use "vinesync" (the default) or "vine"`}
+	}
 	for _, d := range []struct {
 		name  string
 		field *time.Duration

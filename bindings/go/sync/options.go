@@ -34,7 +34,16 @@ func Prefix(p string) Option { return func(o *Options) { o.Prefix = p } }
 // rolling migration (README, "Migrating from vine"). The prefix is then
 // vine's Prefix as given: without Prefix (or VINESYNC_PREFIX) it is empty,
 // as in vine.
-func VineLayout() Option { return func(o *Options) { o.Layout = "vine" } }
+func VineLayout() Option { return Layout("vine") }
+
+// DefaultLayout selects vinesync's own layout explicitly, over
+// VINESYNC_LAYOUT (as C's vs_options_set_layout and Python's
+// layout="vinesync" can).
+func DefaultLayout() Option { return Layout("vinesync") }
+
+// Layout selects the key layout by name: "vinesync" or "vine" (any other
+// name is ErrInvalidArgument from Init, naming it).
+func Layout(name string) Option { return func(o *Options) { o.Layout = name } }
 
 // Timeouts sets the dial and request timeouts.
 func Timeouts(dial, request time.Duration) Option {

@@ -48,20 +48,14 @@ impl ConnectArgs {
                     "layout={layout:?} is unknown: use \"vinesync\" (the default) or \"vine\""
                 ))
             })?;
-            // Without a prefix, each layout gets its own default: vine's
-            // plugin uses an empty prefix when the program sets none.
-            let prefix_from_env =
-                std::env::var_os("VINESYNC_PREFIX").is_some_and(|v| !v.is_empty());
-            if layout != base.layout && self.prefix.is_none() && !prefix_from_env {
-                base.prefix = match layout {
-                    KeyLayout::Vine => String::new(),
-                    _ => vinesync::DEFAULT_PREFIX.to_string(),
-                };
-            }
-            base.layout = layout;
+            // Without an explicit prefix (argument, or VINESYNC_PREFIX in
+            // `base` from the environment), each layout gets its own
+            // default: vine's plugin uses an empty prefix when the program
+            // sets none.
+            base.set_layout(layout);
         }
         if let Some(prefix) = self.prefix {
-            base.prefix = prefix;
+            base.set_prefix(prefix);
         }
         if let Some(nodes) = self.nodes {
             base.nodes = nodes;

@@ -31,10 +31,31 @@ def test_vine_layout_keys(backend: str, prefix: str) -> None:
         s.close()
 
 
-def test_vine_layout_defaults_to_vines_empty_prefix() -> None:
+def test_vine_layout_defaults_to_vines_empty_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("VINESYNC_PREFIX", raising=False)
     s = vinesync.Sync.memory(layout="vine")
     try:
         assert s.options().prefix == ""
+    finally:
+        s.close()
+
+
+def test_memory_vine_layout_ignores_vinesync_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Sync.memory reads no environment: VINESYNC_PREFIX must not change
+    # the vine layout's default (empty) prefix.
+    monkeypatch.setenv("VINESYNC_PREFIX", "/from-env")
+    s = vinesync.Sync.memory(layout="vine")
+    try:
+        assert s.options().prefix == ""
+    finally:
+        s.close()
+    s = vinesync.Sync.memory(layout="vine", prefix="/given")
+    try:
+        assert s.options().prefix == "/given"
     finally:
         s.close()
 

@@ -228,6 +228,74 @@ pub fn trials_in_layout(backend: &str, layout: KeyLayout, factory: Factory) -> V
         .collect()
 }
 
+/// The keys under the case's prefix that count as leaks. Under the vine
+/// layout, vine's `primary/{ns}` keys are not leaks: vine never deletes
+/// them (its `ListMembers` panics without one), so neither does vinesync.
+/// Exempt is exactly a key under `{prefix}/primary/` with no
+/// lease (nothing else of the layout lives there: lock keys have no `/`
+/// after the prefix, candidates are under `leaders/`); every other key,
+/// and any key there with a lease, is still a leak.
+pub fn leftovers(env: &Env, keys: Vec<vinesync::KeyValue>) -> Vec<vinesync::KeyValue> {
+    leftovers_in(env.layout, &env.prefix, keys)
+}
+
+/// [`leftovers`] for a layout and a prefix.
+pub fn leftovers_in(
+    layout: KeyLayout,
+    prefix: &str,
+    keys: Vec<vinesync::KeyValue>,
+) -> Vec<vinesync::KeyValue> {
+    let primary_dir = format!("{prefix}/primary/");
+    keys.into_iter()
+        .filter(|kv| {
+            layout != KeyLayout::Vine || !kv.key.starts_with(&primary_dir) || kv.lease != 0
+        })
+        .collect()
+}
+
+/// A trial that the leak check exempts nothing but vine's lease-less
+/// primary keys under the vine layout, and nothing at all otherwise.
+pub fn leak_check_trial() -> Trial {
+    Trial::test("leak_check_exempts_only_vines_primary_keys", || {
+        let kv = |key: &str, lease: i64| vinesync::KeyValue {
+            key: key.to_string(),
+            value: b"x".to_vec(),
+            create_revision: 1,
+            mod_revision: 1,
+            lease,
+        };
+        let p = "/t";
+        let keys = vec![
+            kv("/t/primary/ns", 0),      // vine's primary key: exempt
+            kv("/t/primary/a/b", 0),     // of namespace a/b: exempt
+            kv("/t/primary/ns/7f_0", 7), // with a lease: a leak
+            kv("/t/leaders/ns/7f_0", 7), // a candidate: a leak
+            kv("/t/leaders/primary", 0), // elsewhere: a leak
+            kv("/t/-t-lock1/7f_0", 7),   // a lock waiter: a leak
+            kv("/t/primaryx", 0),        // not under primary/: a leak
+        ];
+        let vine: Vec<String> = leftovers_in(KeyLayout::Vine, p, keys.clone())
+            .into_iter()
+            .map(|kv| kv.key)
+            .collect();
+        let want = [
+            "/t/primary/ns/7f_0",
+            "/t/leaders/ns/7f_0",
+            "/t/leaders/primary",
+            "/t/-t-lock1/7f_0",
+            "/t/primaryx",
+        ];
+        if vine != want {
+            return Err(format!("vine layout: leaks {vine:?}, want {want:?}").into());
+        }
+        let ours = leftovers_in(KeyLayout::Vinesync, p, keys.clone());
+        if ours != keys {
+            return Err(format!("vinesync layout: leaks {ours:?}, want every key").into());
+        }
+        Ok(())
+    })
+}
+
 /// Upper bound for one case; a hang is a failure, not a stuck suite.
 const CASE_LIMIT: Duration = Duration::from_secs(90);
 
@@ -267,10 +335,10 @@ fn run(factory: Factory, prefix: String, layout: KeyLayout, case: CaseFn) -> Res
             .await
             .map_err(|e| format!("leak checker: {e}"))?;
         let clean = eventually(Duration::from_secs(2), || async {
-            checker.faults().keys().await.unwrap_or_default().is_empty()
+            leftovers(&env, checker.faults().keys().await.unwrap_or_default()).is_empty()
         })
         .await;
-        let left = checker.faults().keys().await.unwrap_or_default();
+        let left = leftovers(&env, checker.faults().keys().await.unwrap_or_default());
         checker.close().await;
         if clean {
             Ok(())
@@ -288,10 +356,10 @@ fn run(factory: Factory, prefix: String, layout: KeyLayout, case: CaseFn) -> Res
             .await
             .map_err(|e| format!("leak checker: {e}"))?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        let mut left = checker.faults().keys().await.unwrap_or_default();
+        let mut left = leftovers(&env, checker.faults().keys().await.unwrap_or_default());
         while !left.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            left = checker.faults().keys().await.unwrap_or_default();
+            left = leftovers(&env, checker.faults().keys().await.unwrap_or_default());
         }
         let clean = left.is_empty();
         checker.close().await;

@@ -26,7 +26,7 @@ faults-build: etcd-harness build-c go-lib ## build the suite and its workers in 
 	@mkdir -p $(C_BUILD)
 	$(CC) $(C_FLAGS) tests/faults/workers/worker.c -Iinclude $(FFI_LIBDIR)/libvinesync.a -lpthread -ldl -lm \
 	  -o $(C_BUILD)/fault_worker_c
-	cd bindings/go && $(GO) build -tags vinesync_test -o $(C_BUILD)/fault_worker_go ./cmd/vinesync-fault-worker
+	cd bindings/go && $(GO) build $(GO_TAGS) $(GO_LIB_LDFLAGS) -o $(C_BUILD)/fault_worker_go ./cmd/vinesync-fault-worker
 	$(MAKE) --no-print-directory python-wheel
 	rm -rf $(FAULTS_VENV)
 	$(PYTHON) -m venv $(FAULTS_VENV)

@@ -17,6 +17,12 @@ GO_MODULE := github.com/vinesync/vinesync/bindings/go
 GO_VERSION := v$(VERSION)
 GO_RELEASE_LIB := $(GO_BUILD)/release-lib/libvinesync.a
 
+# Go's build cache does not hash libvinesync.a (linked through cgo's
+# LDFLAGS), so a rebuilt library alone would leave programs and test
+# binaries linked to the old one; its checksum in -ldflags makes every
+# change relink them (-X of a variable no program has is ignored).
+GO_LIB_LDFLAGS = -ldflags "-X main.libvinesyncSum=$$(sha256sum $(CURDIR)/$(GO_LIB) | cut -c1-16)"
+
 .PHONY: go-lib check-go-header go-release-zip test-go test-go-install demo-go check-seed-diff
 
 go-lib: build-c ## copy libvinesync.a (test build) where the Go package links it from
@@ -54,16 +60,16 @@ test-go-install: go-release-zip etcd-harness ## go get + build + run both seed e
 
 test-go: go-lib etcd-harness check-seed-diff check-go-header ## go vet + go test -race (memory, etcd, cgocheck=1, GOGC=1)
 	cd bindings/go && $(GO) vet $(GO_TAGS) ./...
-	cd bindings/go && CGO_ENABLED=1 $(GO) test $(GO_TAGS) -race -count=1 ./...
-	cd bindings/go && CGO_ENABLED=1 GODEBUG=cgocheck=1 GOGC=1 $(GO) test $(GO_TAGS) -race -count=1 ./...
-	cd bindings/go && CGO_ENABLED=1 GODEBUG=cgocheck=1 GOGC=1 $(ETCD_RUN) -- $(GO) test $(GO_TAGS) -race -count=1 ./...
+	cd bindings/go && CGO_ENABLED=1 $(GO) test $(GO_TAGS) $(GO_LIB_LDFLAGS) -race -count=1 ./...
+	cd bindings/go && CGO_ENABLED=1 GODEBUG=cgocheck=1 GOGC=1 $(GO) test $(GO_TAGS) $(GO_LIB_LDFLAGS) -race -count=1 ./...
+	cd bindings/go && CGO_ENABLED=1 GODEBUG=cgocheck=1 GOGC=1 $(ETCD_RUN) -- $(GO) test $(GO_TAGS) $(GO_LIB_LDFLAGS) -race -count=1 ./...
 	cd examples/go && $(GO) vet $(GO_TAGS) ./...
 
 demo-go: go-lib ## the seed's examples in Go (memory; etcd when VINESYNC_NODES is set)
 	@echo "== Go: the seed's lock example =="
-	cd examples/go && $(GO) run $(GO_TAGS) ./$(if $(VINESYNC_NODES),,memory/)lock
+	cd examples/go && $(GO) run $(GO_TAGS) $(GO_LIB_LDFLAGS) ./$(if $(VINESYNC_NODES),,memory/)lock
 	@echo "== Go: the seed's election example =="
-	cd examples/go && $(GO) run $(GO_TAGS) ./$(if $(VINESYNC_NODES),,memory/)election
+	cd examples/go && $(GO) run $(GO_TAGS) $(GO_LIB_LDFLAGS) ./$(if $(VINESYNC_NODES),,memory/)election
 
 TEST_TARGETS += test-go test-go-install
 DEMO_TARGETS += demo-go

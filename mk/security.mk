@@ -10,7 +10,7 @@ SECURED_RUN := $(ETCD_RUN) --mtls --auth --
 
 test-security: etcd-harness $(C_BUILD)/test_secured go-lib python-wheel ## C, Go, Python and the demos on etcd with mTLS + auth
 	$(SECURED_RUN) $(C_BUILD)/test_secured
-	cd bindings/go && CGO_ENABLED=1 $(SECURED_RUN) $(GO) test $(GO_TAGS) -count=1 -run TestSecured -v ./sync | grep -E '^(--- |ok|FAIL|PASS)'
+	cd bindings/go && CGO_ENABLED=1 $(SECURED_RUN) $(GO) test $(GO_TAGS) $(GO_LIB_LDFLAGS) -count=1 -run TestSecured -v ./sync | grep -E '^(--- |ok|FAIL|PASS)'
 	rm -rf $(PY_DIR)/secured-venv
 	$(PYTHON) -m venv $(PY_DIR)/secured-venv
 	$(PY_DIR)/secured-venv/bin/pip install -q $(PY_WHEELS)/vinesync-*.whl "pytest>=7"

@@ -16,17 +16,12 @@ VINE_PROGRAMS := VINE_MODEL=$(VINE_BUILD)/vine-model \
 
 .PHONY: vine-programs test-vine-layout
 
-# Go's build cache does not hash libvinesync.a (linked through cgo's
-# LDFLAGS), so a rebuilt library alone would leave the programs linked to
-# the old one; its checksum in -ldflags makes every change relink them.
-VINE_GO_LDFLAGS = -ldflags "-X main.libvinesyncSum=$$(sha256sum $(CURDIR)/$(GO_LIB) | cut -c1-16)"
-
 vine-programs: go-lib build-cli etcd-harness ## build the vine model, the Go vinesync worker and the seed's Go examples (build/vine)
 	@mkdir -p $(VINE_BUILD)
 	cd tests/vine-model && $(GO) vet . && $(GO) build -o $(VINE_BUILD)/vine-model .
-	cd bindings/go && $(GO) build $(GO_TAGS) $(VINE_GO_LDFLAGS) -o $(VINE_BUILD)/vinesync-vine-worker ./cmd/vinesync-vine-worker
-	cd examples/go && $(GO) build $(GO_TAGS) $(VINE_GO_LDFLAGS) -o $(VINE_BUILD)/seed-lock ./lock && \
-	  $(GO) build $(GO_TAGS) $(VINE_GO_LDFLAGS) -o $(VINE_BUILD)/seed-election ./election
+	cd bindings/go && $(GO) build $(GO_TAGS) $(GO_LIB_LDFLAGS) -o $(VINE_BUILD)/vinesync-vine-worker ./cmd/vinesync-vine-worker
+	cd examples/go && $(GO) build $(GO_TAGS) $(GO_LIB_LDFLAGS) -o $(VINE_BUILD)/seed-lock ./lock && \
+	  $(GO) build $(GO_TAGS) $(GO_LIB_LDFLAGS) -o $(VINE_BUILD)/seed-election ./election
 
 test-vine-layout: deps vine-programs etcd-versions ## vine model + vinesync (Go, Rust, seed examples) under the vine layout on etcd 3.4 and the newest pinned
 	@echo "== vine layout: mixed fleet on etcd 3.4 (Debian) =="

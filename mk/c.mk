@@ -116,12 +116,13 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-k
 # in it: leaked by construction, so the fork test's child is not checked
 # (it reports its own checks through a pipe; ASan covers it).
 VALGRIND_FORK := $(VALGRIND) --child-silent-after-fork=yes
-# On etcd every test but the 16-thread L1 runs (L1 alone takes minutes
-# under valgrind; it runs on memory).
-VALGRIND_ON_ETCD := l2,l3,l4,l5,l6,l7,l8,l9,l10,e1,e3,e5,e7,e8,init,untouched,errors
+# Every test but the 16-thread L1 runs under valgrind (L1 alone takes over
+# two minutes there; it runs plain and under ASan + LeakSanitizer + UBSan,
+# on memory and on etcd).
+VALGRIND_TESTS := l2,l3,l4,l5,l6,l7,l8,l9,l10,e1,e3,e5,e7,e8,init,untouched,errors,vine
 test-c-valgrind: $(C_TESTS) etcd-harness ## C tests under valgrind (memory and etcd)
-	$(VALGRIND) $(C_BUILD)/test_vinesync
-	$(ETCD_RUN) -- $(VALGRIND) $(C_BUILD)/test_vinesync $(VALGRIND_ON_ETCD)
+	$(VALGRIND) $(C_BUILD)/test_vinesync $(VALGRIND_TESTS)
+	$(ETCD_RUN) -- $(VALGRIND) $(C_BUILD)/test_vinesync $(VALGRIND_TESTS)
 	$(VALGRIND_FORK) $(C_BUILD)/test_lifecycle
 	$(ETCD_RUN) -- $(VALGRIND_FORK) $(C_BUILD)/test_lifecycle
 

@@ -80,8 +80,11 @@ fuzz: $(CARGO_FUZZ) ## run each cargo fuzz target for FUZZ_SECONDS (needs the ni
 	done
 
 # The saved corpus of every target through its body, on the stable
-# toolchain (no libFuzzer): part of make test.
+# toolchain (no libFuzzer): part of make test. Built in the mutants' target
+# dir: the fuzz crate builds libvinesync without the test functions, and in
+# the main target dir that copy would replace the test build's
+# libvinesync.a that the C and Go tests link.
 fuzz-replay: ## replay fuzz/corpus/<target> through each fuzz target's body (stable toolchain)
-	$(CARGO) test -q --manifest-path fuzz/Cargo.toml --no-default-features
+	$(CARGO) test -q --manifest-path fuzz/Cargo.toml --no-default-features --target-dir $(TARGET_DIR)/mutants
 
 TEST_TARGETS += fuzz-replay

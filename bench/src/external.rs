@@ -45,17 +45,7 @@ fn median_of(rows: &[Row], name: &str) -> Option<f64> {
 /// two neighbouring floor rounds over the program's mean; the program's
 /// etcd row gets the median of its rounds' ratios and their spread.
 pub fn merge_rounds(rows: &mut [Row], path: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut lines = Vec::new();
-    for (number, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let m: Measurement = serde_json::from_str(line)
-            .map_err(|e| format!("{}:{}: {e}", path.display(), number + 1))?;
-        lines.push(m);
-    }
+    let lines = read_measurements(path)?;
     let mean = |m: &Measurement| m.total_ns / m.ops.max(1) as f64;
     let mut ratios: Vec<(String, f64)> = Vec::new();
     for (i, m) in lines.iter().enumerate() {
@@ -101,15 +91,8 @@ pub fn merge_rounds(rows: &mut [Row], path: &Path) -> Result<(), String> {
 /// Reads `path` (JSON lines) and adds its rows, compared with this run's
 /// baselines, after the Rust rows of their section.
 pub fn merge(rows: &mut Vec<Row>, path: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut added: Vec<Row> = Vec::new();
-    for (number, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let m: Measurement = serde_json::from_str(line)
-            .map_err(|e| format!("{}:{}: {e}", path.display(), number + 1))?;
+    for m in read_measurements(path)? {
         let mut samples = Samples::default();
         for ns in &m.samples_ns {
             samples.record(Duration::from_nanos(*ns as u64));
@@ -186,4 +169,18 @@ pub fn merge(rows: &mut Vec<Row>, path: &Path) -> Result<(), String> {
         rows.insert(at, row);
     }
     Ok(())
+}
+
+/// The measurements in `path`, one JSON object per non-empty line; an
+/// error names the file and line.
+fn read_measurements(path: &Path) -> Result<Vec<Measurement>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(number, line)| {
+            serde_json::from_str(line)
+                .map_err(|e| format!("{}:{}: {e}", path.display(), number + 1))
+        })
+        .collect()
 }

@@ -175,12 +175,7 @@ fn main() -> ExitCode {
         }
     };
     // `--external FILE`: rows the C, Python and Go bench programs measured.
-    let externals = args
-        .iter()
-        .zip(args.iter().skip(1))
-        .filter(|(flag, _)| *flag == "--external")
-        .map(|(_, file)| PathBuf::from(file));
-    for file in externals {
+    for file in flag_values(&args, "--external") {
         if let Err(error) = external::merge(&mut rows, &file) {
             eprintln!("vinesync-bench: {error}");
             return ExitCode::FAILURE;
@@ -188,12 +183,7 @@ fn main() -> ExitCode {
     }
     // `--external-rounds FILE`: the C, Go and Python etcd rows alternating
     // with the Rust floor in separate processes (see mk/bench.mk).
-    let rounds = args
-        .iter()
-        .zip(args.iter().skip(1))
-        .filter(|(flag, _)| *flag == "--external-rounds")
-        .map(|(_, file)| PathBuf::from(file));
-    for file in rounds {
+    for file in flag_values(&args, "--external-rounds") {
         if let Err(error) = external::merge_rounds(&mut rows, &file) {
             eprintln!("vinesync-bench: {error}");
             return ExitCode::FAILURE;
@@ -352,4 +342,12 @@ fn candidate(args: &[String]) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Every value given to `flag` (`--flag VALUE`, possibly repeated), as paths.
+fn flag_values<'a>(args: &'a [String], flag: &'a str) -> impl Iterator<Item = PathBuf> + 'a {
+    args.iter()
+        .zip(args.iter().skip(1))
+        .filter(move |(f, _)| *f == flag)
+        .map(|(_, value)| PathBuf::from(value))
 }

@@ -204,6 +204,11 @@ impl EtcdCluster {
         self.dir.path()
     }
 
+    /// The log file of member `i` (its stdout and stderr).
+    pub fn member_log(&self, i: usize) -> &Path {
+        &self.members[i].log
+    }
+
     /// Pid of member `i`, if running.
     pub fn pid(&self, i: usize) -> Option<u32> {
         self.members[i].pid()

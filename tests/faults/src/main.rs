@@ -9,6 +9,7 @@ mod clock;
 mod election;
 mod etcd;
 mod history;
+mod lease_metrics;
 mod mutants;
 mod proxy;
 mod report;

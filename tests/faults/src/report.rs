@@ -44,6 +44,9 @@ pub struct Report {
     pub leaked_leases: usize,
     pub failover_ms: Option<u128>,
     pub ttl_s: u64,
+    /// What the run saw that explains a fault's reach (a server-side
+    /// fault), shown with the result; never a failure by itself.
+    pub notes: Vec<String>,
     /// Every broken expectation; empty = the scenario passed.
     pub problems: Vec<String>,
     /// The named checks that failed (see `fail`).
@@ -123,10 +126,17 @@ pub fn render(reports: &[Report]) -> String {
                 .map_or("-".to_string(), |k| k.to_string()),
             &r.failover_ms
                 .map_or("-".to_string(), |ms| format!("{ms}ms/{}s", r.ttl_s)),
-            &if r.passed() {
-                "PASS".to_string()
-            } else {
-                format!("FAIL: {}", r.problems.join("; "))
+            &{
+                let result = if r.passed() {
+                    "PASS".to_string()
+                } else {
+                    format!("FAIL: {}", r.problems.join("; "))
+                };
+                if r.notes.is_empty() {
+                    result
+                } else {
+                    format!("{result} (note: {})", r.notes.join("; "))
+                }
             },
         ]));
     }

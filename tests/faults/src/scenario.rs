@@ -11,6 +11,7 @@ use vinesync_testkit::EtcdCluster;
 use crate::clock;
 use crate::etcd;
 use crate::history::{self, FaultWindow};
+use crate::lease_metrics;
 use crate::proxy::Proxy;
 use crate::report::Report;
 use crate::resource::Resource;
@@ -184,6 +185,11 @@ impl Stage<'_> {
     pub fn problem(&mut self, text: impl Into<String>) {
         self.report.problems.push(text.into());
     }
+
+    /// Something the run saw that is not a failure but explains one.
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.report.notes.push(text.into());
+    }
 }
 
 /// A cluster of `members`; with more than one, peer traffic runs through
@@ -197,26 +203,76 @@ pub fn start_cluster(members: usize) -> std::io::Result<EtcdCluster> {
     }
 }
 
+/// How a fault on the raft leader ended.
+pub struct LeaderFaultEnd {
+    /// When the fault stopped acting (clock nanoseconds): the member's
+    /// resume or heal, or later if the server went on revoking leases.
+    pub ended_at: u128,
+    /// Set when the deposed leader revoked leases once resumed (etcd issue
+    /// 15247, see `lease_metrics.rs`): what was seen, for the report.
+    pub server_revoked: Option<String>,
+}
+
 /// Finds the raft leader and does `fault` to it (a pause, a partition).
 pub fn hit_raft_leader(
     cluster: &mut EtcdCluster,
-    fault: impl FnOnce(&mut EtcdCluster, usize) -> std::io::Result<()>,
-) -> Result<(), String> {
+    fault: impl FnOnce(&mut EtcdCluster, usize) -> std::io::Result<LeaderFaultEnd>,
+) -> Result<LeaderFaultEnd, String> {
     let endpoints = cluster.endpoints();
     let leader = etcd::block_on(etcd::raft_leader(&endpoints))??;
     fault(cluster, leader).map_err(|e| format!("the raft leader (member {leader}): {e}"))
 }
 
-/// Pauses member `i` (SIGSTOP) for 3 s.
-pub fn pause_member_3s(cluster: &mut EtcdCluster, i: usize) -> std::io::Result<()> {
+/// Pauses member `i` (SIGSTOP) for 3 s, then watches whether, resumed and
+/// deposed, it revokes leases (a server fault: etcd issue 15247).
+pub fn pause_member_3s(cluster: &mut EtcdCluster, i: usize) -> std::io::Result<LeaderFaultEnd> {
+    let url = cluster.client_url(i);
+    let before = lease_metrics::revoked_as_expired(&url).map_err(std::io::Error::other)?;
     cluster.pause_member(i)?;
     std::thread::sleep(Duration::from_secs(3));
-    cluster.resume_member(i)
+    cluster.resume_member(i)?;
+    let resumed_at = clock::now();
+    // The lessor looks for overdue leases every 500 ms; a deposed leader
+    // demotes its lessor as soon as it hears of the new term.
+    let mut last_rise = None;
+    let mut count = before;
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(100));
+        if let Ok(now) = lease_metrics::revoked_as_expired(&url) {
+            if now > count {
+                count = now;
+                last_rise = Some(clock::now());
+            }
+        }
+    }
+    let Some(seen_at) = last_rise else {
+        return Ok(LeaderFaultEnd {
+            ended_at: resumed_at,
+            server_revoked: None,
+        });
+    };
+    // Revocations by a member that leads again are ordinary expiries.
+    let leads_again = etcd::block_on(etcd::raft_leader(&cluster.endpoints()))
+        .ok()
+        .and_then(Result::ok)
+        == Some(i);
+    Ok(LeaderFaultEnd {
+        ended_at: if leads_again { resumed_at } else { seen_at },
+        server_revoked: (!leads_again).then(|| {
+            format!(
+                "etcd revoked {} live lease(s): the raft leader (member {i}), deposed while \
+                 paused, revoked them {} ms after it resumed (etcd issue 15247, fixed in \
+                 3.4.31 and 3.5.13); the fault lasts until then",
+                count - before,
+                (seen_at - resumed_at) / 1_000_000
+            )
+        }),
+    })
 }
 
 /// Cuts member `i` off from the other two for 3 s; fails unless the other
 /// two elected a leader of their own meanwhile (the cut took effect).
-pub fn isolate_member_3s(cluster: &mut EtcdCluster, i: usize) -> std::io::Result<()> {
+pub fn isolate_member_3s(cluster: &mut EtcdCluster, i: usize) -> std::io::Result<LeaderFaultEnd> {
     cluster.isolate_member(i)?;
     std::thread::sleep(Duration::from_secs(3));
     let others: Vec<String> = (0..cluster.len())
@@ -226,7 +282,10 @@ pub fn isolate_member_3s(cluster: &mut EtcdCluster, i: usize) -> std::io::Result
     let majority_leader = etcd::block_on(etcd::raft_leader(&others));
     cluster.heal_partition();
     match majority_leader {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(_)) => Ok(LeaderFaultEnd {
+            ended_at: clock::now(),
+            server_revoked: None,
+        }),
         Ok(Err(e)) | Err(e) => Err(std::io::Error::other(format!(
             "the members cut off from member {i} had no leader of their own: {e}"
         ))),
@@ -538,17 +597,16 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
         Duration::from_secs(plan.ttl_s + 5)
     };
     check_leftovers(context, &cluster, &prefix, limit, &mut report);
-    keep_logs(context, plan.name, &workers);
+    keep_logs(context, plan.name, &workers, &cluster);
     drop(workers);
     report.seconds = started.elapsed().as_secs_f64();
     report
 }
 
-/// Keeps every worker's output in `{logs}/{scenario}/{worker}.txt`.
-pub fn keep_logs(context: &Context, scenario: &str, workers: &[Worker]) {
-    let dir = context
-        .logs
-        .join(scenario.replace([' ', ':', '(', ')'], "_"));
+/// Keeps every worker's output in `{logs}/{scenario}/{worker}.txt`, and
+/// each etcd member's log as `etcd-{i}.log` beside them.
+pub fn keep_logs(context: &Context, scenario: &str, workers: &[Worker], cluster: &EtcdCluster) {
+    let dir = logs_dir(context, scenario);
     if std::fs::create_dir_all(&dir).is_err() {
         return;
     }
@@ -558,6 +616,23 @@ pub fn keep_logs(context: &Context, scenario: &str, workers: &[Worker]) {
             worker.lines().join("\n"),
         );
     }
+    for i in 0..cluster.len() {
+        let _ = std::fs::copy(cluster.member_log(i), dir.join(format!("etcd-{i}.log")));
+    }
+}
+
+/// Moves the logs of `scenario` to `{scenario} {label}` (a randomized
+/// schedule's seed), so the next run of the same scenario keeps its own.
+pub fn label_logs(context: &Context, scenario: &str, label: &str) {
+    let labelled = logs_dir(context, &format!("{scenario} {label}"));
+    let _ = std::fs::remove_dir_all(&labelled);
+    let _ = std::fs::rename(logs_dir(context, scenario), labelled);
+}
+
+fn logs_dir(context: &Context, scenario: &str) -> std::path::PathBuf {
+    context
+        .logs
+        .join(scenario.replace([' ', ':', '(', ')'], "_"))
 }
 
 /// Parses "WORD t" and "WORD id t" lines of a worker into (word, time,

@@ -49,7 +49,10 @@ enum Fault {
 /// Every worker counts as hit by a fault of etcd itself: a holder may
 /// rightly lose its lock then (and must be told).
 fn hit_everyone(stage: &mut Stage<'_>, start: u128) {
-    let end = clock::now();
+    hit_everyone_until(stage, start, clock::now());
+}
+
+fn hit_everyone_until(stage: &mut Stage<'_>, start: u128, end: u128) {
     for worker in 0..stage.workers.len() {
         stage.faults.push(FaultWindow { worker, start, end });
     }
@@ -130,10 +133,18 @@ fn inject(stage: &mut Stage<'_>, fault: Fault, ttl_s: u64, members: usize) {
             } else {
                 scenario::isolate_member_3s
             };
-            if let Err(e) = scenario::hit_raft_leader(stage.cluster, on_leader) {
-                stage.problem(e);
+            match scenario::hit_raft_leader(stage.cluster, on_leader) {
+                Ok(end) => {
+                    if let Some(note) = end.server_revoked {
+                        stage.note(note);
+                    }
+                    hit_everyone_until(stage, start, end.ended_at);
+                }
+                Err(e) => {
+                    stage.problem(e);
+                    hit_everyone(stage, start);
+                }
             }
-            hit_everyone(stage, start);
         }
     }
 }
@@ -200,6 +211,7 @@ pub fn run(context: &Context, seed: u64) -> Report {
             }
         }),
     );
+    scenario::label_logs(context, plan.name, &format!("seed {seed}"));
     report.scenario = format!("randomized: {}", described.join(", "));
     report.seed = Some(seed);
     report

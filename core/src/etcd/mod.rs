@@ -108,6 +108,28 @@ impl EtcdStore {
         errors::retry(what, &self.endpoints, self.request_timeout, op).await
     }
 
+    /// [`Self::retry`], also telling whether the request was sent more
+    /// than once: an earlier attempt whose answer was lost may then have
+    /// taken effect already.
+    async fn retry_telling_resent<T, F, Fut>(
+        &self,
+        what: impl Fn() -> String,
+        mut op: F,
+    ) -> (Result<T>, bool)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
+    {
+        let mut attempts = 0usize;
+        let result = self
+            .retry(what, || {
+                attempts += 1;
+                op()
+            })
+            .await;
+        (result, attempts > 1)
+    }
+
     async fn range_raw(&self, key: &str, options: GetOptions) -> Result<etcd_client::GetResponse> {
         let kv = self.client.kv_client();
         self.retry(
@@ -173,12 +195,10 @@ impl EtcdStore {
     /// says whether it was still ours.
     pub(crate) async fn delete_unique(&self, key: &str, create_revision: i64) -> Result<bool> {
         let kv = self.client.kv_client();
-        let attempts = std::sync::atomic::AtomicUsize::new(0);
-        let response = self
-            .retry(
+        let (response, resent) = self
+            .retry_telling_resent(
                 || format!("deleting {key:?}"),
                 || {
-                    attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let (mut kv, key) = (kv.clone(), key.to_string());
                     async move {
                         kv.delete(key, Some(DeleteOptions::new().with_prev_key()))
@@ -186,13 +206,13 @@ impl EtcdStore {
                     }
                 },
             )
-            .await?;
-        match response.prev_kvs().first() {
+            .await;
+        match response?.prev_kvs().first() {
             Some(prev) => Ok(prev.create_revision() == create_revision),
             // Already gone. After a retry, our own earlier attempt whose
             // answer was lost may have deleted it: count that as deleted
             // rather than report a lost key (as `delete_owned` does).
-            None => Ok(attempts.load(std::sync::atomic::Ordering::Relaxed) > 1),
+            None => Ok(resent),
         }
     }
 }
@@ -202,12 +222,10 @@ impl Store for EtcdStore {
 
     async fn grant(&self, ttl: i64, id: LeaseId) -> Result<(LeaseId, i64)> {
         let lease = self.client.lease_client();
-        let attempts = std::sync::atomic::AtomicUsize::new(0);
-        let granted = self
-            .retry(
+        let (granted, resent) = self
+            .retry_telling_resent(
                 || format!("granting a {ttl}s lease"),
                 || {
-                    attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let mut lease = lease.clone();
                     let options = etcd_client::LeaseGrantOptions::new().with_id(id);
                     async move { lease.grant(ttl, Some(options)).await }
@@ -219,8 +237,7 @@ impl Store for EtcdStore {
             // Our id is ours alone: a retry that finds it granted means the
             // first attempt landed and only its answer was lost. Adopt it.
             Err(error)
-                if error.message().contains("lease already exists")
-                    && attempts.load(std::sync::atomic::Ordering::Relaxed) > 1 =>
+                if error.message().contains("lease already exists") && resent =>
             {
                 let client = self.client.lease_client();
                 let alive = self
@@ -412,17 +429,16 @@ impl Store for EtcdStore {
                 key,
                 Some(etcd_client::GetOptions::new().with_count_only()),
             )]);
-        let attempts = std::sync::atomic::AtomicUsize::new(0);
-        let response = self
-            .retry(
+        let (response, resent) = self
+            .retry_telling_resent(
                 || format!("deleting {key:?}"),
                 || {
-                    attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let (mut kv, txn) = (kv.clone(), txn.clone());
                     async move { kv.txn(txn).await }
                 },
             )
-            .await?;
+            .await;
+        let response = response?;
         if response.succeeded() {
             return Ok(true);
         }
@@ -433,7 +449,7 @@ impl Store for EtcdStore {
             TxnOpResponse::Get(get) => get.count() == 0,
             _ => false,
         });
-        Ok(absent && attempts.load(std::sync::atomic::Ordering::Relaxed) > 1)
+        Ok(absent && resent)
     }
 
     async fn update_owned(&self, key: &str, create_revision: i64, value: Vec<u8>) -> Result<bool> {

@@ -236,9 +236,7 @@ impl Store for EtcdStore {
             Ok(granted) => Ok((granted.id(), granted.ttl())),
             // Our id is ours alone: a retry that finds it granted means the
             // first attempt landed and only its answer was lost. Adopt it.
-            Err(error)
-                if error.message().contains("lease already exists") && resent =>
-            {
+            Err(error) if error.message().contains("lease already exists") && resent => {
                 let client = self.client.lease_client();
                 let alive = self
                     .retry(

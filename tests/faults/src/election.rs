@@ -404,14 +404,14 @@ fn check_failover(
     }
 }
 
-/// Terms ELECTED..DEMOTED (or the kill, or the start of resigning) of
-/// different processes must not overlap.
 /// How long after etcd revoked a primary's lease it may take to be told.
 const TOLD_DEMOTED_GRACE: u128 = 10_000_000_000;
 
-/// `server_revoked`: the window in which etcd revoked live leases itself
-/// (etcd issue 15247): a term it ended may overlap the next one until its
-/// holder is told (within the grace), as a lock hold may after a fault.
+/// Terms ELECTED..DEMOTED (or the kill, or the start of resigning) of
+/// different processes must not overlap. `server_revoked`: the window in
+/// which etcd revoked leases itself (etcd issue 15247): a term it ended may
+/// overlap the next one until its holder is told (within the grace), as a
+/// lock hold may after a fault.
 fn check_terms(
     workers: &[Worker],
     killed: WorkerAt,

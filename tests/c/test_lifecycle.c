@@ -18,31 +18,11 @@
 #include <vinesync.h>
 #include <vinesync_test.h>
 
-static int failures_in_test;
-static const char *current_test;
+#include "harness.h"
+
 static int on_etcd;
 static int run_id; /* the test process's pid, also in a forked child */
 
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "  %s:%d: %s: check failed: %s\n", __FILE__, __LINE__,   \
-              current_test, #cond);                                              \
-      failures_in_test++;                                                        \
-    }                                                                            \
-  } while (0)
-
-#define CHECK_STATUS(call, expected)                                             \
-  do {                                                                           \
-    vs_status got_ = (call);                                                     \
-    if (got_ != (expected)) {                                                    \
-      fprintf(stderr, "  %s:%d: %s: %s returned %d, expected %d\n", __FILE__,   \
-              __LINE__, current_test, #call, (int)got_, (int)(expected));        \
-      failures_in_test++;                                                        \
-    }                                                                            \
-  } while (0)
-
-static void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
 
 static vs_sync *new_sync(const char *test) {
   char prefix[256];
@@ -340,22 +320,6 @@ static void test_caught_panic_is_the_error_message_not_stderr(void) {
   close(capture);
 }
 
-struct test {
-  const char *name;
-  void (*run)(void);
-};
-
-/* argv[1], if given, is a comma-separated list: only the tests whose name
- * contains one of its words run. */
-static int selected(const char *name, const char *only) {
-  if (!only) return 1;
-  char words[256];
-  snprintf(words, sizeof words, "%s", only);
-  for (char *w = strtok(words, ","); w; w = strtok(NULL, ","))
-    if (strstr(name, w)) return 1;
-  return 0;
-}
-
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
   const char *nodes = getenv("VINESYNC_NODES");
@@ -372,17 +336,7 @@ int main(int argc, char **argv) {
       {"errors_kept_and_null_inputs", test_errors_kept_and_null_inputs},
       {"caught_panic_is_the_error_message_not_stderr", test_caught_panic_is_the_error_message_not_stderr},
   };
-  int passed = 0, failed = 0;
-  size_t n = sizeof tests / sizeof tests[0];
-  printf("vinesync C lifecycle tests on %s\n", on_etcd ? "etcd" : "memory");
-  for (size_t i = 0; i < n; i++) {
-    if (!selected(tests[i].name, only)) continue;
-    current_test = tests[i].name;
-    failures_in_test = 0;
-    tests[i].run();
-    printf("test %s ... %s\n", tests[i].name, failures_in_test ? "FAILED" : "ok");
-    if (failures_in_test) failed++; else passed++;
-  }
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  char title[128];
+  snprintf(title, sizeof title, "vinesync C lifecycle tests on %s", on_etcd ? "etcd" : "memory");
+  return run_tests(title, tests, sizeof tests / sizeof tests[0], only);
 }

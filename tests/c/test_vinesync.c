@@ -16,36 +16,9 @@
 #include <vinesync.h>
 #include <vinesync_test.h>
 
-static int failures_in_test;
-static const char *current_test;
+#include "harness.h"
+
 static int on_etcd;
-
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "  %s:%d: %s: check failed: %s\n", __FILE__, __LINE__,   \
-              current_test, #cond);                                              \
-      failures_in_test++;                                                        \
-    }                                                                            \
-  } while (0)
-
-#define CHECK_STATUS(call, expected)                                             \
-  do {                                                                           \
-    vs_status got_ = (call);                                                     \
-    if (got_ != (expected)) {                                                    \
-      fprintf(stderr, "  %s:%d: %s: %s returned %d, expected %d\n", __FILE__,   \
-              __LINE__, current_test, #call, (int)got_, (int)(expected));        \
-      failures_in_test++;                                                        \
-    }                                                                            \
-  } while (0)
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
 
 /* A new handle on the backend under test, under a prefix of its own. */
 static vs_sync *new_sync(const char *test) {
@@ -801,22 +774,6 @@ static void test_errors_misuse(void) {
   CHECK(strcmp(vs_version(), VINESYNC_VERSION_STRING) == 0);
 }
 
-struct test {
-  const char *name;
-  void (*run)(void);
-};
-
-/* argv[1], if given, is a comma-separated list: only the tests whose name
- * contains one of its words run. */
-static int selected(const char *name, const char *only) {
-  if (!only) return 1;
-  char words[256];
-  snprintf(words, sizeof words, "%s", only);
-  for (char *w = strtok(words, ","); w; w = strtok(NULL, ","))
-    if (strstr(name, w)) return 1;
-  return 0;
-}
-
 int main(int argc, char **argv) {
   const char *only = argc > 1 ? argv[1] : NULL;
   const char *nodes = getenv("VINESYNC_NODES");
@@ -846,17 +803,7 @@ int main(int argc, char **argv) {
       {"errors_misuse", test_errors_misuse},
       {"vine_layout", test_vine_layout},
   };
-  int passed = 0, failed = 0;
-  size_t n = sizeof tests / sizeof tests[0];
-  printf("vinesync C tests on %s\n", on_etcd ? "etcd" : "memory");
-  for (size_t i = 0; i < n; i++) {
-    if (!selected(tests[i].name, only)) continue;
-    current_test = tests[i].name;
-    failures_in_test = 0;
-    tests[i].run();
-    printf("test %s ... %s\n", tests[i].name, failures_in_test ? "FAILED" : "ok");
-    if (failures_in_test) failed++; else passed++;
-  }
-  printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  char title[128];
+  snprintf(title, sizeof title, "vinesync C tests on %s", on_etcd ? "etcd" : "memory");
+  return run_tests(title, tests, sizeof tests / sizeof tests[0], only);
 }

@@ -146,7 +146,8 @@ shadow = increments an unfenced store would have lost; rej f/nf = fencing reject
 of processes none hit (must be 0); overlap = holds overlapping in time that no fault explains (must be 0) + those \
 a fault explains; outside = resource accesses outside a hold (must be 0); primary = processes believing they are \
 primary after each fault (must be 1); double = overlapping primary terms; miss = primary changes a watcher missed; \
-alive-k = keys left while every worker was alive and idle (must be 0)\n",
+alive-k = keys left while every worker was alive and idle (must be 0); (note: …) = a server-side fault the run \
+saw (etcd revoking leases itself), which widens that fault's window\n",
     );
     out
 }

@@ -23,24 +23,11 @@
 static int on_etcd;
 static int run_id; /* the test process's pid, also in a forked child */
 
-
+/* A new handle on the backend under test, under a prefix of its own. */
 static vs_sync *new_sync(const char *test) {
   char prefix[256];
   snprintf(prefix, sizeof prefix, "/ctest-life/%s/%d", test, run_id);
-  vs_options *o = NULL;
-  vs_sync *s = NULL;
-  if (vs_options_new(&o, NULL) != VS_OK) return NULL;
-  vs_options_set_prefix(o, prefix, NULL);
-  const char *nodes = getenv("VINESYNC_NODES");
-  vs_status st;
-  if (nodes && *nodes) {
-    vs_options_set_nodes(o, nodes, NULL);
-    st = vs_sync_new_etcd(o, NULL, &s, NULL);
-  } else {
-    st = vs_sync_new_memory(o, &s, NULL);
-  }
-  vs_options_free(&o);
-  return st == VS_OK ? s : NULL;
+  return new_sync_under(prefix);
 }
 
 /* ---- H5: after fork, the parent's handles are closed in the child ---- */

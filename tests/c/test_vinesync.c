@@ -20,24 +20,17 @@
 
 static int on_etcd;
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /* A new handle on the backend under test, under a prefix of its own. */
 static vs_sync *new_sync(const char *test) {
   char prefix[256];
   snprintf(prefix, sizeof prefix, "/ctest/%s/%d", test, (int)getpid());
-  vs_options *o = NULL;
-  vs_sync *s = NULL;
-  if (vs_options_new(&o, NULL) != VS_OK) return NULL;
-  vs_options_set_prefix(o, prefix, NULL);
-  const char *nodes = getenv("VINESYNC_NODES");
-  vs_status st;
-  if (nodes && *nodes) {
-    vs_options_set_nodes(o, nodes, NULL);
-    st = vs_sync_new_etcd(o, NULL, &s, NULL);
-  } else {
-    st = vs_sync_new_memory(o, &s, NULL);
-  }
-  vs_options_free(&o);
-  return st == VS_OK ? s : NULL;
+  return new_sync_under(prefix);
 }
 
 /* ---- L1: exclusion, 16 threads x N lock/unlock ---------------------- */

@@ -265,7 +265,7 @@ impl Client {
                     Err(error) if error.kind() == ErrorKind::Unavailable && !try_only => {
                         tracing::debug!(id, %error, "lock: etcd unavailable; retrying");
                         self.check_open()?;
-                        tokio::time::sleep(outage_delay).await;
+                        Box::pin(tokio::time::sleep(outage_delay)).await;
                         outage_delay = (outage_delay * 2).min(OUTAGE_RETRY_MAX);
                     }
                     Err(error) => return Err(error),
@@ -286,7 +286,8 @@ impl Client {
                     other => other,
                 }
             }
-            Some(wait) => tokio::time::timeout(wait, attempts)
+            // Boxed, as the timer would make every lock future larger.
+            Some(wait) => Box::pin(tokio::time::timeout(wait, attempts))
                 .await
                 .map_err(|_| Error::lock_timeout(id, wait))??,
             None => attempts.await?,
@@ -562,6 +563,13 @@ impl Client {
             self.check_open()?;
             return Ok(session);
         }
+        // Boxed: granting a lease is rare, and its future is large.
+        Box::pin(self.start_session(ttl)).await
+    }
+
+    /// Starts the session for `ttl` seconds (grants its lease), unless
+    /// another call did meanwhile.
+    async fn start_session(&self, ttl: i64) -> Result<Arc<Session>> {
         let _granting = self.inner.granting.lock().await;
         self.check_open()?;
         if let Some(session) = self.live_session(ttl) {

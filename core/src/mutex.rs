@@ -36,7 +36,6 @@ pub(crate) async fn attempt(
     value: Vec<u8>,
     try_only: bool,
 ) -> Result<Attempt> {
-    let backend = session.backend().clone();
     // Written to completion in the background: if this future is dropped
     // or the write fails, the key is removed after the write finished.
     let (created, cleanup) = match queue::create_owned(&session, &key, value, dir).await {
@@ -58,16 +57,17 @@ pub(crate) async fn attempt(
             cleanup.delete_now().await?;
             return Ok(Attempt::Busy);
         }
-        let mut lost = session.lost_signal();
-        tokio::select! {
-            biased;
-            _ = session::wait_lost(&mut lost) => return Ok(Attempt::Retry),
-            waited = queue::wait_for_predecessors_from(&backend, dir, revision, predecessor) => waited?,
-        }
-        let recheck = !cfg!(feature = "mutant-no-l9-recheck");
-        if recheck && !queue::still_ours(&backend, &key, revision).await? {
-            cleanup.disarm(); // the key is already gone
-            return Ok(Attempt::Retry);
+        // Boxed: the wait's future is large, and an acquisition that finds
+        // the lock free never needs it (a smaller lock future is cheaper to
+        // move and to poll).
+        match Box::pin(wait_turn(&session, dir, &key, revision, predecessor)).await? {
+            Turn::Ours => {}
+            // The armed cleanup removes our key.
+            Turn::SessionLost => return Ok(Attempt::Retry),
+            Turn::KeyGone => {
+                cleanup.disarm(); // the key is already gone
+                return Ok(Attempt::Retry);
+            }
         }
     }
     // A lease the keepalive already gave up (its local deadline passed while
@@ -84,6 +84,39 @@ pub(crate) async fn attempt(
         key,
         revision,
     )))
+}
+
+/// How a wait for our turn in the queue ended.
+enum Turn {
+    /// No older key is left and ours is still there.
+    Ours,
+    /// The session was lost while we waited.
+    SessionLost,
+    /// Our key vanished (lease expired or deleted by someone else).
+    KeyGone,
+}
+
+/// Waits until no key under `dir` is older than ours (`key`, created at
+/// `revision`), then re-reads our key (SPEC L9).
+async fn wait_turn(
+    session: &Arc<Session>,
+    dir: &str,
+    key: &str,
+    revision: i64,
+    predecessor: Option<crate::store::KeyValue>,
+) -> Result<Turn> {
+    let backend = session.backend();
+    let mut lost = session.lost_signal();
+    tokio::select! {
+        biased;
+        _ = session::wait_lost(&mut lost) => return Ok(Turn::SessionLost),
+        waited = queue::wait_for_predecessors_from(backend, dir, revision, predecessor) => waited?,
+    }
+    let recheck = !cfg!(feature = "mutant-no-l9-recheck");
+    if recheck && !queue::still_ours(backend, key, revision).await? {
+        return Ok(Turn::KeyGone);
+    }
+    Ok(Turn::Ours)
 }
 
 /// A lock this handle holds: its key, fencing token and session.

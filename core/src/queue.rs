@@ -160,6 +160,17 @@ pub(crate) async fn create_owned(
             }
         };
     }
+    // Boxed: the memory path above never needs this future.
+    Box::pin(create_owned_etcd(session, key, value, dir)).await
+}
+
+/// [`create_owned`] on etcd: the write runs on a task of its own.
+async fn create_owned_etcd(
+    session: &Arc<Session>,
+    key: &str,
+    value: Vec<u8>,
+    dir: &str,
+) -> Result<(crate::store::Created, KeyCleanup)> {
     let (answer, outcome) = tokio::sync::oneshot::channel();
     let (owner, key_owned, dir) = (session.clone(), key.to_string(), dir.to_string());
     session.spawn_release(async move {

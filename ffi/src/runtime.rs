@@ -180,7 +180,21 @@ where
     if cancel.is_some_and(vs_cancel::is_fired) {
         return Err(cancelled());
     }
-    let task = runtime()?.spawn(work);
+    let runtime = runtime()?;
+    // A release on the memory store (and one that fails at once) finishes
+    // in its first poll: run that poll here, in the runtime's context,
+    // instead of a task and a thread switch. Work that is not done after it
+    // goes on as a task from where it stopped, so it still runs to
+    // completion whatever the caller does (SPEC H2).
+    let mut work = Box::pin(work);
+    if caller_can_enter() {
+        let _context = runtime.enter();
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        if let std::task::Poll::Ready(result) = work.as_mut().poll(&mut context) {
+            return result;
+        }
+    }
+    let task = runtime.spawn(work);
     block_on(cancel, None, async move {
         task.await
             .unwrap_or_else(|_| Err(crate::handles::caught_panic()))

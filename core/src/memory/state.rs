@@ -345,8 +345,14 @@ impl State {
         if from_revision < self.compacted {
             return Err(self.revision);
         }
-        for (rev, event) in &self.history {
-            if *rev >= from_revision && matches(key, prefix, event_key(event)) {
+        // The history is in revision order: start at the first event the
+        // watch asks for (a watch from now replays nothing, whatever the
+        // history's length).
+        let start = self
+            .history
+            .partition_point(|(rev, _)| *rev < from_revision);
+        for (_, event) in self.history.range(start..) {
+            if matches(key, prefix, event_key(event)) {
                 // A closed receiver just means the watch is already gone.
                 let _ = tx.send(event.clone());
             }

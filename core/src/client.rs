@@ -380,9 +380,7 @@ impl Client {
             match queue::create_owned(&session, &key, value.clone(), &dir).await {
                 Ok((created, cleanup)) => {
                     cleanup.disarm(); // the candidacy owns the key now
-                    let first_is_ours = created
-                        .first
-                        .is_some_and(|f| f.create_revision == created.revision);
+                    let first_is_ours = created.first_revision == Some(created.revision);
                     let candidate = Candidate::start(
                         session,
                         name.to_string(),
@@ -541,9 +539,13 @@ impl Client {
         let since_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        let mut value = self.inner.holder_value.clone();
-        // The stored value is the JSON object without its closing brace.
-        value.extend_from_slice(format!(",\"since_ms\":{since_ms}}}").as_bytes());
+        // The stored value is the JSON object without its closing brace;
+        // one allocation, sized for the rest.
+        let stored = &self.inner.holder_value;
+        let mut value = Vec::with_capacity(stored.len() + 40);
+        value.extend_from_slice(stored);
+        // Writing to a Vec cannot fail.
+        let _ = std::io::Write::write_fmt(&mut value, format_args!(",\"since_ms\":{since_ms}}}"));
         value
     }
 

@@ -47,10 +47,7 @@ pub(crate) async fn attempt(
         Err(error) => return Err(error),
     };
     let revision = created.revision;
-    let first_is_ours = created
-        .first
-        .as_ref()
-        .is_some_and(|first| first.create_revision == revision);
+    let first_is_ours = created.first_revision == Some(revision);
     let predecessor = created.predecessor;
     if !first_is_ours {
         if try_only {
@@ -119,6 +116,20 @@ async fn wait_turn(
     Ok(Turn::Ours)
 }
 
+/// Whether a held lock was released, and the channel that tells the
+/// monitor of its lost signal (made by the monitor, if it starts).
+#[derive(Default)]
+struct Released {
+    done: bool,
+    signal: Option<watch::Sender<bool>>,
+}
+
+// Poisoning only follows a panic elsewhere; a flag and a channel stay
+// consistent.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A lock this handle holds: its key, fencing token and session.
 pub(crate) struct Held {
     pub id: String,
@@ -129,8 +140,9 @@ pub(crate) struct Held {
     pub session: Arc<Session>,
     /// Lazily started watcher of "lost" (session lost or key deleted).
     monitor: OnceLock<watch::Receiver<bool>>,
-    /// Dropped or fired when we release, so our own delete is not "lost".
-    released: watch::Sender<bool>,
+    /// Set when we release, so our own delete is not "lost"; the channel
+    /// exists only once the monitor runs (most locks never start one).
+    released: std::sync::Mutex<Released>,
 }
 
 impl std::fmt::Debug for Held {
@@ -158,8 +170,27 @@ impl Held {
             revision,
             session,
             monitor: OnceLock::new(),
-            released: watch::channel(false).0,
+            released: std::sync::Mutex::new(Released::default()),
         })
+    }
+
+    /// Notes that we release the lock (before its key is deleted).
+    fn mark_released(&self) {
+        let mut released = lock(&self.released);
+        released.done = true;
+        if let Some(signal) = &released.signal {
+            signal.send_replace(true);
+        }
+    }
+
+    /// A receiver that turns `true` once we release.
+    fn released_signal(&self) -> watch::Receiver<bool> {
+        let mut released = lock(&self.released);
+        let done = released.done;
+        released
+            .signal
+            .get_or_insert_with(|| watch::channel(done).0)
+            .subscribe()
     }
 
     /// `true` once the lock is lost (SPEC L6).
@@ -171,7 +202,7 @@ impl Held {
                 let key = self.key.clone();
                 let revision = self.revision;
                 let mut session_lost = self.session.lost_signal();
-                let mut released = self.released.subscribe();
+                let mut released = self.released_signal();
                 self.session.runtime().spawn(async move {
                     tokio::select! {
                         biased;
@@ -208,10 +239,13 @@ impl Held {
     /// is gone or its lease ends: a live key is never forgotten (SPEC L7).
     pub async fn release(self: &Arc<Self>) -> Result<()> {
         let was_lost = self.known_lost();
-        self.released.send_replace(true);
+        self.mark_released();
         // If this future is dropped before the delete has answered, the
         // guard finishes the release in the background (SPEC H2).
-        let pending = queue::KeyCleanup::new(self.session.clone(), self.key.clone());
+        let pending = PendingRelease {
+            held: self,
+            armed: true,
+        };
         // Our key's name is ours alone: a plain delete whose prev_kv says
         // whether it was still ours (one write, no transaction).
         let deleted = self
@@ -251,10 +285,36 @@ impl Held {
     /// Releases from `Drop`: on a background task of the handle, which
     /// retries until the key is gone or its lease ends.
     pub fn release_in_background(self: Arc<Self>) {
-        self.released.send_replace(true);
+        self.mark_released();
         let session = self.session.clone();
         self.session
             .spawn_release(queue::delete_until_gone(session, self.key.clone()));
+    }
+}
+
+/// The cleanup of a release whose delete has not answered (SPEC H2): like
+/// [`queue::KeyCleanup`], borrowing the key until it must act, so a release
+/// that completes copies nothing.
+struct PendingRelease<'a> {
+    held: &'a Held,
+    armed: bool,
+}
+
+impl PendingRelease<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for PendingRelease<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            // The same cleanup as an armed `KeyCleanup` (which see).
+            drop(queue::KeyCleanup::new(
+                self.held.session.clone(),
+                self.held.key.clone(),
+            ));
+        }
     }
 }
 

@@ -205,11 +205,17 @@ impl State {
         self.kvs.insert(key.to_string(), kv.clone());
         self.index(key, rev);
         self.emit(WatchEvent::Put(kv), rev);
-        let first = self.first_under(dir);
+        let first_revision = self.first_under(dir);
+        // Not the first: name the key just before ours, read in the same
+        // step, so the waiter needs no range read of its own.
+        let predecessor = match first_revision {
+            Some(first) if first != rev => self.newest_before(dir, rev),
+            _ => None,
+        };
         Ok(Created {
             revision: rev,
-            first,
-            predecessor: None,
+            first_revision,
+            predecessor,
         })
     }
 
@@ -231,18 +237,34 @@ impl State {
         true
     }
 
-    fn first_under(&self, dir: &str) -> Option<KeyValue> {
-        // Keys only: the callers compare create revisions.
-        self.range(
-            dir,
-            RangeOptions {
-                limit: Some(1),
-                keys_only: true,
-                ..RangeOptions::default()
-            },
-        )
-        .kvs
-        .pop()
+    /// The queues (by create revision) of `dir` and of the directories
+    /// under it.
+    fn queues_under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a BTreeMap<i64, String>> {
+        self.children
+            .range::<str, _>((std::ops::Bound::Included(dir), std::ops::Bound::Unbounded))
+            .take_while(move |(parent, _)| parent.starts_with(dir))
+            .map(|(_, queue)| queue)
+    }
+
+    /// The lowest create revision under `dir` (each queue is in order, so
+    /// the least of their first entries; no key is copied).
+    fn first_under(&self, dir: &str) -> Option<i64> {
+        self.queues_under(dir)
+            .filter_map(|queue| queue.first_key_value().map(|(rev, _)| *rev))
+            .min()
+    }
+
+    /// The newest key under `dir` created before `revision` (keys only).
+    fn newest_before(&self, dir: &str, revision: i64) -> Option<KeyValue> {
+        let (_, key) = self
+            .queues_under(dir)
+            .filter_map(|queue| queue.range(..revision).next_back())
+            .max_by_key(|(rev, _)| **rev)?;
+        self.kvs.get(key).map(|kv| KeyValue {
+            key: kv.key.clone(),
+            value: Vec::new(),
+            ..*kv
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<KeyValue> {

@@ -3,6 +3,7 @@
 //! Everything here runs under one mutex, in short critical sections.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
@@ -14,10 +15,40 @@ use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, WatchEvent};
 /// "compacted", as etcd does, and the recipes re-read.
 pub(super) const HISTORY_LIMIT: usize = 8192;
 
+/// A key's name, shared by the maps that index it (one allocation a key).
+type Key = Arc<str>;
+
 struct Lease {
     ttl: i64,
     deadline: Instant,
-    keys: HashSet<String>,
+    keys: HashSet<Key>,
+}
+
+/// A change as the history keeps it: shared with the key table, so a write
+/// copies neither key nor value for it. Watchers get a [`WatchEvent`] made
+/// from it when they need one.
+enum Event {
+    Put(Arc<KeyValue>),
+    Delete { key: Key, revision: i64 },
+}
+
+impl Event {
+    fn key(&self) -> &str {
+        match self {
+            Event::Put(kv) => &kv.key,
+            Event::Delete { key, .. } => key,
+        }
+    }
+
+    fn to_watch(&self) -> WatchEvent {
+        match self {
+            Event::Put(kv) => WatchEvent::Put(KeyValue::clone(kv)),
+            Event::Delete { key, revision } => WatchEvent::Delete {
+                key: key.to_string(),
+                revision: *revision,
+            },
+        }
+    }
 }
 
 struct Watcher {
@@ -40,15 +71,15 @@ pub(super) struct State {
     revision: i64,
     /// Events before this revision are no longer in `history`.
     compacted: i64,
-    kvs: BTreeMap<String, KeyValue>,
+    kvs: BTreeMap<Key, Arc<KeyValue>>,
     /// Keys by parent directory (up to the last '/'), by create revision:
     /// the queue of a lock or an election without scanning the directory.
-    children: BTreeMap<String, BTreeMap<i64, String>>,
+    children: BTreeMap<String, BTreeMap<i64, Key>>,
     leases: HashMap<LeaseId, Lease>,
     /// No lease is due before this instant (a lower bound).
     earliest_deadline: Option<Instant>,
     next_lease: LeaseId,
-    history: VecDeque<(i64, WatchEvent)>,
+    history: VecDeque<(i64, Event)>,
     watchers: Watchers,
     next_watcher: u64,
 }
@@ -117,7 +148,7 @@ impl State {
                     self.unindex(&key, kv.create_revision);
                 }
                 let rev = self.revision;
-                self.emit(WatchEvent::Delete { key, revision: rev }, rev);
+                self.emit(Event::Delete { key, revision: rev }, rev);
             }
         }
         true
@@ -142,15 +173,15 @@ impl State {
         self.earliest_deadline
     }
 
-    fn index(&mut self, key: &str, create_revision: i64) {
+    fn index(&mut self, key: &Key, create_revision: i64) {
         // The directory's name is allocated only for a new directory.
         let dir = parent(key);
         match self.children.get_mut(dir) {
             Some(queue) => {
-                queue.insert(create_revision, key.to_string());
+                queue.insert(create_revision, key.clone());
             }
             None => {
-                let queue = BTreeMap::from([(create_revision, key.to_string())]);
+                let queue = BTreeMap::from([(create_revision, key.clone())]);
                 self.children.insert(dir.to_string(), queue);
             }
         }
@@ -192,19 +223,20 @@ impl State {
         }
         self.revision += 1;
         let rev = self.revision;
-        let kv = KeyValue {
+        let kv = Arc::new(KeyValue {
             key: key.to_string(),
             value,
             create_revision: rev,
             mod_revision: rev,
             lease,
-        };
+        });
+        let name: Key = Arc::from(key);
         if let Some(l) = self.leases.get_mut(&lease) {
-            l.keys.insert(key.to_string());
+            l.keys.insert(name.clone());
         }
-        self.kvs.insert(key.to_string(), kv.clone());
-        self.index(key, rev);
-        self.emit(WatchEvent::Put(kv), rev);
+        self.index(&name, rev);
+        self.kvs.insert(name, kv.clone());
+        self.emit(Event::Put(kv), rev);
         let first_revision = self.first_under(dir);
         // Not the first: name the key just before ours, read in the same
         // step, so the waiter needs no range read of its own.
@@ -230,16 +262,18 @@ impl State {
         }
         self.revision += 1;
         let rev = self.revision;
-        kv.value = value;
-        kv.mod_revision = rev;
+        // A copy when the history still shares the old version.
+        let stored = Arc::make_mut(kv);
+        stored.value = value;
+        stored.mod_revision = rev;
         let kv = kv.clone();
-        self.emit(WatchEvent::Put(kv), rev);
+        self.emit(Event::Put(kv), rev);
         true
     }
 
     /// The queues (by create revision) of `dir` and of the directories
     /// under it.
-    fn queues_under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a BTreeMap<i64, String>> {
+    fn queues_under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a BTreeMap<i64, Key>> {
         self.children
             .range::<str, _>((std::ops::Bound::Included(dir), std::ops::Bound::Unbounded))
             .take_while(move |(parent, _)| parent.starts_with(dir))
@@ -263,12 +297,12 @@ impl State {
         self.kvs.get(key).map(|kv| KeyValue {
             key: kv.key.clone(),
             value: Vec::new(),
-            ..*kv
+            ..**kv
         })
     }
 
     pub fn get(&self, key: &str) -> Option<KeyValue> {
-        self.kvs.get(key).cloned()
+        self.kvs.get(key).map(|kv| KeyValue::clone(kv))
     }
 
     /// Keys under `dir` by create revision, through the per-directory index:
@@ -277,14 +311,14 @@ impl State {
         let max = options.max_create_revision.unwrap_or(i64::MAX);
         let limit = options.limit.unwrap_or(usize::MAX);
         // A keys-only range leaves the values empty (no copy of them).
-        let copy = |kv: &KeyValue| KeyValue {
+        let copy = |kv: &Arc<KeyValue>| KeyValue {
             key: kv.key.clone(),
             value: if options.keys_only {
                 Vec::new()
             } else {
                 kv.value.clone()
             },
-            ..*kv
+            ..**kv
         };
         let mut queues = self
             .children
@@ -296,7 +330,7 @@ impl State {
             // The common case: one directory, read in order.
             (Some(queue), None) => {
                 let window = queue.range(..=max);
-                let keys: Box<dyn Iterator<Item = (&i64, &String)>> = if options.descending {
+                let keys: Box<dyn Iterator<Item = (&i64, &Key)>> = if options.descending {
                     Box::new(window.rev())
                 } else {
                     Box::new(window)
@@ -309,7 +343,7 @@ impl State {
             }
             // Nested directories: merge them.
             (Some(first), Some(second)) => {
-                let mut all: Vec<(i64, &String)> = [first, second]
+                let mut all: Vec<(i64, &Key)> = [first, second]
                     .into_iter()
                     .chain(queues)
                     .flat_map(|queue| queue.range(..=max).map(|(rev, key)| (*rev, key)))
@@ -336,17 +370,18 @@ impl State {
             Some(kv) if kv.create_revision == create_revision => {}
             _ => return false,
         }
-        if let Some(kv) = self.kvs.remove(key) {
-            self.unindex(key, kv.create_revision);
-            if let Some(l) = self.leases.get_mut(&kv.lease) {
-                l.keys.remove(key);
-            }
+        let Some((name, kv)) = self.kvs.remove_entry(key) else {
+            return false;
+        };
+        self.unindex(key, kv.create_revision);
+        if let Some(l) = self.leases.get_mut(&kv.lease) {
+            l.keys.remove(key);
         }
         self.revision += 1;
         let rev = self.revision;
         self.emit(
-            WatchEvent::Delete {
-                key: key.to_string(),
+            Event::Delete {
+                key: name,
                 revision: rev,
             },
             rev,
@@ -374,9 +409,9 @@ impl State {
             .history
             .partition_point(|(rev, _)| *rev < from_revision);
         for (_, event) in self.history.range(start..) {
-            if matches(key, prefix, event_key(event)) {
+            if matches(key, prefix, event.key()) {
                 // A closed receiver just means the watch is already gone.
-                let _ = tx.send(event.clone());
+                let _ = tx.send(event.to_watch());
             }
         }
         self.next_watcher += 1;
@@ -417,18 +452,21 @@ impl State {
         self.compacted = self.compacted.max(revision);
     }
 
-    fn emit(&mut self, event: WatchEvent, rev: i64) {
-        let key = event_key(&event);
+    fn emit(&mut self, event: Event, rev: i64) {
+        let key = event.key();
         // A send fails only when the watch was dropped; `unwatch` removes
-        // it from the index right after, so just skip it here.
-        if let Some(list) = self.watchers.by_key.get(key) {
-            for w in list {
-                let _ = w.tx.send(event.clone());
+        // it from the index right after, so just skip it here. No watcher
+        // of the key: nothing to hash, nothing to copy.
+        if !self.watchers.by_key.is_empty() {
+            if let Some(list) = self.watchers.by_key.get(key) {
+                for w in list {
+                    let _ = w.tx.send(event.to_watch());
+                }
             }
         }
         for (prefix, w) in &self.watchers.by_prefix {
             if key.starts_with(prefix.as_str()) {
-                let _ = w.tx.send(event.clone());
+                let _ = w.tx.send(event.to_watch());
             }
         }
         self.history.push_back((rev, event));
@@ -437,13 +475,6 @@ impl State {
                 self.compacted = old + 1;
             }
         }
-    }
-}
-
-fn event_key(event: &WatchEvent) -> &str {
-    match event {
-        WatchEvent::Put(kv) => &kv.key,
-        WatchEvent::Delete { key, .. } => key,
     }
 }
 

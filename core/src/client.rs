@@ -5,13 +5,13 @@
 //! A `Client` is a cheap `Clone` over one shared state: its sessions (one
 //! lease per TTL), the locks it holds, and the store.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::etcd::EtcdStore;
+use crate::fasthash::FastMap;
 use crate::feed::{self, ElectWatcher, Feed};
 use crate::guard::LockGuard;
 use crate::keys::{self, HolderInfo, MemberValue};
@@ -62,7 +62,7 @@ struct Inner {
     holder_value: Vec<u8>,
     /// Sessions by lease TTL in seconds. A plain mutex, never held across
     /// an await: an acquisition on a live session only looks it up.
-    sessions: Mutex<HashMap<i64, Arc<Session>>>,
+    sessions: Mutex<FastMap<i64, Arc<Session>>>,
     /// Held while a session is being started (its lease granted) and while
     /// the sessions are cleared, so a handle grants one lease per TTL and a
     /// grant cannot slip a session in after `close` collected them.
@@ -73,7 +73,7 @@ struct Inner {
     /// Locks this handle holds, by lock directory (SPEC L3): the id under
     /// the prefix it was taken with, so an `init` that changes the prefix
     /// cannot make two acquisitions of one id collide.
-    held: Mutex<HashMap<String, Arc<Held>>>,
+    held: Mutex<FastMap<String, Arc<Held>>>,
     /// Background releases and cleanups (SPEC H2, H3); `close` waits.
     tasks: TaskTracker,
     /// How many of the handle's leases were lost so far.
@@ -117,10 +117,10 @@ impl Client {
                 options: RwLock::new(options),
                 handle_id,
                 holder_value,
-                sessions: Mutex::new(HashMap::new()),
+                sessions: Mutex::new(FastMap::default()),
                 granting: tokio::sync::Mutex::new(()),
                 started: Mutex::new(Vec::new()),
-                held: Mutex::new(HashMap::new()),
+                held: Mutex::new(FastMap::default()),
                 seq: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
                 keepalive_suspended: Arc::new(AtomicBool::new(false)),
@@ -542,10 +542,11 @@ impl Client {
         // The stored value is the JSON object without its closing brace;
         // one allocation, sized for the rest.
         let stored = &self.inner.holder_value;
-        let mut value = Vec::with_capacity(stored.len() + 40);
+        let mut value = Vec::with_capacity(stored.len() + 56);
         value.extend_from_slice(stored);
-        // Writing to a Vec cannot fail.
-        let _ = std::io::Write::write_fmt(&mut value, format_args!(",\"since_ms\":{since_ms}}}"));
+        value.extend_from_slice(b",\"since_ms\":");
+        push_decimal(&mut value, since_ms);
+        value.push(b'}');
         value
     }
 
@@ -591,6 +592,22 @@ impl Client {
         started.push(Arc::downgrade(&session));
         Ok(session)
     }
+}
+
+/// Appends `n` in decimal (what `{n}` formats, without the formatter).
+fn push_decimal(out: &mut Vec<u8>, mut n: u128) {
+    let mut digits = [0u8; 39];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        // `n % 10` is a single digit.
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 fn hostname() -> String {
@@ -724,5 +741,27 @@ impl Faults<'_> {
             .range(&dir, crate::store::RangeOptions::default())
             .await?
             .kvs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_decimal;
+
+    #[test]
+    fn push_decimal_writes_what_format_writes() {
+        for n in [
+            0u128,
+            7,
+            10,
+            99,
+            1_764_180_000_123,
+            u128::from(u64::MAX),
+            u128::MAX,
+        ] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
     }
 }

@@ -2,13 +2,14 @@
 //! history for watches that start in the past, and the live watchers.
 //! Everything here runs under one mutex, in short critical sections.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::fasthash::{FastMap, FastSet};
 use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, WatchEvent};
 
 /// How many past events a watch can start from; older starts are told
@@ -21,7 +22,7 @@ type Key = Arc<str>;
 struct Lease {
     ttl: i64,
     deadline: Instant,
-    keys: HashSet<Key>,
+    keys: FastSet<Key>,
 }
 
 /// A change as the history keeps it: shared with the key table, so a write
@@ -60,10 +61,10 @@ struct Watcher {
 /// per election feed), so an event costs O(its own watchers), not O(all).
 #[derive(Default)]
 struct Watchers {
-    by_key: HashMap<String, Vec<Watcher>>,
+    by_key: FastMap<String, Vec<Watcher>>,
     by_prefix: Vec<(String, Watcher)>,
     /// id → (key, prefix?) for `unwatch`.
-    index: HashMap<u64, (String, bool)>,
+    index: FastMap<u64, (String, bool)>,
 }
 
 #[derive(Default)]
@@ -75,7 +76,7 @@ pub(super) struct State {
     /// Keys by parent directory (up to the last '/'), by create revision:
     /// the queue of a lock or an election without scanning the directory.
     children: BTreeMap<String, BTreeMap<i64, Key>>,
-    leases: HashMap<LeaseId, Lease>,
+    leases: FastMap<LeaseId, Lease>,
     /// No lease is due before this instant (a lower bound).
     earliest_deadline: Option<Instant>,
     next_lease: LeaseId,
@@ -116,7 +117,7 @@ impl State {
             Lease {
                 ttl,
                 deadline,
-                keys: HashSet::new(),
+                keys: FastSet::default(),
             },
         );
         self.earliest_deadline = Some(self.earliest_deadline.map_or(deadline, |d| d.min(deadline)));

@@ -73,7 +73,7 @@ struct Inner {
     /// Locks this handle holds, by lock directory (SPEC L3): the id under
     /// the prefix it was taken with, so an `init` that changes the prefix
     /// cannot make two acquisitions of one id collide.
-    held: Mutex<FastMap<String, Arc<Held>>>,
+    held: Mutex<FastMap<Arc<str>, Arc<Held>>>,
     /// Background releases and cleanups (SPEC H2, H3); `close` waits.
     tasks: TaskTracker,
     /// How many of the handle's leases were lost so far.
@@ -236,7 +236,8 @@ impl Client {
         let dir = {
             let handle_options = read(&self.inner.options);
             check_vine_lock_id(handle_options.layout, &handle_options.prefix, id)?;
-            keys::lock_dir(&handle_options, id)
+            // Shared by every attempt's `Held` and the held table.
+            Arc::<str>::from(keys::lock_dir(&handle_options, id))
         };
         let attempts = async {
             let mut attempts = 0;
@@ -309,7 +310,7 @@ impl Client {
         self.check_open()?;
         check_text("lock id", id)?;
         let dir = keys::lock_dir(&read(&self.inner.options), id);
-        let held = lock(&self.inner.held).remove(&dir);
+        let held = lock(&self.inner.held).remove(dir.as_str());
         match held {
             Some(held) => held.release().await,
             None => Err(mutex::not_locked(id)),
@@ -329,9 +330,9 @@ impl Client {
     /// (already unlocked by id).
     pub(crate) fn forget_held(&self, held: &Arc<Held>) -> bool {
         let mut table = lock(&self.inner.held);
-        match table.get(&held.dir) {
+        match table.get(&*held.dir) {
             Some(current) if Arc::ptr_eq(current, held) => {
-                table.remove(&held.dir);
+                table.remove(&*held.dir);
                 true
             }
             _ => false,
@@ -538,7 +539,7 @@ impl Client {
     fn holder_value(&self) -> Vec<u8> {
         let since_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         // The stored value is the JSON object without its closing brace;
         // one allocation, sized for the rest.
         let stored = &self.inner.holder_value;
@@ -595,8 +596,8 @@ impl Client {
 }
 
 /// Appends `n` in decimal (what `{n}` formats, without the formatter).
-fn push_decimal(out: &mut Vec<u8>, mut n: u128) {
-    let mut digits = [0u8; 39];
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
     let mut start = digits.len();
     loop {
         start -= 1;
@@ -750,15 +751,7 @@ mod tests {
 
     #[test]
     fn push_decimal_writes_what_format_writes() {
-        for n in [
-            0u128,
-            7,
-            10,
-            99,
-            1_764_180_000_123,
-            u128::from(u64::MAX),
-            u128::MAX,
-        ] {
+        for n in [0u64, 7, 10, 99, 1_764_180_000_123, u64::MAX] {
             let mut out = b"x".to_vec();
             push_decimal(&mut out, n);
             assert_eq!(out, format!("x{n}").into_bytes());

@@ -31,7 +31,7 @@ pub(crate) enum Attempt {
 pub(crate) async fn attempt(
     session: Arc<Session>,
     id: &str,
-    dir: &str,
+    dir: &Arc<str>,
     key: String,
     value: Vec<u8>,
     try_only: bool,
@@ -77,7 +77,7 @@ pub(crate) async fn attempt(
     Ok(Attempt::Held(Held::new(
         session,
         id.to_string(),
-        dir.to_string(),
+        dir.clone(),
         key,
         revision,
     )))
@@ -133,8 +133,9 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A lock this handle holds: its key, fencing token and session.
 pub(crate) struct Held {
     pub id: String,
-    /// The lock's directory (`{prefix}/locks/{esc(id)}/`).
-    pub dir: String,
+    /// The lock's directory (`{prefix}/locks/{esc(id)}/`), shared with
+    /// the handle's table of held locks.
+    pub dir: Arc<str>,
     pub key: String,
     pub revision: i64,
     pub session: Arc<Session>,
@@ -159,7 +160,7 @@ impl Held {
     fn new(
         session: Arc<Session>,
         id: String,
-        dir: String,
+        dir: Arc<str>,
         key: String,
         revision: i64,
     ) -> Arc<Held> {

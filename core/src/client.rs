@@ -378,9 +378,9 @@ impl Client {
             let key = keys::own_key(&dir, session.lease(), self.next_seq());
             // Written to completion in the background: a cancelled or failed
             // join must not leave a ghost candidate (SPEC E1, H3).
-            match queue::create_owned(&session, &key, value.clone(), &dir).await {
+            match queue::create_owned(&session, key, value.clone(), &dir).await {
                 Ok((created, cleanup)) => {
-                    cleanup.disarm(); // the candidacy owns the key now
+                    let key = cleanup.disarm(); // the candidacy owns the key now
                     let first_is_ours = created.first_revision == Some(created.revision);
                     let candidate = Candidate::start(
                         session,

@@ -38,7 +38,7 @@ pub(crate) async fn attempt(
 ) -> Result<Attempt> {
     // Written to completion in the background: if this future is dropped
     // or the write fails, the key is removed after the write finished.
-    let (created, cleanup) = match queue::create_owned(&session, &key, value, dir).await {
+    let (created, cleanup) = match queue::create_owned(&session, key, value, dir).await {
         Ok(created) => created,
         Err(error) if error.kind() == ErrorKind::Lost => {
             session.mark_lost();
@@ -57,7 +57,15 @@ pub(crate) async fn attempt(
         // Boxed: the wait's future is large, and an acquisition that finds
         // the lock free never needs it (a smaller lock future is cheaper to
         // move and to poll).
-        match Box::pin(wait_turn(&session, dir, &key, revision, predecessor)).await? {
+        match Box::pin(wait_turn(
+            &session,
+            dir,
+            cleanup.key(),
+            revision,
+            predecessor,
+        ))
+        .await?
+        {
             Turn::Ours => {}
             // The armed cleanup removes our key.
             Turn::SessionLost => return Ok(Attempt::Retry),
@@ -73,7 +81,7 @@ pub(crate) async fn attempt(
     if session.is_lost() {
         return Ok(Attempt::Retry);
     }
-    cleanup.disarm();
+    let key = cleanup.disarm();
     Ok(Attempt::Held(Held::new(
         session,
         id.to_string(),

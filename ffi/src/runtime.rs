@@ -227,3 +227,68 @@ fn cancelled() -> Failure {
         "cancelled by the caller's cancel token",
     )
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::cancel::{optional, vs_cancel_fire, vs_cancel_free, vs_cancel_new};
+
+    /// The fast path: a release done in its first poll runs on the caller's
+    /// thread (no task, no thread switch).
+    #[test]
+    fn a_release_done_in_its_first_poll_runs_on_the_caller() {
+        let caller = std::thread::current().id();
+        let ran_on = finish_in_background(None, async move { Ok(std::thread::current().id()) });
+        assert!(matches!(ran_on, Ok(id) if id == caller));
+    }
+
+    /// SPEC H2 with the fast path: a release that is not done in its first
+    /// poll goes on as a task from where it stopped, and completes even
+    /// when the caller's cancel token fires first.
+    #[test]
+    fn a_release_that_must_wait_completes_after_the_caller_is_cancelled() {
+        let token = vs_cancel_new();
+        assert!(!token.is_null());
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let (counted, finished) = (polls.clone(), done.clone());
+        let address = token as usize;
+        let firer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            // SAFETY: the token outlives this thread (joined below).
+            unsafe { vs_cancel_fire(address as *const vs_cancel) };
+        });
+        let outcome = finish_in_background(optional(token), async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = wait.await; // not ready in the first poll
+            finished.store(true, Ordering::SeqCst);
+            Ok(())
+        });
+        firer.join().unwrap();
+        assert!(
+            matches!(&outcome, Err(f) if f.status == vs_status::VS_CANCELLED),
+            "the caller stops waiting when its token fires"
+        );
+        assert!(!done.load(Ordering::SeqCst));
+        go.send(()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done.load(Ordering::SeqCst) {
+            assert!(
+                Instant::now() < deadline,
+                "the release was dropped when its caller stopped waiting (SPEC H2)"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Polled in place, then resumed as a task: never started twice.
+        assert_eq!(polls.load(Ordering::SeqCst), 1);
+        let mut token = token;
+        // SAFETY: made by vs_cancel_new, no call uses it any more.
+        unsafe { vs_cancel_free(&mut token) };
+    }
+}

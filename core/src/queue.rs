@@ -135,6 +135,7 @@ pub(crate) async fn still_ours(backend: &Backend, key: &str, revision: i64) -> R
 /// - the caller stopped waiting (its future was dropped), before or after
 ///   the answer reached it: the unread answer, with its cleanup, is dropped;
 /// - the write failed with an unknown outcome: the task deletes the key.
+///
 /// The key is handed back by [`KeyCleanup::disarm`].
 pub(crate) async fn create_owned(
     session: &Arc<Session>,

@@ -98,7 +98,10 @@ macro_rules! dispatch {
             .await?;
         let result = match &$self.store {
             Kind::Memory($store) => $call.await,
-            Kind::Etcd($store) => $call.await,
+            // Boxed: an etcd call's future is large, and a future's size is
+            // that of its largest variant, so unboxed it would make every
+            // memory call (and the lock future around it) as large too.
+            Kind::Etcd($store) => Box::pin($call).await,
         };
         #[cfg(feature = "test-util")]
         $self
@@ -122,7 +125,7 @@ impl Backend {
             .await?;
         let result = match &self.store {
             Kind::Memory(s) => s.delete_owned(key, create_revision).await,
-            Kind::Etcd(s) => s.delete_unique(key, create_revision).await,
+            Kind::Etcd(s) => Box::pin(s.delete_unique(key, create_revision)).await,
         };
         #[cfg(feature = "test-util")]
         self.injector
@@ -138,7 +141,7 @@ macro_rules! dispatch_plain {
     ($self:ident, $store:ident => $call:expr) => {
         match &$self.store {
             Kind::Memory($store) => $call.await,
-            Kind::Etcd($store) => $call.await,
+            Kind::Etcd($store) => Box::pin($call).await,
         }
     };
 }
@@ -206,7 +209,7 @@ impl Store for Backend {
                 (BackendWatch::Memory(w), r)
             }
             Kind::Etcd(s) => {
-                let (w, r) = s.watch_now(key, prefix).await?;
+                let (w, r) = Box::pin(s.watch_now(key, prefix)).await?;
                 (BackendWatch::Etcd(Box::new(w)), r)
             }
         })
@@ -220,9 +223,9 @@ impl Store for Backend {
             .await?;
         Ok(match &self.store {
             Kind::Memory(s) => BackendWatch::Memory(s.watch(key, prefix, from_revision).await?),
-            Kind::Etcd(s) => {
-                BackendWatch::Etcd(Box::new(s.watch(key, prefix, from_revision).await?))
-            }
+            Kind::Etcd(s) => BackendWatch::Etcd(Box::new(
+                Box::pin(s.watch(key, prefix, from_revision)).await?,
+            )),
         })
     }
 }
@@ -231,7 +234,7 @@ impl Watch for BackendWatch {
     async fn next(&mut self) -> Result<WatchNext> {
         match self {
             BackendWatch::Memory(w) => w.next().await,
-            BackendWatch::Etcd(w) => w.next().await,
+            BackendWatch::Etcd(w) => Box::pin(w.next()).await,
         }
     }
 }

@@ -5,13 +5,13 @@
 //! A `Client` is a cheap `Clone` over one shared state: its sessions (one
 //! lease per TTL), the locks it holds, and the store.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::etcd::EtcdStore;
+use crate::fasthash::FastMap;
 use crate::feed::{self, ElectWatcher, Feed};
 use crate::guard::LockGuard;
 use crate::keys::{self, HolderInfo, MemberValue};
@@ -62,7 +62,7 @@ struct Inner {
     holder_value: Vec<u8>,
     /// Sessions by lease TTL in seconds. A plain mutex, never held across
     /// an await: an acquisition on a live session only looks it up.
-    sessions: Mutex<HashMap<i64, Arc<Session>>>,
+    sessions: Mutex<FastMap<i64, Arc<Session>>>,
     /// Held while a session is being started (its lease granted) and while
     /// the sessions are cleared, so a handle grants one lease per TTL and a
     /// grant cannot slip a session in after `close` collected them.
@@ -73,7 +73,7 @@ struct Inner {
     /// Locks this handle holds, by lock directory (SPEC L3): the id under
     /// the prefix it was taken with, so an `init` that changes the prefix
     /// cannot make two acquisitions of one id collide.
-    held: Mutex<HashMap<String, Arc<Held>>>,
+    held: Mutex<FastMap<Arc<str>, Arc<Held>>>,
     /// Background releases and cleanups (SPEC H2, H3); `close` waits.
     tasks: TaskTracker,
     /// How many of the handle's leases were lost so far.
@@ -117,10 +117,10 @@ impl Client {
                 options: RwLock::new(options),
                 handle_id,
                 holder_value,
-                sessions: Mutex::new(HashMap::new()),
+                sessions: Mutex::new(FastMap::default()),
                 granting: tokio::sync::Mutex::new(()),
                 started: Mutex::new(Vec::new()),
-                held: Mutex::new(HashMap::new()),
+                held: Mutex::new(FastMap::default()),
                 seq: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
                 keepalive_suspended: Arc::new(AtomicBool::new(false)),
@@ -236,7 +236,8 @@ impl Client {
         let dir = {
             let handle_options = read(&self.inner.options);
             check_vine_lock_id(handle_options.layout, &handle_options.prefix, id)?;
-            keys::lock_dir(&handle_options, id)
+            // Shared by every attempt's `Held` and the held table.
+            Arc::<str>::from(keys::lock_dir(&handle_options, id))
         };
         let attempts = async {
             let mut attempts = 0;
@@ -265,7 +266,7 @@ impl Client {
                     Err(error) if error.kind() == ErrorKind::Unavailable && !try_only => {
                         tracing::debug!(id, %error, "lock: etcd unavailable; retrying");
                         self.check_open()?;
-                        tokio::time::sleep(outage_delay).await;
+                        Box::pin(tokio::time::sleep(outage_delay)).await;
                         outage_delay = (outage_delay * 2).min(OUTAGE_RETRY_MAX);
                     }
                     Err(error) => return Err(error),
@@ -286,7 +287,8 @@ impl Client {
                     other => other,
                 }
             }
-            Some(wait) => tokio::time::timeout(wait, attempts)
+            // Boxed, as the timer would make every lock future larger.
+            Some(wait) => Box::pin(tokio::time::timeout(wait, attempts))
                 .await
                 .map_err(|_| Error::lock_timeout(id, wait))??,
             None => attempts.await?,
@@ -308,7 +310,7 @@ impl Client {
         self.check_open()?;
         check_text("lock id", id)?;
         let dir = keys::lock_dir(&read(&self.inner.options), id);
-        let held = lock(&self.inner.held).remove(&dir);
+        let held = lock(&self.inner.held).remove(dir.as_str());
         match held {
             Some(held) => held.release().await,
             None => Err(mutex::not_locked(id)),
@@ -328,9 +330,9 @@ impl Client {
     /// (already unlocked by id).
     pub(crate) fn forget_held(&self, held: &Arc<Held>) -> bool {
         let mut table = lock(&self.inner.held);
-        match table.get(&held.dir) {
+        match table.get(&*held.dir) {
             Some(current) if Arc::ptr_eq(current, held) => {
-                table.remove(&held.dir);
+                table.remove(&*held.dir);
                 true
             }
             _ => false,
@@ -376,12 +378,10 @@ impl Client {
             let key = keys::own_key(&dir, session.lease(), self.next_seq());
             // Written to completion in the background: a cancelled or failed
             // join must not leave a ghost candidate (SPEC E1, H3).
-            match queue::create_owned(&session, &key, value.clone(), &dir).await {
+            match queue::create_owned(&session, key, value.clone(), &dir).await {
                 Ok((created, cleanup)) => {
-                    cleanup.disarm(); // the candidacy owns the key now
-                    let first_is_ours = created
-                        .first
-                        .is_some_and(|f| f.create_revision == created.revision);
+                    let key = cleanup.disarm(); // the candidacy owns the key now
+                    let first_is_ours = created.first_revision == Some(created.revision);
                     let candidate = Candidate::start(
                         session,
                         name.to_string(),
@@ -539,10 +539,15 @@ impl Client {
     fn holder_value(&self) -> Vec<u8> {
         let since_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        let mut value = self.inner.holder_value.clone();
-        // The stored value is the JSON object without its closing brace.
-        value.extend_from_slice(format!(",\"since_ms\":{since_ms}}}").as_bytes());
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        // The stored value is the JSON object without its closing brace;
+        // one allocation, sized for the rest.
+        let stored = &self.inner.holder_value;
+        let mut value = Vec::with_capacity(stored.len() + 56);
+        value.extend_from_slice(stored);
+        value.extend_from_slice(b",\"since_ms\":");
+        push_decimal(&mut value, since_ms);
+        value.push(b'}');
         value
     }
 
@@ -562,6 +567,13 @@ impl Client {
             self.check_open()?;
             return Ok(session);
         }
+        // Boxed: granting a lease is rare, and its future is large.
+        Box::pin(self.start_session(ttl)).await
+    }
+
+    /// Starts the session for `ttl` seconds (grants its lease), unless
+    /// another call did meanwhile.
+    async fn start_session(&self, ttl: i64) -> Result<Arc<Session>> {
         let _granting = self.inner.granting.lock().await;
         self.check_open()?;
         if let Some(session) = self.live_session(ttl) {
@@ -581,6 +593,22 @@ impl Client {
         started.push(Arc::downgrade(&session));
         Ok(session)
     }
+}
+
+/// Appends `n` in decimal (what `{n}` formats, without the formatter).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        // `n % 10` is a single digit.
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 fn hostname() -> String {
@@ -714,5 +742,19 @@ impl Faults<'_> {
             .range(&dir, crate::store::RangeOptions::default())
             .await?
             .kvs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_decimal;
+
+    #[test]
+    fn push_decimal_writes_what_format_writes() {
+        for n in [0u64, 7, 10, 99, 1_764_180_000_123, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
     }
 }

@@ -20,6 +20,16 @@ use crate::options::Options;
 /// stay distinct and neither nests under `a`.
 pub fn esc(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
+    push_esc(&mut out, raw);
+    out
+}
+
+/// Appends `esc(raw)` to `out`.
+fn push_esc(out: &mut String, raw: &str) {
+    if !raw.contains(['%', '/']) {
+        out.push_str(raw);
+        return;
+    }
     for c in raw.chars() {
         match c {
             '%' => out.push_str("%25"),
@@ -27,14 +37,22 @@ pub fn esc(raw: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// The directory of the waiters of lock `id` under the handle's options:
 /// `{prefix}/locks/{esc(id)}/`, or vine's mutex prefix and `/`.
 pub fn lock_dir(options: &Options, id: &str) -> String {
     match options.layout {
-        KeyLayout::Vinesync => format!("{}/locks/{}/", options.trimmed_prefix(), esc(id)),
+        KeyLayout::Vinesync => {
+            // One allocation (an id with nothing to escape fits exactly).
+            let prefix = options.trimmed_prefix();
+            let mut dir = String::with_capacity(prefix.len() + "/locks/".len() + id.len() + 1);
+            dir.push_str(prefix);
+            dir.push_str("/locks/");
+            push_esc(&mut dir, id);
+            dir.push('/');
+            dir
+        }
         KeyLayout::Vine => format!("{}/", vine_mutex_key(&options.prefix, id)),
     }
 }
@@ -52,7 +70,13 @@ pub fn election_dir(options: &Options, namespace: &str) -> String {
 /// own `concurrency` package does) and a per-handle sequence number so one
 /// handle can wait for the same lock twice.
 pub(crate) fn own_key(dir: &str, lease: i64, seq: u64) -> String {
-    format!("{dir}{lease:x}_{seq:x}")
+    use std::fmt::Write;
+    // One allocation: at most 16 hex digits each.
+    let mut key = String::with_capacity(dir.len() + 33);
+    key.push_str(dir);
+    // Writing to a String cannot fail.
+    let _ = write!(key, "{lease:x}_{seq:x}");
+    key
 }
 
 /// The value of a lock key: who holds or waits (for operators reading etcd).

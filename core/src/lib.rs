@@ -64,6 +64,7 @@ mod client;
 mod clock;
 mod error;
 mod etcd;
+mod fasthash;
 mod feed;
 mod guard;
 // What the C library and the Python module set up in their runtime threads;

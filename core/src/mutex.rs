@@ -31,15 +31,14 @@ pub(crate) enum Attempt {
 pub(crate) async fn attempt(
     session: Arc<Session>,
     id: &str,
-    dir: &str,
+    dir: &Arc<str>,
     key: String,
     value: Vec<u8>,
     try_only: bool,
 ) -> Result<Attempt> {
-    let backend = session.backend().clone();
     // Written to completion in the background: if this future is dropped
     // or the write fails, the key is removed after the write finished.
-    let (created, cleanup) = match queue::create_owned(&session, &key, value, dir).await {
+    let (created, cleanup) = match queue::create_owned(&session, key, value, dir).await {
         Ok(created) => created,
         Err(error) if error.kind() == ErrorKind::Lost => {
             session.mark_lost();
@@ -48,26 +47,32 @@ pub(crate) async fn attempt(
         Err(error) => return Err(error),
     };
     let revision = created.revision;
-    let first_is_ours = created
-        .first
-        .as_ref()
-        .is_some_and(|first| first.create_revision == revision);
+    let first_is_ours = created.first_revision == Some(revision);
     let predecessor = created.predecessor;
     if !first_is_ours {
         if try_only {
             cleanup.delete_now().await?;
             return Ok(Attempt::Busy);
         }
-        let mut lost = session.lost_signal();
-        tokio::select! {
-            biased;
-            _ = session::wait_lost(&mut lost) => return Ok(Attempt::Retry),
-            waited = queue::wait_for_predecessors_from(&backend, dir, revision, predecessor) => waited?,
-        }
-        let recheck = !cfg!(feature = "mutant-no-l9-recheck");
-        if recheck && !queue::still_ours(&backend, &key, revision).await? {
-            cleanup.disarm(); // the key is already gone
-            return Ok(Attempt::Retry);
+        // Boxed: the wait's future is large, and an acquisition that finds
+        // the lock free never needs it (a smaller lock future is cheaper to
+        // move and to poll).
+        match Box::pin(wait_turn(
+            &session,
+            dir,
+            cleanup.key(),
+            revision,
+            predecessor,
+        ))
+        .await?
+        {
+            Turn::Ours => {}
+            // The armed cleanup removes our key.
+            Turn::SessionLost => return Ok(Attempt::Retry),
+            Turn::KeyGone => {
+                cleanup.disarm(); // the key is already gone
+                return Ok(Attempt::Retry);
+            }
         }
     }
     // A lease the keepalive already gave up (its local deadline passed while
@@ -76,28 +81,77 @@ pub(crate) async fn attempt(
     if session.is_lost() {
         return Ok(Attempt::Retry);
     }
-    cleanup.disarm();
+    let key = cleanup.disarm();
     Ok(Attempt::Held(Held::new(
         session,
         id.to_string(),
-        dir.to_string(),
+        dir.clone(),
         key,
         revision,
     )))
 }
 
+/// How a wait for our turn in the queue ended.
+enum Turn {
+    /// No older key is left and ours is still there.
+    Ours,
+    /// The session was lost while we waited.
+    SessionLost,
+    /// Our key vanished (lease expired or deleted by someone else).
+    KeyGone,
+}
+
+/// Waits until no key under `dir` is older than ours (`key`, created at
+/// `revision`), then re-reads our key (SPEC L9).
+async fn wait_turn(
+    session: &Arc<Session>,
+    dir: &str,
+    key: &str,
+    revision: i64,
+    predecessor: Option<crate::store::KeyValue>,
+) -> Result<Turn> {
+    let backend = session.backend();
+    let mut lost = session.lost_signal();
+    tokio::select! {
+        biased;
+        _ = session::wait_lost(&mut lost) => return Ok(Turn::SessionLost),
+        waited = queue::wait_for_predecessors_from(backend, dir, revision, predecessor) => waited?,
+    }
+    let recheck = !cfg!(feature = "mutant-no-l9-recheck");
+    if recheck && !queue::still_ours(backend, key, revision).await? {
+        return Ok(Turn::KeyGone);
+    }
+    Ok(Turn::Ours)
+}
+
+/// Whether a held lock was released, and the channel that tells the
+/// monitor of its lost signal (made by the monitor, if it starts).
+#[derive(Default)]
+struct Released {
+    done: bool,
+    signal: Option<watch::Sender<bool>>,
+}
+
+// Poisoning only follows a panic elsewhere; a flag and a channel stay
+// consistent.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A lock this handle holds: its key, fencing token and session.
 pub(crate) struct Held {
     pub id: String,
-    /// The lock's directory (`{prefix}/locks/{esc(id)}/`).
-    pub dir: String,
+    /// The lock's directory (`{prefix}/locks/{esc(id)}/`), shared with
+    /// the handle's table of held locks.
+    pub dir: Arc<str>,
     pub key: String,
     pub revision: i64,
     pub session: Arc<Session>,
     /// Lazily started watcher of "lost" (session lost or key deleted).
     monitor: OnceLock<watch::Receiver<bool>>,
-    /// Dropped or fired when we release, so our own delete is not "lost".
-    released: watch::Sender<bool>,
+    /// Set when we release, so our own delete is not "lost"; the channel
+    /// exists only once the monitor runs (most locks never start one).
+    released: std::sync::Mutex<Released>,
 }
 
 impl std::fmt::Debug for Held {
@@ -114,7 +168,7 @@ impl Held {
     fn new(
         session: Arc<Session>,
         id: String,
-        dir: String,
+        dir: Arc<str>,
         key: String,
         revision: i64,
     ) -> Arc<Held> {
@@ -125,8 +179,27 @@ impl Held {
             revision,
             session,
             monitor: OnceLock::new(),
-            released: watch::channel(false).0,
+            released: std::sync::Mutex::new(Released::default()),
         })
+    }
+
+    /// Notes that we release the lock (before its key is deleted).
+    fn mark_released(&self) {
+        let mut released = lock(&self.released);
+        released.done = true;
+        if let Some(signal) = &released.signal {
+            signal.send_replace(true);
+        }
+    }
+
+    /// A receiver that turns `true` once we release.
+    fn released_signal(&self) -> watch::Receiver<bool> {
+        let mut released = lock(&self.released);
+        let done = released.done;
+        released
+            .signal
+            .get_or_insert_with(|| watch::channel(done).0)
+            .subscribe()
     }
 
     /// `true` once the lock is lost (SPEC L6).
@@ -138,7 +211,7 @@ impl Held {
                 let key = self.key.clone();
                 let revision = self.revision;
                 let mut session_lost = self.session.lost_signal();
-                let mut released = self.released.subscribe();
+                let mut released = self.released_signal();
                 self.session.runtime().spawn(async move {
                     tokio::select! {
                         biased;
@@ -175,10 +248,13 @@ impl Held {
     /// is gone or its lease ends: a live key is never forgotten (SPEC L7).
     pub async fn release(self: &Arc<Self>) -> Result<()> {
         let was_lost = self.known_lost();
-        self.released.send_replace(true);
+        self.mark_released();
         // If this future is dropped before the delete has answered, the
         // guard finishes the release in the background (SPEC H2).
-        let pending = queue::KeyCleanup::new(self.session.clone(), self.key.clone());
+        let pending = PendingRelease {
+            held: self,
+            armed: true,
+        };
         // Our key's name is ours alone: a plain delete whose prev_kv says
         // whether it was still ours (one write, no transaction).
         let deleted = self
@@ -218,10 +294,36 @@ impl Held {
     /// Releases from `Drop`: on a background task of the handle, which
     /// retries until the key is gone or its lease ends.
     pub fn release_in_background(self: Arc<Self>) {
-        self.released.send_replace(true);
+        self.mark_released();
         let session = self.session.clone();
         self.session
             .spawn_release(queue::delete_until_gone(session, self.key.clone()));
+    }
+}
+
+/// The cleanup of a release whose delete has not answered (SPEC H2): like
+/// [`queue::KeyCleanup`], borrowing the key until it must act, so a release
+/// that completes copies nothing.
+struct PendingRelease<'a> {
+    held: &'a Held,
+    armed: bool,
+}
+
+impl PendingRelease<'_> {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for PendingRelease<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            // The same cleanup as an armed `KeyCleanup` (which see).
+            drop(queue::KeyCleanup::new(
+                self.held.session.clone(),
+                self.held.key.clone(),
+            ));
+        }
     }
 }
 

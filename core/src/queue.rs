@@ -135,9 +135,11 @@ pub(crate) async fn still_ours(backend: &Backend, key: &str, revision: i64) -> R
 /// - the caller stopped waiting (its future was dropped), before or after
 ///   the answer reached it: the unread answer, with its cleanup, is dropped;
 /// - the write failed with an unknown outcome: the task deletes the key.
+///
+/// The key is handed back by [`KeyCleanup::disarm`].
 pub(crate) async fn create_owned(
     session: &Arc<Session>,
-    key: &str,
+    key: String,
     value: Vec<u8>,
     dir: &str,
 ) -> Result<(crate::store::Created, KeyCleanup)> {
@@ -145,10 +147,10 @@ pub(crate) async fn create_owned(
         // The memory store's create completes within one poll: no write can
         // be in flight when the future is dropped, so a cleanup armed first
         // cannot overtake it (and nothing needs a task switch).
-        let cleanup = KeyCleanup::new(session.clone(), key.to_string());
+        let cleanup = KeyCleanup::new(session.clone(), key);
         let created = session
             .backend()
-            .create(key, value, session.lease(), dir)
+            .create(cleanup.key(), value, session.lease(), dir)
             .await;
         return match created {
             Ok(created) => Ok((created, cleanup)),
@@ -160,8 +162,21 @@ pub(crate) async fn create_owned(
             }
         };
     }
+    // Boxed: the memory path above never needs this future.
+    Box::pin(create_owned_etcd(session, key, value, dir)).await
+}
+
+/// [`create_owned`] on etcd: the write runs on a task of its own.
+async fn create_owned_etcd(
+    session: &Arc<Session>,
+    key: String,
+    value: Vec<u8>,
+    dir: &str,
+) -> Result<(crate::store::Created, KeyCleanup)> {
     let (answer, outcome) = tokio::sync::oneshot::channel();
-    let (owner, key_owned, dir) = (session.clone(), key.to_string(), dir.to_string());
+    // The task owns the key; the caller's error message keeps a copy.
+    let what = format!("writing {key:?}: the runtime is shutting down");
+    let (owner, key_owned, dir) = (session.clone(), key, dir.to_string());
     session.spawn_release(async move {
         let created = owner
             .backend()
@@ -186,10 +201,7 @@ pub(crate) async fn create_owned(
     });
     match outcome.await {
         Ok(created) => created,
-        Err(_) => Err(Error::new(
-            ErrorKind::Closed,
-            format!("writing {key:?}: the runtime is shutting down"),
-        )),
+        Err(_) => Err(Error::new(ErrorKind::Closed, what)),
     }
 }
 
@@ -213,10 +225,16 @@ impl KeyCleanup {
         }
     }
 
+    /// The key this cleanup removes.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     /// The key is now owned by someone else (a guard, a leader), or known
-    /// to be gone.
-    pub fn disarm(mut self) {
+    /// to be gone: hands it back.
+    pub fn disarm(mut self) -> String {
         self.armed = false;
+        std::mem::take(&mut self.key)
     }
 
     /// Deletes the key now and waits for it; on failure the background

@@ -31,10 +31,11 @@ pub struct KeyValue {
 pub(crate) struct Created {
     /// The revision of the write = the new key's create revision.
     pub revision: i64,
-    /// The key with the lowest create revision under the directory, after
-    /// the write. `None` when the store did not read it: then the new key
-    /// is not the first, and `predecessor` names the key before it.
-    pub first: Option<KeyValue>,
+    /// The lowest create revision under the directory (that of its first
+    /// key), after the write. `None` when the store did not read it: then
+    /// the new key is not the first, and `predecessor` names the key before
+    /// it.
+    pub first_revision: Option<i64>,
     /// When the new key is not the first: the newest key older than it
     /// (its predecessor in the queue), if the store read it in the same
     /// transaction; `None` leaves the waiter to read it.

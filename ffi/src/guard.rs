@@ -37,7 +37,9 @@ pub struct vs_guard {
 }
 
 fn c_string(text: &str) -> CString {
-    CString::new(text.replace('\0', "")).unwrap_or_default()
+    // One copy; the NULs (which a lock id or key never has) are dropped
+    // only when there are some.
+    CString::new(text).unwrap_or_else(|_| CString::new(text.replace('\0', "")).unwrap_or_default())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

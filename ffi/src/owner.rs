@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use crate::error::Failure;
 use crate::status::vs_status;
 
+/// The calling process (cached, and forgotten in the child of a `fork()`).
 pub(crate) fn current_pid() -> u32 {
-    std::process::id()
+    vinesync::host::process_id()
 }
 
 /// The process a handle was made in.

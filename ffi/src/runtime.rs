@@ -180,7 +180,21 @@ where
     if cancel.is_some_and(vs_cancel::is_fired) {
         return Err(cancelled());
     }
-    let task = runtime()?.spawn(work);
+    let runtime = runtime()?;
+    // A release on the memory store (and one that fails at once) finishes
+    // in its first poll: run that poll here, in the runtime's context,
+    // instead of a task and a thread switch. Work that is not done after it
+    // goes on as a task from where it stopped, so it still runs to
+    // completion whatever the caller does (SPEC H2).
+    let mut work = Box::pin(work);
+    if caller_can_enter() {
+        let _context = runtime.enter();
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        if let std::task::Poll::Ready(result) = work.as_mut().poll(&mut context) {
+            return result;
+        }
+    }
+    let task = runtime.spawn(work);
     block_on(cancel, None, async move {
         task.await
             .unwrap_or_else(|_| Err(crate::handles::caught_panic()))
@@ -212,4 +226,69 @@ fn cancelled() -> Failure {
         vs_status::VS_CANCELLED,
         "cancelled by the caller's cancel token",
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::cancel::{optional, vs_cancel_fire, vs_cancel_free, vs_cancel_new};
+
+    /// The fast path: a release done in its first poll runs on the caller's
+    /// thread (no task, no thread switch).
+    #[test]
+    fn a_release_done_in_its_first_poll_runs_on_the_caller() {
+        let caller = std::thread::current().id();
+        let ran_on = finish_in_background(None, async move { Ok(std::thread::current().id()) });
+        assert!(matches!(ran_on, Ok(id) if id == caller));
+    }
+
+    /// SPEC H2 with the fast path: a release that is not done in its first
+    /// poll goes on as a task from where it stopped, and completes even
+    /// when the caller's cancel token fires first.
+    #[test]
+    fn a_release_that_must_wait_completes_after_the_caller_is_cancelled() {
+        let token = vs_cancel_new();
+        assert!(!token.is_null());
+        let (go, wait) = tokio::sync::oneshot::channel::<()>();
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let (counted, finished) = (polls.clone(), done.clone());
+        let address = token as usize;
+        let firer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            // SAFETY: the token outlives this thread (joined below).
+            unsafe { vs_cancel_fire(address as *const vs_cancel) };
+        });
+        let outcome = finish_in_background(optional(token), async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = wait.await; // not ready in the first poll
+            finished.store(true, Ordering::SeqCst);
+            Ok(())
+        });
+        firer.join().unwrap();
+        assert!(
+            matches!(&outcome, Err(f) if f.status == vs_status::VS_CANCELLED),
+            "the caller stops waiting when its token fires"
+        );
+        assert!(!done.load(Ordering::SeqCst));
+        go.send(()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done.load(Ordering::SeqCst) {
+            assert!(
+                Instant::now() < deadline,
+                "the release was dropped when its caller stopped waiting (SPEC H2)"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Polled in place, then resumed as a task: never started twice.
+        assert_eq!(polls.load(Ordering::SeqCst), 1);
+        let mut token = token;
+        // SAFETY: made by vs_cancel_new, no call uses it any more.
+        unsafe { vs_cancel_free(&mut token) };
+    }
 }

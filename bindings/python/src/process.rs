@@ -17,13 +17,15 @@ impl Origin {
     /// The current process.
     pub fn here() -> Self {
         Origin {
-            pid: std::process::id(),
+            pid: vinesync::host::process_id(),
         }
     }
 
     /// Whether this is still the process the object was made in.
     pub fn is_here(self) -> bool {
-        self.pid == std::process::id()
+        // Cached, and forgotten in the child of a fork (no getpid call per
+        // check).
+        self.pid == vinesync::host::process_id()
     }
 
     /// `Closed` (naming `what` and the fork) when called in a forked child.

@@ -104,7 +104,7 @@ static RUNTIME: Mutex<Option<ProcessRuntime>> = Mutex::new(None);
 
 /// This process's runtime, started on first use.
 pub fn runtime() -> PyResult<&'static Runtime> {
-    let pid = std::process::id();
+    let pid = vinesync::host::process_id();
     let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(current) = slot.as_ref().filter(|r| r.pid == pid) {
         return Ok(current.runtime);

@@ -316,16 +316,9 @@ impl Store for EtcdStore {
         // The outer header's revision: the put's, when this request wrote.
         let revision = response.header().map_or(0, |h| h.revision());
         if response.succeeded() {
-            let first = KeyValue {
-                key: key.to_string(),
-                value: Vec::new(),
-                create_revision: revision,
-                mod_revision: revision,
-                lease,
-            };
             return Ok(Created {
                 revision,
-                first: Some(first),
+                first_revision: Some(revision),
                 predecessor: None,
             });
         }
@@ -353,19 +346,19 @@ impl Store for EtcdStore {
             return Ok(match newest.as_slice() {
                 [ours] if ours.create_revision == revision => Created {
                     revision,
-                    first: Some(ours.clone()),
+                    first_revision: Some(ours.create_revision),
                     predecessor: None,
                 },
                 // Not the first; the first itself was not read.
                 [ours, predecessor] if ours.create_revision == revision => Created {
                     revision,
-                    first: None,
+                    first_revision: None,
                     predecessor: Some(predecessor.clone()),
                 },
                 // Unexpected: say nothing; the waiter reads the queue.
                 _ => Created {
                     revision,
-                    first: None,
+                    first_revision: None,
                     predecessor: None,
                 },
             });
@@ -373,11 +366,13 @@ impl Store for EtcdStore {
         // The key exists. Keys are unique per attempt, so this is our own
         // earlier try whose answer was lost in a retry: adopt it.
         let existing = gets.next().and_then(|g| g.kvs().first().map(key_value));
-        let first = gets.next().and_then(|g| g.kvs().first().map(key_value));
+        let first_revision = gets
+            .next()
+            .and_then(|g| g.kvs().first().map(|kv| kv.create_revision()));
         match existing {
             Some(kv) if kv.lease == lease => Ok(Created {
                 revision: kv.create_revision,
-                first,
+                first_revision,
                 predecessor: None,
             }),
             _ => Err(Error::internal(format!("key {key:?} already exists"))),

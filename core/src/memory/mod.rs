@@ -88,6 +88,12 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
+        self.lock_now().0
+    }
+
+    /// The state, with overdue leases expired, and the instant that was
+    /// checked against (one clock read for both).
+    fn lock_now(&self) -> (MutexGuard<'_, State>, Instant) {
         // A panic while holding the lock cannot leave `State` half-updated
         // in a way that matters more than refusing service, so recover.
         let mut state = self
@@ -95,8 +101,9 @@ impl MemoryStore {
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        state.expire(Instant::now());
-        state
+        let now = Instant::now();
+        state.expire(now);
+        (state, now)
     }
 
     fn ensure_reaper(&self) {
@@ -160,7 +167,8 @@ impl Store for MemoryStore {
         lease: LeaseId,
         dir: &str,
     ) -> Result<Created> {
-        self.lock().create(key, value, lease, dir, Instant::now())
+        let (mut state, now) = self.lock_now();
+        state.create(key, value, lease, dir, now)
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {

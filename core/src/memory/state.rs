@@ -2,22 +2,54 @@
 //! history for watches that start in the past, and the live watchers.
 //! Everything here runs under one mutex, in short critical sections.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::fasthash::{FastMap, FastSet};
 use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, WatchEvent};
 
 /// How many past events a watch can start from; older starts are told
 /// "compacted", as etcd does, and the recipes re-read.
 pub(super) const HISTORY_LIMIT: usize = 8192;
 
+/// A key's name, shared by the maps that index it (one allocation a key).
+type Key = Arc<str>;
+
 struct Lease {
     ttl: i64,
     deadline: Instant,
-    keys: HashSet<String>,
+    keys: FastSet<Key>,
+}
+
+/// A change as the history keeps it: shared with the key table, so a write
+/// copies neither key nor value for it. Watchers get a [`WatchEvent`] made
+/// from it when they need one.
+enum Event {
+    Put(Arc<KeyValue>),
+    Delete { key: Key, revision: i64 },
+}
+
+impl Event {
+    fn key(&self) -> &str {
+        match self {
+            Event::Put(kv) => &kv.key,
+            Event::Delete { key, .. } => key,
+        }
+    }
+
+    fn to_watch(&self) -> WatchEvent {
+        match self {
+            Event::Put(kv) => WatchEvent::Put(KeyValue::clone(kv)),
+            Event::Delete { key, revision } => WatchEvent::Delete {
+                key: key.to_string(),
+                revision: *revision,
+            },
+        }
+    }
 }
 
 struct Watcher {
@@ -29,10 +61,10 @@ struct Watcher {
 /// per election feed), so an event costs O(its own watchers), not O(all).
 #[derive(Default)]
 struct Watchers {
-    by_key: HashMap<String, Vec<Watcher>>,
+    by_key: FastMap<String, Vec<Watcher>>,
     by_prefix: Vec<(String, Watcher)>,
     /// id → (key, prefix?) for `unwatch`.
-    index: HashMap<u64, (String, bool)>,
+    index: FastMap<u64, (String, bool)>,
 }
 
 #[derive(Default)]
@@ -40,15 +72,15 @@ pub(super) struct State {
     revision: i64,
     /// Events before this revision are no longer in `history`.
     compacted: i64,
-    kvs: BTreeMap<String, KeyValue>,
+    kvs: BTreeMap<Key, Arc<KeyValue>>,
     /// Keys by parent directory (up to the last '/'), by create revision:
     /// the queue of a lock or an election without scanning the directory.
-    children: BTreeMap<String, BTreeMap<i64, String>>,
-    leases: HashMap<LeaseId, Lease>,
+    children: BTreeMap<String, BTreeMap<i64, Key>>,
+    leases: FastMap<LeaseId, Lease>,
     /// No lease is due before this instant (a lower bound).
     earliest_deadline: Option<Instant>,
     next_lease: LeaseId,
-    history: VecDeque<(i64, WatchEvent)>,
+    history: VecDeque<(i64, Event)>,
     watchers: Watchers,
     next_watcher: u64,
 }
@@ -85,7 +117,7 @@ impl State {
             Lease {
                 ttl,
                 deadline,
-                keys: HashSet::new(),
+                keys: FastSet::default(),
             },
         );
         self.earliest_deadline = Some(self.earliest_deadline.map_or(deadline, |d| d.min(deadline)));
@@ -117,7 +149,7 @@ impl State {
                     self.unindex(&key, kv.create_revision);
                 }
                 let rev = self.revision;
-                self.emit(WatchEvent::Delete { key, revision: rev }, rev);
+                self.emit(Event::Delete { key, revision: rev }, rev);
             }
         }
         true
@@ -142,15 +174,15 @@ impl State {
         self.earliest_deadline
     }
 
-    fn index(&mut self, key: &str, create_revision: i64) {
+    fn index(&mut self, key: &Key, create_revision: i64) {
         // The directory's name is allocated only for a new directory.
         let dir = parent(key);
         match self.children.get_mut(dir) {
             Some(queue) => {
-                queue.insert(create_revision, key.to_string());
+                queue.insert(create_revision, key.clone());
             }
             None => {
-                let queue = BTreeMap::from([(create_revision, key.to_string())]);
+                let queue = BTreeMap::from([(create_revision, key.clone())]);
                 self.children.insert(dir.to_string(), queue);
             }
         }
@@ -192,24 +224,31 @@ impl State {
         }
         self.revision += 1;
         let rev = self.revision;
-        let kv = KeyValue {
+        let kv = Arc::new(KeyValue {
             key: key.to_string(),
             value,
             create_revision: rev,
             mod_revision: rev,
             lease,
-        };
+        });
+        let name: Key = Arc::from(key);
         if let Some(l) = self.leases.get_mut(&lease) {
-            l.keys.insert(key.to_string());
+            l.keys.insert(name.clone());
         }
-        self.kvs.insert(key.to_string(), kv.clone());
-        self.index(key, rev);
-        self.emit(WatchEvent::Put(kv), rev);
-        let first = self.first_under(dir);
+        self.index(&name, rev);
+        self.kvs.insert(name, kv.clone());
+        self.emit(Event::Put(kv), rev);
+        let first_revision = self.first_under(dir);
+        // Not the first: name the key just before ours, read in the same
+        // step, so the waiter needs no range read of its own.
+        let predecessor = match first_revision {
+            Some(first) if first != rev => self.newest_before(dir, rev),
+            _ => None,
+        };
         Ok(Created {
             revision: rev,
-            first,
-            predecessor: None,
+            first_revision,
+            predecessor,
         })
     }
 
@@ -224,29 +263,47 @@ impl State {
         }
         self.revision += 1;
         let rev = self.revision;
-        kv.value = value;
-        kv.mod_revision = rev;
+        // A copy when the history still shares the old version.
+        let stored = Arc::make_mut(kv);
+        stored.value = value;
+        stored.mod_revision = rev;
         let kv = kv.clone();
-        self.emit(WatchEvent::Put(kv), rev);
+        self.emit(Event::Put(kv), rev);
         true
     }
 
-    fn first_under(&self, dir: &str) -> Option<KeyValue> {
-        // Keys only: the callers compare create revisions.
-        self.range(
-            dir,
-            RangeOptions {
-                limit: Some(1),
-                keys_only: true,
-                ..RangeOptions::default()
-            },
-        )
-        .kvs
-        .pop()
+    /// The queues (by create revision) of `dir` and of the directories
+    /// under it.
+    fn queues_under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a BTreeMap<i64, Key>> {
+        self.children
+            .range::<str, _>((std::ops::Bound::Included(dir), std::ops::Bound::Unbounded))
+            .take_while(move |(parent, _)| parent.starts_with(dir))
+            .map(|(_, queue)| queue)
+    }
+
+    /// The lowest create revision under `dir` (each queue is in order, so
+    /// the least of their first entries; no key is copied).
+    fn first_under(&self, dir: &str) -> Option<i64> {
+        self.queues_under(dir)
+            .filter_map(|queue| queue.first_key_value().map(|(rev, _)| *rev))
+            .min()
+    }
+
+    /// The newest key under `dir` created before `revision` (keys only).
+    fn newest_before(&self, dir: &str, revision: i64) -> Option<KeyValue> {
+        let (_, key) = self
+            .queues_under(dir)
+            .filter_map(|queue| queue.range(..revision).next_back())
+            .max_by_key(|(rev, _)| **rev)?;
+        self.kvs.get(key).map(|kv| KeyValue {
+            key: kv.key.clone(),
+            value: Vec::new(),
+            ..**kv
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<KeyValue> {
-        self.kvs.get(key).cloned()
+        self.kvs.get(key).map(|kv| KeyValue::clone(kv))
     }
 
     /// Keys under `dir` by create revision, through the per-directory index:
@@ -255,14 +312,14 @@ impl State {
         let max = options.max_create_revision.unwrap_or(i64::MAX);
         let limit = options.limit.unwrap_or(usize::MAX);
         // A keys-only range leaves the values empty (no copy of them).
-        let copy = |kv: &KeyValue| KeyValue {
+        let copy = |kv: &Arc<KeyValue>| KeyValue {
             key: kv.key.clone(),
             value: if options.keys_only {
                 Vec::new()
             } else {
                 kv.value.clone()
             },
-            ..*kv
+            ..**kv
         };
         let mut queues = self
             .children
@@ -274,7 +331,7 @@ impl State {
             // The common case: one directory, read in order.
             (Some(queue), None) => {
                 let window = queue.range(..=max);
-                let keys: Box<dyn Iterator<Item = (&i64, &String)>> = if options.descending {
+                let keys: Box<dyn Iterator<Item = (&i64, &Key)>> = if options.descending {
                     Box::new(window.rev())
                 } else {
                     Box::new(window)
@@ -287,7 +344,7 @@ impl State {
             }
             // Nested directories: merge them.
             (Some(first), Some(second)) => {
-                let mut all: Vec<(i64, &String)> = [first, second]
+                let mut all: Vec<(i64, &Key)> = [first, second]
                     .into_iter()
                     .chain(queues)
                     .flat_map(|queue| queue.range(..=max).map(|(rev, key)| (*rev, key)))
@@ -314,17 +371,18 @@ impl State {
             Some(kv) if kv.create_revision == create_revision => {}
             _ => return false,
         }
-        if let Some(kv) = self.kvs.remove(key) {
-            self.unindex(key, kv.create_revision);
-            if let Some(l) = self.leases.get_mut(&kv.lease) {
-                l.keys.remove(key);
-            }
+        let Some((name, kv)) = self.kvs.remove_entry(key) else {
+            return false;
+        };
+        self.unindex(key, kv.create_revision);
+        if let Some(l) = self.leases.get_mut(&kv.lease) {
+            l.keys.remove(key);
         }
         self.revision += 1;
         let rev = self.revision;
         self.emit(
-            WatchEvent::Delete {
-                key: key.to_string(),
+            Event::Delete {
+                key: name,
                 revision: rev,
             },
             rev,
@@ -345,10 +403,16 @@ impl State {
         if from_revision < self.compacted {
             return Err(self.revision);
         }
-        for (rev, event) in &self.history {
-            if *rev >= from_revision && matches(key, prefix, event_key(event)) {
+        // The history is in revision order: start at the first event the
+        // watch asks for (a watch from now replays nothing, whatever the
+        // history's length).
+        let start = self
+            .history
+            .partition_point(|(rev, _)| *rev < from_revision);
+        for (_, event) in self.history.range(start..) {
+            if matches(key, prefix, event.key()) {
                 // A closed receiver just means the watch is already gone.
-                let _ = tx.send(event.clone());
+                let _ = tx.send(event.to_watch());
             }
         }
         self.next_watcher += 1;
@@ -389,18 +453,21 @@ impl State {
         self.compacted = self.compacted.max(revision);
     }
 
-    fn emit(&mut self, event: WatchEvent, rev: i64) {
-        let key = event_key(&event);
+    fn emit(&mut self, event: Event, rev: i64) {
+        let key = event.key();
         // A send fails only when the watch was dropped; `unwatch` removes
-        // it from the index right after, so just skip it here.
-        if let Some(list) = self.watchers.by_key.get(key) {
-            for w in list {
-                let _ = w.tx.send(event.clone());
+        // it from the index right after, so just skip it here. No watcher
+        // of the key: nothing to hash, nothing to copy.
+        if !self.watchers.by_key.is_empty() {
+            if let Some(list) = self.watchers.by_key.get(key) {
+                for w in list {
+                    let _ = w.tx.send(event.to_watch());
+                }
             }
         }
         for (prefix, w) in &self.watchers.by_prefix {
             if key.starts_with(prefix.as_str()) {
-                let _ = w.tx.send(event.clone());
+                let _ = w.tx.send(event.to_watch());
             }
         }
         self.history.push_back((rev, event));
@@ -409,13 +476,6 @@ impl State {
                 self.compacted = old + 1;
             }
         }
-    }
-}
-
-fn event_key(event: &WatchEvent) -> &str {
-    match event {
-        WatchEvent::Put(kv) => &kv.key,
-        WatchEvent::Delete { key, .. } => key,
     }
 }
 

@@ -443,6 +443,30 @@ pub async fn l6_lost_when_key_deleted_by_someone_else(env: Env) {
         .unwrap();
 }
 
+/// L6/L7: our own release is never reported as a loss, whether the lost
+/// signal was asked for before the release or only after it (the handle
+/// starts the watcher behind the signal lazily, and tells it of a release
+/// only once it exists).
+pub async fn l6_own_release_is_not_a_loss_whenever_asked(env: Env) {
+    let a = env.client().await;
+    // Asked before: the watcher runs when the key is deleted.
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    let lost = guard.lost_signal();
+    guard.unlock().await.unwrap();
+    // Asked only after a release by id: the watcher starts once the key is
+    // already gone.
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    a.unlock("x").await.unwrap();
+    let lost_after = guard.lost_signal();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!*lost.borrow(), "a release reported as a loss");
+    assert!(
+        !*lost_after.borrow(),
+        "a release reported as a loss (signal asked after the release)"
+    );
+    assert!(!guard.is_lost());
+}
+
 /// L7: unlock of an id never locked, and a second unlock, are `NotLocked`.
 pub async fn l7_unlock_not_held_is_not_locked(env: Env) {
     let a = env.client().await;

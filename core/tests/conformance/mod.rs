@@ -153,6 +153,7 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_lock::l5_fencing_tokens_strictly_increase,
         cases_lock::l6_lost_when_lease_not_kept_alive,
         cases_lock::l6_lost_when_key_deleted_by_someone_else,
+        cases_lock::l6_own_release_is_not_a_loss_whenever_asked,
         cases_lock::l6_compaction_is_not_a_loss,
         cases_lock::l7_unlock_not_held_is_not_locked,
         cases_lock::l7_unlock_never_touches_another_handles_lock,

@@ -118,6 +118,28 @@ pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, String> 
     Ok(runtime.block_on(future))
 }
 
+/// Whether every member answers and names the same raft leader at the
+/// same term: the cluster has settled (after a partition heals, a member
+/// that kept campaigning alone comes back with a higher term and forces
+/// new elections; etcd 3.4 runs without pre-vote by default).
+pub async fn cluster_settled(endpoints: &[String]) -> bool {
+    let mut seen = None;
+    for endpoint in endpoints {
+        let Ok(mut client) = connect(std::slice::from_ref(endpoint)).await else {
+            return false;
+        };
+        let Ok(status) = client.status().await else {
+            return false;
+        };
+        let view = (status.leader(), status.raft_term());
+        if view.0 == 0 || seen.is_some_and(|s| s != view) {
+            return false;
+        }
+        seen = Some(view);
+    }
+    seen.is_some()
+}
+
 /// The index (in `endpoints`) of the member that is the raft leader now.
 pub async fn raft_leader(endpoints: &[String]) -> Result<usize, String> {
     for (i, endpoint) in endpoints.iter().enumerate() {

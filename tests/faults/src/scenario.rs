@@ -272,7 +272,8 @@ pub fn pause_member_3s(cluster: &mut EtcdCluster, i: usize) -> std::io::Result<L
 }
 
 /// Cuts member `i` off from the other two for 3 s; fails unless the other
-/// two elected a leader of their own meanwhile (the cut took effect).
+/// two elected a leader of their own meanwhile (the cut took effect). The
+/// fault ends once all three name one leader at one term again.
 pub fn isolate_member_3s(cluster: &mut EtcdCluster, i: usize) -> std::io::Result<LeaderFaultEnd> {
     cluster.isolate_member(i)?;
     std::thread::sleep(Duration::from_secs(3));
@@ -282,14 +283,34 @@ pub fn isolate_member_3s(cluster: &mut EtcdCluster, i: usize) -> std::io::Result
         .collect();
     let majority_leader = etcd::block_on(etcd::raft_leader(&others));
     cluster.heal_partition();
-    match majority_leader {
-        Ok(Ok(_)) => Ok(LeaderFaultEnd {
-            ended_at: clock::now(),
-            server_revoked: None,
-        }),
-        Ok(Err(e)) | Err(e) => Err(std::io::Error::other(format!(
+    if let Ok(Err(e)) | Err(e) = majority_leader {
+        return Err(std::io::Error::other(format!(
             "the members cut off from member {i} had no leader of their own: {e}"
-        ))),
+        )));
+    }
+    // The fault lasts until the cluster has settled: the member that was
+    // cut off campaigned alone, and its higher term forces new elections
+    // once it is back (seen: 2 s without a leader after the heal).
+    let endpoints = cluster.endpoints();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let settled_at = clock::now();
+        if etcd::block_on(etcd::cluster_settled(&endpoints)) == Ok(true) {
+            std::thread::sleep(Duration::from_millis(300));
+            if etcd::block_on(etcd::cluster_settled(&endpoints)) == Ok(true) {
+                return Ok(LeaderFaultEnd {
+                    ended_at: settled_at,
+                    server_revoked: None,
+                });
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(std::io::Error::other(format!(
+                "the cluster did not settle on one leader within 20 s after member {i} was \
+                 let back in"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

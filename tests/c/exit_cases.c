@@ -22,6 +22,8 @@
 
 #include <vinesync.h>
 
+#include "backend_under_test.h"
+
 static vs_sync *s;
 static vs_guard *g;
 static vs_leader *l;
@@ -33,20 +35,8 @@ static void die(const char *what) {
 }
 
 static vs_sync *connect_to(const char *prefix) {
-  vs_options *o = NULL;
-  vs_sync *h = NULL;
-  if (vs_options_new(&o, NULL) != VS_OK) die("options");
-  vs_options_set_prefix(o, prefix, NULL);
-  const char *nodes = getenv("VINESYNC_NODES");
-  vs_status st;
-  if (nodes && *nodes) {
-    vs_options_set_nodes(o, nodes, NULL);
-    st = vs_sync_new_etcd(o, NULL, &h, NULL);
-  } else {
-    st = vs_sync_new_memory(o, &h, NULL);
-  }
-  vs_options_free(&o);
-  if (st != VS_OK) die("connect");
+  vs_sync *h = new_sync_under(prefix);
+  if (!h) die("options or connect");
   return h;
 }
 

@@ -3,10 +3,12 @@
 // with nothing on stderr, and (on etcd) leave the lock "held" and the
 // candidacy in namespace "exit" released: `exit_cases check` verifies it
 // (tests/c/run_exit_cases.sh runs both).
-#include <cstdio>
+
 #include <cstdlib>
 
 #include <vinesync.h>
+
+#include "backend_under_test.h"
 
 namespace {
 
@@ -28,19 +30,8 @@ Globals globals;
 
 int main(int argc, char **argv) {
   const char *prefix = argc > 1 ? argv[1] : "/exit-global";
-  vs_options *o = nullptr;
-  if (vs_options_new(&o, nullptr) != VS_OK) return 2;
-  vs_options_set_prefix(o, prefix, nullptr);
-  const char *nodes = std::getenv("VINESYNC_NODES");
-  vs_status st;
-  if (nodes && *nodes) {
-    vs_options_set_nodes(o, nodes, nullptr);
-    st = vs_sync_new_etcd(o, nullptr, &globals.sync, nullptr);
-  } else {
-    st = vs_sync_new_memory(o, &globals.sync, nullptr);
-  }
-  vs_options_free(&o);
-  if (st != VS_OK) return 2;
+  globals.sync = new_sync_under(prefix);
+  if (!globals.sync) return 2;
   if (vs_lock(globals.sync, "held", 60000, 5000, nullptr, &globals.guard, nullptr) != VS_OK) return 3;
   if (vs_leader_new(globals.sync, "svc", "exit", nullptr, 60000, nullptr, &globals.leader, nullptr) != VS_OK)
     return 4;

@@ -1,9 +1,10 @@
 /*
  * What the C test programs share: CHECK and CHECK_STATUS (count a failure
- * in the current test and go on), sleep_ms, new_sync_under, and run_tests (runs the tests
- * whose name contains one of argv[1]'s comma-separated words, or all; ends
- * with "N passed, M failed"). Header-only: each test program is one file,
- * and defines _GNU_SOURCE before its first include (usleep, strtok).
+ * in the current test and go on), sleep_ms, new_sync_under (from
+ * backend_under_test.h) and run_tests (runs the tests whose name contains
+ * one of argv[1]'s comma-separated words, or all; ends with "N passed, M
+ * failed"). Header-only: each test program is one file, and defines
+ * _GNU_SOURCE before its first include (usleep, strtok).
  */
 #ifndef VINESYNC_TEST_HARNESS_H
 #define VINESYNC_TEST_HARNESS_H
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include <vinesync.h>
+
+#include "backend_under_test.h"
 
 static int failures_in_test;
 static const char *current_test;
@@ -38,25 +41,6 @@ static const char *current_test;
   } while (0)
 
 static inline void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
-
-/* A new handle under `prefix` on the backend under test: etcd when
- * VINESYNC_NODES is set, else memory. NULL if it cannot be made. */
-static inline vs_sync *new_sync_under(const char *prefix) {
-  vs_options *o = NULL;
-  vs_sync *s = NULL;
-  if (vs_options_new(&o, NULL) != VS_OK) return NULL;
-  vs_options_set_prefix(o, prefix, NULL);
-  const char *nodes = getenv("VINESYNC_NODES");
-  vs_status st;
-  if (nodes && *nodes) {
-    vs_options_set_nodes(o, nodes, NULL);
-    st = vs_sync_new_etcd(o, NULL, &s, NULL);
-  } else {
-    st = vs_sync_new_memory(o, &s, NULL);
-  }
-  vs_options_free(&o);
-  return st == VS_OK ? s : NULL;
-}
 
 struct test {
   const char *name;

@@ -756,8 +756,6 @@ const char *vs_lock_entry_handle(const vs_lock_entry *e);
  */
 const char *vs_lock_entry_value(const vs_lock_entry *e);
 
-extern int atexit(void (*callback)(void));
-
 /**
  * vine's `Lock`: blocks until lock `id` is held, `wait_ms` passes
  * (`VS_LOCK_TIMEOUT`; 0 = wait without limit) or `cancel` fires

@@ -42,6 +42,9 @@ check-header: $(CBINDGEN) ## fail when include/vinesync.h differs from a fresh g
 	CBINDGEN=$(CBINDGEN) scripts/gen-header.sh $(C_BUILD)/vinesync.h
 	@diff -u include/vinesync.h $(C_BUILD)/vinesync.h || \
 	  { echo "include/vinesync.h is stale: run 'make header' and commit it"; exit 1; }
+	@# C++ programs may include the standard headers after ours.
+	printf '#include <vinesync.h>\n#include <cstdlib>\n#include <cstdio>\nint main() { return 0; }\n' | \
+	  $(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only -
 
 # `make install [DESTDIR=staging] [PREFIX=/usr] [LIBDIR=...] [INCLUDEDIR=...]`:
 # the release build without debug info, libvinesync.so.VERSION with its

@@ -30,7 +30,7 @@ pub(crate) fn register(client: &Client) -> u64 {
     // own handles (the registry is per process).
     AT_EXIT.call_once(|| {
         // SAFETY: registering a plain `extern "C" fn()`.
-        unsafe { atexit(close_live_handles) };
+        unsafe { libc::atexit(close_live_handles) };
     });
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     if let Some(live) = registry() {
@@ -48,10 +48,6 @@ pub(crate) fn forget(id: u64) {
 
 fn lock(registry: &Registry) -> std::sync::MutexGuard<'_, HashMap<u64, Client>> {
     registry.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-extern "C" {
-    fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
 }
 
 extern "C" fn close_live_handles() {

@@ -25,6 +25,10 @@ use crate::report::Report;
 use crate::scenario::{self, timed, Context};
 use crate::worker::{wait_until, Language, Worker};
 
+/// How long past `seconds` a candidate may campaign at most when the suite
+/// never tells it to stop (it always does, once its checks are done).
+const CAMPAIGN_LIMIT_SLACK_S: u64 = 60;
+
 /// What happens to an election while the candidates run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ElectionFault {
@@ -223,7 +227,7 @@ pub fn run_election(
             worker_name.clone(),
             "faults".into(),
             ttl_s.to_string(),
-            seconds.to_string(),
+            (seconds + CAMPAIGN_LIMIT_SLACK_S).to_string(),
         ];
         match context.start_worker(*language, &worker_name, &args, &env) {
             Ok(w) => workers.push(w),
@@ -234,6 +238,7 @@ pub fn run_election(
     }
     report.processes = workers.len();
     report.languages = wanted.iter().map(|l| l.name().to_string()).collect();
+    let campaign_until = Instant::now() + Duration::from_secs(seconds);
 
     let elected = wait_until(Duration::from_secs(20), || {
         workers.iter().any(|w| w.count("ELECTED") > 0)
@@ -297,8 +302,8 @@ pub fn run_election(
             let stopping = workers.iter().any(|w| w.count("UNWATCHING") > 0);
             if stopping {
                 report.problems.push(format!(
-                    "the fault lasted {:.1} s, until the candidates began to stop: \
-                     no check of the primaries after it",
+                    "the fault lasted {:.1} s, until the candidates reached their limit \
+                     and began to stop: no check of the primaries after it",
                     (clock::now() - fault_start) as f64 / 1e9
                 ));
             } else if let Some(wrong) = wrong {
@@ -314,6 +319,14 @@ pub fn run_election(
                 }
             }
         }
+    }
+    // Candidates run for `seconds`, and past that until the checks after
+    // the fault are done (a slow etcd restart must not cut them short),
+    // plus a moment for the watchers to report the last change.
+    let stop_at = campaign_until.max(Instant::now() + Duration::from_secs(1));
+    std::thread::sleep(stop_at.saturating_duration_since(Instant::now()));
+    for worker in &mut workers {
+        worker.stop_campaign();
     }
     let killed_index: Vec<usize> = killed.iter().map(|(k, _)| *k).collect();
     let idle = scenario::wait_idle(
@@ -500,10 +513,10 @@ fn check_watchers(
     truth: &[(u128, String)],
     report: &mut Report,
 ) {
-    if truth.iter().filter(|(_, id)| !id.is_empty()).count() < 2 {
+    let primaries = truth.iter().filter(|(_, id)| !id.is_empty()).count();
+    if primaries < 2 {
         report.problems.push(format!(
-            "the checker saw {} primaries, expected at least 2",
-            truth.len()
+            "the checker saw {primaries} primaries, expected at least 2"
         ));
     }
     let first_resign = workers

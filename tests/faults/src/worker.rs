@@ -1,9 +1,10 @@
 //! Worker processes of every language, started with the same arguments and
 //! read line by line (HOLD, ACK, STALE, RELEASE, RELEASED, LOST, ELECTED,
-//! DEMOTED, WATCHED, IDLE, DONE) by a thread each. A worker stays alive
-//! after IDLE until its stdin is closed (`finish`).
+//! DEMOTED, WATCHED, IDLE, DONE) by a thread each. A candidate campaigns
+//! until told to stop (`stop_campaign`); a worker stays alive after IDLE
+//! until its stdin is closed (`finish`).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -128,6 +129,13 @@ impl Worker {
             (Some(h), Some(e)) => h > e,
             (Some(_), None) => true,
             _ => false,
+        }
+    }
+
+    /// Ends a candidate's campaign (writes STOP on its stdin).
+    pub fn stop_campaign(&mut self) {
+        if let Some(stdin) = self.stdin.as_mut() {
+            let _ = stdin.write_all(b"STOP\n").and_then(|()| stdin.flush());
         }
     }
 

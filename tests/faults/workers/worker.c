@@ -6,11 +6,13 @@
  *   worker elect NAME NS TTL_S SECONDS
  *
  * with VINESYNC_NODES and VINESYNC_PREFIX in the environment. Events are
- * stamped with CLOCK_MONOTONIC nanoseconds (the suite's clock).
+ * stamped with CLOCK_MONOTONIC nanoseconds (the suite's clock). A candidate
+ * campaigns until a line (STOP) arrives on stdin, or for at most SECONDS.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,16 @@ static void idle_until_stdin_closes(void) {
   char buffer[256];
   while (fread(buffer, 1, sizeof buffer, stdin) > 0) {
   }
+}
+
+/* Whether the suite has written its line (or closed stdin) yet; reads what
+   arrived without waiting. */
+static bool told_to_stop(void) {
+  struct pollfd in = {.fd = STDIN_FILENO, .events = POLLIN};
+  if (poll(&in, 1, 0) <= 0) return false;
+  char buffer[64];
+  ssize_t n = read(STDIN_FILENO, buffer, sizeof buffer);
+  return n <= 0 || memchr(buffer, '\n', (size_t)n) != NULL;
 }
 
 static FILE *connect_resource(const char *address) {
@@ -130,7 +142,7 @@ static void elect(const char *name, const char *ns, long ttl_s, double seconds) 
   vs_leader *l = NULL;
   if (vs_leader_new(s, "faults", ns, name, (uint64_t)ttl_s * 1000, NULL, &l, &err) != VS_OK) fail("leader", err);
   long long deadline = now() + (long long)(seconds * 1e9);
-  while (now() < deadline) {
+  while (now() < deadline && !told_to_stop()) {
     bool primary = false;
     vs_error *ended = NULL;
     vs_status st = vs_leader_status_next(l, 20, NULL, &primary, &ended);

@@ -5,7 +5,9 @@ tests/faults/src/bin/vinesync-fault-worker.rs):
     worker.py elect NAME NS TTL_S SECONDS
 
 with VINESYNC_NODES and VINESYNC_PREFIX in the environment. Events are
-stamped with time.monotonic_ns() (CLOCK_MONOTONIC, the suite's clock)."""
+stamped with time.monotonic_ns() (CLOCK_MONOTONIC, the suite's clock). A
+candidate campaigns until a line (STOP) arrives on stdin, or for at most
+SECONDS."""
 
 from __future__ import annotations
 
@@ -72,11 +74,21 @@ def lock_rounds(s: vinesync.Sync, id: str, rounds: int, ttl: float, resource: st
             say(f"LOST {token} {now()}")
 
 
+def resign(leader: vinesync.Leader) -> None:
+    try:
+        leader.resign()
+    except vinesync.Lost:
+        pass
+
+
 def elect(s: vinesync.Sync, name: str, ns: str, ttl: int, seconds: float) -> None:
     watcher = s.watch_elect(ns=ns)
     say(f"WATCHING {now()}")
-    leader = s.leader("faults", ns=ns, id=name, ttl=ttl)
-    stop = threading.Event()
+    # The candidacy now running. Once stopped, a candidacy that the campaign
+    # thread joins after all is resigned there, never kept.
+    mutex = threading.Lock()
+    current = s.leader("faults", ns=ns, id=name, ttl=ttl)
+    stopped = False
 
     def watch() -> None:
         for event in watcher:
@@ -84,27 +96,47 @@ def elect(s: vinesync.Sync, name: str, ns: str, ttl: int, seconds: float) -> Non
                 say(f"WATCHED {event.member.id} {now()}")
 
     def campaign() -> None:
-        nonlocal leader
-        while not stop.is_set():
+        nonlocal current
+        while True:
+            with mutex:
+                leader = current
             for primary in leader.status():
                 say(f"{'ELECTED' if primary else 'DEMOTED'} {now()}")
-            # The candidacy ended (its lease was lost): a real service runs again.
-            if not stop.is_set():
-                leader = s.leader("faults", ns=ns, id=name, ttl=ttl)
+            # The candidacy ended (its lease was lost, or it was resigned):
+            # a real service runs again unless it is stopping.
+            with mutex:
+                if stopped:
+                    return
+            following = s.leader("faults", ns=ns, id=name, ttl=ttl)
+            with mutex:
+                if not stopped:
+                    current = following
+                    continue
+            resign(following)
+            return
 
-    threads = [threading.Thread(target=watch, daemon=True), threading.Thread(target=campaign, daemon=True)]
-    for t in threads:
-        t.start()
-    time.sleep(seconds)
-    stop.set()
+    # The suite says when to stop (a line on stdin); SECONDS is the limit.
+    told_to_stop = threading.Event()
+
+    def listen() -> None:
+        sys.stdin.readline()
+        told_to_stop.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    watching = threading.Thread(target=watch, daemon=True)
+    campaigning = threading.Thread(target=campaign, daemon=True)
+    watching.start()
+    campaigning.start()
+    told_to_stop.wait(seconds)
+    with mutex:
+        stopped = True
+        last = current
     say(f"UNWATCHING {now()}")  # every change before this was expected
     watcher.close()
-    try:
-        leader.resign()
-    except vinesync.Lost:
-        pass
-    for t in threads:
-        t.join(timeout=5)
+    resign(last)
+    # A candidacy joined meanwhile is resigned before this worker says IDLE.
+    campaigning.join(timeout=30)
+    watching.join(timeout=5)
 
 
 def main(argv: list[str]) -> int:

@@ -5,7 +5,8 @@
 //	vinesync-fault-worker elect NAME NS TTL_S SECONDS
 //
 // with VINESYNC_NODES and VINESYNC_PREFIX in the environment. Events are
-// stamped with CLOCK_MONOTONIC nanoseconds (the suite's clock).
+// stamped with CLOCK_MONOTONIC nanoseconds (the suite's clock). A candidate
+// campaigns until a line (STOP) arrives on stdin, or for at most SECONDS.
 package main
 
 // #include <time.h>
@@ -21,7 +22,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	stdsync "sync"
 	"time"
 
 	"github.com/vinesync/vinesync/bindings/go/sync"
@@ -128,15 +129,18 @@ func elect(name, ns string, ttl int64, seconds time.Duration) {
 		fail(err)
 	}
 	say("WATCHING %d", now())
-	join := func() sync.Leader {
-		l, err := s.Leader(context.Background(), "faults", sync.LeaderNS(ns), sync.LeaderId(name), sync.LeaderTTL(ttl))
-		if err != nil {
+	join := func(ctx context.Context) (sync.Leader, error) {
+		return s.Leader(ctx, "faults", sync.LeaderNS(ns), sync.LeaderId(name), sync.LeaderTTL(ttl))
+	}
+	resign := func(l sync.Leader) {
+		if err := l.Resign(); err != nil && !errors.Is(err, sync.ErrLost) {
 			fail(err)
 		}
-		return l
 	}
-	var current atomic.Value // the candidacy now running (a sync.Leader)
-	current.Store(join())
+	first, err := join(context.Background())
+	if err != nil {
+		fail(err)
+	}
 	go func() {
 		for {
 			m, err := w.Next()
@@ -148,32 +152,64 @@ func elect(name, ns string, ttl int64, seconds time.Duration) {
 			}
 		}
 	}()
-	stop := make(chan struct{})
+	// The candidacy now running. Once stopped, a candidacy that the
+	// campaign goroutine joins after all is resigned there, never kept.
+	var mu stdsync.Mutex
+	current, stopped := first, false
+	ctx, cancel := context.WithCancel(context.Background())
+	campaignDone := make(chan struct{})
 	go func() {
+		defer close(campaignDone)
 		for {
-			for primary := range current.Load().(sync.Leader).Status() {
+			mu.Lock()
+			l := current
+			mu.Unlock()
+			for primary := range l.Status() {
 				if primary {
 					say("ELECTED %d", now())
 				} else {
 					say("DEMOTED %d", now())
 				}
 			}
-			select {
-			case <-stop:
-				return
-			default:
+			// The candidacy ended (its lease was lost, or it was resigned):
+			// a real service runs again unless it is stopping.
+			next, err := join(ctx)
+			if err != nil && ctx.Err() == nil {
+				fail(err)
 			}
-			// The candidacy ended (its lease was lost): a real service runs again.
-			current.Store(join())
+			mu.Lock()
+			keep := err == nil && !stopped
+			if keep {
+				current = next
+			}
+			mu.Unlock()
+			if !keep {
+				if err == nil {
+					resign(next)
+				}
+				return
+			}
 		}
 	}()
-	time.Sleep(seconds)
-	close(stop)
+	// The suite says when to stop (a line on stdin); seconds is the limit.
+	toldToStop := make(chan struct{})
+	go func() {
+		_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+		close(toldToStop)
+	}()
+	select {
+	case <-toldToStop:
+	case <-time.After(seconds):
+	}
+	cancel()
+	mu.Lock()
+	stopped = true
+	last := current
+	mu.Unlock()
 	say("UNWATCHING %d", now()) // every change before this was expected
 	w.Close()
-	if err := current.Load().(sync.Leader).Resign(); err != nil && !errors.Is(err, sync.ErrLost) {
-		fail(err)
-	}
+	resign(last)
+	<-campaignDone
 	idle()
 	s.Close()
 }

@@ -9,8 +9,10 @@
 //! (one clock for every process on the host): HOLD token t, ACK token,
 //! STALE token, RELEASE token t, RELEASED token t, LOST token t, GAVE-UP t,
 //! WATCHING t, ELECTED t, DEMOTED t, WATCHED id t, UNWATCHING t, IDLE t,
-//! DONE. After IDLE it keeps its connection open until stdin closes, so
-//! the suite can look for leaks while the process lives.
+//! DONE. A candidate campaigns until the suite writes a line (STOP) to its
+//! stdin, or for at most SECONDS; after IDLE it keeps its connection open
+//! until stdin closes, so the suite can look for leaks while the process
+//! lives.
 //!
 //! VINESYNC_FAULTS_SHORT_WAIT_MS (default 30; 0 = none) is the short
 //! `wait` each round tries first.
@@ -161,10 +163,15 @@ async fn elect(client: &Client, args: &[String]) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mut status = leader.status();
     let deadline = Instant::now() + Duration::from_secs(seconds);
+    // The suite says when to stop (a line on stdin); SECONDS is the limit.
+    let mut told_to_stop = tokio::task::spawn_blocking(|| {
+        let _ = std::io::stdin().read_line(&mut String::new());
+    });
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         tokio::select! {
             () = tokio::time::sleep(left) => break,
+            _ = &mut told_to_stop => break,
             change = status.next() => match change {
                 Some(true) => say(&format!("ELECTED {}", now())),
                 Some(false) if mutant("primary-after-demotion") => {}

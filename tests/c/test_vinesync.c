@@ -439,6 +439,19 @@ static void *queued_lock(void *arg) {
   return NULL;
 }
 
+/* Waits (at most 20 s) until lock `id` has `n` waiters; false if not. */
+static bool waiters_queued(vs_sync *s, const char *id, size_t n) {
+  for (int i = 0; i < 2000; i++) {
+    vs_lock_info *info = NULL;
+    if (vs_inspect_lock(s, id, NULL, &info, NULL) != VS_OK) return false;
+    size_t queued = vs_lock_info_waiter_count(info);
+    vs_lock_info_free(&info);
+    if (queued == n) return true;
+    sleep_ms(10);
+  }
+  return false;
+}
+
 static void test_l2_waiters_served_in_arrival_order(void) {
   enum { N = 4 };
   vs_sync *holder = new_sync("l2-order");
@@ -452,12 +465,14 @@ static void test_l2_waiters_served_in_arrival_order(void) {
   int order[N] = {-1, -1, -1, -1};
   struct queue_ctx ctx[N];
   pthread_t t[N];
-  /* Arrival order: waiter i starts after waiter i-1 has queued, handles in
-   * reverse creation order so that no other order can explain the result. */
+  /* Arrival order: waiter i starts once waiter i-1 is in the queue (a
+   * fixed pause was not enough on a loaded machine: a new handle's first
+   * lock also grants its lease), handles in reverse creation order so that
+   * no other order can explain the result. */
   for (int i = 0; i < N; i++) {
     ctx[i] = (struct queue_ctx){handles[N - 1 - i], i, &served, order, VS_INTERNAL};
     pthread_create(&t[i], NULL, queued_lock, &ctx[i]);
-    sleep_ms(200);
+    CHECK(waiters_queued(holder, "q", (size_t)i + 1));
   }
   vs_guard_free(&g);
   for (int i = 0; i < N; i++) pthread_join(t[i], NULL);

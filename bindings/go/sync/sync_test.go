@@ -99,6 +99,61 @@ func TestL2LockWaitIsErrLockTimeout(t *testing.T) {
 	}
 }
 
+// L2: waiters are served in arrival order (each starts once the one before
+// it is in the queue; handles in reverse creation order).
+func TestL2WaitersServedInArrivalOrder(t *testing.T) {
+	const n = 4
+	holder := newSync(t)
+	handles := make([]*sync.Client, n)
+	for i := range handles {
+		handles[i] = newSync(t)
+	}
+	ctx := context.Background()
+	first, err := holder.LockGuard(ctx, "fifo", sync.LockTTL(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan int, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int, s *sync.Client) {
+			g, err := s.LockGuard(ctx, "fifo", sync.LockTTL(10*time.Second))
+			if err != nil {
+				errs <- err
+				return
+			}
+			served <- i
+			time.Sleep(20 * time.Millisecond)
+			errs <- g.Unlock()
+		}(i, handles[n-1-i])
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			info, err := holder.LockInfo(ctx, "fifo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(info.Waiters) == i+1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waiter %d not queued within 20 s (%d waiters)", i, len(info.Waiters))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := first.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		if got := <-served; got != i {
+			t.Fatalf("served waiter %d as number %d", got, i)
+		}
+	}
+}
+
 // L3: the seed's example: a second Lock on the same Sync waits; Unlock hands over.
 func TestL3SeedExampleSameHandle(t *testing.T) {
 	s := newSync(t)

@@ -134,7 +134,8 @@ def elect(s: vinesync.Sync, name: str, ns: str, ttl: int, seconds: float) -> Non
     say(f"UNWATCHING {now()}")  # every change before this was expected
     watcher.close()
     resign(last)
-    # A candidacy joined meanwhile is resigned before this worker says IDLE.
+    # A candidacy joined meanwhile is resigned before IDLE (waited for up
+    # to 30 s: a join blocks while etcd has no quorum).
     campaigning.join(timeout=30)
     watching.join(timeout=5)
 

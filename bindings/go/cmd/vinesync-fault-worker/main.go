@@ -129,15 +129,15 @@ func elect(name, ns string, ttl int64, seconds time.Duration) {
 		fail(err)
 	}
 	say("WATCHING %d", now())
-	join := func(ctx context.Context) (sync.Leader, error) {
-		return s.Leader(ctx, "faults", sync.LeaderNS(ns), sync.LeaderId(name), sync.LeaderTTL(ttl))
+	join := func() (sync.Leader, error) {
+		return s.Leader(context.Background(), "faults", sync.LeaderNS(ns), sync.LeaderId(name), sync.LeaderTTL(ttl))
 	}
 	resign := func(l sync.Leader) {
 		if err := l.Resign(); err != nil && !errors.Is(err, sync.ErrLost) {
 			fail(err)
 		}
 	}
-	first, err := join(context.Background())
+	first, err := join()
 	if err != nil {
 		fail(err)
 	}
@@ -152,11 +152,12 @@ func elect(name, ns string, ttl int64, seconds time.Duration) {
 			}
 		}
 	}()
-	// The candidacy now running. Once stopped, a candidacy that the
-	// campaign goroutine joins after all is resigned there, never kept.
+	// The candidacy now running. Once stopped, no new candidacy is joined,
+	// and one the campaign goroutine was joining meanwhile is resigned
+	// there, never kept (a join is not cancelled: a cancelled write leaves
+	// its key to a background delete, which the leak check could see).
 	var mu stdsync.Mutex
 	current, stopped := first, false
-	ctx, cancel := context.WithCancel(context.Background())
 	campaignDone := make(chan struct{})
 	go func() {
 		defer close(campaignDone)
@@ -173,20 +174,24 @@ func elect(name, ns string, ttl int64, seconds time.Duration) {
 			}
 			// The candidacy ended (its lease was lost, or it was resigned):
 			// a real service runs again unless it is stopping.
-			next, err := join(ctx)
-			if err != nil && ctx.Err() == nil {
+			mu.Lock()
+			stopping := stopped
+			mu.Unlock()
+			if stopping {
+				return
+			}
+			next, err := join()
+			if err != nil {
 				fail(err)
 			}
 			mu.Lock()
-			keep := err == nil && !stopped
+			keep := !stopped
 			if keep {
 				current = next
 			}
 			mu.Unlock()
 			if !keep {
-				if err == nil {
-					resign(next)
-				}
+				resign(next)
 				return
 			}
 		}
@@ -201,7 +206,6 @@ func elect(name, ns string, ttl int64, seconds time.Duration) {
 	case <-toldToStop:
 	case <-time.After(seconds):
 	}
-	cancel()
 	mu.Lock()
 	stopped = true
 	last := current
@@ -209,7 +213,12 @@ func elect(name, ns string, ttl int64, seconds time.Duration) {
 	say("UNWATCHING %d", now()) // every change before this was expected
 	w.Close()
 	resign(last)
-	<-campaignDone
+	// A candidacy joined meanwhile is resigned before IDLE (waited for up
+	// to 30 s: a join blocks while etcd has no quorum).
+	select {
+	case <-campaignDone:
+	case <-time.After(30 * time.Second):
+	}
 	idle()
 	s.Close()
 }

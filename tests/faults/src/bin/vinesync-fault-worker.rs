@@ -164,8 +164,12 @@ async fn elect(client: &Client, args: &[String]) -> Result<(), String> {
     let mut status = leader.status();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     // The suite says when to stop (a line on stdin); SECONDS is the limit.
-    let mut told_to_stop = tokio::task::spawn_blocking(|| {
+    // A plain thread, not `spawn_blocking`: the runtime's shutdown would
+    // wait for that read, and a worker whose election failed must exit.
+    let (stop_tx, mut told_to_stop) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
         let _ = std::io::stdin().read_line(&mut String::new());
+        let _ = stop_tx.send(());
     });
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -36,7 +36,9 @@ fn process_that_closes_then_drops_its_guard_leaves_the_lock_free() {
             .try_lock("job", LockOptions::new().ttl(Duration::from_secs(10)))
             .await
             .expect("the exited process's lock must be free at once");
-        assert!(started.elapsed() < Duration::from_secs(2));
+        // At once: far below the 60 s TTL (10 s covers this handle's own
+        // lease grant on a loaded machine).
+        assert!(started.elapsed() < Duration::from_secs(10));
         guard.unlock().await.unwrap();
         s.close().await;
     });

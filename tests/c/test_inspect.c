@@ -37,9 +37,9 @@ static void *wait_for_lock(void *arg) {
   return NULL;
 }
 
-/* Polls until lock_id has `n` waiters (at most 5 s). */
+/* Polls until lock_id has `n` waiters (at most 20 s). */
 static vs_lock_info *info_with_waiters(vs_sync *s, size_t n) {
-  for (int i = 0; i < 500; i++) {
+  for (int i = 0; i < 2000; i++) {
     vs_lock_info *info = NULL;
     if (vs_inspect_lock(s, lock_id, NULL, &info, NULL) != VS_OK) return NULL;
     if (vs_lock_info_waiter_count(info) == n) return info;

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,21 +137,31 @@ static void test_h5_fork_parent_handles_closed_in_child(void) {
 struct waiter {
   vs_guard *g;
   vs_status status;
+  atomic_int calling; /* set just before the call */
 };
 
 static void *wait_lost_thread(void *arg) {
   struct waiter *w = arg;
+  atomic_store(&w->calling, 1);
   w->status = vs_guard_wait_lost(w->g, 20000, NULL, NULL);
   return NULL;
 }
 
+/* Returns once the thread is about to call vs_guard_wait_lost, plus 100 ms
+ * for it to be inside the call (polled: thread start-up is not bounded). */
+static void wait_until_calling(struct waiter *w) {
+  for (int i = 0; i < 2000 && !atomic_load(&w->calling); i++) sleep_ms(10);
+  CHECK(atomic_load(&w->calling));
+  sleep_ms(100);
+}
+
 /* How the other thread ends the lock: 0 guard_unlock, 1 vs_unlock, 2 free. */
 static void released_while_watched(vs_sync *s, int how) {
-  struct waiter w = {NULL, VS_INTERNAL};
+  struct waiter w = {NULL, VS_INTERNAL, 0};
   CHECK_STATUS(vs_lock(s, "w", 10000, 5000, NULL, &w.g, NULL), VS_OK);
   pthread_t t;
   pthread_create(&t, NULL, wait_lost_thread, &w);
-  sleep_ms(100);
+  wait_until_calling(&w);
   if (how == 0) CHECK_STATUS(vs_guard_unlock(w.g, NULL, NULL), VS_OK);
   if (how == 1) CHECK_STATUS(vs_unlock(s, "w", NULL, NULL), VS_OK);
   if (how == 2) vs_guard_free(&w.g); /* returns after the waiter did */
@@ -177,11 +188,11 @@ static void test_l6_guard_lost_while_watched_from_another_thread(void) {
   vs_sync *a = new_sync("guard-lost"), *b = new_sync("guard-lost");
   CHECK(a && b);
   if (!(a && b)) return;
-  struct waiter w = {NULL, VS_INTERNAL};
+  struct waiter w = {NULL, VS_INTERNAL, 0};
   CHECK_STATUS(vs_lock(a, "w", 10000, 5000, NULL, &w.g, NULL), VS_OK);
   pthread_t t;
   pthread_create(&t, NULL, wait_lost_thread, &w);
-  sleep_ms(100);
+  wait_until_calling(&w);
   CHECK_STATUS(vs_sync_fault_expire_leases(a, NULL), VS_OK);
   pthread_join(t, NULL);
   CHECK_STATUS(w.status, VS_OK); /* lost */
@@ -215,7 +226,7 @@ static void test_h1_close_wakes_a_blocked_lock(void) {
   struct blocked_lock b = {s, VS_INTERNAL};
   pthread_t t;
   pthread_create(&t, NULL, lock_blocked, &b);
-  sleep_ms(200);
+  CHECK(waiters_queued(holder, "busy", 1)); /* blocked in the queue, not granting */
   CHECK_STATUS(vs_sync_close(s, NULL, NULL), VS_OK);
   pthread_join(t, NULL); /* returns: a hang here is the failure */
   CHECK_STATUS(b.status, VS_CLOSED);

@@ -32,7 +32,7 @@ func TestLockInfoHolderAndWaiters(t *testing.T) {
 		}
 		waited <- err
 	}()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		info, err = a.LockInfo(ctx, "inspected")
 		if err != nil {

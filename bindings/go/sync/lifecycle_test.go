@@ -51,7 +51,7 @@ func TestH1CloseSyncDuringBlockedLock(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- b.Lock(context.Background(), "x") }()
-	time.Sleep(300 * time.Millisecond)
+	waitWaiters(t, a, "x", 1) // blocked in the queue, not still granting its lease
 	closeWithin(t, 5*time.Second, "Close of a Sync with a blocked Lock", b.Close)
 	wantClosed(t, returnsWithin(t, errc, 5*time.Second, "Lock blocked during Close"), "blocked Lock")
 	wantClosed(t, b.Lock(context.Background(), "y"), "Lock after Close")
@@ -71,7 +71,7 @@ func TestH1InitDuringBlockedLock(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- b.Lock(ctx, "x", sync.LockWait(10*time.Second)) }()
-	time.Sleep(300 * time.Millisecond)
+	waitWaiters(t, a, "x", 1) // queued under the original prefix
 	original := b.Options().Prefix
 	if err := b.Init(sync.Prefix(original + "/elsewhere")); err != nil {
 		t.Fatalf("Init changing the prefix of a Sync in use: %v", err)

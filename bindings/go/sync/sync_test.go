@@ -39,6 +39,27 @@ func newSync(t *testing.T) *sync.Client {
 	return s
 }
 
+// waitWaiters polls (at most 20 s) until lock id has n waiters: on a
+// loaded machine a new handle's first Lock, which also grants a lease,
+// can take longer than any fixed pause.
+func waitWaiters(t *testing.T, s *sync.Client, id string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		info, err := s.LockInfo(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(info.Waiters) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lock %q: %d waiters after 20 s, want %d", id, len(info.Waiters), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestString(t *testing.T) {
 	s := newSync(t)
 	want := "memory"
@@ -126,20 +147,7 @@ func TestL2WaitersServedInArrivalOrder(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 			errs <- g.Unlock()
 		}(i, handles[n-1-i])
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			info, err := holder.LockInfo(ctx, "fifo")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(info.Waiters) == i+1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("waiter %d not queued within 20 s (%d waiters)", i, len(info.Waiters))
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitWaiters(t, holder, "fifo", i+1)
 	}
 	if err := first.Unlock(); err != nil {
 		t.Fatal(err)
@@ -220,14 +228,14 @@ func TestL8ContextCancelLeavesNoWaiter(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- b.Lock(ctx, "x", sync.LockTTL(60*time.Second)) }()
-	time.Sleep(300 * time.Millisecond)
+	waitWaiters(t, a, "x", 1) // cancel a waiter in the queue, not one still granting its lease
 	cancel()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, sync.ErrCancelled) || !errors.Is(err, context.Canceled) {
 			t.Fatalf("got %v", err)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(5 * time.Second):
 		t.Fatal("cancelled Lock did not return")
 	}
 	if err := a.Unlock(context.Background(), "x"); err != nil {

@@ -260,7 +260,8 @@ func TestE7PrefixIsolation(t *testing.T) {
 	if err := a.Lock(ctx, "x"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Lock(ctx, "x", sync.LockWait(2*time.Second)); err != nil {
+	// 20 s: the wait also covers b's connection and lease grant.
+	if err := b.Lock(ctx, "x", sync.LockWait(20*time.Second)); err != nil {
 		t.Fatalf("the same id under another prefix: %v", err)
 	}
 	la, err := a.Elect(ctx, "svc", sync.LeaderId("a"), sync.LeaderTTL(10))

@@ -65,17 +65,36 @@ async def ticks_while(awaitable: "asyncio.Future[object] | object") -> "tuple[in
 def test_asyncio_waiting_for_a_lock_keeps_the_loop_running(new_sync: Factory) -> None:
     holder, other = new_sync(), new_sync()
     holder.lock("busy", ttl=10)
-    threading.Timer(0.5, lambda: holder.unlock("busy")).start()
+
+    failures: List[BaseException] = []
+
+    def release_once_queued() -> None:
+        # Held 1 s from the moment the waiter is in the queue (not from a
+        # fixed start: its lease grant can be slow on a loaded machine).
+        try:
+            wait_until(lambda: len(holder.lock_info("busy").waiters) == 1, limit=20, what="waiter queued")
+            time.sleep(1.0)
+        except BaseException as failure:
+            failures.append(failure)
+        finally:
+            holder.unlock("busy")
+
+    releaser = threading.Thread(target=release_once_queued)
+    releaser.start()
 
     async def main() -> int:
         started = time.monotonic()
         ticks, guard = await ticks_while(other.lock_async("busy", ttl=10))
-        assert time.monotonic() - started >= 0.4  # it did wait for the holder
+        assert time.monotonic() - started >= 0.9  # it did wait for the holder
         await guard.unlock_async()  # type: ignore[attr-defined]
         return ticks
 
-    ticks = asyncio.run(main())
-    # 0.5 s of 1 ms sleeps: hundreds of turns; a blocking call allows ~1.
+    try:
+        ticks = asyncio.run(main())
+    finally:
+        releaser.join(timeout=30)
+    assert not failures, failures
+    # 1 s of 1 ms sleeps: hundreds of turns; a blocking call allows ~1.
     assert ticks >= 50, ticks
 
 

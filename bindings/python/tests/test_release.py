@@ -116,6 +116,10 @@ def test_H2_ctrl_c_during_close_with_etcd_paused_still_closes(etcd: OwnEtcd) -> 
 def test_H2_asyncio_timeout_in_async_with_exit_still_releases(etcd: OwnEtcd) -> None:
     s, checker = handles(etcd)
     state = {}
+    # The handle's lease for this TTL exists before the timed part: the
+    # 0.5 s below must cover taking the lock (one write), not a lease grant.
+    s.lock("warm-up", ttl=30)
+    s.unlock("warm-up")
 
     async def hold_then_pause() -> None:
         async with s.lock_async("h2a", ttl=30) as guard:

@@ -335,7 +335,10 @@ fn run(factory: Factory, prefix: String, layout: KeyLayout, case: CaseFn) -> Res
         let checker = (env.factory)(env.options())
             .await
             .map_err(|e| format!("leak checker: {e}"))?;
-        let clean = eventually(Duration::from_secs(2), || async {
+        // 15 s: a leak stays forever, so a long bound costs nothing when
+        // the case is clean and keeps a slow background delete from
+        // counting as one.
+        let clean = eventually(Duration::from_secs(15), || async {
             leftovers(&env, checker.faults().keys().await.unwrap_or_default()).is_empty()
         })
         .await;

@@ -174,7 +174,9 @@ pub async fn watch_primaries(
     let mut candidates: BTreeMap<i64, String> = BTreeMap::new();
     let mut by_key: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
     let mut primary = String::new();
-    let mut next_revision = 0;
+    // Each scenario has a cluster of its own: from revision 1 the watch
+    // replays the election's whole history, however late it opens.
+    let mut next_revision = 1;
     loop {
         let Ok(mut client) = connect(&endpoints).await else {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -150,7 +150,13 @@ impl Stage<'_> {
         let start = clock::now();
         let _ = self.workers[i].signal(libc::SIGSTOP);
         std::thread::sleep(pause);
-        let others_wrote = self.acks() > before;
+        // Past `pause`, stay stopped until someone else wrote (at most 16 s
+        // more): on a loaded machine the others can take longer than the
+        // TTL's margin to take the lock and write.
+        let workers: &Vec<Worker> = self.workers;
+        let others_wrote = wait_until(Duration::from_secs(16), || {
+            workers.iter().map(|w| w.count("ACK")).sum::<usize>() > before
+        });
         let _ = self.workers[i].signal(libc::SIGCONT);
         self.faults.push(FaultWindow {
             worker: i,

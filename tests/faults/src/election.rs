@@ -325,8 +325,16 @@ pub fn run_election(
     // plus a moment for the watchers to report the last change.
     let stop_at = campaign_until.max(Instant::now() + Duration::from_secs(1));
     std::thread::sleep(stop_at.saturating_duration_since(Instant::now()));
-    for worker in &mut workers {
-        worker.stop_campaign();
+    // The primary stops first, then the others one by one: each resignation
+    // hands the role on, so the checker and the watchers see changes of
+    // primary to compare (stopped all at once, a primary that resigned last
+    // left nothing to compare).
+    let believed = beliefs(&workers, killed.map(|(k, _)| k));
+    let mut order: Vec<usize> = (0..workers.len()).collect();
+    order.sort_by_key(|&i| believed[i] != Some(true));
+    for i in order {
+        workers[i].stop_campaign();
+        std::thread::sleep(Duration::from_millis(300));
     }
     let killed_index: Vec<usize> = killed.iter().map(|(k, _)| *k).collect();
     let idle = scenario::wait_idle(

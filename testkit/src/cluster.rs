@@ -251,9 +251,10 @@ impl EtcdCluster {
         member.wait_healthy(START_LIMIT)
     }
 
-    /// SIGSTOP member `i` (a paused process: a partition without a close).
+    /// SIGSTOP member `i` (a paused process: a partition without a close);
+    /// returns once all its threads have stopped.
     pub fn pause_member(&mut self, i: usize) -> std::io::Result<()> {
-        self.member(i)?.signal(libc::SIGSTOP)
+        self.member(i)?.pause()
     }
 
     /// SIGCONT member `i`.

@@ -170,6 +170,30 @@ impl Member {
         Ok(())
     }
 
+    /// SIGSTOPs the process and returns once every one of its threads has
+    /// stopped. kill() only queues the stop: a thread of etcd already
+    /// running, or the one chosen to take the signal waiting for a CPU on
+    /// a loaded machine, can still serve a request sent right after it —
+    /// and a test that pauses etcd to make a call hang would see that call
+    /// answered.
+    pub fn pause(&self) -> std::io::Result<()> {
+        self.signal(libc::SIGSTOP)?;
+        let pid = self
+            .pid()
+            .ok_or_else(|| std::io::Error::other(format!("member {} is not running", self.name)))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !all_threads_stopped(pid)? {
+            if Instant::now() > deadline {
+                return Err(std::io::Error::other(format!(
+                    "member {}: SIGSTOP sent, but its threads have not all stopped after 10 s",
+                    self.name
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
     /// Signals the process and reaps it (bounded: SIGKILL after 5 s).
     pub fn stop(&mut self, signal: libc::c_int) -> std::io::Result<()> {
         let Some(mut child) = self.child.take() else {
@@ -233,4 +257,26 @@ impl Drop for Member {
     fn drop(&mut self) {
         let _ = self.stop(libc::SIGKILL);
     }
+}
+
+/// Whether every thread of `pid` is stopped (state `T`, or `t` under a
+/// tracer), from `/proc/<pid>/task/*/stat`.
+fn all_threads_stopped(pid: u32) -> std::io::Result<bool> {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let stat = match std::fs::read_to_string(task?.path().join("stat")) {
+            Ok(stat) => stat,
+            // A thread that exited between the listing and the read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        // "pid (comm) S ...": the name may hold spaces and parentheses,
+        // so the state is the first field after the last ')'.
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next());
+        if !matches!(state, Some("T" | "t")) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }

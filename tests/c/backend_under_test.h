@@ -1,12 +1,15 @@
 /*
  * A handle on the backend the C tests run against: etcd when
- * VINESYNC_NODES is set, else memory. Shared by the test programs
- * (through harness.h) and the exit cases (C and C++).
+ * VINESYNC_NODES is set, else memory, and a poll for a lock's queue.
+ * Shared by the test programs (through harness.h) and the exit cases (C
+ * and C++).
  */
 #ifndef VINESYNC_BACKEND_UNDER_TEST_H
 #define VINESYNC_BACKEND_UNDER_TEST_H
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <vinesync.h>
 
@@ -26,6 +29,21 @@ static inline vs_sync *new_sync_under(const char *prefix) {
   }
   vs_options_free(&o);
   return st == VS_OK ? s : NULL;
+}
+
+/* Waits (at most 20 s) until lock `id` has `n` waiters; false if not. A
+ * test polls this instead of sleeping a fixed time: on a loaded machine a
+ * new handle's first lock (which also grants a lease) can take longer. */
+static inline bool waiters_queued(vs_sync *s, const char *id, size_t n) {
+  for (int i = 0; i < 2000; i++) {
+    vs_lock_info *info = NULL;
+    if (vs_inspect_lock(s, id, NULL, &info, NULL) != VS_OK) return false;
+    size_t queued = vs_lock_info_waiter_count(info);
+    vs_lock_info_free(&info);
+    if (queued == n) return true;
+    usleep(10 * 1000);
+  }
+  return false;
 }
 
 #endif

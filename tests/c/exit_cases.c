@@ -87,15 +87,7 @@ int main(int argc, char **argv) {
     pthread_create(&t, NULL, lock_forever, NULL);
     /* Exit only once the thread waits in the queue (its lease granted and
      * its key written), polled for at most 20 s. */
-    size_t waiting = 0;
-    for (int i = 0; i < 2000 && waiting != 1; i++) {
-      vs_lock_info *info = NULL;
-      if (vs_inspect_lock(s, "held", NULL, &info, NULL) != VS_OK) die("inspect");
-      waiting = vs_lock_info_waiter_count(info);
-      vs_lock_info_free(&info);
-      if (waiting != 1) usleep(10 * 1000);
-    }
-    if (waiting != 1) die("the second lock never queued");
+    if (!waiters_queued(s, "held", 1)) die("the second lock never queued");
     return 0; /* live handles, a thread blocked in vs_lock */
   }
   if (strcmp(mode, "check") == 0) {

@@ -1,6 +1,6 @@
 /*
  * What the C test programs share: CHECK and CHECK_STATUS (count a failure
- * in the current test and go on), sleep_ms, waiters_queued, new_sync_under (from
+ * in the current test and go on), sleep_ms, new_sync_under and waiters_queued (from
  * backend_under_test.h) and run_tests (runs the tests whose name contains
  * one of argv[1]'s comma-separated words, or all; ends with "N passed, M
  * failed"). Header-only: each test program is one file, and defines
@@ -41,21 +41,6 @@ static const char *current_test;
   } while (0)
 
 static inline void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
-
-/* Waits (at most 20 s) until lock `id` has `n` waiters; false if not. A
- * test polls this instead of sleeping a fixed time: on a loaded machine a
- * new handle's first lock (which also grants a lease) can take longer. */
-static inline bool waiters_queued(vs_sync *s, const char *id, size_t n) {
-  for (int i = 0; i < 2000; i++) {
-    vs_lock_info *info = NULL;
-    if (vs_inspect_lock(s, id, NULL, &info, NULL) != VS_OK) return false;
-    size_t queued = vs_lock_info_waiter_count(info);
-    vs_lock_info_free(&info);
-    if (queued == n) return true;
-    sleep_ms(10);
-  }
-  return false;
-}
 
 struct test {
   const char *name;

@@ -182,20 +182,14 @@ pub async fn watch_primaries(
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
-        let mut options = WatchOptions::new().with_prefix();
-        if next_revision > 0 {
-            options = options.with_start_revision(next_revision);
-        }
+        let options = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(next_revision);
         let Ok(mut stream) = client.watch(dir.clone(), Some(options)).await else {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             continue;
         };
         while let Ok(Some(response)) = stream.message().await {
-            if let Some(header) = response.header() {
-                if next_revision == 0 {
-                    next_revision = header.revision() + 1;
-                }
-            }
             for event in response.events() {
                 let Some(kv) = event.kv() else { continue };
                 next_revision = next_revision.max(kv.mod_revision() + 1);

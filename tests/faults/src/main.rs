@@ -83,9 +83,11 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                     return;
                 };
                 // Past the TTL: the lease expires and someone else writes.
+                let since = clock::now();
                 if !stage.pause(i, Duration::from_secs(2 + 2)) {
                     stage.problem("nobody else wrote while the holder was paused");
                 }
+                stage.expect_taken_over(i, since);
                 stage.expect_fenced_out(i);
             }),
         ),
@@ -323,6 +325,7 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 if !others_took_it {
                     stage.problem("nobody else took the lock while the holder was cut off");
                 }
+                stage.expect_taken_over(0, start);
                 stage.expect_fenced_out(0);
             }),
         ),

@@ -61,6 +61,16 @@ const MUTANTS: &[Mutant] = &[
         checks: &["one-primary", "double-primary", "told-demoted"],
     },
     Mutant {
+        name: "watch-misses-others",
+        kind: Kind::Worker,
+        what: "watcher reports only its own elections, not other primaries",
+        scenarios: &[
+            "election: SIGSTOP of the primary",
+            "election: kill + restart of a member",
+        ],
+        checks: &["watch-miss"],
+    },
+    Mutant {
         name: "mutant-no-l9-recheck",
         kind: Kind::Library,
         what: "library: no re-check of the waiter's key after its wait (L9)",

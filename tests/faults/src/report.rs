@@ -40,6 +40,8 @@ pub struct Report {
     pub double_primaries: usize,
     /// Primary changes a watcher did not report (must be 0).
     pub missed_changes: usize,
+    /// Primary changes compared against the watchers' reports, in all.
+    pub compared_changes: usize,
     pub leaked_keys: i64,
     pub leaked_leases: usize,
     pub failover_ms: Option<u128>,
@@ -121,7 +123,11 @@ pub fn render(reports: &[Report]) -> String {
             &r.outside_hold.to_string(),
             &primaries,
             &r.double_primaries.to_string(),
-            &r.missed_changes.to_string(),
+            &if r.compared_changes == 0 {
+                r.missed_changes.to_string()
+            } else {
+                format!("{}/{}", r.missed_changes, r.compared_changes)
+            },
             &r.keys_while_alive
                 .map_or("-".to_string(), |k| k.to_string()),
             &r.failover_ms
@@ -145,7 +151,7 @@ pub fn render(reports: &[Report]) -> String {
 shadow = increments an unfenced store would have lost; rej f/nf = fencing rejections of processes a fault hit / \
 of processes none hit (must be 0); overlap = holds overlapping in time that no fault explains (must be 0) + those \
 a fault explains; outside = resource accesses outside a hold (must be 0); primary = processes believing they are \
-primary after each fault (must be 1); double = overlapping primary terms; miss = primary changes a watcher missed; \
+primary after each fault (must be 1); double = overlapping primary terms; miss = primary changes a watcher missed (/ of those compared); \
 alive-k = keys left while every worker was alive and idle (must be 0); (note: …) = a server-side fault the run \
 saw (etcd revoking leases itself), which widens that fault's window\n",
     );

@@ -102,10 +102,7 @@ impl Stage<'_> {
 
     /// Waits until `n` increments were acknowledged in all.
     pub fn wait_acks(&mut self, n: usize) -> bool {
-        let workers: &Vec<Worker> = self.workers;
-        wait_until(Duration::from_secs(60), || {
-            workers.iter().map(|w| w.count("ACK")).sum::<usize>() >= n
-        })
+        wait_until(Duration::from_secs(60), || self.acks() >= n)
     }
 
     /// The index of a worker holding the lock now, preferably one in the
@@ -153,10 +150,7 @@ impl Stage<'_> {
         // Past `pause`, stay stopped until someone else wrote (at most 16 s
         // more): on a loaded machine the others can take longer than the
         // TTL's margin to take the lock and write.
-        let workers: &Vec<Worker> = self.workers;
-        let others_wrote = wait_until(Duration::from_secs(16), || {
-            workers.iter().map(|w| w.count("ACK")).sum::<usize>() > before
-        });
+        let others_wrote = wait_until(Duration::from_secs(16), || self.acks() > before);
         let _ = self.workers[i].signal(libc::SIGCONT);
         self.faults.push(FaultWindow {
             worker: i,
@@ -164,6 +158,38 @@ impl Stage<'_> {
             end: clock::now(),
         });
         others_wrote
+    }
+
+    /// SPEC L4: worker `i` held the lock and stopped renewing it at `since`
+    /// (paused or cut off). Its lease runs out by `since` + TTL, so someone
+    /// else must hold the lock within TTL + 1 s. Called once the fault is
+    /// over: the holds are in the workers' lines by then.
+    pub fn expect_taken_over(&mut self, i: usize, since: u128) {
+        let first = self
+            .workers
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .flat_map(|(_, w)| timed(w, &["HOLD"]))
+            .map(|(_, t, _)| t)
+            .filter(|t| *t > since)
+            .min();
+        let limit_ms = u128::from(self.report.ttl_s) * 1000 + 1000;
+        match first.map(|t| (t - since) / 1_000_000) {
+            Some(ms) => {
+                self.report.failover_ms = Some(ms);
+                if ms > limit_ms {
+                    self.report.fail(
+                        "failover",
+                        format!("the next holder took the lock {ms} ms after the holder stopped, more than TTL + 1 s"),
+                    );
+                }
+            }
+            None => self.report.fail(
+                "failover",
+                "nobody else held the lock after the holder stopped",
+            ),
+        }
     }
 
     /// Worker `i` held the lock while it was paused or cut off past its

@@ -1,9 +1,8 @@
 //! Worker processes of every language, started with the same arguments and
 //! read line by line (HOLD, ACK, STALE, RELEASE, RELEASED, LOST, GAVE-UP,
 //! WATCHING, ELECTED, DEMOTED, WATCHED, UNWATCHING, IDLE, DONE) by a thread
-//! each. A candidate campaigns
-//! until told to stop (`stop_campaign`); a worker stays alive after IDLE
-//! until its stdin is closed (`finish`).
+//! each. A candidate campaigns until told to stop (`stop_campaign`); a
+//! worker stays alive after IDLE until its stdin is closed (`finish`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

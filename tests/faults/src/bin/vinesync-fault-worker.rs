@@ -19,7 +19,7 @@
 //!
 //! VINESYNC_FAULTS_MUTANT makes it a deliberately broken worker for the
 //! suite's mutant run: `acts-after-release`, `ignores-lost`,
-//! `primary-after-demotion`.
+//! `primary-after-demotion`, `watch-misses-others`.
 
 #![allow(clippy::print_stdout)]
 
@@ -194,7 +194,8 @@ async fn elect(client: &Client, args: &[String]) -> Result<(), String> {
                 let event = event
                     .ok_or_else(|| "the election watch ended".to_string())?
                     .map_err(|e| e.to_string())?;
-                if event.kind == vinesync::ElectEventKind::Elected {
+                let missed = mutant("watch-misses-others") && event.member.id != *name;
+                if event.kind == vinesync::ElectEventKind::Elected && !missed {
                     say(&format!("WATCHED {} {}", event.member.id, now()));
                 }
             }

@@ -182,16 +182,27 @@ impl Member {
             .pid()
             .ok_or_else(|| std::io::Error::other(format!("member {} is not running", self.name)))?;
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !all_threads_stopped(pid)? {
-            if Instant::now() > deadline {
-                return Err(std::io::Error::other(format!(
-                    "member {}: SIGSTOP sent, but its threads have not all stopped after 10 s",
-                    self.name
-                )));
+        loop {
+            match threads_stopped(pid)? {
+                Stopped::All => return Ok(()),
+                Stopped::Exited => {
+                    return Err(std::io::Error::other(format!(
+                        "member {} has exited: nothing to pause",
+                        self.name
+                    )))
+                }
+                Stopped::NotYet if Instant::now() > deadline => {
+                    // Not left half-stopped for whatever runs next.
+                    let _ = self.signal(libc::SIGCONT);
+                    return Err(std::io::Error::other(format!(
+                        "member {}: SIGSTOP sent, but its threads had not all stopped after 10 s \
+                         (resumed)",
+                        self.name
+                    )));
+                }
+                Stopped::NotYet => std::thread::sleep(Duration::from_millis(1)),
             }
-            std::thread::sleep(Duration::from_millis(1));
         }
-        Ok(())
     }
 
     /// Signals the process and reaps it (bounded: SIGKILL after 5 s).
@@ -259,9 +270,18 @@ impl Drop for Member {
     }
 }
 
+enum Stopped {
+    All,
+    NotYet,
+    /// Every thread is a zombie or dead: the process exited.
+    Exited,
+}
+
 /// Whether every thread of `pid` is stopped (state `T`, or `t` under a
-/// tracer), from `/proc/<pid>/task/*/stat`.
-fn all_threads_stopped(pid: u32) -> std::io::Result<bool> {
+/// tracer; a thread that exited, `Z` or `X`, cannot run either), from
+/// `/proc/<pid>/task/*/stat`.
+fn threads_stopped(pid: u32) -> std::io::Result<Stopped> {
+    let mut live = 0;
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
         let stat = match std::fs::read_to_string(task?.path().join("stat")) {
             Ok(stat) => stat,
@@ -271,12 +291,18 @@ fn all_threads_stopped(pid: u32) -> std::io::Result<bool> {
         };
         // "pid (comm) S ...": the name may hold spaces and parentheses,
         // so the state is the first field after the last ')'.
-        let state = stat
+        match stat
             .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next());
-        if !matches!(state, Some("T" | "t")) {
-            return Ok(false);
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+        {
+            Some("T" | "t") => live += 1,
+            Some("Z" | "X") => {}
+            _ => return Ok(Stopped::NotYet),
         }
     }
-    Ok(true)
+    Ok(if live == 0 {
+        Stopped::Exited
+    } else {
+        Stopped::All
+    })
 }

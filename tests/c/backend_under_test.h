@@ -2,7 +2,8 @@
  * A handle on the backend the C tests run against: etcd when
  * VINESYNC_NODES is set, else memory, and a poll for a lock's queue.
  * Shared by the test programs (through harness.h) and the exit cases (C
- * and C++).
+ * and C++). A C file defines _GNU_SOURCE before its first include (usleep
+ * under -std=c11).
  */
 #ifndef VINESYNC_BACKEND_UNDER_TEST_H
 #define VINESYNC_BACKEND_UNDER_TEST_H

@@ -160,9 +160,12 @@ impl Stage<'_> {
         others_wrote
     }
 
-    /// SPEC L4: worker `i` held the lock and stopped renewing it at `since`
-    /// (paused or cut off). Its lease runs out by `since` + TTL, so someone
-    /// else must hold the lock within TTL + 1 s. Called once the fault is
+    /// SPEC L4 (the lock frees itself once its holder is cut off past the
+    /// TTL), with a bound of the suite's own: worker `i` held the lock and
+    /// stopped renewing it at `since` (paused or cut off). Its lease runs
+    /// out by `since` + TTL, etcd looks for expired leases every 500 ms,
+    /// and the next waiter needs a watch event and a re-check: someone
+    /// else must hold the lock within TTL + 2 s. Called once the fault is
     /// over: the holds are in the workers' lines by then.
     pub fn expect_taken_over(&mut self, i: usize, since: u128) {
         let first = self
@@ -174,14 +177,14 @@ impl Stage<'_> {
             .map(|(_, t, _)| t)
             .filter(|t| *t > since)
             .min();
-        let limit_ms = u128::from(self.report.ttl_s) * 1000 + 1000;
+        let limit_ms = u128::from(self.report.ttl_s) * 1000 + 2000;
         match first.map(|t| (t - since) / 1_000_000) {
             Some(ms) => {
                 self.report.failover_ms = Some(ms);
                 if ms > limit_ms {
                     self.report.fail(
                         "failover",
-                        format!("the next holder took the lock {ms} ms after the holder stopped, more than TTL + 1 s"),
+                        format!("the next holder took the lock {ms} ms after the holder stopped, more than TTL + 2 s"),
                     );
                 }
             }

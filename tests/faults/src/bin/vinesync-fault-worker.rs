@@ -173,9 +173,19 @@ async fn elect(client: &Client, args: &[String]) -> Result<(), String> {
     });
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
+        // In this order when several are ready: a watch event that came
+        // before the stop is reported before this worker stops watching.
         tokio::select! {
-            () = tokio::time::sleep(left) => break,
-            _ = &mut told_to_stop => break,
+            biased;
+            event = watcher.next() => {
+                let event = event
+                    .ok_or_else(|| "the election watch ended".to_string())?
+                    .map_err(|e| e.to_string())?;
+                let missed = mutant("watch-misses-others") && event.member.id != *name;
+                if event.kind == vinesync::ElectEventKind::Elected && !missed {
+                    say(&format!("WATCHED {} {}", event.member.id, now()));
+                }
+            }
             change = status.next() => match change {
                 Some(true) => say(&format!("ELECTED {}", now())),
                 Some(false) if mutant("primary-after-demotion") => {}
@@ -190,15 +200,8 @@ async fn elect(client: &Client, args: &[String]) -> Result<(), String> {
                     status = leader.status();
                 }
             },
-            event = watcher.next() => {
-                let event = event
-                    .ok_or_else(|| "the election watch ended".to_string())?
-                    .map_err(|e| e.to_string())?;
-                let missed = mutant("watch-misses-others") && event.member.id != *name;
-                if event.kind == vinesync::ElectEventKind::Elected && !missed {
-                    say(&format!("WATCHED {} {}", event.member.id, now()));
-                }
-            }
+            _ = &mut told_to_stop => break,
+            () = tokio::time::sleep(left) => break,
         }
     }
     // Stop watching first: the suite expects every change before this line.

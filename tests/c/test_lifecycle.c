@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,21 +138,41 @@ static void test_h5_fork_parent_handles_closed_in_child(void) {
 struct waiter {
   vs_guard *g;
   vs_status status;
-  atomic_int calling; /* set just before the call */
+  atomic_int calling; /* the thread's id, set just before the call */
 };
 
 static void *wait_lost_thread(void *arg) {
   struct waiter *w = arg;
-  atomic_store(&w->calling, 1);
-  w->status = vs_guard_wait_lost(w->g, 20000, NULL, NULL);
+  vs_guard *g = w->g; /* read before `calling`: the main thread may free it after */
+  atomic_store(&w->calling, (int)syscall(SYS_gettid));
+  w->status = vs_guard_wait_lost(g, 20000, NULL, NULL);
   return NULL;
 }
 
-/* Returns once the thread is about to call vs_guard_wait_lost, plus 100 ms
- * for it to be inside the call (polled: thread start-up is not bounded). */
+/* Whether thread `tid` of this process is asleep (state S or D): after it
+ * said it is calling, it can only sleep inside the call. */
+static bool thread_asleep(int tid) {
+  char path[64], stat[512];
+  snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  size_t n = fread(stat, 1, sizeof stat - 1, f);
+  fclose(f);
+  stat[n] = '\0';
+  const char *end = strrchr(stat, ')'); /* the name may hold spaces */
+  return end && (end[2] == 'S' || end[2] == 'D');
+}
+
+/* Returns once the thread is blocked inside vs_guard_wait_lost (polled,
+ * at most 20 s each: thread start-up is not bounded), plus 100 ms (under
+ * valgrind a thread waiting for its turn to run is asleep too). */
 static void wait_until_calling(struct waiter *w) {
   for (int i = 0; i < 2000 && !atomic_load(&w->calling); i++) sleep_ms(10);
   CHECK(atomic_load(&w->calling));
+  int tid = atomic_load(&w->calling);
+  bool asleep = false;
+  for (int i = 0; i < 2000 && tid && !(asleep = thread_asleep(tid)); i++) sleep_ms(10);
+  CHECK(asleep);
   sleep_ms(100);
 }
 

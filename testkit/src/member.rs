@@ -178,6 +178,16 @@ impl Member {
     /// answered.
     pub fn pause(&self) -> std::io::Result<()> {
         self.signal(libc::SIGSTOP)?;
+        let stopped = self.wait_stopped();
+        if stopped.is_err() {
+            // Not left half-stopped for whatever runs next.
+            let _ = self.signal(libc::SIGCONT);
+        }
+        stopped
+    }
+
+    /// Polls (at most 10 s) until every thread of the process has stopped.
+    fn wait_stopped(&self) -> std::io::Result<()> {
         let pid = self
             .pid()
             .ok_or_else(|| std::io::Error::other(format!("member {} is not running", self.name)))?;
@@ -192,8 +202,6 @@ impl Member {
                     )))
                 }
                 Stopped::NotYet if Instant::now() > deadline => {
-                    // Not left half-stopped for whatever runs next.
-                    let _ = self.signal(libc::SIGCONT);
                     return Err(std::io::Error::other(format!(
                         "member {}: SIGSTOP sent, but its threads had not all stopped after 10 s \
                          (resumed)",
@@ -285,8 +293,14 @@ fn threads_stopped(pid: u32) -> std::io::Result<Stopped> {
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
         let stat = match std::fs::read_to_string(task?.path().join("stat")) {
             Ok(stat) => stat,
-            // A thread that exited between the listing and the read.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            // A thread that exited between the listing and the read
+            // (ESRCH once it has been reaped).
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ESRCH) =>
+            {
+                continue
+            }
             Err(e) => return Err(e),
         };
         // "pid (comm) S ...": the name may hold spaces and parentheses,

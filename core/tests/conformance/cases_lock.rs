@@ -281,8 +281,8 @@ pub async fn l3_unlock_from_another_task_and_waiting_untouched(env: Env) {
     second.unlock().await.unwrap();
 }
 
-/// L4: the holder keeps its lease alive: a 1 s TTL lock is still held
-/// after 3 s.
+/// L4: the holder keeps its lease alive: a 2 s TTL lock is still held
+/// after 4.5 s.
 pub async fn l4_keepalive_holds_lock_beyond_ttl(env: Env) {
     let a = env.client().await;
     let b = env.client().await;

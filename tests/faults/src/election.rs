@@ -8,8 +8,9 @@
 //!   process believes it is primary, and it is etcd's candidate with the
 //!   lowest create revision;
 //! - `failover`: a killed or paused primary is replaced within TTL + 1 s;
-//! - `double-primary`: no two terms (ELECTED..DEMOTED) of live processes
-//!   overlap (a paused process's term ends when it was stopped);
+//! - `double-primary`: no two terms (ELECTED..DEMOTED, or until the
+//!   process starts resigning) of live processes overlap (a paused
+//!   process's term ends when it was stopped);
 //! - `told-demoted`: a resumed primary says DEMOTED;
 //! - `watch-miss`: every watcher reported every change of primary that
 //!   etcd had from the moment its watch was open until 1 s before it was
@@ -607,9 +608,18 @@ fn check_watchers(
         }
     }
     report.compared_changes = compared;
+    // With three or more candidates stopped in turn, the third one told to
+    // stop has seen the second take over; with fewer (some workers not
+    // built, one killed) there may honestly be nothing to compare.
+    let stopped_in_turn = told_to_stop.iter().flatten().count();
     if others_compared == 0 {
-        report
-            .problems
-            .push("no watcher had another member's election to report: nothing to compare".into());
+        let text = "no watcher had another member's election to report: nothing to compare";
+        if stopped_in_turn >= 3 {
+            report.problems.push(text.into());
+        } else {
+            report.notes.push(format!(
+                "{text} ({stopped_in_turn} candidates stopped in turn)"
+            ));
+        }
     }
 }

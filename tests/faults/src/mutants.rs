@@ -64,10 +64,10 @@ const MUTANTS: &[Mutant] = &[
         name: "watch-misses-others",
         kind: Kind::Worker,
         what: "watcher reports only its own elections, not other primaries",
-        scenarios: &[
-            "election: SIGSTOP of the primary",
-            "election: kill + restart of a member",
-        ],
+        // The fault must move the primary role away from the Rust worker
+        // (every fault aims at it): stopped first as the primary, it would
+        // only have its own election to report.
+        scenarios: &["election: SIGSTOP of the primary"],
         checks: &["watch-miss"],
     },
     Mutant {

@@ -414,27 +414,14 @@ fn check_failover(
     ttl_s: u64,
     report: &mut Report,
 ) {
-    let found = wait_until(Duration::from_secs(ttl_s + 10), || {
-        workers.iter().enumerate().any(|(j, w)| {
-            j != primary
-                && timed(w, &["ELECTED"])
-                    .iter()
-                    .any(|(_, t, _)| *t > fault_start)
-        })
+    let elected_after = || scenario::first_after(workers, primary, "ELECTED", fault_start);
+    wait_until(Duration::from_secs(ttl_s + 10), || {
+        elected_after().is_some()
     });
-    if !found {
+    let Some(first) = elected_after() else {
         report.fail("failover", "no new primary after the fault");
         return;
-    }
-    let first = workers
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| *j != primary)
-        .flat_map(|(_, w)| timed(w, &["ELECTED"]))
-        .map(|(_, t, _)| t)
-        .filter(|t| *t > fault_start)
-        .min()
-        .unwrap_or(fault_start);
+    };
     let failover = (first - fault_start) / 1_000_000;
     report.failover_ms = Some(failover);
     if failover > u128::from(ttl_s) * 1000 + 1000 {

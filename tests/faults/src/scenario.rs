@@ -168,15 +168,7 @@ impl Stage<'_> {
     /// else must hold the lock within TTL + 2 s. Called once the fault is
     /// over: the holds are in the workers' lines by then.
     pub fn expect_taken_over(&mut self, i: usize, since: u128) {
-        let first = self
-            .workers
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .flat_map(|(_, w)| timed(w, &["HOLD"]))
-            .map(|(_, t, _)| t)
-            .filter(|t| *t > since)
-            .min();
+        let first = first_after(self.workers, i, "HOLD", since);
         let limit_ms = u128::from(self.report.ttl_s) * 1000 + 2000;
         match first.map(|t| (t - since) / 1_000_000) {
             Some(ms) => {
@@ -690,6 +682,19 @@ fn logs_dir(context: &Context, scenario: &str) -> std::path::PathBuf {
     context
         .logs
         .join(scenario.replace([' ', ':', '(', ')'], "_"))
+}
+
+/// The time of the first line `word` printed after `since` by a worker
+/// other than `except`.
+pub fn first_after(workers: &[Worker], except: usize, word: &str, since: u128) -> Option<u128> {
+    workers
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != except)
+        .flat_map(|(_, w)| timed(w, &[word]))
+        .map(|(_, t, _)| t)
+        .filter(|t| *t > since)
+        .min()
 }
 
 /// Parses "WORD t" and "WORD id t" lines of a worker into (word, time,

@@ -6,6 +6,3 @@
 
 /// A `HashMap` with foldhash's fast, randomly seeded hasher.
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-
-/// A `HashSet` with foldhash's fast, randomly seeded hasher.
-pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;

@@ -70,13 +70,33 @@ pub fn election_dir(options: &Options, namespace: &str) -> String {
 /// own `concurrency` package does) and a per-handle sequence number so one
 /// handle can wait for the same lock twice.
 pub(crate) fn own_key(dir: &str, lease: i64, seq: u64) -> String {
-    use std::fmt::Write;
     // One allocation: at most 16 hex digits each.
     let mut key = String::with_capacity(dir.len() + 33);
     key.push_str(dir);
-    // Writing to a String cannot fail.
-    let _ = write!(key, "{lease:x}_{seq:x}");
+    // `{lease:x}` of an i64 is its two's complement, as of the same bits
+    // read as u64 (lease ids are positive anyway).
+    push_hex(&mut key, lease as u64);
+    key.push('_');
+    push_hex(&mut key, seq);
     key
+}
+
+/// Appends `n` in lower-case hex, as `{n:x}` would (without the
+/// formatting machinery: this runs on every acquisition).
+fn push_hex(out: &mut String, n: u64) {
+    let mut digits = [0u8; 16];
+    let mut start = digits.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        digits[start] = b"0123456789abcdef"[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    // Hex digits are ASCII, so always UTF-8.
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
 }
 
 /// The value of a lock key: who holds or waits (for operators reading etcd).
@@ -131,6 +151,19 @@ pub fn member_from_value(key: &str, value: &[u8], namespace: &str) -> crate::Mem
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_key_writes_what_format_writes() {
+        for (lease, seq) in [
+            (0, 0),
+            (1, 15),
+            (0x694d_1234_5678, 16),
+            (i64::MAX, u64::MAX),
+            (-1, 255),
+        ] {
+            assert_eq!(own_key("/d/", lease, seq), format!("/d/{lease:x}_{seq:x}"));
+        }
+    }
 
     #[test]
     fn esc_keeps_ids_flat() {

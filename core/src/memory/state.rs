@@ -9,12 +9,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::fasthash::{FastMap, FastSet};
+use crate::fasthash::FastMap;
 use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, WatchEvent};
 
 /// How many past events a watch can start from; older starts are told
 /// "compacted", as etcd does, and the recipes re-read.
 pub(super) const HISTORY_LIMIT: usize = 8192;
+
+/// How many empty queues `State::children` keeps before sweeping them.
+const EMPTY_QUEUES_KEPT: usize = 1024;
 
 /// A key's name, shared by the maps that index it (one allocation a key).
 type Key = Arc<str>;
@@ -22,7 +25,9 @@ type Key = Arc<str>;
 struct Lease {
     ttl: i64,
     deadline: Instant,
-    keys: FastSet<Key>,
+    /// The lease's keys by create revision (an integer is cheaper to hash
+    /// than the key's name).
+    keys: FastMap<i64, Key>,
 }
 
 /// A change as the history keeps it: shared with the key table, so a write
@@ -75,7 +80,13 @@ pub(super) struct State {
     kvs: BTreeMap<Key, Arc<KeyValue>>,
     /// Keys by parent directory (up to the last '/'), by create revision:
     /// the queue of a lock or an election without scanning the directory.
+    /// A queue that empties is kept (a lock taken and released again and
+    /// again would otherwise allocate and free its directory each time);
+    /// empty queues are swept once there are more than
+    /// [`EMPTY_QUEUES_KEPT`].
     children: BTreeMap<String, BTreeMap<i64, Key>>,
+    /// How many queues in `children` are empty.
+    empty_queues: usize,
     leases: FastMap<LeaseId, Lease>,
     /// No lease is due before this instant (a lower bound).
     earliest_deadline: Option<Instant>,
@@ -117,7 +128,7 @@ impl State {
             Lease {
                 ttl,
                 deadline,
-                keys: FastSet::default(),
+                keys: FastMap::default(),
             },
         );
         self.earliest_deadline = Some(self.earliest_deadline.map_or(deadline, |d| d.min(deadline)));
@@ -142,7 +153,7 @@ impl State {
         };
         if !l.keys.is_empty() {
             self.revision += 1;
-            let mut keys: Vec<_> = l.keys.into_iter().collect();
+            let mut keys: Vec<_> = l.keys.into_values().collect();
             keys.sort();
             for key in keys {
                 if let Some(kv) = self.kvs.remove(&key) {
@@ -179,6 +190,9 @@ impl State {
         let dir = parent(key);
         match self.children.get_mut(dir) {
             Some(queue) => {
+                if queue.is_empty() {
+                    self.empty_queues -= 1;
+                }
                 queue.insert(create_revision, key.clone());
             }
             None => {
@@ -191,9 +205,12 @@ impl State {
     fn unindex(&mut self, key: &str, create_revision: i64) {
         let dir = parent(key);
         if let Some(queue) = self.children.get_mut(dir) {
-            queue.remove(&create_revision);
-            if queue.is_empty() {
-                self.children.remove(dir);
+            if queue.remove(&create_revision).is_some() && queue.is_empty() {
+                self.empty_queues += 1;
+                if self.empty_queues > EMPTY_QUEUES_KEPT {
+                    self.children.retain(|_, queue| !queue.is_empty());
+                    self.empty_queues = 0;
+                }
             }
         }
     }
@@ -233,7 +250,7 @@ impl State {
         });
         let name: Key = Arc::from(key);
         if let Some(l) = self.leases.get_mut(&lease) {
-            l.keys.insert(name.clone());
+            l.keys.insert(rev, name.clone());
         }
         self.index(&name, rev);
         self.kvs.insert(name, kv.clone());
@@ -376,7 +393,7 @@ impl State {
         };
         self.unindex(key, kv.create_revision);
         if let Some(l) = self.leases.get_mut(&kv.lease) {
-            l.keys.remove(key);
+            l.keys.remove(&kv.create_revision);
         }
         self.revision += 1;
         let rev = self.revision;
@@ -489,4 +506,68 @@ fn matches(watched: &str, prefix: bool, key: &str) -> bool {
 
 fn secs(ttl: i64) -> Duration {
     Duration::from_secs(u64::try_from(ttl).unwrap_or(0))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn state_with_lease() -> (State, LeaseId, Instant) {
+        let mut state = State::new();
+        let now = Instant::now();
+        let lease = state.grant(60, None, now);
+        (state, lease, now)
+    }
+
+    #[test]
+    fn empty_queues_are_kept_for_reuse_but_bounded() {
+        let (mut state, lease, now) = state_with_lease();
+        let created = state
+            .create("/l/a/k1", vec![], lease, "/l/a/", now)
+            .unwrap();
+        assert!(state.delete_owned("/l/a/k1", created.revision));
+        // The emptied queue is kept, and a new key in it is the first.
+        assert_eq!(state.children.len(), 1);
+        let again = state
+            .create("/l/a/k2", vec![], lease, "/l/a/", now)
+            .unwrap();
+        assert_eq!(again.first_revision, Some(again.revision));
+        assert_eq!(state.empty_queues, 0);
+        assert!(state.delete_owned("/l/a/k2", again.revision));
+        // Many distinct ids taken and released: the kept ones stay bounded.
+        for i in 0..3 * EMPTY_QUEUES_KEPT {
+            let (dir, key) = (format!("/l/{i}/"), format!("/l/{i}/k"));
+            let created = state.create(&key, vec![], lease, &dir, now).unwrap();
+            assert!(state.delete_owned(&key, created.revision));
+        }
+        assert!(
+            state.children.len() <= EMPTY_QUEUES_KEPT + 1,
+            "{} directories kept",
+            state.children.len()
+        );
+        assert_eq!(
+            state.empty_queues,
+            state.children.values().filter(|q| q.is_empty()).count()
+        );
+    }
+
+    #[test]
+    fn a_kept_empty_queue_does_not_change_what_a_range_reads() {
+        let (mut state, lease, now) = state_with_lease();
+        let gone = state.create("/e/k", vec![], lease, "/e/", now).unwrap();
+        assert!(state.delete_owned("/e/k", gone.revision));
+        let nested = state
+            .create("/e/n/k", b"v".to_vec(), lease, "/e/n/", now)
+            .unwrap();
+        let range = state.range("/e/", RangeOptions::default());
+        let keys: Vec<_> = range.kvs.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(keys, ["/e/n/k"]);
+        assert_eq!(range.kvs[0].create_revision, nested.revision);
+        assert_eq!(state.first_under("/e/"), Some(nested.revision));
+        // Revoking the lease empties the nested queue too.
+        assert!(state.revoke(lease));
+        assert!(state.range("/e/", RangeOptions::default()).kvs.is_empty());
+        assert_eq!(state.first_under("/e/"), None);
+    }
 }

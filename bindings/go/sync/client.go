@@ -199,22 +199,27 @@ func (c *Client) connectLocked() error {
 }
 
 // handle connects on first use (vine users call Init first; tolerate not)
-// and admits one call in flight: call leave when it is over.
-func (c *Client) handle() (h *C.vs_sync, leave func(), err error) {
+// and admits one call in flight: call c.leave when it is over.
+func (c *Client) handle() (h *C.vs_sync, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.lt.enter(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if c.h == nil {
 		if err := c.connectLocked(); err != nil {
 			c.lt.leave()
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	// leave also keeps c reachable until the call is over: its finalizer
-	// would close the handle under the call.
-	return c.h, func() { c.lt.leave(); runtime.KeepAlive(c) }, nil
+	return c.h, nil
+}
+
+// leave ends a call that handle admitted. It also keeps c reachable until
+// the call is over: its finalizer would close the handle under the call.
+func (c *Client) leave() {
+	c.lt.leave()
+	runtime.KeepAlive(c)
 }
 
 // Options returns the options as given to NewSync and Init.
@@ -322,24 +327,24 @@ func (c *Client) LockGuard(ctx context.Context, id string, opts ...LockOption) (
 }
 
 func (c *Client) lock(ctx context.Context, id string, guarded bool, opts []LockOption) (*Guard, error) {
-	h, leave, err := c.handle()
+	h, err := c.handle()
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer c.leave()
 	ttl, wait, err := lockOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	cid := cstr(id)
-	defer free(cid)
+	cid := goCString(id)
 	var g *C.vs_guard
 	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		if guarded {
-			return C.vs_lock(h, cid, ttl, wait, cancel, &g, e)
+			return C.vs_lock(h, ptr(cid), ttl, wait, cancel, &g, e)
 		}
-		return C.vs_lock(h, cid, ttl, wait, cancel, nil, e)
+		return C.vs_lock(h, ptr(cid), ttl, wait, cancel, nil, e)
 	})
+	runtime.KeepAlive(cid)
 	if err != nil {
 		return nil, err
 	}
@@ -352,21 +357,21 @@ func (c *Client) lock(ctx context.Context, id string, guarded bool, opts []LockO
 
 // TryLock takes lock id only if it is free now (else ErrWouldBlock).
 func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*Guard, error) {
-	h, leave, err := c.handle()
+	h, err := c.handle()
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer c.leave()
 	ttl, _, err := lockOptions(opts)
 	if err != nil {
 		return nil, err
 	}
 	var g *C.vs_guard
-	cid := cstr(id)
-	defer free(cid)
+	cid := goCString(id)
 	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
-		return C.vs_try_lock(h, cid, ttl, cancel, &g, e)
+		return C.vs_try_lock(h, ptr(cid), ttl, cancel, &g, e)
 	})
+	runtime.KeepAlive(cid)
 	if err != nil {
 		return nil, err
 	}
@@ -377,16 +382,16 @@ func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*G
 // none). When ctx ends first, Unlock returns ErrCancelled and the release
 // still completes in the background (SPEC H2).
 func (c *Client) Unlock(ctx context.Context, id string) error {
-	h, leave, err := c.handle()
+	h, err := c.handle()
 	if err != nil {
 		return err
 	}
-	defer leave()
-	cid := cstr(id)
-	defer free(cid)
+	defer c.leave()
+	cid := goCString(id)
 	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
-		return C.vs_unlock(h, cid, cancel, e)
+		return C.vs_unlock(h, ptr(cid), cancel, e)
 	})
+	runtime.KeepAlive(cid)
 	if err == nil || errors.Is(err, ErrLost) || errors.Is(err, ErrCancelled) {
 		c.track(id, -1) // a cancelled unlock completes in the background
 	}
@@ -395,11 +400,11 @@ func (c *Client) Unlock(ctx context.Context, id string) error {
 
 // ListMembers gives the live candidates of MemberNS, primary first.
 func (c *Client) ListMembers(ctx context.Context, opts ...ListMembersOption) ([]*Member, error) {
-	h, leave, err := c.handle()
+	h, err := c.handle()
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer c.leave()
 	o := ListMembersOptions{}
 	for _, opt := range opts {
 		opt(&o)

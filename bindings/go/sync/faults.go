@@ -14,11 +14,11 @@ import "C"
 // as a paused or partitioned process would: its locks are lost after their
 // TTL. For tests only.
 func (c *Client) FaultSuspendKeepalive(suspended bool) error {
-	h, leave, err := c.handle()
+	h, err := c.handle()
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer c.leave()
 	err = plain(func(e **C.vs_error) C.vs_status { return C.vs_sync_fault_suspend_keepalive(h, C.bool(suspended), e) })
 	return err
 }
@@ -26,11 +26,11 @@ func (c *Client) FaultSuspendKeepalive(suspended bool) error {
 // FaultCrash simulates kill -9 of the handle's process: nothing is
 // released, its leases expire after their TTL. For tests only.
 func (c *Client) FaultCrash() error {
-	h, leave, err := c.handle()
+	h, err := c.handle()
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer c.leave()
 	err = plain(func(e **C.vs_error) C.vs_status { return C.vs_sync_fault_crash(h, e) })
 	return err
 }
@@ -38,11 +38,11 @@ func (c *Client) FaultCrash() error {
 // FaultExpireLeases makes the handle's leases vanish from the store now,
 // without telling the handle. For tests only.
 func (c *Client) FaultExpireLeases() error {
-	h, leave, err := c.handle()
+	h, err := c.handle()
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer c.leave()
 	err = plain(func(e **C.vs_error) C.vs_status { return C.vs_sync_fault_expire_leases(h, e) })
 	return err
 }

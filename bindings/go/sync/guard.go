@@ -82,10 +82,18 @@ func (g *Guard) release(ctx context.Context, unlock bool) error {
 			return C.vs_guard_unlock(g.g, cancel, e)
 		})
 	}
-	g.lost.Store(bool(C.vs_guard_is_lost(g.g)))
+	if unlock && err == nil {
+		// Released while still ours: it had not been lost (no native call).
+		g.lost.Store(false)
+	} else {
+		g.lost.Store(bool(C.vs_guard_is_lost(g.g)))
+	}
 	C.vs_guard_free(&g.g)
 	g.c.disown()
 	g.lt.finish()
+	// Nothing is left for the finalizer to do (it would only see the
+	// guard closed): dropping it lets one GC cycle reclaim the guard.
+	runtime.SetFinalizer(g, nil)
 	return err
 }
 

@@ -28,11 +28,11 @@ type LockInfo struct {
 
 // LockInfo reads who holds lock id and who waits for it. It writes nothing.
 func (c *Client) LockInfo(ctx context.Context, id string) (*LockInfo, error) {
-	h, leave, err := c.handle()
+	h, err := c.handle()
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer c.leave()
 	cid := C.CString(id)
 	defer free(cid)
 	var info *C.vs_lock_info

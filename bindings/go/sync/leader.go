@@ -36,11 +36,11 @@ func (c *Client) Leader(ctx context.Context, name string, opts ...LeaderOption) 
 // Elect is Leader returning the *Candidate (no type assertion needed for
 // WaitElected and Close).
 func (c *Client) Elect(ctx context.Context, name string, opts ...LeaderOption) (*Candidate, error) {
-	h, leave, err := c.handle()
+	h, err := c.handle()
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer c.leave()
 	o := LeaderOptions{}
 	for _, opt := range opts {
 		opt(&o)
@@ -142,7 +142,7 @@ func (l *Candidate) startStatus() {
 // change, closed when the candidacy ends (Resign, Close, lease lost).
 func (l *Candidate) Status() chan bool {
 	l.statusOnce.Do(l.startStatus)
-	return l.status.follow(l.lt.closing)
+	return l.status.follow(l.lt.closingSignal())
 }
 
 // Observe delivers the namespace's primary each time it changes, starting
@@ -185,6 +185,7 @@ func (l *Candidate) relayObserve(w *C.vs_watcher, ch chan ObserveResult, leave f
 		case <-ctx.Done():
 		}
 	}()
+	closing, parentClosing := l.lt.closingSignal(), l.c.lt.closingSignal()
 	for {
 		var ev *C.vs_event
 		err := blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
@@ -199,9 +200,9 @@ func (l *Candidate) relayObserve(w *C.vs_watcher, ch chan ObserveResult, leave f
 		case ch <- ObserveResult{Namespace: m.Namespace, Id: m.Id}:
 		case <-ctx.Done():
 			return
-		case <-l.lt.closing:
+		case <-closing:
 			return
-		case <-l.c.lt.closing:
+		case <-parentClosing:
 			return
 		}
 	}

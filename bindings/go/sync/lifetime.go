@@ -11,15 +11,39 @@ type lifetime struct {
 	mu      gosync.Mutex
 	calls   int
 	closed  bool
-	idle    chan struct{}  // made by wait, closed when calls drops to 0
-	closing chan struct{}  // closed when Close starts
-	wakers  map[int]func() // run when Close starts: wake the blocked calls
+	idle    chan struct{} // made by wait, closed when calls drops to 0
+	closing chan struct{} // made by closingSignal, closed when Close starts
+	wakers  map[int]waker // fired when Close starts: wake the blocked calls
 	nextID  int
-	freed   chan struct{} // closed once the handle is freed
+	// freed is made by waitFreed and closed once the handle is freed
+	// (finished). Both channels are made only when someone waits on
+	// them: most guards never need either.
+	freed    chan struct{}
+	finished bool
 }
 
 func newLifetime(what string) *lifetime {
-	return &lifetime{what: what, closing: make(chan struct{}), freed: make(chan struct{})}
+	return &lifetime{what: what}
+}
+
+// closedChannel is closed from the start.
+var closedChannel = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// closingSignal is closed when Close starts.
+func (l *lifetime) closingSignal() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing == nil {
+		if l.closed {
+			return closedChannel
+		}
+		l.closing = make(chan struct{})
+	}
+	return l.closing
 }
 
 func (l *lifetime) closedError() error {
@@ -71,34 +95,49 @@ func (l *lifetime) close() bool {
 		return false
 	}
 	l.closed = true
-	close(l.closing)
-	for _, wake := range l.wakers {
-		wake()
+	if l.closing != nil {
+		close(l.closing)
+	}
+	for _, w := range l.wakers {
+		w.fire()
 	}
 	l.wakers = nil
 	return true
 }
 
-// onClose registers wake to run when Close starts (at once if it has); after
-// the returned func, wake is not running and will not run.
-func (l *lifetime) onClose(wake func()) (forget func()) {
+// waker is what a blocked call registers to be woken by Close.
+type waker interface{ fire() }
+
+// addWaker registers w to be fired when Close starts (at once if it has)
+// and returns its id for removeWaker. A nil lifetime registers nothing.
+func (l *lifetime) addWaker(w waker) int {
+	if l == nil {
+		return -1
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		wake()
-		return func() {}
+		w.fire()
+		return -1
 	}
 	if l.wakers == nil {
-		l.wakers = map[int]func(){}
+		l.wakers = map[int]waker{}
 	}
 	id := l.nextID
 	l.nextID++
-	l.wakers[id] = wake
-	return func() {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		delete(l.wakers, id)
+	l.wakers[id] = w
+	return id
+}
+
+// removeWaker forgets waker id: once it returns, that waker is not being
+// fired and will not be.
+func (l *lifetime) removeWaker(id int) {
+	if l == nil || id < 0 {
+		return
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.wakers, id)
 }
 
 // wait returns once no native call is in flight.
@@ -117,8 +156,28 @@ func (l *lifetime) wait() {
 }
 
 // finish says the handle is freed; waitFreed waits for that.
-func (l *lifetime) finish()    { close(l.freed) }
-func (l *lifetime) waitFreed() { <-l.freed }
+func (l *lifetime) finish() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.finished = true
+	if l.freed != nil {
+		close(l.freed)
+	}
+}
+
+func (l *lifetime) waitFreed() {
+	l.mu.Lock()
+	if l.finished {
+		l.mu.Unlock()
+		return
+	}
+	if l.freed == nil {
+		l.freed = make(chan struct{})
+	}
+	freed := l.freed
+	l.mu.Unlock()
+	<-freed
+}
 
 // enterAll enters each lifetime (nil ones are skipped), the first closed
 // one's ErrClosed otherwise; the returned func leaves them.

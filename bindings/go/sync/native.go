@@ -9,6 +9,8 @@ import "C"
 
 import (
 	"context"
+	gosync "sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -59,6 +61,59 @@ func toError(status C.vs_status, cerr *C.vs_error, ctx context.Context) error {
 // cstr is a C copy of s; free it with C.free.
 func cstr(s string) *C.char { return C.CString(s) }
 
+// goCString is s NUL-terminated in Go memory, for an argument the native
+// side reads only during the call (cgo lets a call read Go memory that
+// holds no Go pointers): no C.CString, whose malloc and free are two more
+// native calls. Keep it alive until the call returns (runtime.KeepAlive).
+func goCString(s string) []byte {
+	b := make([]byte, len(s)+1)
+	copy(b, s)
+	return b
+}
+
+// ptr is the C view of a goCString.
+func ptr(b []byte) *C.char { return (*C.char)(unsafe.Pointer(&b[0])) }
+
+// Cancel tokens never fired are kept for the next call, so that a call
+// that completes at once makes no native call for its token. A fired one
+// is freed. At most spareTokensKept are kept (for the process's life).
+var spareTokens struct {
+	mu   gosync.Mutex
+	list []*C.vs_cancel
+}
+
+const spareTokensKept = 64
+
+func takeToken() *C.vs_cancel {
+	spareTokens.mu.Lock()
+	if n := len(spareTokens.list); n > 0 {
+		token := spareTokens.list[n-1]
+		spareTokens.list = spareTokens.list[:n-1]
+		spareTokens.mu.Unlock()
+		return token
+	}
+	spareTokens.mu.Unlock()
+	return C.vs_cancel_new()
+}
+
+// returnToken takes back a token no call uses any more.
+func returnToken(token *C.vs_cancel, fired bool) {
+	if !fired {
+		spareTokens.mu.Lock()
+		kept := len(spareTokens.list) < spareTokensKept
+		if kept {
+			spareTokens.list = append(spareTokens.list, token)
+		}
+		spareTokens.mu.Unlock()
+		if kept {
+			return
+		}
+	}
+	freeToken(token)
+}
+
+func freeToken(token *C.vs_cancel) { C.vs_cancel_free(&token) }
+
 // optional is NULL for "" (the C API's "use the default").
 func optional(s string) *C.char {
 	if s == "" {
@@ -99,37 +154,54 @@ func blocking(ctx context.Context, own, parent *lifetime, call func(cancel *C.vs
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	leave, err := enterAll(parent, own)
-	if err != nil {
-		return err
-	}
-	defer leave()
-	cancel := C.vs_cancel_new()
-	fire := func() { C.vs_cancel_fire(cancel) }
-	var forget []func()
-	for _, l := range []*lifetime{own, parent} {
-		if l != nil {
-			forget = append(forget, l.onClose(fire))
+	if parent != nil {
+		if err := parent.enter(); err != nil {
+			return err
 		}
+		defer parent.leave()
 	}
+	if own != nil {
+		if err := own.enter(); err != nil {
+			return err
+		}
+		defer own.leave()
+	}
+	var cerr *C.vs_error
+	if own == nil && parent == nil && ctx.Done() == nil {
+		// Nothing could ever fire a token: the call gets none.
+		status := call(nil, &cerr)
+		return outcome(ctx, status, cerr, nil, nil)
+	}
+	token := &callToken{cancel: takeToken()}
+	ownWaker, parentWaker := own.addWaker(token), parent.addWaker(token)
 	stopCtx := func() {}
 	if ctx.Done() != nil {
-		fired := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() { fire(); close(fired) })
+		done := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() { token.fire(); close(done) })
 		stopCtx = func() {
 			if !stop() {
-				<-fired // the token must outlive the fire
+				<-done // the token must outlive the fire
 			}
 		}
 	}
-	var cerr *C.vs_error
-	status := call(cancel, &cerr)
+	status := call(token.cancel, &cerr)
 	stopCtx()
-	for _, f := range forget {
-		f()
-	}
-	C.vs_cancel_free(&cancel)
+	own.removeWaker(ownWaker)
+	parent.removeWaker(parentWaker)
+	// Nothing can fire the token any more: whether it fired is final.
+	returnToken(token.cancel, token.fired.Load())
 	return outcome(ctx, status, cerr, own, parent)
+}
+
+// callToken is the cancel token of one blocking call, and whether it fired.
+type callToken struct {
+	cancel *C.vs_cancel
+	fired  atomic.Bool
+}
+
+func (t *callToken) fire() {
+	t.fired.Store(true)
+	C.vs_cancel_fire(t.cancel)
 }
 
 // plain runs a native call that neither blocks nor needs a handle's lifetime.

@@ -28,11 +28,11 @@ func (c *Client) WatchElect(ctx context.Context, opts ...WatchElectOption) (Elec
 // Watch is WatchElect returning the *Watcher (NextEvent without a type
 // assertion).
 func (c *Client) Watch(ctx context.Context, opts ...WatchElectOption) (*Watcher, error) {
-	h, leave, err := c.handle()
+	h, err := c.handle()
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer c.leave()
 	o := WatchElectOptions{}
 	for _, opt := range opts {
 		opt(&o)

@@ -72,6 +72,9 @@ where
     if cancel.is_some_and(vs_cancel::is_fired) {
         return Err(cancelled());
     }
+    // Pinned here once: the race borrows it, so the (large) future of the
+    // call is not copied again into the race's future and its `select!`.
+    let work = std::pin::pin!(work);
     let raced = race(cancel, limit, work);
     if !caller_can_enter() {
         return run_detached(runtime.handle(), raced);
@@ -93,7 +96,7 @@ where
 async fn race<T, F>(
     cancel: Option<&vs_cancel>,
     limit: Option<Duration>,
-    work: F,
+    work: Pin<&mut F>,
 ) -> Result<T, Failure>
 where
     F: Future<Output = Result<T, Failure>>,

@@ -68,6 +68,7 @@ async fn grant_owned(
             id,
             ttl,
             tasks: tasks.clone(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
         };
         let (lease, granted) = backend.grant(ttl, id).await?;
         return Ok((lease, granted, cleanup));
@@ -82,6 +83,7 @@ async fn grant_owned(
                     id: lease,
                     ttl: granted,
                     tasks: owner_tasks,
+                    runtime: tokio::runtime::Handle::try_current().ok(),
                 };
                 let _ = answer.send(Ok((lease, granted, cleanup)));
             }
@@ -105,6 +107,9 @@ struct GrantCleanup {
     id: LeaseId,
     ttl: i64,
     tasks: TaskTracker,
+    /// The runtime it was made on: it may be dropped where none is current
+    /// (an unread answer dropped by a caller outside the runtime).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl GrantCleanup {
@@ -115,9 +120,11 @@ impl GrantCleanup {
 
 impl Drop for GrantCleanup {
     fn drop(&mut self) {
-        if let (Some(backend), Ok(runtime)) =
-            (self.backend.take(), tokio::runtime::Handle::try_current())
-        {
+        let runtime = self
+            .runtime
+            .take()
+            .or_else(|| tokio::runtime::Handle::try_current().ok());
+        if let (Some(backend), Some(runtime)) = (self.backend.take(), runtime) {
             self.tasks
                 .spawn_on(revoke_maybe_granted(backend, self.id, self.ttl), &runtime);
         }
@@ -422,5 +429,32 @@ mod tests {
         // Slow answer: the round trip.
         let d = local_deadline(sent, sent + Duration::from_secs(2), 10);
         assert_eq!(d.saturating_duration_since(sent), Duration::from_secs(8));
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used, clippy::expect_used)]
+    fn an_armed_grant_cleanup_revokes_even_when_dropped_outside_the_runtime() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = crate::memory::MemoryStore::new();
+        let backend = Backend::memory(store.clone());
+        let tasks = TaskTracker::new();
+        let (lease, _, cleanup) = runtime.block_on(grant_owned(&backend, 60, &tasks)).unwrap();
+        assert_eq!(store.lease_ids(), [lease]);
+        // Dropped on a thread that has no runtime (as an unread answer can
+        // be, by a C or Python caller): it must still revoke.
+        std::thread::spawn(move || drop(cleanup)).join().unwrap();
+        let revoked = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            store.lease_ids().is_empty()
+        });
+        assert!(
+            revoked,
+            "the lease of an armed cleanup was left: {:?}",
+            store.lease_ids()
+        );
     }
 }

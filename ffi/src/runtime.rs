@@ -72,23 +72,27 @@ where
     if cancel.is_some_and(vs_cancel::is_fired) {
         return Err(cancelled());
     }
+    if !caller_can_enter() {
+        // Owned by the detached task: dropped there, in the runtime.
+        return run_detached(runtime.handle(), async move {
+            let work = std::pin::pin!(work);
+            race(cancel, limit, work).await
+        });
+    }
+    // In the runtime's context until this returns. Declared before `work`,
+    // so `work` is dropped inside it: a destructor may need the runtime
+    // (e.g. the revoke of a lease grant whose answer nobody took: SPEC H3).
+    let _context = runtime.enter();
     // Pinned here once: the race borrows it, so the (large) future of the
     // call is not copied again into the race's future and its `select!`.
     let work = std::pin::pin!(work);
-    let raced = race(cancel, limit, work);
-    if !caller_can_enter() {
-        return run_detached(runtime.handle(), raced);
-    }
+    let mut raced = std::pin::pin!(race(cancel, limit, work));
     // Most calls on the memory store (and every call that fails at once)
     // finish in their first poll: try that without entering `block_on`,
     // whose set-up costs more than such a call.
-    let mut raced = std::pin::pin!(raced);
-    {
-        let _context = runtime.enter();
-        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-        if let std::task::Poll::Ready(result) = raced.as_mut().poll(&mut context) {
-            return result;
-        }
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    if let std::task::Poll::Ready(result) = raced.as_mut().poll(&mut context) {
+        return result;
     }
     runtime.block_on(raced)
 }
@@ -240,6 +244,37 @@ mod tests {
 
     use super::*;
     use crate::cancel::{optional, vs_cancel_fire, vs_cancel_free, vs_cancel_new};
+
+    /// Records whether a runtime was current where it was dropped.
+    struct DropProbe(Arc<AtomicBool>);
+
+    impl Drop for DropProbe {
+        fn drop(&mut self) {
+            let current = tokio::runtime::Handle::try_current().is_ok();
+            self.0.store(current, Ordering::SeqCst);
+        }
+    }
+
+    /// A call's future that loses the race (timed out, cancelled) is
+    /// dropped in the runtime's context: destructors may spawn cleanups
+    /// (SPEC H3), on the first-poll path and after `block_on` alike.
+    #[test]
+    fn a_call_that_loses_the_race_is_dropped_in_the_runtime() {
+        for limit in [Duration::ZERO, Duration::from_millis(20)] {
+            let in_runtime = Arc::new(AtomicBool::new(false));
+            let probe = DropProbe(in_runtime.clone());
+            let outcome: Result<(), Failure> = block_on(None, Some(limit), async move {
+                let _probe = probe;
+                std::future::pending::<()>().await;
+                Ok(())
+            });
+            assert!(outcome.is_err(), "a call that never ends timed out");
+            assert!(
+                in_runtime.load(Ordering::SeqCst),
+                "dropped outside the runtime (limit {limit:?})"
+            );
+        }
+    }
 
     /// The fast path: a release done in its first poll runs on the caller's
     /// thread (no task, no thread switch).

@@ -98,6 +98,9 @@ func takeToken() *C.vs_cancel {
 
 // returnToken takes back a token no call uses any more.
 func returnToken(token *C.vs_cancel, fired bool) {
+	if token == nil {
+		return // vs_cancel_new failed: nothing to keep or free
+	}
 	if !fired {
 		spareTokens.mu.Lock()
 		kept := len(spareTokens.list) < spareTokensKept

@@ -69,29 +69,36 @@ where
     F: Future<Output = Result<T, Failure>> + Send,
 {
     let runtime = runtime()?;
-    if cancel.is_some_and(vs_cancel::is_fired) {
-        return Err(cancelled());
-    }
     if !caller_can_enter() {
         // Owned by the detached task: dropped there, in the runtime.
         return run_detached(runtime.handle(), async move {
+            if cancel.is_some_and(vs_cancel::is_fired) {
+                return Err(cancelled());
+            }
             let work = std::pin::pin!(work);
             race(cancel, limit, work).await
         });
     }
     // In the runtime's context until this returns. Declared before `work`,
-    // so `work` is dropped inside it: a destructor may need the runtime
-    // (e.g. the revoke of a lease grant whose answer nobody took: SPEC H3).
+    // so `work` is dropped inside it on every path: a destructor may need
+    // the runtime (e.g. the revoke of a lease grant whose answer nobody
+    // took: SPEC H3).
     let _context = runtime.enter();
     // Pinned here once: the race borrows it, so the (large) future of the
     // call is not copied again into the race's future and its `select!`.
+    // (Moved out of the parameter, which would be dropped after `_context`.)
     let work = std::pin::pin!(work);
+    if cancel.is_some_and(vs_cancel::is_fired) {
+        return Err(cancelled());
+    }
     let mut raced = std::pin::pin!(race(cancel, limit, work));
     // Most calls on the memory store (and every call that fails at once)
     // finish in their first poll: try that without entering `block_on`,
     // whose set-up costs more than such a call.
     let mut context = std::task::Context::from_waker(std::task::Waker::noop());
     if let std::task::Poll::Ready(result) = raced.as_mut().poll(&mut context) {
+        #[cfg(test)]
+        tests::FIRST_POLL_ENDS.with(|n| n.set(n.get() + 1));
         return result;
     }
     runtime.block_on(raced)
@@ -245,6 +252,11 @@ mod tests {
     use super::*;
     use crate::cancel::{optional, vs_cancel_fire, vs_cancel_free, vs_cancel_new};
 
+    thread_local! {
+        /// Calls of this thread that ended in their first poll.
+        pub(super) static FIRST_POLL_ENDS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
     /// Records whether a runtime was current where it was dropped.
     struct DropProbe(Arc<AtomicBool>);
 
@@ -256,24 +268,75 @@ mod tests {
     }
 
     /// A call's future that loses the race (timed out, cancelled) is
-    /// dropped in the runtime's context: destructors may spawn cleanups
-    /// (SPEC H3), on the first-poll path and after `block_on` alike.
+    /// dropped in the runtime's context, on the first-poll path and after
+    /// `block_on` alike: destructors may spawn cleanups (SPEC H3).
     #[test]
     fn a_call_that_loses_the_race_is_dropped_in_the_runtime() {
-        for limit in [Duration::ZERO, Duration::from_millis(20)] {
-            let in_runtime = Arc::new(AtomicBool::new(false));
-            let probe = DropProbe(in_runtime.clone());
-            let outcome: Result<(), Failure> = block_on(None, Some(limit), async move {
+        // After `block_on`: a timeout that ends a call that never finishes.
+        let in_runtime = Arc::new(AtomicBool::new(false));
+        let probe = DropProbe(in_runtime.clone());
+        let outcome: Result<(), Failure> =
+            block_on(None, Some(Duration::from_millis(20)), async move {
                 let _probe = probe;
                 std::future::pending::<()>().await;
                 Ok(())
             });
-            assert!(outcome.is_err(), "a call that never ends timed out");
+        assert!(outcome.is_err(), "a call that never ends timed out");
+        assert!(
+            in_runtime.load(Ordering::SeqCst),
+            "dropped outside the runtime after block_on"
+        );
+        // The first poll: the call fires its own token, so the race ends in
+        // that poll whenever `select!` looks at the token after the call (it
+        // starts at a random branch: 2 times in 3).
+        let mut first_polls = 0;
+        for _ in 0..32 {
+            let token = vs_cancel_new();
+            let address = token as usize;
+            let in_runtime = Arc::new(AtomicBool::new(false));
+            let probe = DropProbe(in_runtime.clone());
+            let before = FIRST_POLL_ENDS.with(std::cell::Cell::get);
+            let outcome: Result<(), Failure> = block_on(optional(token), None, async move {
+                let _probe = probe;
+                // SAFETY: the token is freed only after block_on returns.
+                unsafe { vs_cancel_fire(address as *const vs_cancel) };
+                std::future::pending::<()>().await;
+                Ok(())
+            });
+            if FIRST_POLL_ENDS.with(std::cell::Cell::get) > before {
+                first_polls += 1;
+            }
+            let mut token = token;
+            // SAFETY: no call uses the token any more.
+            unsafe { vs_cancel_free(&mut token) };
+            assert!(outcome.is_err(), "a cancelled call was cancelled");
             assert!(
                 in_runtime.load(Ordering::SeqCst),
-                "dropped outside the runtime (limit {limit:?})"
+                "dropped outside the runtime"
             );
         }
+        // Fired before the call: refused before the race, in the runtime too.
+        let token = vs_cancel_new();
+        // SAFETY: a live token.
+        unsafe { vs_cancel_fire(token) };
+        let in_runtime = Arc::new(AtomicBool::new(false));
+        let probe = DropProbe(in_runtime.clone());
+        let outcome: Result<(), Failure> = block_on(optional(token), None, async move {
+            let _probe = probe;
+            Ok(())
+        });
+        let mut token = token;
+        // SAFETY: no call uses the token any more.
+        unsafe { vs_cancel_free(&mut token) };
+        assert!(outcome.is_err(), "a call with a fired token is refused");
+        assert!(
+            in_runtime.load(Ordering::SeqCst),
+            "refused call dropped outside the runtime"
+        );
+        assert!(
+            first_polls > 0,
+            "no call ended in its first poll: the path was not tested"
+        );
     }
 
     /// The fast path: a release done in its first poll runs on the caller's

@@ -267,72 +267,74 @@ mod tests {
         }
     }
 
+    /// Runs the call `make` builds around a [`DropProbe`] through
+    /// `block_on`, with a new cancel token (fired first if `fired`; `make`
+    /// gets its address) and `limit`. Returns whether the call failed and
+    /// whether the probe was dropped where a runtime was current.
+    fn probed<F>(
+        fired: bool,
+        limit: Option<Duration>,
+        make: impl FnOnce(DropProbe, usize) -> F,
+    ) -> (bool, bool)
+    where
+        F: Future<Output = Result<(), Failure>> + Send,
+    {
+        let mut token = vs_cancel_new();
+        if fired {
+            // SAFETY: a live token.
+            unsafe { vs_cancel_fire(token) };
+        }
+        let in_runtime = Arc::new(AtomicBool::new(false));
+        let call = make(DropProbe(in_runtime.clone()), token as usize);
+        let failed = block_on(optional(token), limit, call).is_err();
+        // SAFETY: no call uses the token any more.
+        unsafe { vs_cancel_free(&mut token) };
+        (failed, in_runtime.load(Ordering::SeqCst))
+    }
+
     /// A call's future that loses the race (timed out, cancelled) is
     /// dropped in the runtime's context, on the first-poll path and after
     /// `block_on` alike: destructors may spawn cleanups (SPEC H3).
     #[test]
     fn a_call_that_loses_the_race_is_dropped_in_the_runtime() {
         // After `block_on`: a timeout that ends a call that never finishes.
-        let in_runtime = Arc::new(AtomicBool::new(false));
-        let probe = DropProbe(in_runtime.clone());
-        let outcome: Result<(), Failure> =
-            block_on(None, Some(Duration::from_millis(20)), async move {
+        let (failed, in_runtime) = probed(
+            false,
+            Some(Duration::from_millis(20)),
+            |probe, _| async move {
                 let _probe = probe;
                 std::future::pending::<()>().await;
                 Ok(())
-            });
-        assert!(outcome.is_err(), "a call that never ends timed out");
-        assert!(
-            in_runtime.load(Ordering::SeqCst),
-            "dropped outside the runtime after block_on"
+            },
         );
+        assert!(failed, "a call that never ends timed out");
+        assert!(in_runtime, "dropped outside the runtime after block_on");
         // The first poll: the call fires its own token, so the race ends in
         // that poll whenever `select!` looks at the token after the call (it
         // starts at a random branch: 2 times in 3).
         let mut first_polls = 0;
         for _ in 0..32 {
-            let token = vs_cancel_new();
-            let address = token as usize;
-            let in_runtime = Arc::new(AtomicBool::new(false));
-            let probe = DropProbe(in_runtime.clone());
             let before = FIRST_POLL_ENDS.with(std::cell::Cell::get);
-            let outcome: Result<(), Failure> = block_on(optional(token), None, async move {
+            let (failed, in_runtime) = probed(false, None, |probe, token| async move {
                 let _probe = probe;
                 // SAFETY: the token is freed only after block_on returns.
-                unsafe { vs_cancel_fire(address as *const vs_cancel) };
+                unsafe { vs_cancel_fire(token as *const vs_cancel) };
                 std::future::pending::<()>().await;
                 Ok(())
             });
             if FIRST_POLL_ENDS.with(std::cell::Cell::get) > before {
                 first_polls += 1;
             }
-            let mut token = token;
-            // SAFETY: no call uses the token any more.
-            unsafe { vs_cancel_free(&mut token) };
-            assert!(outcome.is_err(), "a cancelled call was cancelled");
-            assert!(
-                in_runtime.load(Ordering::SeqCst),
-                "dropped outside the runtime"
-            );
+            assert!(failed, "a cancelled call was cancelled");
+            assert!(in_runtime, "dropped outside the runtime");
         }
         // Fired before the call: refused before the race, in the runtime too.
-        let token = vs_cancel_new();
-        // SAFETY: a live token.
-        unsafe { vs_cancel_fire(token) };
-        let in_runtime = Arc::new(AtomicBool::new(false));
-        let probe = DropProbe(in_runtime.clone());
-        let outcome: Result<(), Failure> = block_on(optional(token), None, async move {
+        let (failed, in_runtime) = probed(true, None, |probe, _| async move {
             let _probe = probe;
             Ok(())
         });
-        let mut token = token;
-        // SAFETY: no call uses the token any more.
-        unsafe { vs_cancel_free(&mut token) };
-        assert!(outcome.is_err(), "a call with a fired token is refused");
-        assert!(
-            in_runtime.load(Ordering::SeqCst),
-            "refused call dropped outside the runtime"
-        );
+        assert!(failed, "a call with a fired token is refused");
+        assert!(in_runtime, "refused call dropped outside the runtime");
         assert!(
             first_polls > 0,
             "no call ended in its first poll: the path was not tested"

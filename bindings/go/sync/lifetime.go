@@ -143,16 +143,22 @@ func (l *lifetime) removeWaker(id int) {
 // wait returns once no native call is in flight.
 func (l *lifetime) wait() {
 	l.mu.Lock()
-	if l.calls == 0 {
+	l.unlockAndWait(l.calls == 0, &l.idle)
+}
+
+// unlockAndWait releases l.mu, which the caller holds, and returns at once
+// if done, else once *signal is closed (made here if nobody waited yet).
+func (l *lifetime) unlockAndWait(done bool, signal *chan struct{}) {
+	if done {
 		l.mu.Unlock()
 		return
 	}
-	if l.idle == nil {
-		l.idle = make(chan struct{})
+	if *signal == nil {
+		*signal = make(chan struct{})
 	}
-	idle := l.idle
+	ch := *signal
 	l.mu.Unlock()
-	<-idle
+	<-ch
 }
 
 // finish says the handle is freed; waitFreed waits for that.
@@ -167,16 +173,7 @@ func (l *lifetime) finish() {
 
 func (l *lifetime) waitFreed() {
 	l.mu.Lock()
-	if l.finished {
-		l.mu.Unlock()
-		return
-	}
-	if l.freed == nil {
-		l.freed = make(chan struct{})
-	}
-	freed := l.freed
-	l.mu.Unlock()
-	<-freed
+	l.unlockAndWait(l.finished, &l.freed)
 }
 
 // enterAll enters each lifetime (nil ones are skipped), the first closed

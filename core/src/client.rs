@@ -330,12 +330,16 @@ impl Client {
     /// (already unlocked by id).
     pub(crate) fn forget_held(&self, held: &Arc<Held>) -> bool {
         let mut table = lock(&self.inner.held);
-        match table.get(&*held.dir) {
-            Some(current) if Arc::ptr_eq(current, held) => {
-                table.remove(&*held.dir);
-                true
+        // One search of the table: take the entry out, and put it back when
+        // it is another acquisition of the same lock (unlocked by id, then
+        // taken again).
+        match table.remove_entry(&*held.dir) {
+            Some((_, current)) if Arc::ptr_eq(&current, held) => true,
+            Some((dir, current)) => {
+                table.insert(dir, current);
+                false
             }
-            _ => false,
+            None => false,
         }
     }
 

@@ -30,11 +30,39 @@ struct Lease {
     keys: FastMap<i64, Key>,
 }
 
+/// A key as the table keeps it: its name shared with the indexes, so a
+/// write allocates the name once. Readers get a [`KeyValue`] copy.
+#[derive(Clone)]
+struct Stored {
+    key: Key,
+    value: Vec<u8>,
+    create_revision: i64,
+    mod_revision: i64,
+    lease: i64,
+}
+
+impl Stored {
+    /// The reader's copy; `with_value: false` leaves the value empty.
+    fn to_kv(&self, with_value: bool) -> KeyValue {
+        KeyValue {
+            key: self.key.to_string(),
+            value: if with_value {
+                self.value.clone()
+            } else {
+                Vec::new()
+            },
+            create_revision: self.create_revision,
+            mod_revision: self.mod_revision,
+            lease: self.lease,
+        }
+    }
+}
+
 /// A change as the history keeps it: shared with the key table, so a write
 /// copies neither key nor value for it. Watchers get a [`WatchEvent`] made
 /// from it when they need one.
 enum Event {
-    Put(Arc<KeyValue>),
+    Put(Arc<Stored>),
     Delete { key: Key, revision: i64 },
 }
 
@@ -48,7 +76,7 @@ impl Event {
 
     fn to_watch(&self) -> WatchEvent {
         match self {
-            Event::Put(kv) => WatchEvent::Put(KeyValue::clone(kv)),
+            Event::Put(kv) => WatchEvent::Put(kv.to_kv(true)),
             Event::Delete { key, revision } => WatchEvent::Delete {
                 key: key.to_string(),
                 revision: *revision,
@@ -77,7 +105,7 @@ pub(super) struct State {
     revision: i64,
     /// Events before this revision are no longer in `history`.
     compacted: i64,
-    kvs: BTreeMap<Key, Arc<KeyValue>>,
+    kvs: BTreeMap<Key, Arc<Stored>>,
     /// Keys by parent directory (up to the last '/'), by create revision:
     /// the queue of a lock or an election without scanning the directory.
     /// A queue that empties is kept (a lock taken and released again and
@@ -97,8 +125,12 @@ pub(super) struct State {
 }
 
 /// The directory of a key: everything up to and including its last '/'.
+/// A byte scan from the end: the '/' is a few bytes back in our keys, and
+/// `rfind`'s general search costs more than the whole scan.
 fn parent(key: &str) -> &str {
-    key.rfind('/').map_or("", |i| &key[..=i])
+    key.bytes()
+        .rposition(|b| b == b'/')
+        .map_or("", |i| &key[..=i])
 }
 
 impl State {
@@ -241,14 +273,14 @@ impl State {
         }
         self.revision += 1;
         let rev = self.revision;
-        let kv = Arc::new(KeyValue {
-            key: key.to_string(),
+        let name: Key = Arc::from(key);
+        let kv = Arc::new(Stored {
+            key: name.clone(),
             value,
             create_revision: rev,
             mod_revision: rev,
             lease,
         });
-        let name: Key = Arc::from(key);
         if let Some(l) = self.leases.get_mut(&lease) {
             l.keys.insert(rev, name.clone());
         }
@@ -312,15 +344,11 @@ impl State {
             .queues_under(dir)
             .filter_map(|queue| queue.range(..revision).next_back())
             .max_by_key(|(rev, _)| **rev)?;
-        self.kvs.get(key).map(|kv| KeyValue {
-            key: kv.key.clone(),
-            value: Vec::new(),
-            ..**kv
-        })
+        self.kvs.get(key).map(|kv| kv.to_kv(false))
     }
 
     pub fn get(&self, key: &str) -> Option<KeyValue> {
-        self.kvs.get(key).map(|kv| KeyValue::clone(kv))
+        self.kvs.get(key).map(|kv| kv.to_kv(true))
     }
 
     /// Keys under `dir` by create revision, through the per-directory index:
@@ -329,15 +357,7 @@ impl State {
         let max = options.max_create_revision.unwrap_or(i64::MAX);
         let limit = options.limit.unwrap_or(usize::MAX);
         // A keys-only range leaves the values empty (no copy of them).
-        let copy = |kv: &Arc<KeyValue>| KeyValue {
-            key: kv.key.clone(),
-            value: if options.keys_only {
-                Vec::new()
-            } else {
-                kv.value.clone()
-            },
-            ..**kv
-        };
+        let copy = |kv: &Arc<Stored>| kv.to_kv(!options.keys_only);
         let mut queues = self
             .children
             .range::<str, _>((std::ops::Bound::Included(dir), std::ops::Bound::Unbounded))
@@ -384,13 +404,15 @@ impl State {
     }
 
     pub fn delete_owned(&mut self, key: &str, create_revision: i64) -> bool {
-        match self.kvs.get(key) {
-            Some(kv) if kv.create_revision == create_revision => {}
-            _ => return false,
-        }
+        // One search of the table: take the key out, and put it back in the
+        // rare case that it is not the one meant (a name reused).
         let Some((name, kv)) = self.kvs.remove_entry(key) else {
             return false;
         };
+        if kv.create_revision != create_revision {
+            self.kvs.insert(name, kv);
+            return false;
+        }
         self.unindex(key, kv.create_revision);
         if let Some(l) = self.leases.get_mut(&kv.lease) {
             l.keys.remove(&kv.create_revision);

@@ -7,6 +7,7 @@
 //! task, so the store outlives any one runtime and survives `fork()` by
 //! restarting the thread) revokes overdue leases and their keys.
 
+mod queue;
 mod state;
 mod watch;
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::queue::Queue;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fasthash::FastMap;
 use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, WatchEvent};
@@ -20,7 +21,7 @@ pub(super) const HISTORY_LIMIT: usize = 8192;
 const EMPTY_QUEUES_KEPT: usize = 1024;
 
 /// A key's name, shared by the maps that index it (one allocation a key).
-type Key = Arc<str>;
+pub(super) type Key = Arc<str>;
 
 struct Lease {
     ttl: i64,
@@ -105,14 +106,15 @@ pub(super) struct State {
     revision: i64,
     /// Events before this revision are no longer in `history`.
     compacted: i64,
-    kvs: BTreeMap<Key, Arc<Stored>>,
+    /// Every key (reads in order go through `children`).
+    kvs: FastMap<Key, Arc<Stored>>,
     /// Keys by parent directory (up to the last '/'), by create revision:
     /// the queue of a lock or an election without scanning the directory.
     /// A queue that empties is kept (a lock taken and released again and
     /// again would otherwise allocate and free its directory each time);
     /// empty queues are swept once there are more than
     /// [`EMPTY_QUEUES_KEPT`].
-    children: BTreeMap<String, BTreeMap<i64, Key>>,
+    children: BTreeMap<String, Queue>,
     /// How many queues in `children` are empty.
     empty_queues: usize,
     leases: FastMap<LeaseId, Lease>,
@@ -228,7 +230,8 @@ impl State {
                 queue.insert(create_revision, key.clone());
             }
             None => {
-                let queue = BTreeMap::from([(create_revision, key.clone())]);
+                let mut queue = Queue::default();
+                queue.insert(create_revision, key.clone());
                 self.children.insert(dir.to_string(), queue);
             }
         }
@@ -237,7 +240,7 @@ impl State {
     fn unindex(&mut self, key: &str, create_revision: i64) {
         let dir = parent(key);
         if let Some(queue) = self.children.get_mut(dir) {
-            if queue.remove(&create_revision).is_some() && queue.is_empty() {
+            if queue.remove(create_revision) && queue.is_empty() {
                 self.empty_queues += 1;
                 if self.empty_queues > EMPTY_QUEUES_KEPT {
                     self.children.retain(|_, queue| !queue.is_empty());
@@ -323,7 +326,7 @@ impl State {
 
     /// The queues (by create revision) of `dir` and of the directories
     /// under it.
-    fn queues_under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a BTreeMap<i64, Key>> {
+    fn queues_under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a Queue> {
         self.children
             .range::<str, _>((std::ops::Bound::Included(dir), std::ops::Bound::Unbounded))
             .take_while(move |(parent, _)| parent.starts_with(dir))
@@ -334,7 +337,7 @@ impl State {
     /// the least of their first entries; no key is copied).
     fn first_under(&self, dir: &str) -> Option<i64> {
         self.queues_under(dir)
-            .filter_map(|queue| queue.first_key_value().map(|(rev, _)| *rev))
+            .filter_map(Queue::first_revision)
             .min()
     }
 
@@ -342,8 +345,8 @@ impl State {
     fn newest_before(&self, dir: &str, revision: i64) -> Option<KeyValue> {
         let (_, key) = self
             .queues_under(dir)
-            .filter_map(|queue| queue.range(..revision).next_back())
-            .max_by_key(|(rev, _)| **rev)?;
+            .filter_map(|queue| queue.newest_before(revision))
+            .max_by_key(|(rev, _)| *rev)?;
         self.kvs.get(key).map(|kv| kv.to_kv(false))
     }
 
@@ -367,8 +370,8 @@ impl State {
             (None, _) => Vec::new(),
             // The common case: one directory, read in order.
             (Some(queue), None) => {
-                let window = queue.range(..=max);
-                let keys: Box<dyn Iterator<Item = (&i64, &Key)>> = if options.descending {
+                let window = queue.up_to(max);
+                let keys: Box<dyn Iterator<Item = &(i64, Key)>> = if options.descending {
                     Box::new(window.rev())
                 } else {
                     Box::new(window)
@@ -384,7 +387,7 @@ impl State {
                 let mut all: Vec<(i64, &Key)> = [first, second]
                     .into_iter()
                     .chain(queues)
-                    .flat_map(|queue| queue.range(..=max).map(|(rev, key)| (*rev, key)))
+                    .flat_map(|queue| queue.up_to(max).map(|(rev, key)| (*rev, key)))
                     .collect();
                 all.sort_by_key(|(rev, _)| *rev);
                 if options.descending {

@@ -174,13 +174,12 @@ async fn create_owned_etcd(
     dir: &str,
 ) -> Result<(crate::store::Created, KeyCleanup)> {
     let (answer, outcome) = tokio::sync::oneshot::channel();
-    // The task owns the key; the caller's error message keeps a copy.
-    let what = format!("writing {key:?}: the runtime is shutting down");
-    let (owner, key_owned, dir) = (session.clone(), key, dir.to_string());
+    // The task owns the key and a copy of the directory.
+    let (owner, key_owned, dir_owned) = (session.clone(), key, dir.to_string());
     session.spawn_release(async move {
         let created = owner
             .backend()
-            .create(&key_owned, value, owner.lease(), &dir)
+            .create(&key_owned, value, owner.lease(), &dir_owned)
             .await;
         match created {
             Ok(created) => {
@@ -201,7 +200,11 @@ async fn create_owned_etcd(
     });
     match outcome.await {
         Ok(created) => created,
-        Err(_) => Err(Error::new(ErrorKind::Closed, what)),
+        // Formatted only here: no string is built on the success path.
+        Err(_) => Err(Error::new(
+            ErrorKind::Closed,
+            format!("writing a key under {dir:?}: the runtime is shutting down"),
+        )),
     }
 }
 

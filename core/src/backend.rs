@@ -6,7 +6,9 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::etcd::{EtcdStore, EtcdWatch};
 use crate::memory::{MemoryStore, MemoryWatch};
-use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, Store, Watch, WatchNext};
+use crate::store::{
+    Created, Deleted, KeyValue, LeaseId, Range, RangeOptions, Store, Watch, WatchNext,
+};
 
 /// The store behind a handle, with a count of the reads it served (tests
 /// use it to see that a handoff wakes one waiter, not all: SPEC L2).
@@ -118,13 +120,19 @@ impl Backend {
     /// delete with prev_kv ([`EtcdStore::delete_unique`]), elsewhere the
     /// guarded delete. Same injection point as `delete_owned`: it is the
     /// same release.
-    pub async fn delete_unique(&self, key: &str, create_revision: i64) -> Result<bool> {
+    pub async fn delete_unique(&self, key: &str, create_revision: i64) -> Result<Deleted> {
         #[cfg(feature = "test-util")]
         self.injector
             .point("delete_owned", crate::inject::Phase::Before)
             .await?;
         let result = match &self.store {
-            Kind::Memory(s) => s.delete_owned(key, create_revision).await,
+            Kind::Memory(s) => s
+                .delete_owned(key, create_revision)
+                .await
+                .map(|ours| Deleted {
+                    ours,
+                    resent: false,
+                }),
             Kind::Etcd(s) => Box::pin(s.delete_unique(key, create_revision)).await,
         };
         #[cfg(feature = "test-util")]

@@ -245,8 +245,15 @@ impl Client {
             while attempts < MAX_ATTEMPTS {
                 let attempt = async {
                     let session = self.session(ttl).await?;
-                    let key = keys::own_key(&dir, session.lease(), self.next_seq());
-                    mutex::attempt(session, id, &dir, key, self.holder_value(), try_only).await
+                    // A name this session released cleanly, if any (see
+                    // key_names.rs), else a new one.
+                    let seq = session
+                        .key_names()
+                        .take(&dir)
+                        .unwrap_or_else(|| self.next_seq());
+                    let key = keys::own_key(&dir, session.lease(), seq);
+                    let value = self.holder_value();
+                    mutex::attempt(session, id, &dir, (key, seq), value, try_only).await
                 };
                 match attempt.await {
                     Ok(Attempt::Held(held)) => return Ok(held),

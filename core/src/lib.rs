@@ -75,6 +75,7 @@ pub mod host;
 #[cfg(feature = "test-util")]
 mod inject;
 mod inspect;
+mod key_names;
 pub mod keys;
 mod layout;
 mod leader;

@@ -14,8 +14,10 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::watch;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::key_names::Writes;
 use crate::queue;
 use crate::session::{self, Session};
+use crate::store::Deleted;
 
 /// What an acquisition attempt ended with.
 pub(crate) enum Attempt {
@@ -26,13 +28,13 @@ pub(crate) enum Attempt {
     Retry,
 }
 
-/// One attempt: create the key, then (unless `try_only`) wait for the
-/// predecessors and re-check.
+/// One attempt: create the key (`key`, whose name ends in `seq`), then
+/// (unless `try_only`) wait for the predecessors and re-check.
 pub(crate) async fn attempt(
     session: Arc<Session>,
     id: &str,
     dir: &Arc<str>,
-    key: String,
+    (key, seq): (String, u64),
     value: Vec<u8>,
     try_only: bool,
 ) -> Result<Attempt> {
@@ -47,6 +49,7 @@ pub(crate) async fn attempt(
         Err(error) => return Err(error),
     };
     let revision = created.revision;
+    let create_resent = created.resent;
     let first_is_ours = created.first_revision == Some(revision);
     let predecessor = created.predecessor;
     if !first_is_ours {
@@ -86,8 +89,9 @@ pub(crate) async fn attempt(
         session,
         id.to_string(),
         dir.clone(),
-        key,
+        (key, seq),
         revision,
+        create_resent,
     )))
 }
 
@@ -145,7 +149,12 @@ pub(crate) struct Held {
     /// the handle's table of held locks.
     pub dir: Arc<str>,
     pub key: String,
+    /// The sequence number in the key's name (given back to the session
+    /// for the next acquisition when the release settles the name).
+    seq: u64,
     pub revision: i64,
+    /// The create was sent more than once (see `key_names.rs`).
+    create_resent: bool,
     pub session: Arc<Session>,
     /// Lazily started watcher of "lost" (session lost or key deleted).
     monitor: OnceLock<watch::Receiver<bool>>,
@@ -169,14 +178,17 @@ impl Held {
         session: Arc<Session>,
         id: String,
         dir: Arc<str>,
-        key: String,
+        (key, seq): (String, u64),
         revision: i64,
+        create_resent: bool,
     ) -> Arc<Held> {
         Arc::new(Held {
             id,
             dir,
             key,
+            seq,
             revision,
+            create_resent,
             session,
             monitor: OnceLock::new(),
             released: std::sync::Mutex::new(Released::default()),
@@ -264,16 +276,27 @@ impl Held {
             .await;
         // Only a delete that answered leaves nothing to clean up.
         let deleted_for_sure = deleted.is_ok();
+        if let Ok(deleted) = &deleted {
+            let writes = Writes {
+                create_resent: self.create_resent,
+                deleted_ours: deleted.ours,
+                delete_resent: deleted.resent,
+                lost: was_lost || self.session.is_lost(),
+            };
+            self.session
+                .key_names()
+                .released(&self.dir, self.seq, writes);
+        }
         let result = match deleted {
             Ok(_) if cfg!(feature = "mutant-unlock-no-guard") => Ok(()),
             // A retried delete that finds the key gone cannot tell our own
             // first attempt from an expiry: a lock already known to be lost
             // is reported lost.
-            Ok(true) if was_lost || self.session.is_lost() => {
+            Ok(Deleted { ours: true, .. }) if was_lost || self.session.is_lost() => {
                 Err(queue::key_gone("lock", &self.key))
             }
-            Ok(true) => Ok(()),
-            Ok(false) => Err(queue::key_gone("lock", &self.key)),
+            Ok(Deleted { ours: true, .. }) => Ok(()),
+            Ok(Deleted { ours: false, .. }) => Err(queue::key_gone("lock", &self.key)),
             Err(error) => Err(Error::new(
                 error.kind(),
                 format!(

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::backend::Backend;
 use crate::clock::BootInstant;
 use crate::error::{Error, ErrorKind, Result};
+use crate::key_names::KeyNames;
 use crate::store::{LeaseId, Store};
 
 /// Delay before retrying a keepalive that failed (etcd unreachable).
@@ -170,6 +171,8 @@ pub(crate) struct Session {
     tasks: TaskTracker,
     /// The handle's count of lost leases ([`crate::Client::lease_lost`]).
     losses: watch::Sender<u64>,
+    /// Lock key names of this lease that may be written again.
+    names: KeyNames,
 }
 
 impl std::fmt::Debug for Session {
@@ -243,6 +246,7 @@ impl Session {
             revoke_on_drop: AtomicBool::new(true),
             tasks,
             losses,
+            names: KeyNames::default(),
         });
         cleanup.disarm();
         let deadline = local_deadline(sent, answered, granted);
@@ -269,6 +273,11 @@ impl Session {
 
     pub fn lease(&self) -> LeaseId {
         self.lease
+    }
+
+    /// Lock key names of this lease that may be written again.
+    pub fn key_names(&self) -> &KeyNames {
+        &self.names
     }
 
     pub fn backend(&self) -> &Backend {

@@ -40,6 +40,20 @@ pub(crate) struct Created {
     /// (its predecessor in the queue), if the store read it in the same
     /// transaction; `None` leaves the waiter to read it.
     pub predecessor: Option<KeyValue>,
+    /// The write was sent more than once: an earlier send whose answer was
+    /// lost may still take effect later.
+    pub resent: bool,
+}
+
+/// What a delete of a key whose name is ours alone found
+/// ([`crate::backend::Backend::delete_unique`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deleted {
+    /// Our key was there and is gone (after a resend: was gone, which our
+    /// own earlier send may have done).
+    pub ours: bool,
+    /// The delete was sent more than once.
+    pub resent: bool,
 }
 
 /// A range read sorted by create revision.

@@ -22,7 +22,7 @@ use etcd_client::{
 
 use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, Store};
+use crate::store::{Created, Deleted, KeyValue, LeaseId, Range, RangeOptions, Store};
 
 use keepalive::KeepAlives;
 pub(crate) use watch::EtcdWatch;
@@ -193,7 +193,7 @@ impl EtcdStore {
     /// guarded transaction. Nobody else writes a key of that name, so the
     /// delete cannot remove another holder's key; prev_kv's create revision
     /// says whether it was still ours.
-    pub(crate) async fn delete_unique(&self, key: &str, create_revision: i64) -> Result<bool> {
+    pub(crate) async fn delete_unique(&self, key: &str, create_revision: i64) -> Result<Deleted> {
         let kv = self.client.kv_client();
         let (response, resent) = self
             .retry_telling_resent(
@@ -207,13 +207,14 @@ impl EtcdStore {
                 },
             )
             .await;
-        match response?.prev_kvs().first() {
-            Some(prev) => Ok(prev.create_revision() == create_revision),
+        let ours = match response?.prev_kvs().first() {
+            Some(prev) => prev.create_revision() == create_revision,
             // Already gone. After a retry, our own earlier attempt whose
             // answer was lost may have deleted it: count that as deleted
             // rather than report a lost key (as `delete_owned` does).
-            None => Ok(resent),
-        }
+            None => resent,
+        };
+        Ok(Deleted { ours, resent })
     }
 }
 
@@ -304,15 +305,16 @@ impl Store for EtcdStore {
             .when([Compare::create_revision(dir, CompareOp::Equal, 0).with_prefix()])
             .and_then([own_put])
             .or_else([TxnOp::txn(queued)]);
-        let response = self
-            .retry(
+        let (response, resent) = self
+            .retry_telling_resent(
                 || format!("creating {key:?}"),
                 || {
                     let (mut kv, txn) = (kv.clone(), txn.clone());
                     async move { kv.txn(txn).await }
                 },
             )
-            .await?;
+            .await;
+        let response = response?;
         // The outer header's revision: the put's, when this request wrote.
         let revision = response.header().map_or(0, |h| h.revision());
         if response.succeeded() {
@@ -320,6 +322,7 @@ impl Store for EtcdStore {
                 revision,
                 first_revision: Some(revision),
                 predecessor: None,
+                resent,
             });
         }
         let Some(response) = response.op_responses().into_iter().find_map(|op| match op {
@@ -348,18 +351,21 @@ impl Store for EtcdStore {
                     revision,
                     first_revision: Some(ours.create_revision),
                     predecessor: None,
+                    resent,
                 },
                 // Not the first; the first itself was not read.
                 [ours, predecessor] if ours.create_revision == revision => Created {
                     revision,
                     first_revision: None,
                     predecessor: Some(predecessor.clone()),
+                    resent,
                 },
                 // Unexpected: say nothing; the waiter reads the queue.
                 _ => Created {
                     revision,
                     first_revision: None,
                     predecessor: None,
+                    resent,
                 },
             });
         }
@@ -374,6 +380,7 @@ impl Store for EtcdStore {
                 revision: kv.create_revision,
                 first_revision,
                 predecessor: None,
+                resent,
             }),
             _ => Err(Error::internal(format!("key {key:?} already exists"))),
         }

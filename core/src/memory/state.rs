@@ -301,6 +301,7 @@ impl State {
             revision: rev,
             first_revision,
             predecessor,
+            resent: false,
         })
     }
 

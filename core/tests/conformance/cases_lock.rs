@@ -756,3 +756,64 @@ pub async fn l6_late_grant_does_not_give_a_lock_lost_at_birth(env: Env) {
     );
     guard.unlock().await.unwrap();
 }
+
+/// Key layout: a lock released cleanly gives its key's name back to the
+/// handle, and the handle's next acquisition of that lock writes the same
+/// name, with a new fencing token (etcd keeps an index entry for every key
+/// name until it compacts, and every read of the lock's directory walks
+/// them: see `key_names.rs`). A name in use is never handed out twice: a
+/// second acquisition by the same handle (L3) waits under its own.
+pub async fn layout_key_name_reused_after_a_clean_release(env: Env) {
+    let a = env.client().await;
+    let first = a.lock("x", ttl(10)).await.unwrap();
+    let (name, token) = (first.key().to_string(), first.fencing_token());
+    first.unlock().await.unwrap();
+    let again = a.lock("x", ttl(10)).await.unwrap();
+    assert_eq!(again.key(), name, "a cleanly released name was not reused");
+    assert!(again.fencing_token() > token);
+    let a2 = a.clone();
+    let waiting = tokio::spawn(async move { a2.lock("x", ttl(10)).await });
+    // Two keys: the waiter did not take the holder's name.
+    wait_keys(&env, &a, "x", 2).await;
+    let again_token = again.fencing_token();
+    again.unlock().await.unwrap();
+    let next = tokio::time::timeout(5 * SECOND, waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_ne!(next.key(), name);
+    assert!(next.fencing_token() > again_token);
+    next.unlock().await.unwrap();
+}
+
+/// Key layout: a name is not written again while a write of it may still
+/// be pending: after a release whose delete failed (the key is deleted in
+/// the background, by name) and after a guard dropped without unlock
+/// (released in the background), the next acquisition takes a new name.
+pub async fn layout_key_name_not_reused_while_a_write_may_be_pending(env: Env) {
+    let a = env.client().await;
+    let first = a.lock("x", ttl(10)).await.unwrap();
+    let name = first.key().to_string();
+    a.faults()
+        .inject_at("delete_owned", vinesync::Injected::Fail);
+    assert_eq!(
+        first.unlock().await.unwrap_err().kind(),
+        ErrorKind::Unavailable
+    );
+    let second = a.lock("x", ttl(10)).await.unwrap();
+    assert_ne!(
+        second.key(),
+        name,
+        "a name reused while its delete was still pending"
+    );
+    let name = second.key().to_string();
+    drop(second);
+    let third = a.lock("x", ttl(10)).await.unwrap();
+    assert_ne!(
+        third.key(),
+        name,
+        "a name reused while its release ran in the background"
+    );
+    third.unlock().await.unwrap();
+}

@@ -165,6 +165,8 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_lock::l9_waiter_whose_lease_expired_is_not_told_it_holds,
         cases_lock::l10_try_lock_returns_at_once_leaving_no_key,
         cases_lock::guard_drop_releases_and_detach_keeps,
+        cases_lock::layout_key_name_reused_after_a_clean_release,
+        cases_lock::layout_key_name_not_reused_while_a_write_may_be_pending,
         cases_election::e1_leader_returns_at_once_and_is_listed,
         cases_election::e2_one_primary_lowest_revision,
         cases_election::e3_status_true_then_false,

@@ -78,10 +78,7 @@ pub(crate) async fn wait_for_delete(
     loop {
         match watch.next().await? {
             WatchNext::Events(events) => {
-                if events
-                    .iter()
-                    .any(|e| matches!(e, WatchEvent::Delete { .. }))
-                {
+                if deletes_incarnation(&events, create_revision) {
                     return Ok(());
                 }
             }
@@ -92,6 +89,18 @@ pub(crate) async fn wait_for_delete(
             }
         }
     }
+}
+
+/// Whether `events` delete the key created at `create_revision`. A name is
+/// written again after a clean release (`key_names.rs`), and a watch from
+/// "now" served by an etcd member that lags behind can still deliver the
+/// delete of the name's previous key: a delete at or before our create
+/// revision is not ours.
+fn deletes_incarnation(events: &[WatchEvent], create_revision: i64) -> bool {
+    events.iter().any(|event| match event {
+        WatchEvent::Delete { revision, .. } => *revision > create_revision,
+        WatchEvent::Put(_) => false,
+    })
 }
 
 /// Runs `attempt` until it does not fail with `Unavailable`, backing off up
@@ -301,4 +310,24 @@ pub(crate) fn key_gone(what: &str, key: &str) -> Error {
         ErrorKind::Lost,
         format!("{what} key {key:?} was deleted (lease expired or removed by someone else)"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delete_at(revision: i64) -> WatchEvent {
+        WatchEvent::Delete {
+            key: "/l/x/1_1".to_string(),
+            revision,
+        }
+    }
+
+    #[test]
+    fn only_a_delete_after_the_create_ends_the_key() {
+        // The previous key of the same name, deleted at 7; ours created at 9.
+        assert!(!deletes_incarnation(&[delete_at(7)], 9));
+        assert!(!deletes_incarnation(&[], 9));
+        assert!(deletes_incarnation(&[delete_at(7), delete_at(12)], 9));
+    }
 }

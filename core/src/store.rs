@@ -117,8 +117,9 @@ pub(crate) trait Store: Send + Sync + 'static {
 
     /// Put-if-absent of `key` with `lease`, and in the same transaction the
     /// first key (lowest create revision) under `dir`. A key that already
-    /// exists is an `Internal` error (keys are unique by construction); a
-    /// lease that no longer exists is `Lost`.
+    /// exists is an `Internal` error (a name is written again only once no
+    /// write of it can be pending: `key_names.rs`), unless it is this
+    /// create's own earlier send; a lease that no longer exists is `Lost`.
     fn create(
         &self,
         key: &str,

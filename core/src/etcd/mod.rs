@@ -369,14 +369,16 @@ impl Store for EtcdStore {
                 },
             });
         }
-        // The key exists. Keys are unique per attempt, so this is our own
-        // earlier try whose answer was lost in a retry: adopt it.
+        // The key exists. No write of a name can be pending when it is
+        // written again (`key_names.rs`), so after a resend this is our
+        // own earlier send, whose answer was lost: adopt it. Without a
+        // resend it is nobody's to adopt.
         let existing = gets.next().and_then(|g| g.kvs().first().map(key_value));
         let first_revision = gets
             .next()
             .and_then(|g| g.kvs().first().map(|kv| kv.create_revision()));
         match existing {
-            Some(kv) if kv.lease == lease => Ok(Created {
+            Some(kv) if kv.lease == lease && resent => Ok(Created {
                 revision: kv.create_revision,
                 first_revision,
                 predecessor: None,

@@ -817,3 +817,74 @@ pub async fn layout_key_name_not_reused_while_a_write_may_be_pending(env: Env) {
     );
     third.unlock().await.unwrap();
 }
+
+/// Key layout: a reused name confuses nobody. Another handle's waiter
+/// queued behind our key gets the lock when we release; our next
+/// acquisition, under the same name, queues behind that waiter; the reused
+/// key's lost signal stays quiet (the delete of the name's previous key is
+/// not its own). Then two handles, two tasks each, take the lock in turn,
+/// some releasing by dropping the guard: never two holders at once.
+pub async fn layout_reused_name_queues_behind_others_and_is_not_lost(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let first = a.lock("x", ttl(10)).await.unwrap();
+    let _monitor = first.lost_signal();
+    let name = first.key().to_string();
+    let b2 = b.clone();
+    let b_waits = tokio::spawn(async move { b2.lock("x", ttl(10)).await });
+    wait_keys(&env, &a, "x", 2).await;
+    first.unlock().await.unwrap();
+    let b_holds = tokio::time::timeout(5 * SECOND, b_waits)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let a2 = a.clone();
+    let a_waits = tokio::spawn(async move { a2.lock("x", ttl(10)).await });
+    wait_keys(&env, &a, "x", 2).await;
+    assert!(
+        !a_waits.is_finished(),
+        "took the lock while another handle held it"
+    );
+    b_holds.unlock().await.unwrap();
+    let again = tokio::time::timeout(5 * SECOND, a_waits)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.key(), name, "the name was not reused");
+    let lost = again.lost_signal();
+    tokio::time::sleep(SECOND / 2).await;
+    assert!(!*lost.borrow(), "the reused key reported lost");
+    again.unlock().await.unwrap();
+
+    let inside = Arc::new(AtomicUsize::new(0));
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let client = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (inside, overlaps) = (inside.clone(), overlaps.clone());
+        tasks.push(tokio::spawn(async move {
+            for round in 0..30 {
+                let guard = client.lock("x", ttl(10)).await.unwrap();
+                if inside.fetch_add(1, Ordering::SeqCst) != 0 {
+                    overlaps.fetch_add(1, Ordering::SeqCst);
+                }
+                tokio::task::yield_now().await;
+                inside.fetch_sub(1, Ordering::SeqCst);
+                if round % 7 == 3 {
+                    drop(guard); // released in the background
+                } else {
+                    guard.unlock().await.unwrap();
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        tokio::time::timeout(60 * SECOND, task)
+            .await
+            .expect("a task was stuck")
+            .unwrap();
+    }
+    assert_eq!(overlaps.load(Ordering::SeqCst), 0, "two holders at once");
+}

@@ -167,6 +167,7 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_lock::guard_drop_releases_and_detach_keeps,
         cases_lock::layout_key_name_reused_after_a_clean_release,
         cases_lock::layout_key_name_not_reused_while_a_write_may_be_pending,
+        cases_lock::layout_reused_name_queues_behind_others_and_is_not_lost,
         cases_election::e1_leader_returns_at_once_and_is_listed,
         cases_election::e2_one_primary_lowest_revision,
         cases_election::e3_status_true_then_false,

@@ -64,9 +64,9 @@ async fn uncontended(plan: &Plan) -> vinesync::Result<Samples> {
 /// Handoff latency with all but one of `clients` always queued: time from
 /// one holder's unlock to the next holder's acquisition (one task a client).
 ///
-/// `handoffs` acquisitions are counted, after a first round in which every
-/// client has held the lock once (until then the queue is still forming:
-/// fewer waiters, and their creates compete with the handoffs). After the
+/// `handoffs` acquisitions are counted, after the first `clients.len()`
+/// ones, about one round (until then the queue is still forming: fewer
+/// waiters, and their creates compete with the handoffs). After the
 /// counted ones every client leaves the queue once it has had its turn;
 /// those last handoffs, with ever fewer waiters behind them, are not
 /// counted either. A client is closed only after every task has ended, so

@@ -9,27 +9,36 @@
 #define VINESYNC_BACKEND_UNDER_TEST_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <vinesync.h>
 
-/* A new handle under `prefix`; NULL if it cannot be made. */
+/* A new handle under `prefix`; NULL if it cannot be made (the error is
+ * printed to stderr, so a failed test says why). */
 static inline vs_sync *new_sync_under(const char *prefix) {
   vs_options *o = NULL;
   vs_sync *s = NULL;
+  vs_error *err = NULL;
   if (vs_options_new(&o, NULL) != VS_OK) return NULL;
   vs_options_set_prefix(o, prefix, NULL);
   const char *nodes = getenv("VINESYNC_NODES");
   vs_status st;
   if (nodes && *nodes) {
     vs_options_set_nodes(o, nodes, NULL);
-    st = vs_sync_new_etcd(o, NULL, &s, NULL);
+    st = vs_sync_new_etcd(o, NULL, &s, &err);
   } else {
-    st = vs_sync_new_memory(o, &s, NULL);
+    st = vs_sync_new_memory(o, &s, &err);
   }
   vs_options_free(&o);
-  return st == VS_OK ? s : NULL;
+  if (st != VS_OK) {
+    fprintf(stderr, "  a new handle under %s: status %d: %s\n", prefix, (int)st,
+            err ? vs_error_message(err) : "(no error)");
+    vs_error_free(&err);
+    return NULL;
+  }
+  return s;
 }
 
 /* Waits (at most 20 s) until lock `id` has `n` waiters; false if not. A

@@ -21,12 +21,16 @@ impl Queue {
     }
 
     /// Adds `key`, created at `revision`, in its place (the back for a new
-    /// key: no revision is newer).
+    /// key: no revision is newer); replaces the key of the same revision,
+    /// as a map would (revisions are unique, so that does not happen).
     pub fn insert(&mut self, revision: i64, key: Key) {
         match self.entries.back() {
             Some((last, _)) if *last >= revision => {
                 let at = self.position(revision);
-                self.entries.insert(at, (revision, key));
+                match self.entries.get_mut(at) {
+                    Some(entry) if entry.0 == revision => entry.1 = key,
+                    _ => self.entries.insert(at, (revision, key)),
+                }
             }
             _ => self.entries.push_back((revision, key)),
         }
@@ -68,7 +72,8 @@ impl Queue {
 
     /// The keys created at or before `max`, oldest first.
     pub fn up_to(&self, max: i64) -> Iter<'_, (i64, Key)> {
-        self.entries.range(..self.position(max.saturating_add(1)))
+        let end = self.entries.partition_point(|(rev, _)| *rev <= max);
+        self.entries.range(..end)
     }
 
     /// The index of the first entry created at or after `revision`.
@@ -94,6 +99,12 @@ mod tests {
         }
         queue.insert(4, Key::from("k4")); // not the newest: in its place
         assert_eq!(revisions(&queue), [3, 4, 5, 9]);
+        queue.insert(5, Key::from("k5'")); // the same revision: replaced
+        assert_eq!(revisions(&queue), [3, 4, 5, 9]);
+        assert_eq!(&*queue.newest_before(9).unwrap().1, "k5'");
+        queue.insert(i64::MAX, Key::from("last"));
+        assert_eq!(queue.up_to(i64::MAX).count(), 5);
+        assert!(queue.remove(i64::MAX));
         assert!(queue.remove(5)); // from the middle
         assert!(!queue.remove(5));
         assert!(!queue.remove(6)); // never there

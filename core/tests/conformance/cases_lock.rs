@@ -822,12 +822,16 @@ pub async fn layout_key_name_not_reused_while_a_write_may_be_pending(env: Env) {
 /// queued behind our key gets the lock when we release; our next
 /// acquisition, under the same name, queues behind that waiter; the reused
 /// key's lost signal stays quiet (the delete of the name's previous key is
-/// not its own). Then two handles, two tasks each, take the lock in turn,
-/// some releasing by dropping the guard: never two holders at once.
+/// not its own: only a watch served by a lagging cluster member could
+/// still deliver it, so the unit test of `deletes_incarnation` is what
+/// fails without that check). Then two handles, two tasks each, take the
+/// lock in turn, some releasing by dropping the guard: never two holders
+/// at once.
 pub async fn layout_reused_name_queues_behind_others_and_is_not_lost(env: Env) {
     let a = env.client().await;
     let b = env.client().await;
     let first = a.lock("x", ttl(10)).await.unwrap();
+    // The first key's lost monitor runs through its own release.
     let _monitor = first.lost_signal();
     let name = first.key().to_string();
     let b2 = b.clone();

@@ -362,11 +362,7 @@ impl State {
         let limit = options.limit.unwrap_or(usize::MAX);
         // A keys-only range leaves the values empty (no copy of them).
         let copy = |kv: &Arc<Stored>| kv.to_kv(!options.keys_only);
-        let mut queues = self
-            .children
-            .range::<str, _>((std::ops::Bound::Included(dir), std::ops::Bound::Unbounded))
-            .take_while(|(parent, _)| parent.starts_with(dir))
-            .map(|(_, queue)| queue);
+        let mut queues = self.queues_under(dir);
         let kvs: Vec<KeyValue> = match (queues.next(), queues.next()) {
             (None, _) => Vec::new(),
             // The common case: one directory, read in order.

@@ -7,11 +7,29 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 versions=$(grep -v '^#' "$root/scripts/etcd-versions.txt" | sed 's/=debian/ (Debian)/; s/=v/ v/' | paste -sd, - | sed 's/,/, /g')
 times=()
 started=$(date +%s)
+
+# Free space where the suites write: etcd dies at start without room for its
+# 64 MB write-ahead log, and the builds need several GB. Said up front, and
+# again with a failure, so a full disk is not mistaken for a test failure.
+low_disk_mb=4096
+disk_free() {
+  local dir
+  for dir in "${TMPDIR:-/tmp}" "${CARGO_TARGET_DIR:-$root/target}"; do
+    mkdir -p "$dir" 2>/dev/null || true
+    echo "$dir $(df -Pm "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }')"
+  done
+}
+while read -r dir free_mb; do
+  if [[ -n "$free_mb" && "$free_mb" -lt "$low_disk_mb" ]]; then
+    echo "make test: warning: only ${free_mb} MB free in $dir (etcd and the builds need several GB); suites may fail with 'no space left on device'" >&2
+  fi
+done < <(disk_free)
 for target in "$@"; do
   t0=$(date +%s)
   if ! ${MAKE:-make} --no-print-directory "$target"; then
     times+=("$target FAILED after $(( $(date +%s) - t0 ))s")
     echo "make test: FAILED in $target; times: $(IFS=,; echo "${times[*]}")" >&2
+    echo "make test: free space (MB): $(disk_free | paste -sd, - | sed 's/,/, /g')" >&2
     exit 1
   fi
   times+=("$target $(( $(date +%s) - t0 ))s")

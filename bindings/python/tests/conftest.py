@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from typing import Callable, Iterator, List
@@ -97,12 +98,25 @@ class OwnEtcd:
     (SIGSTOP: requests hang, as with a slow or partitioned etcd)."""
 
     def __init__(self) -> None:
+        # The harness's errors go to a file, not a pipe nobody drains, so
+        # that a failed start can say why (etcd's own log is in its text).
+        self._errors = tempfile.TemporaryFile(mode="w+")
         self._serve = subprocess.Popen(
-            [ETCD_HARNESS, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [ETCD_HARNESS, "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._errors,
+            text=True,
         )
         assert self._serve.stdout is not None
-        started = json.loads(self._serve.stdout.readline())
-        self.nodes: List[str] = started["endpoints"]
+        hello = self._serve.stdout.readline()
+        if not hello.strip():
+            status = self._serve.wait(timeout=30)
+            self._errors.seek(0)
+            raise RuntimeError(
+                f"{ETCD_HARNESS} serve could not start etcd (exit status {status}):\n{self._errors.read()}"
+            )
+        self.nodes: List[str] = json.loads(hello)["endpoints"]
 
     def _command(self, line: str) -> None:
         assert self._serve.stdin is not None and self._serve.stdout is not None
@@ -125,6 +139,7 @@ class OwnEtcd:
         except subprocess.TimeoutExpired:
             self._serve.kill()
             self._serve.wait()
+        self._errors.close()
 
 
 @pytest.fixture

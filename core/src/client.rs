@@ -17,6 +17,7 @@ use crate::guard::LockGuard;
 use crate::keys::{self, HolderInfo, MemberValue};
 use crate::layout::{check_vine_lock_id, check_vine_namespace};
 use crate::leader::{Candidate, Leader};
+use crate::lock_dirs::LockDirs;
 use crate::member::Member;
 use crate::memory::MemoryStore;
 use crate::mutex::{self, Attempt, Held};
@@ -74,6 +75,8 @@ struct Inner {
     /// the prefix it was taken with, so an `init` that changes the prefix
     /// cannot make two acquisitions of one id collide.
     held: Mutex<FastMap<Arc<str>, Arc<Held>>>,
+    /// Lock directories by id, under the current options.
+    lock_dirs: LockDirs,
     /// Background releases and cleanups (SPEC H2, H3); `close` waits.
     tasks: TaskTracker,
     /// How many of the handle's leases were lost so far.
@@ -121,6 +124,7 @@ impl Client {
                 granting: tokio::sync::Mutex::new(()),
                 started: Mutex::new(Vec::new()),
                 held: Mutex::new(FastMap::default()),
+                lock_dirs: LockDirs::default(),
                 seq: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
                 keepalive_suspended: Arc::new(AtomicBool::new(false)),
@@ -189,7 +193,11 @@ impl Client {
                 lock(&self.inner.sessions).clear();
             }
         }
-        *write(&self.inner.options) = options;
+        let mut current = write(&self.inner.options);
+        *current = options;
+        // While no lock or unlock can read the options.
+        self.inner.lock_dirs.clear();
+        drop(current);
         Ok(())
     }
 
@@ -237,7 +245,7 @@ impl Client {
             let handle_options = read(&self.inner.options);
             check_vine_lock_id(handle_options.layout, &handle_options.prefix, id)?;
             // Shared by every attempt's `Held` and the held table.
-            Arc::<str>::from(keys::lock_dir(&handle_options, id))
+            self.inner.lock_dirs.get(&handle_options, id)
         };
         let attempts = async {
             let mut attempts = 0;
@@ -247,13 +255,12 @@ impl Client {
                     let session = self.session(ttl).await?;
                     // A name this session released cleanly, if any (see
                     // key_names.rs), else a new one.
-                    let seq = session
+                    let key = session
                         .key_names()
                         .take(&dir)
-                        .unwrap_or_else(|| self.next_seq());
-                    let key = keys::own_key(&dir, session.lease(), seq);
+                        .unwrap_or_else(|| keys::own_key(&dir, session.lease(), self.next_seq()));
                     let value = self.holder_value();
-                    mutex::attempt(session, id, &dir, (key, seq), value, try_only).await
+                    mutex::attempt(session, id, &dir, key, value, try_only).await
                 };
                 match attempt.await {
                     Ok(Attempt::Held(held)) => return Ok(held),
@@ -316,8 +323,8 @@ impl Client {
     pub async fn unlock(&self, id: &str) -> Result<()> {
         self.check_open()?;
         check_text("lock id", id)?;
-        let dir = keys::lock_dir(&read(&self.inner.options), id);
-        let held = lock(&self.inner.held).remove(dir.as_str());
+        let dir = self.inner.lock_dirs.get(&read(&self.inner.options), id);
+        let held = lock(&self.inner.held).remove(&*dir);
         match held {
             Some(held) => held.release().await,
             None => Err(mutex::not_locked(id)),

@@ -25,10 +25,11 @@ use crate::fasthash::FastMap;
 /// released name is simply not kept.
 const MAX_DIRS: usize = 1024;
 
-/// One reusable sequence number per lock directory.
+/// One reusable key per lock directory, kept whole: taking it again costs
+/// no formatting.
 #[derive(Debug, Default)]
 pub(crate) struct KeyNames {
-    free: Mutex<FastMap<Arc<str>, u64>>,
+    free: Mutex<FastMap<Arc<str>, String>>,
 }
 
 /// How the writes of one held key went, to decide whether its name may be
@@ -54,15 +55,14 @@ impl Writes {
 }
 
 impl KeyNames {
-    /// A name released under `dir`, taken out of the pool.
-    pub fn take(&self, dir: &str) -> Option<u64> {
+    /// A key released under `dir`, taken out of the pool.
+    pub fn take(&self, dir: &str) -> Option<String> {
         self.lock().remove(dir)
     }
 
-    /// After the release of the key named by `seq` under `dir`: puts the
-    /// name back (one is kept per directory) if `writes` settled it.
-    /// Returns whether it did.
-    pub fn released(&self, dir: &Arc<str>, seq: u64, writes: Writes) -> bool {
+    /// After the release of `key` under `dir`: puts its name back (one is
+    /// kept per directory) if `writes` settled it. Returns whether it did.
+    pub fn released(&self, dir: &Arc<str>, key: &str, writes: Writes) -> bool {
         if !writes.settled() {
             return false;
         }
@@ -70,11 +70,11 @@ impl KeyNames {
         if free.len() >= MAX_DIRS && !free.contains_key(dir) {
             return false;
         }
-        free.insert(dir.clone(), seq);
+        free.insert(dir.clone(), key.to_string());
         true
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, FastMap<Arc<str>, u64>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FastMap<Arc<str>, String>> {
         // A panic elsewhere cannot leave a map of numbers inconsistent.
         self.free.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -97,8 +97,8 @@ mod tests {
         let clean = CLEAN;
         let names = KeyNames::default();
         let dir: Arc<str> = Arc::from("/l/x/");
-        assert!(names.released(&dir, 1, clean));
-        assert_eq!(names.take(&dir), Some(1));
+        assert!(names.released(&dir, "/l/x/1_1", clean));
+        assert_eq!(names.take(&dir).as_deref(), Some("/l/x/1_1"));
         for unsettled in [
             Writes {
                 create_resent: true,
@@ -117,7 +117,10 @@ mod tests {
                 ..clean
             },
         ] {
-            assert!(!names.released(&dir, 2, unsettled), "{unsettled:?}");
+            assert!(
+                !names.released(&dir, "/l/x/1_2", unsettled),
+                "{unsettled:?}"
+            );
             assert_eq!(names.take(&dir), None, "{unsettled:?}");
         }
     }
@@ -127,12 +130,16 @@ mod tests {
         let names = KeyNames::default();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("/l/a/"), Arc::from("/l/b/"));
         assert_eq!(names.take(&a), None);
-        names.released(&a, 7, CLEAN);
+        names.released(&a, "/l/a/1_7", CLEAN);
         assert_eq!(names.take(&b), None, "another lock's name");
-        assert_eq!(names.take(&a), Some(7));
+        assert_eq!(names.take(&a).as_deref(), Some("/l/a/1_7"));
         assert_eq!(names.take(&a), None, "handed out twice");
-        for i in 0..MAX_DIRS as u64 + 10 {
-            names.released(&Arc::from(format!("/l/{i}/")), i, CLEAN);
+        for i in 0..MAX_DIRS + 10 {
+            names.released(
+                &Arc::from(format!("/l/{i}/")),
+                &format!("/l/{i}/1_1"),
+                CLEAN,
+            );
         }
         assert_eq!(names.lock().len(), MAX_DIRS);
     }

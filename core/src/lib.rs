@@ -79,6 +79,7 @@ mod key_names;
 pub mod keys;
 mod layout;
 mod leader;
+mod lock_dirs;
 mod member;
 mod memory;
 mod mutex;

@@ -28,13 +28,13 @@ pub(crate) enum Attempt {
     Retry,
 }
 
-/// One attempt: create the key (`key`, whose name ends in `seq`), then
+/// One attempt: create the key `key`, then
 /// (unless `try_only`) wait for the predecessors and re-check.
 pub(crate) async fn attempt(
     session: Arc<Session>,
     id: &str,
     dir: &Arc<str>,
-    (key, seq): (String, u64),
+    key: String,
     value: Vec<u8>,
     try_only: bool,
 ) -> Result<Attempt> {
@@ -89,7 +89,7 @@ pub(crate) async fn attempt(
         session,
         id.to_string(),
         dir.clone(),
-        (key, seq),
+        key,
         revision,
         create_resent,
     )))
@@ -149,9 +149,6 @@ pub(crate) struct Held {
     /// the handle's table of held locks.
     pub dir: Arc<str>,
     pub key: String,
-    /// The sequence number in the key's name (given back to the session
-    /// for the next acquisition when the release settles the name).
-    seq: u64,
     pub revision: i64,
     /// The create was sent more than once (see `key_names.rs`).
     create_resent: bool,
@@ -178,7 +175,7 @@ impl Held {
         session: Arc<Session>,
         id: String,
         dir: Arc<str>,
-        (key, seq): (String, u64),
+        key: String,
         revision: i64,
         create_resent: bool,
     ) -> Arc<Held> {
@@ -186,7 +183,6 @@ impl Held {
             id,
             dir,
             key,
-            seq,
             revision,
             create_resent,
             session,
@@ -285,7 +281,7 @@ impl Held {
             };
             self.session
                 .key_names()
-                .released(&self.dir, self.seq, writes);
+                .released(&self.dir, &self.key, writes);
         }
         let result = match deleted {
             Ok(_) if cfg!(feature = "mutant-unlock-no-guard") => Ok(()),

@@ -30,6 +30,11 @@ var kinds = map[C.vs_status]error{
 	C.VS_TIMED_OUT:         ErrTimedOut,
 }
 
+// freeError frees an error object. Taking the address of a copy here, not
+// of the caller's variable, keeps that variable off the heap: a call that
+// succeeds allocates nothing for its error.
+func freeError(cerr *C.vs_error) { C.vs_error_free(&cerr) }
+
 // toError turns a status and its error object (freed here) into an *Error.
 func toError(status C.vs_status, cerr *C.vs_error, ctx context.Context) error {
 	if status == C.VS_OK {
@@ -37,13 +42,13 @@ func toError(status C.vs_status, cerr *C.vs_error, ctx context.Context) error {
 	}
 	if status == C.VS_LOCK_TIMEOUT {
 		// vine programs compare with ==: the bare sentinel, as vine returns it.
-		C.vs_error_free(&cerr)
+		freeError(cerr)
 		return ErrLockTimeout
 	}
 	message := "vinesync error"
 	if cerr != nil {
 		message = C.GoString(C.vs_error_message(cerr))
-		C.vs_error_free(&cerr)
+		freeError(cerr)
 	} else if status == C.VS_CANCELLED && ctx != nil && ctx.Err() != nil {
 		message = "cancelled: " + ctx.Err().Error()
 	}
@@ -74,17 +79,18 @@ func goCString(s string) []byte {
 // ptr is the C view of a goCString.
 func ptr(b []byte) *C.char { return (*C.char)(unsafe.Pointer(&b[0])) }
 
-// Cancel tokens never fired are kept for the next call, so that a call
-// that completes at once makes no native call for its token. A fired one
-// is freed. At most spareTokensKept are kept (for the process's life).
+// Call tokens never fired are kept for the next call, so that a call that
+// completes at once makes no native call and no allocation for its token.
+// A fired one is freed. At most spareTokensKept are kept (for the
+// process's life).
 var spareTokens struct {
 	mu   gosync.Mutex
-	list []*C.vs_cancel
+	list []*callToken
 }
 
 const spareTokensKept = 64
 
-func takeToken() *C.vs_cancel {
+func takeToken() *callToken {
 	spareTokens.mu.Lock()
 	if n := len(spareTokens.list); n > 0 {
 		token := spareTokens.list[n-1]
@@ -93,15 +99,17 @@ func takeToken() *C.vs_cancel {
 		return token
 	}
 	spareTokens.mu.Unlock()
-	return C.vs_cancel_new()
+	return &callToken{cancel: C.vs_cancel_new()}
 }
 
-// returnToken takes back a token no call uses any more.
-func returnToken(token *C.vs_cancel, fired bool) {
-	if token == nil {
+// returnToken takes back a token no call uses any more (nothing can fire
+// it: its wakers are removed and its context callback stopped).
+func returnToken(token *callToken) {
+	if token.cancel == nil {
 		return // vs_cancel_new failed: nothing to keep or free
 	}
-	if !fired {
+	if !token.fired.Load() {
+		token.cerr = nil // taken by outcome, which frees it
 		spareTokens.mu.Lock()
 		kept := len(spareTokens.list) < spareTokensKept
 		if kept {
@@ -112,7 +120,7 @@ func returnToken(token *C.vs_cancel, fired bool) {
 			return
 		}
 	}
-	freeToken(token)
+	freeToken(token.cancel)
 }
 
 func freeToken(token *C.vs_cancel) { C.vs_cancel_free(&token) }
@@ -139,7 +147,7 @@ func outcome(ctx context.Context, status C.vs_status, cerr *C.vs_error, own, par
 	if cutShort && ctx.Err() == nil {
 		for _, l := range []*lifetime{own, parent} {
 			if l != nil && l.isClosed() {
-				C.vs_error_free(&cerr)
+				freeError(cerr)
 				return l.closedError()
 			}
 		}
@@ -169,13 +177,13 @@ func blocking(ctx context.Context, own, parent *lifetime, call func(cancel *C.vs
 		}
 		defer own.leave()
 	}
-	var cerr *C.vs_error
 	if own == nil && parent == nil && ctx.Done() == nil {
 		// Nothing could ever fire a token: the call gets none.
+		var cerr *C.vs_error
 		status := call(nil, &cerr)
 		return outcome(ctx, status, cerr, nil, nil)
 	}
-	token := &callToken{cancel: takeToken()}
+	token := takeToken()
 	ownWaker, parentWaker := own.addWaker(token), parent.addWaker(token)
 	stopCtx := func() {}
 	if ctx.Done() != nil {
@@ -187,19 +195,24 @@ func blocking(ctx context.Context, own, parent *lifetime, call func(cancel *C.vs
 			}
 		}
 	}
-	status := call(token.cancel, &cerr)
+	// The error slot is the token's: a local whose address goes to C would
+	// be allocated on every call.
+	status := call(token.cancel, &token.cerr)
 	stopCtx()
 	own.removeWaker(ownWaker)
 	parent.removeWaker(parentWaker)
+	cerr := token.cerr
 	// Nothing can fire the token any more: whether it fired is final.
-	returnToken(token.cancel, token.fired.Load())
+	returnToken(token)
 	return outcome(ctx, status, cerr, own, parent)
 }
 
-// callToken is the cancel token of one blocking call, and whether it fired.
+// callToken is the cancel token of one blocking call, whether it fired,
+// and the slot the call writes its error object to.
 type callToken struct {
 	cancel *C.vs_cancel
 	fired  atomic.Bool
+	cerr   *C.vs_error
 }
 
 func (t *callToken) fire() {

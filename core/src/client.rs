@@ -247,6 +247,9 @@ impl Client {
             // Shared by every attempt's `Held` and the held table.
             self.inner.lock_dirs.get(&handle_options, id)
         };
+        // The last failure a `lock` retried: its LockTimeout names it (a
+        // lock nobody holds, refused by etcd, must not look merely busy).
+        let last_failure: Mutex<Option<String>> = Mutex::new(None);
         let attempts = async {
             let mut attempts = 0;
             let mut outage_delay = OUTAGE_RETRY_FIRST;
@@ -278,7 +281,12 @@ impl Client {
                     // `lock` keeps trying until its `LockWait` deadline or
                     // until it is cancelled (SPEC §6); `try_lock` reports it.
                     Err(error) if error.kind() == ErrorKind::Unavailable && !try_only => {
-                        tracing::debug!(id, %error, "lock: etcd unavailable; retrying");
+                        if outage_delay == OUTAGE_RETRY_FIRST {
+                            tracing::warn!(id, %error, "lock: etcd unavailable; retrying");
+                        } else {
+                            tracing::debug!(id, %error, "lock: etcd unavailable; retrying");
+                        }
+                        *lock(&last_failure) = Some(error.message().to_string());
                         self.check_open()?;
                         Box::pin(tokio::time::sleep(outage_delay)).await;
                         outage_delay = (outage_delay * 2).min(OUTAGE_RETRY_MAX);
@@ -304,7 +312,10 @@ impl Client {
             // Boxed, as the timer would make every lock future larger.
             Some(wait) => Box::pin(tokio::time::timeout(wait, attempts))
                 .await
-                .map_err(|_| Error::lock_timeout(id, wait))??,
+                .map_err(|_| match lock(&last_failure).take() {
+                    Some(failure) => Error::lock_timeout_after(id, wait, &failure),
+                    None => Error::lock_timeout(id, wait),
+                })??,
             None => attempts.await?,
         };
         lock(&self.inner.held).insert(held.dir.clone(), held.clone());

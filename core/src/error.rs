@@ -156,6 +156,16 @@ impl Error {
             format!("lock timeout: lock {id:?} not acquired within {wait:?}"),
         )
     }
+
+    /// A lock timeout during which etcd failed (`failure`, the last one).
+    pub(crate) fn lock_timeout_after(id: &str, wait: std::time::Duration, failure: &str) -> Self {
+        Error::new(
+            ErrorKind::LockTimeout,
+            format!(
+                "lock timeout: lock {id:?} not acquired within {wait:?}; meanwhile etcd failed: {failure}"
+            ),
+        )
+    }
 }
 
 /// Shorthand for `Result<T, vinesync::Error>`.

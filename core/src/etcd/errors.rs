@@ -24,6 +24,15 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
         E::GRpcStatus(status) => {
             let message = status.message().to_string();
             match status.code() {
+                // A full database (the NOSPACE alarm, which a default etcd
+                // without auto-compaction reaches in time) refuses every
+                // write until an operator frees space: retrying the request
+                // cannot help, so it is reported at once, with the remedy.
+                // A `lock` still retries it like an outage (until its
+                // LockWait), so it proceeds once the alarm is disarmed.
+                Code::ResourceExhausted if message.contains("database space exceeded") => {
+                    Class::Final(ErrorKind::Unavailable, no_space(&message))
+                }
                 // ResourceExhausted: etcd's "too many requests" while it
                 // catches up; retried like an outage.
                 Code::Unavailable
@@ -74,6 +83,16 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
         E::EndpointError(e) => Class::Final(ErrorKind::InvalidArgument, format!("endpoint: {e}")),
         other => Class::Final(ErrorKind::Internal, other.to_string()),
     }
+}
+
+/// The message of etcd's NOSPACE refusal, with what an operator does about
+/// it (etcd's "maintenance" documentation: compact, defragment, disarm).
+fn no_space(message: &str) -> String {
+    format!(
+        "etcd refuses writes, its database is full ({message}; alarm NOSPACE): \
+         free space by compacting and defragmenting etcd, then run `etcdctl alarm disarm`; \
+         enable etcd's --auto-compaction-retention to prevent it"
+    )
 }
 
 /// Converts a final error, naming the operation; the etcd client's error
@@ -147,6 +166,7 @@ where
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 
@@ -161,6 +181,21 @@ mod tests {
             "etcdserver: too many requests",
         );
         assert!(matches!(classify(&error), Class::Transient(_)));
+    }
+
+    #[test]
+    fn a_full_database_is_reported_at_once_with_the_remedy() {
+        let error = status(
+            tonic::Code::ResourceExhausted,
+            "etcdserver: mvcc: database space exceeded",
+        );
+        match classify(&error) {
+            Class::Final(ErrorKind::Unavailable, message) => {
+                assert!(message.contains("database space exceeded"), "{message}");
+                assert!(message.contains("etcdctl alarm disarm"), "{message}");
+            }
+            _ => panic!("a full database is not retried by the request"),
+        }
     }
 
     #[test]

@@ -12,18 +12,21 @@ started=$(date +%s)
 # 64 MB write-ahead log, and the builds need several GB. Said up front, and
 # again with a failure, so a full disk is not mistaken for a test failure.
 low_disk_mb=4096
+disk_dirs=("${TMPDIR:-/tmp}" "${CARGO_TARGET_DIR:-$root/target}")
+free_mb() {
+  mkdir -p -- "$1" 2>/dev/null || true
+  df -m --output=avail -- "$1" 2>/dev/null | tail -n 1 | tr -d ' '
+}
 disk_free() {
   local dir
-  for dir in "${TMPDIR:-/tmp}" "${CARGO_TARGET_DIR:-$root/target}"; do
-    mkdir -p "$dir" 2>/dev/null || true
-    echo "$dir $(df -Pm "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }')"
-  done
+  for dir in "${disk_dirs[@]}"; do echo "$dir $(free_mb "$dir")"; done
 }
-while read -r dir free_mb; do
-  if [[ -n "$free_mb" && "$free_mb" -lt "$low_disk_mb" ]]; then
-    echo "make test: warning: only ${free_mb} MB free in $dir (etcd and the builds need several GB); suites may fail with 'no space left on device'" >&2
+for dir in "${disk_dirs[@]}"; do
+  free=$(free_mb "$dir")
+  if [[ "$free" =~ ^[0-9]+$ ]] && (( free < low_disk_mb )); then
+    echo "make test: warning: only ${free} MB free in $dir (etcd and the builds need several GB); suites may fail with 'no space left on device'" >&2
   fi
-done < <(disk_free)
+done
 for target in "$@"; do
   t0=$(date +%s)
   if ! ${MAKE:-make} --no-print-directory "$target"; then

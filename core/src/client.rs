@@ -247,13 +247,17 @@ impl Client {
             // Shared by every attempt's `Held` and the held table.
             self.inner.lock_dirs.get(&handle_options, id)
         };
-        // The last failure a `lock` retried: its LockTimeout names it (a
-        // lock nobody holds, refused by etcd, must not look merely busy).
+        // The failure of the last attempt, if it failed and was retried: a
+        // LockTimeout names it (a lock nobody holds, refused by etcd, must
+        // not look merely busy). Each attempt starts without one, so a
+        // lock that waits behind a holder after an outage has passed does
+        // not blame etcd.
         let last_failure: Mutex<Option<String>> = Mutex::new(None);
         let attempts = async {
             let mut attempts = 0;
             let mut outage_delay = OUTAGE_RETRY_FIRST;
             while attempts < MAX_ATTEMPTS {
+                *lock(&last_failure) = None;
                 let attempt = async {
                     let session = self.session(ttl).await?;
                     // A name this session released cleanly, if any (see

@@ -75,7 +75,7 @@ impl KeyNames {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FastMap<Arc<str>, String>> {
-        // A panic elsewhere cannot leave a map of numbers inconsistent.
+        // A panic elsewhere cannot leave a map of names inconsistent.
         self.free.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use vinesync::{Client, ErrorKind, LockOptions, Options};
+use vinesync::{Client, ErrorKind, LeaderOptions, LockOptions, Options};
 use vinesync_testkit::EtcdCluster;
 
 /// etcd's backend quota for the test: small, so that a few puts fill it.
@@ -55,6 +55,12 @@ fn ttl() -> LockOptions {
     LockOptions::new().ttl(Duration::from_secs(10))
 }
 
+/// The TTL of the locks held before etcd fills up (their session's lease
+/// must be renewed while it is full).
+fn short() -> LockOptions {
+    LockOptions::new().ttl(Duration::from_secs(2))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_etcd_is_named_at_once_and_a_waiting_lock_proceeds_once_freed() {
     let cluster = EtcdCluster::builder()
@@ -73,26 +79,42 @@ async fn a_full_etcd_is_named_at_once_and_a_waiting_lock_proceeds_once_freed() {
     )
     .await
     .unwrap();
-    // A lock held before etcd fills up, on a 2 s lease.
-    let held = client
-        .lock("held", LockOptions::new().ttl(Duration::from_secs(2)))
-        .await
-        .unwrap();
+    // Locks held before etcd fills up, on a 2 s lease.
+    let held = client.lock("held", short()).await.unwrap();
+    let busy = client.lock("busy", short()).await.unwrap();
     let mut raw = etcd_client::Client::connect([endpoint], None)
         .await
         .unwrap();
     fill(&mut raw).await;
 
-    // try_lock: the refusal at once (its lease cannot be granted), named.
+    // Each write refused at once and named: a try_lock that needs a new
+    // lease (grant refused), one on the held lock's session (key create
+    // refused) and a candidacy.
+    for (what, refused) in [
+        (
+            "try_lock, new lease",
+            client.try_lock("x", ttl()).await.err(),
+        ),
+        (
+            "try_lock, live session",
+            client.try_lock("y", short()).await.err(),
+        ),
+        (
+            "leader",
+            client.leader("e", LeaderOptions::new()).await.err(),
+        ),
+    ] {
+        let error = refused.unwrap_or_else(|| panic!("{what} succeeded on a full etcd"));
+        assert_eq!(error.kind(), ErrorKind::Unavailable, "{what}: {error}");
+        assert!(
+            error.message().contains("database space exceeded")
+                && error.message().contains("etcdctl alarm disarm"),
+            "{what}: {error}"
+        );
+    }
     let started = Instant::now();
-    let error = client.try_lock("x", ttl()).await.unwrap_err();
+    let _ = client.try_lock("x", ttl()).await.unwrap_err();
     let took = started.elapsed();
-    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
-    assert!(
-        error.message().contains("database space exceeded")
-            && error.message().contains("etcdctl alarm disarm"),
-        "{error}"
-    );
     assert!(
         took < request_timeout / 3,
         "try_lock took {took:?}: the refusal was retried"
@@ -120,6 +142,16 @@ async fn a_full_etcd_is_named_at_once_and_a_waiting_lock_proceeds_once_freed() {
         let client = client.clone();
         async move { client.lock("x", ttl()).await }
     });
+    // And one that, once etcd is freed, only waits behind a holder: its
+    // timeout must not blame etcd for what was an earlier attempt's refusal.
+    let busy_wait = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .lock("busy", short().wait(Duration::from_secs(10)))
+                .await
+        }
+    });
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!waiting.is_finished(), "lock returned on a full etcd");
     free(&mut raw, &cluster).await;
@@ -129,5 +161,12 @@ async fn a_full_etcd_is_named_at_once_and_a_waiting_lock_proceeds_once_freed() {
         .unwrap()
         .unwrap();
     guard.unlock().await.unwrap();
+    let error = busy_wait.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::LockTimeout, "{error}");
+    assert!(
+        !error.message().contains("meanwhile"),
+        "a lock busy after etcd was freed blames etcd: {error}"
+    );
+    busy.unlock().await.unwrap();
     client.close().await;
 }

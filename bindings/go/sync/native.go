@@ -208,7 +208,8 @@ func blocking(ctx context.Context, own, parent *lifetime, call func(cancel *C.vs
 }
 
 // callToken is the cancel token of one blocking call, whether it fired,
-// and the slot the call writes its error object to.
+// and the slot the call writes its error object to. C gets &cerr, so cgo
+// checks the whole struct: it must never hold a Go pointer.
 type callToken struct {
 	cancel *C.vs_cancel
 	fired  atomic.Bool

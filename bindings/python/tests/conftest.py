@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from typing import Callable, Iterator, List
+from typing import Callable, Iterator, List, NoReturn
 
 import pytest
 
@@ -110,13 +110,28 @@ class OwnEtcd:
         )
         assert self._serve.stdout is not None
         hello = self._serve.stdout.readline()
-        if not hello.strip():
+        try:
+            self.nodes: List[str] = json.loads(hello)["endpoints"]
+        except (ValueError, KeyError, TypeError):
+            self._failed_start(hello)
+
+    def _failed_start(self, hello: str) -> NoReturn:
+        """Stops the harness and raises what it said on stderr."""
+        try:
             status = self._serve.wait(timeout=30)
-            self._errors.seek(0)
-            raise RuntimeError(
-                f"{ETCD_HARNESS} serve could not start etcd (exit status {status}):\n{self._errors.read()}"
-            )
-        self.nodes: List[str] = json.loads(hello)["endpoints"]
+        except subprocess.TimeoutExpired:
+            self._serve.kill()
+            status = self._serve.wait()
+        for pipe in (self._serve.stdin, self._serve.stdout):
+            if pipe is not None:
+                pipe.close()
+        self._errors.seek(0)
+        errors = self._errors.read()
+        self._errors.close()
+        raise RuntimeError(
+            f"{ETCD_HARNESS} serve could not start etcd (exit status {status}; "
+            f"first line {hello!r}):\n{errors}"
+        )
 
     def _command(self, line: str) -> None:
         assert self._serve.stdin is not None and self._serve.stdout is not None

@@ -171,7 +171,7 @@ impl Store for Backend {
 
     async fn create(
         &self,
-        key: &str,
+        key: &Arc<str>,
         value: Vec<u8>,
         lease: LeaseId,
         dir: &str,

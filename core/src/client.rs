@@ -262,10 +262,9 @@ impl Client {
                     let session = self.session(ttl).await?;
                     // A name this session released cleanly, if any (see
                     // key_names.rs), else a new one.
-                    let key = session
-                        .key_names()
-                        .take(&dir)
-                        .unwrap_or_else(|| keys::own_key(&dir, session.lease(), self.next_seq()));
+                    let key = session.key_names().take(&dir).unwrap_or_else(|| {
+                        Arc::from(keys::own_key(&dir, session.lease(), self.next_seq()))
+                    });
                     let value = self.holder_value();
                     mutex::attempt(session, id, &dir, key, value, try_only).await
                 };
@@ -408,12 +407,13 @@ impl Client {
         .map_err(|e| Error::internal(format!("encoding the member value: {e}")))?;
         for _ in 0..MAX_ATTEMPTS {
             let session = self.session(ttl_seconds(options.ttl)).await?;
-            let key = keys::own_key(&dir, session.lease(), self.next_seq());
+            let key = Arc::from(keys::own_key(&dir, session.lease(), self.next_seq()));
             // Written to completion in the background: a cancelled or failed
             // join must not leave a ghost candidate (SPEC E1, H3).
             match queue::create_owned(&session, key, value.clone(), &dir).await {
                 Ok((created, cleanup)) => {
-                    let key = cleanup.disarm(); // the candidacy owns the key now
+                    // The candidacy owns the key now.
+                    let key = cleanup.disarm().to_string();
                     let first_is_ours = created.first_revision == Some(created.revision);
                     let candidate = Candidate::start(
                         session,

@@ -47,7 +47,7 @@ impl LockGuard {
 
     /// The key this acquisition wrote (`{prefix}/locks/{esc(id)}/{lease:x}_{seq:x}`).
     pub fn key(&self) -> &str {
-        self.held().map_or("", |h| h.key.as_str())
+        self.held().map_or("", |h| &*h.key)
     }
 
     /// The fencing token (SPEC L5): strictly greater than the token of every

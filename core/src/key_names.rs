@@ -25,11 +25,11 @@ use crate::fasthash::FastMap;
 /// released name is simply not kept.
 const MAX_DIRS: usize = 1024;
 
-/// One reusable key per lock directory, kept whole: taking it again costs
-/// no formatting.
+/// One reusable key per lock directory, kept whole and shared: taking it
+/// again costs no formatting and no copy.
 #[derive(Debug, Default)]
 pub(crate) struct KeyNames {
-    free: Mutex<FastMap<Arc<str>, String>>,
+    free: Mutex<FastMap<Arc<str>, Arc<str>>>,
 }
 
 /// How the writes of one held key went, to decide whether its name may be
@@ -56,13 +56,13 @@ impl Writes {
 
 impl KeyNames {
     /// A key released under `dir`, taken out of the pool.
-    pub fn take(&self, dir: &str) -> Option<String> {
+    pub fn take(&self, dir: &str) -> Option<Arc<str>> {
         self.lock().remove(dir)
     }
 
     /// After the release of `key` under `dir`: puts its name back (one is
     /// kept per directory) if `writes` settled it. Returns whether it did.
-    pub fn released(&self, dir: &Arc<str>, key: &str, writes: Writes) -> bool {
+    pub fn released(&self, dir: &Arc<str>, key: &Arc<str>, writes: Writes) -> bool {
         if !writes.settled() {
             return false;
         }
@@ -70,11 +70,11 @@ impl KeyNames {
         if free.len() >= MAX_DIRS && !free.contains_key(dir) {
             return false;
         }
-        free.insert(dir.clone(), key.to_string());
+        free.insert(dir.clone(), key.clone());
         true
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, FastMap<Arc<str>, String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FastMap<Arc<str>, Arc<str>>> {
         // A panic elsewhere cannot leave a map of names inconsistent.
         self.free.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -97,7 +97,7 @@ mod tests {
         let clean = CLEAN;
         let names = KeyNames::default();
         let dir: Arc<str> = Arc::from("/l/x/");
-        assert!(names.released(&dir, "/l/x/1_1", clean));
+        assert!(names.released(&dir, &Arc::from("/l/x/1_1"), clean));
         assert_eq!(names.take(&dir).as_deref(), Some("/l/x/1_1"));
         for unsettled in [
             Writes {
@@ -118,7 +118,7 @@ mod tests {
             },
         ] {
             assert!(
-                !names.released(&dir, "/l/x/1_2", unsettled),
+                !names.released(&dir, &Arc::from("/l/x/1_2"), unsettled),
                 "{unsettled:?}"
             );
             assert_eq!(names.take(&dir), None, "{unsettled:?}");
@@ -130,14 +130,14 @@ mod tests {
         let names = KeyNames::default();
         let (a, b): (Arc<str>, Arc<str>) = (Arc::from("/l/a/"), Arc::from("/l/b/"));
         assert_eq!(names.take(&a), None);
-        names.released(&a, "/l/a/1_7", CLEAN);
+        names.released(&a, &Arc::from("/l/a/1_7"), CLEAN);
         assert_eq!(names.take(&b), None, "another lock's name");
         assert_eq!(names.take(&a).as_deref(), Some("/l/a/1_7"));
         assert_eq!(names.take(&a), None, "handed out twice");
         for i in 0..MAX_DIRS + 10 {
             names.released(
                 &Arc::from(format!("/l/{i}/")),
-                &format!("/l/{i}/1_1"),
+                &Arc::from(format!("/l/{i}/1_1")),
                 CLEAN,
             );
         }

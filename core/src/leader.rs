@@ -180,7 +180,7 @@ async fn campaign(
     // task) removes its own key: a failed campaign must not stay first in
     // the queue behind a live lease (SPEC E2, E3, H3).
     if !session.is_lost() {
-        queue::delete_until_gone(session.clone(), key.clone()).await;
+        queue::delete_until_gone(session.clone(), Arc::from(key.as_str())).await;
     }
 }
 
@@ -342,7 +342,7 @@ impl Leader {
         c.task.abort();
         // If this future is dropped before the delete has answered, or the
         // delete fails, the cleanup deletes the key in the background.
-        let pending = queue::KeyCleanup::new(c.session.clone(), c.key.clone());
+        let pending = queue::KeyCleanup::new(c.session.clone(), Arc::from(c.key.as_str()));
         // Under the vine layout, vine's primary key stays (vine never
         // deletes it); the aborted task may still have a claim of it in
         // flight, but that write is guarded on our key, so once the delete
@@ -452,7 +452,7 @@ impl Drop for Leader {
         c.end();
         c.task.abort();
         let session = c.session.clone();
-        let key = c.key.clone();
+        let key: Arc<str> = Arc::from(c.key.as_str());
         c.session.spawn_release(async move {
             queue::delete_until_gone(session, key).await;
         });

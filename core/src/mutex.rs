@@ -34,7 +34,7 @@ pub(crate) async fn attempt(
     session: Arc<Session>,
     id: &str,
     dir: &Arc<str>,
-    key: String,
+    key: Arc<str>,
     value: Vec<u8>,
     try_only: bool,
 ) -> Result<Attempt> {
@@ -148,7 +148,7 @@ pub(crate) struct Held {
     /// The lock's directory (`{prefix}/locks/{esc(id)}/`), shared with
     /// the handle's table of held locks.
     pub dir: Arc<str>,
-    pub key: String,
+    pub key: Arc<str>,
     pub revision: i64,
     /// The create was sent more than once (see `key_names.rs`).
     create_resent: bool,
@@ -175,7 +175,7 @@ impl Held {
         session: Arc<Session>,
         id: String,
         dir: Arc<str>,
-        key: String,
+        key: Arc<str>,
         revision: i64,
         create_resent: bool,
     ) -> Arc<Held> {

@@ -148,7 +148,7 @@ pub(crate) async fn still_ours(backend: &Backend, key: &str, revision: i64) -> R
 /// The key is handed back by [`KeyCleanup::disarm`].
 pub(crate) async fn create_owned(
     session: &Arc<Session>,
-    key: String,
+    key: Arc<str>,
     value: Vec<u8>,
     dir: &str,
 ) -> Result<(crate::store::Created, KeyCleanup)> {
@@ -178,7 +178,7 @@ pub(crate) async fn create_owned(
 /// [`create_owned`] on etcd: the write runs on a task of its own.
 async fn create_owned_etcd(
     session: &Arc<Session>,
-    key: String,
+    key: Arc<str>,
     value: Vec<u8>,
     dir: &str,
 ) -> Result<(crate::store::Created, KeyCleanup)> {
@@ -224,12 +224,12 @@ async fn create_owned_etcd(
 /// dropped future cannot await, so the delete runs on a background task.
 pub(crate) struct KeyCleanup {
     session: Arc<Session>,
-    key: String,
+    key: Arc<str>,
     armed: bool,
 }
 
 impl KeyCleanup {
-    pub fn new(session: Arc<Session>, key: String) -> Self {
+    pub fn new(session: Arc<Session>, key: Arc<str>) -> Self {
         KeyCleanup {
             session,
             key,
@@ -238,15 +238,15 @@ impl KeyCleanup {
     }
 
     /// The key this cleanup removes.
-    pub fn key(&self) -> &str {
+    pub fn key(&self) -> &Arc<str> {
         &self.key
     }
 
     /// The key is now owned by someone else (a guard, a leader), or known
     /// to be gone: hands it back.
-    pub fn disarm(mut self) -> String {
+    pub fn disarm(mut self) -> Arc<str> {
         self.armed = false;
-        std::mem::take(&mut self.key)
+        self.key.clone()
     }
 
     /// Deletes the key now and waits for it; on failure the background
@@ -266,14 +266,14 @@ impl Drop for KeyCleanup {
             return;
         }
         let session = self.session.clone();
-        let key = std::mem::take(&mut self.key);
+        let key = self.key.clone();
         self.session.spawn_release(delete_until_gone(session, key));
     }
 }
 
 /// Deletes `key` by name, retrying while the store is unreachable, until it
 /// is gone or its lease is lost (then the store drops it anyway).
-pub(crate) async fn delete_until_gone(session: Arc<Session>, key: String) {
+pub(crate) async fn delete_until_gone(session: Arc<Session>, key: Arc<str>) {
     let mut delay = Duration::from_millis(250);
     loop {
         match session.backend().delete(&key).await {

@@ -5,6 +5,7 @@
 //! language, so both backends keep the same rules by construction.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use crate::error::Result;
 
@@ -115,14 +116,15 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Revokes a lease, deleting its keys.
     fn revoke(&self, lease: LeaseId) -> impl Future<Output = Result<()>> + Send;
 
-    /// Put-if-absent of `key` with `lease`, and in the same transaction the
+    /// Put-if-absent of `key` (shared: the memory store keeps the name
+    /// without copying it) with `lease`, and in the same transaction the
     /// first key (lowest create revision) under `dir`. A key that already
     /// exists is an `Internal` error (a name is written again only once no
     /// write of it can be pending: `key_names.rs`), unless it is this
     /// create's own earlier send; a lease that no longer exists is `Lost`.
     fn create(
         &self,
-        key: &str,
+        key: &Arc<str>,
         value: Vec<u8>,
         lease: LeaseId,
         dir: &str,

@@ -283,11 +283,12 @@ impl Store for EtcdStore {
 
     async fn create(
         &self,
-        key: &str,
+        key: &Arc<str>,
         value: Vec<u8>,
         lease: LeaseId,
         dir: &str,
     ) -> Result<Created> {
+        let key: &str = key;
         let kv = self.client.kv_client();
         let own_put = TxnOp::put(key, value, Some(PutOptions::new().with_lease(lease)));
         // The general path: put-if-absent, plus the first key of the

@@ -163,7 +163,7 @@ impl Store for MemoryStore {
 
     async fn create(
         &self,
-        key: &str,
+        key: &Arc<str>,
         value: Vec<u8>,
         lease: LeaseId,
         dir: &str,
@@ -240,7 +240,10 @@ mod tests {
     async fn leases_expire_without_any_other_call() {
         let store = MemoryStore::new();
         let (lease, _) = store.grant(1, 0x1000 + 1).await.unwrap();
-        store.create("/d/k", vec![], lease, "/d/").await.unwrap();
+        store
+            .create(&Arc::from("/d/k"), vec![], lease, "/d/")
+            .await
+            .unwrap();
         let mut watch = store.watch("/d/k", false, 1).await.unwrap();
         // The put is replayed from history, then the reaper's delete arrives.
         let mut deleted = false;
@@ -270,7 +273,7 @@ mod tests {
         assert!(store.expire_lease(lease));
         assert_eq!(store.keep_alive(lease).await.unwrap(), 0);
         let err = store
-            .create("/d/k", vec![], lease, "/d/")
+            .create(&Arc::from("/d/k"), vec![], lease, "/d/")
             .await
             .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Lost);
@@ -280,7 +283,10 @@ mod tests {
     async fn watch_from_compacted_revision_says_compacted() {
         let store = MemoryStore::new();
         let (lease, _) = store.grant(10, 0x1000 + 10).await.unwrap();
-        store.create("/d/a", vec![], lease, "/d/").await.unwrap();
+        store
+            .create(&Arc::from("/d/a"), vec![], lease, "/d/")
+            .await
+            .unwrap();
         let now = store.revision();
         store.compact_history(now);
         let mut watch = store.watch("/d/", true, now - 1).await.unwrap();
@@ -289,7 +295,10 @@ mod tests {
             WatchNext::Compacted { .. }
         ));
         let mut live = store.watch("/d/", true, now + 1).await.unwrap();
-        store.create("/d/b", vec![], lease, "/d/").await.unwrap();
+        store
+            .create(&Arc::from("/d/b"), vec![], lease, "/d/")
+            .await
+            .unwrap();
         assert!(matches!(live.next().await.unwrap(), WatchNext::Events(e) if e.len() == 1));
     }
 
@@ -297,7 +306,10 @@ mod tests {
     async fn delete_owned_checks_the_create_revision() {
         let store = MemoryStore::new();
         let (lease, _) = store.grant(10, 0x1000 + 10).await.unwrap();
-        let created = store.create("/d/a", vec![], lease, "/d/").await.unwrap();
+        let created = store
+            .create(&Arc::from("/d/a"), vec![], lease, "/d/")
+            .await
+            .unwrap();
         assert!(!store
             .delete_owned("/d/a", created.revision + 1)
             .await

@@ -256,7 +256,7 @@ impl State {
 
     pub fn create(
         &mut self,
-        key: &str,
+        key: &Key,
         value: Vec<u8>,
         lease: LeaseId,
         dir: &str,
@@ -276,7 +276,8 @@ impl State {
         }
         self.revision += 1;
         let rev = self.revision;
-        let name: Key = Arc::from(key);
+        // The caller's name, shared: no copy of it.
+        let name: Key = key.clone();
         let kv = Arc::new(Stored {
             key: name.clone(),
             value,
@@ -546,13 +547,13 @@ mod tests {
     fn empty_queues_are_kept_for_reuse_but_bounded() {
         let (mut state, lease, now) = state_with_lease();
         let created = state
-            .create("/l/a/k1", vec![], lease, "/l/a/", now)
+            .create(&Arc::from("/l/a/k1"), vec![], lease, "/l/a/", now)
             .unwrap();
         assert!(state.delete_owned("/l/a/k1", created.revision));
         // The emptied queue is kept, and a new key in it is the first.
         assert_eq!(state.children.len(), 1);
         let again = state
-            .create("/l/a/k2", vec![], lease, "/l/a/", now)
+            .create(&Arc::from("/l/a/k2"), vec![], lease, "/l/a/", now)
             .unwrap();
         assert_eq!(again.first_revision, Some(again.revision));
         assert_eq!(state.empty_queues, 0);
@@ -560,7 +561,9 @@ mod tests {
         // Many distinct ids taken and released: the kept ones stay bounded.
         for i in 0..3 * EMPTY_QUEUES_KEPT {
             let (dir, key) = (format!("/l/{i}/"), format!("/l/{i}/k"));
-            let created = state.create(&key, vec![], lease, &dir, now).unwrap();
+            let created = state
+                .create(&Arc::from(key.as_str()), vec![], lease, &dir, now)
+                .unwrap();
             assert!(state.delete_owned(&key, created.revision));
         }
         assert!(
@@ -577,10 +580,12 @@ mod tests {
     #[test]
     fn a_kept_empty_queue_does_not_change_what_a_range_reads() {
         let (mut state, lease, now) = state_with_lease();
-        let gone = state.create("/e/k", vec![], lease, "/e/", now).unwrap();
+        let gone = state
+            .create(&Arc::from("/e/k"), vec![], lease, "/e/", now)
+            .unwrap();
         assert!(state.delete_owned("/e/k", gone.revision));
         let nested = state
-            .create("/e/n/k", b"v".to_vec(), lease, "/e/n/", now)
+            .create(&Arc::from("/e/n/k"), b"v".to_vec(), lease, "/e/n/", now)
             .unwrap();
         let range = state.range("/e/", RangeOptions::default());
         let keys: Vec<_> = range.kvs.iter().map(|kv| kv.key.as_str()).collect();

@@ -10,16 +10,16 @@ ETCD_BUILDS := $(TARGET_DIR)/etcd
 # "3.5=v3.5.35" lines -> v3.5.35 ...
 ETCD_BUILT_VERSIONS := $(shell sed -n 's/^[0-9.]*=\(v[0-9.]*\)$$/\1/p' scripts/etcd-versions.txt)
 ETCD_NEWEST := $(lastword $(ETCD_BUILT_VERSIONS))
-ETCD_SUITES := --test conformance_etcd --test conformance_etcd_cluster --test etcd_interop
+ETCD_SUITES := --test conformance_etcd --test conformance_etcd_cluster --test etcd_interop --test etcd_full
 
 .PHONY: etcd-versions test-etcd-versions
 
 etcd-versions: ## build the pinned etcd 3.5/3.6 binaries (cached under the cargo target dir)
 	@for v in $(ETCD_BUILT_VERSIONS); do scripts/build-etcd.sh $$v $(ETCD_BUILDS)/$$v; done
 
-test-etcd-versions: deps etcd-harness etcd-versions ## conformance + interop on every pinned etcd, and a default-settings run
+test-etcd-versions: deps etcd-harness etcd-versions ## conformance, interop and the full-etcd test on every pinned etcd, and a default-settings run
 	@for v in $(ETCD_BUILT_VERSIONS); do \
-	  echo "== etcd $$v: conformance (1 node, 3 members) and etcdctl interop =="; \
+	  echo "== etcd $$v: conformance (1 node, 3 members), etcdctl interop, a full etcd =="; \
 	  VINESYNC_ETCD_DIR=$(ETCD_BUILDS)/$$v $(CARGO) test -q -p vinesync $(ETCD_SUITES); \
 	done
 	@echo "== etcd $(ETCD_NEWEST) with its default settings: conformance (1 node) and interop =="

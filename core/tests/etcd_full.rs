@@ -56,9 +56,12 @@ fn ttl() -> LockOptions {
 }
 
 /// The TTL of the locks held before etcd fills up (their session's lease
-/// must be renewed while it is full).
+/// must be renewed while it is full). Not shorter: filling etcd on a
+/// loaded machine may stall its keepalives for a second or two.
+const HELD_TTL: Duration = Duration::from_secs(5);
+
 fn short() -> LockOptions {
-    LockOptions::new().ttl(Duration::from_secs(2))
+    LockOptions::new().ttl(HELD_TTL)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +82,7 @@ async fn a_full_etcd_is_named_at_once_and_a_waiting_lock_proceeds_once_freed() {
     )
     .await
     .unwrap();
-    // Locks held before etcd fills up, on a 2 s lease.
+    // Locks held before etcd fills up, on a lease of HELD_TTL.
     let held = client.lock("held", short()).await.unwrap();
     let busy = client.lock("busy", short()).await.unwrap();
     let mut raw = etcd_client::Client::connect([endpoint], None)
@@ -132,7 +135,7 @@ async fn a_full_etcd_is_named_at_once_and_a_waiting_lock_proceeds_once_freed() {
     );
 
     // The lock held before: kept alive past its TTL, and released.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(HELD_TTL + Duration::from_secs(1)).await;
     assert!(!held.is_lost(), "a full etcd lost a held lock");
     held.unlock().await.unwrap();
 

@@ -7,7 +7,8 @@ use crate::error::Result;
 use crate::etcd::{EtcdStore, EtcdWatch};
 use crate::memory::{MemoryStore, MemoryWatch};
 use crate::store::{
-    Created, Deleted, KeyValue, LeaseId, Range, RangeOptions, Store, Watch, WatchNext,
+    Created, Deleted, KeyValue, LeaseId, QueuePosition, Range, RangeOptions, Store, Watch,
+    WatchNext,
 };
 
 /// The store behind a handle, with a count of the reads it served (tests
@@ -187,6 +188,11 @@ impl Store for Backend {
     async fn range(&self, dir: &str, options: RangeOptions) -> Result<Range> {
         self.count_read();
         dispatch!(self, "range", s => s.range(dir, options))
+    }
+
+    async fn queue_position(&self, dir: &str, key: &str, revision: i64) -> Result<QueuePosition> {
+        self.count_read();
+        dispatch!(self, "queue_position", s => s.queue_position(dir, key, revision))
     }
 
     async fn delete_owned(&self, key: &str, create_revision: i64) -> Result<bool> {

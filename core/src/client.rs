@@ -256,8 +256,12 @@ impl Client {
         let attempts = async {
             let mut attempts = 0;
             let mut outage_delay = OUTAGE_RETRY_FIRST;
+            // Whether `last_failure` holds the previous attempt's failure.
+            let mut failure_noted = false;
             while attempts < MAX_ATTEMPTS {
-                *lock(&last_failure) = None;
+                if std::mem::take(&mut failure_noted) {
+                    *lock(&last_failure) = None;
+                }
                 let attempt = async {
                     let session = self.session(ttl).await?;
                     // A name this session released cleanly, if any (see
@@ -290,6 +294,7 @@ impl Client {
                             tracing::debug!(id, %error, "lock: etcd unavailable; retrying");
                         }
                         *lock(&last_failure) = Some(error.message().to_string());
+                        failure_noted = true;
                         self.check_open()?;
                         Box::pin(tokio::time::sleep(outage_delay)).await;
                         outage_delay = (outage_delay * 2).min(OUTAGE_RETRY_MAX);
@@ -413,7 +418,7 @@ impl Client {
             match queue::create_owned(&session, key, value.clone(), &dir).await {
                 Ok((created, cleanup)) => {
                     // The candidacy owns the key now.
-                    let key = cleanup.disarm().to_string();
+                    let key = cleanup.disarm();
                     let first_is_ours = created.first_revision == Some(created.revision);
                     let candidate = Candidate::start(
                         session,

@@ -159,11 +159,10 @@ impl Error {
 
     /// A lock timeout during which etcd failed (`failure`, the last one).
     pub(crate) fn lock_timeout_after(id: &str, wait: std::time::Duration, failure: &str) -> Self {
+        let timeout = Error::lock_timeout(id, wait);
         Error::new(
             ErrorKind::LockTimeout,
-            format!(
-                "lock timeout: lock {id:?} not acquired within {wait:?}; meanwhile etcd failed: {failure}"
-            ),
+            format!("{}; meanwhile etcd failed: {failure}", timeout.message()),
         )
     }
 }

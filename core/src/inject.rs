@@ -73,7 +73,8 @@ impl Injector {
     }
 
     /// Arms `action` before the next call of store operation `op`
-    /// ("create", "get", "range", "delete_owned", "delete", "grant", "watch").
+    /// ("create", "get", "range", "queue_position", "delete_owned", "delete",
+    /// "grant", "watch").
     pub fn arm_op(&self, op: &'static str, action: Injected) {
         self.arm_target(Target::Op(op), action);
     }

@@ -33,7 +33,8 @@ pub(crate) struct Candidate {
     pub name: String,
     pub namespace: String,
     pub id: String,
-    pub key: String,
+    /// Our candidate key, shared with the campaign and its cleanups.
+    pub key: Arc<str>,
     pub revision: i64,
     pub dir: String,
     pub session: Arc<Session>,
@@ -51,7 +52,7 @@ impl Candidate {
         name: String,
         namespace: String,
         id: String,
-        key: String,
+        key: Arc<str>,
         revision: i64,
         dir: String,
         first_is_ours: bool,
@@ -102,7 +103,7 @@ impl Drop for Candidate {
 async fn campaign(
     session: Arc<Session>,
     dir: String,
-    key: String,
+    key: Arc<str>,
     revision: i64,
     first_is_ours: bool,
     vine_primary: Option<VinePrimary>,
@@ -117,26 +118,14 @@ async fn campaign(
             return true;
         }
         loop {
-            match queue::wait_for_predecessors(&backend, &dir, revision).await {
-                Ok(()) => {}
+            match queue::wait_for_turn(&backend, &dir, &key, revision, None).await {
+                Ok(ours) => return ours,
                 Err(error) if error.kind() == ErrorKind::Unavailable => {
                     tracing::debug!(%key, %error, "campaign waiting for the store");
                     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                    continue;
                 }
                 Err(error) => {
                     tracing::warn!(%key, %error, "campaign failed");
-                    return false;
-                }
-            }
-            match queue::still_ours(&backend, &key, revision).await {
-                Ok(ours) => return ours,
-                Err(error) if error.kind() == ErrorKind::Unavailable => {
-                    tracing::debug!(%key, %error, "campaign re-check waiting for the store");
-                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                }
-                Err(error) => {
-                    tracing::warn!(%key, %error, "campaign re-check failed");
                     return false;
                 }
             }
@@ -180,7 +169,7 @@ async fn campaign(
     // task) removes its own key: a failed campaign must not stay first in
     // the queue behind a live lease (SPEC E2, E3, H3).
     if !session.is_lost() {
-        queue::delete_until_gone(session.clone(), Arc::from(key.as_str())).await;
+        queue::delete_until_gone(session.clone(), key.clone()).await;
     }
 }
 
@@ -342,7 +331,7 @@ impl Leader {
         c.task.abort();
         // If this future is dropped before the delete has answered, or the
         // delete fails, the cleanup deletes the key in the background.
-        let pending = queue::KeyCleanup::new(c.session.clone(), Arc::from(c.key.as_str()));
+        let pending = queue::KeyCleanup::new(c.session.clone(), c.key.clone());
         // Under the vine layout, vine's primary key stays (vine never
         // deletes it); the aborted task may still have a claim of it in
         // flight, but that write is guarded on our key, so once the delete
@@ -452,7 +441,7 @@ impl Drop for Leader {
         c.end();
         c.task.abort();
         let session = c.session.clone();
-        let key: Arc<str> = Arc::from(c.key.as_str());
+        let key = c.key.clone();
         c.session.spawn_release(async move {
             queue::delete_until_gone(session, key).await;
         });

@@ -106,7 +106,7 @@ enum Turn {
 }
 
 /// Waits until no key under `dir` is older than ours (`key`, created at
-/// `revision`), then re-reads our key (SPEC L9).
+/// `revision`) and ours is still there (SPEC L9).
 async fn wait_turn(
     session: &Arc<Session>,
     dir: &str,
@@ -116,16 +116,12 @@ async fn wait_turn(
 ) -> Result<Turn> {
     let backend = session.backend();
     let mut lost = session.lost_signal();
-    tokio::select! {
+    let ours = tokio::select! {
         biased;
         _ = session::wait_lost(&mut lost) => return Ok(Turn::SessionLost),
-        waited = queue::wait_for_predecessors_from(backend, dir, revision, predecessor) => waited?,
-    }
-    let recheck = !cfg!(feature = "mutant-no-l9-recheck");
-    if recheck && !queue::still_ours(backend, key, revision).await? {
-        return Ok(Turn::KeyGone);
-    }
-    Ok(Turn::Ours)
+        ours = queue::wait_for_turn(backend, dir, key, revision, predecessor) => ours?,
+    };
+    Ok(if ours { Turn::Ours } else { Turn::KeyGone })
 }
 
 /// Whether a held lock was released, and the channel that tells the

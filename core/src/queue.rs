@@ -9,46 +9,35 @@ use std::time::Duration;
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::session::Session;
-use crate::store::{KeyValue, RangeOptions, Store, Watch, WatchEvent, WatchNext};
+use crate::store::{KeyValue, Store, Watch, WatchEvent, WatchNext};
 
-/// Returns once no key under `dir` is older than `revision`.
-pub(crate) async fn wait_for_predecessors(
+/// Waits for our turn: returns `true` once no key under `dir` is older
+/// than ours (`key`, created at `revision`) and ours is still there (SPEC
+/// L9), `false` as soon as ours is found gone. Starts with `known`, the
+/// predecessor the create read in its own transaction, if any: keys older
+/// than ours can only disappear, never appear, after our write. After each
+/// predecessor's delete, one read ([`Store::queue_position`]) finds the
+/// next older key and checks ours.
+pub(crate) async fn wait_for_turn(
     backend: &Backend,
     dir: &str,
-    revision: i64,
-) -> Result<()> {
-    wait_for_predecessors_from(backend, dir, revision, None).await
-}
-
-/// [`wait_for_predecessors`], starting with `known`, the predecessor the
-/// create read in its own transaction (no range needed for the first wait:
-/// keys older than ours can only disappear, never appear, after our write).
-pub(crate) async fn wait_for_predecessors_from(
-    backend: &Backend,
-    dir: &str,
+    key: &str,
     revision: i64,
     mut known: Option<KeyValue>,
-) -> Result<()> {
+) -> Result<bool> {
+    let check_own_key = !cfg!(feature = "mutant-no-l9-recheck");
     loop {
         if let Some(predecessor) = known.take() {
             wait_for_delete(backend, &predecessor.key, predecessor.create_revision).await?;
-            continue;
         }
-        let older = backend
-            .range(
-                dir,
-                RangeOptions {
-                    max_create_revision: Some(revision - 1),
-                    descending: true,
-                    limit: Some(1),
-                    keys_only: true,
-                },
-            )
-            .await?;
-        let Some(predecessor) = older.kvs.into_iter().next() else {
-            return Ok(());
-        };
-        wait_for_delete(backend, &predecessor.key, predecessor.create_revision).await?;
+        let position = backend.queue_position(dir, key, revision).await?;
+        if check_own_key && !position.own_key_present {
+            return Ok(false);
+        }
+        match position.older {
+            None => return Ok(true),
+            Some(older) => known = Some(older),
+        }
     }
 }
 
@@ -68,7 +57,7 @@ pub(crate) async fn wait_for_delete(
     // nothing about the key.
     let opened = || async {
         let (watch, _) = backend.watch_now(key, false).await?;
-        let present = still_ours(backend, key, create_revision).await?;
+        let present = still_there(backend, key, create_revision).await?;
         Ok::<_, crate::error::Error>((watch, present))
     };
     let mut watch = match retry_unavailable(key, opened).await? {
@@ -124,10 +113,9 @@ where
     }
 }
 
-/// Checks after the wait that our own key still exists with our revision
-/// (SPEC L9): on etcd 3.4 a waiter whose lease expired while it waited
-/// would otherwise believe it holds the lock.
-pub(crate) async fn still_ours(backend: &Backend, key: &str, revision: i64) -> Result<bool> {
+/// Whether `key` still exists with create revision `revision` (the same
+/// name written again later is another key).
+async fn still_there(backend: &Backend, key: &str, revision: i64) -> Result<bool> {
     Ok(backend
         .get(key)
         .await?

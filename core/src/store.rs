@@ -77,6 +77,16 @@ pub(crate) struct Range {
     pub revision: i64,
 }
 
+/// Where a waiter stands in its queue, read in one step
+/// ([`Store::queue_position`]).
+#[derive(Debug, Clone)]
+pub(crate) struct QueuePosition {
+    /// The newest key older than the waiter's (keys only), if any is left.
+    pub older: Option<KeyValue>,
+    /// The waiter's own key is still there with its create revision.
+    pub own_key_present: bool,
+}
+
 /// One change seen by a watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum WatchEvent {
@@ -136,6 +146,16 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Reads the keys under `dir`, sorted by create revision.
     fn range(&self, dir: &str, options: RangeOptions)
         -> impl Future<Output = Result<Range>> + Send;
+
+    /// In one read: the newest key under `dir` created before `revision`
+    /// (keys only), and whether `key` still has create revision `revision`
+    /// — what a waiter checks after its predecessor is gone (SPEC L2, L9).
+    fn queue_position(
+        &self,
+        dir: &str,
+        key: &str,
+        revision: i64,
+    ) -> impl Future<Output = Result<QueuePosition>> + Send;
 
     /// Deletes `key` only if its create revision is `create_revision`
     /// (ownership guard). Returns whether it deleted.

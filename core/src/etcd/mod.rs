@@ -22,7 +22,9 @@ use etcd_client::{
 
 use crate::error::{Error, Result};
 use crate::options::Options;
-use crate::store::{Created, Deleted, KeyValue, LeaseId, Range, RangeOptions, Store};
+use crate::store::{
+    Created, Deleted, KeyValue, LeaseId, QueuePosition, Range, RangeOptions, Store,
+};
 
 use keepalive::KeepAlives;
 pub(crate) use watch::EtcdWatch;
@@ -416,6 +418,51 @@ impl Store for EtcdStore {
         Ok(Range {
             kvs: response.kvs().iter().map(key_value).collect(),
             revision: response.header().map_or(0, |h| h.revision()),
+        })
+    }
+
+    /// One read-only transaction (a linearizable read, no write): the
+    /// predecessor range and the own key, so a handoff costs the waiter
+    /// one round trip after the delete event, not two.
+    async fn queue_position(&self, dir: &str, key: &str, revision: i64) -> Result<QueuePosition> {
+        let kv = self.client.kv_client();
+        let older = GetOptions::new()
+            .with_prefix()
+            .with_sort(SortTarget::Create, SortOrder::Descend)
+            .with_max_create_revision(revision - 1)
+            .with_limit(1)
+            .with_keys_only();
+        let txn = Txn::new().and_then([
+            TxnOp::get(dir, Some(older)),
+            TxnOp::get(key, Some(GetOptions::new().with_keys_only())),
+        ]);
+        let response = self
+            .retry(
+                || format!("reading the queue of {dir:?}"),
+                || {
+                    let (mut kv, txn) = (kv.clone(), txn.clone());
+                    async move { kv.txn(txn).await }
+                },
+            )
+            .await?;
+        let mut gets = response
+            .op_responses()
+            .into_iter()
+            .filter_map(|op| match op {
+                TxnOpResponse::Get(get) => Some(get),
+                _ => None,
+            });
+        let (Some(older), Some(own)) = (gets.next(), gets.next()) else {
+            return Err(Error::internal(format!(
+                "reading the queue of {dir:?}: the transaction's answer lacks a read"
+            )));
+        };
+        Ok(QueuePosition {
+            older: older.kvs().first().map(key_value),
+            own_key_present: own
+                .kvs()
+                .first()
+                .is_some_and(|kv| kv.create_revision() == revision),
         })
     }
 

@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
-use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, Store};
+use crate::store::{Created, KeyValue, LeaseId, QueuePosition, Range, RangeOptions, Store};
 
 use state::State;
 pub(crate) use watch::MemoryWatch;
@@ -178,6 +178,10 @@ impl Store for MemoryStore {
 
     async fn range(&self, dir: &str, options: RangeOptions) -> Result<Range> {
         Ok(self.lock().range(dir, options))
+    }
+
+    async fn queue_position(&self, dir: &str, key: &str, revision: i64) -> Result<QueuePosition> {
+        Ok(self.lock().queue_position(dir, key, revision))
     }
 
     async fn delete_owned(&self, key: &str, create_revision: i64) -> Result<bool> {

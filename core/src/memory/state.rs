@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::queue::Queue;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fasthash::FastMap;
-use crate::store::{Created, KeyValue, LeaseId, Range, RangeOptions, WatchEvent};
+use crate::store::{Created, KeyValue, LeaseId, QueuePosition, Range, RangeOptions, WatchEvent};
 
 /// How many past events a watch can start from; older starts are told
 /// "compacted", as etcd does, and the recipes re-read.
@@ -350,6 +350,17 @@ impl State {
             .filter_map(|queue| queue.newest_before(revision))
             .max_by_key(|(rev, _)| *rev)?;
         self.kvs.get(key).map(|kv| kv.to_kv(false))
+    }
+
+    /// See [`crate::store::Store::queue_position`].
+    pub fn queue_position(&self, dir: &str, key: &str, revision: i64) -> QueuePosition {
+        QueuePosition {
+            older: self.newest_before(dir, revision),
+            own_key_present: self
+                .kvs
+                .get(key)
+                .is_some_and(|kv| kv.create_revision == revision),
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<KeyValue> {

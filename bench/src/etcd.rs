@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use etcd_client::{Client as Etcd, Compare, CompareOp, PutOptions, Txn, TxnOp};
 use vinesync::{Client, LeaderOptions, LockOptions, Options};
 
-use crate::memory::handoff;
+use crate::handoff::{handoff, LockRpc};
 use crate::stats::{Row, Samples};
 use crate::Plan;
 
 const SECTION: &str = "etcd";
 
-fn internal(e: impl std::fmt::Display) -> vinesync::Error {
+pub fn internal(e: impl std::fmt::Display) -> vinesync::Error {
     vinesync::Error::new(vinesync::ErrorKind::Internal, e.to_string())
 }
 
@@ -262,6 +262,7 @@ pub async fn run(plan: &Plan, nodes: Vec<String>) -> vinesync::Result<Vec<Row>> 
         }
         rows.push(row);
     }
+    rows.extend(lock_rpc_handoffs(&nodes, plan).await?);
 
     let mut handover = Samples::default();
     for i in 0..plan.etcd_elections {
@@ -412,4 +413,65 @@ where
     let mut samples = Samples::default();
     samples.set_throughput(started.elapsed(), (clients * per) as u64);
     Ok(samples)
+}
+
+/// The same handoff through etcd's own Lock RPC, with 1 and with 1000
+/// waiters: etcd's recipe, like ours, reads the whole queue (a range sorted
+/// by create revision, which etcd answers by reading every key of the
+/// directory) when a waiter's predecessor goes, so how its median grows
+/// from 1 to 1000 waiters is the reference for ours. (Its 1-waiter p99 is
+/// etcd's 100 ms watch catch-up loop: it watches from a past revision.)
+async fn lock_rpc_handoffs(nodes: &[String], plan: &Plan) -> vinesync::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut one_median = f64::NAN;
+    for waiters in [1usize, 1000] {
+        let mut connections = Vec::new();
+        for _ in 0..=waiters.min(8) {
+            connections.push(Etcd::connect(nodes, None).await.map_err(internal)?);
+        }
+        let mut contenders = Vec::new();
+        for i in 0..=waiters {
+            let etcd = connections[i % connections.len()].clone();
+            let lease = etcd
+                .lease_client()
+                .grant(60, None)
+                .await
+                .map_err(internal)?
+                .id();
+            contenders.push(LockRpc {
+                etcd,
+                name: format!("/bench/lock-rpc-handoff{waiters}"),
+                lease,
+            });
+        }
+        let leases: Vec<(Etcd, i64)> = contenders
+            .iter()
+            .map(|c| (c.etcd.clone(), c.lease))
+            .collect();
+        let samples = handoff(contenders, plan.etcd_handoffs.max(2 * waiters)).await?;
+        for (etcd, lease) in leases {
+            etcd.lease_client().revoke(lease).await.map_err(internal)?;
+        }
+        let mut row = samples.row(
+            SECTION,
+            &format!(
+                "baseline: etcd Lock RPC handoff, {waiters} waiter{}",
+                if waiters == 1 { "" } else { "s" }
+            ),
+        );
+        if waiters == 1 {
+            one_median = row.median_ns;
+        } else {
+            crate::compare(
+                &mut row,
+                "etcd Lock RPC handoff, 1 waiter (median)",
+                one_median,
+                "(reference: etcd's own recipe)",
+                |_| true,
+            );
+            row.met = None;
+        }
+        rows.push(row);
+    }
+    Ok(rows)
 }

@@ -10,6 +10,7 @@ mod etcd;
 mod external;
 mod failover;
 mod footprint;
+mod handoff;
 mod memory;
 mod stats;
 mod table;

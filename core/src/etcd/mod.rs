@@ -6,6 +6,7 @@
 //! change, a broken connection) until the request timeout, then reported
 //! as `Unavailable` naming the endpoints.
 
+mod busy_dirs;
 mod connect;
 mod errors;
 mod keepalive;
@@ -26,6 +27,7 @@ use crate::store::{
     Created, Deleted, KeyValue, LeaseId, QueuePosition, Range, RangeOptions, Store,
 };
 
+use busy_dirs::BusyDirs;
 use keepalive::KeepAlives;
 pub(crate) use watch::EtcdWatch;
 
@@ -37,6 +39,8 @@ pub struct EtcdStore {
     endpoints: String,
     request_timeout: Duration,
     keepalives: Arc<KeepAlives>,
+    /// Where a create skips the empty-directory compare (`busy_dirs.rs`).
+    busy_dirs: Arc<BusyDirs>,
 }
 
 impl std::fmt::Debug for EtcdStore {
@@ -89,6 +93,70 @@ fn newest_two_of(dir: &str) -> TxnOp {
     )
 }
 
+/// What the queued create transaction (see [`EtcdStore::create`]) found;
+/// `revision` is its header's.
+fn queued_created(
+    response: etcd_client::TxnResponse,
+    key: &str,
+    lease: LeaseId,
+    revision: i64,
+    resent: bool,
+) -> Result<Created> {
+    let mut gets = response
+        .op_responses()
+        .into_iter()
+        .filter_map(|op| match op {
+            TxnOpResponse::Get(get) => Some(get),
+            _ => None,
+        });
+    if response.succeeded() {
+        // [ours, predecessor]: no predecessor means ours is the first.
+        let newest: Vec<KeyValue> = gets
+            .next()
+            .map(|g| g.kvs().iter().map(key_value).collect())
+            .unwrap_or_default();
+        return Ok(match newest.as_slice() {
+            [ours] if ours.create_revision == revision => Created {
+                revision,
+                first_revision: Some(ours.create_revision),
+                predecessor: None,
+                resent,
+            },
+            // Not the first; the first itself was not read.
+            [ours, predecessor] if ours.create_revision == revision => Created {
+                revision,
+                first_revision: None,
+                predecessor: Some(predecessor.clone()),
+                resent,
+            },
+            // Unexpected: say nothing; the waiter reads the queue.
+            _ => Created {
+                revision,
+                first_revision: None,
+                predecessor: None,
+                resent,
+            },
+        });
+    }
+    // The key exists. No write of a name can be pending when it is
+    // written again (`key_names.rs`), so after a resend this is our own
+    // earlier send, whose answer was lost: adopt it. Without a resend it
+    // is nobody's to adopt.
+    let existing = gets.next().and_then(|g| g.kvs().first().map(key_value));
+    let first_revision = gets
+        .next()
+        .and_then(|g| g.kvs().first().map(|kv| kv.create_revision()));
+    match existing {
+        Some(kv) if kv.lease == lease && resent => Ok(Created {
+            revision: kv.create_revision,
+            first_revision,
+            predecessor: None,
+            resent,
+        }),
+        _ => Err(Error::internal(format!("key {key:?} already exists"))),
+    }
+}
+
 impl EtcdStore {
     /// Connects to `options.nodes` and checks the cluster answers.
     pub async fn connect(options: &Options) -> Result<EtcdStore> {
@@ -99,6 +167,7 @@ impl EtcdStore {
             endpoints: options.nodes.join(","),
             request_timeout: options.request_timeout,
             keepalives: Arc::new(KeepAlives::default()),
+            busy_dirs: Arc::default(),
         })
     }
 
@@ -293,9 +362,9 @@ impl Store for EtcdStore {
         let key: &str = key;
         let kv = self.client.kv_client();
         let own_put = TxnOp::put(key, value, Some(PutOptions::new().with_lease(lease)));
-        // The general path: put-if-absent, plus the first key of the
-        // directory (a range sorted by create revision, which etcd 3.4
-        // answers by reading the whole directory).
+        // The general path: put-if-absent, plus the two newest keys of the
+        // directory (ours and our predecessor: a range sorted by create
+        // revision, which etcd answers by reading the whole directory).
         let queued = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
             .and_then([own_put.clone(), newest_two_of(dir)])
@@ -303,11 +372,17 @@ impl Store for EtcdStore {
         // Fast path, same request: a directory without any key (so without
         // ours either) takes the put alone, and our key is the first. A
         // compare over an empty range compares a zero key-value, so
-        // "create revision = 0 over the prefix" holds only when it is empty.
-        let txn = Txn::new()
-            .when([Compare::create_revision(dir, CompareOp::Equal, 0).with_prefix()])
-            .and_then([own_put])
-            .or_else([TxnOp::txn(queued)]);
+        // "create revision = 0 over the prefix" holds only when it is
+        // empty. Skipped where the last create found the directory busy.
+        let fast_path = !self.busy_dirs.is_busy(dir);
+        let txn = if fast_path {
+            Txn::new()
+                .when([Compare::create_revision(dir, CompareOp::Equal, 0).with_prefix()])
+                .and_then([own_put])
+                .or_else([TxnOp::txn(queued)])
+        } else {
+            queued
+        };
         let (response, resent) = self
             .retry_telling_resent(
                 || format!("creating {key:?}"),
@@ -320,75 +395,32 @@ impl Store for EtcdStore {
         let response = response?;
         // The outer header's revision: the put's, when this request wrote.
         let revision = response.header().map_or(0, |h| h.revision());
-        if response.succeeded() {
+        let queued_answer = if !fast_path {
+            response
+        } else if response.succeeded() {
             return Ok(Created {
                 revision,
                 first_revision: Some(revision),
                 predecessor: None,
                 resent,
             });
-        }
-        let Some(response) = response.op_responses().into_iter().find_map(|op| match op {
-            TxnOpResponse::Txn(inner) => Some(inner),
-            _ => None,
-        }) else {
-            return Err(Error::internal(format!(
-                "creating {key:?}: the transaction's answer has no nested answer"
-            )));
-        };
-        let mut gets = response
-            .op_responses()
-            .into_iter()
-            .filter_map(|op| match op {
-                TxnOpResponse::Get(get) => Some(get),
+        } else {
+            let nested = response.op_responses().into_iter().find_map(|op| match op {
+                TxnOpResponse::Txn(inner) => Some(inner),
                 _ => None,
             });
-        if response.succeeded() {
-            // [ours, predecessor]: no predecessor means ours is the first.
-            let newest: Vec<KeyValue> = gets
-                .next()
-                .map(|g| g.kvs().iter().map(key_value).collect())
-                .unwrap_or_default();
-            return Ok(match newest.as_slice() {
-                [ours] if ours.create_revision == revision => Created {
-                    revision,
-                    first_revision: Some(ours.create_revision),
-                    predecessor: None,
-                    resent,
-                },
-                // Not the first; the first itself was not read.
-                [ours, predecessor] if ours.create_revision == revision => Created {
-                    revision,
-                    first_revision: None,
-                    predecessor: Some(predecessor.clone()),
-                    resent,
-                },
-                // Unexpected: say nothing; the waiter reads the queue.
-                _ => Created {
-                    revision,
-                    first_revision: None,
-                    predecessor: None,
-                    resent,
-                },
-            });
+            nested.ok_or_else(|| {
+                Error::internal(format!(
+                    "creating {key:?}: the transaction's answer has no nested answer"
+                ))
+            })?
+        };
+        let created = queued_created(queued_answer, key, lease, revision, resent)?;
+        let busy = created.first_revision != Some(created.revision);
+        if busy || !fast_path {
+            self.busy_dirs.note(dir, busy);
         }
-        // The key exists. No write of a name can be pending when it is
-        // written again (`key_names.rs`), so after a resend this is our
-        // own earlier send, whose answer was lost: adopt it. Without a
-        // resend it is nobody's to adopt.
-        let existing = gets.next().and_then(|g| g.kvs().first().map(key_value));
-        let first_revision = gets
-            .next()
-            .and_then(|g| g.kvs().first().map(|kv| kv.create_revision()));
-        match existing {
-            Some(kv) if kv.lease == lease && resent => Ok(Created {
-                revision: kv.create_revision,
-                first_revision,
-                predecessor: None,
-                resent,
-            }),
-            _ => Err(Error::internal(format!("key {key:?} already exists"))),
-        }
+        Ok(created)
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {

@@ -645,7 +645,9 @@ pub async fn l9_waiter_whose_lease_expired_is_not_told_it_holds(env: Env) {
     }
 }
 
-/// L10: try_lock returns at once with WouldBlock, leaving no key.
+/// L10: try_lock returns at once with WouldBlock, leaving no key. The last
+/// try_lock finds free a lock its handle last found busy (on etcd: the
+/// create without the empty-directory compare, `etcd/busy_dirs.rs`).
 pub async fn l10_try_lock_returns_at_once_leaving_no_key(env: Env) {
     let a = env.client().await;
     let b = env.client().await;

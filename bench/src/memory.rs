@@ -82,24 +82,16 @@ pub async fn run(plan: &Plan) -> vinesync::Result<Vec<Row>> {
     );
     rows.push(rust);
 
+    // Handoffs between tasks of one thread measure the library; on a
+    // multi-thread runtime the scheduler moves the two tasks of a handoff
+    // between workers now and then (tokio stops preferring the task just
+    // woken after a few in a row), and a cross-thread wake-up costs more
+    // than the handoff itself, so those rows are shown for reference.
     let store = MemoryStore::new();
     let mut one_waiter_p99 = f64::NAN;
     for waiters in [1usize, 10, 100, 1000] {
-        let prefix = format!("/bench/handoff{waiters}");
-        let clients = (0..=waiters)
-            .map(|_| {
-                Client::with_memory_store(store.clone(), Options::new().prefix(prefix.clone()))
-            })
-            .collect::<vinesync::Result<Vec<_>>>()?;
-        let samples = handoff(clients, plan.handoffs.max(2 * waiters)).await?;
-        let mut row = samples.row(
-            SECTION,
-            &if waiters == 1 {
-                "handoff, 1 waiter".to_string()
-            } else {
-                format!("handoff, {waiters} waiters")
-            },
-        );
+        let samples = handoff_on_own_runtime(&store, waiters, plan, Workers::One)?;
+        let mut row = samples.row(SECTION, &handoff_name(waiters, ""));
         if waiters == 1 {
             one_waiter_p99 = row.p99_ns;
         } else if waiters == 1000 {
@@ -107,5 +99,67 @@ pub async fn run(plan: &Plan) -> vinesync::Result<Vec<Row>> {
         }
         rows.push(row);
     }
+    for waiters in [1usize, 1000] {
+        let samples = handoff_on_own_runtime(&store, waiters, plan, Workers::Two)?;
+        rows.push(samples.row(SECTION, &handoff_name(waiters, ", 2 worker threads")));
+    }
     Ok(rows)
+}
+
+/// The runtime a handoff measurement runs on.
+#[derive(Clone, Copy)]
+enum Workers {
+    /// A current-thread runtime: every task on one thread.
+    One,
+    /// A multi-thread runtime with two workers.
+    Two,
+}
+
+fn handoff_name(waiters: usize, suffix: &str) -> String {
+    if waiters == 1 {
+        format!("handoff, 1 waiter{suffix}")
+    } else {
+        format!("handoff, {waiters} waiters{suffix}")
+    }
+}
+
+/// Memory handoffs with `waiters` waiters on a runtime of their own, on a
+/// thread of its own (the bench's runtime cannot host another one).
+fn handoff_on_own_runtime(
+    store: &MemoryStore,
+    waiters: usize,
+    plan: &Plan,
+    workers: Workers,
+) -> vinesync::Result<Samples> {
+    let internal = |e: String| vinesync::Error::new(vinesync::ErrorKind::Internal, e);
+    let name = handoff_name(waiters, "");
+    let prefix = format!("/bench/handoff{waiters}-{}", workers as u8);
+    std::thread::scope(|scope| {
+        let measured = scope.spawn(|| {
+            let runtime = match workers {
+                Workers::One => tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build(),
+                Workers::Two => tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build(),
+            }
+            .map_err(|e| internal(format!("starting a runtime: {e}")))?;
+            runtime.block_on(async {
+                let clients = (0..=waiters)
+                    .map(|_| {
+                        Client::with_memory_store(
+                            store.clone(),
+                            Options::new().prefix(prefix.clone()),
+                        )
+                    })
+                    .collect::<vinesync::Result<Vec<_>>>()?;
+                handoff(clients, plan.handoffs.max(2 * waiters)).await
+            })
+        });
+        measured
+            .join()
+            .map_err(|_| internal(format!("{name}: the measuring thread panicked")))?
+    })
 }

@@ -432,9 +432,11 @@ async fn lock_rpc_handoffs(nodes: &[String], plan: &Plan) -> vinesync::Result<Ve
         let mut contenders = Vec::new();
         for i in 0..=waiters {
             let etcd = connections[i % connections.len()].clone();
+            // Nothing keeps these leases alive: long enough for the
+            // slowest run (etcd's 100 ms catch-up on every handoff).
             let lease = etcd
                 .lease_client()
-                .grant(60, None)
+                .grant(600, None)
                 .await
                 .map_err(internal)?
                 .id();

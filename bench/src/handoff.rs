@@ -62,17 +62,21 @@ impl Contender for LockRpc {
     }
 }
 
+/// Acquisitions never counted, whatever the number of contenders.
+pub const WARM_UP: u64 = 100;
+
 /// Handoff latency with all but one of `contenders` always queued: time
 /// from one holder's release to the next holder's acquisition (one task a
 /// contender).
 ///
-/// `handoffs` acquisitions are counted, after the first `clients.len()`
-/// ones, about one round (until then the queue is still forming: fewer
-/// waiters, and their creates compete with the handoffs). After the
+/// `handoffs` acquisitions are counted, after the first round (until then
+/// the queue is still forming: fewer waiters, and their creates compete
+/// with the handoffs) and at least [`WARM_UP`] acquisitions, so every
+/// queue length starts counting as warm. After the
 /// counted ones every client leaves the queue once it has had its turn;
 /// those last handoffs, with ever fewer waiters behind them, are not
-/// counted either. A contender is dropped (a client closed) only after
-/// every task has ended, so no handoff includes a teardown.
+/// counted either. A contender is dropped only after every task has
+/// ended, so no handoff includes a teardown.
 pub async fn handoff<C: Contender>(
     contenders: Vec<C>,
     handoffs: usize,
@@ -82,7 +86,7 @@ pub async fn handoff<C: Contender>(
     let acquired = Arc::new(AtomicU64::new(0));
     // When the first and the last counted acquisitions happened.
     let window = Arc::new(Mutex::new((None::<Instant>, None::<Instant>)));
-    let first_counted = contenders.len() as u64;
+    let first_counted = (contenders.len() as u64).max(WARM_UP);
     let last_counted = first_counted + handoffs as u64 - 1;
     let mut tasks = Vec::new();
     for contender in contenders {

@@ -155,7 +155,13 @@ fn handoff_on_own_runtime(
                         )
                     })
                     .collect::<vinesync::Result<Vec<_>>>()?;
-                handoff(clients, plan.handoffs.max(2 * waiters)).await
+                let measured = handoff(clients.clone(), plan.handoffs.max(2 * waiters)).await;
+                // Closed while this runtime runs: a dropped client's lease
+                // revoke would be spawned on it as it shuts down.
+                for client in clients {
+                    client.close().await;
+                }
+                measured
             })
         });
         measured

@@ -79,7 +79,7 @@ impl Backend {
         }
     }
 
-    /// Reads (get, range, watch) served so far.
+    /// Reads (get, range, queue_position, watch) served so far.
     #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // fault hooks only
     pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)

@@ -122,8 +122,8 @@ async fn still_there(backend: &Backend, key: &str, revision: i64) -> Result<bool
         .is_some_and(|kv| kv.create_revision == revision))
 }
 
-/// Writes our own `key` (put-if-absent with the session's lease, plus the
-/// first key of `dir`; see [`Store::create`]) on a background task that
+/// Writes our own `key` (put-if-absent with the session's lease, plus
+/// where it stands under `dir`; see [`Store::create`]) on a background task that
 /// runs to completion, and hands back the result with a [`KeyCleanup`]
 /// already armed. Whatever happens to the caller, the key is deleted by
 /// name *after* the write has finished (SPEC H3, L8) — a delete sent while

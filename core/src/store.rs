@@ -127,8 +127,9 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn revoke(&self, lease: LeaseId) -> impl Future<Output = Result<()>> + Send;
 
     /// Put-if-absent of `key` (shared: the memory store keeps the name
-    /// without copying it) with `lease`, and in the same transaction the
-    /// first key (lowest create revision) under `dir`. A key that already
+    /// without copying it) with `lease`, and in the same transaction where
+    /// it stands under `dir`: whether it is the first key (lowest create
+    /// revision) and, if not, its predecessor (see [`Created`]). A key that already
     /// exists is an `Internal` error (a name is written again only once no
     /// write of it can be pending: `key_names.rs`), unless it is this
     /// create's own earlier send; a lease that no longer exists is `Lost`.

@@ -354,8 +354,8 @@ pub async fn e8_watch_elect_filtered_by_id_and_close(env: Env) {
 /// E2/E3 (SPEC H3): a campaign that ends on an error (here its "is my key
 /// still first" read fails for good) removes its own key: the namespace is
 /// not left with a candidate that will never be primary in front. (The
-/// read that fails is the one after the predecessor left: where it stands
-/// in the queue.)
+/// read that fails is the one after the predecessor left: where the
+/// campaign stands in the queue.)
 pub async fn e3_failed_campaign_removes_its_key(env: Env) {
     let a = env.client().await;
     let b = env.client().await;
@@ -363,6 +363,9 @@ pub async fn e3_failed_campaign_removes_its_key(env: Env) {
     let first = b.leader("svc", candidate("ns", "b", 10)).await.unwrap();
     first.wait_elected().await.unwrap();
     let second = a.leader("svc", candidate("ns", "a", 10)).await.unwrap();
+    // Armed once the campaign is parked on its predecessor's watch, so the
+    // read that fails is the one after the resign.
+    super::reads_settled(&a).await;
     a.faults().inject_at(
         "queue_position",
         vinesync::Injected::Error(ErrorKind::Internal),

@@ -113,6 +113,25 @@ pub fn leader_options(ns: &str, id: &str, ttl: u64) -> LeaderOptions {
         .ttl(Duration::from_secs(ttl.max(min_ttl())))
 }
 
+/// Returns once `client`'s store reads have not moved for 500 ms (its
+/// waiters and campaigns are parked on their watches); panics after 20 s.
+pub async fn reads_settled(client: &Client) {
+    let settle_by = std::time::Instant::now() + Duration::from_secs(20);
+    let mut before = client.faults().store_reads();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = client.faults().store_reads();
+        if now == before {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < settle_by,
+            "reads kept moving: {now}"
+        );
+        before = now;
+    }
+}
+
 /// Polls `check` every 20 ms until it is true or `limit` passes.
 pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
 where

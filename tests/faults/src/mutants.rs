@@ -73,7 +73,7 @@ const MUTANTS: &[Mutant] = &[
     Mutant {
         name: "mutant-no-l9-recheck",
         kind: Kind::Library,
-        what: "library: no re-check of the waiter's key after its wait (L9)",
+        what: "library: no re-check of the waiter's key after its wait (L9; lock and campaign)",
         scenarios: &["waiters' keys deleted", "SIGSTOP of a waiter"],
         checks: &["overlap", "token-order", "unfaulted-rejection"],
     },

@@ -93,6 +93,17 @@ fn newest_two_of(dir: &str) -> TxnOp {
     )
 }
 
+/// The answers of a transaction's reads, in order.
+fn reads_of(response: etcd_client::TxnResponse) -> impl Iterator<Item = etcd_client::GetResponse> {
+    response
+        .op_responses()
+        .into_iter()
+        .filter_map(|op| match op {
+            TxnOpResponse::Get(get) => Some(get),
+            _ => None,
+        })
+}
+
 /// What the queued create transaction (see [`EtcdStore::create`]) found;
 /// `revision` is its header's.
 fn queued_created(
@@ -102,14 +113,9 @@ fn queued_created(
     revision: i64,
     resent: bool,
 ) -> Result<Created> {
-    let mut gets = response
-        .op_responses()
-        .into_iter()
-        .filter_map(|op| match op {
-            TxnOpResponse::Get(get) => Some(get),
-            _ => None,
-        });
-    if response.succeeded() {
+    let succeeded = response.succeeded();
+    let mut gets = reads_of(response);
+    if succeeded {
         // [ours, predecessor]: no predecessor means ours is the first.
         let newest: Vec<KeyValue> = gets
             .next()
@@ -199,6 +205,31 @@ impl EtcdStore {
             })
             .await;
         (result, attempts > 1)
+    }
+
+    /// Sends `txn`, retried like every request ([`Self::retry`]), telling
+    /// whether it was sent more than once.
+    async fn txn_telling_resent(
+        &self,
+        what: impl Fn() -> String,
+        txn: Txn,
+    ) -> (Result<etcd_client::TxnResponse>, bool) {
+        let kv = self.client.kv_client();
+        self.retry_telling_resent(what, || {
+            let (mut kv, txn) = (kv.clone(), txn.clone());
+            async move { kv.txn(txn).await }
+        })
+        .await
+    }
+
+    /// [`Self::txn_telling_resent`], for a transaction a resend cannot
+    /// confuse (a read, or a guarded write whose answer says enough).
+    async fn txn_retried(
+        &self,
+        what: impl Fn() -> String,
+        txn: Txn,
+    ) -> Result<etcd_client::TxnResponse> {
+        self.txn_telling_resent(what, txn).await.0
     }
 
     async fn range_raw(&self, key: &str, options: GetOptions) -> Result<etcd_client::GetResponse> {
@@ -360,7 +391,6 @@ impl Store for EtcdStore {
         dir: &str,
     ) -> Result<Created> {
         let key: &str = key;
-        let kv = self.client.kv_client();
         let own_put = TxnOp::put(key, value, Some(PutOptions::new().with_lease(lease)));
         // The general path: put-if-absent, plus the two newest keys of the
         // directory (ours and our predecessor: a range sorted by create
@@ -384,13 +414,7 @@ impl Store for EtcdStore {
             queued
         };
         let (response, resent) = self
-            .retry_telling_resent(
-                || format!("creating {key:?}"),
-                || {
-                    let (mut kv, txn) = (kv.clone(), txn.clone());
-                    async move { kv.txn(txn).await }
-                },
-            )
+            .txn_telling_resent(|| format!("creating {key:?}"), txn)
             .await;
         let response = response?;
         // The outer header's revision: the put's, when this request wrote.
@@ -457,7 +481,6 @@ impl Store for EtcdStore {
     /// predecessor range and the own key, so a handoff costs the waiter
     /// one round trip after the delete event, not two.
     async fn queue_position(&self, dir: &str, key: &str, revision: i64) -> Result<QueuePosition> {
-        let kv = self.client.kv_client();
         let older = GetOptions::new()
             .with_prefix()
             .with_sort(SortTarget::Create, SortOrder::Descend)
@@ -469,21 +492,9 @@ impl Store for EtcdStore {
             TxnOp::get(key, Some(GetOptions::new().with_keys_only())),
         ]);
         let response = self
-            .retry(
-                || format!("reading the queue of {dir:?}"),
-                || {
-                    let (mut kv, txn) = (kv.clone(), txn.clone());
-                    async move { kv.txn(txn).await }
-                },
-            )
+            .txn_retried(|| format!("reading the queue of {dir:?}"), txn)
             .await?;
-        let mut gets = response
-            .op_responses()
-            .into_iter()
-            .filter_map(|op| match op {
-                TxnOpResponse::Get(get) => Some(get),
-                _ => None,
-            });
+        let mut gets = reads_of(response);
         let (Some(older), Some(own)) = (gets.next(), gets.next()) else {
             return Err(Error::internal(format!(
                 "reading the queue of {dir:?}: the transaction's answer lacks a read"
@@ -499,7 +510,6 @@ impl Store for EtcdStore {
     }
 
     async fn delete_owned(&self, key: &str, create_revision: i64) -> Result<bool> {
-        let kv = self.client.kv_client();
         let txn = Txn::new()
             .when([Compare::create_revision(
                 key,
@@ -512,13 +522,7 @@ impl Store for EtcdStore {
                 Some(etcd_client::GetOptions::new().with_count_only()),
             )]);
         let (response, resent) = self
-            .retry_telling_resent(
-                || format!("deleting {key:?}"),
-                || {
-                    let (mut kv, txn) = (kv.clone(), txn.clone());
-                    async move { kv.txn(txn).await }
-                },
-            )
+            .txn_telling_resent(|| format!("deleting {key:?}"), txn)
             .await;
         let response = response?;
         if response.succeeded() {
@@ -527,15 +531,11 @@ impl Store for EtcdStore {
         // After a retry, a key that is gone may have been deleted by our own
         // earlier attempt whose answer was lost (etcd unreachable, a leader
         // change): count that as deleted rather than report a lost key.
-        let absent = response.op_responses().into_iter().any(|op| match op {
-            TxnOpResponse::Get(get) => get.count() == 0,
-            _ => false,
-        });
+        let absent = reads_of(response).any(|get| get.count() == 0);
         Ok(absent && resent)
     }
 
     async fn update_owned(&self, key: &str, create_revision: i64, value: Vec<u8>) -> Result<bool> {
-        let kv = self.client.kv_client();
         let txn = Txn::new()
             .when([Compare::create_revision(
                 key,
@@ -548,13 +548,7 @@ impl Store for EtcdStore {
                 Some(PutOptions::new().with_ignore_lease()),
             )]);
         let response = self
-            .retry(
-                || format!("updating {key:?}"),
-                || {
-                    let (mut kv, txn) = (kv.clone(), txn.clone());
-                    async move { kv.txn(txn).await }
-                },
-            )
+            .txn_retried(|| format!("updating {key:?}"), txn)
             .await?;
         Ok(response.succeeded())
     }

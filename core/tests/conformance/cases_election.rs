@@ -365,7 +365,7 @@ pub async fn e3_failed_campaign_removes_its_key(env: Env) {
     let second = a.leader("svc", candidate("ns", "a", 10)).await.unwrap();
     // Armed once the campaign is parked on its predecessor's watch, so the
     // read that fails is the one after the resign.
-    super::reads_settled(&a).await;
+    super::reads_settled(std::slice::from_ref(&a)).await;
     a.faults().inject_at(
         "queue_position",
         vinesync::Injected::Error(ErrorKind::Internal),

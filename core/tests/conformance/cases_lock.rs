@@ -174,28 +174,8 @@ pub async fn l2_waiter_watches_only_its_predecessor(env: Env) {
         }));
         wait_keys(&env, &holder, "herd", i + 2).await;
     }
-    // Every waiter has finished setting up its wait (watch + re-read) once
-    // no read count moved for 500 ms (polled: set-up is slow when loaded).
-    let reads = || {
-        waiters
-            .iter()
-            .map(|w| w.faults().store_reads())
-            .collect::<Vec<u64>>()
-    };
-    let mut before = reads();
-    let settle_by = Instant::now() + 20 * SECOND;
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = reads();
-        if now == before {
-            break;
-        }
-        assert!(
-            Instant::now() < settle_by,
-            "the waiters kept reading: {now:?}"
-        );
-        before = now;
-    }
+    // Every waiter has finished setting up its wait (watch + re-read).
+    let before = super::reads_settled(&waiters).await;
     guard.unlock().await.unwrap();
     tokio::time::timeout(5 * SECOND, &mut tasks[0])
         .await

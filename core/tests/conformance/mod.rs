@@ -113,20 +113,27 @@ pub fn leader_options(ns: &str, id: &str, ttl: u64) -> LeaderOptions {
         .ttl(Duration::from_secs(ttl.max(min_ttl())))
 }
 
-/// Returns once `client`'s store reads have not moved for 500 ms (its
-/// waiters and campaigns are parked on their watches); panics after 20 s.
-pub async fn reads_settled(client: &Client) {
+/// Returns the store reads of `clients` once they have not moved for
+/// 500 ms (their waiters and campaigns are parked on their watches; polled:
+/// set-up is slow when loaded); panics after 20 s.
+pub async fn reads_settled(clients: &[Client]) -> Vec<u64> {
+    let reads = || {
+        clients
+            .iter()
+            .map(|c| c.faults().store_reads())
+            .collect::<Vec<u64>>()
+    };
     let settle_by = std::time::Instant::now() + Duration::from_secs(20);
-    let mut before = client.faults().store_reads();
+    let mut before = reads();
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = client.faults().store_reads();
+        let now = reads();
         if now == before {
-            return;
+            return now;
         }
         assert!(
             std::time::Instant::now() < settle_by,
-            "reads kept moving: {now}"
+            "reads kept moving: {now:?}"
         );
         before = now;
     }

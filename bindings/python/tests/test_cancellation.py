@@ -7,6 +7,7 @@ right after the result is delivered."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any, Dict, List
 
 import pytest
@@ -103,14 +104,41 @@ def test_H3_wait_for_timeout_while_acquiring_never_leaves_the_lock_held_L8(new_s
     # acquisitions that may complete at any moment.
     s, other = new_sync(), new_sync()
 
+    outcomes: List[str] = []
+
     async def main() -> None:
         for _ in range(30):
             try:
                 guard = await asyncio.wait_for(s.lock_async("timeouts", ttl=10), timeout=0.001)
             except asyncio.TimeoutError:
+                outcomes.append("timeout")
                 continue
+            outcomes.append(f"held {guard.key} token {guard.fencing_token}")
             await guard.unlock_async()
 
     run(main())
-    wait_until(lambda: lock_keys(other, "timeouts") == [], what="no acquisition left behind")
+    try:
+        wait_until(lambda: lock_keys(other, "timeouts") == [], what="no acquisition left behind")
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}: {left_behind(s, other, 'timeouts', outcomes)}") from None
     other.try_lock("timeouts", ttl=10).unlock()
+
+
+def left_behind(s: vinesync.Sync, other: vinesync.Sync, id: str, outcomes: List[str]) -> str:
+    """What a failed "nothing left behind" check found, to tell a lost
+    guard (released once the garbage collector finds it) from a key no
+    guard owns (a write that landed after its cleanup)."""
+    info = other.lock_info(id)
+    entries = [info.holder] if info.holder is not None else []
+    entries += info.waiters
+    described = [f"{e.key} token {e.fencing_token} lease {e.lease:x} handle {e.handle} value {e.value}" for e in entries]
+    gc.collect()
+    released_by_gc = True
+    try:
+        wait_until(lambda: lock_keys(other, id) == [], limit=3.0)
+    except AssertionError:
+        released_by_gc = False
+    return (
+        f"keys {described}; this handle is {s.handle_id}; attempts {outcomes}; "
+        f"gone after gc.collect(): {released_by_gc}"
+    )

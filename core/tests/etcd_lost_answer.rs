@@ -1,0 +1,251 @@
+//! A write whose answer is lost on the way back (SPEC H3, "a write that was
+//! sent and whose answer did not arrive may have happened"): etcd applied
+//! the lock's create, the connection broke before its answer arrived, and
+//! the client sent the same create again. The resend finds the key its
+//! first send wrote; the lock adopts it (its first send's create revision
+//! is the fencing token) instead of failing with "already exists" or
+//! leaving the key behind.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use vinesync::{Client, LockOptions, Options};
+use vinesync_testkit::EtcdCluster;
+
+/// A loopback proxy to etcd's client port that can swallow etcd's answers
+/// (requests still reach etcd and take effect) and cut its connections.
+struct AnswerProxy {
+    address: String,
+    swallow: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    sockets: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl AnswerProxy {
+    fn start(target: String) -> AnswerProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let swallow = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let sockets = Arc::new(Mutex::new(Vec::new()));
+        let (swallowing, stopping, open) = (swallow.clone(), stop.clone(), sockets.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if stopping.load(Ordering::Acquire) {
+                    return;
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                open.lock()
+                    .unwrap()
+                    .extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
+                let (to_server, to_client) =
+                    (server.try_clone().unwrap(), client.try_clone().unwrap());
+                let never = Arc::new(AtomicBool::new(false));
+                std::thread::spawn(move || pump(client, to_server, never));
+                let swallowing = swallowing.clone();
+                std::thread::spawn(move || pump(server, to_client, swallowing));
+            }
+        });
+        AnswerProxy {
+            address,
+            swallow,
+            stop,
+            sockets,
+        }
+    }
+
+    /// From now on etcd's answers are read and dropped.
+    fn swallow_answers(&self) {
+        self.swallow.store(true, Ordering::Release);
+    }
+
+    /// Closes every connection (the client sees a broken connection and
+    /// sends again) and passes whatever comes next.
+    fn cut_and_pass(&self) {
+        self.swallow.store(false, Ordering::Release);
+        for socket in self.sockets.lock().unwrap().drain(..) {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for AnswerProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.cut_and_pass();
+        // Wakes the accept loop so it sees `stop`.
+        let _ = TcpStream::connect(&self.address);
+    }
+}
+
+/// Copies `from` → `to` until either side closes; drops what it reads
+/// while `swallow` is set.
+fn pump(mut from: TcpStream, mut to: TcpStream, swallow: Arc<AtomicBool>) {
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if !swallow.load(Ordering::Acquire) && to.write_all(&buffer[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = from.shutdown(Shutdown::Both);
+    let _ = to.shutdown(Shutdown::Both);
+}
+
+fn ttl(seconds: u64) -> LockOptions {
+    LockOptions::new().ttl(Duration::from_secs(seconds))
+}
+
+/// A client whose requests go through an [`AnswerProxy`], an observer
+/// that talks to etcd directly, and the etcd they share.
+struct Setup {
+    // Dropped last: the clients are closed first.
+    _cluster: EtcdCluster,
+    proxy: AnswerProxy,
+    client: Client,
+    observer: Client,
+}
+
+async fn setup() -> Setup {
+    let cluster = EtcdCluster::start(1).unwrap();
+    let proxy = AnswerProxy::start(cluster.endpoint(0));
+    let options = Options::new()
+        .prefix("/lost-answer")
+        .request_timeout(Duration::from_secs(10));
+    let client = Client::etcd(options.clone().nodes([proxy.address.clone()]))
+        .await
+        .unwrap();
+    let observer = Client::etcd(options.nodes(cluster.endpoints()))
+        .await
+        .unwrap();
+    // The session's lease is granted first, so the next request of a lock
+    // is its create.
+    client
+        .lock("warm-up", ttl(30))
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
+    Setup {
+        _cluster: cluster,
+        proxy,
+        client,
+        observer,
+    }
+}
+
+/// Starts `client.lock(id)` with etcd's answers swallowed, waits until its
+/// create has reached etcd (a key of the client's lease under the lock),
+/// then cuts the connection so the client sends the create again. Returns
+/// the lock's task and the key the first send wrote.
+async fn lock_losing_the_create_answer(
+    setup: &Setup,
+    id: &str,
+) -> (
+    tokio::task::JoinHandle<vinesync::Result<vinesync::LockGuard>>,
+    vinesync::LockEntry,
+) {
+    let lease = setup.client.faults().lease_ids().await[0];
+    setup.proxy.swallow_answers();
+    let locking = {
+        let (client, id) = (setup.client.clone(), id.to_string());
+        tokio::spawn(async move { client.lock(&id, ttl(30)).await })
+    };
+    let started = Instant::now();
+    let first_send = loop {
+        let info = setup.observer.lock_info(id).await.unwrap();
+        let mut entries = info.holder.into_iter().chain(info.waiters);
+        if let Some(ours) = entries.find(|entry| entry.lease == lease) {
+            break ours;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the create never reached etcd"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    setup.proxy.cut_and_pass();
+    (locking, first_send)
+}
+
+async fn finished(
+    locking: tokio::task::JoinHandle<vinesync::Result<vinesync::LockGuard>>,
+) -> vinesync::LockGuard {
+    tokio::time::timeout(Duration::from_secs(20), locking)
+        .await
+        .expect("the lock did not finish after its connection was cut")
+        .unwrap()
+        .expect("the resent create must adopt the key its first send wrote")
+}
+
+/// On a free lock: the adopted key holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_adopts_its_own_create_whose_answer_was_lost() {
+    let setup = setup().await;
+    let (locking, first_send) = lock_losing_the_create_answer(&setup, "free").await;
+    let guard = finished(locking).await;
+    assert_eq!(guard.key(), first_send.key);
+    assert_eq!(guard.fencing_token(), first_send.fencing_token);
+    let info = setup.observer.lock_info("free").await.unwrap();
+    assert_eq!(info.holder.map(|h| h.key), Some(first_send.key.clone()));
+    assert!(
+        info.waiters.is_empty(),
+        "a second key was written: {:?}",
+        info.waiters
+    );
+
+    guard.unlock().await.unwrap();
+    assert!(setup
+        .observer
+        .lock_info("free")
+        .await
+        .unwrap()
+        .holder
+        .is_none());
+    setup
+        .observer
+        .try_lock("free", ttl(30))
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
+    setup.client.close().await;
+    setup.observer.close().await;
+}
+
+/// Behind a holder: the adopted key waits in its place and takes the lock
+/// at the handoff.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_adopts_its_own_create_whose_answer_was_lost() {
+    let setup = setup().await;
+    let holder = setup.observer.lock("busy", ttl(30)).await.unwrap();
+    let (locking, first_send) = lock_losing_the_create_answer(&setup, "busy").await;
+    // Still waiting, with the one key its first send wrote.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!locking.is_finished(), "the waiter took a held lock");
+    let info = setup.observer.lock_info("busy").await.unwrap();
+    let waiting: Vec<&str> = info.waiters.iter().map(|w| w.key.as_str()).collect();
+    assert_eq!(waiting, [first_send.key.as_str()]);
+
+    holder.unlock().await.unwrap();
+    let guard = finished(locking).await;
+    assert_eq!(guard.key(), first_send.key);
+    assert_eq!(guard.fencing_token(), first_send.fencing_token);
+    guard.unlock().await.unwrap();
+    let info = setup.observer.lock_info("busy").await.unwrap();
+    assert!(info.holder.is_none() && info.waiters.is_empty());
+    setup.client.close().await;
+    setup.observer.close().await;
+}

@@ -173,7 +173,7 @@ impl Store for Backend {
     async fn create(
         &self,
         key: &Arc<str>,
-        value: Vec<u8>,
+        value: Arc<[u8]>,
         lease: LeaseId,
         dir: &str,
     ) -> Result<Created> {

@@ -61,6 +61,9 @@ struct Inner {
     /// The value of this handle's lock keys (host, pid, handle id) as a
     /// JSON object without its closing brace.
     holder_value: Vec<u8>,
+    /// The last complete holder value and its `since_ms`: acquisitions in
+    /// the same millisecond share it (built and allocated once).
+    last_holder_value: Mutex<(u64, Arc<[u8]>)>,
     /// Sessions by lease TTL in seconds. A plain mutex, never held across
     /// an await: an acquisition on a live session only looks it up.
     sessions: Mutex<FastMap<i64, Arc<Session>>>,
@@ -120,6 +123,7 @@ impl Client {
                 options: RwLock::new(options),
                 handle_id,
                 holder_value,
+                last_holder_value: Mutex::new((0, Arc::default())),
                 sessions: Mutex::new(FastMap::default()),
                 granting: tokio::sync::Mutex::new(()),
                 started: Mutex::new(Vec::new()),
@@ -241,7 +245,7 @@ impl Client {
         check_text("lock id", id)?;
         options.validate()?;
         let ttl = ttl_seconds(options.ttl);
-        let dir = {
+        let name = {
             let handle_options = read(&self.inner.options);
             check_vine_lock_id(handle_options.layout, &handle_options.prefix, id)?;
             // Shared by every attempt's `Held` and the held table.
@@ -266,11 +270,11 @@ impl Client {
                     let session = self.session(ttl).await?;
                     // A name this session released cleanly, if any (see
                     // key_names.rs), else a new one.
-                    let key = session.key_names().take(&dir).unwrap_or_else(|| {
-                        Arc::from(keys::own_key(&dir, session.lease(), self.next_seq()))
+                    let key = name.free_key.take(session.lease()).unwrap_or_else(|| {
+                        Arc::from(keys::own_key(&name.dir, session.lease(), self.next_seq()))
                     });
                     let value = self.holder_value();
-                    mutex::attempt(session, id, &dir, key, value, try_only).await
+                    mutex::attempt(session, &name, key, value, try_only).await
                 };
                 match attempt.await {
                     Ok(Attempt::Held(held)) => return Ok(held),
@@ -326,7 +330,7 @@ impl Client {
                 })??,
             None => attempts.await?,
         };
-        lock(&self.inner.held).insert(held.dir.clone(), held.clone());
+        lock(&self.inner.held).insert(held.name.dir.clone(), held.clone());
         Ok(LockGuard::new(self.clone(), held))
     }
 
@@ -342,8 +346,8 @@ impl Client {
     pub async fn unlock(&self, id: &str) -> Result<()> {
         self.check_open()?;
         check_text("lock id", id)?;
-        let dir = self.inner.lock_dirs.get(&read(&self.inner.options), id);
-        let held = lock(&self.inner.held).remove(&*dir);
+        let name = self.inner.lock_dirs.get(&read(&self.inner.options), id);
+        let held = lock(&self.inner.held).remove(&*name.dir);
         match held {
             Some(held) => held.release().await,
             None => Err(mutex::not_locked(id)),
@@ -355,7 +359,7 @@ impl Client {
         if self.forget_held(held) {
             held.release().await
         } else {
-            Err(mutex::not_locked(&held.id))
+            Err(mutex::not_locked(&held.name.id))
         }
     }
 
@@ -366,7 +370,7 @@ impl Client {
         // One search of the table: take the entry out, and put it back when
         // it is another acquisition of the same lock (unlocked by id, then
         // taken again).
-        match table.remove_entry(&*held.dir) {
+        match table.remove_entry(&*held.name.dir) {
             Some((_, current)) if Arc::ptr_eq(&current, held) => true,
             Some((dir, current)) => {
                 table.insert(dir, current);
@@ -403,13 +407,14 @@ impl Client {
                 VinePrimary::of(&handle_options, &options.namespace, &id),
             )
         };
-        let value = serde_json::to_vec(&MemberValue {
+        let value: Arc<[u8]> = serde_json::to_vec(&MemberValue {
             leader: name.to_string(),
             id: id.clone(),
             namespace: options.namespace.clone(),
             role: String::new(),
         })
-        .map_err(|e| Error::internal(format!("encoding the member value: {e}")))?;
+        .map_err(|e| Error::internal(format!("encoding the member value: {e}")))?
+        .into();
         for _ in 0..MAX_ATTEMPTS {
             let session = self.session(ttl_seconds(options.ttl)).await?;
             let key = Arc::from(keys::own_key(&dir, session.lease(), self.next_seq()));
@@ -573,20 +578,23 @@ impl Client {
     }
 
     /// This handle's lock value with the time the key is written
-    /// (`since_ms`, Unix milliseconds: since when the acquisition queued).
-    fn holder_value(&self) -> Vec<u8> {
-        let since_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        // The stored value is the JSON object without its closing brace;
-        // one allocation, sized for the rest.
+    /// (`since_ms`, Unix milliseconds: since when the acquisition queued;
+    /// from the coarse wall clock, a few milliseconds behind at most).
+    fn holder_value(&self) -> Arc<[u8]> {
+        let since_ms = crate::clock::unix_millis_coarse();
+        let mut last = lock(&self.inner.last_holder_value);
+        if last.0 == since_ms {
+            return last.1.clone();
+        }
+        // The stored value is the JSON object without its closing brace.
         let stored = &self.inner.holder_value;
         let mut value = Vec::with_capacity(stored.len() + 56);
         value.extend_from_slice(stored);
         value.extend_from_slice(b",\"since_ms\":");
         push_decimal(&mut value, since_ms);
         value.push(b'}');
-        value
+        *last = (since_ms, Arc::from(value));
+        last.1.clone()
     }
 
     /// The live session for `ttl` seconds, if there is one.

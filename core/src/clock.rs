@@ -64,9 +64,118 @@ fn monotonic() -> Duration {
     START.get_or_init(std::time::Instant::now).elapsed()
 }
 
+/// A point on the monotonic clock (`CLOCK_MONOTONIC` on Linux), for the
+/// memory store's lease deadlines. [`MonoInstant::coarse_now`] reads it to
+/// the last timer tick — never ahead of [`MonoInstant::now`], a few
+/// milliseconds behind at most — for a fraction of the cost: the memory
+/// store checks its deadlines on every call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct MonoInstant(Duration);
+
+impl MonoInstant {
+    pub fn now() -> MonoInstant {
+        MonoInstant(read_monotonic(false))
+    }
+
+    pub fn coarse_now() -> MonoInstant {
+        MonoInstant(read_monotonic(true))
+    }
+
+    /// Time from `earlier` to `self` (zero if `earlier` is later).
+    pub fn saturating_duration_since(self, earlier: MonoInstant) -> Duration {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+impl std::ops::Add<Duration> for MonoInstant {
+    type Output = MonoInstant;
+    fn add(self, rhs: Duration) -> MonoInstant {
+        MonoInstant(self.0 + rhs)
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn read_monotonic(coarse: bool) -> Duration {
+    let clock = if coarse {
+        libc::CLOCK_MONOTONIC_COARSE
+    } else {
+        libc::CLOCK_MONOTONIC
+    };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } == 0 {
+        return Duration::new(
+            u64::try_from(ts.tv_sec).unwrap_or(0),
+            u32::try_from(ts.tv_nsec).unwrap_or(0),
+        );
+    }
+    monotonic()
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn read_monotonic(_coarse: bool) -> Duration {
+    monotonic()
+}
+
+/// Milliseconds since the Unix epoch from the wall clock's coarse reading
+/// (Linux: `CLOCK_REALTIME_COARSE`, a few milliseconds behind at most and a
+/// fraction of a precise reading's cost), for timestamps that are shown,
+/// never compared with deadlines.
+pub(crate) fn unix_millis_coarse() -> u64 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes into the timespec we own.
+        if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
+            let seconds = u64::try_from(ts.tv_sec).unwrap_or(0);
+            let millis = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000;
+            return seconds.saturating_mul(1000).saturating_add(millis);
+        }
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coarse_unix_millis_stay_within_a_tick_of_the_wall_clock() {
+        fn precise() -> u64 {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(0))
+                .unwrap_or(0)
+        }
+        let before = precise();
+        let coarse = unix_millis_coarse();
+        let after = precise();
+        // A coarse reading lags by at most one clock tick (1-10 ms).
+        assert!(coarse <= after, "{coarse} is ahead of {after}");
+        assert!(
+            coarse + 50 >= before,
+            "{coarse} lags {before} by over 50 ms"
+        );
+    }
+
+    #[test]
+    fn a_coarse_monotonic_reading_is_never_ahead_of_a_precise_one() {
+        for _ in 0..1000 {
+            let coarse = MonoInstant::coarse_now();
+            let precise = MonoInstant::now();
+            assert!(coarse <= precise, "{coarse:?} is ahead of {precise:?}");
+            let lag = precise.saturating_duration_since(coarse);
+            assert!(lag < Duration::from_millis(50), "coarse lags by {lag:?}");
+        }
+    }
 
     #[test]
     fn boot_clock_advances_with_the_monotonic_one() {

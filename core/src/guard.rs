@@ -42,7 +42,7 @@ impl LockGuard {
 
     /// The lock id as given to `lock`.
     pub fn id(&self) -> &str {
-        self.held().map_or("", |h| h.id.as_str())
+        self.held().map_or("", |h| &*h.name.id)
     }
 
     /// The key this acquisition wrote (`{prefix}/locks/{esc(id)}/{lease:x}_{seq:x}`).

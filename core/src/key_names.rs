@@ -1,4 +1,4 @@
-//! Lock key names a session may use again.
+//! The lock key name a lock may use again.
 //!
 //! Every acquisition writes a key `{dir}{lease:x}_{seq:x}`. etcd keeps an
 //! index entry for every key name it has seen until it compacts, and each
@@ -10,26 +10,24 @@
 //! entry per name, as etcd's own `concurrency.Mutex` does with its one key
 //! per session.
 //!
-//! A name goes back into the pool only when nothing can still write it: its
-//! key was created and deleted by requests that were each answered on their
-//! first send (a request resent after a lost answer may still take effect
-//! later, and then it would write over the next acquisition of that name),
-//! and the lock was not lost. Names carry the session's lease, so a new
-//! session never sees an old one's names.
+//! A name is kept for the next acquisition only when nothing can still
+//! write it: its key was created and deleted by requests that were each
+//! answered on their first send (a request resent after a lost answer may
+//! still take effect later, and then it would write over the next
+//! acquisition of that name), and the lock was not lost. Each lock id of a
+//! handle keeps one name, with its directory (`lock_dirs.rs`: no table to
+//! search); names carry their session's lease and are handed out only to
+//! acquisitions on that lease, so a new session never sees an old one's.
 
 use std::sync::{Arc, Mutex};
 
-use crate::fasthash::FastMap;
+use crate::store::LeaseId;
 
-/// At most this many lock directories keep a name (one each); beyond it a
-/// released name is simply not kept.
-const MAX_DIRS: usize = 1024;
-
-/// One reusable key per lock directory, kept whole and shared: taking it
-/// again costs no formatting and no copy.
+/// The name a lock's last clean release left, kept whole and shared: taking
+/// it again costs no formatting and no copy.
 #[derive(Debug, Default)]
-pub(crate) struct KeyNames {
-    free: Mutex<FastMap<Arc<str>, Arc<str>>>,
+pub(crate) struct FreeKeyName {
+    slot: Mutex<Option<(LeaseId, Arc<str>)>>,
 }
 
 /// How the writes of one held key went, to decide whether its name may be
@@ -54,29 +52,33 @@ impl Writes {
     }
 }
 
-impl KeyNames {
-    /// A key released under `dir`, taken out of the pool.
-    pub fn take(&self, dir: &str) -> Option<Arc<str>> {
-        self.lock().remove(dir)
+impl FreeKeyName {
+    /// The kept name, taken out, if it belongs to `lease`.
+    pub fn take(&self, lease: LeaseId) -> Option<Arc<str>> {
+        let mut slot = self.lock();
+        match slot.take() {
+            Some((owner, key)) if owner == lease => Some(key),
+            other => {
+                *slot = other;
+                None
+            }
+        }
     }
 
-    /// After the release of `key` under `dir`: puts its name back (one is
-    /// kept per directory) if `writes` settled it. Returns whether it did.
-    pub fn released(&self, dir: &Arc<str>, key: &Arc<str>, writes: Writes) -> bool {
+    /// After the release of `key` (written with `lease`): keeps its name,
+    /// in place of any other, if `writes` settled it. Returns whether it
+    /// did.
+    pub fn released(&self, lease: LeaseId, key: &Arc<str>, writes: Writes) -> bool {
         if !writes.settled() {
             return false;
         }
-        let mut free = self.lock();
-        if free.len() >= MAX_DIRS && !free.contains_key(dir) {
-            return false;
-        }
-        free.insert(dir.clone(), key.clone());
+        *self.lock() = Some((lease, key.clone()));
         true
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, FastMap<Arc<str>, Arc<str>>> {
-        // A panic elsewhere cannot leave a map of names inconsistent.
-        self.free.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(LeaseId, Arc<str>)>> {
+        // A panic elsewhere cannot leave an optional name inconsistent.
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -93,12 +95,11 @@ mod tests {
     };
 
     #[test]
-    fn only_a_release_with_every_write_answered_once_gives_a_name_back() {
+    fn only_a_release_with_every_write_answered_once_keeps_the_name() {
         let clean = CLEAN;
-        let names = KeyNames::default();
-        let dir: Arc<str> = Arc::from("/l/x/");
-        assert!(names.released(&dir, &Arc::from("/l/x/1_1"), clean));
-        assert_eq!(names.take(&dir).as_deref(), Some("/l/x/1_1"));
+        let name = FreeKeyName::default();
+        assert!(name.released(1, &Arc::from("/l/x/1_1"), clean));
+        assert_eq!(name.take(1).as_deref(), Some("/l/x/1_1"));
         for unsettled in [
             Writes {
                 create_resent: true,
@@ -118,29 +119,25 @@ mod tests {
             },
         ] {
             assert!(
-                !names.released(&dir, &Arc::from("/l/x/1_2"), unsettled),
+                !name.released(1, &Arc::from("/l/x/1_2"), unsettled),
                 "{unsettled:?}"
             );
-            assert_eq!(names.take(&dir), None, "{unsettled:?}");
+            assert_eq!(name.take(1), None, "{unsettled:?}");
         }
     }
 
     #[test]
-    fn a_name_is_handed_out_once_per_release_and_per_directory() {
-        let names = KeyNames::default();
-        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("/l/a/"), Arc::from("/l/b/"));
-        assert_eq!(names.take(&a), None);
-        names.released(&a, &Arc::from("/l/a/1_7"), CLEAN);
-        assert_eq!(names.take(&b), None, "another lock's name");
-        assert_eq!(names.take(&a).as_deref(), Some("/l/a/1_7"));
-        assert_eq!(names.take(&a), None, "handed out twice");
-        for i in 0..MAX_DIRS + 10 {
-            names.released(
-                &Arc::from(format!("/l/{i}/")),
-                &Arc::from(format!("/l/{i}/1_1")),
-                CLEAN,
-            );
-        }
-        assert_eq!(names.lock().len(), MAX_DIRS);
+    fn a_name_is_handed_out_once_and_only_to_its_lease() {
+        let name = FreeKeyName::default();
+        assert_eq!(name.take(1), None);
+        name.released(1, &Arc::from("/l/a/1_7"), CLEAN);
+        assert_eq!(name.take(2), None, "another session's name");
+        assert_eq!(name.take(1).as_deref(), Some("/l/a/1_7"));
+        assert_eq!(name.take(1), None, "handed out twice");
+        // The newest release replaces a kept name.
+        name.released(1, &Arc::from("/l/a/1_7"), CLEAN);
+        name.released(2, &Arc::from("/l/a/2_1"), CLEAN);
+        assert_eq!(name.take(1), None);
+        assert_eq!(name.take(2).as_deref(), Some("/l/a/2_1"));
     }
 }

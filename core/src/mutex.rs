@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::key_names::Writes;
+use crate::lock_dirs::LockName;
 use crate::queue;
 use crate::session::{self, Session};
 use crate::store::Deleted;
@@ -32,14 +33,14 @@ pub(crate) enum Attempt {
 /// (unless `try_only`) wait for the predecessors and re-check.
 pub(crate) async fn attempt(
     session: Arc<Session>,
-    id: &str,
-    dir: &Arc<str>,
+    name: &Arc<LockName>,
     key: Arc<str>,
-    value: Vec<u8>,
+    value: Arc<[u8]>,
     try_only: bool,
 ) -> Result<Attempt> {
     // Written to completion in the background: if this future is dropped
     // or the write fails, the key is removed after the write finished.
+    let dir = &name.dir;
     let (created, cleanup) = match queue::create_owned(&session, key, value, dir).await {
         Ok(created) => created,
         Err(error) if error.kind() == ErrorKind::Lost => {
@@ -87,8 +88,7 @@ pub(crate) async fn attempt(
     let key = cleanup.disarm();
     Ok(Attempt::Held(Held::new(
         session,
-        id.to_string(),
-        dir.clone(),
+        name.clone(),
         key,
         revision,
         create_resent,
@@ -140,10 +140,10 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A lock this handle holds: its key, fencing token and session.
 pub(crate) struct Held {
-    pub id: String,
-    /// The lock's directory (`{prefix}/locks/{esc(id)}/`), shared with
-    /// the handle's table of held locks.
-    pub dir: Arc<str>,
+    /// The lock's id and directory (`{prefix}/locks/{esc(id)}/`, shared
+    /// with the handle's table of held locks), where the release leaves
+    /// the key's name for the next acquisition.
+    pub name: Arc<LockName>,
     pub key: Arc<str>,
     pub revision: i64,
     /// The create was sent more than once (see `key_names.rs`).
@@ -159,7 +159,7 @@ pub(crate) struct Held {
 impl std::fmt::Debug for Held {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Held")
-            .field("id", &self.id)
+            .field("id", &self.name.id)
             .field("key", &self.key)
             .field("revision", &self.revision)
             .finish()
@@ -169,15 +169,13 @@ impl std::fmt::Debug for Held {
 impl Held {
     fn new(
         session: Arc<Session>,
-        id: String,
-        dir: Arc<str>,
+        name: Arc<LockName>,
         key: Arc<str>,
         revision: i64,
         create_resent: bool,
     ) -> Arc<Held> {
         Arc::new(Held {
-            id,
-            dir,
+            name,
             key,
             revision,
             create_resent,
@@ -275,9 +273,9 @@ impl Held {
                 delete_resent: deleted.resent,
                 lost: was_lost || self.session.is_lost(),
             };
-            self.session
-                .key_names()
-                .released(&self.dir, &self.key, writes);
+            self.name
+                .free_key
+                .released(self.session.lease(), &self.key, writes);
         }
         let result = match deleted {
             Ok(_) if cfg!(feature = "mutant-unlock-no-guard") => Ok(()),

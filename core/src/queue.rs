@@ -137,7 +137,7 @@ async fn still_there(backend: &Backend, key: &str, revision: i64) -> Result<bool
 pub(crate) async fn create_owned(
     session: &Arc<Session>,
     key: Arc<str>,
-    value: Vec<u8>,
+    value: Arc<[u8]>,
     dir: &str,
 ) -> Result<(crate::store::Created, KeyCleanup)> {
     if !session.backend().is_etcd() {
@@ -167,7 +167,7 @@ pub(crate) async fn create_owned(
 async fn create_owned_etcd(
     session: &Arc<Session>,
     key: Arc<str>,
-    value: Vec<u8>,
+    value: Arc<[u8]>,
     dir: &str,
 ) -> Result<(crate::store::Created, KeyCleanup)> {
     let (answer, outcome) = tokio::sync::oneshot::channel();

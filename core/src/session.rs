@@ -17,7 +17,6 @@ use tokio_util::task::TaskTracker;
 use crate::backend::Backend;
 use crate::clock::BootInstant;
 use crate::error::{Error, ErrorKind, Result};
-use crate::key_names::KeyNames;
 use crate::store::{LeaseId, Store};
 
 /// Delay before retrying a keepalive that failed (etcd unreachable).
@@ -164,6 +163,10 @@ pub(crate) struct Session {
     ttl: i64,
     /// `true` once the lease is gone.
     lost: watch::Sender<bool>,
+    /// `lost`'s value, set before it is sent: read on every lock and
+    /// unlock, for the price of a load (the channel's value is behind a
+    /// lock).
+    lost_now: AtomicBool,
     /// Dropping this stops the keepalive task.
     _stop: watch::Sender<()>,
     runtime: tokio::runtime::Handle,
@@ -171,8 +174,6 @@ pub(crate) struct Session {
     tasks: TaskTracker,
     /// The handle's count of lost leases ([`crate::Client::lease_lost`]).
     losses: watch::Sender<u64>,
-    /// Lock key names of this lease that may be written again.
-    names: KeyNames,
 }
 
 impl std::fmt::Debug for Session {
@@ -241,12 +242,12 @@ impl Session {
             lease,
             ttl,
             lost,
+            lost_now: AtomicBool::new(false),
             _stop: stop,
             runtime: tokio::runtime::Handle::current(),
             revoke_on_drop: AtomicBool::new(true),
             tasks,
             losses,
-            names: KeyNames::default(),
         });
         cleanup.disarm();
         let deadline = local_deadline(sent, answered, granted);
@@ -275,11 +276,6 @@ impl Session {
         self.lease
     }
 
-    /// Lock key names of this lease that may be written again.
-    pub fn key_names(&self) -> &KeyNames {
-        &self.names
-    }
-
     pub fn backend(&self) -> &Backend {
         &self.backend
     }
@@ -290,11 +286,12 @@ impl Session {
     }
 
     pub fn is_lost(&self) -> bool {
-        *self.lost.borrow()
+        self.lost_now.load(Ordering::Acquire)
     }
 
     /// Marks the lease as gone (the store said so, or its deadline passed).
     pub fn mark_lost(&self) {
+        self.lost_now.store(true, Ordering::Release);
         if self
             .lost
             .send_if_modified(|lost| !std::mem::replace(lost, true))
@@ -313,6 +310,7 @@ impl Session {
     pub async fn revoke(&self) -> Result<()> {
         self.revoke_on_drop.store(false, Ordering::Release);
         // Ended on purpose: not counted as a loss.
+        self.lost_now.store(true, Ordering::Release);
         self.lost.send_replace(true);
         self.backend.revoke(self.lease).await
     }

@@ -126,8 +126,8 @@ pub(crate) trait Store: Send + Sync + 'static {
     /// Revokes a lease, deleting its keys.
     fn revoke(&self, lease: LeaseId) -> impl Future<Output = Result<()>> + Send;
 
-    /// Put-if-absent of `key` (shared: the memory store keeps the name
-    /// without copying it) with `lease`, and in the same transaction where
+    /// Put-if-absent of `key` and `value` (shared: the memory store keeps
+    /// both without copying them) with `lease`, and in the same transaction where
     /// it stands under `dir`: whether it is the first key (lowest create
     /// revision) and, if not, its predecessor (see [`Created`]). A key that already
     /// exists is an `Internal` error (a name is written again only once no
@@ -136,7 +136,7 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn create(
         &self,
         key: &Arc<str>,
-        value: Vec<u8>,
+        value: Arc<[u8]>,
         lease: LeaseId,
         dir: &str,
     ) -> impl Future<Output = Result<Created>> + Send;

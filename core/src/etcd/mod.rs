@@ -386,12 +386,16 @@ impl Store for EtcdStore {
     async fn create(
         &self,
         key: &Arc<str>,
-        value: Vec<u8>,
+        value: Arc<[u8]>,
         lease: LeaseId,
         dir: &str,
     ) -> Result<Created> {
         let key: &str = key;
-        let own_put = TxnOp::put(key, value, Some(PutOptions::new().with_lease(lease)));
+        let own_put = TxnOp::put(
+            key,
+            value.to_vec(),
+            Some(PutOptions::new().with_lease(lease)),
+        );
         // The general path: put-if-absent, plus the two newest keys of the
         // directory (ours and our predecessor: a range sorted by create
         // revision, which etcd answers by reading the whole directory).

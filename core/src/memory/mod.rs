@@ -13,8 +13,9 @@ mod watch;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::clock::MonoInstant;
 use crate::error::Result;
 use crate::store::{Created, KeyValue, LeaseId, QueuePosition, Range, RangeOptions, Store};
 
@@ -93,8 +94,11 @@ impl MemoryStore {
     }
 
     /// The state, with overdue leases expired, and the instant that was
-    /// checked against (one clock read for both).
-    fn lock_now(&self) -> (MutexGuard<'_, State>, Instant) {
+    /// checked against (one clock read for both). The clock is read
+    /// coarsely (to the last timer tick: a lease expires here at most a tick
+    /// after its deadline, and the reaper thread expires it on time), as
+    /// every call of the store pays for this reading.
+    fn lock_now(&self) -> (MutexGuard<'_, State>, MonoInstant) {
         // A panic while holding the lock cannot leave `State` half-updated
         // in a way that matters more than refusing service, so recover.
         let mut state = self
@@ -102,7 +106,7 @@ impl MemoryStore {
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
+        let now = MonoInstant::coarse_now();
         state.expire(now);
         (state, now)
     }
@@ -133,7 +137,7 @@ fn reap(weak: Weak<Shared>) {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut state = state;
-        let now = Instant::now();
+        let now = MonoInstant::now();
         let next = state.expire(now);
         let wait = next.map_or(IDLE, |d| d.saturating_duration_since(now).min(IDLE));
         // Condvar wait releases the lock while sleeping.
@@ -146,14 +150,15 @@ impl Store for MemoryStore {
 
     async fn grant(&self, ttl: i64, id: LeaseId) -> Result<(LeaseId, i64)> {
         self.ensure_reaper();
-        let id = self.lock().grant(ttl, Some(id), Instant::now());
+        // Deadlines are set from a precise reading: never early.
+        let id = self.lock().grant(ttl, Some(id), MonoInstant::now());
         self.shared.wake.notify_all();
         Ok((id, ttl))
     }
 
     async fn keep_alive(&self, lease: LeaseId) -> Result<i64> {
         self.ensure_reaper();
-        Ok(self.lock().keep_alive(lease, Instant::now()))
+        Ok(self.lock().keep_alive(lease, MonoInstant::now()))
     }
 
     async fn revoke(&self, lease: LeaseId) -> Result<()> {
@@ -164,7 +169,7 @@ impl Store for MemoryStore {
     async fn create(
         &self,
         key: &Arc<str>,
-        value: Vec<u8>,
+        value: Arc<[u8]>,
         lease: LeaseId,
         dir: &str,
     ) -> Result<Created> {
@@ -245,7 +250,7 @@ mod tests {
         let store = MemoryStore::new();
         let (lease, _) = store.grant(1, 0x1000 + 1).await.unwrap();
         store
-            .create(&Arc::from("/d/k"), vec![], lease, "/d/")
+            .create(&Arc::from("/d/k"), Arc::default(), lease, "/d/")
             .await
             .unwrap();
         let mut watch = store.watch("/d/k", false, 1).await.unwrap();
@@ -277,7 +282,7 @@ mod tests {
         assert!(store.expire_lease(lease));
         assert_eq!(store.keep_alive(lease).await.unwrap(), 0);
         let err = store
-            .create(&Arc::from("/d/k"), vec![], lease, "/d/")
+            .create(&Arc::from("/d/k"), Arc::default(), lease, "/d/")
             .await
             .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Lost);
@@ -288,7 +293,7 @@ mod tests {
         let store = MemoryStore::new();
         let (lease, _) = store.grant(10, 0x1000 + 10).await.unwrap();
         store
-            .create(&Arc::from("/d/a"), vec![], lease, "/d/")
+            .create(&Arc::from("/d/a"), Arc::default(), lease, "/d/")
             .await
             .unwrap();
         let now = store.revision();
@@ -300,7 +305,7 @@ mod tests {
         ));
         let mut live = store.watch("/d/", true, now + 1).await.unwrap();
         store
-            .create(&Arc::from("/d/b"), vec![], lease, "/d/")
+            .create(&Arc::from("/d/b"), Arc::default(), lease, "/d/")
             .await
             .unwrap();
         assert!(matches!(live.next().await.unwrap(), WatchNext::Events(e) if e.len() == 1));
@@ -311,7 +316,7 @@ mod tests {
         let store = MemoryStore::new();
         let (lease, _) = store.grant(10, 0x1000 + 10).await.unwrap();
         let created = store
-            .create(&Arc::from("/d/a"), vec![], lease, "/d/")
+            .create(&Arc::from("/d/a"), Arc::default(), lease, "/d/")
             .await
             .unwrap();
         assert!(!store

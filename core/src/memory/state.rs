@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::queue::Queue;
+use crate::clock::MonoInstant;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fasthash::FastMap;
 use crate::store::{Created, KeyValue, LeaseId, QueuePosition, Range, RangeOptions, WatchEvent};
@@ -25,7 +26,7 @@ pub(super) type Key = Arc<str>;
 
 struct Lease {
     ttl: i64,
-    deadline: Instant,
+    deadline: MonoInstant,
     /// The lease's keys by create revision (an integer is cheaper to hash
     /// than the key's name).
     keys: FastMap<i64, Key>,
@@ -36,7 +37,9 @@ struct Lease {
 #[derive(Clone)]
 struct Stored {
     key: Key,
-    value: Vec<u8>,
+    /// Shared with the writer (a lock's holder value is built once and
+    /// written by many acquisitions).
+    value: Arc<[u8]>,
     create_revision: i64,
     mod_revision: i64,
     lease: i64,
@@ -48,7 +51,7 @@ impl Stored {
         KeyValue {
             key: self.key.to_string(),
             value: if with_value {
-                self.value.clone()
+                self.value.to_vec()
             } else {
                 Vec::new()
             },
@@ -119,7 +122,7 @@ pub(super) struct State {
     empty_queues: usize,
     leases: FastMap<LeaseId, Lease>,
     /// No lease is due before this instant (a lower bound).
-    earliest_deadline: Option<Instant>,
+    earliest_deadline: Option<MonoInstant>,
     next_lease: LeaseId,
     history: VecDeque<(i64, Event)>,
     watchers: Watchers,
@@ -151,7 +154,7 @@ impl State {
         self.revision
     }
 
-    pub fn grant(&mut self, ttl: i64, id: Option<LeaseId>, now: Instant) -> LeaseId {
+    pub fn grant(&mut self, ttl: i64, id: Option<LeaseId>, now: MonoInstant) -> LeaseId {
         let id = id.unwrap_or_else(|| {
             self.next_lease += 1;
             self.next_lease
@@ -170,7 +173,7 @@ impl State {
     }
 
     /// Renews `lease`; returns its TTL, or 0 when it is gone.
-    pub fn keep_alive(&mut self, lease: LeaseId, now: Instant) -> i64 {
+    pub fn keep_alive(&mut self, lease: LeaseId, now: MonoInstant) -> i64 {
         match self.leases.get_mut(&lease) {
             Some(l) if l.deadline > now => {
                 l.deadline = now + secs(l.ttl);
@@ -202,7 +205,7 @@ impl State {
 
     /// Revokes every lease whose deadline has passed; returns the earliest
     /// deadline still pending.
-    pub fn expire(&mut self, now: Instant) -> Option<Instant> {
+    pub fn expire(&mut self, now: MonoInstant) -> Option<MonoInstant> {
         if self.earliest_deadline.is_none_or(|d| d > now) {
             return self.earliest_deadline;
         }
@@ -257,10 +260,10 @@ impl State {
     pub fn create(
         &mut self,
         key: &Key,
-        value: Vec<u8>,
+        value: Arc<[u8]>,
         lease: LeaseId,
         dir: &str,
-        now: Instant,
+        now: MonoInstant,
     ) -> Result<Created> {
         match self.leases.get(&lease) {
             Some(l) if l.deadline > now => {}
@@ -319,7 +322,7 @@ impl State {
         let rev = self.revision;
         // A copy when the history still shares the old version.
         let stored = Arc::make_mut(kv);
-        stored.value = value;
+        stored.value = value.into();
         stored.mod_revision = rev;
         let kv = kv.clone();
         self.emit(Event::Put(kv), rev);
@@ -547,24 +550,35 @@ fn secs(ttl: i64) -> Duration {
 mod tests {
     use super::*;
 
-    fn state_with_lease() -> (State, LeaseId, Instant) {
+    fn state_with_lease() -> (State, LeaseId, MonoInstant) {
         let mut state = State::new();
-        let now = Instant::now();
+        let now = MonoInstant::now();
         let lease = state.grant(60, None, now);
         (state, lease, now)
+    }
+
+    #[test]
+    fn a_lease_past_its_deadline_takes_no_key_even_before_it_is_expired() {
+        let (mut state, lease, granted) = state_with_lease();
+        let late = granted + Duration::from_secs(61);
+        let refused = state
+            .create(&Arc::from("/l/k"), Arc::default(), lease, "/l/", late)
+            .unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::Lost);
+        assert_eq!(state.keep_alive(lease, late), 0);
     }
 
     #[test]
     fn empty_queues_are_kept_for_reuse_but_bounded() {
         let (mut state, lease, now) = state_with_lease();
         let created = state
-            .create(&Arc::from("/l/a/k1"), vec![], lease, "/l/a/", now)
+            .create(&Arc::from("/l/a/k1"), Arc::default(), lease, "/l/a/", now)
             .unwrap();
         assert!(state.delete_owned("/l/a/k1", created.revision));
         // The emptied queue is kept, and a new key in it is the first.
         assert_eq!(state.children.len(), 1);
         let again = state
-            .create(&Arc::from("/l/a/k2"), vec![], lease, "/l/a/", now)
+            .create(&Arc::from("/l/a/k2"), Arc::default(), lease, "/l/a/", now)
             .unwrap();
         assert_eq!(again.first_revision, Some(again.revision));
         assert_eq!(state.empty_queues, 0);
@@ -573,7 +587,7 @@ mod tests {
         for i in 0..3 * EMPTY_QUEUES_KEPT {
             let (dir, key) = (format!("/l/{i}/"), format!("/l/{i}/k"));
             let created = state
-                .create(&Arc::from(key.as_str()), vec![], lease, &dir, now)
+                .create(&Arc::from(key.as_str()), Arc::default(), lease, &dir, now)
                 .unwrap();
             assert!(state.delete_owned(&key, created.revision));
         }
@@ -592,11 +606,17 @@ mod tests {
     fn a_kept_empty_queue_does_not_change_what_a_range_reads() {
         let (mut state, lease, now) = state_with_lease();
         let gone = state
-            .create(&Arc::from("/e/k"), vec![], lease, "/e/", now)
+            .create(&Arc::from("/e/k"), Arc::default(), lease, "/e/", now)
             .unwrap();
         assert!(state.delete_owned("/e/k", gone.revision));
         let nested = state
-            .create(&Arc::from("/e/n/k"), b"v".to_vec(), lease, "/e/n/", now)
+            .create(
+                &Arc::from("/e/n/k"),
+                Arc::from(&b"v"[..]),
+                lease,
+                "/e/n/",
+                now,
+            )
             .unwrap();
         let range = state.range("/e/", RangeOptions::default());
         let keys: Vec<_> = range.kvs.iter().map(|kv| kv.key.as_str()).collect();

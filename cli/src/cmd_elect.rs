@@ -25,9 +25,10 @@ impl Role for Leader {
 pub async fn run(connection: &Connection, args: &ElectArgs) -> Result<u8, Failure> {
     let mut interrupts = Interrupts::catch()
         .map_err(|e| Failure::new(exit::FAILURE, format!("cannot catch signals: {e}")))?;
-    let client = connect::client(connection).await?;
+    let client = connect::client_unless_interrupted(connection, &mut interrupts).await?;
     let outcome = campaign(&client, args, &mut interrupts).await;
-    client.close().await;
+    let what = format!("the candidacy in {:?}", args.ns);
+    interrupts.unless_again(&what, client.close()).await?;
     outcome
 }
 
@@ -65,7 +66,8 @@ async fn campaign(
                 }
             }
             signal = interrupts.next() => {
-                leader.resign().await?;
+                let what = format!("the candidacy in {:?}", args.ns);
+                interrupts.unless_again(&what, leader.resign()).await??;
                 return Err(Failure::new(
                     exit::INTERRUPTED,
                     format!("{} while campaigning", signal_name::name(signal)),
@@ -94,7 +96,7 @@ async fn campaign(
             .await?
         };
         // Best effort: a lost candidacy has no key left to delete.
-        let _ = leader.resign().await;
+        let _ = interrupts.unless_again(&what, leader.resign()).await?;
         match ended {
             Ended::Exited(code) => return Ok(code),
             Ended::Lost(code) if args.once => {

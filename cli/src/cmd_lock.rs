@@ -22,10 +22,11 @@ impl Role for LockGuard {
 pub async fn run(connection: &Connection, args: &LockArgs) -> Result<u8, Failure> {
     let mut interrupts = Interrupts::catch()
         .map_err(|e| Failure::new(exit::FAILURE, format!("cannot catch signals: {e}")))?;
-    let client = connect::client(connection).await?;
+    let client = connect::client_unless_interrupted(connection, &mut interrupts).await?;
     let outcome = locked(&client, args, &mut interrupts).await;
     // Revokes the lease: whatever happened above, no key of ours is left.
-    client.close().await;
+    let what = format!("lock {:?}", args.name);
+    interrupts.unless_again(&what, client.close()).await?;
     outcome
 }
 
@@ -105,7 +106,8 @@ async fn hold(guard: LockGuard, interrupts: &mut Interrupts) -> Result<u8, Failu
             format!("lock {:?} was lost", guard.id()),
         )),
         _ = interrupts.next() => {
-            guard.unlock().await?;
+            let what = format!("lock {:?}", guard.id());
+            interrupts.unless_again(&what, guard.unlock()).await??;
             Ok(0)
         }
     }

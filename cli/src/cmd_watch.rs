@@ -12,7 +12,7 @@ use crate::interrupts::Interrupts;
 pub async fn run(connection: &Connection, args: &WatchArgs) -> Result<u8, Failure> {
     let mut interrupts = Interrupts::catch()
         .map_err(|e| Failure::new(exit::FAILURE, format!("cannot catch signals: {e}")))?;
-    let client = connect::client(connection).await?;
+    let client = connect::client_unless_interrupted(connection, &mut interrupts).await?;
     let mut options = WatchOptions::new().namespace(args.ns.as_str());
     if let Some(id) = &args.id {
         options = options.id(id.as_str());

@@ -4,7 +4,9 @@
 use vinesync::{Client, Credentials, Options, TlsOptions};
 
 use crate::args::Connection;
-use crate::exit::Failure;
+use crate::exit::{self, Failure};
+use crate::interrupts::Interrupts;
+use crate::signal_name;
 
 /// The options the flags and the environment ask for, validated.
 pub fn options(flags: &Connection) -> Result<Options, Failure> {
@@ -64,4 +66,21 @@ pub fn options(flags: &Connection) -> Result<Options, Failure> {
 /// Connects to etcd.
 pub async fn client(flags: &Connection) -> Result<Client, Failure> {
     Ok(Client::etcd(options(flags)?).await?)
+}
+
+/// Connects to etcd unless a signal comes first (`INTERRUPTED`): an etcd
+/// that accepts connections but does not answer would otherwise keep a
+/// Ctrl-C waiting for the whole dial timeout. Nothing is written before
+/// the connection, so there is nothing to undo.
+pub async fn client_unless_interrupted(
+    flags: &Connection,
+    interrupts: &mut Interrupts,
+) -> Result<Client, Failure> {
+    tokio::select! {
+        client = client(flags) => client,
+        signal = interrupts.next() => Err(Failure::new(
+            exit::INTERRUPTED,
+            format!("{} while connecting to etcd", signal_name::name(signal)),
+        )),
+    }
 }

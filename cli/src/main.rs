@@ -32,11 +32,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) if !error.use_stderr() => {
             // --help, --version
-            let _ = error.print();
-            return ExitCode::SUCCESS;
+            output::written(error.print());
+            return written_out(ExitCode::SUCCESS);
         }
         Err(error) => return fail(&Failure::new(exit::USAGE, clap_problem(&error.to_string()))),
     };
+    if nothing_after_dashes(&cli) {
+        return fail(&Failure::new(
+            exit::USAGE,
+            "no command given after -- (leave out -- to hold until interrupted)",
+        ));
+    }
     if let Command::Watchdog(args) = &cli.command {
         return ExitCode::from(u8::try_from(watchdog::run(args)).unwrap_or(exit::FAILURE));
     }
@@ -57,8 +63,20 @@ fn main() -> ExitCode {
     // Background tasks (a release in flight) get no more time: close() already revoked.
     runtime.shutdown_background();
     match outcome {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => written_out(ExitCode::from(code)),
         Err(failure) => fail(&failure),
+    }
+}
+
+/// `code`, unless some output was lost (stdout full or failing): then an
+/// error that says so.
+fn written_out(code: ExitCode) -> ExitCode {
+    match output::write_failure() {
+        Some(error) => fail(&Failure::new(
+            exit::FAILURE,
+            format!("writing to stdout: {error}"),
+        )),
+        None => code,
     }
 }
 
@@ -75,6 +93,18 @@ async fn dispatch(cli: &Cli) -> Result<u8, Failure> {
         Command::Locks(args) => cmd_locks::run(connection, args).await,
         Command::Watchdog(_) => Ok(0), // handled before the runtime starts
     }
+}
+
+/// `lock NAME --` or `elect NAME --` with nothing after `--` (an empty
+/// `$CMD` in a script): an error, not the hold mode that leaving out `--`
+/// asks for, which would hold the lock until interrupted.
+fn nothing_after_dashes(cli: &Cli) -> bool {
+    let no_cmd = match &cli.command {
+        Command::Lock(args) => args.cmd.is_empty(),
+        Command::Elect(args) => args.cmd.is_empty() && !args.list,
+        _ => false,
+    };
+    no_cmd && std::env::args_os().skip(1).any(|arg| arg == "--")
 }
 
 /// One line on stderr, then the failure's exit code.

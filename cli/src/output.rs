@@ -18,7 +18,28 @@ macro_rules! note {
     }};
 }
 
+/// The first failed write to stdout other than a closed reader (a full
+/// disk, an I/O error): the output is incomplete, and vinesync says so and
+/// exits with an error when it ends.
+static WRITE_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// Whether a write went through (a plain `bool`, so callers may ignore it).
+/// A closed reader (`| head`) only ends the output; any other failure is
+/// kept for [`write_failure`].
 pub fn written(result: std::io::Result<()>) -> bool {
-    result.is_ok()
+    match result {
+        Ok(()) => true,
+        Err(error) => {
+            if error.kind() != std::io::ErrorKind::BrokenPipe {
+                let _ = WRITE_FAILURE.set(error.to_string());
+            }
+            false
+        }
+    }
+}
+
+/// The first write to stdout that failed for another reason than a closed
+/// reader, if any.
+pub fn write_failure() -> Option<&'static str> {
+    WRITE_FAILURE.get().map(String::as_str)
 }

@@ -82,6 +82,14 @@ impl Watchdog {
     }
 }
 
+/// `duration` from now; one the clock cannot represent (`--grace` of a
+/// billion years) is 30 years.
+fn after(duration: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    let now = Instant::now();
+    now.checked_add(duration.min(FAR)).unwrap_or(now)
+}
+
 /// The watchdog process (`vinesync watchdog`, hidden).
 pub fn run(args: &WatchdogArgs) -> i32 {
     // A Ctrl-C or hangup at the terminal reaches vinesync's group, which
@@ -91,10 +99,10 @@ pub fn run(args: &WatchdogArgs) -> i32 {
         unsafe { libc::signal(signal, libc::SIG_IGN) };
     }
     let mut input = Input { open: true };
-    let mut deadline = Instant::now() + args.timeout;
+    let mut deadline = after(args.timeout);
     loop {
         match input.next(deadline) {
-            Some(HEARTBEAT) => deadline = Instant::now() + args.timeout,
+            Some(HEARTBEAT) => deadline = after(args.timeout),
             Some(DONE) => return 0,
             Some(_) => {}
             None => break,
@@ -103,7 +111,7 @@ pub fn run(args: &WatchdogArgs) -> i32 {
     stop(args.pgid, args.timeout, args.stopping);
     // Keep listening during the grace period: `x` means CMD has exited.
     // If vinesync is dead, CMD was reaped by init: stop once the group is gone.
-    let grace_end = Instant::now() + args.stopping.grace;
+    let grace_end = after(args.stopping.grace);
     while Instant::now() < grace_end && group_exists(args.pgid) {
         let step = (Instant::now() + Duration::from_millis(50)).min(grace_end);
         if input.next(step) == Some(DONE) {

@@ -893,6 +893,134 @@ fn errors_are_one_line(env: &Env) -> Check {
     Ok(())
 }
 
+/// A Ctrl-C while etcd accepts the connection but never answers ends
+/// vinesync at once (130), not after the whole dial timeout.
+fn interrupt_while_connecting(_env: &Env) -> Check {
+    // Accepted by the kernel's backlog, never answered.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let address = silent.local_addr().map_err(|e| e.to_string())?;
+    for args in [
+        &["lock", "x", "--", "true"][..],
+        &["elect", "svc", "--", "true"][..],
+        &["watch"][..],
+    ] {
+        let mut process = Proc(
+            Command::new(env!("CARGO_BIN_EXE_vinesync"))
+                .env_remove("VINESYNC_NODES")
+                .arg(format!("--endpoints={address}"))
+                .arg("--dial-timeout=30s")
+                .args(args)
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| e.to_string())?,
+        );
+        std::thread::sleep(Duration::from_millis(700));
+        let sent = Instant::now();
+        signal(&process, libc::SIGINT);
+        let code = wait_exit(&mut process, Duration::from_secs(10))?;
+        let mut text = String::new();
+        if let Some(mut err) = process.stderr.take() {
+            let _ = err.read_to_string(&mut text);
+        }
+        ensure(
+            code == 130 && text.contains("SIGINT while connecting"),
+            || {
+                format!(
+                    "{args:?}: exit {code} after {:?}, stderr {text:?}",
+                    sent.elapsed()
+                )
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// A second Ctrl-C while the release waits on an etcd that does not answer
+/// ends vinesync at once (130, saying the lock ends with its lease) instead
+/// of after the request timeouts of the unlock and the close.
+fn second_interrupt_stops_waiting_for_a_stalled_etcd(_env: &Env) -> Check {
+    let mut cluster = EtcdCluster::start(1).map_err(|e| e.to_string())?;
+    let mut holder = Proc(
+        Command::new(env!("CARGO_BIN_EXE_vinesync"))
+            .env_remove("VINESYNC_NODES")
+            .arg(format!("--endpoints={}", cluster.endpoints().join(",")))
+            .args(["--request-timeout=30s", "lock", "stalled"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    let line = first_line(&mut holder)?;
+    ensure(line.starts_with("VINESYNC_LOCK_KEY="), || line.clone())?;
+    cluster.pause_member(0).map_err(|e| e.to_string())?;
+    signal(&holder, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    signal(&holder, libc::SIGINT);
+    let code = wait_exit(&mut holder, Duration::from_secs(5));
+    let _ = cluster.resume_member(0);
+    let mut text = String::new();
+    if let Some(mut err) = holder.stderr.take() {
+        let _ = err.read_to_string(&mut text);
+    }
+    ensure(
+        code == Ok(130) && text.contains("not waiting for etcd"),
+        || {
+            format!(
+                "exit {code:?} {:?} after the second SIGINT; stderr {text:?}",
+                sent.elapsed()
+            )
+        },
+    )
+}
+
+/// Inputs at the edges: a timeout too large for the clock works as "no
+/// limit" (it panicked), `--` with nothing after it is an error (it held
+/// the lock forever), and output lost to a full disk is an error (it
+/// exited 0).
+fn edge_inputs(env: &Env) -> Check {
+    let huge = "10000000000000000000";
+    for flag in ["--request-timeout", "--dial-timeout"] {
+        let output = env.run(&[&format!("{flag}={huge}"), "locks"]);
+        ensure(output.status.code() == Some(0), || {
+            format!("{flag}={huge}: {:?} {:?}", output.status, stderr(&output))
+        })?;
+    }
+    for args in [&["lock", "x", "--"][..], &["elect", "svc", "--"][..]] {
+        // Bounded: the bug this guards against held the lock forever.
+        let mut process = Proc(
+            env.vinesync(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| e.to_string())?,
+        );
+        let code = wait_exit(&mut process, Duration::from_secs(10));
+        let mut text = String::new();
+        if let Some(mut err) = process.stderr.take() {
+            let _ = err.read_to_string(&mut text);
+        }
+        ensure(
+            code == Ok(2) && text.contains("no command given after --"),
+            || format!("{args:?}: {code:?} {text:?}"),
+        )?;
+    }
+    for args in [&["locks", "x", "--json"][..], &["--help"][..]] {
+        let full = std::fs::File::create("/dev/full").map_err(|e| e.to_string())?;
+        let output = env
+            .vinesync(args)
+            .stdout(full)
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = stderr(&output);
+        ensure(
+            output.status.code() == Some(1) && text.contains("writing to stdout"),
+            || format!("{args:?} > /dev/full: {:?} {text:?}", output.status),
+        )?;
+    }
+    Ok(())
+}
+
 type Test = fn(&Env) -> Check;
 
 const TESTS: &[(&str, Test)] = &[
@@ -914,6 +1042,12 @@ const TESTS: &[(&str, Test)] = &[
     ("elect_interop_with_etcdctl", elect_interop_with_etcdctl),
     ("watch_prints_events", watch_prints_events),
     ("errors_are_one_line", errors_are_one_line),
+    ("interrupt_while_connecting", interrupt_while_connecting),
+    ("edge_inputs", edge_inputs),
+    (
+        "second_interrupt_stops_waiting_for_a_stalled_etcd",
+        second_interrupt_stops_waiting_for_a_stalled_etcd,
+    ),
 ];
 
 fn main() {

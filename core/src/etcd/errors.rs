@@ -121,7 +121,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
 {
-    let deadline = Instant::now() + timeout;
+    let deadline = deadline_after(timeout);
     let mut delay = Duration::from_millis(25);
     let mut last: String;
     let mut last_error: Option<etcd_client::Error> = None;
@@ -165,6 +165,15 @@ where
     }
 }
 
+/// `timeout` from now; a timeout past what the clock can represent
+/// (`Duration::MAX`, or a number of seconds near 2^63) means no deadline
+/// in practice: 30 years from now.
+fn deadline_after(timeout: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    let now = Instant::now();
+    now.checked_add(timeout.min(FAR)).unwrap_or(now)
+}
+
 #[cfg(test)]
 #[allow(clippy::panic)]
 mod tests {
@@ -172,6 +181,15 @@ mod tests {
 
     fn status(code: tonic::Code, message: &str) -> etcd_client::Error {
         etcd_client::Error::GRpcStatus(tonic::Status::new(code, message))
+    }
+
+    #[test]
+    fn any_timeout_gives_a_deadline_without_overflow() {
+        let now = Instant::now();
+        for timeout in [Duration::ZERO, Duration::from_secs(5), Duration::MAX] {
+            assert!(deadline_after(timeout) >= now);
+        }
+        assert!(deadline_after(Duration::MAX) > now + Duration::from_secs(3600 * 24 * 365));
     }
 
     #[test]

@@ -60,10 +60,10 @@ pub struct Connection {
     #[arg(long, global = true)]
     pub password: Option<String>,
     /// Connection timeout per endpoint [env: VINESYNC_DIAL_TIMEOUT_MS] [default: 5s]
-    #[arg(long, global = true, value_name = "D", value_parser = duration::parse)]
+    #[arg(long, global = true, value_name = "D", value_parser = duration::parse, allow_hyphen_values = true)]
     pub dial_timeout: Option<Duration>,
     /// Deadline of one request, retries included [env: VINESYNC_REQUEST_TIMEOUT_MS] [default: 10s]
-    #[arg(long, global = true, value_name = "D", value_parser = duration::parse)]
+    #[arg(long, global = true, value_name = "D", value_parser = duration::parse, allow_hyphen_values = true)]
     pub request_timeout: Option<Duration>,
 }
 
@@ -74,7 +74,7 @@ pub struct Stopping {
     #[arg(long, default_value = "TERM", value_parser = signal_name::parse)]
     pub signal: libc::c_int,
     /// Time CMD gets after the signal before SIGKILL
-    #[arg(long, default_value = "10s", value_name = "D", value_parser = duration::parse)]
+    #[arg(long, default_value = "10s", value_name = "D", value_parser = duration::parse, allow_hyphen_values = true)]
     pub grace: Duration,
 }
 
@@ -115,10 +115,10 @@ pub struct LockArgs {
     /// The lock id
     pub name: String,
     /// Lease TTL: how long the lock outlives a vinesync that stopped or vanished
-    #[arg(long, default_value = "60s", value_name = "D", value_parser = duration::parse)]
+    #[arg(long, default_value = "60s", value_name = "D", value_parser = duration::parse, allow_hyphen_values = true)]
     pub ttl: Duration,
     /// Give up (exit 75) when the lock is not acquired within D [default: wait forever]
-    #[arg(long, value_name = "D", value_parser = duration::parse, conflicts_with = "try_only")]
+    #[arg(long, value_name = "D", value_parser = duration::parse, allow_hyphen_values = true, conflicts_with = "try_only")]
     pub wait: Option<Duration>,
     /// Exit at once with 75 when the lock is held by someone else
     #[arg(long = "try")]
@@ -142,7 +142,7 @@ pub struct ElectArgs {
     #[arg(long)]
     pub id: Option<String>,
     /// Lease TTL: how long a primary that stopped or vanished keeps the role
-    #[arg(long, default_value = "60s", value_name = "D", value_parser = duration::parse)]
+    #[arg(long, default_value = "60s", value_name = "D", value_parser = duration::parse, allow_hyphen_values = true)]
     pub ttl: Duration,
     /// Run CMD for one term only: exit (76) instead of campaigning again
     #[arg(long)]
@@ -197,7 +197,7 @@ pub struct WatchdogArgs {
     /// Process group to stop (CMD's)
     #[arg(long)]
     pub pgid: i32,
-    #[arg(long, value_parser = duration::parse)]
+    #[arg(long, value_parser = duration::parse, allow_hyphen_values = true)]
     pub timeout: Duration,
     #[command(flatten)]
     pub stopping: Stopping,

@@ -22,6 +22,7 @@ mod watchdog;
 
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::Parser;
 
 use args::{Cli, Command};
@@ -34,6 +35,12 @@ fn main() -> ExitCode {
             // --help, --version
             output::written(error.print());
             return written_out(ExitCode::SUCCESS);
+        }
+        Err(error) if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            return fail(&Failure::new(
+                exit::USAGE,
+                "a command is needed: lock, elect, members, watch or locks (see --help)",
+            ))
         }
         Err(error) => return fail(&Failure::new(exit::USAGE, clap_problem(&error.to_string()))),
     };
@@ -124,7 +131,8 @@ fn first_line(message: &str) -> String {
 
 /// clap's errors span several lines: the problem (its first paragraph,
 /// e.g. "required arguments were not provided:" and their names), then
-/// tips and usage. Keeps the problem, on one line.
+/// tips and usage. Keeps the problem and clap's tip (e.g. "to pass 'echo'
+/// as a value, use '-- echo'"), on one line.
 fn clap_problem(message: &str) -> String {
     let problem: Vec<&str> = message
         .lines()
@@ -134,5 +142,11 @@ fn clap_problem(message: &str) -> String {
         .collect();
     let problem = problem.join(" ");
     let problem = problem.strip_prefix("error: ").unwrap_or(&problem);
-    format!("{problem} (see --help)")
+    let tip = message
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("tip: "))
+        .map(|tip| format!("; {tip}"))
+        .unwrap_or_default();
+    format!("{problem}{tip} (see --help)")
 }

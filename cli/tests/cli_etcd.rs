@@ -840,6 +840,17 @@ fn errors_are_one_line(env: &Env) -> Check {
     let cases: &[(&[&str], i32, &str)] = &[
         (&["lock", "x", "--ttl=ten", "--", "true"], 2, "ten"),
         (&["lock", "x", "--bogus"], 2, "--bogus"),
+        (&[], 2, "a command is needed"),
+        (
+            &["lock", "x", "--ttl", "-1s"],
+            2,
+            "\"-1s\" is not a duration",
+        ),
+        (
+            &["lock", "x", "--tl", "5s"],
+            2,
+            "tip: to pass '--tl' as a value",
+        ),
         (&["lock"], 2, "<NAME>"),
         (&["elect", "svc", "--signal=NOPE", "--", "true"], 2, "NOPE"),
         (&["--endpoints=nohost", "locks"], 2, "nohost"),

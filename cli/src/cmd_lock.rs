@@ -81,7 +81,7 @@ async fn locked(
             exit::LOST,
             format!("{what} was lost while CMD ran; CMD was stopped (its status: {code})"),
         )),
-        Ended::Exited(code) => match guard.unlock().await {
+        Ended::Exited(code) => match interrupts.unless_again(&what, guard.unlock()).await? {
             Ok(()) => Ok(code),
             Err(error) if error.kind() == vinesync::ErrorKind::Lost => Err(Failure::new(
                 exit::LOST,

@@ -18,7 +18,8 @@ pub const LOST: u8 = 76;
 pub const CANNOT_EXECUTE: u8 = 126;
 /// CMD was not found (as shells do).
 pub const NOT_FOUND: u8 = 127;
-/// Interrupted (SIGINT/SIGTERM) before CMD started.
+/// Interrupted (SIGINT/SIGTERM) before CMD started, or a second time while
+/// releasing on an etcd that does not answer.
 pub const INTERRUPTED: u8 = 130;
 
 /// The text `--help` shows.
@@ -33,7 +34,7 @@ Exit codes:
   76   the lock or the primary role was lost; CMD was stopped
   126  CMD could not be executed
   127  CMD not found
-  130  interrupted before CMD started";
+  130  interrupted before CMD started, or again while releasing on a stalled etcd";
 
 /// An error to print on one line, and the code to exit with.
 #[derive(Debug)]

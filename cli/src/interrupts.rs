@@ -3,17 +3,23 @@
 //! signal forwarded instead of being orphaned.
 
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::exit::{self, Failure};
 use crate::signal_name;
 
+/// Signals this close to the first one come from the same event.
+const SAME_EVENT: Duration = Duration::from_secs(1);
+
 #[derive(Debug)]
 pub struct Interrupts {
     int: Signal,
     term: Signal,
     hup: Signal,
+    /// When the first signal came.
+    first_at: Option<Instant>,
     /// The signal that cut a release short ([`Interrupts::unless_again`]):
     /// the releases after it are not waited for either.
     gave_up: Option<libc::c_int>,
@@ -25,17 +31,20 @@ impl Interrupts {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
             hup: signal(SignalKind::hangup())?,
+            first_at: None,
             gave_up: None,
         })
     }
 
     /// The next signal received (its number).
     pub async fn next(&mut self) -> libc::c_int {
-        tokio::select! {
+        let signal = tokio::select! {
             _ = self.int.recv() => libc::SIGINT,
             _ = self.term.recv() => libc::SIGTERM,
             _ = self.hup.recv() => libc::SIGHUP,
-        }
+        };
+        self.first_at.get_or_insert_with(Instant::now);
+        signal
     }
 
     /// Runs `release` (an unlock, a resign, the handle's close: requests
@@ -43,7 +52,9 @@ impl Interrupts {
     /// comes first. A stalled etcd would otherwise keep a second Ctrl-C
     /// waiting for half a minute; instead vinesync stops waiting, says that
     /// `what` ends with its lease, and exits 130 — without waiting for any
-    /// later release either.
+    /// later release either. Signals within [`SAME_EVENT`] of the first
+    /// one are its companions (systemd's SIGTERM with SIGHUP, a hangup
+    /// that reaches the process twice), not a second request: ignored.
     pub async fn unless_again<T>(
         &mut self,
         what: &str,
@@ -61,11 +72,17 @@ impl Interrupts {
         if let Some(signal) = self.gave_up {
             return Err(gave_up(signal));
         }
-        tokio::select! {
-            done = release => Ok(done),
-            signal = self.next() => {
-                self.gave_up = Some(signal);
-                Err(gave_up(signal))
+        let mut release = std::pin::pin!(release);
+        loop {
+            tokio::select! {
+                done = &mut release => return Ok(done),
+                signal = self.next() => {
+                    if self.first_at.is_some_and(|at| at.elapsed() < SAME_EVENT) {
+                        continue;
+                    }
+                    self.gave_up = Some(signal);
+                    return Err(gave_up(signal));
+                }
             }
         }
     }

@@ -131,8 +131,8 @@ fn first_line(message: &str) -> String {
 
 /// clap's errors span several lines: the problem (its first paragraph,
 /// e.g. "required arguments were not provided:" and their names), then
-/// tips and usage. Keeps the problem and clap's tip (e.g. "to pass 'echo'
-/// as a value, use '-- echo'"), on one line.
+/// tips and usage. Keeps the problem, on one line (clap's tip, "to pass
+/// '--x' as a value, use '-- --x'", would run `--x` as CMD here).
 fn clap_problem(message: &str) -> String {
     let problem: Vec<&str> = message
         .lines()
@@ -142,11 +142,5 @@ fn clap_problem(message: &str) -> String {
         .collect();
     let problem = problem.join(" ");
     let problem = problem.strip_prefix("error: ").unwrap_or(&problem);
-    let tip = message
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("tip: "))
-        .map(|tip| format!("; {tip}"))
-        .unwrap_or_default();
-    format!("{problem}{tip} (see --help)")
+    format!("{problem} (see --help)")
 }

@@ -846,11 +846,6 @@ fn errors_are_one_line(env: &Env) -> Check {
             2,
             "\"-1s\" is not a duration",
         ),
-        (
-            &["lock", "x", "--tl", "5s"],
-            2,
-            "tip: to pass '--tl' as a value",
-        ),
         (&["lock"], 2, "<NAME>"),
         (&["elect", "svc", "--signal=NOPE", "--", "true"], 2, "NOPE"),
         (&["--endpoints=nohost", "locks"], 2, "nohost"),
@@ -965,7 +960,8 @@ fn second_interrupt_stops_waiting_for_a_stalled_etcd(_env: &Env) -> Check {
     ensure(line.starts_with("VINESYNC_LOCK_KEY="), || line.clone())?;
     cluster.pause_member(0).map_err(|e| e.to_string())?;
     signal(&holder, libc::SIGINT);
-    std::thread::sleep(Duration::from_millis(500));
+    // Over a second later: a second request, not the first one's companion.
+    std::thread::sleep(Duration::from_millis(1500));
     let sent = Instant::now();
     signal(&holder, libc::SIGINT);
     let code = wait_exit(&mut holder, Duration::from_secs(5));
@@ -983,6 +979,24 @@ fn second_interrupt_stops_waiting_for_a_stalled_etcd(_env: &Env) -> Check {
             )
         },
     )
+}
+
+/// SIGTERM and SIGHUP together (systemd with SendSIGHUP, a hangup) are one
+/// request to stop: the lock is released (exit 0), not abandoned as if the
+/// second were an impatient second Ctrl-C.
+fn signals_of_one_event_still_release(env: &Env) -> Check {
+    let mut holder = env.spawn(&["lock", "together"]);
+    let line = first_line(&mut holder)?;
+    ensure(line.starts_with("VINESYNC_LOCK_KEY="), || line.clone())?;
+    signal(&holder, libc::SIGTERM);
+    signal(&holder, libc::SIGHUP);
+    let code = wait_exit(&mut holder, Duration::from_secs(10))?;
+    ensure(code == 0, || format!("exit {code}, want 0 (released)"))?;
+    // Released: free for anyone at once.
+    let output = env.run(&["lock", "--try", "together", "--", "true"]);
+    ensure(output.status.code() == Some(0), || {
+        format!("lock left held: {:?} {:?}", output.status, stderr(&output))
+    })
 }
 
 /// Inputs at the edges: a timeout too large for the clock works as "no
@@ -1058,6 +1072,10 @@ const TESTS: &[(&str, Test)] = &[
     (
         "second_interrupt_stops_waiting_for_a_stalled_etcd",
         second_interrupt_stops_waiting_for_a_stalled_etcd,
+    ),
+    (
+        "signals_of_one_event_still_release",
+        signals_of_one_event_still_release,
     ),
 ];
 

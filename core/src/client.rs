@@ -123,7 +123,8 @@ impl Client {
                 options: RwLock::new(options),
                 handle_id,
                 holder_value,
-                last_holder_value: Mutex::new((0, Arc::default())),
+                // No millisecond matches it: the first acquisition builds.
+                last_holder_value: Mutex::new((u64::MAX, Arc::default())),
                 sessions: Mutex::new(FastMap::default()),
                 granting: tokio::sync::Mutex::new(()),
                 started: Mutex::new(Vec::new()),

@@ -112,6 +112,10 @@ fn read_monotonic(coarse: bool) -> Duration {
             u32::try_from(ts.tv_nsec).unwrap_or(0),
         );
     }
+    // The precise clock has the same origin; `monotonic()` does not.
+    if coarse {
+        return read_monotonic(false);
+    }
     monotonic()
 }
 
@@ -168,13 +172,18 @@ mod tests {
 
     #[test]
     fn a_coarse_monotonic_reading_is_never_ahead_of_a_precise_one() {
+        let mut least_lag = Duration::MAX;
         for _ in 0..1000 {
             let coarse = MonoInstant::coarse_now();
             let precise = MonoInstant::now();
             assert!(coarse <= precise, "{coarse:?} is ahead of {precise:?}");
-            let lag = precise.saturating_duration_since(coarse);
-            assert!(lag < Duration::from_millis(50), "coarse lags by {lag:?}");
+            least_lag = least_lag.min(precise.saturating_duration_since(coarse));
         }
+        // One tick (1-10 ms); a preempted iteration may lag more.
+        assert!(
+            least_lag < Duration::from_millis(50),
+            "coarse lags by {least_lag:?}"
+        );
     }
 
     #[test]

@@ -69,10 +69,12 @@ impl AnswerProxy {
     /// Closes every connection (the client sees a broken connection and
     /// sends again) and passes whatever comes next.
     fn cut_and_pass(&self) {
-        self.swallow.store(false, Ordering::Release);
+        // Cut first: an answer still on its way is then lost too, never
+        // passed on (the client must send again).
         for socket in self.sockets.lock().unwrap().drain(..) {
             let _ = socket.shutdown(Shutdown::Both);
         }
+        self.swallow.store(false, Ordering::Release);
     }
 }
 
@@ -109,11 +111,11 @@ fn ttl(seconds: u64) -> LockOptions {
 /// A client whose requests go through an [`AnswerProxy`], an observer
 /// that talks to etcd directly, and the etcd they share.
 struct Setup {
-    // Dropped last: the clients are closed first.
-    _cluster: EtcdCluster,
     proxy: AnswerProxy,
     client: Client,
     observer: Client,
+    // Dropped last (fields drop in order): the tests close the clients.
+    _cluster: EtcdCluster,
 }
 
 async fn setup() -> Setup {
@@ -138,10 +140,10 @@ async fn setup() -> Setup {
         .await
         .unwrap();
     Setup {
-        _cluster: cluster,
         proxy,
         client,
         observer,
+        _cluster: cluster,
     }
 }
 
@@ -213,6 +215,11 @@ async fn a_lock_adopts_its_own_create_whose_answer_was_lost() {
         .unwrap()
         .holder
         .is_none());
+    // The create was sent twice: its name is not written again (a clean
+    // release with one send each would give it to the next lock).
+    let next = setup.client.lock("free", ttl(30)).await.unwrap();
+    assert_ne!(next.key(), first_send.key, "the create was not resent");
+    next.unlock().await.unwrap();
     setup
         .observer
         .try_lock("free", ttl(30))

@@ -19,41 +19,4 @@ pub fn block_sigpipe() {
     }
 }
 
-/// The calling process's id, as `std::process::id()` returns it, without a
-/// system call each time (glibc no longer caches `getpid`, and the C and
-/// Python layers ask on every call whether a handle was made before a
-/// `fork()`). Cached once a `pthread_atfork` handler is registered that
-/// forgets the cache in the child of every `fork()`.
-pub fn process_id() -> u32 {
-    use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
-
-    /// 0 = not cached yet.
-    static PID: AtomicU32 = AtomicU32::new(0);
-    /// 0 = no fork handler yet, 1 = being registered, 2 = registered.
-    static HANDLER: AtomicU8 = AtomicU8::new(0);
-
-    extern "C" fn forget_in_child() {
-        PID.store(0, Ordering::SeqCst);
-    }
-
-    let cached = PID.load(Ordering::SeqCst);
-    if cached != 0 {
-        return cached;
-    }
-    if HANDLER
-        .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok()
-    {
-        // SAFETY: registers a handler that only stores to an atomic (it is
-        // async-signal-safe, as a fork handler must be).
-        let registered = unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
-        HANDLER.store(if registered == 0 { 2 } else { 0 }, Ordering::SeqCst);
-    }
-    let pid = std::process::id();
-    // Only cache behind the handler: without it a child would keep the
-    // parent's pid.
-    if HANDLER.load(Ordering::SeqCst) == 2 {
-        PID.store(pid, Ordering::SeqCst);
-    }
-    pid
-}
+pub use crate::per_process::process_id;

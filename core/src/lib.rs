@@ -84,6 +84,8 @@ mod member;
 mod memory;
 mod mutex;
 mod options;
+#[doc(hidden)]
+pub mod per_process;
 mod queue;
 mod session;
 mod store;

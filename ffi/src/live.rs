@@ -19,8 +19,8 @@ type Registry = Mutex<HashMap<u64, Client>>;
 static LIVE: PerProcess<Registry> = PerProcess::new();
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-fn registry() -> Option<&'static Registry> {
-    LIVE.get_or_try_init(|| Ok(Mutex::new(HashMap::new()))).ok()
+fn registry() -> &'static Registry {
+    LIVE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// Records an open handle; returns the key `forget` takes.
@@ -33,17 +33,13 @@ pub(crate) fn register(client: &Client) -> u64 {
         unsafe { libc::atexit(close_live_handles) };
     });
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    if let Some(live) = registry() {
-        lock(live).insert(id, client.clone());
-    }
+    lock(registry()).insert(id, client.clone());
     id
 }
 
 /// Forgets a handle that is being freed.
 pub(crate) fn forget(id: u64) {
-    if let Some(live) = registry() {
-        lock(live).remove(&id);
-    }
+    lock(registry()).remove(&id);
 }
 
 fn lock(registry: &Registry) -> std::sync::MutexGuard<'_, HashMap<u64, Client>> {
@@ -52,8 +48,7 @@ fn lock(registry: &Registry) -> std::sync::MutexGuard<'_, HashMap<u64, Client>> 
 
 extern "C" fn close_live_handles() {
     crate::handles::quietly(|| {
-        let Some(live) = registry() else { return };
-        let clients: Vec<Client> = lock(live).drain().map(|(_, c)| c).collect();
+        let clients: Vec<Client> = lock(registry()).drain().map(|(_, c)| c).collect();
         if clients.is_empty() {
             return;
         }

@@ -2,14 +2,14 @@
 
 use std::ffi::c_char;
 
-use vinesync::{Client, MemoryStore, Options};
+use vinesync::{Client, Options};
 
 use crate::cancel::{self, vs_cancel};
 use crate::error::{vs_error, Failure};
 use crate::handles::{free_handle, guard, handle, out_ptr, put};
 use crate::live;
 use crate::options::vs_options;
-use crate::owner::{Owner, PerProcess};
+use crate::owner::Owner;
 use crate::runtime::{block_on, dispose, finish_in_background};
 use crate::status::vs_status;
 
@@ -37,13 +37,6 @@ pub(crate) fn sync_handle<'a>(sync: *const vs_sync) -> Result<&'a vs_sync, Failu
     let s = handle("sync", sync)?;
     s.owner.check("vs_sync")?;
     Ok(s)
-}
-
-/// The memory store of this process; a child of `fork()` gets its own,
-/// empty one (the parent's locks are the parent's).
-fn memory_store() -> Result<MemoryStore, Failure> {
-    static STORE: PerProcess<MemoryStore> = PerProcess::new();
-    STORE.get_or_try_init(|| Ok(MemoryStore::new())).cloned()
 }
 
 fn options_or_default(options: *const vs_options) -> Options {
@@ -80,7 +73,7 @@ pub unsafe extern "C" fn vs_sync_new_memory(
 ) -> vs_status {
     guard(err, || {
         out_ptr("out", out)?;
-        let client = Client::with_memory_store(memory_store()?, options_or_default(options))?;
+        let client = Client::memory(options_or_default(options))?;
         put(out, vs_sync::new(client));
         Ok(())
     })

@@ -66,6 +66,30 @@ def test_H5_fork_child_can_make_a_new_handle(s: vinesync.Sync, backend: str, pre
     assert run_in_child(child) == 0
 
 
+def test_H5_fork_child_memory_store_is_its_own(s: vinesync.Sync, backend: str, prefix: str) -> None:
+    """On etcd the child sees the parent's lock; in memory the child gets an
+    empty store of its own (as libvinesync's child does), not a copy of the
+    parent's, whose keys have no owner in the child and whose mutex another
+    thread of the parent may have held at fork()."""
+    guard = s.lock("parent", ttl=30)
+
+    def child() -> int:
+        from conftest import open_sync
+
+        c = open_sync(backend, prefix)
+        try:
+            c.try_lock("parent", ttl=5).unlock()
+            taken = True
+        except vinesync.WouldBlock:
+            taken = False
+        c.close()
+        return 0 if taken == (backend == "memory") else 6
+
+    assert run_in_child(child) == 0
+    assert guard.state == "held"
+    guard.unlock()
+
+
 FORK_EXIT = textwrap.dedent(
     """
     import os, sys, time, vinesync

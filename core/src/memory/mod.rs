@@ -12,11 +12,12 @@ mod state;
 mod watch;
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use crate::clock::MonoInstant;
 use crate::error::Result;
+use crate::per_process::PerProcess;
 use crate::store::{Created, KeyValue, LeaseId, QueuePosition, Range, RangeOptions, Store};
 
 use state::State;
@@ -61,9 +62,12 @@ impl MemoryStore {
     }
 
     /// The process-wide store that [`crate::Client::memory`] uses, so every
-    /// memory handle of a process sees the same locks and elections.
+    /// memory handle of a process sees the same locks and elections. A
+    /// child of `fork()` gets an empty one of its own: the parent's locks
+    /// are the parent's, and the parent's copy may have been locked by one
+    /// of its threads at the fork (SPEC H5).
     pub fn global() -> Self {
-        static GLOBAL: OnceLock<MemoryStore> = OnceLock::new();
+        static GLOBAL: PerProcess<MemoryStore> = PerProcess::new();
         GLOBAL.get_or_init(MemoryStore::new).clone()
     }
 

@@ -1,0 +1,171 @@
+//! Values made once per process. After `fork()` the child inherits copies
+//! of the parent's process-wide values (a runtime, the memory store, a
+//! registry) that may refer to threads which do not exist in the child, or
+//! to mutexes one of those threads held at the fork: the child must make
+//! its own. Inherited values are never dropped (their destructors would
+//! touch the parent's threads); they stay reachable from a static, so leak
+//! checkers such as valgrind see them as reachable rather than lost.
+
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// The calling process's id, as `std::process::id()` returns it, without a
+/// system call each time (glibc no longer caches `getpid`, and the C and
+/// Python layers ask on every call whether a handle was made before a
+/// `fork()`). Cached once a `pthread_atfork` handler is registered that
+/// forgets the cache in the child of every `fork()`.
+#[cfg(unix)]
+pub fn process_id() -> u32 {
+    use std::sync::atomic::{AtomicU32, AtomicU8};
+
+    /// 0 = not cached yet.
+    static PID: AtomicU32 = AtomicU32::new(0);
+    /// 0 = no fork handler yet, 1 = being registered, 2 = registered.
+    static HANDLER: AtomicU8 = AtomicU8::new(0);
+
+    extern "C" fn forget_in_child() {
+        PID.store(0, Ordering::SeqCst);
+    }
+
+    let cached = PID.load(Ordering::SeqCst);
+    if cached != 0 {
+        return cached;
+    }
+    if HANDLER
+        .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+    {
+        // SAFETY: registers a handler that only stores to an atomic (it is
+        // async-signal-safe, as a fork handler must be).
+        let registered = unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
+        HANDLER.store(if registered == 0 { 2 } else { 0 }, Ordering::SeqCst);
+    }
+    let pid = std::process::id();
+    // Only cache behind the handler: without it a child would keep the
+    // parent's pid.
+    if HANDLER.load(Ordering::SeqCst) == 2 {
+        PID.store(pid, Ordering::SeqCst);
+    }
+    pid
+}
+
+/// The calling process's id (no `fork()` here).
+#[cfg(not(unix))]
+pub fn process_id() -> u32 {
+    std::process::id()
+}
+
+/// A value made once per process: the first use in a child of `fork()`
+/// makes a fresh one. Values are never dropped.
+pub struct PerProcess<T> {
+    slot: AtomicPtr<(u32, T)>,
+}
+
+impl<T> std::fmt::Debug for PerProcess<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerProcess").finish_non_exhaustive()
+    }
+}
+
+impl<T> Default for PerProcess<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> PerProcess<T> {
+    pub const fn new() -> Self {
+        PerProcess {
+            slot: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// This process's value, made by `make` on first use in the process.
+    pub fn get_or_init(&'static self, make: impl Fn() -> T) -> &'static T {
+        match self.get_or_try_init(|| Ok::<T, std::convert::Infallible>(make())) {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
+    /// This process's value, made by `make` on first use in the process; a
+    /// failed `make` is tried again on the next use.
+    pub fn get_or_try_init<E>(
+        &'static self,
+        make: impl Fn() -> Result<T, E>,
+    ) -> Result<&'static T, E> {
+        let pid = process_id();
+        loop {
+            let current = self.slot.load(Ordering::Acquire);
+            // SAFETY: the slot holds NULL or a leaked, never-freed box.
+            if let Some((owner, value)) = unsafe { current.as_ref() } {
+                if *owner == pid {
+                    return Ok(value);
+                }
+            }
+            let fresh = Box::into_raw(Box::new((pid, make()?)));
+            match self
+                .slot
+                .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(replaced) => {
+                    if !replaced.is_null() {
+                        push(replaced.cast());
+                    }
+                    // SAFETY: leaked just above, never freed.
+                    return Ok(unsafe { &(*fresh).1 });
+                }
+                // Another thread was first: drop ours (never shared), use theirs.
+                // SAFETY: `fresh` came from Box::into_raw above.
+                Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+            }
+        }
+    }
+}
+
+/// Keeps a value of the parent, forgotten in a child of `fork()`, on a
+/// list reachable from a static: it is never freed.
+pub fn keep_forever<T>(value: Box<T>) {
+    push(Box::into_raw(value).cast());
+}
+
+struct Kept {
+    /// Never read: only keeps the value reachable.
+    #[allow(dead_code)]
+    value: *mut (),
+    next: *mut Kept,
+}
+
+static KEPT: AtomicPtr<Kept> = AtomicPtr::new(std::ptr::null_mut());
+
+fn push(value: *mut ()) {
+    let node = Box::into_raw(Box::new(Kept {
+        value,
+        next: std::ptr::null_mut(),
+    }));
+    let mut head = KEPT.load(Ordering::Acquire);
+    loop {
+        // SAFETY: `node` is ours until the exchange below publishes it.
+        unsafe { (*node).next = head };
+        match KEPT.compare_exchange(head, node, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return,
+            Err(current) => head = current,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_value_per_process_and_a_failed_make_is_retried() {
+        static VALUE: PerProcess<u32> = PerProcess::new();
+        assert_eq!(VALUE.get_or_try_init(|| Err::<u32, &str>("no")), Err("no"));
+        assert_eq!(*VALUE.get_or_init(|| 7), 7);
+        assert_eq!(*VALUE.get_or_init(|| 8), 7); // made once
+        assert!(std::ptr::eq(
+            VALUE.get_or_init(|| 9),
+            VALUE.get_or_init(|| 9)
+        ));
+    }
+}

@@ -35,27 +35,29 @@ impl std::ops::Sub<Duration> for BootInstant {
     }
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
 fn now_since_boot() -> Duration {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(since_boot) = read_clock(libc::CLOCK_BOOTTIME) {
+        return since_boot;
+    }
+    monotonic()
+}
+
+/// One reading of a Linux clock; `None` if the kernel refuses it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn read_clock(clock: libc::clockid_t) -> Option<Duration> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes into the timespec we own.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-    if rc == 0 {
-        Duration::new(
-            u64::try_from(ts.tv_sec).unwrap_or(0),
-            u32::try_from(ts.tv_nsec).unwrap_or(0),
-        )
-    } else {
-        monotonic()
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return None;
     }
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn now_since_boot() -> Duration {
-    monotonic()
+    Some(Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    ))
 }
 
 /// Fallback: a process-wide monotonic clock.
@@ -94,33 +96,19 @@ impl std::ops::Add<Duration> for MonoInstant {
     }
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
 fn read_monotonic(coarse: bool) -> Duration {
-    let clock = if coarse {
-        libc::CLOCK_MONOTONIC_COARSE
-    } else {
-        libc::CLOCK_MONOTONIC
-    };
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    if unsafe { libc::clock_gettime(clock, &mut ts) } == 0 {
-        return Duration::new(
-            u64::try_from(ts.tv_sec).unwrap_or(0),
-            u32::try_from(ts.tv_nsec).unwrap_or(0),
-        );
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // The precise clock has the same origin as the coarse one, so it is
+        // the coarse reading's fallback; `monotonic()` has another origin.
+        let coarse_reading = coarse
+            .then(|| read_clock(libc::CLOCK_MONOTONIC_COARSE))
+            .flatten();
+        if let Some(reading) = coarse_reading.or_else(|| read_clock(libc::CLOCK_MONOTONIC)) {
+            return reading;
+        }
     }
-    // The precise clock has the same origin; `monotonic()` does not.
-    if coarse {
-        return read_monotonic(false);
-    }
-    monotonic()
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn read_monotonic(_coarse: bool) -> Duration {
+    let _ = coarse; // elsewhere there is no coarse clock
     monotonic()
 }
 
@@ -130,17 +118,8 @@ fn read_monotonic(_coarse: bool) -> Duration {
 /// never compared with deadlines.
 pub(crate) fn unix_millis_coarse() -> u64 {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes into the timespec we own.
-        if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
-            let seconds = u64::try_from(ts.tv_sec).unwrap_or(0);
-            let millis = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000;
-            return seconds.saturating_mul(1000).saturating_add(millis);
-        }
+    if let Some(since_epoch) = read_clock(libc::CLOCK_REALTIME_COARSE) {
+        return u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX);
     }
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -8,110 +8,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use vinesync::{Client, LockOptions, Options};
-use vinesync_testkit::EtcdCluster;
-
-/// A loopback proxy to etcd's client port that can swallow etcd's answers
-/// (requests still reach etcd and take effect) and cut its connections.
-struct AnswerProxy {
-    address: String,
-    swallow: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
-    sockets: Arc<Mutex<Vec<TcpStream>>>,
-}
-
-impl AnswerProxy {
-    fn start(target: String) -> AnswerProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let swallow = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
-        let sockets = Arc::new(Mutex::new(Vec::new()));
-        let (swallowing, stopping, open) = (swallow.clone(), stop.clone(), sockets.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                if stopping.load(Ordering::Acquire) {
-                    return;
-                }
-                let Ok(server) = TcpStream::connect(&target) else {
-                    continue;
-                };
-                open.lock()
-                    .unwrap()
-                    .extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
-                let (to_server, to_client) =
-                    (server.try_clone().unwrap(), client.try_clone().unwrap());
-                let never = Arc::new(AtomicBool::new(false));
-                std::thread::spawn(move || pump(client, to_server, never));
-                let swallowing = swallowing.clone();
-                std::thread::spawn(move || pump(server, to_client, swallowing));
-            }
-        });
-        AnswerProxy {
-            address,
-            swallow,
-            stop,
-            sockets,
-        }
-    }
-
-    /// From now on etcd's answers are read and dropped.
-    fn swallow_answers(&self) {
-        self.swallow.store(true, Ordering::Release);
-    }
-
-    /// Closes every connection (the client sees a broken connection and
-    /// sends again) and passes whatever comes next.
-    fn cut_and_pass(&self) {
-        // Cut first: an answer still on its way is then lost too, never
-        // passed on (the client must send again).
-        for socket in self.sockets.lock().unwrap().drain(..) {
-            let _ = socket.shutdown(Shutdown::Both);
-        }
-        self.swallow.store(false, Ordering::Release);
-    }
-}
-
-impl Drop for AnswerProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        self.cut_and_pass();
-        // Wakes the accept loop so it sees `stop`.
-        let _ = TcpStream::connect(&self.address);
-    }
-}
-
-/// Copies `from` → `to` until either side closes; drops what it reads
-/// while `swallow` is set.
-fn pump(mut from: TcpStream, mut to: TcpStream, swallow: Arc<AtomicBool>) {
-    let mut buffer = [0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buffer) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if !swallow.load(Ordering::Acquire) && to.write_all(&buffer[..n]).is_err() {
-            break;
-        }
-    }
-    let _ = from.shutdown(Shutdown::Both);
-    let _ = to.shutdown(Shutdown::Both);
-}
+use vinesync_testkit::{ClientProxy, EtcdCluster, ProxyMode};
 
 fn ttl(seconds: u64) -> LockOptions {
     LockOptions::new().ttl(Duration::from_secs(seconds))
 }
 
-/// A client whose requests go through an [`AnswerProxy`], an observer
+/// A client whose requests go through a [`ClientProxy`], an observer
 /// that talks to etcd directly, and the etcd they share.
 struct Setup {
-    proxy: AnswerProxy,
+    proxy: ClientProxy,
     client: Client,
     observer: Client,
     // Dropped last (fields drop in order): the tests close the clients.
@@ -120,7 +29,7 @@ struct Setup {
 
 async fn setup() -> Setup {
     let cluster = EtcdCluster::start(1).unwrap();
-    let proxy = AnswerProxy::start(cluster.endpoint(0));
+    let proxy = ClientProxy::start(cluster.endpoint(0)).unwrap();
     let options = Options::new()
         .prefix("/lost-answer")
         .request_timeout(Duration::from_secs(10));
@@ -159,7 +68,7 @@ async fn lock_losing_the_create_answer(
     vinesync::LockEntry,
 ) {
     let lease = setup.client.faults().lease_ids().await[0];
-    setup.proxy.swallow_answers();
+    setup.proxy.set(ProxyMode::SwallowAnswers);
     let locking = {
         let (client, id) = (setup.client.clone(), id.to_string());
         tokio::spawn(async move { client.lock(&id, ttl(30)).await })
@@ -177,7 +86,10 @@ async fn lock_losing_the_create_answer(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    setup.proxy.cut_and_pass();
+    // Cut first: an answer still on its way is then lost too, never
+    // passed on (the client must send again).
+    setup.proxy.set(ProxyMode::Drop);
+    setup.proxy.set(ProxyMode::Pass);
     (locking, first_send)
 }
 

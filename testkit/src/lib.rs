@@ -10,6 +10,7 @@
 mod auth;
 pub mod binaries;
 mod certs;
+mod client_proxy;
 mod cluster;
 mod health;
 mod member;
@@ -17,4 +18,5 @@ mod peer_proxy;
 
 pub use auth::Auth;
 pub use certs::Certs;
+pub use client_proxy::{ClientProxy, Mode as ProxyMode};
 pub use cluster::{Builder, EtcdCluster, Tls};

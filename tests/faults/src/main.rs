@@ -11,7 +11,6 @@ mod etcd;
 mod history;
 mod lease_metrics;
 mod mutants;
-mod proxy;
 mod report;
 mod resource;
 mod scenario;
@@ -26,6 +25,7 @@ use std::time::Duration;
 use election::ElectionFault;
 use report::Report;
 use scenario::{Context, LockPlan, Stage};
+use vinesync_testkit::ProxyMode;
 use worker::{wait_until, Language};
 
 use Language::{Go, Python, Rust, C};
@@ -305,7 +305,7 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                     return;
                 };
                 let start = clock::now();
-                proxy.set(proxy::Mode::Stall);
+                proxy.set(ProxyMode::Stall);
                 let holds = |ws: &Vec<worker::Worker>| {
                     ws[1..].iter().map(|w| w.count("HOLD")).sum::<usize>()
                 };
@@ -316,7 +316,7 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 let workers: &Vec<worker::Worker> = stage.workers;
                 let others_took_it =
                     wait_until(Duration::from_secs(16), || holds(workers) > before);
-                proxy.set(proxy::Mode::Pass);
+                proxy.set(ProxyMode::Pass);
                 stage.faults.push(history::FaultWindow {
                     worker: 0,
                     start,
@@ -343,9 +343,9 @@ pub(crate) fn lock_scenarios(bounded: bool) -> Vec<(LockPlan, Fault)> {
                 stage.wait_acks(5);
                 if let Some(proxy) = stage.proxy.as_ref() {
                     let start = clock::now();
-                    proxy.set(proxy::Mode::Drop);
+                    proxy.set(ProxyMode::Drop);
                     std::thread::sleep(Duration::from_secs(2));
-                    proxy.set(proxy::Mode::Pass);
+                    proxy.set(ProxyMode::Pass);
                     stage.faults.push(history::FaultWindow {
                         worker: 0,
                         start,

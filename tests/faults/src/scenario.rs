@@ -6,13 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use vinesync_testkit::EtcdCluster;
+use vinesync_testkit::{ClientProxy, EtcdCluster};
 
 use crate::clock;
 use crate::etcd;
 use crate::history::{self, FaultWindow};
 use crate::lease_metrics;
-use crate::proxy::Proxy;
 use crate::report::Report;
 use crate::resource::Resource;
 use crate::worker::{wait_until, Language, Worker};
@@ -90,7 +89,7 @@ pub struct Stage<'a> {
     /// The language faults aim at in this scenario (worker 0 speaks it).
     pub target: Language,
     /// The proxy in front of `LockPlan::proxied`.
-    pub proxy: Option<Proxy>,
+    pub proxy: Option<ClientProxy>,
     /// The lock's directory in etcd.
     pub lock_dir: String,
 }
@@ -542,7 +541,10 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
     let prefix = format!("/faults/{}", plan.name.replace(' ', "-"));
     let env = environment(&cluster, &prefix);
     context.resource.reset();
-    let proxy = match plan.proxied.map(|_| Proxy::start(cluster.endpoint(0))) {
+    let proxy = match plan
+        .proxied
+        .map(|_| ClientProxy::start(cluster.endpoint(0)))
+    {
         Some(Ok(p)) => Some(p),
         Some(Err(e)) => {
             report.problems.push(format!("starting the proxy: {e}"));

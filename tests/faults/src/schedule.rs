@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use crate::clock;
 use crate::history::FaultWindow;
-use crate::proxy;
 use crate::report::Report;
 use crate::scenario::{self, Context, LockPlan, Stage};
 use crate::worker::Language;
+use vinesync_testkit::ProxyMode;
 
 /// splitmix64: small, and the same sequence from the same seed everywhere.
 struct Random(u64);
@@ -81,13 +81,13 @@ fn inject(stage: &mut Stage<'_>, fault: Fault, ttl_s: u64, members: usize) {
             let start = clock::now();
             if let Some(proxy) = stage.proxy.as_ref() {
                 let (mode, how_long) = if fault == Fault::StallProxied {
-                    (proxy::Mode::Stall, past_ttl)
+                    (ProxyMode::Stall, past_ttl)
                 } else {
-                    (proxy::Mode::Drop, Duration::from_secs(2))
+                    (ProxyMode::Drop, Duration::from_secs(2))
                 };
                 proxy.set(mode);
                 std::thread::sleep(how_long);
-                proxy.set(proxy::Mode::Pass);
+                proxy.set(ProxyMode::Pass);
             }
             stage.faults.push(FaultWindow {
                 worker: 0,

@@ -1,7 +1,6 @@
-//! A loopback TCP proxy between one worker and etcd, to cut the network
-//! without touching either process: `Drop` closes every connection and
-//! refuses new ones; `Stall` keeps the connections open but forwards
-//! nothing (a partition that TCP does not notice); `Pass` forwards.
+//! A loopback TCP proxy in front of an etcd client port, to break the
+//! network between one client and etcd without touching either process:
+//! the client is given the proxy's address instead of etcd's.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -9,14 +8,25 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// What the proxy does with the bytes it reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// Forwards both ways.
     Pass = 0,
+    /// Closes every connection and refuses new ones.
     Drop = 1,
+    /// Keeps the connections open but forwards nothing (a partition that
+    /// TCP does not notice); what was held back follows once it passes.
     Stall = 2,
+    /// Forwards requests but reads and discards etcd's answers: requests
+    /// take effect, and the client never learns of it.
+    SwallowAnswers = 3,
 }
 
-pub struct Proxy {
+/// A proxy to one etcd client port.
+#[derive(Debug)]
+pub struct ClientProxy {
+    /// `127.0.0.1:{port}`: what the client connects to.
     pub address: String,
     mode: Arc<AtomicU8>,
     connections: Arc<Mutex<Vec<TcpStream>>>,
@@ -26,13 +36,14 @@ fn mode_of(mode: &AtomicU8) -> Mode {
     match mode.load(Ordering::Acquire) {
         1 => Mode::Drop,
         2 => Mode::Stall,
+        3 => Mode::SwallowAnswers,
         _ => Mode::Pass,
     }
 }
 
-/// Copies `from` → `to` until either side closes, holding data back while
-/// the proxy stalls.
-fn pump(mut from: TcpStream, mut to: TcpStream, mode: Arc<AtomicU8>) {
+/// Copies `from` → `to` until either side closes, as the mode says;
+/// `answers` is the direction from etcd to the client.
+fn pump(mut from: TcpStream, mut to: TcpStream, mode: Arc<AtomicU8>, answers: bool) {
     let mut buffer = [0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buffer) {
@@ -42,7 +53,12 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mode: Arc<AtomicU8>) {
         while mode_of(&mode) == Mode::Stall {
             std::thread::sleep(Duration::from_millis(10));
         }
-        if mode_of(&mode) == Mode::Drop || to.write_all(&buffer[..n]).is_err() {
+        match mode_of(&mode) {
+            Mode::Drop => break,
+            Mode::SwallowAnswers if answers => continue,
+            _ => {}
+        }
+        if to.write_all(&buffer[..n]).is_err() {
             break;
         }
     }
@@ -50,9 +66,10 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mode: Arc<AtomicU8>) {
     let _ = to.shutdown(Shutdown::Both);
 }
 
-impl Proxy {
-    /// A proxy to `target` (`host:port`) on a free loopback port.
-    pub fn start(target: String) -> std::io::Result<Proxy> {
+impl ClientProxy {
+    /// A proxy to `target` (`host:port`) on a free loopback port. Its
+    /// threads last as long as the process.
+    pub fn start(target: String) -> std::io::Result<ClientProxy> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?.to_string();
         let mode = Arc::new(AtomicU8::new(Mode::Pass as u8));
@@ -73,17 +90,19 @@ impl Proxy {
                     c.lock().unwrap_or_else(|p| p.into_inner()).extend([c2, s2]);
                 }
                 let (m1, m2) = (m.clone(), m.clone());
-                std::thread::spawn(move || pump(client, s1, m1));
-                std::thread::spawn(move || pump(server, c1, m2));
+                std::thread::spawn(move || pump(client, s1, m1, false));
+                std::thread::spawn(move || pump(server, c1, m2, true));
             }
         });
-        Ok(Proxy {
+        Ok(ClientProxy {
             address,
             mode,
             connections,
         })
     }
 
+    /// Switches to `mode`; [`Mode::Drop`] closes every open connection
+    /// (bytes still on their way are lost, never passed on).
     pub fn set(&self, mode: Mode) {
         self.mode.store(mode as u8, Ordering::Release);
         if mode == Mode::Drop {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{duration, exit, signal_name};
+use crate::{duration, exit, name, signal_name};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -113,9 +113,10 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct LockArgs {
     /// The lock id
+    #[arg(value_parser = name::parse)]
     pub name: String,
     /// Lease TTL: how long the lock outlives a vinesync that stopped or vanished
-    #[arg(long, default_value = "60s", value_name = "D", value_parser = duration::parse, allow_hyphen_values = true)]
+    #[arg(long, default_value = "60s", value_name = "D", value_parser = duration::parse_ttl, allow_hyphen_values = true)]
     pub ttl: Duration,
     /// Give up (exit 75) when the lock is not acquired within D [default: wait forever]
     #[arg(long, value_name = "D", value_parser = duration::parse, allow_hyphen_values = true, conflicts_with = "try_only")]
@@ -133,16 +134,16 @@ pub struct LockArgs {
 #[derive(Debug, Args)]
 pub struct ElectArgs {
     /// The election name (what other candidates see as `leader`)
-    #[arg(required_unless_present = "list")]
+    #[arg(required_unless_present = "list", value_parser = name::parse)]
     pub name: Option<String>,
     /// Election namespace
-    #[arg(long, default_value = vinesync::DEFAULT_NAMESPACE)]
+    #[arg(long, default_value = vinesync::DEFAULT_NAMESPACE, value_parser = name::parse)]
     pub ns: String,
     /// This candidate's id [default: a new UUID]
-    #[arg(long)]
+    #[arg(long, value_parser = name::parse)]
     pub id: Option<String>,
     /// Lease TTL: how long a primary that stopped or vanished keeps the role
-    #[arg(long, default_value = "60s", value_name = "D", value_parser = duration::parse, allow_hyphen_values = true)]
+    #[arg(long, default_value = "60s", value_name = "D", value_parser = duration::parse_ttl, allow_hyphen_values = true)]
     pub ttl: Duration,
     /// Run CMD for one term only: exit (76) instead of campaigning again
     #[arg(long)]
@@ -163,7 +164,7 @@ pub struct ElectArgs {
 #[derive(Debug, Args)]
 pub struct MembersArgs {
     /// Election namespace
-    #[arg(long, default_value = vinesync::DEFAULT_NAMESPACE)]
+    #[arg(long, default_value = vinesync::DEFAULT_NAMESPACE, value_parser = name::parse)]
     pub ns: String,
     /// One JSON object per candidate
     #[arg(long)]
@@ -173,10 +174,10 @@ pub struct MembersArgs {
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Election namespace
-    #[arg(long, default_value = vinesync::DEFAULT_NAMESPACE)]
+    #[arg(long, default_value = vinesync::DEFAULT_NAMESPACE, value_parser = name::parse)]
     pub ns: String,
     /// Only events about this candidate id
-    #[arg(long)]
+    #[arg(long, value_parser = name::parse)]
     pub id: Option<String>,
     /// One JSON object per event
     #[arg(long)]
@@ -186,6 +187,7 @@ pub struct WatchArgs {
 #[derive(Debug, Args)]
 pub struct LocksArgs {
     /// Only this lock [default: every lock under the prefix]
+    #[arg(value_parser = name::parse)]
     pub id: Option<String>,
     /// One JSON object per lock
     #[arg(long)]

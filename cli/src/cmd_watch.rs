@@ -8,6 +8,7 @@ use crate::args::{Connection, WatchArgs};
 use crate::connect;
 use crate::exit::{self, Failure};
 use crate::interrupts::Interrupts;
+use crate::reader_gone::reader_gone;
 
 pub async fn run(connection: &Connection, args: &WatchArgs) -> Result<u8, Failure> {
     let mut interrupts = Interrupts::catch()
@@ -18,6 +19,8 @@ pub async fn run(connection: &Connection, args: &WatchArgs) -> Result<u8, Failur
         options = options.id(id.as_str());
     }
     let mut watcher = client.watch_elect(options).await?;
+    let reader_gone = reader_gone();
+    tokio::pin!(reader_gone);
     loop {
         let event = tokio::select! {
             event = watcher.next() => match event {
@@ -25,6 +28,9 @@ pub async fn run(connection: &Connection, args: &WatchArgs) -> Result<u8, Failur
                 None => break, // the watch was closed
             },
             _ = interrupts.next() => break,
+            // `vinesync watch | head -n1`: done without waiting for the
+            // next event.
+            () = &mut reader_gone => break,
         };
         let m = &event.member;
         let written = if args.json {

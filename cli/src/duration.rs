@@ -21,6 +21,26 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value * scale).map_err(|_| bad(text))
 }
 
+/// Parses a lease TTL: a duration the library accepts as one (at least
+/// 1 s, at most a year), checked before vinesync connects.
+pub fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = parse(text)?;
+    if ttl < vinesync::MIN_TTL {
+        return Err(format!(
+            "{} is shorter than the minimum TTL of 1s",
+            text.trim()
+        ));
+    }
+    if ttl > vinesync::MAX_TTL {
+        return Err(format!(
+            "{} is longer than the maximum TTL of {}h",
+            text.trim(),
+            vinesync::MAX_TTL.as_secs() / 3600
+        ));
+    }
+    Ok(ttl)
+}
+
 fn bad(text: &str) -> String {
     format!("{text:?} is not a duration (examples: 500ms, 10s, 2m, 1h, 30)")
 }
@@ -41,5 +61,15 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert!(err.contains("not a duration"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn ttls_within_the_library_s_bounds() {
+        assert_eq!(parse_ttl("1s").unwrap(), Duration::from_secs(1));
+        assert_eq!(parse_ttl("8760h").unwrap(), vinesync::MAX_TTL);
+        assert!(parse_ttl("0").unwrap_err().contains("minimum TTL"));
+        assert!(parse_ttl("999ms").unwrap_err().contains("minimum TTL"));
+        assert!(parse_ttl("8761h").unwrap_err().contains("maximum TTL"));
+        assert!(parse_ttl("x").unwrap_err().contains("not a duration"));
     }
 }

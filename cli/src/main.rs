@@ -16,6 +16,8 @@ mod connect;
 mod duration;
 mod exit;
 mod interrupts;
+mod name;
+mod reader_gone;
 mod signal_name;
 mod supervise;
 mod watchdog;

@@ -834,6 +834,18 @@ fn watch_prints_events(env: &Env) -> Check {
     Ok(())
 }
 
+/// `vinesync watch | head -n1`: watch ends when its reader leaves, without
+/// waiting for the next event (none comes here).
+fn watch_ends_when_its_reader_leaves(env: &Env) -> Check {
+    let mut watcher = env.spawn(&["watch", "--ns=nobody-here"]);
+    std::thread::sleep(Duration::from_millis(500)); // connected and watching
+    drop(watcher.stdout.take());
+    let code = wait_exit(&mut watcher, Duration::from_secs(10))?;
+    ensure(code == 0, || {
+        format!("watch exited {code} once its reader left")
+    })
+}
+
 /// Bad flags and unreachable endpoints: one line on stderr naming the
 /// problem, a non-zero exit code.
 fn errors_are_one_line(env: &Env) -> Check {
@@ -847,6 +859,36 @@ fn errors_are_one_line(env: &Env) -> Check {
             "\"-1s\" is not a duration",
         ),
         (&["lock"], 2, "<NAME>"),
+        // Bad values are usage errors before any connection: the endpoint
+        // refuses, and they still exit 2 (not 69).
+        (
+            &[
+                "--endpoints=127.0.0.1:1",
+                "lock",
+                "x",
+                "--ttl=0.5s",
+                "--",
+                "true",
+            ],
+            2,
+            "0.5s is shorter than the minimum TTL of 1s",
+        ),
+        (
+            &["--endpoints=127.0.0.1:1", "elect", "svc", "--ttl=9000h"],
+            2,
+            "maximum TTL",
+        ),
+        (
+            &["--endpoints=127.0.0.1:1", "lock", "", "--", "true"],
+            2,
+            "must not be empty",
+        ),
+        (&["--endpoints=127.0.0.1:1", "members", "--ns="], 2, "--ns"),
+        (
+            &["--endpoints=127.0.0.1:1", "watch", "--id="],
+            2,
+            "must not be empty",
+        ),
         (&["elect", "svc", "--signal=NOPE", "--", "true"], 2, "NOPE"),
         (&["--endpoints=nohost", "locks"], 2, "nohost"),
         (&["--prefix=relative", "locks"], 2, "relative"),
@@ -854,6 +896,12 @@ fn errors_are_one_line(env: &Env) -> Check {
             &["--endpoints=127.0.0.1:1", "--dial-timeout=1s", "locks"],
             69,
             "127.0.0.1:1",
+        ),
+        // The operating system's reason, not only "tcp connect error".
+        (
+            &["--endpoints=127.0.0.1:1", "--dial-timeout=1s", "members"],
+            69,
+            "Connection refused",
         ),
         (
             &[
@@ -868,13 +916,17 @@ fn errors_are_one_line(env: &Env) -> Check {
             "127.0.0.1:1",
         ),
     ];
-    // A bad value the core rejects, with a reachable etcd.
+    // A bad value the core rejects, with a reachable etcd: named as the
+    // flag, not as the library's option.
     let output = env.run(&["lock", "x", "--ttl=0s", "--", "true"]);
     ensure(
         output.status.code() == Some(2) && stderr(&output).lines().count() == 1,
         || format!("--ttl=0s: {:?} {:?}", output.status, stderr(&output)),
     )?;
-    ensure(stderr(&output).contains("LockTTL"), || stderr(&output))?;
+    ensure(
+        stderr(&output).contains("--ttl") && stderr(&output).contains("minimum TTL of 1s"),
+        || stderr(&output),
+    )?;
     let output = env.run(&["lock", "x", "--", "/nonexistent/program"]);
     ensure(
         output.status.code() == Some(127) && stderr(&output).lines().count() == 1,
@@ -1066,6 +1118,10 @@ const TESTS: &[(&str, Test)] = &[
     ("lock_interop_with_etcdctl", lock_interop_with_etcdctl),
     ("elect_interop_with_etcdctl", elect_interop_with_etcdctl),
     ("watch_prints_events", watch_prints_events),
+    (
+        "watch_ends_when_its_reader_leaves",
+        watch_ends_when_its_reader_leaves,
+    ),
     ("errors_are_one_line", errors_are_one_line),
     ("interrupt_while_connecting", interrupt_while_connecting),
     ("edge_inputs", edge_inputs),

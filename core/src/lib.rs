@@ -108,7 +108,7 @@ pub use memory::MemoryStore;
 pub use options::{
     Credentials, LeaderOptions, LockOptions, MemberOptions, Options, TlsOptions, WatchOptions,
     DEFAULT_LEADER_TTL, DEFAULT_LOCK_TTL, DEFAULT_NAMESPACE, DEFAULT_NODE, DEFAULT_PREFIX,
-    MAX_ID_LEN,
+    MAX_ID_LEN, MAX_TTL, MIN_TTL,
 };
 #[cfg(feature = "test-util")]
 #[doc(hidden)]

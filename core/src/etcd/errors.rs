@@ -22,7 +22,7 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
     use tonic::Code;
     match error {
         E::GRpcStatus(status) => {
-            let message = status.message().to_string();
+            let message = with_causes(status.message(), status);
             match status.code() {
                 // A full database (the NOSPACE alarm, which a default etcd
                 // without auto-compaction reaches in time) refuses every
@@ -83,6 +83,22 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
         E::EndpointError(e) => Class::Final(ErrorKind::InvalidArgument, format!("endpoint: {e}")),
         other => Class::Final(ErrorKind::Internal, other.to_string()),
     }
+}
+
+/// `message` followed by the causes the client kept beneath it, e.g.
+/// "tcp connect error: transport error: Connection refused (os error 111)"
+/// (the status of a failed connection says only "tcp connect error").
+fn with_causes(message: &str, error: &dyn std::error::Error) -> String {
+    let mut text = message.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !said.is_empty() && !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// The message of etcd's NOSPACE refusal, with what an operator does about

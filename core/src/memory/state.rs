@@ -274,13 +274,17 @@ impl State {
                 ))
             }
         }
-        if self.kvs.contains_key(key) {
-            return Err(Error::internal(format!("key {key:?} already exists")));
-        }
+        // One search of the table for both the check and the insert. The
+        // caller's name is shared: no copy of it.
+        let name: Key = key.clone();
+        let slot = match self.kvs.entry(name.clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                return Err(Error::internal(format!("key {key:?} already exists")));
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => slot,
+        };
         self.revision += 1;
         let rev = self.revision;
-        // The caller's name, shared: no copy of it.
-        let name: Key = key.clone();
         let kv = Arc::new(Stored {
             key: name.clone(),
             value,
@@ -288,11 +292,11 @@ impl State {
             mod_revision: rev,
             lease,
         });
+        slot.insert(kv.clone());
         if let Some(l) = self.leases.get_mut(&lease) {
             l.keys.insert(rev, name.clone());
         }
         self.index(&name, rev);
-        self.kvs.insert(name, kv.clone());
         self.emit(Event::Put(kv), rev);
         let first_revision = self.first_under(dir);
         // Not the first: name the key just before ours, read in the same

@@ -126,11 +126,25 @@ async fn sweep_one(env: &Env, op: Op, action: Injected, point: usize) -> bool {
             _ => run_op(op, &a, &id).await,
         }
     };
-    // While the lock is contended, free it a little later so a waiter
-    // passes its waiting points too.
+    // While the lock is contended, free it once our key waits behind the
+    // blocker's, so the acquisition passes its waiting points too (freed
+    // after a fixed delay instead, a slow machine could let it find the
+    // lock free and check less). An injection before our key exists ends
+    // the operation first.
+    // (Read by another client: `a`'s own reads pass its injection points.)
+    let checker = env.client().await;
+    let lock_dir = vinesync::keys::lock_dir(&env.options(), &id);
     let release_blocker = async {
         if op == Op::LockContended {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let queued = eventually(Duration::from_secs(20), || async {
+                let keys = checker.faults().keys().await.unwrap();
+                keys.iter()
+                    .filter(|kv| kv.key.starts_with(&lock_dir))
+                    .count()
+                    >= 2
+            })
+            .await;
+            assert!(queued, "{op:?}: our key never queued behind the blocker");
             if let Some(g) = blocker.take() {
                 g.unlock().await.unwrap();
             }
@@ -173,7 +187,6 @@ async fn sweep_one(env: &Env, op: Op, action: Injected, point: usize) -> bool {
     } else {
         vinesync::keys::lock_dir(&env.options(), &id)
     };
-    let checker = env.client().await;
     let clean = eventually(CLEAN_WITHIN, || async {
         checker
             .faults()

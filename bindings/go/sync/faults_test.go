@@ -70,7 +70,9 @@ func TestL9WaiterWithExpiredLease(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		g, err := b.LockGuard(ctx, "x", sync.LockWait(10*time.Second))
+		// Longer than the 20 s poll for the queue below: a slow set-up fails
+		// there, with a message that says so.
+		g, err := b.LockGuard(ctx, "x", sync.LockWait(30*time.Second))
 		got <- result{g, err}
 	}()
 	waitWaiters(t, a, "x", 1) // b's first key is written

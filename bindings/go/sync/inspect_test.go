@@ -26,7 +26,9 @@ func TestLockInfoHolderAndWaiters(t *testing.T) {
 	}
 	waited := make(chan error, 1)
 	go func() {
-		g2, err := b.LockGuard(ctx, "inspected", sync.LockWait(10*time.Second))
+		// Longer than the 20 s poll for the queue below: a slow set-up fails
+		// there, with a message that says so.
+		g2, err := b.LockGuard(ctx, "inspected", sync.LockWait(30*time.Second))
 		if err == nil {
 			g2.Close()
 		}

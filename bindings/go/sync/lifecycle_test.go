@@ -70,7 +70,9 @@ func TestH1InitDuringBlockedLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- b.Lock(ctx, "x", sync.LockWait(10*time.Second)) }()
+	// Longer than the 20 s poll for the queue below: a slow set-up fails
+	// there, with a message that says so.
+	go func() { errc <- b.Lock(ctx, "x", sync.LockWait(30*time.Second)) }()
 	waitWaiters(t, a, "x", 1) // queued under the original prefix
 	original := b.Options().Prefix
 	if err := b.Init(sync.Prefix(original + "/elsewhere")); err != nil {

@@ -34,15 +34,30 @@ pub(super) fn endpoint_urls(options: &Options) -> Vec<String> {
         .collect()
 }
 
+/// Reads a PEM file; `label` ends the `-----BEGIN …-----` line it must
+/// hold ("CERTIFICATE", "PRIVATE KEY"). A file of another kind is named
+/// here, not reported later as a failed TLS handshake.
 #[cfg(feature = "tls")]
-fn read_file(what: &str, path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
+fn read_pem(what: &str, path: &Path, label: &str) -> Result<Vec<u8>> {
+    let contents = std::fs::read(path).map_err(|e| {
         Error::invalid(format!(
             "cannot read the {what} file {}: {e}",
             path.display()
         ))
         .with_source(e)
-    })
+    })?;
+    let text = String::from_utf8_lossy(&contents);
+    let found = text.lines().any(|line| {
+        line.starts_with("-----BEGIN ") && line.trim_end().ends_with(&format!("{label}-----"))
+    });
+    if !found {
+        return Err(Error::invalid(format!(
+            "the {what} file {} holds no PEM {} (a \"-----BEGIN …{label}-----\" block)",
+            path.display(),
+            label.to_lowercase()
+        )));
+    }
+    Ok(contents)
 }
 
 fn connect_options(options: &Options) -> Result<ConnectOptions> {
@@ -74,12 +89,16 @@ fn with_tls(connect: ConnectOptions, tls: &crate::options::TlsOptions) -> Result
     {
         let mut config = TlsOptions::new();
         if let Some(ca) = &tls.ca_file {
-            config = config.ca_certificate(Certificate::from_pem(read_file("CA certificate", ca)?));
+            config = config.ca_certificate(Certificate::from_pem(read_pem(
+                "CA certificate",
+                ca,
+                "CERTIFICATE",
+            )?));
         }
         if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
             config = config.identity(Identity::from_pem(
-                read_file("client certificate", cert)?,
-                read_file("client key", key)?,
+                read_pem("client certificate", cert, "CERTIFICATE")?,
+                read_pem("client key", key, "PRIVATE KEY")?,
             ));
         }
         if let Some(name) = &tls.server_name {

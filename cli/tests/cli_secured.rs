@@ -124,27 +124,28 @@ fn flags_and_variables_reach_a_secured_etcd() {
     let output = vinesync(&[], &["--password=x", "locks"]);
     assert_one_line_failure(&output, 2, "--password needs --user");
     // Files of the wrong kind are named, not reported as a failed handshake.
-    let swapped: Vec<_> = envs
-        .iter()
-        .map(|(k, v)| match *k {
-            "VINESYNC_CACERT" => (*k, path(&certs.client_key)),
-            _ => (*k, v.clone()),
-        })
-        .collect();
-    let output = vinesync(&swapped, &["locks"]);
+    let output = vinesync(
+        &replaced(&envs, "VINESYNC_CACERT", &certs.client_key),
+        &["locks"],
+    );
     assert_one_line_failure(&output, 2, "CA certificate file");
     assert!(
         stderr(&output).contains("holds no PEM certificate"),
         "{}",
         stderr(&output)
     );
-    let swapped: Vec<_> = envs
-        .iter()
-        .map(|(k, v)| match *k {
-            "VINESYNC_KEY" => (*k, path(&certs.ca)),
-            _ => (*k, v.clone()),
-        })
-        .collect();
-    let output = vinesync(&swapped, &["locks"]);
+    let output = vinesync(&replaced(&envs, "VINESYNC_KEY", &certs.ca), &["locks"]);
     assert_one_line_failure(&output, 2, "holds no PEM private key");
+}
+
+/// `envs` with the file variable `name` set to `file`.
+fn replaced(
+    envs: &[(&'static str, String)],
+    name: &str,
+    file: &std::path::Path,
+) -> Vec<(&'static str, String)> {
+    let file = file.display().to_string();
+    envs.iter()
+        .map(|(k, v)| (*k, if *k == name { file.clone() } else { v.clone() }))
+        .collect()
 }

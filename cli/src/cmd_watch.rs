@@ -1,5 +1,5 @@
 //! `vinesync watch [--ns NS] [--id ID] [--json]`: election events as they
-//! happen, until interrupted.
+//! happen, until interrupted or until stdout's reader leaves.
 
 use serde_json::json;
 use vinesync::WatchOptions;

@@ -27,8 +27,9 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
     let ttl = parse(text)?;
     if ttl < vinesync::MIN_TTL {
         return Err(format!(
-            "{} is shorter than the minimum TTL of 1s",
-            text.trim()
+            "{} is shorter than the minimum TTL of {:?}",
+            text.trim(),
+            vinesync::MIN_TTL
         ));
     }
     if ttl > vinesync::MAX_TTL {

@@ -130,12 +130,12 @@ fn flags_and_variables_reach_a_secured_etcd() {
     );
     assert_one_line_failure(&output, 2, "CA certificate file");
     assert!(
-        stderr(&output).contains("holds no PEM certificate"),
+        stderr(&output).contains("no certificate"),
         "{}",
         stderr(&output)
     );
     let output = vinesync(&replaced(&envs, "VINESYNC_KEY", &certs.ca), &["locks"]);
-    assert_one_line_failure(&output, 2, "holds no PEM private key");
+    assert_one_line_failure(&output, 2, "no unencrypted private key");
 }
 
 /// `envs` with the file variable `name` set to `file`.

@@ -6,7 +6,39 @@
 //! touch the parent's threads); they stay reachable from a static, so leak
 //! checkers such as valgrind see them as reachable rather than lost.
 
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+/// The pid, cached (0 = not cached yet).
+#[cfg(unix)]
+static PID: AtomicU32 = AtomicU32::new(0);
+/// How many `fork()`s lie between the first process and this one (counted
+/// by the fork handler).
+static FORKS: AtomicU64 = AtomicU64::new(0);
+/// 0 = no fork handler yet, 1 = being registered, 2 = registered.
+#[cfg(unix)]
+static HANDLER: AtomicU8 = AtomicU8::new(0);
+
+/// Runs in the child of every `fork()`: only atomic stores and adds, which
+/// are async-signal-safe, as a fork handler must be.
+#[cfg(unix)]
+extern "C" fn forget_in_child() {
+    PID.store(0, Ordering::SeqCst);
+    FORKS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Registers [`forget_in_child`] once per process tree.
+#[cfg(unix)]
+fn ensure_fork_handler() {
+    if HANDLER
+        .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+    {
+        // SAFETY: registers a plain `extern "C" fn()`.
+        let registered = unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
+        HANDLER.store(if registered == 0 { 2 } else { 0 }, Ordering::SeqCst);
+    }
+}
 
 /// The calling process's id, as `std::process::id()` returns it, without a
 /// system call each time (glibc no longer caches `getpid`, and the C and
@@ -15,30 +47,11 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 /// forgets the cache in the child of every `fork()`.
 #[cfg(unix)]
 pub fn process_id() -> u32 {
-    use std::sync::atomic::{AtomicU32, AtomicU8};
-
-    /// 0 = not cached yet.
-    static PID: AtomicU32 = AtomicU32::new(0);
-    /// 0 = no fork handler yet, 1 = being registered, 2 = registered.
-    static HANDLER: AtomicU8 = AtomicU8::new(0);
-
-    extern "C" fn forget_in_child() {
-        PID.store(0, Ordering::SeqCst);
-    }
-
     let cached = PID.load(Ordering::SeqCst);
     if cached != 0 {
         return cached;
     }
-    if HANDLER
-        .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok()
-    {
-        // SAFETY: registers a handler that only stores to an atomic (it is
-        // async-signal-safe, as a fork handler must be).
-        let registered = unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
-        HANDLER.store(if registered == 0 { 2 } else { 0 }, Ordering::SeqCst);
-    }
+    ensure_fork_handler();
     let pid = std::process::id();
     // Only cache behind the handler: without it a child would keep the
     // parent's pid.
@@ -54,10 +67,24 @@ pub fn process_id() -> u32 {
     std::process::id()
 }
 
+/// Which process this is: its pid and the number of forks that led to it.
+/// Both, because either alone can mistake a child for its parent: a child
+/// can get its parent's pid (a fork into a new PID namespace, pid reuse
+/// after a double fork), and without the fork handler the count stays 0.
+fn process_stamp() -> (u32, u64) {
+    let pid = process_id(); // registers the fork handler first
+    (pid, FORKS.load(Ordering::SeqCst))
+}
+
 /// A value made once per process: the first use in a child of `fork()`
-/// makes a fresh one. Values are never dropped.
+/// makes a fresh one. A process's value is never dropped (nor is the one
+/// a child inherited); `make` may run in several threads at once, and the
+/// values that lose that race are dropped before anyone sees them.
 pub struct PerProcess<T> {
-    slot: AtomicPtr<(u32, T)>,
+    slot: AtomicPtr<((u32, u64), T)>,
+    /// Shared between threads only when `T` is (the atomic pointer alone
+    /// would be `Sync` for any `T`).
+    _value: PhantomData<T>,
 }
 
 impl<T> std::fmt::Debug for PerProcess<T> {
@@ -76,6 +103,7 @@ impl<T> PerProcess<T> {
     pub const fn new() -> Self {
         PerProcess {
             slot: AtomicPtr::new(std::ptr::null_mut()),
+            _value: PhantomData,
         }
     }
 
@@ -93,16 +121,16 @@ impl<T> PerProcess<T> {
         &'static self,
         make: impl Fn() -> Result<T, E>,
     ) -> Result<&'static T, E> {
-        let pid = process_id();
+        let here = process_stamp();
         loop {
             let current = self.slot.load(Ordering::Acquire);
             // SAFETY: the slot holds NULL or a leaked, never-freed box.
             if let Some((owner, value)) = unsafe { current.as_ref() } {
-                if *owner == pid {
+                if *owner == here {
                     return Ok(value);
                 }
             }
-            let fresh = Box::into_raw(Box::new((pid, make()?)));
+            let fresh = Box::into_raw(Box::new((here, make()?)));
             match self
                 .slot
                 .compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)

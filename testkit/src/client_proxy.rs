@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use std::time::Duration;
 pub enum Mode {
     /// Forwards both ways.
     Pass = 0,
-    /// Closes every connection and refuses new ones.
+    /// Closes every connection, and each new one as soon as it opens.
     Drop = 1,
     /// Keeps the connections open but forwards nothing (a partition that
     /// TCP does not notice); what was held back follows once it passes.
@@ -23,13 +23,15 @@ pub enum Mode {
     SwallowAnswers = 3,
 }
 
-/// A proxy to one etcd client port.
+/// A proxy to one etcd client port; dropping it closes its connections
+/// and stops it.
 #[derive(Debug)]
 pub struct ClientProxy {
     /// `127.0.0.1:{port}`: what the client connects to.
     pub address: String,
     mode: Arc<AtomicU8>,
     connections: Arc<Mutex<Vec<TcpStream>>>,
+    stop: Arc<AtomicBool>,
 }
 
 fn mode_of(mode: &AtomicU8) -> Mode {
@@ -67,16 +69,19 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mode: Arc<AtomicU8>, answers: bo
 }
 
 impl ClientProxy {
-    /// A proxy to `target` (`host:port`) on a free loopback port. Its
-    /// threads last as long as the process.
+    /// A proxy to `target` (`host:port`) on a free loopback port.
     pub fn start(target: String) -> std::io::Result<ClientProxy> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?.to_string();
         let mode = Arc::new(AtomicU8::new(Mode::Pass as u8));
         let connections = Arc::new(Mutex::new(Vec::new()));
-        let (m, c) = (mode.clone(), connections.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, c, stopping) = (mode.clone(), connections.clone(), stop.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                if stopping.load(Ordering::Acquire) {
+                    return;
+                }
                 if mode_of(&m) == Mode::Drop {
                     continue; // dropped: closed at once
                 }
@@ -98,6 +103,7 @@ impl ClientProxy {
             address,
             mode,
             connections,
+            stop,
         })
     }
 
@@ -115,5 +121,14 @@ impl ClientProxy {
                 let _ = stream.shutdown(Shutdown::Both);
             }
         }
+    }
+}
+
+impl Drop for ClientProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.set(Mode::Drop);
+        // Wakes the accept loop so that it sees `stop`.
+        let _ = TcpStream::connect(&self.address);
     }
 }

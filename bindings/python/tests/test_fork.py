@@ -4,9 +4,11 @@ touches nothing of the parent's, and can make new ones that work (SPEC H5)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -16,7 +18,10 @@ from conftest import Factory
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
 
-def run_in_child(body: "object") -> int:
+def run_in_child(body: "object", limit: float = 30.0) -> int:
+    """Runs ``body`` in a forked child; its exit code. A child still running
+    after ``limit`` seconds (hung, e.g. on a lock the parent held at the
+    fork) is killed, and the test fails saying so."""
     pid = os.fork()
     if pid == 0:  # the child: never return into pytest
         code = 1
@@ -24,8 +29,16 @@ def run_in_child(body: "object") -> int:
             code = body()  # type: ignore[operator]
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    deadline = time.monotonic() + limit
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError(f"the child did not finish within {limit} s (killed)")
+        time.sleep(0.01)
 
 
 def test_H5_fork_parent_handle_raises_Closed_naming_fork_in_child(s: vinesync.Sync) -> None:

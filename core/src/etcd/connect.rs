@@ -34,30 +34,67 @@ pub(super) fn endpoint_urls(options: &Options) -> Vec<String> {
         .collect()
 }
 
-/// Reads a PEM file; `label` ends the `-----BEGIN …-----` line it must
-/// hold ("CERTIFICATE", "PRIVATE KEY"). A file of another kind is named
-/// here, not reported later as a failed TLS handshake.
+/// Reads a TLS file; a file that is not what it should be is named here,
+/// not reported later as a failed TLS handshake.
 #[cfg(feature = "tls")]
-fn read_pem(what: &str, path: &Path, label: &str) -> Result<Vec<u8>> {
-    let contents = std::fs::read(path).map_err(|e| {
+fn read_file(what: &str, path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
         Error::invalid(format!(
             "cannot read the {what} file {}: {e}",
             path.display()
         ))
         .with_source(e)
-    })?;
-    let text = String::from_utf8_lossy(&contents);
-    let found = text.lines().any(|line| {
-        line.starts_with("-----BEGIN ") && line.trim_end().ends_with(&format!("{label}-----"))
-    });
-    if !found {
-        return Err(Error::invalid(format!(
-            "the {what} file {} holds no PEM {} (a \"-----BEGIN …{label}-----\" block)",
-            path.display(),
-            label.to_lowercase()
-        )));
+    })
+}
+
+/// One or more PEM certificates (`-----BEGIN CERTIFICATE-----`), checked
+/// with the parser the TLS stack uses.
+#[cfg(feature = "tls")]
+fn read_certificates(what: &str, path: &Path) -> Result<Vec<u8>> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+
+    let contents = read_file(what, path)?;
+    let mut found = 0;
+    for certificate in CertificateDer::pem_slice_iter(&contents) {
+        certificate.map_err(|e| bad_pem(what, path, &e))?;
+        found += 1;
+    }
+    if found == 0 {
+        return Err(bad_pem(
+            what,
+            path,
+            &"no certificate (a -----BEGIN CERTIFICATE----- block)",
+        ));
     }
     Ok(contents)
+}
+
+/// An unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1), checked with
+/// the parser the TLS stack uses.
+#[cfg(feature = "tls")]
+fn read_private_key(what: &str, path: &Path) -> Result<Vec<u8>> {
+    use rustls_pki_types::pem::{self, PemObject};
+    use rustls_pki_types::PrivateKeyDer;
+
+    let contents = read_file(what, path)?;
+    match PrivateKeyDer::from_pem_slice(&contents) {
+        Ok(_) => Ok(contents),
+        Err(pem::Error::NoItemsFound) => Err(bad_pem(
+            what,
+            path,
+            &"no unencrypted private key (a -----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC PRIVATE KEY block)",
+        )),
+        Err(e) => Err(bad_pem(what, path, &e)),
+    }
+}
+
+#[cfg(feature = "tls")]
+fn bad_pem(what: &str, path: &Path, problem: &dyn std::fmt::Display) -> Error {
+    Error::invalid(format!(
+        "the {what} file {} is not usable PEM: {problem}",
+        path.display()
+    ))
 }
 
 fn connect_options(options: &Options) -> Result<ConnectOptions> {
@@ -89,16 +126,15 @@ fn with_tls(connect: ConnectOptions, tls: &crate::options::TlsOptions) -> Result
     {
         let mut config = TlsOptions::new();
         if let Some(ca) = &tls.ca_file {
-            config = config.ca_certificate(Certificate::from_pem(read_pem(
+            config = config.ca_certificate(Certificate::from_pem(read_certificates(
                 "CA certificate",
                 ca,
-                "CERTIFICATE",
             )?));
         }
         if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
             config = config.identity(Identity::from_pem(
-                read_pem("client certificate", cert, "CERTIFICATE")?,
-                read_pem("client key", key, "PRIVATE KEY")?,
+                read_certificates("client certificate", cert)?,
+                read_private_key("client key", key)?,
             ));
         }
         if let Some(name) = &tls.server_name {
@@ -239,4 +275,58 @@ fn describe_connect_error(names: &str, error: etcd_client::Error) -> Error {
         return explained.with_source(base);
     }
     base
+}
+
+#[cfg(all(test, feature = "tls"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Writes `contents` to a scratch file named `name`; its path.
+    fn scratch(name: &str, contents: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("vinesync-{}-{name}", std::process::id()));
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    const CERT: &str = "-----BEGIN CERTIFICATE-----\r\nAAAA\r\n-----END CERTIFICATE-----\r\n";
+
+    #[test]
+    fn tls_files_are_checked_with_the_tls_stack_s_pem_parser() {
+        // `openssl x509 -text` output, a bundle, CRLF line ends: accepted.
+        let bundle = scratch(
+            "bundle.pem",
+            &format!("Certificate:\n    Data: ...\n{CERT}{CERT}"),
+        );
+        assert!(read_certificates("CA certificate", &bundle).is_ok());
+        let key = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+        let key = scratch("key.pem", key);
+        assert!(read_private_key("client key", &key).is_ok());
+        // A key where a certificate belongs, and the other way round.
+        let err = read_certificates("CA certificate", &key).unwrap_err();
+        assert!(err.message().contains("CA certificate file"), "{err}");
+        assert!(err.message().contains("no certificate"), "{err}");
+        let err = read_private_key("client key", &bundle).unwrap_err();
+        assert!(
+            err.message().contains("no unencrypted private key"),
+            "{err}"
+        );
+        // An encrypted key, which the TLS stack cannot use either.
+        let encrypted = scratch(
+            "encrypted.pem",
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+        );
+        let err = read_private_key("client key", &encrypted).unwrap_err();
+        assert!(
+            err.message().contains("no unencrypted private key"),
+            "{err}"
+        );
+        // A block without its end.
+        let cut = scratch("cut.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n");
+        let err = read_certificates("CA certificate", &cut).unwrap_err();
+        assert!(err.message().contains("not usable PEM"), "{err}");
+        for path in [bundle, key, encrypted, cut] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }

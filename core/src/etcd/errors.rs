@@ -22,7 +22,10 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
     use tonic::Code;
     match error {
         E::GRpcStatus(status) => {
-            let message = with_causes(status.message(), status);
+            // Classified by etcd's own words; reported with the cause the
+            // client kept beneath them.
+            let raw = status.message();
+            let message = with_cause(raw, status);
             match status.code() {
                 // A full database (the NOSPACE alarm, which a default etcd
                 // without auto-compaction reaches in time) refuses every
@@ -30,7 +33,7 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
                 // cannot help, so it is reported at once, with the remedy.
                 // A `lock` still retries it like an outage (until its
                 // LockWait), so it proceeds once the alarm is disarmed.
-                Code::ResourceExhausted if message.contains("database space exceeded") => {
+                Code::ResourceExhausted if raw.contains("database space exceeded") => {
                     Class::Final(ErrorKind::Unavailable, no_space(&message))
                 }
                 // ResourceExhausted: etcd's "too many requests" while it
@@ -44,22 +47,22 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
                 // Unknown ("raft proposal dropped", "request timed out", ...).
                 Code::Unknown => Class::Transient(message),
                 Code::Internal
-                    if message.contains("leader")
-                        || message.contains("timed out")
-                        || message.contains("transport")
-                        || message.contains("connection") =>
+                    if raw.contains("leader")
+                        || raw.contains("timed out")
+                        || raw.contains("transport")
+                        || raw.contains("connection") =>
                 {
                     Class::Transient(message)
                 }
-                Code::NotFound if message.contains("lease not found") => {
+                Code::NotFound if raw.contains("lease not found") => {
                     Class::Final(ErrorKind::Lost, message)
                 }
                 Code::Unauthenticated => Class::Final(ErrorKind::Unauthenticated, message),
                 Code::PermissionDenied => Class::Final(ErrorKind::PermissionDenied, message),
-                Code::InvalidArgument if message.contains("authentication failed") => {
+                Code::InvalidArgument if raw.contains("authentication failed") => {
                     Class::Final(ErrorKind::Unauthenticated, message)
                 }
-                Code::FailedPrecondition if message.contains("user name is empty") => {
+                Code::FailedPrecondition if raw.contains("user name is empty") => {
                     Class::Final(ErrorKind::Unauthenticated, message)
                 }
                 _ => Class::Final(
@@ -68,7 +71,9 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
                 ),
             }
         }
-        E::TransportError(e) => Class::Transient(format!("transport: {e}")),
+        E::TransportError(e) => {
+            Class::Transient(format!("transport: {}", with_cause(&e.to_string(), e)))
+        }
         E::IoError(e) => Class::Transient(format!("io: {e}")),
         E::WatchError(e) => Class::Transient(format!("watch: {e}")),
         // Opening a keepalive stream on a revoked or expired lease.
@@ -85,20 +90,21 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
     }
 }
 
-/// `message` followed by the causes the client kept beneath it, e.g.
-/// "tcp connect error: transport error: Connection refused (os error 111)"
-/// (the status of a failed connection says only "tcp connect error").
-fn with_causes(message: &str, error: &dyn std::error::Error) -> String {
-    let mut text = message.to_string();
+/// `message` followed by the deepest cause the client kept beneath it,
+/// e.g. "tcp connect error: Connection refused (os error 111)" (the status
+/// of a failed connection says only "tcp connect error"; the layers between
+/// add nothing a user can act on).
+fn with_cause(message: &str, error: &dyn std::error::Error) -> String {
+    let mut deepest = None;
     let mut cause = error.source();
     while let Some(inner) = cause {
-        let said = inner.to_string();
-        if !said.is_empty() && !text.contains(&said) {
-            text = format!("{text}: {said}");
-        }
+        deepest = Some(inner);
         cause = inner.source();
     }
-    text
+    match deepest.map(|inner| inner.to_string()) {
+        Some(said) if !said.is_empty() && !message.contains(&said) => format!("{message}: {said}"),
+        _ => message.to_string(),
+    }
 }
 
 /// The message of etcd's NOSPACE refusal, with what an operator does about
@@ -139,7 +145,7 @@ where
 {
     let deadline = deadline_after(timeout);
     let mut delay = Duration::from_millis(25);
-    let mut last: String;
+    let mut last = String::new();
     let mut last_error: Option<etcd_client::Error> = None;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -156,10 +162,10 @@ where
                     last_error = Some(error);
                 }
             },
-            Err(elapsed) => {
-                last = format!("no answer within {timeout:?}");
-                let _ = elapsed;
-            }
+            // The deadline cut this attempt short: an error an earlier one
+            // got ("Connection refused") says more than that.
+            Err(_elapsed) if last_error.is_some() => {}
+            Err(_elapsed) => last = format!("no answer within {timeout:?}"),
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {

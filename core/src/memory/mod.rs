@@ -249,6 +249,58 @@ mod tests {
     use super::*;
     use crate::store::{Watch, WatchEvent, WatchNext};
 
+    /// SPEC H5: a child of `fork()` gets an empty global store of its own,
+    /// never the parent's copy (whose mutex a parent thread may have held
+    /// at the fork). The child only reads and exits (`_exit`: no test
+    /// harness, no destructors).
+    #[cfg(unix)]
+    #[test]
+    fn a_child_of_fork_gets_an_empty_global_store() {
+        let parent = MemoryStore::global();
+        let lease = parent.lock().grant(60, None, MonoInstant::now());
+        let key: state::Key = Arc::from("/fork/locks/x/k");
+        let now = MonoInstant::now();
+        parent
+            .lock()
+            .create(&key, Arc::default(), lease, "/fork/locks/x/", now)
+            .unwrap();
+        // Held by this thread across the fork, as a reaper could hold it.
+        let held = parent.shared.state.lock().unwrap();
+        // SAFETY: the child calls only what a fresh store needs, then _exit.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            let mine = MemoryStore::global();
+            let fresh = mine.revision() == 1 && mine.lease_ids().is_empty();
+            // SAFETY: ends the child without running the parent's cleanup.
+            unsafe { libc::_exit(if fresh { 0 } else { 1 }) };
+        }
+        drop(held);
+        assert!(child > 0, "fork failed");
+        let mut status = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut waited = 0;
+        while waited == 0 && std::time::Instant::now() < deadline {
+            // SAFETY: waits for our own child without blocking.
+            waited = unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) };
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if waited == 0 {
+            // SAFETY: our own child, stuck (the parent's store mutex).
+            unsafe {
+                libc::kill(child, libc::SIGKILL);
+                libc::waitpid(child, &mut status, 0);
+            }
+        }
+        assert!(waited == child, "the child hung (on the parent's store?)");
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the child saw the parent's store (status {status:#x})"
+        );
+        // The parent's store is untouched.
+        assert!(MemoryStore::global().lease_ids().contains(&lease));
+        assert!(parent.lock().revoke(lease));
+    }
+
     #[tokio::test]
     async fn leases_expire_without_any_other_call() {
         let store = MemoryStore::new();

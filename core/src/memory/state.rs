@@ -276,8 +276,7 @@ impl State {
         }
         // One search of the table for both the check and the insert. The
         // caller's name is shared: no copy of it.
-        let name: Key = key.clone();
-        let slot = match self.kvs.entry(name.clone()) {
+        let slot = match self.kvs.entry(key.clone()) {
             std::collections::hash_map::Entry::Occupied(_) => {
                 return Err(Error::internal(format!("key {key:?} already exists")));
             }
@@ -286,7 +285,7 @@ impl State {
         self.revision += 1;
         let rev = self.revision;
         let kv = Arc::new(Stored {
-            key: name.clone(),
+            key: slot.key().clone(),
             value,
             create_revision: rev,
             mod_revision: rev,
@@ -294,9 +293,9 @@ impl State {
         });
         slot.insert(kv.clone());
         if let Some(l) = self.leases.get_mut(&lease) {
-            l.keys.insert(rev, name.clone());
+            l.keys.insert(rev, kv.key.clone());
         }
-        self.index(&name, rev);
+        self.index(&kv.key, rev);
         self.emit(Event::Put(kv), rev);
         let first_revision = self.first_under(dir);
         // Not the first: name the key just before ours, read in the same

@@ -18,5 +18,3 @@ pub fn block_sigpipe() {
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
-
-pub use crate::per_process::process_id;

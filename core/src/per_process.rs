@@ -7,13 +7,15 @@
 //! checkers such as valgrind see them as reachable rather than lost.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+#[cfg(unix)]
+use std::sync::atomic::{AtomicU32, AtomicU8};
 
 /// The pid, cached (0 = not cached yet).
 #[cfg(unix)]
 static PID: AtomicU32 = AtomicU32::new(0);
-/// How many `fork()`s lie between the first process and this one (counted
-/// by the fork handler).
+/// How many `fork()`s, since the fork handler was registered, lie between
+/// the process that registered it and this one.
 static FORKS: AtomicU64 = AtomicU64::new(0);
 /// 0 = no fork handler yet, 1 = being registered, 2 = registered.
 #[cfg(unix)]
@@ -71,9 +73,32 @@ pub fn process_id() -> u32 {
 /// Both, because either alone can mistake a child for its parent: a child
 /// can get its parent's pid (a fork into a new PID namespace, pid reuse
 /// after a double fork), and without the fork handler the count stays 0.
-fn process_stamp() -> (u32, u64) {
-    let pid = process_id(); // registers the fork handler first
-    (pid, FORKS.load(Ordering::SeqCst))
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessStamp {
+    pid: u32,
+    forks: u64,
+}
+
+impl ProcessStamp {
+    /// The calling process (registers the fork handler first).
+    pub fn here() -> ProcessStamp {
+        let pid = process_id();
+        ProcessStamp {
+            pid,
+            forks: FORKS.load(Ordering::SeqCst),
+        }
+    }
+
+    /// The process id, for messages.
+    pub fn pid(self) -> u32 {
+        self.pid
+    }
+
+    /// Both parts in one integer (the fork count's low 32 bits), for an
+    /// atomic (never 0, which can stand for "no process").
+    pub fn packed(self) -> u64 {
+        (u64::from(self.pid) << 32) | (self.forks & 0xffff_ffff)
+    }
 }
 
 /// A value made once per process: the first use in a child of `fork()`
@@ -81,7 +106,7 @@ fn process_stamp() -> (u32, u64) {
 /// a child inherited); `make` may run in several threads at once, and the
 /// values that lose that race are dropped before anyone sees them.
 pub struct PerProcess<T> {
-    slot: AtomicPtr<((u32, u64), T)>,
+    slot: AtomicPtr<(ProcessStamp, T)>,
     /// Shared between threads only when `T` is (the atomic pointer alone
     /// would be `Sync` for any `T`).
     _value: PhantomData<T>,
@@ -121,7 +146,7 @@ impl<T> PerProcess<T> {
         &'static self,
         make: impl Fn() -> Result<T, E>,
     ) -> Result<&'static T, E> {
-        let here = process_stamp();
+        let here = ProcessStamp::here();
         loop {
             let current = self.slot.load(Ordering::Acquire);
             // SAFETY: the slot holds NULL or a leaked, never-freed box.

@@ -3,29 +3,29 @@
 //! belong to the parent: in the child every such handle reports
 //! `VS_CLOSED` and touches nothing, and freeing it only forgets it.
 
+use vinesync::per_process::ProcessStamp;
+
 use crate::error::Failure;
 use crate::status::vs_status;
 
-/// The calling process (cached, and forgotten in the child of a `fork()`).
-pub(crate) fn current_pid() -> u32 {
-    vinesync::host::process_id()
-}
-
-/// The process a handle was made in.
+/// The process a handle was made in: its pid and fork count, so a child
+/// that got its parent's pid (a new PID namespace) is still told apart.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Owner {
-    pid: u32,
+    stamp: ProcessStamp,
 }
 
 impl Owner {
     /// Stamps a new handle with the calling process.
     pub fn here() -> Self {
-        Owner { pid: current_pid() }
+        Owner {
+            stamp: ProcessStamp::here(),
+        }
     }
 
     /// Whether the calling process is the one that made the handle.
     pub fn is_here(self) -> bool {
-        self.pid == current_pid()
+        self.stamp == ProcessStamp::here()
     }
 
     /// `VS_CLOSED` in a child of `fork()`, naming the handle.
@@ -37,7 +37,7 @@ impl Owner {
                 vs_status::VS_CLOSED,
                 format!(
                     "the {what} was made by process {} before fork(); it is closed in this child process (make a new vs_sync here)",
-                    self.pid
+                    self.stamp.pid()
                 ),
             ))
         }

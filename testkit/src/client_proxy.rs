@@ -94,6 +94,13 @@ impl ClientProxy {
                 if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) {
                     c.lock().unwrap_or_else(|p| p.into_inner()).extend([c2, s2]);
                 }
+                // Stopped or dropped while this one was being set up: the
+                // drain has passed, so close it here.
+                if stopping.load(Ordering::Acquire) || mode_of(&m) == Mode::Drop {
+                    let _ = client.shutdown(Shutdown::Both);
+                    let _ = server.shutdown(Shutdown::Both);
+                    continue;
+                }
                 let (m1, m2) = (m.clone(), m.clone());
                 std::thread::spawn(move || pump(client, s1, m1, false));
                 std::thread::spawn(move || pump(server, c1, m2, true));

@@ -3,21 +3,23 @@
 //! so using a parent's object there raises a clear error instead of hanging.
 
 use pyo3::prelude::*;
+use vinesync::per_process::ProcessStamp;
 use vinesync::{Error, ErrorKind};
 
 use crate::errors::to_py;
 
-/// The process an object was made in.
+/// The process an object was made in: its pid and fork count, so a child
+/// that got its parent's pid (a new PID namespace) is still told apart.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin {
-    pid: u32,
+    stamp: ProcessStamp,
 }
 
 impl Origin {
     /// The current process.
     pub fn here() -> Self {
         Origin {
-            pid: vinesync::host::process_id(),
+            stamp: ProcessStamp::here(),
         }
     }
 
@@ -25,7 +27,7 @@ impl Origin {
     pub fn is_here(self) -> bool {
         // Cached, and forgotten in the child of a fork (no getpid call per
         // check).
-        self.pid == vinesync::host::process_id()
+        self.stamp == ProcessStamp::here()
     }
 
     /// `Closed` (naming `what` and the fork) when called in a forked child.
@@ -40,7 +42,7 @@ impl Origin {
                 format!(
                     "this {what} was made in process {} and cannot be used after os.fork(); \
                      make a new vinesync.Sync in the child (pid {})",
-                    self.pid,
+                    self.stamp.pid(),
                     std::process::id()
                 ),
             ),

@@ -16,7 +16,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
-use std::sync::Mutex;
+
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
 use tokio::task::AbortHandle;
+use vinesync::per_process::PerProcess;
 
 use crate::errors::to_py;
 
@@ -95,30 +96,24 @@ pub fn exiting(py: Python<'_>) {
     });
 }
 
-struct ProcessRuntime {
-    pid: u32,
-    runtime: &'static Runtime,
-}
-
-static RUNTIME: Mutex<Option<ProcessRuntime>> = Mutex::new(None);
+/// One runtime per process: a child of `os.fork()` starts its own (the
+/// parent's threads are not in it), and never waits on a lock a parent
+/// thread held at the fork.
+static RUNTIME: PerProcess<Runtime> = PerProcess::new();
 
 /// This process's runtime, started on first use.
 pub fn runtime() -> PyResult<&'static Runtime> {
-    let pid = vinesync::host::process_id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(current) = slot.as_ref().filter(|r| r.pid == pid) {
-        return Ok(current.runtime);
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("vinesync")
-        .on_thread_start(vinesync::host::block_sigpipe)
-        .enable_all()
-        .build()
-        .map_err(|e| PyRuntimeError::new_err(format!("vinesync: cannot start its runtime: {e}")))?;
-    let runtime: &'static Runtime = Box::leak(Box::new(runtime));
-    *slot = Some(ProcessRuntime { pid, runtime });
-    Ok(runtime)
+    RUNTIME.get_or_try_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("vinesync")
+            .on_thread_start(vinesync::host::block_sigpipe)
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                PyRuntimeError::new_err(format!("vinesync: cannot start its runtime: {e}"))
+            })
+    })
 }
 
 /// What an interrupted or cancelled caller does to the work it waited for.

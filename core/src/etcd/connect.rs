@@ -61,10 +61,10 @@ fn read_certificates(what: &str, path: &Path) -> Result<Vec<u8>> {
         found += 1;
     }
     if found == 0 {
-        return Err(bad_pem(
+        return Err(bad_file(
             what,
             path,
-            &"no certificate (a -----BEGIN CERTIFICATE----- block)",
+            "holds no certificate (a -----BEGIN CERTIFICATE----- block)",
         ));
     }
     Ok(contents)
@@ -80,21 +80,39 @@ fn read_private_key(what: &str, path: &Path) -> Result<Vec<u8>> {
     let contents = read_file(what, path)?;
     match PrivateKeyDer::from_pem_slice(&contents) {
         Ok(_) => Ok(contents),
-        Err(pem::Error::NoItemsFound) => Err(bad_pem(
+        Err(pem::Error::NoItemsFound) => Err(bad_file(
             what,
             path,
-            &"no unencrypted private key (a -----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC PRIVATE KEY block)",
+            "holds no unencrypted private key (a -----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC PRIVATE KEY block)",
         )),
         Err(e) => Err(bad_pem(what, path, &e)),
     }
 }
 
+/// A PEM parse error in words (the parser's own message shows bytes).
 #[cfg(feature = "tls")]
-fn bad_pem(what: &str, path: &Path, problem: &dyn std::fmt::Display) -> Error {
-    Error::invalid(format!(
-        "the {what} file {} is not usable PEM: {problem}",
-        path.display()
-    ))
+fn bad_pem(what: &str, path: &Path, error: &rustls_pki_types::pem::Error) -> Error {
+    use rustls_pki_types::pem::Error as Pem;
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_string();
+    let problem = match error {
+        Pem::MissingSectionEnd { end_marker } => {
+            format!(
+                "is not usable PEM: a block has no -----END {}----- line",
+                text(end_marker)
+            )
+        }
+        Pem::IllegalSectionStart { line } => {
+            format!("is not usable PEM: a malformed line {:?}", text(line))
+        }
+        Pem::Base64Decode(_) => "is not usable PEM: a block's contents are not base64".to_string(),
+        other => format!("is not usable PEM: {other}"),
+    };
+    bad_file(what, path, &problem)
+}
+
+#[cfg(feature = "tls")]
+fn bad_file(what: &str, path: &Path, problem: &str) -> Error {
+    Error::invalid(format!("the {what} file {} {problem}", path.display()))
 }
 
 fn connect_options(options: &Options) -> Result<ConnectOptions> {
@@ -324,7 +342,11 @@ mod tests {
         // A block without its end.
         let cut = scratch("cut.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n");
         let err = read_certificates("CA certificate", &cut).unwrap_err();
-        assert!(err.message().contains("not usable PEM"), "{err}");
+        assert!(
+            err.message()
+                .contains("not usable PEM: a block has no -----END CERTIFICATE----- line"),
+            "{err}"
+        );
         for path in [bundle, key, encrypted, cut] {
             let _ = std::fs::remove_file(path);
         }

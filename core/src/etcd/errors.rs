@@ -50,7 +50,10 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
                     if raw.contains("leader")
                         || raw.contains("timed out")
                         || raw.contains("transport")
-                        || raw.contains("connection") =>
+                        || raw.contains("connection")
+                        // tonic's name for a connection closed under the
+                        // request (an etcd restarting: GOAWAY, RST_STREAM).
+                        || raw.starts_with("h2 protocol error") =>
                 {
                     Class::Transient(message)
                 }
@@ -98,11 +101,14 @@ fn with_cause(message: &str, error: &dyn std::error::Error) -> String {
     let mut deepest = None;
     let mut cause = error.source();
     while let Some(inner) = cause {
-        deepest = Some(inner);
+        let said = inner.to_string();
+        if !said.is_empty() {
+            deepest = Some(said);
+        }
         cause = inner.source();
     }
-    match deepest.map(|inner| inner.to_string()) {
-        Some(said) if !said.is_empty() && !message.contains(&said) => format!("{message}: {said}"),
+    match deepest {
+        Some(said) if !message.contains(&said) => format!("{message}: {said}"),
         _ => message.to_string(),
     }
 }
@@ -147,8 +153,22 @@ where
     let mut delay = Duration::from_millis(25);
     let mut last = String::new();
     let mut last_error: Option<etcd_client::Error> = None;
+    let unavailable = |last: &str, cause: Option<etcd_client::Error>| {
+        let error = Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "{}: etcd at {endpoints} unavailable for {timeout:?} (last error: {last})",
+                what()
+            ),
+        );
+        match cause {
+            Some(cause) => error.with_source(cause),
+            None => error,
+        }
+    };
     loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
+        let started = Instant::now();
+        let remaining = deadline.saturating_duration_since(started);
         match tokio::time::timeout(remaining, op()).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(error)) => match classify(&error) {
@@ -162,28 +182,30 @@ where
                     last_error = Some(error);
                 }
             },
-            // The deadline cut this attempt short: an error an earlier one
-            // got ("Connection refused") says more than that.
-            Err(_elapsed) if last_error.is_some() => {}
-            Err(_elapsed) => last = format!("no answer within {timeout:?}"),
+            // The deadline passed during this attempt: it stalled. What an
+            // earlier attempt got ("Connection refused") is kept beside it.
+            Err(_elapsed) => {
+                let ran = Duration::from_millis(
+                    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                );
+                last = match last_error.take() {
+                    Some(_) => format!("no answer for {ran:?}; before that: {last}"),
+                    None => format!("no answer within {timeout:?}"),
+                };
+            }
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            let error = Error::new(
-                ErrorKind::Unavailable,
-                format!(
-                    "{}: etcd at {endpoints} unavailable for {timeout:?} (last error: {last})",
-                    what()
-                ),
-            );
-            return Err(match last_error {
-                Some(cause) => error.with_source(cause),
-                None => error,
-            });
+            return Err(unavailable(&last, last_error));
         }
         tracing::debug!(what = what(), %last, "etcd request failed; retrying");
         tokio::time::sleep(delay.min(remaining)).await;
         delay = (delay * 2).min(Duration::from_millis(500));
+        // No attempt without time left to answer: it would only report
+        // "no answer" for an etcd that was never given the chance.
+        if Instant::now() >= deadline {
+            return Err(unavailable(&last, last_error));
+        }
     }
 }
 
@@ -197,7 +219,7 @@ fn deadline_after(timeout: Duration) -> Instant {
 }
 
 #[cfg(test)]
-#[allow(clippy::panic)]
+#[allow(clippy::panic, clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -242,5 +264,85 @@ mod tests {
     fn keepalive_on_a_revoked_lease_is_a_loss() {
         let error = etcd_client::Error::LeaseKeepAliveError("lease not found".into());
         assert!(matches!(classify(&error), Class::Final(ErrorKind::Lost, _)));
+    }
+
+    /// A status the client made for a failed connection, with the
+    /// operating system's error beneath it.
+    fn refused() -> etcd_client::Error {
+        let mut status = tonic::Status::new(tonic::Code::Unavailable, "tcp connect error");
+        status.set_source(std::sync::Arc::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        )));
+        etcd_client::Error::GRpcStatus(status)
+    }
+
+    #[test]
+    fn the_deepest_cause_is_reported_but_not_classified() {
+        match classify(&refused()) {
+            Class::Transient(message) => assert_eq!(
+                message,
+                "tcp connect error: Connection refused (os error 111)"
+            ),
+            Class::Final(..) => panic!("a refused connection is retried"),
+        }
+        // An Internal status is retried for etcd's words only, not for
+        // words of the cause beneath it.
+        let mut internal = tonic::Status::new(tonic::Code::Internal, "bad frame");
+        internal.set_source(std::sync::Arc::new(std::io::Error::other(
+            "connection state",
+        )));
+        let error = etcd_client::Error::GRpcStatus(internal);
+        assert!(matches!(
+            classify(&error),
+            Class::Final(ErrorKind::Internal, _)
+        ));
+        let closed = status(tonic::Code::Internal, "h2 protocol error: http2 error");
+        assert!(matches!(classify(&closed), Class::Transient(_)));
+    }
+
+    /// An etcd that refused, then accepted a request and never answered:
+    /// the report says it stalled, and what came before.
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_after_errors_is_reported_as_a_stall() {
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let error = retry(
+            || "lock".to_string(),
+            "127.0.0.1:1",
+            Duration::from_secs(2),
+            || {
+                let first = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
+                async move {
+                    if first {
+                        Err(refused())
+                    } else {
+                        std::future::pending::<std::result::Result<(), _>>().await
+                    }
+                }
+            },
+        )
+        .await
+        .unwrap_err();
+        let message = error.message();
+        assert!(message.contains("no answer for"), "{message}");
+        assert!(
+            message.contains("before that: tcp connect error: Connection refused"),
+            "{message}"
+        );
+        // Only refusals: the last one is reported, with no stall invented.
+        let error = retry(
+            || "lock".to_string(),
+            "127.0.0.1:1",
+            Duration::from_secs(2),
+            || async { Err::<(), _>(refused()) },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            error
+                .message()
+                .ends_with("(last error: tcp connect error: Connection refused (os error 111))"),
+            "{error}"
+        );
     }
 }

@@ -11,13 +11,13 @@ mod queue;
 mod state;
 mod watch;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use crate::clock::MonoInstant;
 use crate::error::Result;
-use crate::per_process::PerProcess;
+use crate::per_process::{PerProcess, ProcessStamp};
 use crate::store::{Created, KeyValue, LeaseId, QueuePosition, Range, RangeOptions, Store};
 
 use state::State;
@@ -33,8 +33,9 @@ struct Shared {
     state: Mutex<State>,
     /// Wakes the reaper when a lease's deadline may have moved earlier.
     wake: Condvar,
-    /// Pid of the process whose reaper thread runs (0 = none).
-    reaper_pid: AtomicU32,
+    /// The process whose reaper thread runs ([`ProcessStamp::packed`];
+    /// 0 = none).
+    reaper_process: AtomicU64,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -56,7 +57,7 @@ impl MemoryStore {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::new()),
                 wake: Condvar::new(),
-                reaper_pid: AtomicU32::new(0),
+                reaper_process: AtomicU64::new(0),
             }),
         }
     }
@@ -116,8 +117,8 @@ impl MemoryStore {
     }
 
     fn ensure_reaper(&self) {
-        let pid = std::process::id();
-        if self.shared.reaper_pid.swap(pid, Ordering::AcqRel) == pid {
+        let here = ProcessStamp::here().packed();
+        if self.shared.reaper_process.swap(here, Ordering::AcqRel) == here {
             return;
         }
         let weak = Arc::downgrade(&self.shared);
@@ -126,7 +127,7 @@ impl MemoryStore {
             .spawn(move || reap(weak));
         if spawned.is_err() {
             // No thread: leases still expire lazily on every store access.
-            self.shared.reaper_pid.store(0, Ordering::Release);
+            self.shared.reaper_process.store(0, Ordering::Release);
         }
     }
 }
@@ -251,8 +252,9 @@ mod tests {
 
     /// SPEC H5: a child of `fork()` gets an empty global store of its own,
     /// never the parent's copy (whose mutex a parent thread may have held
-    /// at the fork). The child only reads and exits (`_exit`: no test
-    /// harness, no destructors).
+    /// at the fork). The child makes that store, reads it and leaves with
+    /// `_exit` (no test harness, no destructors; a panic is caught and
+    /// reported as a failure, not unwound into the harness's copy).
     #[cfg(unix)]
     #[test]
     fn a_child_of_fork_gets_an_empty_global_store() {
@@ -266,11 +268,15 @@ mod tests {
             .unwrap();
         // Held by this thread across the fork, as a reaper could hold it.
         let held = parent.shared.state.lock().unwrap();
-        // SAFETY: the child calls only what a fresh store needs, then _exit.
+        // SAFETY: the child only allocates (glibc's malloc is fork-safe),
+        // makes a store and reads it, then _exits.
         let child = unsafe { libc::fork() };
         if child == 0 {
-            let mine = MemoryStore::global();
-            let fresh = mine.revision() == 1 && mine.lease_ids().is_empty();
+            let fresh = std::panic::catch_unwind(|| {
+                let mine = MemoryStore::global();
+                mine.revision() == 1 && mine.lease_ids().is_empty()
+            })
+            .unwrap_or(false);
             // SAFETY: ends the child without running the parent's cleanup.
             unsafe { libc::_exit(if fresh { 0 } else { 1 }) };
         }
@@ -291,6 +297,11 @@ mod tests {
                 libc::waitpid(child, &mut status, 0);
             }
         }
+        assert!(
+            waited != -1,
+            "waitpid failed: {}",
+            std::io::Error::last_os_error()
+        );
         assert!(waited == child, "the child hung (on the parent's store?)");
         assert!(
             libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,

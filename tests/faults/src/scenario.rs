@@ -594,6 +594,7 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
         killed,
         killed_at,
         faults,
+        proxy,
         ..
     } = stage;
     // Leaks while the workers live: long before any TTL could expire them.
@@ -661,6 +662,8 @@ pub fn run_lock(context: &Context, plan: &LockPlan, fault: impl FnOnce(&mut Stag
     check_leftovers(context, &cluster, &prefix, limit, &mut report);
     keep_logs(context, plan.name, &workers, &cluster);
     drop(workers);
+    // The proxied worker is gone: the proxy may close its connections.
+    drop(proxy);
     report.seconds = started.elapsed().as_secs_f64();
     report
 }

@@ -8,7 +8,7 @@
 /// cannot ask for MSG_NOSIGNAL, so the thread blocks the signal instead; the
 /// process's own disposition is left alone. Call it from a runtime's
 /// `on_thread_start`.
-pub fn block_sigpipe() {
+fn block_sigpipe() {
     // SAFETY: sigemptyset/sigaddset initialise a local set;
     // pthread_sigmask changes only the calling thread's mask.
     unsafe {
@@ -17,4 +17,15 @@ pub fn block_sigpipe() {
         libc::sigaddset(&mut set, libc::SIGPIPE);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
+}
+
+/// The runtime a host library runs vinesync on: two worker threads named
+/// `vinesync`, each with SIGPIPE blocked ([`block_sigpipe`]).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("vinesync")
+        .on_thread_start(block_sigpipe)
+        .enable_all()
+        .build()
 }

@@ -31,18 +31,12 @@ pub(crate) fn runtime() -> Result<&'static Runtime, Failure> {
 }
 
 fn build() -> Result<Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("vinesync")
-        .on_thread_start(vinesync::host::block_sigpipe)
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            Failure::new(
-                vs_status::VS_INTERNAL,
-                format!("cannot start the runtime: {e}"),
-            )
-        })
+    vinesync::host::runtime().map_err(|e| {
+        Failure::new(
+            vs_status::VS_INTERNAL,
+            format!("cannot start the runtime: {e}"),
+        )
+    })
 }
 
 /// Whether this thread can still enter a runtime: false once its

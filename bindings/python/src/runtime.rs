@@ -104,15 +104,9 @@ static RUNTIME: PerProcess<Runtime> = PerProcess::new();
 /// This process's runtime, started on first use.
 pub fn runtime() -> PyResult<&'static Runtime> {
     RUNTIME.get_or_try_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("vinesync")
-            .on_thread_start(vinesync::host::block_sigpipe)
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                PyRuntimeError::new_err(format!("vinesync: cannot start its runtime: {e}"))
-            })
+        vinesync::host::runtime().map_err(|e| {
+            PyRuntimeError::new_err(format!("vinesync: cannot start its runtime: {e}"))
+        })
     })
 }
 

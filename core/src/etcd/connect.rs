@@ -34,8 +34,8 @@ pub(super) fn endpoint_urls(options: &Options) -> Vec<String> {
         .collect()
 }
 
-/// Reads a TLS file; a file that is not what it should be is named here,
-/// not reported later as a failed TLS handshake.
+/// Reads a TLS file (`what` names it in the error); its contents are
+/// checked by [`read_certificates`] and [`read_private_key`].
 #[cfg(feature = "tls")]
 fn read_file(what: &str, path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| {

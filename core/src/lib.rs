@@ -59,6 +59,12 @@
 //! # }
 //! ```
 
+// The crate README's example, compiled as a doc test (`no_run`: it needs
+// an etcd).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadme;
+
 mod backend;
 mod client;
 mod clock;

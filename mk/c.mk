@@ -22,7 +22,7 @@ CC         ?= cc
 C_FLAGS    := -std=c11 -Wall -Wextra -Werror -g -O1 -pthread
 C_LIBS     := -lpthread -ldl -lm
 
-.PHONY: build-c build-c-release header check-header install test-c test-c-plain test-c-asan \
+.PHONY: build-c build-c-release header check-header install install-lib test-c test-c-plain test-c-asan \
   test-c-valgrind test-c-exit test-c-install demo-c
 
 build-c: deps-build ## build the test build of libvinesync (debug, with the fault functions)
@@ -50,8 +50,10 @@ check-header: $(CBINDGEN) ## fail when include/vinesync.h differs from a fresh g
 # the release build without debug info, libvinesync.so.VERSION with its
 # SONAME link libvinesync.so.MAJOR and dev link libvinesync.so, the static
 # library, the header, vinesync.pc and the CMake package (vinesync::vinesync
-# shared, vinesync::vinesync_static static).
-install: build-c-release ## install the release libraries, header, vinesync.pc and CMake package
+# shared, vinesync::vinesync_static static). `install-lib` installs just
+# these; `install` adds the vinesync command (mk/cli.mk).
+install: install-lib
+install-lib: build-c-release ## install the release libraries, header, vinesync.pc and CMake package
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/vinesync $(DESTDIR)$(INCLUDEDIR)
 	install -m 644 include/vinesync.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 755 $(FFI_RELEASE_LIBDIR)/libvinesync.so $(DESTDIR)$(LIBDIR)/libvinesync.so.$(VERSION)
@@ -151,10 +153,11 @@ test-c: check-header test-c-plain test-c-asan test-c-valgrind test-c-exit test-c
 
 TEST_TARGETS += test-c
 
-# The demos use an installed copy (release build), as a user would.
+# The demos use an installed copy of the libraries (release build), as a
+# user would.
 PKG := PKG_CONFIG_PATH=$(C_PREFIX)/lib/pkgconfig pkg-config
 $(C_BUILD)/installed: build-c-release
-	$(MAKE) --no-print-directory install PREFIX=$(C_PREFIX)
+	$(MAKE) --no-print-directory install-lib PREFIX=$(C_PREFIX)
 	@touch $@
 
 C_DEMOS := $(C_BUILD)/demo_lock $(C_BUILD)/demo_election $(C_BUILD)/demo_lock_raii

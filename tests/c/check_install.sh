@@ -25,6 +25,7 @@ if grep -q vs_sync_fault "$stage$prefix/include/vinesync.h"; then fail "the head
 [[ ! -e $stage$prefix/include/vinesync_test.h ]] || fail "the test header was installed"
 # Nothing outside the staging dir: the command went there too.
 [[ -x $stage$prefix/bin/vinesync ]] || fail "the vinesync command is not in the staging dir"
+"$stage$prefix/bin/vinesync" --version || fail "the installed vinesync command does not run"
 
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT

@@ -140,11 +140,12 @@ impl Client {
     }
 
     /// A handle on the process-wide memory store ([`MemoryStore::global`]):
-    /// every memory handle of the process sees the same locks and elections
-    /// (the C library's `vs_sync_new_memory` handles too). In a child of
-    /// `fork()` a new handle gets the child's own, empty store; handles
-    /// made before the fork still point at the parent's copy, so do not use
-    /// them there.
+    /// every memory handle of the process made through this copy of the
+    /// crate sees the same locks and elections (libvinesync and the Python
+    /// module each build in a copy of their own, with its own store). In a
+    /// child of `fork()` a new handle gets the child's own, empty store;
+    /// handles made before the fork still point at the parent's copy, so do
+    /// not use them there.
     /// `nodes` and the connection options are accepted and ignored.
     pub fn memory(options: Options) -> Result<Client> {
         Client::with_memory_store(MemoryStore::global(), options)

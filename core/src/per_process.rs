@@ -7,9 +7,9 @@
 //! checkers such as valgrind see them as reachable rather than lost.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 #[cfg(unix)]
-use std::sync::atomic::{AtomicU32, AtomicU8};
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 /// The pid, cached (0 = not cached yet).
 #[cfg(unix)]
@@ -17,9 +17,16 @@ static PID: AtomicU32 = AtomicU32::new(0);
 /// How many `fork()`s, since the fork handler was registered, lie between
 /// the process that registered it and this one.
 static FORKS: AtomicU64 = AtomicU64::new(0);
-/// 0 = no fork handler yet, 1 = being registered, 2 = registered.
+/// The fork handler's registration: [`UNREGISTERED`], [`REGISTERED`], or
+/// the pid of the process registering it (a child of a `fork()` made while
+/// another thread of its parent was registering sees that pid, not its own).
 #[cfg(unix)]
-static HANDLER: AtomicU8 = AtomicU8::new(0);
+static HANDLER: AtomicU64 = AtomicU64::new(UNREGISTERED);
+#[cfg(unix)]
+const UNREGISTERED: u64 = 0;
+/// Above every pid.
+#[cfg(unix)]
+const REGISTERED: u64 = u64::MAX;
 
 /// Runs in the child of every `fork()`: only atomic stores and adds, which
 /// are async-signal-safe, as a fork handler must be.
@@ -32,13 +39,32 @@ extern "C" fn forget_in_child() {
 /// Registers [`forget_in_child`] once per process tree.
 #[cfg(unix)]
 fn ensure_fork_handler() {
+    let state = HANDLER.load(Ordering::SeqCst);
+    if state == REGISTERED {
+        return;
+    }
+    let pid = u64::from(std::process::id());
+    // Registering in a parent whose registering thread is not in this
+    // child: start again here. (If the parent did register before the
+    // fork, the handler is inherited and now registered twice: each fork
+    // is then counted twice, which changes no comparison.)
+    let from = if state != UNREGISTERED && state != pid {
+        state
+    } else {
+        UNREGISTERED
+    };
     if HANDLER
-        .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+        .compare_exchange(from, pid, Ordering::SeqCst, Ordering::SeqCst)
         .is_ok()
     {
         // SAFETY: registers a plain `extern "C" fn()`.
         let registered = unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
-        HANDLER.store(if registered == 0 { 2 } else { 0 }, Ordering::SeqCst);
+        let done = if registered == 0 {
+            REGISTERED
+        } else {
+            UNREGISTERED
+        };
+        HANDLER.store(done, Ordering::SeqCst);
     }
 }
 
@@ -57,7 +83,7 @@ pub fn process_id() -> u32 {
     let pid = std::process::id();
     // Only cache behind the handler: without it a child would keep the
     // parent's pid.
-    if HANDLER.load(Ordering::SeqCst) == 2 {
+    if HANDLER.load(Ordering::SeqCst) == REGISTERED {
         PID.store(pid, Ordering::SeqCst);
     }
     pid
@@ -209,6 +235,22 @@ fn push(value: *mut ()) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A child forked while another thread of its parent registered the
+    /// fork handler inherits "being registered by the parent's pid": the
+    /// child registers it itself rather than never (its stamps would then
+    /// never count forks).
+    #[cfg(unix)]
+    #[test]
+    fn a_registration_cut_off_by_a_fork_is_done_again() {
+        let parent = u64::from(std::process::id()).wrapping_add(1);
+        HANDLER.store(parent, Ordering::SeqCst);
+        ensure_fork_handler();
+        assert_eq!(HANDLER.load(Ordering::SeqCst), REGISTERED);
+        // Once registered, nothing changes.
+        ensure_fork_handler();
+        assert_eq!(HANDLER.load(Ordering::SeqCst), REGISTERED);
+    }
 
     #[test]
     fn one_value_per_process_and_a_failed_make_is_retried() {

@@ -7,12 +7,12 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Mutex;
 
 use pyo3::prelude::*;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
+use vinesync::per_process::PerProcess;
 
 /// Python's numeric logging levels (TRACE has none: 5, below DEBUG).
 fn python_level(level: &Level) -> i32 {
@@ -66,27 +66,24 @@ struct LogRecord {
 /// exit begins (`stop`), after which Python must not be called.
 static FORWARD: AtomicBool = AtomicBool::new(false);
 
-/// The forwarding thread's queue, with the process that started it (a
-/// forked child starts its own: the parent's thread is not there).
-static QUEUE: Mutex<Option<(u32, Sender<LogRecord>)>> = Mutex::new(None);
+/// The forwarding thread's queue, one per process: a child of `fork()`
+/// starts its own thread and queue (the parent's thread is not in the
+/// child, and no lock of the parent's is taken there: SPEC H5).
+static QUEUE: PerProcess<Sender<LogRecord>> = PerProcess::new();
 
 /// Queues `record` for the forwarding thread. Events are never handed to
 /// Python on the thread that emits them: that thread may hold a lock that
 /// the thread holding the GIL is waiting for.
 fn send(record: LogRecord) {
-    let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
-    let pid = std::process::id();
-    if queue.as_ref().is_none_or(|(owner, _)| *owner != pid) {
+    let queue = QUEUE.get_or_try_init(|| {
         let (sender, receiver) = channel();
-        let started = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("vinesync-log".into())
-            .spawn(move || forward(receiver));
-        if started.is_err() {
-            return;
-        }
-        *queue = Some((pid, sender));
-    }
-    if let Some((_, sender)) = queue.as_ref() {
+            .spawn(move || forward(receiver))
+            .map(|_| sender)
+    });
+    // No thread (the process is out of them): the record is dropped.
+    if let Ok(sender) = queue {
         let _ = sender.send(record);
     }
 }

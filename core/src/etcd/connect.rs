@@ -279,10 +279,15 @@ async fn any_accepts_tcp(options: &Options) -> bool {
 }
 
 fn describe_connect_error(names: &str, error: etcd_client::Error) -> Error {
-    let base = errors::to_error(&format!("connecting to etcd at {names}"), error);
-    // A TLS handshake failure surfaces as a transport error: say so.
-    let text = base.message().to_lowercase();
-    if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+    let what = format!("connecting to etcd at {names}");
+    let base = errors::to_error(&what, error);
+    // A TLS handshake failure surfaces as a transport error: say so. Only
+    // the error's own words count, not the endpoints' names (`etcd-tls`
+    // refusing a connection is no TLS failure).
+    let message = base.message();
+    let words = message.strip_prefix(what.as_str()).unwrap_or(message);
+    let words = words.to_lowercase();
+    if words.contains("certificate") || words.contains("tls") || words.contains("handshake") {
         let explained = Error::new(
             ErrorKind::Unavailable,
             format!(
@@ -305,6 +310,24 @@ mod tests {
         let path = std::env::temp_dir().join(format!("vinesync-{}-{name}", std::process::id()));
         std::fs::write(&path, contents).unwrap();
         path
+    }
+
+    #[test]
+    fn only_the_error_s_words_make_it_a_tls_failure() {
+        let refused = || {
+            etcd_client::Error::GRpcStatus(tonic::Status::new(
+                tonic::Code::Unavailable,
+                "tcp connect error",
+            ))
+        };
+        let error = describe_connect_error("etcd-tls:2379", refused());
+        assert!(!error.message().contains("TLS handshake failed"), "{error}");
+        let handshake = etcd_client::Error::GRpcStatus(tonic::Status::new(
+            tonic::Code::Unavailable,
+            "transport error: invalid peer certificate: UnknownIssuer",
+        ));
+        let error = describe_connect_error("etcd:2379", handshake);
+        assert!(error.message().contains("TLS handshake failed"), "{error}");
     }
 
     const CERT: &str = "-----BEGIN CERTIFICATE-----\r\nAAAA\r\n-----END CERTIFICATE-----\r\n";

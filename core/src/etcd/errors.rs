@@ -46,14 +46,19 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
                 // etcd answers many passing server-side conditions with
                 // Unknown ("raft proposal dropped", "request timed out", ...).
                 Code::Unknown => Class::Transient(message),
+                // Before the words below: "connection error detected" is
+                // a protocol violation, not a closed connection.
+                Code::Internal
+                    if raw.starts_with("h2 protocol error") && !h2_error_is_transient(raw) =>
+                {
+                    Class::Final(ErrorKind::Internal, message)
+                }
                 Code::Internal
                     if raw.contains("leader")
                         || raw.contains("timed out")
                         || raw.contains("transport")
                         || raw.contains("connection")
-                        // tonic's name for a connection closed under the
-                        // request (an etcd restarting: GOAWAY, RST_STREAM).
-                        || raw.starts_with("h2 protocol error") =>
+                        || h2_error_is_transient(raw) =>
                 {
                     Class::Transient(message)
                 }
@@ -188,7 +193,8 @@ where
                 let ran = Duration::from_millis(
                     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 );
-                last = match last_error.take() {
+                // The earlier error stays the returned error's source.
+                last = match &last_error {
                     Some(_) => format!("no answer for {ran:?}; before that: {last}"),
                     None => format!("no answer within {timeout:?}"),
                 };
@@ -207,6 +213,22 @@ where
             return Err(unavailable(&last, last_error));
         }
     }
+}
+
+/// Whether tonic's `h2 protocol error: …` is worth a retry: the peer
+/// closed the connection or the stream under the request (GOAWAY or
+/// RST_STREAM received: an etcd restarting) or an I/O error ended it. A
+/// protocol violation detected on this side (a server that does not speak
+/// HTTP/2 as etcd does) would only happen again: not retried.
+fn h2_error_is_transient(raw: &str) -> bool {
+    let Some(detail) = raw.strip_prefix("h2 protocol error: ") else {
+        return false;
+    };
+    detail.contains(" error received: ")
+        || !(detail.contains(" error detected: ")
+            || detail.contains(" sent by user: ")
+            || detail.starts_with("protocol error: ")
+            || detail.starts_with("user error: "))
 }
 
 /// `timeout` from now; a timeout past what the clock can represent
@@ -297,8 +319,29 @@ mod tests {
             classify(&error),
             Class::Final(ErrorKind::Internal, _)
         ));
-        let closed = status(tonic::Code::Internal, "h2 protocol error: http2 error");
-        assert!(matches!(classify(&closed), Class::Transient(_)));
+        // tonic's words for a connection closed under the request (the
+        // peer's GOAWAY or RST_STREAM, an I/O error) are retried; for a
+        // protocol violation seen here, not.
+        for closed in [
+            "h2 protocol error: http2 error",
+            "h2 protocol error: connection error received: not a result of an error",
+            "h2 protocol error: stream error received: refused stream before processing any application logic",
+            "h2 protocol error: broken pipe",
+        ] {
+            let error = status(tonic::Code::Internal, closed);
+            assert!(matches!(classify(&error), Class::Transient(_)), "{closed}");
+        }
+        for violation in [
+            "h2 protocol error: connection error detected: frame with invalid size",
+            "h2 protocol error: stream error detected: flow-control protocol violated",
+            "h2 protocol error: protocol error: unspecific protocol error detected",
+        ] {
+            let error = status(tonic::Code::Internal, violation);
+            assert!(
+                matches!(classify(&error), Class::Final(ErrorKind::Internal, _)),
+                "{violation}"
+            );
+        }
     }
 
     /// An etcd that refused, then accepted a request and never answered:
@@ -328,6 +371,13 @@ mod tests {
         assert!(
             message.contains("before that: tcp connect error: Connection refused"),
             "{message}"
+        );
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(
+            source
+                .as_deref()
+                .is_some_and(|s| s.contains("Connection refused")),
+            "the refusal is not the error's source: {source:?}"
         );
         // Only refusals: the last one is reported, with no stall invented.
         let error = retry(

@@ -30,6 +30,9 @@ struct OpenHandles {
     clients: HashMap<String, Client>,
 }
 
+/// Taken only by threads that hold the GIL (handle creation, close, a
+/// handle's deallocation): `os.fork()` runs with the GIL, so no other
+/// thread holds this at a fork and a child can take it.
 static OPEN: Mutex<Option<OpenHandles>> = Mutex::new(None);
 
 fn open_handles() -> std::sync::MutexGuard<'static, Option<OpenHandles>> {

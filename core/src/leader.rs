@@ -233,7 +233,10 @@ impl Leader {
 
     /// Whether this candidate is the primary right now.
     pub fn is_primary(&self) -> bool {
-        self.candidate.state.borrow().primary
+        // A lost lease, or one revoked by closing the handle, ends the role
+        // at once, before the campaign task has noticed: by then another
+        // candidate may already be primary.
+        self.candidate.state.borrow().primary && !self.candidate.session.is_lost()
     }
 
     /// Whether the candidacy has ended (resigned or lost).
@@ -453,7 +456,8 @@ impl Drop for Leader {
 /// [`futures_core::Stream`]; it holds only the latest state, so nothing is
 /// buffered.
 pub struct StatusStream {
-    inner: futures_util::stream::BoxStream<'static, bool>,
+    /// Fused: asked again after its end, it says `None` again.
+    inner: futures_util::stream::Fuse<futures_util::stream::BoxStream<'static, bool>>,
 }
 
 impl std::fmt::Debug for StatusStream {
@@ -501,8 +505,9 @@ impl StatusStream {
         let stream = futures_util::stream::unfold(cursor, |mut cursor| async move {
             cursor.next_change().await.map(|change| (change, cursor))
         });
+        let stream: futures_util::stream::BoxStream<'static, bool> = Box::pin(stream);
         StatusStream {
-            inner: Box::pin(stream),
+            inner: futures_util::StreamExt::fuse(stream),
         }
     }
 
@@ -510,7 +515,16 @@ impl StatusStream {
     ///
     /// Cancel-safe: a change not yet returned is returned by the next call.
     pub async fn next(&mut self) -> Option<bool> {
-        std::future::poll_fn(|cx| self.inner.as_mut().poll_next(cx)).await
+        std::future::poll_fn(|cx| {
+            futures_core::Stream::poll_next(std::pin::Pin::new(&mut self.inner), cx)
+        })
+        .await
+    }
+}
+
+impl futures_core::FusedStream for StatusStream {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
     }
 }
 
@@ -521,6 +535,6 @@ impl futures_core::Stream for StatusStream {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<bool>> {
-        self.inner.as_mut().poll_next(cx)
+        std::pin::Pin::new(&mut self.inner).poll_next(cx)
     }
 }

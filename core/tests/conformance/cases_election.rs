@@ -112,6 +112,12 @@ pub async fn e3_status_true_then_false(env: Env) {
         tokio::time::timeout(5 * SECOND, sa.next()).await.unwrap(),
         None
     );
+    // An ended stream stays ended (it used to panic when asked again).
+    assert_eq!(
+        tokio::time::timeout(5 * SECOND, sa.next()).await.unwrap(),
+        None
+    );
+    assert!(futures::stream::FusedStream::is_terminated(&sa));
     assert_eq!(
         tokio::time::timeout(5 * SECOND, sb.next()).await.unwrap(),
         Some(true)

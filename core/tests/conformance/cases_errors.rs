@@ -81,7 +81,14 @@ pub async fn errors_closed_handle(env: Env) {
         .leader("svc", LeaderOptions::new().ttl(Duration::from_secs(60)))
         .await
         .unwrap();
+    leader.wait_elected().await.unwrap();
     a.close().await;
+    // Once close returns, the handle's leader is not primary, even before
+    // its campaign has noticed (another may be elected any moment now).
+    assert!(
+        !leader.is_primary(),
+        "a closed handle's leader says primary"
+    );
     a.close().await;
     assert!(a.is_closed());
     let kinds = [

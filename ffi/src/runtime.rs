@@ -179,15 +179,15 @@ fn run_detached<'a, T: Send + 'a>(
 
 /// Runs `work` as a task of its own and waits for it like `block_on`; if
 /// `cancel` fires the caller gets `VS_CANCELLED` at once while the task
-/// still completes (for releases, which must not stop half-way).
+/// still completes (for releases, which must not stop half-way). A token
+/// fired before the call stops the waiting too, not the release: the
+/// release starts all the same (SPEC H2).
 pub(crate) fn finish_in_background<T, F>(cancel: Option<&vs_cancel>, work: F) -> Result<T, Failure>
 where
     T: Send + 'static,
     F: Future<Output = Result<T, Failure>> + Send + 'static,
 {
-    if cancel.is_some_and(vs_cancel::is_fired) {
-        return Err(cancelled());
-    }
+    let fired_before = cancel.is_some_and(vs_cancel::is_fired);
     let runtime = runtime()?;
     // A release on the memory store (and one that fails at once) finishes
     // in its first poll: run that poll here, in the runtime's context,
@@ -199,7 +199,11 @@ where
         let _context = runtime.enter();
         let mut context = std::task::Context::from_waker(std::task::Waker::noop());
         if let std::task::Poll::Ready(result) = work.as_mut().poll(&mut context) {
-            return result;
+            return if fired_before {
+                Err(cancelled())
+            } else {
+                result
+            };
         }
     }
     let task = runtime.spawn(work);

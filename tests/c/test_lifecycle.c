@@ -287,6 +287,57 @@ static void test_h2_free_releases_before_returning(void) {
   vs_sync_free(&b);
 }
 
+/* ---- H2: a token fired before a release stops the wait, not the release */
+
+/* Whether `b` can take lock `id` within about 5 s (the release may still be
+   running in the background on etcd). */
+static int becomes_free(vs_sync *b, const char *id) {
+  for (int i = 0; i < 250; i++) {
+    vs_guard *g = NULL;
+    if (vs_try_lock(b, id, 10000, NULL, &g, NULL) == VS_OK) {
+      vs_guard_free(&g);
+      return 1;
+    }
+    usleep(20000);
+  }
+  return 0;
+}
+
+static void test_h2_token_fired_before_a_release_still_releases(void) {
+  vs_sync *a = new_sync("h2-fired"), *b = new_sync("h2-fired");
+  CHECK(a && b);
+  if (!(a && b)) return;
+  vs_cancel *fired = vs_cancel_new();
+  vs_cancel_fire(fired);
+  /* vs_unlock */
+  CHECK_STATUS(vs_lock(a, "u", 10000, 0, NULL, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_unlock(a, "u", fired, NULL), VS_CANCELLED);
+  CHECK(becomes_free(b, "u"));
+  /* vs_guard_unlock */
+  vs_guard *g = NULL;
+  CHECK_STATUS(vs_lock(a, "g", 10000, 0, NULL, &g, NULL), VS_OK);
+  CHECK_STATUS(vs_guard_unlock(g, fired, NULL), VS_CANCELLED);
+  CHECK(becomes_free(b, "g"));
+  vs_guard_free(&g);
+  /* vs_leader_resign */
+  vs_leader *la = NULL, *lb = NULL;
+  CHECK_STATUS(vs_leader_new(a, "svc", "fired", "a", 60000, NULL, &la, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_wait_elected(la, 5000, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_new(b, "svc", "fired", "b", 60000, NULL, &lb, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_resign(la, fired, NULL), VS_CANCELLED);
+  CHECK_STATUS(vs_leader_wait_elected(lb, 5000, NULL, NULL), VS_OK);
+  vs_leader_free(&la);
+  vs_leader_free(&lb);
+  /* vs_sync_close: the handle is closed anyway */
+  CHECK_STATUS(vs_lock(a, "c", 10000, 0, NULL, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_sync_close(a, fired, NULL), VS_CANCELLED);
+  CHECK(becomes_free(b, "c"));
+  CHECK_STATUS(vs_lock(a, "c2", 10000, 0, NULL, NULL, NULL), VS_CLOSED);
+  vs_cancel_free(&fired);
+  vs_sync_free(&a);
+  vs_sync_free(&b);
+}
+
 /* ---- errors: an earlier error is kept; NULL event ------------------- */
 
 static void test_errors_kept_and_null_inputs(void) {
@@ -352,6 +403,7 @@ int main(int argc, char **argv) {
        test_l6_guard_lost_while_watched_from_another_thread},
       {"h1_close_wakes_a_blocked_lock", test_h1_close_wakes_a_blocked_lock},
       {"h2_free_releases_before_returning", test_h2_free_releases_before_returning},
+      {"h2_token_fired_before_a_release_still_releases", test_h2_token_fired_before_a_release_still_releases},
       {"errors_kept_and_null_inputs", test_errors_kept_and_null_inputs},
       {"caught_panic_is_the_error_message_not_stderr", test_caught_panic_is_the_error_message_not_stderr},
   };

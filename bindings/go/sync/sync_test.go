@@ -362,3 +362,60 @@ func TestErrorsInvalidAndClosed(t *testing.T) {
 		t.Fatalf("lock on a closed handle: %v", err)
 	}
 }
+
+// H2: a release given a ctx that is already done returns at once (nil
+// when it finished meanwhile, as on memory, else the ctx's error), and the
+// release happens (it used to be skipped when the ctx had fired first: the
+// lock stayed held until Close or its TTL).
+func TestH2ReleaseWithADoneCtxStillReleases(t *testing.T) {
+	a, b := newSync(t), newSync(t)
+	ctx := context.Background()
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	stoppedWaiting := func(err error) bool { return err == nil || errors.Is(err, context.Canceled) }
+	becomesFree := func(id string) {
+		t.Helper()
+		if err := b.Lock(ctx, id, sync.LockWait(5*time.Second)); err != nil {
+			t.Fatalf("%s was not released: %v", id, err)
+		}
+		if err := b.Unlock(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Lock(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Unlock(done, "u"); !stoppedWaiting(err) {
+		t.Fatalf("Unlock with a done ctx: %v", err)
+	}
+	becomesFree("u")
+	g, err := a.LockGuard(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.UnlockContext(done); !stoppedWaiting(err) {
+		t.Fatalf("UnlockContext with a done ctx: %v", err)
+	}
+	becomesFree("g")
+	la, err := a.Elect(ctx, "svc", sync.LeaderId("a"), sync.LeaderTTL(30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	wctx, stop := context.WithTimeout(ctx, 5*time.Second)
+	defer stop()
+	if err := la.WaitElected(wctx); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := b.Elect(ctx, "svc", sync.LeaderId("b"), sync.LeaderTTL(30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	if err := la.ResignContext(done); !stoppedWaiting(err) {
+		t.Fatalf("ResignContext with a done ctx: %v", err)
+	}
+	if err := lb.WaitElected(wctx); err != nil {
+		t.Fatalf("the next candidate was not elected: %v", err)
+	}
+}

@@ -146,7 +146,8 @@ impl Client {
     /// child of `fork()` a new handle gets the child's own, empty store;
     /// handles made before the fork still point at the parent's copy, so do
     /// not use them there.
-    /// `nodes` and the connection options are accepted and ignored.
+    /// `nodes` and the connection options are not used, but checked as on
+    /// etcd, so the same options are valid on both backends.
     pub fn memory(options: Options) -> Result<Client> {
         Client::with_memory_store(MemoryStore::global(), options)
     }

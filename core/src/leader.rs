@@ -409,13 +409,18 @@ impl Leader {
                 ended: true,
                 ..CandidateState::default()
             });
+        let when = if outcome.was_primary {
+            "after its term as primary"
+        } else {
+            "before it was elected"
+        };
         if outcome.primary {
             Ok(())
         } else {
             Err(Error::new(
                 ErrorKind::Lost,
                 format!(
-                    "candidacy {:?} in namespace {:?} ended before it was elected",
+                    "candidacy {:?} in namespace {:?} ended {when}",
                     self.candidate.id, self.candidate.namespace
                 ),
             ))

@@ -364,11 +364,26 @@ fn check_node(node: &str) -> Result<()> {
         .strip_prefix("http://")
         .or_else(|| node.strip_prefix("https://"))
         .unwrap_or(node);
+    // `user:password@host:port`: not echoed, it may hold a password.
+    if let Some((_, host)) = rest.rsplit_once('@') {
+        return Err(Error::invalid(format!(
+            "node \"…@{host}\" holds user information: give the user and password as \
+             credentials (VINESYNC_USER, VINESYNC_PASSWORD), not in the endpoint"
+        )));
+    }
+    let host_name = |host: &str| {
+        // A name or IPv4 address, or an IPv6 address in brackets.
+        (host.starts_with('[') && host.ends_with(']') && host.len() > 2)
+            || (!host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+    };
     let valid = match rest.rsplit_once(':') {
-        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0),
+        Some((host, port)) => host_name(host) && port.parse::<u16>().is_ok_and(|p| p != 0),
         None => false,
     };
-    if !valid || rest.contains('/') || rest.chars().any(char::is_whitespace) {
+    if !valid {
         return Err(Error::invalid(format!(
             "node {node:?} is not an endpoint of the form host:port or http(s)://host:port"
         )));
@@ -626,13 +641,30 @@ mod tests {
             "host:99999",
             "a b:1",
             "http://x:1/path",
+            "x?y:1",
+            "[]:1",
         ] {
             let err = Options::new().nodes([bad]).validate().unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
             assert!(err.message().contains(bad), "{err}");
         }
+        // User information is refused without repeating the password.
+        for bad in [
+            "root:hunter2@127.0.0.1:2379",
+            "http://root:hunter2@etcd:2379",
+        ] {
+            let err = Options::new().nodes([bad]).validate().unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+            assert!(!err.message().contains("hunter2"), "{err}");
+            assert!(err.message().contains("credentials"), "{err}");
+        }
         Options::new()
-            .nodes(["127.0.0.1:2379", "http://[::1]:2379", "https://etcd:1"])
+            .nodes([
+                "127.0.0.1:2379",
+                "http://[::1]:2379",
+                "https://etcd:1",
+                "etcd-0.etcd_svc.local:2379",
+            ])
             .validate()
             .unwrap();
     }

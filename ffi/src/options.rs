@@ -80,7 +80,7 @@ pub unsafe extern "C" fn vs_options_set_nodes(
 /// keys, for a fleet that still runs vine processes; the prefix is then
 /// vine's `Prefix`: empty, vine's default, unless one was set with
 /// `vs_options_set_prefix`, before or after this call). Any other value
-/// is `VS_ERR_INVALID_ARGUMENT` naming it. `VINESYNC_LAYOUT` sets it for
+/// is `VS_INVALID_ARGUMENT` naming it. `VINESYNC_LAYOUT` sets it for
 /// `vs_sync_new_from_env`.
 ///
 /// # Safety

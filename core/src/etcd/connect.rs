@@ -178,25 +178,19 @@ pub(super) async fn connect(options: &Options) -> Result<Client> {
     let urls = endpoint_urls(options);
     let names = options.nodes.join(",");
     let connect = connect_options(options)?;
-    let client = match tokio::time::timeout(
+    // With credentials the client authenticates as it connects: an etcd
+    // not up yet is retried until the dial timeout, as the probe below is
+    // when the connection is made lazily (no credentials).
+    let connected = errors::retry(
+        || format!("connecting to etcd at {names}"),
+        &names,
         options.dial_timeout,
-        Client::connect(urls.clone(), Some(connect)),
+        || Client::connect(urls.clone(), Some(connect.clone())),
     )
-    .await
-    {
-        Ok(Ok(client)) => client,
-        Ok(Err(error)) => {
-            return Err(explain_failure(options, describe_connect_error(&names, error)).await)
-        }
-        Err(_) => {
-            return Err(Error::new(
-                ErrorKind::Unavailable,
-                format!(
-                    "connecting to etcd at {names}: no answer within {:?}",
-                    options.dial_timeout
-                ),
-            ))
-        }
+    .await;
+    let client = match connected {
+        Ok(client) => client,
+        Err(error) => return Err(explain_failure(options, tell_tls_failure(error)).await),
     };
     // The client connects lazily; a read proves the cluster is there and
     // that the credentials are accepted. It reads a key inside the prefix,
@@ -278,26 +272,28 @@ async fn any_accepts_tcp(options: &Options) -> bool {
     false
 }
 
-fn describe_connect_error(names: &str, error: etcd_client::Error) -> Error {
-    let what = format!("connecting to etcd at {names}");
-    let base = errors::to_error(&what, error);
-    // A TLS handshake failure surfaces as a transport error: say so. Only
-    // the error's own words count, not the endpoints' names (`etcd-tls`
-    // refusing a connection is no TLS failure).
-    let message = base.message();
-    let words = message.strip_prefix(what.as_str()).unwrap_or(message);
-    let words = words.to_lowercase();
+/// A TLS handshake failure surfaces as a transport error: say so. Only
+/// the words of the errors beneath count, not the message, which names the
+/// endpoints (`etcd-tls` refusing a connection is no TLS failure).
+fn tell_tls_failure(error: Error) -> Error {
+    let mut words = String::new();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(c) = cause {
+        words.push_str(&c.to_string().to_lowercase());
+        words.push(' ');
+        cause = c.source();
+    }
     if words.contains("certificate") || words.contains("tls") || words.contains("handshake") {
         let explained = Error::new(
             ErrorKind::Unavailable,
             format!(
                 "{} (TLS handshake failed: check the CA, client certificate and server name)",
-                base.message()
+                error.message()
             ),
         );
-        return explained.with_source(base);
+        return explained.with_source(error);
     }
-    base
+    error
 }
 
 #[cfg(all(test, feature = "tls"))]
@@ -314,19 +310,23 @@ mod tests {
 
     #[test]
     fn only_the_error_s_words_make_it_a_tls_failure() {
-        let refused = || {
-            etcd_client::Error::GRpcStatus(tonic::Status::new(
-                tonic::Code::Unavailable,
-                "tcp connect error",
-            ))
+        let failed = |names: &str, words: &str| {
+            let cause =
+                etcd_client::Error::GRpcStatus(tonic::Status::new(tonic::Code::Unavailable, words));
+            tell_tls_failure(
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("connecting to etcd at {names}: etcd at {names} unavailable"),
+                )
+                .with_source(cause),
+            )
         };
-        let error = describe_connect_error("etcd-tls:2379", refused());
+        let error = failed("etcd-tls:2379", "tcp connect error");
         assert!(!error.message().contains("TLS handshake failed"), "{error}");
-        let handshake = etcd_client::Error::GRpcStatus(tonic::Status::new(
-            tonic::Code::Unavailable,
+        let error = failed(
+            "etcd:2379",
             "transport error: invalid peer certificate: UnknownIssuer",
-        ));
-        let error = describe_connect_error("etcd:2379", handshake);
+        );
         assert!(error.message().contains("TLS handshake failed"), "{error}");
     }
 

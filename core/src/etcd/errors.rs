@@ -70,6 +70,17 @@ pub(super) fn classify(error: &etcd_client::Error) -> Class {
                 Code::InvalidArgument if raw.contains("authentication failed") => {
                     Class::Final(ErrorKind::Unauthenticated, message)
                 }
+                // Credentials given to an etcd that has authentication
+                // off: a configuration mistake, not an etcd fault.
+                Code::FailedPrecondition if raw.contains("authentication is not enabled") => {
+                    Class::Final(
+                        ErrorKind::InvalidArgument,
+                        format!(
+                            "{message} (a user and password were given, but this etcd does not \
+                             check them: leave them out, or enable authentication on etcd)"
+                        ),
+                    )
+                }
                 Code::FailedPrecondition if raw.contains("user name is empty") => {
                     Class::Final(ErrorKind::Unauthenticated, message)
                 }

@@ -255,7 +255,25 @@ impl Drop for KeyCleanup {
         }
         let session = self.session.clone();
         let key = self.key.clone();
-        self.session.spawn_release(delete_until_gone(session, key));
+        let mut delete = Box::pin(delete_until_gone(session, key));
+        // On the memory store the delete is done in its first poll: do that
+        // here, so the key is gone when the waiter's call returns, not a
+        // moment later (seen by the next try_lock as a waiter ahead of it).
+        // What does not finish at once (an injected fault's retry) goes on
+        // as a task.
+        // (Not in a thread whose thread-locals are gone: process exit.)
+        let can_enter = !matches!(
+            tokio::runtime::Handle::try_current(),
+            Err(e) if e.is_thread_local_destroyed()
+        );
+        if !self.session.backend().is_etcd() && can_enter {
+            let _context = self.session.runtime().enter();
+            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+            if std::future::Future::poll(delete.as_mut(), &mut context).is_ready() {
+                return;
+            }
+        }
+        self.session.spawn_release(delete);
     }
 }
 

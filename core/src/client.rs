@@ -29,6 +29,7 @@ use crate::session::Session;
 #[cfg(feature = "test-util")]
 use crate::store::Store;
 use crate::vine_primary::VinePrimary;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// How many times one `lock` call starts over because its lease or key
@@ -82,6 +83,9 @@ struct Inner {
     lock_dirs: LockDirs,
     /// Background releases and cleanups (SPEC H2, H3); `close` waits.
     tasks: TaskTracker,
+    /// Cancelled when `close` starts: ends the handle's election feeds and
+    /// tells its leaders that the handle is closed (SPEC H1).
+    closing: CancellationToken,
     /// How many of the handle's leases were lost so far.
     losses: tokio::sync::watch::Sender<u64>,
     seq: AtomicU64,
@@ -134,6 +138,7 @@ impl Client {
                 closed: AtomicBool::new(false),
                 keepalive_suspended: Arc::new(AtomicBool::new(false)),
                 tasks: TaskTracker::new(),
+                closing: CancellationToken::new(),
                 losses: tokio::sync::watch::channel(0).0,
             }),
         }
@@ -363,6 +368,8 @@ impl Client {
 
     /// Releases a guard's acquisition if it is still this handle's.
     pub(crate) async fn release(&self, held: &Arc<Held>) -> Result<()> {
+        // Closing released it already (SPEC H1: calls after close).
+        self.check_open()?;
         if self.forget_held(held) {
             held.release().await
         } else {
@@ -442,6 +449,7 @@ impl Client {
                         dir,
                         first_is_ours,
                         vine_primary.clone(),
+                        self.inner.closing.clone(),
                     );
                     return Ok(Leader::new(candidate));
                 }
@@ -476,7 +484,14 @@ impl Client {
         options.validate()?;
         check_vine_namespace(self.options().layout, "WatchNS", &options.namespace)?;
         let dir = keys::election_dir(&read(&self.inner.options), &options.namespace);
-        let feed = Feed::start(self.backend(), dir, &options.namespace, false).await?;
+        let feed = Feed::start(
+            self.backend(),
+            dir,
+            &options.namespace,
+            false,
+            self.inner.closing.clone(),
+        )
+        .await?;
         Ok(ElectWatcher::new(feed, options.id))
     }
 
@@ -490,6 +505,7 @@ impl Client {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.inner.closing.cancel();
         let client = self.clone();
         let closing = tokio::spawn(async move { client.close_now().await });
         if let Err(error) = closing.await {
@@ -568,7 +584,7 @@ impl Client {
         Faults { client: self }
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.is_closed() {
             Err(Error::closed())
         } else {

@@ -169,6 +169,7 @@ impl Feed {
         dir: String,
         namespace: &str,
         announce_primary: bool,
+        closing: tokio_util::sync::CancellationToken,
     ) -> Result<Feed> {
         let range = backend.range(&dir, RangeOptions::default()).await?;
         let mut candidates = Candidates::new(namespace);
@@ -183,7 +184,16 @@ impl Feed {
                 let _ = tx.try_send(Ok(event(ElectEventKind::Elected, primary, range.revision)));
             }
         }
-        let task = tokio::spawn(follow(backend, dir, candidates, range.revision, tx));
+        // Closing the handle ends the feed: its consumer gets what is
+        // buffered, then the end (SPEC H1).
+        let following = follow(backend, dir, candidates, range.revision, tx);
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                biased;
+                () = closing.cancelled() => {}
+                () = following => {}
+            }
+        });
         Ok(Feed {
             events,
             task,

@@ -58,6 +58,13 @@ impl LockGuard {
             .map_or(0, |h| u64::try_from(h.revision).unwrap_or(0))
     }
 
+    /// Whether the handle the lock was taken through is closed: closing it
+    /// released the lock (its lost signal fires too, so work guarded by it
+    /// stops), and the guard's calls return `Closed` (SPEC H1).
+    pub fn is_handle_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
     /// The lease the lock's key is attached to.
     pub fn lease(&self) -> i64 {
         self.held().map_or(0, |h| h.session.lease())

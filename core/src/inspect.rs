@@ -116,6 +116,7 @@ impl Client {
     ///
     /// Cancel-safe: a read.
     pub async fn lock_info(&self, id: &str) -> Result<LockInfo> {
+        self.check_open()?;
         check_text("lock id", id)?;
         let options = self.options();
         crate::layout::check_vine_lock_id(options.layout, &options.prefix, id)?;
@@ -132,6 +133,7 @@ impl Client {
     /// Under [`crate::KeyLayout::Vine`] it is `InvalidArgument`: vine's
     /// keys do not tell a lock id from an election (use `lock_info`).
     pub async fn locks(&self) -> Result<Vec<LockInfo>> {
+        self.check_open()?;
         let options = self.options();
         if options.layout == crate::KeyLayout::Vine {
             return Err(crate::Error::invalid(

@@ -42,6 +42,8 @@ pub(crate) struct Candidate {
     task: tokio::task::AbortHandle,
     /// Set once `resign` has deleted the key.
     resigned: AtomicBool,
+    /// The handle's: cancelled once it is closed (SPEC H1).
+    closing: tokio_util::sync::CancellationToken,
 }
 
 impl Candidate {
@@ -57,6 +59,7 @@ impl Candidate {
         dir: String,
         first_is_ours: bool,
         vine_primary: Option<VinePrimary>,
+        closing: tokio_util::sync::CancellationToken,
     ) -> Arc<Candidate> {
         let (state, _) = watch::channel(CandidateState::default());
         let span = tracing::debug_span!("campaign", %namespace, %id, %key);
@@ -83,6 +86,7 @@ impl Candidate {
             state,
             task: task.abort_handle(),
             resigned: AtomicBool::new(false),
+            closing,
         })
     }
 
@@ -205,6 +209,16 @@ impl Leader {
         self.candidate.session.backend()
     }
 
+    /// `Closed` once the handle that made this leader is closed: the
+    /// candidacy ended with it (SPEC H1).
+    fn check_open(&self) -> Result<()> {
+        if self.candidate.closing.is_cancelled() {
+            Err(Error::closed())
+        } else {
+            Ok(())
+        }
+    }
+
     /// This candidate's id (`LeaderId`).
     pub fn id(&self) -> &str {
         &self.candidate.id
@@ -296,6 +310,7 @@ impl Leader {
     /// # }
     /// ```
     pub async fn proclaim(&self, name: &str) -> Result<()> {
+        self.check_open()?;
         crate::options::check_text("leader name", name)?;
         let c = &self.candidate;
         let value = serde_json::to_vec(&crate::keys::MemberValue {
@@ -329,6 +344,8 @@ impl Leader {
     /// background (or expires with its lease).
     pub async fn resign(&self) -> Result<()> {
         let c = &self.candidate;
+        // Closing the handle ended the candidacy already (SPEC H1).
+        self.check_open()?;
         c.state.send_modify(|s| s.resigned = true);
         c.end();
         c.task.abort();
@@ -349,6 +366,7 @@ impl Leader {
     ///
     /// Cancel-safe: a read.
     pub async fn primary(&self) -> Result<Member> {
+        self.check_open()?;
         let first = self
             .backend()
             .range(
@@ -379,11 +397,13 @@ impl Leader {
     ///
     /// Cancel-safe: dropping the future (or the observer) stops the watch.
     pub async fn observe(&self) -> Result<Observer> {
+        self.check_open()?;
         let feed = Feed::start(
             self.backend().clone(),
             self.candidate.dir.clone(),
             &self.candidate.namespace,
             true,
+            self.candidate.closing.clone(),
         )
         .await?;
         Ok(Observer::new(feed))
@@ -400,6 +420,7 @@ impl Leader {
     ///
     /// Cancel-safe: waiting does not change the candidacy.
     pub async fn wait_elected(&self) -> Result<()> {
+        self.check_open()?;
         let mut state = self.candidate.state.subscribe();
         let outcome = state
             .wait_for(|s| s.primary || s.ended)
@@ -414,8 +435,12 @@ impl Leader {
         } else {
             "before it was elected"
         };
-        if outcome.primary {
+        // Primary, unless the lease was lost or revoked (by a close) since:
+        // the campaign may not have noticed yet (see `is_primary`).
+        if outcome.primary && !self.candidate.session.is_lost() {
             Ok(())
+        } else if let Err(closed) = self.check_open() {
+            Err(closed)
         } else {
             Err(Error::new(
                 ErrorKind::Lost,
@@ -431,6 +456,7 @@ impl Leader {
     ///
     /// Cancel-safe: a read.
     pub async fn members(&self) -> Result<Vec<Member>> {
+        self.check_open()?;
         feed::list(
             self.backend(),
             &self.candidate.dir,

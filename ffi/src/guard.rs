@@ -46,6 +46,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+fn sync_closed() -> Failure {
+    Failure::new(
+        vs_status::VS_CLOSED,
+        "the sync handle is closed (closing it released the lock)",
+    )
+}
+
 fn released() -> Failure {
     Failure::new(vs_status::VS_NOT_LOCKED, "the lock was released (not lost)")
 }
@@ -64,6 +71,13 @@ impl vs_guard {
             waits: Mutex::new(0),
             waits_done: Condvar::new(),
         }
+    }
+
+    /// Whether the guard's Sync is closed while the guard still holds.
+    fn handle_closed(&self) -> bool {
+        lock(&self.held)
+            .as_ref()
+            .is_some_and(LockGuard::is_handle_closed)
     }
 
     /// The lost signal; `None` if the guard was released before anyone
@@ -212,6 +226,10 @@ pub unsafe extern "C" fn vs_guard_wait_lost(
         };
         block_on(cancel::optional(cancel), timeout(timeout_ms), async move {
             let saw_lost = signal.wait_for(|lost| *lost).await.is_ok();
+            // Closing the Sync ended the lock: not a loss (SPEC H1).
+            if g.handle_closed() {
+                return Err(sync_closed());
+            }
             // Otherwise the watcher ended without "lost": released.
             if saw_lost || *signal.borrow() {
                 Ok(())

@@ -255,6 +255,58 @@ static void test_h1_close_wakes_a_blocked_lock(void) {
   vs_sync_free(&holder);
 }
 
+/* ---- H1: closing a Sync closes what was made from it ------------------ */
+
+/* The next `vs_watcher_next` results until VS_CLOSED (events buffered
+   before the close may come first); whether it ended within ~5 s. */
+static int watcher_ends(vs_watcher *w) {
+  for (int i = 0; i < 100; i++) {
+    vs_event *e = NULL;
+    vs_status got = vs_watcher_next(w, 5000, NULL, &e, NULL);
+    vs_event_free(&e);
+    if (got == VS_CLOSED) return 1;
+    if (got != VS_OK) return 0;
+  }
+  return 0;
+}
+
+static void test_h1_sync_close_closes_its_guards_leaders_and_watchers(void) {
+  vs_sync *s = new_sync("h1-children");
+  CHECK(s);
+  if (!s) return;
+  struct waiter w = {NULL, VS_INTERNAL, 0};
+  CHECK_STATUS(vs_lock(s, "g", 10000, 5000, NULL, &w.g, NULL), VS_OK);
+  vs_leader *l = NULL;
+  CHECK_STATUS(vs_leader_new(s, "svc", "h1", "a", 60000, NULL, &l, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_wait_elected(l, 5000, NULL, NULL), VS_OK);
+  vs_watcher *watch = NULL, *observe = NULL;
+  CHECK_STATUS(vs_watch_elect(s, "h1", NULL, NULL, &watch, NULL), VS_OK);
+  CHECK_STATUS(vs_leader_observe(l, NULL, &observe, NULL), VS_OK);
+  pthread_t t;
+  pthread_create(&t, NULL, wait_lost_thread, &w);
+  wait_until_calling(&w);
+  CHECK_STATUS(vs_sync_close(s, NULL, NULL), VS_OK);
+  pthread_join(t, NULL);
+  CHECK_STATUS(w.status, VS_CLOSED); /* woken, and not told "lost" */
+  CHECK_STATUS(vs_guard_wait_lost(w.g, 100, NULL, NULL), VS_CLOSED);
+  CHECK_STATUS(vs_guard_unlock(w.g, NULL, NULL), VS_CLOSED);
+  CHECK(!vs_leader_is_primary(l));
+  CHECK_STATUS(vs_leader_wait_elected(l, 100, NULL, NULL), VS_CLOSED);
+  CHECK_STATUS(vs_leader_resign(l, NULL, NULL), VS_CLOSED);
+  vs_owned_member *primary = NULL;
+  CHECK_STATUS(vs_leader_primary(l, NULL, &primary, NULL), VS_CLOSED);
+  vs_owned_member_free(&primary);
+  vs_lock_info *info = NULL;
+  CHECK_STATUS(vs_inspect_lock(s, "g", NULL, &info, NULL), VS_CLOSED);
+  CHECK(watcher_ends(watch));
+  CHECK(watcher_ends(observe));
+  vs_watcher_free(&watch);
+  vs_watcher_free(&observe);
+  vs_guard_free(&w.g);
+  vs_leader_free(&l);
+  vs_sync_free(&s);
+}
+
 /* ---- H2: vs_guard_free and vs_leader_free release before returning -- */
 
 static void test_h2_free_releases_before_returning(void) {
@@ -402,6 +454,8 @@ int main(int argc, char **argv) {
       {"l6_guard_lost_while_watched_from_another_thread",
        test_l6_guard_lost_while_watched_from_another_thread},
       {"h1_close_wakes_a_blocked_lock", test_h1_close_wakes_a_blocked_lock},
+      {"h1_sync_close_closes_its_guards_leaders_and_watchers",
+       test_h1_sync_close_closes_its_guards_leaders_and_watchers},
       {"h2_free_releases_before_returning", test_h2_free_releases_before_returning},
       {"h2_token_fired_before_a_release_still_releases", test_h2_token_fired_before_a_release_still_releases},
       {"errors_kept_and_null_inputs", test_errors_kept_and_null_inputs},

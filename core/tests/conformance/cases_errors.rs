@@ -82,6 +82,9 @@ pub async fn errors_closed_handle(env: Env) {
         .await
         .unwrap();
     leader.wait_elected().await.unwrap();
+    let guard = a.lock("guarded", ttl(60)).await.unwrap();
+    let mut watcher = a.watch_elect(WatchOptions::new()).await.unwrap();
+    let mut observer = leader.observe().await.unwrap();
     a.close().await;
     // Once close returns, the handle's leader is not primary, even before
     // its campaign has noticed (another may be elected any moment now).
@@ -117,6 +120,28 @@ pub async fn errors_closed_handle(env: Env) {
         a.init(Options::new()).await.unwrap_err().kind(),
     ];
     assert!(kinds.iter().all(|k| *k == ErrorKind::Closed), "{kinds:?}");
+    // What the handle made is closed with it (SPEC H1): its guards and
+    // leaders answer Closed, its watchers end.
+    assert_eq!(guard.unlock().await.unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(leader.resign().await.unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(
+        leader.wait_elected().await.unwrap_err().kind(),
+        ErrorKind::Closed
+    );
+    for _ in 0..100 {
+        match tokio::time::timeout(Duration::from_secs(5), watcher.next()).await {
+            Ok(None) => break,
+            Ok(Some(_)) => {} // buffered before the close
+            Err(_) => panic!("a closed handle's watcher did not end"),
+        }
+    }
+    for _ in 0..100 {
+        match tokio::time::timeout(Duration::from_secs(5), observer.next()).await {
+            Ok(None) => break,
+            Ok(Some(_)) => {}
+            Err(_) => panic!("a closed handle's observer did not end"),
+        }
+    }
     // Closing revoked the leases: the lock and the candidacy are free.
     b.try_lock("held", ttl(10))
         .await

@@ -69,12 +69,17 @@ impl LockGuard {
     ) -> impl std::future::Future<Output = vinesync::Result<bool>> + Send + 'static {
         let mut lost = self.held.lost_signal();
         let released = self.held.is_released();
+        let released_as = self.held.released_as();
         async move {
             if released {
                 return Ok(*lost.borrow());
             }
-            let _ = lost.wait_for(|lost| *lost).await;
-            Ok(true)
+            // The signal ends without `true` on a release.
+            let turned = lost.wait_for(|lost| *lost).await.is_ok();
+            // Released meanwhile (an unlock, or closing the Sync, whose
+            // revoke also turns the signal): lost only if it was before.
+            let released_as = *released_as.lock().unwrap_or_else(|p| p.into_inner());
+            Ok(released_as.unwrap_or(turned))
         }
     }
 }
@@ -206,9 +211,11 @@ impl LockGuard {
     }
 
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        // A coroutine that returns the object without suspending: no
+        // runtime round trip, so no moment for a cancellation to leave the
+        // lock or candidacy taken but not entered.
         let py = slf.py();
-        let me = slf.unbind();
-        awaitable(py, async { Ok(()) }, move |_, ()| Ok(me.into_any()))
+        py.import("vinesync._aio")?.call_method1("ready", (slf,))
     }
 
     #[pyo3(signature = (*exc))]

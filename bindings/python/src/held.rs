@@ -78,6 +78,12 @@ impl Held {
         locked(&self.lost_when_released).is_some()
     }
 
+    /// Once released: whether it had been lost (shared, for a waiter that
+    /// wakes after the release).
+    pub fn released_as(&self) -> Arc<Mutex<Option<bool>>> {
+        self.lost_when_released.clone()
+    }
+
     /// The lost signal; after the release, a fixed value.
     pub fn lost_signal(&self) -> watch::Receiver<bool> {
         if let Some(lost) = *locked(&self.lost_when_released) {

@@ -240,9 +240,11 @@ impl Leader {
     }
 
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        // A coroutine that returns the object without suspending: no
+        // runtime round trip, so no moment for a cancellation to leave the
+        // lock or candidacy taken but not entered.
         let py = slf.py();
-        let me = slf.unbind();
-        awaitable(py, async { Ok(()) }, move |_, ()| Ok(me.into_any()))
+        py.import("vinesync._aio")?.call_method1("ready", (slf,))
     }
 
     #[pyo3(signature = (*_exc))]

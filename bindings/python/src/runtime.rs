@@ -16,6 +16,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::Arc;
 
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -127,7 +128,29 @@ where
     T: Send + 'static,
     F: Future<Output = vinesync::Result<T>> + Send + 'static,
 {
-    wait_as(py, Kind::Abortable, work)
+    // A result that arrives with a signal is dropped (see below).
+    let result = wait_as(py, Kind::Abortable, work, drop)?;
+    // A signal that arrived as the work finished would be raised as this
+    // call returns, and the result lost with a lock or a candidacy still
+    // held for it: give the result up here (dropping a guard or a leader
+    // releases it in the background) and raise.
+    if let Err(interrupted) = py.check_signals() {
+        py.detach(|| drop(result));
+        return Err(interrupted);
+    }
+    Ok(result)
+}
+
+/// [`wait`] for a result that must not be dropped on a signal (a stream's
+/// item): one that arrives as a signal interrupts the wait goes to
+/// `keep`, and after a result the caller checks for signals itself once
+/// it can put the result back.
+pub fn wait_keeping<T, F>(py: Python<'_>, work: F, keep: impl FnOnce(T)) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = vinesync::Result<T>> + Send + 'static,
+{
+    wait_as(py, Kind::Abortable, work, keep)
 }
 
 /// Like [`wait`] for a release: a pending signal raises at once, while the
@@ -136,10 +159,12 @@ pub fn wait_release<F>(py: Python<'_>, work: F) -> PyResult<()>
 where
     F: Future<Output = vinesync::Result<()>> + Send + 'static,
 {
-    wait_as(py, Kind::Release, work)
+    wait_as(py, Kind::Release, work, drop)
 }
 
-fn wait_as<T, F>(py: Python<'_>, kind: Kind, work: F) -> PyResult<T>
+/// `late` gets a result that was already on its way when a signal
+/// aborted the work.
+fn wait_as<T, F>(py: Python<'_>, kind: Kind, work: F, late: impl FnOnce(T)) -> PyResult<T>
 where
     T: Send + 'static,
     F: Future<Output = vinesync::Result<T>> + Send + 'static,
@@ -175,11 +200,13 @@ where
                 if let Err(interrupted) = py.check_signals() {
                     if kind == Kind::Abortable {
                         task.abort();
-                        // The sender goes when the work is dropped.
-                        let _attaching = py.detach(|| {
-                            let _ = receive(DROP_GRACE);
-                            attach_or_park()
-                        });
+                        // The sender goes when the work is dropped, unless
+                        // the work had finished: then its result is here.
+                        let (finished, _attaching) =
+                            py.detach(|| (receive(DROP_GRACE), attach_or_park()));
+                        if let Ok(Ok(value)) = finished {
+                            late(value);
+                        }
                     }
                     return Err(interrupted);
                 }
@@ -223,7 +250,7 @@ where
     F: Future<Output = vinesync::Result<T>> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    start(py, Kind::Abortable, None, work, convert)
+    start(py, Kind::Abortable, None, None, work, convert)
 }
 
 /// [`awaitable`] for a release: cancelling the awaiting task stops the
@@ -237,15 +264,19 @@ where
     F: Future<Output = vinesync::Result<()>> + Send + 'static,
     C: FnOnce(Python<'_>, ()) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    start(py, Kind::Release, None, work, convert)
+    start(py, Kind::Release, None, None, work, convert)
 }
 
 /// [`awaitable`] for a stream step: an item no task took is handed to
 /// `restore`, which puts it back in front of the stream (SPEC E8: no event
-/// is lost to cancellation).
+/// is lost to cancellation). `turn` holds the stream's turn while the item
+/// is on its way: it is let go once a task took the item or it was put
+/// back, so the next step reads the stream only after that (events stay
+/// in order).
 pub fn awaitable_restoring<'py, T, F, C>(
     py: Python<'py>,
     restore: Py<PyAny>,
+    turn: Arc<TurnSlot>,
     work: F,
     convert: C,
 ) -> PyResult<Bound<'py, PyAny>>
@@ -254,7 +285,55 @@ where
     F: Future<Output = vinesync::Result<T>> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    start(py, Kind::Abortable, Some(restore), work, convert)
+    let restorer = Py::new(
+        py,
+        Restorer {
+            restore,
+            turn: turn.clone(),
+        },
+    )?;
+    start(
+        py,
+        Kind::Abortable,
+        Some(restorer.into_any()),
+        Some(turn),
+        work,
+        convert,
+    )
+}
+
+/// Where a stream step keeps its turn (the stream's lock) while its item
+/// is on its way to a task; empty once let go.
+#[derive(Default)]
+pub struct TurnSlot(std::sync::Mutex<Option<Box<dyn Send>>>);
+
+impl TurnSlot {
+    /// Keeps `turn` until [`TurnSlot::let_go`].
+    pub fn keep(&self, turn: impl Send + 'static) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(turn));
+    }
+
+    pub fn let_go(&self) {
+        let turn = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(turn);
+    }
+}
+
+/// A stream's `restore` for one step: puts the item back, then lets the
+/// step's turn go.
+#[pyclass(frozen)]
+struct Restorer {
+    restore: Py<PyAny>,
+    turn: Arc<TurnSlot>,
+}
+
+#[pymethods]
+impl Restorer {
+    fn __call__(&self, py: Python<'_>, item: Py<PyAny>) -> PyResult<()> {
+        let restored = self.restore.call1(py, (item,)).map(|_| ());
+        self.turn.let_go();
+        restored
+    }
 }
 
 /// [`awaitable`] whose result is an async context manager (a guard or a
@@ -278,6 +357,7 @@ fn start<'py, T, F, C>(
     py: Python<'py>,
     kind: Kind,
     restore: Option<Py<PyAny>>,
+    turn: Option<Arc<TurnSlot>>,
     work: F,
     convert: C,
 ) -> PyResult<Bound<'py, PyAny>>
@@ -335,6 +415,7 @@ where
         task: (kind == Kind::Abortable).then(|| task.abort_handle()),
         future: future.clone().unbind(),
         restore,
+        turn,
         finished: AtomicBool::new(false),
     };
     aio.getattr("Pending")?.call1((future, work))
@@ -352,14 +433,25 @@ struct Work {
     task: Option<AbortHandle>,
     future: Py<PyAny>,
     restore: Option<Py<PyAny>>,
+    /// A stream step's turn: let go once the result is taken or given up.
+    turn: Option<Arc<TurnSlot>>,
     /// Set once the result was taken or given up.
     finished: AtomicBool,
+}
+
+impl Work {
+    fn let_go(&self) {
+        if let Some(turn) = &self.turn {
+            turn.let_go();
+        }
+    }
 }
 
 #[pymethods]
 impl Work {
     fn taken(&self) {
         self.finished.store(true, Ordering::SeqCst);
+        self.let_go();
     }
 
     fn cancel(&self, py: Python<'_>) -> PyResult<()> {
@@ -371,13 +463,15 @@ impl Work {
         }
         let future = self.future.bind(py);
         // A future still waiting is cancelled: a late result goes to
-        // `settle`, which gives it up.
+        // `settle`, which gives it up (and a stream step's restore lets its
+        // turn go then; without a result, the aborted task drops it).
         if future.call_method0("cancel")?.is_truthy()? {
             return Ok(());
         }
         if future.call_method0("cancelled")?.is_truthy()?
             || !future.call_method0("exception")?.is_none()
         {
+            self.let_go();
             return Ok(());
         }
         // The result reached the future, but no task will take it.

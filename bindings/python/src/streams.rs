@@ -8,14 +8,14 @@ use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration, PyTimeoutError};
+use pyo3::exceptions::{PyRuntimeError, PyStopAsyncIteration, PyStopIteration, PyTimeoutError};
 use pyo3::prelude::*;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{watch, Mutex, OwnedMutexGuard};
 
 use crate::args::seconds;
 use crate::errors::to_py;
 use crate::process::Origin;
-use crate::runtime::{awaitable_restoring, runtime, wait};
+use crate::runtime::{awaitable_restoring, runtime, wait_keeping, TurnSlot};
 use crate::sync::Sync;
 use crate::values::{ElectEvent, ObserveResult};
 
@@ -60,10 +60,28 @@ impl Source for vinesync::StatusStream {
 }
 
 /// One step of a stream.
-enum Step<T> {
-    Item(T),
+enum Step<T, Turn> {
+    /// An item, with the stream's turn: no other step reads the stream
+    /// until the turn is let go (the item taken, or put back).
+    Item(T, Turn),
+    /// An item was put back while the step waited: take it from there.
+    Restored,
     Ended,
     TimedOut,
+}
+
+/// Items put back, shared with the steps' conversions.
+type Restored = Arc<std::sync::Mutex<VecDeque<Py<PyAny>>>>;
+
+/// When two readers race for an item put back.
+const TAKEN: &str =
+    "vinesync: an event put back was taken by another reader of this stream; ask again";
+
+fn pop_front(restored: &Restored) -> Option<Py<PyAny>> {
+    restored
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop_front()
 }
 
 /// A core stream shared by the blocking and the async iterator, closable
@@ -73,7 +91,11 @@ pub struct Stream<S: Source> {
     source: ManuallyDrop<Arc<Mutex<S>>>,
     /// Items an asyncio task was cancelled before taking, handed out first
     /// (SPEC E8: no event is lost to cancellation).
-    restored: std::sync::Mutex<VecDeque<Py<PyAny>>>,
+    restored: Restored,
+    /// Counts the items put back: a step waiting for the source wakes on
+    /// one, so an item put back late (a cancelled task's) is not stuck
+    /// behind a step that waits for the next event.
+    restores: watch::Sender<u64>,
     closed: watch::Sender<bool>,
     origin: Origin,
     /// Keeps the `Sync` alive (and open) while the stream is in use.
@@ -84,7 +106,8 @@ impl<S: Source> Stream<S> {
     pub fn new(source: S, owner: Py<Sync>) -> Self {
         Stream {
             source: ManuallyDrop::new(Arc::new(Mutex::new(source))),
-            restored: std::sync::Mutex::new(VecDeque::new()),
+            restored: Arc::default(),
+            restores: watch::channel(0).0,
             closed: watch::channel(false).0,
             origin: Origin::here(),
             _owner: owner,
@@ -94,13 +117,18 @@ impl<S: Source> Stream<S> {
     fn step(
         &self,
         limit: Option<Duration>,
-    ) -> impl Future<Output = vinesync::Result<Step<S::Item>>> + Send + 'static {
+    ) -> impl Future<Output = vinesync::Result<Step<S::Item, OwnedMutexGuard<S>>>> + Send + 'static
+    {
         let source = Arc::clone(&self.source);
         let mut closed = self.closed.subscribe();
+        // Subscribed before the caller looked at the put-back items, so a
+        // put-back after that look wakes this step.
+        let mut restores = self.restores.subscribe();
         async move {
             let next = async {
-                let mut source = source.lock().await;
-                source.next().await
+                let mut turn = source.lock_owned().await;
+                let item = turn.next().await;
+                item.map(|item| item.map(|item| (item, turn)))
             };
             let limit = async {
                 match limit {
@@ -109,7 +137,9 @@ impl<S: Source> Stream<S> {
                 }
             };
             tokio::select! {
-                item = next => Ok(item?.map_or(Step::Ended, Step::Item)),
+                biased;
+                _ = restores.changed() => Ok(Step::Restored),
+                item = next => Ok(item?.map_or(Step::Ended, |(item, turn)| Step::Item(item, turn))),
                 _ = closed.wait_for(|closed| *closed) => Ok(Step::Ended),
                 () = limit => Ok(Step::TimedOut),
             }
@@ -129,12 +159,38 @@ impl<S: Source> Stream<S> {
     {
         self.origin.check(py, "stream")?;
         let limit = seconds("timeout", timeout).map_err(|e| to_py(py, &e))?;
-        if let Some(item) = self.take_restored() {
-            return Ok(item);
-        }
-        match wait(py, self.step(limit))? {
-            Step::Item(item) => convert(py, item),
-            Step::Ended => Err(PyStopIteration::new_err(())),
+        let step = loop {
+            // Made (and subscribed to put-backs) before looking at them.
+            let step = self.step(limit);
+            if let Some(item) = self.take_restored() {
+                return Ok(item);
+            }
+            // An item that arrived as a signal interrupted the wait.
+            let mut arrived = None;
+            match wait_keeping(py, step, |step| arrived = Some(step)) {
+                // Put back meanwhile (by a cancelled asyncio task): above.
+                Ok(Step::Restored) => continue,
+                Ok(step) => break step,
+                Err(interrupted) => {
+                    if let Some(Step::Item(item, _turn)) = arrived {
+                        self.restore(convert(py, item)?);
+                    }
+                    return Err(interrupted);
+                }
+            }
+        };
+        match step {
+            Step::Item(item, _turn) => {
+                let item = convert(py, item)?;
+                // Interrupted as it arrived: keep it for the next call
+                // (SPEC E8), then raise.
+                if let Err(interrupted) = py.check_signals() {
+                    self.restore(item);
+                    return Err(interrupted);
+                }
+                Ok(item)
+            }
+            Step::Ended | Step::Restored => Err(PyStopIteration::new_err(())),
             Step::TimedOut => Err(PyTimeoutError::new_err(format!(
                 "no event within {}s",
                 timeout.unwrap_or_default()
@@ -155,28 +211,41 @@ impl<S: Source> Stream<S> {
         C: FnOnce(Python<'_>, S::Item) -> PyResult<Py<PyAny>> + Send + 'static,
     {
         self.origin.check(py, "stream")?;
+        // Made (and subscribed to put-backs) before looking at them.
+        let step = self.step(None);
         if let Some(item) = self.take_restored() {
-            return awaitable_restoring(py, restore, async { Ok(()) }, move |_, ()| Ok(item));
+            // Without a runtime round trip, which a cancellation could cut
+            // short with the item in it; given back if never awaited.
+            return py
+                .import("vinesync._aio")?
+                .call_method1("Ready", (item, restore));
         }
-        awaitable_restoring(py, restore, self.step(None), move |py, step| match step {
-            Step::Item(item) => convert(py, item),
+        let restored = Arc::clone(&self.restored);
+        let turn = Arc::new(TurnSlot::default());
+        let keep = Arc::clone(&turn);
+        awaitable_restoring(py, restore, turn, step, move |py, step| match step {
+            Step::Item(item, turn) => {
+                keep.keep(turn);
+                convert(py, item)
+            }
+            // Put back while this step waited (a cancelled task's item).
+            Step::Restored => pop_front(&restored).ok_or_else(|| PyRuntimeError::new_err(TAKEN)),
             Step::Ended | Step::TimedOut => Err(PyStopAsyncIteration::new_err(())),
         })
     }
 
     fn take_restored(&self) -> Option<Py<PyAny>> {
-        self.restored
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop_front()
+        pop_front(&self.restored)
     }
 
-    /// Puts back an item no task took, in front of the others.
+    /// Puts back an item no task took, in front of the others, and wakes a
+    /// step waiting for the source.
     pub fn restore(&self, item: Py<PyAny>) {
         self.restored
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push_front(item);
+        self.restores.send_modify(|n| *n += 1);
     }
 
     /// Ends the stream: a waiting `next` returns, later ones end at once.

@@ -710,16 +710,14 @@ impl Sync {
         client: Client,
     ) -> impl std::future::Future<Output = vinesync::Result<()>> + Send + 'static {
         unregister(&client);
-        let helds: Vec<Arc<Held>> = self
-            .held_table()
-            .drain()
-            .filter_map(|(_, h)| h.upgrade())
-            .collect();
+        // The guards say "released" before the close revokes the leases
+        // (which a guard watching its lost signal would take for a loss);
+        // the handle still holds the locks until then.
+        for held in self.held_table().drain().filter_map(|(_, h)| h.upgrade()) {
+            held.forget();
+        }
         async move {
             client.close().await;
-            for held in helds {
-                held.forget();
-            }
             Ok(())
         }
     }

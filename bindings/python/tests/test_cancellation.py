@@ -142,3 +142,56 @@ def left_behind(s: vinesync.Sync, other: vinesync.Sync, id: str, outcomes: List[
         f"keys {described}; this handle is {s.handle_id}; attempts {outcomes}; "
         f"gone after gc.collect(): {released_by_gc}"
     )
+
+
+def test_L8_entering_a_guard_or_leader_cannot_be_cancelled_half_way(s: vinesync.Sync) -> None:
+    """``async with s.lock_async(id)`` takes the lock, then enters the
+    guard: entering returns without suspending, so no cancellation can fall
+    between the two and leave the lock held with no ``__aexit__`` to come
+    (it went through the runtime and back, and a cancel there stranded the
+    lock)."""
+
+    async def main() -> None:
+        guard = await s.lock_async("enter", ttl=10)
+        leader = await s.leader_async("svc", ns="enter", id="a")
+        for entered in (guard, leader):
+            step = entered.__aenter__()
+            with pytest.raises(StopIteration) as done:
+                step.send(None)  # finishes in its first step
+            assert done.value.value is entered
+        await guard.unlock_async()
+        await leader.resign_async()
+
+    run(main())
+
+
+def test_E8_an_event_put_back_survives_tasks_cancelled_before_they_run(s: vinesync.Sync) -> None:
+    """Polling a stream with ``wait_for(..., 0)`` cancels each ``__anext__``
+    task before it runs; an event put back by an earlier cancellation must
+    survive that (it was moved into a runtime task that the cancel
+    aborted, and lost)."""
+
+    async def main() -> None:
+        for run_ in range(10):
+            ns = f"polled-{run_}"
+            watcher = await s.watch_elect_async(ns=ns)
+            leader = await s.leader_async("svc", ns=ns, id="a")  # joined, elected
+            await asyncio.sleep(0.01)
+            got: List[str] = []
+            for _ in range(200):
+                try:
+                    got.append((await asyncio.wait_for(watcher.__anext__(), 0)).kind)
+                except asyncio.TimeoutError:
+                    pass
+                if len(got) == 2:
+                    break
+            while len(got) < 2:
+                try:
+                    got.append((await asyncio.wait_for(watcher.__anext__(), 1)).kind)
+                except asyncio.TimeoutError:
+                    break
+            assert got == ["joined", "elected"], (run_, got)
+            await leader.resign_async()
+            watcher.close()
+
+    run(main())

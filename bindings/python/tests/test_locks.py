@@ -222,3 +222,42 @@ def test_guard_describes_itself(s: vinesync.Sync) -> None:
     assert guard.lease != 0
     assert "described" in repr(guard) and "held" in repr(guard)
     guard.unlock()
+
+
+def test_L6_wait_lost_is_false_when_the_guard_is_released_not_lost(new_sync: Factory) -> None:
+    """A thread blocked in ``wait_lost`` is woken by a release (unlock, or
+    closing the Sync) with False: released is not lost."""
+    for how in ("unlock", "close"):
+        s = new_sync()
+        guard = s.lock(f"watched-{how}", ttl=10)
+        woke: List[bool] = []
+        waiter = threading.Thread(target=lambda: woke.append(guard.wait_lost(timeout=10)))
+        waiter.start()
+        time.sleep(0.2)  # blocked in wait_lost
+        if how == "unlock":
+            guard.unlock()
+        else:
+            s.close()
+        waiter.join(10)
+        assert woke == [False], how
+        assert guard.state == "released" and not guard.is_lost, how
+
+
+def test_H1_close_ends_the_sync_s_guards_streams_and_reads(new_sync: Factory) -> None:
+    """After ``close``: a guard whose state was watched says released (not
+    lost), a watcher made from the Sync ends, reads raise Closed."""
+    s = new_sync()
+    guard = s.lock("closing", ttl=10)
+    assert guard.state == "held"  # its lost signal is watched from now on
+    watcher = s.watch_elect(ns="closing")
+    leader = s.leader("svc", ns="closing", id="a")
+    leader.wait_elected(timeout=5)
+    s.close()
+    assert guard.state == "released" and not guard.is_lost
+    assert not leader.is_primary
+    events = list(watcher)  # what was buffered, then the end
+    assert all(e.member.id == "a" for e in events), events
+    with pytest.raises(vinesync.Closed):
+        s.lock_info("closing")
+    with pytest.raises(vinesync.Closed):
+        leader.primary()

@@ -157,3 +157,50 @@ def test_H4_interpreter_exit_does_not_hang_and_releases_everything(backend: str,
             assert checker._faults().keys() == []  # leases revoked at exit, not left to expire
         finally:
             checker.close()
+
+
+def test_ctrl_c_as_a_lock_is_granted_does_not_leave_it_held_L8(new_sync: Factory) -> None:
+    """Ctrl-C that arrives just as a blocked ``lock`` gets the lock: the call
+    raises KeyboardInterrupt and the lock is not left held for nobody (the
+    result was dropped at return, detached into the handle, before)."""
+    holder, s, other = new_sync(), new_sync(), new_sync()
+    for i in range(8):
+        id = f"granted-{i}"
+        guard = holder.lock(id, ttl=10)
+
+        def interrupt_then_release() -> None:
+            wait_until(lambda: len(holder.lock_info(id).waiters) == 1, what="waiter queued")
+            _thread.interrupt_main()  # pending until the waiting thread looks...
+            guard.unlock()  # ...which is after the lock reached it
+
+        threading.Thread(target=interrupt_then_release).start()
+        try:
+            s.lock(id, ttl=10).unlock()
+        except KeyboardInterrupt:
+            pass
+        wait_until(lambda: other.lock_info(id).holder is None, limit=5.0, what=f"{id} free again")
+
+
+def test_ctrl_c_as_an_event_arrives_keeps_the_event_E8(new_sync: Factory) -> None:
+    """The same for a blocked ``next`` of a stream: the event that arrived
+    with the interrupt is the next call's."""
+    s, other = new_sync(), new_sync()
+    for i in range(8):
+        ns = f"events-{i}"
+        watcher = s.watch_elect(ns=ns)
+        waiting = threading.Event()
+
+        def interrupt_then_join() -> None:
+            waiting.wait(5)
+            time.sleep(0.1)  # the main thread is inside next()
+            _thread.interrupt_main()
+            other.leader("svc", ns=ns, id=f"c{i}")
+
+        threading.Thread(target=interrupt_then_join).start()
+        waiting.set()
+        try:
+            first = watcher.next(timeout=5)
+        except KeyboardInterrupt:
+            first = watcher.next(timeout=5)
+        assert first.kind == "joined" and first.member.id == f"c{i}", first
+        watcher.close()

@@ -50,6 +50,60 @@ class _Work(typing.Protocol):
     def cancel(self) -> None: ...
 
 
+async def ready(value: _T) -> _T:
+    """``value``, as a coroutine that never suspends: what a guard's or a
+    leader's ``__aenter__`` returns. Awaiting it gives cancellation no
+    moment to strike between taking a lock and entering its block."""
+    return value
+
+
+class Ready(typing.Coroutine[typing.Any, typing.Any, _T], typing.Generic[_T]):
+    """A stream item handed out again (put back after a cancellation): a
+    coroutine that returns it without suspending. If the awaiting task is
+    cancelled before it runs, or the coroutine is closed or dropped
+    unawaited, the item goes back to ``restore`` for the next call (SPEC
+    E8: no event is lost to cancellation)."""
+
+    __slots__ = ("_value", "_restore", "_done")
+
+    def __init__(self, value: _T, restore: Callable[[_T], None]) -> None:
+        self._value = value
+        self._restore = restore
+        self._done = False
+
+    def _give_back(self) -> None:
+        if not self._done:
+            self._done = True
+            self._restore(self._value)
+
+    def __await__(self) -> typing.Generator[typing.Any, None, _T]:
+        return self  # type: ignore[return-value]  # an iterator with send and throw
+
+    def __iter__(self) -> Ready[_T]:
+        return self
+
+    def __next__(self) -> typing.Any:
+        return self.send(None)
+
+    def send(self, value: typing.Any) -> typing.Any:
+        if self._done:
+            raise RuntimeError("cannot reuse already awaited coroutine")
+        self._done = True
+        raise StopIteration(self._value)
+
+    def throw(self, typ: typing.Any, val: typing.Any = None, tb: typing.Any = None) -> typing.Any:  # type: ignore[override]
+        self._give_back()
+        if isinstance(typ, BaseException):
+            raise typ
+        raise typ if val is None else val
+
+    def close(self) -> None:
+        self._give_back()
+
+    def __del__(self) -> None:
+        self._give_back()
+
+
 async def _wait(future: asyncio.Future[typing.Any], work: _Work) -> typing.Any:
     try:
         result = await future
@@ -111,7 +165,13 @@ class Pending(typing.Coroutine[typing.Any, typing.Any, _T], typing.Generic[_T]):
     async def __aenter__(self) -> _T:
         value = await self
         self._value = value
-        entered: _T = await value.__aenter__()  # type: ignore[attr-defined]
+        try:
+            entered: _T = await value.__aenter__()  # type: ignore[attr-defined]
+        except BaseException:
+            # Taken but not entered: ``__aexit__`` will not run, so give
+            # it up here (SPEC L8).
+            value._abandon()  # type: ignore[attr-defined]
+            raise
         return entered
 
     async def __aexit__(

@@ -57,7 +57,24 @@ async def ready(value: _T) -> _T:
     return value
 
 
-class Ready(typing.Coroutine[typing.Any, typing.Any, _T], typing.Generic[_T]):
+class _Steps(typing.Coroutine[typing.Any, typing.Any, _T], typing.Generic[_T]):
+    """A coroutine written as an iterator (``send``, ``throw`` and
+    ``close`` are the subclass's), so asyncio tasks can run it and it sees
+    a cancellation that comes before its first step."""
+
+    __slots__ = ()
+
+    def __await__(self) -> typing.Generator[typing.Any, None, _T]:
+        return self  # type: ignore[return-value]  # an iterator with send and throw
+
+    def __iter__(self) -> _Steps[_T]:
+        return self
+
+    def __next__(self) -> typing.Any:
+        return self.send(None)
+
+
+class Ready(_Steps[_T]):
     """A stream item handed out again (put back after a cancellation): a
     coroutine that returns it without suspending. If the awaiting task is
     cancelled before it runs, or the coroutine is closed or dropped
@@ -75,15 +92,6 @@ class Ready(typing.Coroutine[typing.Any, typing.Any, _T], typing.Generic[_T]):
         if not self._done:
             self._done = True
             self._restore(self._value)
-
-    def __await__(self) -> typing.Generator[typing.Any, None, _T]:
-        return self  # type: ignore[return-value]  # an iterator with send and throw
-
-    def __iter__(self) -> Ready[_T]:
-        return self
-
-    def __next__(self) -> typing.Any:
-        return self.send(None)
 
     def send(self, value: typing.Any) -> typing.Any:
         if self._done:
@@ -114,7 +122,7 @@ async def _wait(future: asyncio.Future[typing.Any], work: _Work) -> typing.Any:
     return result
 
 
-class Pending(typing.Coroutine[typing.Any, typing.Any, _T], typing.Generic[_T]):
+class Pending(_Steps[_T]):
     """What every ``*_async`` method returns: a coroutine (``await`` it, or
     give it to ``create_task``) whose work started when the method was
     called. ``lock_async``, ``try_lock_async`` and ``leader_async`` results
@@ -134,15 +142,6 @@ class Pending(typing.Coroutine[typing.Any, typing.Any, _T], typing.Generic[_T]):
         self._work = work
         self._started = False
         self._value: Optional[typing.Any] = None
-
-    def __await__(self) -> typing.Generator[typing.Any, None, _T]:
-        return self  # type: ignore[return-value]  # an iterator with send and throw
-
-    def __iter__(self) -> Pending[_T]:
-        return self
-
-    def __next__(self) -> typing.Any:
-        return self.send(None)
 
     def send(self, value: typing.Any) -> typing.Any:
         self._started = True

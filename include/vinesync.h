@@ -616,7 +616,8 @@ bool vs_guard_is_lost(const vs_guard *g);
 /**
  * Blocks until the lock ends: `VS_OK` when it is lost (SPEC L6),
  * `VS_NOT_LOCKED` when it is released (by `vs_guard_unlock`, `vs_unlock`
- * or `vs_guard_free` from another thread), `VS_TIMED_OUT` after
+ * or `vs_guard_free` from another thread), `VS_CLOSED` when its Sync was
+ * closed, `VS_TIMED_OUT` after
  * `timeout_ms` (0 = no limit), `VS_CANCELLED` when `cancel` fires.
  *
  * # Safety
@@ -630,7 +631,8 @@ vs_status vs_guard_wait_lost(const vs_guard *g,
 
 /**
  * Releases the lock now. `VS_NOT_LOCKED` if already released (by this
- * call or `vs_unlock`); `VS_LOST` if it had been lost. A fired `cancel`
+ * call or `vs_unlock`); `VS_LOST` if it had been lost; `VS_CLOSED` if its
+ * Sync was closed (which released it). A fired `cancel`
  * returns `VS_CANCELLED` at once; the release completes in the
  * background. Free the guard after.
  *

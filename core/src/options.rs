@@ -251,18 +251,32 @@ impl Options {
     /// vine's default, empty, unless `VINESYNC_PREFIX` is set).
     pub fn from_env() -> Result<Self> {
         let mut options = Options::default();
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        if let Some(layout) = var("VINESYNC_LAYOUT") {
+        // Unset or empty: not given. Not UTF-8: an error naming it (not a
+        // silent default, which could share another user's prefix).
+        let var = |name: &str| match std::env::var(name) {
+            Ok(value) => Ok(Some(value).filter(|v| !v.is_empty())),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(Error::invalid(format!("{name} is not valid UTF-8")))
+            }
+        };
+        // File names need not be UTF-8.
+        let path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        if let Some(layout) = var("VINESYNC_LAYOUT")? {
             options.set_layout(layout.parse().map_err(|_| {
                 Error::invalid(format!(
                     "VINESYNC_LAYOUT={layout:?} is unknown: use \"vinesync\" (the default) or \"vine\""
                 ))
             })?);
         }
-        if let Some(prefix) = var("VINESYNC_PREFIX") {
+        if let Some(prefix) = var("VINESYNC_PREFIX")? {
             options.set_prefix(prefix);
         }
-        if let Some(nodes) = var("VINESYNC_NODES") {
+        if let Some(nodes) = var("VINESYNC_NODES")? {
             options.nodes = nodes
                 .split(',')
                 .map(str::trim)
@@ -274,7 +288,7 @@ impl Options {
             ("VINESYNC_DIAL_TIMEOUT_MS", &mut options.dial_timeout),
             ("VINESYNC_REQUEST_TIMEOUT_MS", &mut options.request_timeout),
         ] {
-            if let Some(text) = var(name) {
+            if let Some(text) = var(name)? {
                 let ms: u64 = text.parse().map_err(|_| {
                     Error::invalid(format!(
                         "{name}={text:?} is not a whole number of milliseconds"
@@ -284,19 +298,28 @@ impl Options {
             }
         }
         let tls = TlsOptions {
-            ca_file: var("VINESYNC_CACERT").map(PathBuf::from),
-            cert_file: var("VINESYNC_CERT").map(PathBuf::from),
-            key_file: var("VINESYNC_KEY").map(PathBuf::from),
-            server_name: var("VINESYNC_SERVER_NAME"),
+            ca_file: path("VINESYNC_CACERT"),
+            cert_file: path("VINESYNC_CERT"),
+            key_file: path("VINESYNC_KEY"),
+            server_name: var("VINESYNC_SERVER_NAME")?,
         };
         if tls != TlsOptions::default() {
             options.tls = Some(tls);
         }
-        if let Some(user) = var("VINESYNC_USER") {
-            options.credentials = Some(Credentials {
-                user,
-                password: var("VINESYNC_PASSWORD").unwrap_or_default(),
-            });
+        let password = var("VINESYNC_PASSWORD")?;
+        match (var("VINESYNC_USER")?, password) {
+            (Some(user), password) => {
+                options.credentials = Some(Credentials {
+                    user,
+                    password: password.unwrap_or_default(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(Error::invalid(
+                    "VINESYNC_PASSWORD is set but VINESYNC_USER is not: give the user too",
+                ))
+            }
+            (None, None) => {}
         }
         options.validate()?;
         Ok(options)
@@ -373,11 +396,18 @@ fn check_node(node: &str) -> Result<()> {
     }
     let host_name = |host: &str| {
         // A name or IPv4 address, or an IPv6 address in brackets.
-        (host.starts_with('[') && host.ends_with(']') && host.len() > 2)
-            || (!host.is_empty()
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+        let ipv6 = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|h| {
+                !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.'))
+            });
+        ipv6 || (!host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
     };
     let valid = match rest.rsplit_once(':') {
         Some((host, port)) => host_name(host) && port.parse::<u16>().is_ok_and(|p| p != 0),
@@ -643,6 +673,8 @@ mod tests {
             "http://x:1/path",
             "x?y:1",
             "[]:1",
+            "http://[a/b]:1",
+            "[ ]:1",
         ] {
             let err = Options::new().nodes([bad]).validate().unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);

@@ -240,16 +240,34 @@ mod tests {
     /// fork handler inherits "being registered by the parent's pid": the
     /// child registers it itself rather than never (its stamps would then
     /// never count forks).
+    /// (In a child of its own, so the test process's registration, which
+    /// other tests use meanwhile, is not touched.)
     #[cfg(unix)]
     #[test]
     fn a_registration_cut_off_by_a_fork_is_done_again() {
-        let parent = u64::from(std::process::id()).wrapping_add(1);
-        HANDLER.store(parent, Ordering::SeqCst);
-        ensure_fork_handler();
-        assert_eq!(HANDLER.load(Ordering::SeqCst), REGISTERED);
-        // Once registered, nothing changes.
-        ensure_fork_handler();
-        assert_eq!(HANDLER.load(Ordering::SeqCst), REGISTERED);
+        // SAFETY: the child only touches atomics, registers the handler
+        // and _exits.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            let parent = u64::from(std::process::id()).wrapping_add(1);
+            HANDLER.store(parent, Ordering::SeqCst);
+            ensure_fork_handler();
+            let redone = HANDLER.load(Ordering::SeqCst) == REGISTERED;
+            // Once registered, nothing changes.
+            ensure_fork_handler();
+            let kept = HANDLER.load(Ordering::SeqCst) == REGISTERED;
+            // SAFETY: ends the child without running the parent's atexit.
+            unsafe { libc::_exit(if redone && kept { 0 } else { 1 }) };
+        }
+        assert!(child > 0, "fork failed");
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        let waited = unsafe { libc::waitpid(child, &mut status, 0) };
+        assert_eq!(waited, child);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "the child did not register the handler again (status {status:#x})"
+        );
     }
 
     #[test]

@@ -92,7 +92,10 @@ impl vs_guard {
     }
 
     fn is_lost(&self) -> bool {
-        self.lost_at_unlock.load(Ordering::Acquire) || self.signal().is_some_and(|s| *s.borrow())
+        // Closing the Sync ended the lock (its revoke also turns the
+        // signal): closed, not lost (SPEC H1), unless lost before.
+        self.lost_at_unlock.load(Ordering::Acquire)
+            || (!self.handle_closed() && self.signal().is_some_and(|s| *s.borrow()))
     }
 
     /// Releases the lock if this guard still holds it: `None` if it was
@@ -202,7 +205,8 @@ pub unsafe extern "C" fn vs_guard_is_lost(g: *const vs_guard) -> bool {
 
 /// Blocks until the lock ends: `VS_OK` when it is lost (SPEC L6),
 /// `VS_NOT_LOCKED` when it is released (by `vs_guard_unlock`, `vs_unlock`
-/// or `vs_guard_free` from another thread), `VS_TIMED_OUT` after
+/// or `vs_guard_free` from another thread), `VS_CLOSED` when its Sync was
+/// closed, `VS_TIMED_OUT` after
 /// `timeout_ms` (0 = no limit), `VS_CANCELLED` when `cancel` fires.
 ///
 /// # Safety
@@ -241,7 +245,8 @@ pub unsafe extern "C" fn vs_guard_wait_lost(
 }
 
 /// Releases the lock now. `VS_NOT_LOCKED` if already released (by this
-/// call or `vs_unlock`); `VS_LOST` if it had been lost. A fired `cancel`
+/// call or `vs_unlock`); `VS_LOST` if it had been lost; `VS_CLOSED` if its
+/// Sync was closed (which released it). A fired `cancel`
 /// returns `VS_CANCELLED` at once; the release completes in the
 /// background. Free the guard after.
 ///

@@ -288,6 +288,7 @@ static void test_h1_sync_close_closes_its_guards_leaders_and_watchers(void) {
   CHECK_STATUS(vs_sync_close(s, NULL, NULL), VS_OK);
   pthread_join(t, NULL);
   CHECK_STATUS(w.status, VS_CLOSED); /* woken, and not told "lost" */
+  CHECK(!vs_guard_is_lost(w.g));
   CHECK_STATUS(vs_guard_wait_lost(w.g, 100, NULL, NULL), VS_CLOSED);
   CHECK_STATUS(vs_guard_unlock(w.g, NULL, NULL), VS_CLOSED);
   CHECK(!vs_leader_is_primary(l));

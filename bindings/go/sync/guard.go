@@ -55,7 +55,8 @@ func (g *Guard) WaitLost(ctx context.Context) error {
 }
 
 // Unlock releases the lock now (ErrNotLocked if the guard was already
-// released, ErrLost if the lock had been lost).
+// released, ErrLost if the lock had been lost, ErrClosed once its Sync is
+// closed, which released it).
 func (g *Guard) Unlock() error { return g.release(context.Background(), true) }
 
 // UnlockContext is Unlock that stops waiting when ctx is done: it then

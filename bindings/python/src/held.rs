@@ -64,6 +64,11 @@ impl Held {
     }
 
     pub fn state(&self) -> State {
+        // In a child of fork() the parent's lock is not this process's:
+        // released, as far as the child can tell (SPEC H5).
+        if !self.origin.is_here() {
+            return State::Released;
+        }
         if let Some(lost) = *locked(&self.lost_when_released) {
             return if lost { State::Lost } else { State::Released };
         }
@@ -75,7 +80,7 @@ impl Held {
     }
 
     pub fn is_released(&self) -> bool {
-        locked(&self.lost_when_released).is_some()
+        !self.origin.is_here() || locked(&self.lost_when_released).is_some()
     }
 
     /// Once released: whether it had been lost (shared, for a waiter that

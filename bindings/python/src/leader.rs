@@ -46,6 +46,21 @@ impl Leader {
         async move { leader.resign().await }
     }
 
+    /// The resignation a `with` block's exit makes: after `Sync.close()`,
+    /// which ended the candidacy already, nothing is left to do (as a
+    /// guard's exit after close).
+    fn exit_future(
+        &self,
+    ) -> impl std::future::Future<Output = vinesync::Result<()>> + Send + 'static {
+        let resign = self.resign_future();
+        async move {
+            match resign.await {
+                Err(e) if e.kind() == vinesync::ErrorKind::Closed => Ok(()),
+                other => other,
+            }
+        }
+    }
+
     fn elected_future(
         &self,
         limit: Option<std::time::Duration>,
@@ -103,13 +118,14 @@ impl Leader {
     /// Whether this candidate is the primary now.
     #[getter]
     fn is_primary(&self) -> bool {
-        self.leader.is_primary()
+        // In a child of fork() the parent's role is not this process's.
+        self.origin.is_here() && self.leader.is_primary()
     }
 
     /// Whether the candidacy has ended (resigned, or lease lost).
     #[getter]
     fn is_ended(&self) -> bool {
-        self.leader.is_ended()
+        !self.origin.is_here() || self.leader.is_ended()
     }
 
     /// Gives up the candidacy (SPEC E4); idempotent. Ctrl-C stops the
@@ -236,7 +252,7 @@ impl Leader {
     #[pyo3(signature = (*_exc))]
     fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<()> {
         self.check(py)?;
-        wait_release(py, self.resign_future())
+        wait_release(py, self.exit_future())
     }
 
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
@@ -254,7 +270,7 @@ impl Leader {
         _exc: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.check(py)?;
-        awaitable_release(py, self.resign_future(), |py, ()| Ok(py.None()))
+        awaitable_release(py, self.exit_future(), |py, ()| Ok(py.None()))
     }
 
     fn __repr__(&self) -> String {

@@ -16,7 +16,6 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
-use std::sync::Arc;
 
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -250,7 +249,7 @@ where
     F: Future<Output = vinesync::Result<T>> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    start(py, Kind::Abortable, None, None, work, convert)
+    start(py, Kind::Abortable, None, work, convert)
 }
 
 /// [`awaitable`] for a release: cancelling the awaiting task stops the
@@ -264,19 +263,15 @@ where
     F: Future<Output = vinesync::Result<()>> + Send + 'static,
     C: FnOnce(Python<'_>, ()) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    start(py, Kind::Release, None, None, work, convert)
+    start(py, Kind::Release, None, work, convert)
 }
 
 /// [`awaitable`] for a stream step: an item no task took is handed to
 /// `restore`, which puts it back in front of the stream (SPEC E8: no event
-/// is lost to cancellation). `turn` holds the stream's turn while the item
-/// is on its way: it is let go once a task took the item or it was put
-/// back, so the next step reads the stream only after that (events stay
-/// in order).
+/// is lost to cancellation).
 pub fn awaitable_restoring<'py, T, F, C>(
     py: Python<'py>,
     restore: Py<PyAny>,
-    turn: Arc<TurnSlot>,
     work: F,
     convert: C,
 ) -> PyResult<Bound<'py, PyAny>>
@@ -285,55 +280,7 @@ where
     F: Future<Output = vinesync::Result<T>> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
-    let restorer = Py::new(
-        py,
-        Restorer {
-            restore,
-            turn: turn.clone(),
-        },
-    )?;
-    start(
-        py,
-        Kind::Abortable,
-        Some(restorer.into_any()),
-        Some(turn),
-        work,
-        convert,
-    )
-}
-
-/// Where a stream step keeps its turn (the stream's lock) while its item
-/// is on its way to a task; empty once let go.
-#[derive(Default)]
-pub struct TurnSlot(std::sync::Mutex<Option<Box<dyn Send>>>);
-
-impl TurnSlot {
-    /// Keeps `turn` until [`TurnSlot::let_go`].
-    pub fn keep(&self, turn: impl Send + 'static) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(turn));
-    }
-
-    pub fn let_go(&self) {
-        let turn = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-        drop(turn);
-    }
-}
-
-/// A stream's `restore` for one step: puts the item back, then lets the
-/// step's turn go.
-#[pyclass(frozen)]
-struct Restorer {
-    restore: Py<PyAny>,
-    turn: Arc<TurnSlot>,
-}
-
-#[pymethods]
-impl Restorer {
-    fn __call__(&self, py: Python<'_>, item: Py<PyAny>) -> PyResult<()> {
-        let restored = self.restore.call1(py, (item,)).map(|_| ());
-        self.turn.let_go();
-        restored
-    }
+    start(py, Kind::Abortable, Some(restore), work, convert)
 }
 
 /// [`awaitable`] whose result is an async context manager (a guard or a
@@ -357,7 +304,6 @@ fn start<'py, T, F, C>(
     py: Python<'py>,
     kind: Kind,
     restore: Option<Py<PyAny>>,
-    turn: Option<Arc<TurnSlot>>,
     work: F,
     convert: C,
 ) -> PyResult<Bound<'py, PyAny>>
@@ -415,7 +361,6 @@ where
         task: (kind == Kind::Abortable).then(|| task.abort_handle()),
         future: future.clone().unbind(),
         restore,
-        turn,
         finished: AtomicBool::new(false),
     };
     aio.getattr("Pending")?.call1((future, work))
@@ -433,25 +378,14 @@ struct Work {
     task: Option<AbortHandle>,
     future: Py<PyAny>,
     restore: Option<Py<PyAny>>,
-    /// A stream step's turn: let go once the result is taken or given up.
-    turn: Option<Arc<TurnSlot>>,
     /// Set once the result was taken or given up.
     finished: AtomicBool,
-}
-
-impl Work {
-    fn let_go(&self) {
-        if let Some(turn) = &self.turn {
-            turn.let_go();
-        }
-    }
 }
 
 #[pymethods]
 impl Work {
     fn taken(&self) {
         self.finished.store(true, Ordering::SeqCst);
-        self.let_go();
     }
 
     fn cancel(&self, py: Python<'_>) -> PyResult<()> {
@@ -463,15 +397,13 @@ impl Work {
         }
         let future = self.future.bind(py);
         // A future still waiting is cancelled: a late result goes to
-        // `settle`, which gives it up (and a stream step's restore lets its
-        // turn go then; without a result, the aborted task drops it).
+        // `settle`, which gives it up.
         if future.call_method0("cancel")?.is_truthy()? {
             return Ok(());
         }
         if future.call_method0("cancelled")?.is_truthy()?
             || !future.call_method0("exception")?.is_none()
         {
-            self.let_go();
             return Ok(());
         }
         // The result reached the future, but no task will take it.

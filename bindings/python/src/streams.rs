@@ -8,14 +8,14 @@ use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyRuntimeError, PyStopAsyncIteration, PyStopIteration, PyTimeoutError};
+use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration, PyTimeoutError};
 use pyo3::prelude::*;
-use tokio::sync::{watch, Mutex, OwnedMutexGuard};
+use tokio::sync::{watch, Mutex};
 
 use crate::args::seconds;
 use crate::errors::to_py;
 use crate::process::Origin;
-use crate::runtime::{awaitable_restoring, runtime, wait_keeping, TurnSlot};
+use crate::runtime::{awaitable_restoring, runtime, wait_keeping};
 use crate::sync::Sync;
 use crate::values::{ElectEvent, ObserveResult};
 
@@ -60,22 +60,17 @@ impl Source for vinesync::StatusStream {
 }
 
 /// One step of a stream.
-enum Step<T, Turn> {
-    /// An item, with the stream's turn: no other step reads the stream
-    /// until the turn is let go (the item taken, or put back).
-    Item(T, Turn),
-    /// An item was put back while the step waited: take it from there.
-    Restored,
+enum Step<T> {
+    Item(T),
+    /// An item put back (by a cancelled asyncio task) while the step
+    /// waited, already converted.
+    Restored(Py<PyAny>),
     Ended,
     TimedOut,
 }
 
-/// Items put back, shared with the steps' conversions.
+/// Items put back, shared with the steps.
 type Restored = Arc<std::sync::Mutex<VecDeque<Py<PyAny>>>>;
-
-/// When two readers race for an item put back.
-const TAKEN: &str =
-    "vinesync: an event put back was taken by another reader of this stream; ask again";
 
 fn pop_front(restored: &Restored) -> Option<Py<PyAny>> {
     restored
@@ -117,18 +112,17 @@ impl<S: Source> Stream<S> {
     fn step(
         &self,
         limit: Option<Duration>,
-    ) -> impl Future<Output = vinesync::Result<Step<S::Item, OwnedMutexGuard<S>>>> + Send + 'static
-    {
+    ) -> impl Future<Output = vinesync::Result<Step<S::Item>>> + Send + 'static {
         let source = Arc::clone(&self.source);
+        let restored = Arc::clone(&self.restored);
         let mut closed = self.closed.subscribe();
         // Subscribed before the caller looked at the put-back items, so a
         // put-back after that look wakes this step.
         let mut restores = self.restores.subscribe();
         async move {
             let next = async {
-                let mut turn = source.lock_owned().await;
-                let item = turn.next().await;
-                item.map(|item| item.map(|item| (item, turn)))
+                let mut source = source.lock().await;
+                source.next().await
             };
             let limit = async {
                 match limit {
@@ -136,12 +130,23 @@ impl<S: Source> Stream<S> {
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
-                biased;
-                _ = restores.changed() => Ok(Step::Restored),
-                item = next => Ok(item?.map_or(Step::Ended, |(item, turn)| Step::Item(item, turn))),
-                _ = closed.wait_for(|closed| *closed) => Ok(Step::Ended),
-                () = limit => Ok(Step::TimedOut),
+            let (mut next, mut limit) = (std::pin::pin!(next), std::pin::pin!(limit));
+            loop {
+                tokio::select! {
+                    biased;
+                    changed = restores.changed() => {
+                        if changed.is_err() {
+                            return Ok(Step::Ended); // the stream is gone
+                        }
+                        // Another reader may have taken it first: wait on.
+                        if let Some(item) = pop_front(&restored) {
+                            return Ok(Step::Restored(item));
+                        }
+                    }
+                    item = &mut next => return Ok(item?.map_or(Step::Ended, Step::Item)),
+                    _ = closed.wait_for(|closed| *closed) => return Ok(Step::Ended),
+                    () = &mut limit => return Ok(Step::TimedOut),
+                }
             }
         }
     }
@@ -159,43 +164,39 @@ impl<S: Source> Stream<S> {
     {
         self.origin.check(py, "stream")?;
         let limit = seconds("timeout", timeout).map_err(|e| to_py(py, &e))?;
-        let step = loop {
-            // Made (and subscribed to put-backs) before looking at them.
-            let step = self.step(limit);
-            if let Some(item) = self.take_restored() {
-                return Ok(item);
+        // Made (and subscribed to put-backs) before looking at them.
+        let step = self.step(limit);
+        if let Some(item) = self.take_restored() {
+            return Ok(item);
+        }
+        // An item that arrived as a signal interrupted the wait.
+        let mut arrived = None;
+        let item = match wait_keeping(py, step, |step| arrived = Some(step)) {
+            Ok(Step::Item(item)) => convert(py, item)?,
+            Ok(Step::Restored(item)) => item,
+            Ok(Step::Ended) => return Err(PyStopIteration::new_err(())),
+            Ok(Step::TimedOut) => {
+                return Err(PyTimeoutError::new_err(format!(
+                    "no event within {}s",
+                    timeout.unwrap_or_default()
+                )))
             }
-            // An item that arrived as a signal interrupted the wait.
-            let mut arrived = None;
-            match wait_keeping(py, step, |step| arrived = Some(step)) {
-                // Put back meanwhile (by a cancelled asyncio task): above.
-                Ok(Step::Restored) => continue,
-                Ok(step) => break step,
-                Err(interrupted) => {
-                    if let Some(Step::Item(item, _turn)) = arrived {
-                        self.restore(convert(py, item)?);
-                    }
-                    return Err(interrupted);
+            Err(interrupted) => {
+                match arrived {
+                    Some(Step::Item(item)) => self.restore(convert(py, item)?),
+                    Some(Step::Restored(item)) => self.restore(item),
+                    _ => {}
                 }
+                return Err(interrupted);
             }
         };
-        match step {
-            Step::Item(item, _turn) => {
-                let item = convert(py, item)?;
-                // Interrupted as it arrived: keep it for the next call
-                // (SPEC E8), then raise.
-                if let Err(interrupted) = py.check_signals() {
-                    self.restore(item);
-                    return Err(interrupted);
-                }
-                Ok(item)
-            }
-            Step::Ended | Step::Restored => Err(PyStopIteration::new_err(())),
-            Step::TimedOut => Err(PyTimeoutError::new_err(format!(
-                "no event within {}s",
-                timeout.unwrap_or_default()
-            ))),
+        // Interrupted as it arrived: keep it for the next call (SPEC E8),
+        // then raise.
+        if let Err(interrupted) = py.check_signals() {
+            self.restore(item);
+            return Err(interrupted);
         }
+        Ok(item)
     }
 
     /// The next item as an awaitable; `StopAsyncIteration` at the end. An
@@ -220,16 +221,10 @@ impl<S: Source> Stream<S> {
                 .import("vinesync._aio")?
                 .call_method1("Ready", (item, restore));
         }
-        let restored = Arc::clone(&self.restored);
-        let turn = Arc::new(TurnSlot::default());
-        let keep = Arc::clone(&turn);
-        awaitable_restoring(py, restore, turn, step, move |py, step| match step {
-            Step::Item(item, turn) => {
-                keep.keep(turn);
-                convert(py, item)
-            }
+        awaitable_restoring(py, restore, step, move |py, step| match step {
+            Step::Item(item) => convert(py, item),
             // Put back while this step waited (a cancelled task's item).
-            Step::Restored => pop_front(&restored).ok_or_else(|| PyRuntimeError::new_err(TAKEN)),
+            Step::Restored(item) => Ok(item),
             Step::Ended | Step::TimedOut => Err(PyStopAsyncIteration::new_err(())),
         })
     }

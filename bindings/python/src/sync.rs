@@ -412,10 +412,11 @@ impl Sync {
         self.client.handle_id()
     }
 
-    /// Whether `close()` was called.
+    /// Whether `close()` was called (or this is a child of `fork()`, where
+    /// the parent's handle is closed: SPEC H5).
     #[getter]
     fn closed(&self) -> bool {
-        self.client.is_closed()
+        !self.origin.is_here() || self.client.is_closed()
     }
 
     /// vine's `Lock`: blocks until lock `id` is held (SPEC L1–L9) and

@@ -169,7 +169,8 @@ def test_E8_an_event_put_back_survives_tasks_cancelled_before_they_run(s: vinesy
     """Polling a stream with ``wait_for(..., 0)`` cancels each ``__anext__``
     task before it runs; an event put back by an earlier cancellation must
     survive that (it was moved into a runtime task that the cancel
-    aborted, and lost)."""
+    aborted, and lost), and must not wait behind a read of the stream for
+    the next event (it was stuck until one came)."""
 
     async def main() -> None:
         for run_ in range(10):
@@ -190,7 +191,9 @@ def test_E8_an_event_put_back_survives_tasks_cancelled_before_they_run(s: vinesy
                     got.append((await asyncio.wait_for(watcher.__anext__(), 1)).kind)
                 except asyncio.TimeoutError:
                     break
-            assert got == ["joined", "elected"], (run_, got)
+            # Both arrive; their order can differ when a cancelled task's
+            # event is put back after the next one was read (README).
+            assert sorted(got) == ["elected", "joined"], (run_, got)
             await leader.resign_async()
             watcher.close()
 

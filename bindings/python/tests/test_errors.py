@@ -3,6 +3,10 @@ name what the caller gave, no crash whatever is passed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 import vinesync
@@ -104,3 +108,34 @@ def test_options_read_back_without_the_password(s: vinesync.Sync, prefix: str) -
     assert options.prefix == prefix
     assert not options.has_password
     assert str(s) == s.name and s.name in ("memory", "etcd")
+
+
+FROM_ENV = """
+import vinesync
+try:
+    vinesync.Sync.from_env()
+except vinesync.InvalidArgument as e:
+    print(e)
+"""
+
+
+@pytest.mark.parametrize("name", ["VINESYNC_PREFIX", "VINESYNC_NODES", "VINESYNC_LAYOUT", "VINESYNC_PASSWORD"])
+def test_environment_value_that_is_not_utf8_is_named(name: str) -> None:
+    """Not silently ignored (a non-UTF-8 VINESYNC_PREFIX used to give the
+    default prefix, shared with everybody else's)."""
+    env = dict(os.environb)
+    env[b"VINESYNC_USER"] = b"user"
+    env[b"VINESYNC_DIAL_TIMEOUT_MS"] = b"300"
+    env[name.encode()] = b"/\xff"
+    out = subprocess.run([sys.executable, "-c", FROM_ENV], env=env, capture_output=True, timeout=60)
+    assert f"{name} is not valid UTF-8".encode() in out.stdout, out
+    assert b"\xff" not in out.stdout
+
+
+def test_environment_password_without_a_user_is_named() -> None:
+    env = {k: v for k, v in os.environb.items() if k != b"VINESYNC_USER"}
+    env[b"VINESYNC_PASSWORD"] = b"secret"
+    env[b"VINESYNC_DIAL_TIMEOUT_MS"] = b"300"
+    out = subprocess.run([sys.executable, "-c", FROM_ENV], env=env, capture_output=True, timeout=60)
+    assert b"VINESYNC_PASSWORD is set but VINESYNC_USER is not" in out.stdout, out
+    assert b"secret" not in out.stdout

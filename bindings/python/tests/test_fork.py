@@ -62,6 +62,35 @@ def test_H5_fork_parent_handle_raises_Closed_naming_fork_in_child(s: vinesync.Sy
     guard.unlock()  # the parent's handle still works
 
 
+def test_H5_fork_child_reads_the_parent_s_objects_as_closed(s: vinesync.Sync) -> None:
+    """In the child the parent's lock and primary role are not its own:
+    the properties say so (a pre-fork server's workers all read
+    ``is_primary`` True from the parent's leader before)."""
+    guard = s.lock("parent-state", ttl=10)
+    leader = s.leader("svc", ns="fork-state", id="parent")
+    leader.wait_elected(timeout=5)
+    lock = vinesync.Lock(s, "parent-lock", ttl=10)
+    assert lock.acquire()
+
+    def child() -> int:
+        checks = [
+            s.closed,
+            not leader.is_primary,
+            leader.is_ended,
+            guard.state == "released",
+            guard.is_released and not guard.is_lost,
+            not lock.owned(),
+        ]
+        return 0 if all(checks) else 10 + checks.index(False)
+
+    assert run_in_child(child) == 0
+    # The parent's view is unchanged.
+    assert not s.closed and leader.is_primary and guard.state == "held" and lock.owned()
+    lock.release()
+    leader.resign()
+    guard.unlock()
+
+
 def test_H5_fork_child_can_make_a_new_handle(s: vinesync.Sync, backend: str, prefix: str) -> None:
     s.lock("warm-up", ttl=5).unlock()  # the parent's runtime is running
 

@@ -14,8 +14,19 @@ pub fn seconds(name: &str, value: Option<f64>) -> vinesync::Result<Option<Durati
         return Ok(None);
     };
     Duration::try_from_secs_f64(value).map(Some).map_err(|_| {
+        let what = if value.is_finite() && value > 0.0 {
+            "too large"
+        } else {
+            "negative, NaN or infinite"
+        };
+        // 1e300 is not printed with its 300 digits.
+        let shown = if value.abs() < 1e15 {
+            format!("{value}")
+        } else {
+            format!("{value:e}")
+        };
         invalid(format!(
-            "{name}={value} is not a number of seconds ≥ 0 (got a negative, NaN or infinite value)"
+            "{name}={shown} is not a number of seconds ≥ 0 ({what})"
         ))
     })
 }

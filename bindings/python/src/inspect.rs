@@ -49,11 +49,15 @@ impl From<vinesync::LockEntry> for LockEntry {
 
 #[pymethods]
 impl LockEntry {
-    fn __repr__(&self) -> String {
-        format!(
-            "LockEntry(key={:?}, fencing_token={}, host={:?}, pid={:?})",
-            self.key, self.fencing_token, self.host, self.pid
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        // Python's spelling of each value (not Rust's `Some(..)`).
+        let key = self.key.clone().into_pyobject(py)?.repr()?;
+        let host = self.host.clone().into_pyobject(py)?.repr()?;
+        let pid = self.pid.into_pyobject(py)?.repr()?;
+        Ok(format!(
+            "LockEntry(key={key}, fencing_token={}, host={host}, pid={pid})",
+            self.fencing_token
+        ))
     }
 }
 
@@ -73,15 +77,16 @@ pub struct LockInfo {
 
 #[pymethods]
 impl LockInfo {
-    fn __repr__(&self) -> String {
-        format!(
-            "LockInfo(id={:?}, holder={}, waiters={})",
-            self.id,
-            self.holder
-                .as_ref()
-                .map_or("None".to_string(), LockEntry::__repr__),
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let id = self.id.clone().into_pyobject(py)?.repr()?;
+        let holder = match &self.holder {
+            Some(holder) => holder.__repr__(py)?,
+            None => "None".to_string(),
+        };
+        Ok(format!(
+            "LockInfo(id={id}, holder={holder}, waiters={})",
             self.waiters.len()
-        )
+        ))
     }
 }
 

@@ -53,6 +53,7 @@ def test_errors_invalid_lock_ids_are_named(s: vinesync.Sync, bad_id: str, fragme
         ({"ttl": -1.0}, "ttl"),
         ({"ttl": float("nan")}, "ttl"),
         ({"wait": float("inf")}, "wait"),
+        ({"ttl": 1e300}, r"ttl=1e300 .*\(too large\)"),
     ],
 )
 def test_errors_invalid_lock_options_are_named(s: vinesync.Sync, kwargs: dict, fragment: str) -> None:

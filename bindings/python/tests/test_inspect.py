@@ -34,6 +34,9 @@ def test_lock_info_lists_holder_and_waiters(new_sync: Factory) -> None:
     assert h.pid == w.pid == os.getpid()
     assert h.handle == holder.handle_id and w.handle == waiter.handle_id
     assert h.host and h.value is None
+    assert repr(h) == (
+        f"LockEntry(key={h.key!r}, fencing_token={h.fencing_token}, host={h.host!r}, pid={h.pid})"
+    )
     assert "/locks/inspected/" in h.key and h.lease != 0
     assert not got.is_set()
 

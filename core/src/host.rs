@@ -1,6 +1,8 @@
 //! What a library embedding vinesync in a host process (the C library, the
 //! Python module) sets up in the threads of its own runtime.
 
+pub use crate::first_poll::{poll_once, thread_can_enter_a_runtime};
+
 /// Blocks SIGPIPE in the calling thread. A write to a connection etcd has
 /// closed (a refused TLS handshake, a restart) must come back as EPIPE,
 /// not kill the host: C programs keep SIGPIPE's default action, and Go

@@ -247,10 +247,15 @@ impl Leader {
 
     /// Whether this candidate is the primary right now.
     pub fn is_primary(&self) -> bool {
-        // A lost lease, or one revoked by closing the handle, ends the role
-        // at once, before the campaign task has noticed: by then another
-        // candidate may already be primary.
-        self.candidate.state.borrow().primary && !self.candidate.session.is_lost()
+        self.primary_in(&self.candidate.state.borrow())
+    }
+
+    /// Whether `state` makes this candidate primary. A lost lease, or one
+    /// revoked by closing the handle, ends the role at once, before the
+    /// campaign task has noticed: by then another candidate may already be
+    /// primary.
+    fn primary_in(&self, state: &CandidateState) -> bool {
+        state.primary && !self.candidate.session.is_lost()
     }
 
     /// Whether the candidacy has ended (resigned or lost).
@@ -435,9 +440,7 @@ impl Leader {
         } else {
             "before it was elected"
         };
-        // Primary, unless the lease was lost or revoked (by a close) since:
-        // the campaign may not have noticed yet (see `is_primary`).
-        if outcome.primary && !self.candidate.session.is_lost() {
+        if self.primary_in(&outcome) {
             Ok(())
         } else if let Err(closed) = self.check_open() {
             Err(closed)

@@ -72,6 +72,7 @@ mod error;
 mod etcd;
 mod fasthash;
 mod feed;
+mod first_poll;
 mod guard;
 // What the C library and the Python module set up in their runtime threads;
 // not part of the crate's API.

@@ -261,17 +261,10 @@ impl Drop for KeyCleanup {
         // moment later (seen by the next try_lock as a waiter ahead of it).
         // What does not finish at once (an injected fault's retry) goes on
         // as a task.
-        // (Not in a thread whose thread-locals are gone: process exit.)
-        let can_enter = !matches!(
-            tokio::runtime::Handle::try_current(),
-            Err(e) if e.is_thread_local_destroyed()
-        );
-        if !self.session.backend().is_etcd() && can_enter {
-            let _context = self.session.runtime().enter();
-            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-            if std::future::Future::poll(delete.as_mut(), &mut context).is_ready() {
-                return;
-            }
+        if !self.session.backend().is_etcd()
+            && crate::first_poll::poll_once(self.session.runtime(), delete.as_mut()).is_ready()
+        {
+            return;
         }
         self.session.spawn_release(delete);
     }

@@ -12,9 +12,11 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
+use vinesync::host::{poll_once, thread_can_enter_a_runtime};
 
 use crate::cancel::vs_cancel;
 use crate::error::Failure;
@@ -39,12 +41,6 @@ fn build() -> Result<Runtime, Failure> {
     })
 }
 
-/// Whether this thread can still enter a runtime: false once its
-/// thread-locals are destroyed (the main thread during `exit()`).
-fn caller_can_enter() -> bool {
-    !matches!(Handle::try_current(), Err(e) if e.is_thread_local_destroyed())
-}
-
 /// `timeout_ms` as a C caller gives it: 0 = no timeout.
 pub(crate) fn timeout(timeout_ms: u64) -> Option<Duration> {
     (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms))
@@ -63,7 +59,7 @@ where
     F: Future<Output = Result<T, Failure>> + Send,
 {
     let runtime = runtime()?;
-    if !caller_can_enter() {
+    if !thread_can_enter_a_runtime() {
         // Owned by the detached task: dropped there, in the runtime.
         return run_detached(runtime.handle(), async move {
             if cancel.is_some_and(vs_cancel::is_fired) {
@@ -89,8 +85,7 @@ where
     // Most calls on the memory store (and every call that fails at once)
     // finish in their first poll: try that without entering `block_on`,
     // whose set-up costs more than such a call.
-    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-    if let std::task::Poll::Ready(result) = raced.as_mut().poll(&mut context) {
+    if let Poll::Ready(result) = poll_once(runtime.handle(), raced.as_mut()) {
         #[cfg(test)]
         tests::FIRST_POLL_ENDS.with(|n| n.set(n.get() + 1));
         return result;
@@ -195,16 +190,12 @@ where
     // goes on as a task from where it stopped, so it still runs to
     // completion whatever the caller does (SPEC H2).
     let mut work = Box::pin(work);
-    if caller_can_enter() {
-        let _context = runtime.enter();
-        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-        if let std::task::Poll::Ready(result) = work.as_mut().poll(&mut context) {
-            return if fired_before {
-                Err(cancelled())
-            } else {
-                result
-            };
-        }
+    if let Poll::Ready(result) = poll_once(runtime.handle(), work.as_mut()) {
+        return if fired_before {
+            Err(cancelled())
+        } else {
+            result
+        };
     }
     let task = runtime.spawn(work);
     block_on(cancel, None, async move {
@@ -222,7 +213,7 @@ pub(crate) fn dispose<T: Send>(value: T) {
         std::mem::forget(value);
         return;
     };
-    if caller_can_enter() {
+    if thread_can_enter_a_runtime() {
         let _context = runtime.enter();
         drop(value);
     } else {

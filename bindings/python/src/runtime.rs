@@ -17,7 +17,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
@@ -173,12 +173,8 @@ where
     // finish in their first poll: try that here, without a thread switch
     // and without releasing the GIL. Only work that must wait is spawned.
     let mut work = Box::pin(work);
-    {
-        let _context = runtime.enter();
-        let mut context = Context::from_waker(Waker::noop());
-        if let Poll::Ready(result) = work.as_mut().poll(&mut context) {
-            return result.map_err(|e| to_py(py, &e));
-        }
+    if let Poll::Ready(result) = vinesync::host::poll_once(runtime.handle(), work.as_mut()) {
+        return result.map_err(|e| to_py(py, &e));
     }
     let (sender, receiver) = sync_channel(1);
     // A Mutex makes the receiver `Sync`, so the closures below may borrow it.

@@ -18,6 +18,7 @@ use crate::keys::{self, HolderInfo, MemberValue};
 use crate::layout::{check_vine_lock_id, check_vine_namespace};
 use crate::leader::{Candidate, Leader};
 use crate::lock_dirs::LockDirs;
+use crate::lock_progress::{Progress, Stage};
 use crate::member::Member;
 use crate::memory::MemoryStore;
 use crate::mutex::{self, Attempt, Held};
@@ -263,21 +264,18 @@ impl Client {
             // Shared by every attempt's `Held` and the held table.
             self.inner.lock_dirs.get(&handle_options, id)
         };
-        // The failure of the last attempt, if it failed and was retried: a
-        // LockTimeout names it (a lock nobody holds, refused by etcd, must
-        // not look merely busy). Each attempt starts without one, so a
-        // lock that waits behind a holder after an outage has passed does
-        // not blame etcd.
+        // What a LockTimeout says besides "not acquired": the last failure
+        // of the store (a lock nobody holds, refused by etcd, must not look
+        // merely busy) and how far the attempt running at the deadline got.
+        // An attempt whose key was written is queued behind a holder: then
+        // the store answered, and an earlier failure is not blamed.
         let last_failure: Mutex<Option<String>> = Mutex::new(None);
+        let progress = Progress::default();
         let attempts = async {
             let mut attempts = 0;
             let mut outage_delay = OUTAGE_RETRY_FIRST;
-            // Whether `last_failure` holds the previous attempt's failure.
-            let mut failure_noted = false;
             while attempts < MAX_ATTEMPTS {
-                if std::mem::take(&mut failure_noted) {
-                    *lock(&last_failure) = None;
-                }
+                progress.set(Stage::Session);
                 let attempt = async {
                     let session = self.session(ttl).await?;
                     // A name this session released cleanly, if any (see
@@ -286,7 +284,8 @@ impl Client {
                         Arc::from(keys::own_key(&name.dir, session.lease(), self.next_seq()))
                     });
                     let value = self.holder_value();
-                    mutex::attempt(session, &name, key, value, try_only).await
+                    progress.set(Stage::Writing);
+                    mutex::attempt(session, &name, key, value, try_only, &progress).await
                 };
                 match attempt.await {
                     Ok(Attempt::Held(held)) => return Ok(held),
@@ -310,8 +309,8 @@ impl Client {
                             tracing::debug!(id, %error, "lock: etcd unavailable; retrying");
                         }
                         *lock(&last_failure) = Some(error.message().to_string());
-                        failure_noted = true;
                         self.check_open()?;
+                        progress.set(Stage::Backoff);
                         Box::pin(tokio::time::sleep(outage_delay)).await;
                         outage_delay = (outage_delay * 2).min(OUTAGE_RETRY_MAX);
                     }
@@ -336,9 +335,9 @@ impl Client {
             // Boxed, as the timer would make every lock future larger.
             Some(wait) => Box::pin(tokio::time::timeout(wait, attempts))
                 .await
-                .map_err(|_| match lock(&last_failure).take() {
-                    Some(failure) => Error::lock_timeout_after(id, wait, &failure),
-                    None => Error::lock_timeout(id, wait),
+                .map_err(|_| {
+                    let failure = lock(&last_failure).take();
+                    progress.timeout_error(id, wait, self.name(), failure)
                 })??,
             None => attempts.await?,
         };

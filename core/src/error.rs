@@ -156,15 +156,6 @@ impl Error {
             format!("lock timeout: lock {id:?} not acquired within {wait:?}"),
         )
     }
-
-    /// A lock timeout during which etcd failed (`failure`, the last one).
-    pub(crate) fn lock_timeout_after(id: &str, wait: std::time::Duration, failure: &str) -> Self {
-        let timeout = Error::lock_timeout(id, wait);
-        Error::new(
-            ErrorKind::LockTimeout,
-            format!("{}; meanwhile etcd failed: {failure}", timeout.message()),
-        )
-    }
 }
 
 /// Shorthand for `Result<T, vinesync::Error>`.

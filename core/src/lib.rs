@@ -87,6 +87,7 @@ pub mod keys;
 mod layout;
 mod leader;
 mod lock_dirs;
+mod lock_progress;
 mod member;
 mod memory;
 mod mutex;

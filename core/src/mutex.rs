@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::key_names::Writes;
 use crate::lock_dirs::LockName;
+use crate::lock_progress::{Progress, Stage};
 use crate::queue;
 use crate::session::{self, Session};
 use crate::store::Deleted;
@@ -37,6 +38,7 @@ pub(crate) async fn attempt(
     key: Arc<str>,
     value: Arc<[u8]>,
     try_only: bool,
+    progress: &Progress,
 ) -> Result<Attempt> {
     // Written to completion in the background: if this future is dropped
     // or the write fails, the key is removed after the write finished.
@@ -49,6 +51,7 @@ pub(crate) async fn attempt(
         }
         Err(error) => return Err(error),
     };
+    progress.set(Stage::Queued);
     let revision = created.revision;
     let create_resent = created.resent;
     let first_is_ours = created.first_revision == Some(revision);

@@ -177,3 +177,41 @@ pub async fn errors_string_and_options(env: Env) {
     );
     g.unlock().await.unwrap();
 }
+
+/// SPEC §6: a `LockWait` that passes while the store has not answered (a
+/// stalled etcd member, a network that drops packets) says so, instead of
+/// looking like a lock held by someone else; one that passes behind a
+/// holder does not blame the store.
+pub async fn errors_lock_timeout_names_an_unanswered_store(env: Env) {
+    let wait = Duration::from_millis(300);
+    async fn timeout_message(client: &vinesync::Client, wait: Duration) -> String {
+        let error = client.lock("x", ttl(10).wait(wait)).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::LockTimeout, "{error}");
+        error.message().to_string()
+    }
+    // The first lock of a handle grants its lease.
+    let a = env.client().await;
+    a.faults().inject_at("grant", vinesync::Injected::Hang);
+    let message = timeout_message(&a, wait).await;
+    assert!(
+        message.contains("had not answered the request for its lease"),
+        "{message}"
+    );
+    // With a lease: the write of the lock's key.
+    let b = env.client().await;
+    let warm = b.lock("warm", ttl(10)).await.unwrap();
+    b.faults().inject_at("create", vinesync::Injected::Hang);
+    let message = timeout_message(&b, wait).await;
+    assert!(
+        message.contains("had not answered the write of its key"),
+        "{message}"
+    );
+    // Behind a holder: busy, nothing else.
+    let held = b.lock("x", ttl(10)).await.unwrap();
+    assert_eq!(
+        timeout_message(&a, wait).await,
+        format!("lock timeout: lock \"x\" not acquired within {wait:?}"),
+    );
+    held.unlock().await.unwrap();
+    warm.unlock().await.unwrap();
+}

@@ -225,6 +225,7 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_errors::errors_invalid_arguments_are_named,
         cases_errors::errors_closed_handle,
         cases_errors::errors_string_and_options,
+        cases_errors::errors_lock_timeout_names_an_unanswered_store,
     ]
 }
 

@@ -1,0 +1,122 @@
+//! How far a `lock` call got, for the message of its `LockTimeout`: a lock
+//! whose deadline passed while etcd had not answered (a stalled member, a
+//! network that drops packets) must say so, not look merely busy.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind};
+
+/// The stage of the attempt running when the deadline passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Stage {
+    /// Getting the session's lease (a grant when there is none yet).
+    Session = 0,
+    /// The write of our key is sent and not answered.
+    Writing = 1,
+    /// Our key is written: waiting behind the holder (the store answered).
+    Queued = 2,
+    /// Waiting before the next attempt, after the store failed.
+    Backoff = 3,
+}
+
+/// One `lock` call's stage, shared between its attempts and its deadline.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    stage: AtomicU8,
+}
+
+impl Progress {
+    pub fn set(&self, stage: Stage) {
+        self.stage.store(stage as u8, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Stage {
+        match self.stage.load(Ordering::Relaxed) {
+            0 => Stage::Session,
+            1 => Stage::Writing,
+            2 => Stage::Queued,
+            _ => Stage::Backoff,
+        }
+    }
+
+    /// The `LockTimeout` of lock `id` after `wait`, on the store named
+    /// `store` ("etcd" or "memory"), whose last failure in this call was
+    /// `failure`. Once queued, the store answered: an earlier failure is
+    /// not blamed.
+    pub fn timeout_error(
+        &self,
+        id: &str,
+        wait: Duration,
+        store: &str,
+        failure: Option<String>,
+    ) -> Error {
+        let store = if store == "etcd" {
+            "etcd"
+        } else {
+            "the memory store"
+        };
+        let mut message = Error::lock_timeout(id, wait).message().to_string();
+        let stage = self.get();
+        match stage {
+            Stage::Session => message.push_str(&format!(
+                "; {store} had not answered the request for its lease"
+            )),
+            Stage::Writing => {
+                message.push_str(&format!("; {store} had not answered the write of its key"))
+            }
+            Stage::Queued | Stage::Backoff => {}
+        }
+        if let Some(failure) = failure.filter(|_| stage != Stage::Queued) {
+            message.push_str(&format!("; before that {store} failed: {failure}"));
+        }
+        Error::new(ErrorKind::LockTimeout, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(stage: Stage, failure: Option<&str>) -> String {
+        let progress = Progress::default();
+        progress.set(stage);
+        let error = progress.timeout_error(
+            "x",
+            Duration::from_secs(1),
+            "etcd",
+            failure.map(String::from),
+        );
+        assert_eq!(error.kind(), ErrorKind::LockTimeout);
+        error.message().to_string()
+    }
+
+    #[test]
+    fn a_queued_lock_is_busy_and_blames_nothing() {
+        assert_eq!(
+            message(Stage::Queued, Some("refused")),
+            "lock timeout: lock \"x\" not acquired within 1s"
+        );
+    }
+
+    #[test]
+    fn an_unanswered_request_is_named_with_the_failure_before_it() {
+        assert_eq!(
+            message(Stage::Writing, None),
+            "lock timeout: lock \"x\" not acquired within 1s; \
+             etcd had not answered the write of its key"
+        );
+        assert_eq!(
+            message(Stage::Session, Some("connection refused")),
+            "lock timeout: lock \"x\" not acquired within 1s; \
+             etcd had not answered the request for its lease; \
+             before that etcd failed: connection refused"
+        );
+        assert_eq!(
+            message(Stage::Backoff, Some("connection refused")),
+            "lock timeout: lock \"x\" not acquired within 1s; \
+             before that etcd failed: connection refused"
+        );
+    }
+}

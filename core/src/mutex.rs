@@ -216,6 +216,7 @@ impl Held {
                 let key = self.key.clone();
                 let revision = self.revision;
                 let mut session_lost = self.session.lost_signal();
+                let session = self.session.clone();
                 let mut released = self.released_signal();
                 self.session.runtime().spawn(async move {
                     tokio::select! {
@@ -229,7 +230,13 @@ impl Held {
                         }
                     }
                     if !*released.borrow() {
-                        tracing::warn!(%key, "lock lost");
+                        // Closing the handle revoked the lease: the lock
+                        // ends (guarded work must stop) but nothing failed.
+                        if session.was_revoked() {
+                            tracing::debug!(%key, "lock released: its handle was closed");
+                        } else {
+                            tracing::warn!(%key, "lock lost");
+                        }
                         let _ = tx.send(true);
                     }
                 });

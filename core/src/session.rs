@@ -171,6 +171,8 @@ pub(crate) struct Session {
     _stop: watch::Sender<()>,
     runtime: tokio::runtime::Handle,
     revoke_on_drop: AtomicBool,
+    /// Revoked on purpose (the handle was closed), not lost.
+    revoked: AtomicBool,
     tasks: TaskTracker,
     /// The handle's count of lost leases ([`crate::Client::lease_lost`]).
     losses: watch::Sender<u64>,
@@ -246,6 +248,7 @@ impl Session {
             _stop: stop,
             runtime: tokio::runtime::Handle::current(),
             revoke_on_drop: AtomicBool::new(true),
+            revoked: AtomicBool::new(false),
             tasks,
             losses,
         });
@@ -301,6 +304,13 @@ impl Session {
         }
     }
 
+    /// Whether the lease was revoked on purpose ([`Session::revoke`]: the
+    /// handle was closed), which ends its locks without losing them to
+    /// anyone's fault.
+    pub fn was_revoked(&self) -> bool {
+        self.revoked.load(Ordering::Acquire)
+    }
+
     /// Resolves once the session is lost.
     pub fn lost_signal(&self) -> watch::Receiver<bool> {
         self.lost.subscribe()
@@ -310,6 +320,7 @@ impl Session {
     pub async fn revoke(&self) -> Result<()> {
         self.revoke_on_drop.store(false, Ordering::Release);
         // Ended on purpose: not counted as a loss.
+        self.revoked.store(true, Ordering::Release);
         self.lost_now.store(true, Ordering::Release);
         self.lost.send_replace(true);
         self.backend.revoke(self.lease).await
@@ -400,6 +411,10 @@ async fn keep_alive(
         let Some(owner) = session.upgrade() else {
             return;
         };
+        // Revoked by `close` while the keepalive was out: not a loss.
+        if owner.was_revoked() {
+            return;
+        }
         match answer {
             Ok(remaining) if remaining > 0 => {
                 deadline = local_deadline(sent, BootInstant::now(), remaining);

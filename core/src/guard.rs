@@ -65,6 +65,15 @@ impl LockGuard {
         self.client.is_closed()
     }
 
+    /// Whether the lock ended because its handle was closed and had not
+    /// been seen lost before: its lost signal fired, but nothing was lost
+    /// to anyone's fault (a binding reports "closed", not "lost"). A lock
+    /// lost first (its lease expired, or its key deleted while the lost
+    /// signal was watched) stays lost after the close.
+    pub fn ended_by_close(&self) -> bool {
+        self.held().is_some_and(|h| h.ended_by_close())
+    }
+
     /// The lease the lock's key is attached to.
     pub fn lease(&self) -> i64 {
         self.held().map_or(0, |h| h.session.lease())

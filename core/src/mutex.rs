@@ -9,6 +9,7 @@
 //! 3. re-read our own key before reporting success (L9);
 //! 4. any exit without the lock deletes our key (L8).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::watch;
@@ -154,6 +155,8 @@ pub(crate) struct Held {
     pub session: Arc<Session>,
     /// Lazily started watcher of "lost" (session lost or key deleted).
     monitor: OnceLock<watch::Receiver<bool>>,
+    /// Set by the monitor when it saw the lock lost (not ended by close).
+    lost_for_real: AtomicBool,
     /// Set when we release, so our own delete is not "lost"; the channel
     /// exists only once the monitor runs (most locks never start one).
     released: std::sync::Mutex<Released>,
@@ -184,6 +187,7 @@ impl Held {
             create_resent,
             session,
             monitor: OnceLock::new(),
+            lost_for_real: AtomicBool::new(false),
             released: std::sync::Mutex::new(Released::default()),
         })
     }
@@ -208,7 +212,7 @@ impl Held {
     }
 
     /// `true` once the lock is lost (SPEC L6).
-    pub fn lost_signal(&self) -> watch::Receiver<bool> {
+    pub fn lost_signal(self: &Arc<Self>) -> watch::Receiver<bool> {
         self.monitor
             .get_or_init(|| {
                 let (tx, rx) = watch::channel(self.session.is_lost());
@@ -217,6 +221,7 @@ impl Held {
                 let revision = self.revision;
                 let mut session_lost = self.session.lost_signal();
                 let session = self.session.clone();
+                let held = Arc::downgrade(self);
                 let mut released = self.released_signal();
                 self.session.runtime().spawn(async move {
                     tokio::select! {
@@ -236,6 +241,9 @@ impl Held {
                             tracing::debug!(%key, "lock released: its handle was closed");
                         } else {
                             tracing::warn!(%key, "lock lost");
+                            if let Some(held) = held.upgrade() {
+                                held.lost_for_real.store(true, Ordering::Release);
+                            }
                         }
                         let _ = tx.send(true);
                     }
@@ -243,6 +251,12 @@ impl Held {
                 rx
             })
             .clone()
+    }
+
+    /// Whether the lock ended because its handle was closed (closing
+    /// revoked its lease), and was not seen lost before (SPEC H1).
+    pub fn ended_by_close(&self) -> bool {
+        self.session.was_revoked() && !self.lost_for_real.load(Ordering::Acquire)
     }
 
     /// Whether the lock was already known to be lost (before a release).

@@ -305,8 +305,8 @@ impl Session {
     }
 
     /// Whether the lease was revoked on purpose ([`Session::revoke`]: the
-    /// handle was closed), which ends its locks without losing them to
-    /// anyone's fault.
+    /// handle was closed) while it was not lost, which ends its locks
+    /// without losing them to anyone's fault.
     pub fn was_revoked(&self) -> bool {
         self.revoked.load(Ordering::Acquire)
     }
@@ -319,8 +319,11 @@ impl Session {
     /// Revokes the lease now (closing the handle): its keys go with it.
     pub async fn revoke(&self) -> Result<()> {
         self.revoke_on_drop.store(false, Ordering::Release);
-        // Ended on purpose: not counted as a loss.
-        self.revoked.store(true, Ordering::Release);
+        // Ended on purpose: not counted as a loss (unless it was lost
+        // before).
+        if !self.is_lost() {
+            self.revoked.store(true, Ordering::Release);
+        }
         self.lost_now.store(true, Ordering::Release);
         self.lost.send_replace(true);
         self.backend.revoke(self.lease).await

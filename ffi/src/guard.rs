@@ -73,11 +73,12 @@ impl vs_guard {
         }
     }
 
-    /// Whether the guard's Sync is closed while the guard still holds.
-    fn handle_closed(&self) -> bool {
+    /// Whether the lock, still held by this guard, ended because its Sync
+    /// was closed (and was not lost before).
+    fn ended_by_close(&self) -> bool {
         lock(&self.held)
             .as_ref()
-            .is_some_and(LockGuard::is_handle_closed)
+            .is_some_and(LockGuard::ended_by_close)
     }
 
     /// The lost signal; `None` if the guard was released before anyone
@@ -95,7 +96,7 @@ impl vs_guard {
         // Closing the Sync ended the lock (its revoke also turns the
         // signal): closed, not lost (SPEC H1), unless lost before.
         self.lost_at_unlock.load(Ordering::Acquire)
-            || (!self.handle_closed() && self.signal().is_some_and(|s| *s.borrow()))
+            || (!self.ended_by_close() && self.signal().is_some_and(|s| *s.borrow()))
     }
 
     /// Releases the lock if this guard still holds it: `None` if it was
@@ -187,8 +188,8 @@ pub unsafe extern "C" fn vs_guard_lease(g: *const vs_guard) -> i64 {
 
 /// Whether the lock is known lost (lease expired or key deleted by someone
 /// else: SPEC L6). False for a guard released normally (by
-/// `vs_guard_unlock` or `vs_unlock`); true for NULL and in a child of
-/// `fork()`.
+/// `vs_guard_unlock` or `vs_unlock`) and once its Sync is closed, unless
+/// the lock was lost before; true for NULL and in a child of `fork()`.
 ///
 /// # Safety
 /// `g` NULL or live.
@@ -206,7 +207,7 @@ pub unsafe extern "C" fn vs_guard_is_lost(g: *const vs_guard) -> bool {
 /// Blocks until the lock ends: `VS_OK` when it is lost (SPEC L6),
 /// `VS_NOT_LOCKED` when it is released (by `vs_guard_unlock`, `vs_unlock`
 /// or `vs_guard_free` from another thread), `VS_CLOSED` when its Sync was
-/// closed, `VS_TIMED_OUT` after
+/// closed (a lock lost before that still gives `VS_OK`), `VS_TIMED_OUT` after
 /// `timeout_ms` (0 = no limit), `VS_CANCELLED` when `cancel` fires.
 ///
 /// # Safety
@@ -230,8 +231,9 @@ pub unsafe extern "C" fn vs_guard_wait_lost(
         };
         block_on(cancel::optional(cancel), timeout(timeout_ms), async move {
             let saw_lost = signal.wait_for(|lost| *lost).await.is_ok();
-            // Closing the Sync ended the lock: not a loss (SPEC H1).
-            if g.handle_closed() {
+            // Closing the Sync ended the lock: not a loss (SPEC H1),
+            // unless it was lost before.
+            if g.ended_by_close() {
                 return Err(sync_closed());
             }
             // Otherwise the watcher ended without "lost": released.

@@ -506,6 +506,49 @@ static void test_l6_key_deleted_by_someone_else_unlock_gives_lost(void) {
   vs_sync_free(&b);
 }
 
+/* ---- H1: a lock lost before its Sync is closed stays lost ------------ */
+
+static void test_h1_a_lock_lost_before_the_close_stays_lost(void) {
+  vs_sync *a = new_sync("h1-lost"), *b = new_sync("h1-lost");
+  CHECK(a && b);
+  if (!(a && b)) return;
+  /* Lost by its lease (keepalives stopped), then closed; nobody watched
+     the guard before (its loss is known from the lease alone). b takes the
+     lock once the lease has expired in the store, after a's own deadline. */
+  vs_guard *expired = NULL;
+  CHECK_STATUS(vs_lock(a, "x", 1000, 0, NULL, &expired, NULL), VS_OK);
+  CHECK_STATUS(vs_sync_fault_suspend_keepalive(a, true, NULL), VS_OK);
+  vs_guard *taken = NULL;
+  for (int i = 0; i < 100 && !taken; i++) {
+    if (vs_try_lock(b, "x", 10000, NULL, &taken, NULL) != VS_OK) sleep_ms(100);
+  }
+  CHECK(taken != NULL);
+  vs_guard_free(&taken);
+  CHECK_STATUS(vs_sync_close(a, NULL, NULL), VS_OK);
+  CHECK(vs_guard_is_lost(expired));
+  CHECK_STATUS(vs_guard_wait_lost(expired, 100, NULL, NULL), VS_OK);
+  vs_guard_free(&expired);
+  /* Lost by its key (deleted by another client), then closed. */
+  vs_sync *c = new_sync("h1-lost");
+  CHECK(c != NULL);
+  if (c) {
+    vs_guard *deleted = NULL;
+    CHECK_STATUS(vs_lock(c, "y", 60000, 0, NULL, &deleted, NULL), VS_OK);
+    CHECK(!vs_guard_is_lost(deleted)); /* watched from here on */
+    CHECK_STATUS(vs_sync_fault_delete_key(b, vs_guard_key(deleted),
+                                          (int64_t)vs_guard_fencing_token(deleted), NULL),
+                 VS_OK);
+    CHECK_STATUS(vs_guard_wait_lost(deleted, 5000, NULL, NULL), VS_OK);
+    CHECK_STATUS(vs_sync_close(c, NULL, NULL), VS_OK);
+    CHECK(vs_guard_is_lost(deleted));
+    CHECK_STATUS(vs_guard_wait_lost(deleted, 100, NULL, NULL), VS_OK);
+    vs_guard_free(&deleted);
+    vs_sync_free(&c);
+  }
+  vs_sync_free(&a);
+  vs_sync_free(&b);
+}
+
 /* ---- E7: ListMembers(ns) is not ListMembers(ns2) --------------------- */
 
 static void test_e7_prefix_isolation_ns_vs_ns2(void) {
@@ -797,6 +840,7 @@ int main(int argc, char **argv) {
       {"e8_watch_elect_events", test_e8_watch_elect_events},
       {"l2_waiters_served_in_arrival_order", test_l2_waiters_served_in_arrival_order},
       {"l6_key_deleted_by_someone_else_unlock_gives_lost", test_l6_key_deleted_by_someone_else_unlock_gives_lost},
+      {"h1_a_lock_lost_before_the_close_stays_lost", test_h1_a_lock_lost_before_the_close_stays_lost},
       {"e7_prefix_isolation_ns_vs_ns2", test_e7_prefix_isolation_ns_vs_ns2},
       {"e8_watch_elect_id_filter", test_e8_watch_elect_id_filter},
       {"init_and_options", test_init_and_options},

@@ -21,7 +21,7 @@ use crate::sync::Sync;
 
 /// A held lock (SPEC L1–L7). Use it as a context manager (`with`, or
 /// `async with`) to release it on exit.
-#[pyclass(frozen, module = "vinesync")]
+#[pyclass(frozen, weakref, module = "vinesync")]
 pub struct LockGuard {
     /// Keeps the `Sync` alive (and open) while the guard exists.
     _owner: Py<Sync>,

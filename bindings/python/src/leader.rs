@@ -18,7 +18,7 @@ use crate::values::Member;
 
 /// A candidate in an election, returned by `Sync.leader()` once its key is
 /// written (SPEC E1); campaigning goes on in the background.
-#[pyclass(frozen, module = "vinesync")]
+#[pyclass(frozen, weakref, module = "vinesync")]
 pub struct Leader {
     owner: Py<Sync>,
     origin: Origin,

@@ -288,7 +288,7 @@ fn status(py: Python<'_>, primary: bool) -> PyResult<Py<PyAny>> {
 macro_rules! stream_class {
     ($(#[$doc:meta])* $name:ident, $source:ty, $convert:path) => {
         $(#[$doc])*
-        #[pyclass(frozen, module = "vinesync")]
+        #[pyclass(frozen, weakref, module = "vinesync")]
         pub struct $name {
             stream: Stream<$source>,
         }

@@ -88,7 +88,7 @@ pub fn members_list(py: Python<'_>, members: Vec<vinesync::Member>) -> PyResult<
 
 /// A vinesync handle on etcd or the in-process memory store (vine's
 /// `Sync`). Thread-safe: share one between threads and tasks.
-#[pyclass(frozen, module = "vinesync")]
+#[pyclass(frozen, weakref, module = "vinesync")]
 pub struct Sync {
     /// Never dropped in a forked child (see `Drop`).
     client: ManuallyDrop<Client>,

@@ -5,10 +5,12 @@ names; the core's events in `logging`."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
 import traceback
+import weakref
 from typing import List
 
 import pytest
@@ -171,3 +173,23 @@ def test_core_events_reach_the_vinesync_logger(s: vinesync.Sync, caplog: pytest.
 def test_test_hooks_are_private(s: vinesync.Sync) -> None:
     assert "Faults" not in vinesync.__all__
     assert not hasattr(vinesync, "Faults")
+
+
+def test_handles_can_be_weakly_referenced(s: vinesync.Sync) -> None:
+    """Sync, guards, leaders and streams accept weak references, as Python
+    objects do (caches, weakref.finalize); dropping the last strong
+    reference ends the weak one."""
+    guard = s.lock("weak", ttl=10)
+    leader = s.leader("svc", ns="weak", ttl=10)
+    watcher = s.watch_elect(ns="weak")
+    objects = [s, guard, leader, watcher, leader.observe()]
+    refs = [weakref.ref(o) for o in objects]
+    assert [r() for r in refs] == objects
+    finalized: List[str] = []
+    weakref.finalize(guard, finalized.append, "guard")
+    guard.unlock()
+    del objects, guard
+    gc.collect()
+    assert finalized == ["guard"]
+    assert refs[1]() is None
+    leader.resign()

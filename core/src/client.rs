@@ -347,7 +347,9 @@ impl Client {
 
     /// vine's `Unlock`: releases the acquisition of `id` this handle holds
     /// (SPEC L7). `NotLocked` if it holds none; `Lost` if the lock had been
-    /// lost meanwhile (nobody else's key is ever touched).
+    /// lost meanwhile (nobody else's key is ever touched). An acquisition
+    /// made before `init` changed the prefix or layout is found too (the
+    /// one under the current options first, else the newest).
     ///
     /// Cancel-safe in the sense of SPEC H2: once called, the release runs to
     /// completion in the background even if this future is dropped. If etcd
@@ -358,7 +360,20 @@ impl Client {
         self.check_open()?;
         check_text("lock id", id)?;
         let name = self.inner.lock_dirs.get(&read(&self.inner.options), id);
-        let held = lock(&self.inner.held).remove(&*name.dir);
+        let held = {
+            let mut table = lock(&self.inner.held);
+            match table.remove(&*name.dir) {
+                Some(held) => Some(held),
+                // Taken before `init` changed the prefix or layout: the
+                // newest acquisition of the id under another directory.
+                None => table
+                    .values()
+                    .filter(|held| *held.name.id == *id)
+                    .max_by_key(|held| held.revision)
+                    .map(|held| held.name.dir.clone())
+                    .and_then(|dir| table.remove(&dir)),
+            }
+        };
         match held {
             Some(held) => held.release().await,
             None => Err(mutex::not_locked(id)),

@@ -68,10 +68,19 @@ impl LockGuard {
     /// Whether the lock ended because its handle was closed and had not
     /// been seen lost before: its lost signal fired, but nothing was lost
     /// to anyone's fault (a binding reports "closed", not "lost"). A lock
-    /// lost first (its lease expired, or its key deleted while the lost
-    /// signal was watched) stays lost after the close.
+    /// lost first stays lost after the close when its loss was known when
+    /// the close began: its lease was lost, or its key's deletion was seen
+    /// by its watched lost signal (a deletion not yet seen reads as closed).
     pub fn ended_by_close(&self) -> bool {
         self.held().is_some_and(|h| h.ended_by_close())
+    }
+
+    /// Whether the lock is known to be lost (SPEC L6) to something other
+    /// than a close of its handle, without starting a watch: its lease was
+    /// lost, or its [`LockGuard::lost_signal`], watched, fired for a loss.
+    /// (A key deleted while nobody watched is found only by watching.)
+    pub fn is_known_lost(&self) -> bool {
+        self.held().is_some_and(|h| h.known_lost_not_by_close())
     }
 
     /// The lease the lock's key is attached to.

@@ -69,7 +69,12 @@ impl Progress {
             Stage::Queued | Stage::Backoff => {}
         }
         if let Some(failure) = failure.filter(|_| stage != Stage::Queued) {
-            message.push_str(&format!("; before that {store} failed: {failure}"));
+            let attempt = if stage == Stage::Backoff {
+                "its last"
+            } else {
+                "an earlier"
+            };
+            message.push_str(&format!("; {attempt} attempt at {store} failed: {failure}"));
         }
         Error::new(ErrorKind::LockTimeout, message)
     }
@@ -111,12 +116,12 @@ mod tests {
             message(Stage::Session, Some("connection refused")),
             "lock timeout: lock \"x\" not acquired within 1s; \
              etcd had not answered the request for its lease; \
-             before that etcd failed: connection refused"
+             an earlier attempt at etcd failed: connection refused"
         );
         assert_eq!(
             message(Stage::Backoff, Some("connection refused")),
             "lock timeout: lock \"x\" not acquired within 1s; \
-             before that etcd failed: connection refused"
+             its last attempt at etcd failed: connection refused"
         );
     }
 }

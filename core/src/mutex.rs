@@ -256,7 +256,22 @@ impl Held {
     /// Whether the lock ended because its handle was closed (closing
     /// revoked its lease), and was not seen lost before (SPEC H1).
     pub fn ended_by_close(&self) -> bool {
-        self.session.was_revoked() && !self.lost_for_real.load(Ordering::Acquire)
+        !self.is_released()
+            && self.session.was_revoked()
+            && !self.lost_for_real.load(Ordering::Acquire)
+    }
+
+    /// Whether the lock is known to be lost to something other than a
+    /// close of its handle, without watching anything: its lease was lost,
+    /// or its watched lost signal fired for a loss.
+    pub fn known_lost_not_by_close(&self) -> bool {
+        self.lost_for_real.load(Ordering::Acquire)
+            || (!self.is_released() && self.session.is_lost() && !self.session.was_revoked())
+    }
+
+    /// Whether we released it (a loss after that is not the lock's).
+    fn is_released(&self) -> bool {
+        lock(&self.released).done
     }
 
     /// Whether the lock was already known to be lost (before a release).

@@ -3,7 +3,7 @@
 //! the loss while another unlocks or frees the guard.
 
 use std::ffi::{c_char, CString};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::watch;
@@ -25,8 +25,8 @@ pub struct vs_guard {
     /// The lost signal (SPEC L6), started on first use: `true` once lost;
     /// closed without `true` once released.
     signal: OnceLock<watch::Receiver<bool>>,
-    /// Set when an unlock found the lock already lost.
-    lost_at_unlock: AtomicBool,
+    /// How the lock had ended when this guard released it (see [`End`]).
+    end_at_release: AtomicU8,
     /// Waits in flight: `vs_guard_free` lets them return before freeing.
     waits: Mutex<usize>,
     waits_done: Condvar,
@@ -57,6 +57,31 @@ fn released() -> Failure {
     Failure::new(vs_status::VS_NOT_LOCKED, "the lock was released (not lost)")
 }
 
+/// How a guard's lock ended, as the guard reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum End {
+    /// Not ended: still held.
+    Held = 0,
+    /// Lost (SPEC L6): its lease expired or its key was deleted.
+    Lost = 1,
+    /// Its Sync was closed, which released it (SPEC H1).
+    Closed = 2,
+    /// Released by this guard or by `vs_unlock`.
+    Released = 3,
+}
+
+impl End {
+    fn from_u8(n: u8) -> End {
+        match n {
+            1 => End::Lost,
+            2 => End::Closed,
+            3 => End::Released,
+            _ => End::Held,
+        }
+    }
+}
+
 impl vs_guard {
     pub(crate) fn new(held: LockGuard) -> Self {
         vs_guard {
@@ -67,18 +92,37 @@ impl vs_guard {
             key: c_string(held.key()),
             held: Mutex::new(Some(held)),
             signal: OnceLock::new(),
-            lost_at_unlock: AtomicBool::new(false),
+            end_at_release: AtomicU8::new(End::Held as u8),
             waits: Mutex::new(0),
             waits_done: Condvar::new(),
         }
     }
 
-    /// Whether the lock, still held by this guard, ended because its Sync
-    /// was closed (and was not lost before).
-    fn ended_by_close(&self) -> bool {
-        lock(&self.held)
-            .as_ref()
-            .is_some_and(LockGuard::ended_by_close)
+    /// How the lock has ended so far: recorded when this guard released
+    /// it, read from the core while it holds it.
+    fn end(&self) -> End {
+        let recorded = || End::from_u8(self.end_at_release.load(Ordering::Acquire));
+        if recorded() != End::Held {
+            return recorded();
+        }
+        match lock(&self.held).as_ref() {
+            Some(held) => self.end_while_held(held).unwrap_or(End::Held),
+            // Released by another thread since the first load.
+            None => recorded(),
+        }
+    }
+
+    /// How a lock this guard still holds has ended, if it has. Closing
+    /// the Sync ended it (its revoke also turns the lost signal): closed,
+    /// not lost (SPEC H1), unless it was known lost before.
+    fn end_while_held(&self, held: &LockGuard) -> Option<End> {
+        if held.ended_by_close() {
+            Some(End::Closed)
+        } else if held.is_known_lost() || self.signal.get().is_some_and(|s| *s.borrow()) {
+            Some(End::Lost)
+        } else {
+            None
+        }
     }
 
     /// The lost signal; `None` if the guard was released before anyone
@@ -93,23 +137,29 @@ impl vs_guard {
     }
 
     fn is_lost(&self) -> bool {
-        // Closing the Sync ended the lock (its revoke also turns the
-        // signal): closed, not lost (SPEC H1), unless lost before.
-        self.lost_at_unlock.load(Ordering::Acquire)
-            || (!self.ended_by_close() && self.signal().is_some_and(|s| *s.borrow()))
+        // Started here, so a key deleted while held is seen (SPEC L6).
+        let _ = self.signal();
+        self.end() == End::Lost
     }
 
     /// Releases the lock if this guard still holds it: `None` if it was
-    /// already released by the guard.
+    /// already released by the guard. How the lock had ended is recorded
+    /// first: the guard's answers stay what they were.
     fn release(&self, cancel: Option<&vs_cancel>) -> Option<Result<(), Failure>> {
-        let held = lock(&self.held).take()?;
+        let held = {
+            let mut slot = lock(&self.held);
+            let end = self.end_while_held(slot.as_ref()?).unwrap_or(End::Released);
+            self.end_at_release.store(end as u8, Ordering::Release);
+            slot.take()?
+        };
         let outcome =
             finish_in_background(
                 cancel,
                 async move { held.unlock().await.map_err(Failure::from) },
             );
         if matches!(&outcome, Err(f) if f.status == vs_status::from(ErrorKind::Lost)) {
-            self.lost_at_unlock.store(true, Ordering::Release);
+            self.end_at_release
+                .store(End::Lost as u8, Ordering::Release);
         }
         Some(outcome)
     }
@@ -189,7 +239,11 @@ pub unsafe extern "C" fn vs_guard_lease(g: *const vs_guard) -> i64 {
 /// Whether the lock is known lost (lease expired or key deleted by someone
 /// else: SPEC L6). False for a guard released normally (by
 /// `vs_guard_unlock` or `vs_unlock`) and once its Sync is closed, unless
-/// the lock was lost before; true for NULL and in a child of `fork()`.
+/// the lock was known lost when the close began (its lease lost, or its
+/// key's deletion seen: a guard's loss is watched from its first
+/// `vs_guard_is_lost` or `vs_guard_wait_lost` on); true for NULL and in a
+/// child of `fork()`. The answer does not change when the guard is
+/// unlocked.
 ///
 /// # Safety
 /// `g` NULL or live.
@@ -207,7 +261,8 @@ pub unsafe extern "C" fn vs_guard_is_lost(g: *const vs_guard) -> bool {
 /// Blocks until the lock ends: `VS_OK` when it is lost (SPEC L6),
 /// `VS_NOT_LOCKED` when it is released (by `vs_guard_unlock`, `vs_unlock`
 /// or `vs_guard_free` from another thread), `VS_CLOSED` when its Sync was
-/// closed (a lock lost before that still gives `VS_OK`), `VS_TIMED_OUT` after
+/// closed (a lock known lost before, as `vs_guard_is_lost` says, still
+/// gives `VS_OK`), `VS_TIMED_OUT` after
 /// `timeout_ms` (0 = no limit), `VS_CANCELLED` when `cancel` fires.
 ///
 /// # Safety
@@ -223,25 +278,22 @@ pub unsafe extern "C" fn vs_guard_wait_lost(
     guard(err, || {
         let g = guard_handle(g)?;
         let _in_flight = g.wait_started();
-        if g.lost_at_unlock.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let Some(mut signal) = g.signal() else {
-            return Err(released());
+        let ended = |end: End| match end {
+            End::Lost => Some(Ok(())),
+            End::Closed => Some(Err(sync_closed())),
+            End::Released => Some(Err(released())),
+            End::Held => None,
         };
+        let Some(mut signal) = g.signal() else {
+            return ended(g.end()).unwrap_or_else(|| Err(released()));
+        };
+        if let Some(result) = ended(g.end()) {
+            return result;
+        }
         block_on(cancel::optional(cancel), timeout(timeout_ms), async move {
-            let saw_lost = signal.wait_for(|lost| *lost).await.is_ok();
-            // Closing the Sync ended the lock: not a loss (SPEC H1),
-            // unless it was lost before.
-            if g.ended_by_close() {
-                return Err(sync_closed());
-            }
-            // Otherwise the watcher ended without "lost": released.
-            if saw_lost || *signal.borrow() {
-                Ok(())
-            } else {
-                Err(released())
-            }
+            // Turns true when lost or closed; ends without it when released.
+            let _ = signal.wait_for(|lost| *lost).await;
+            ended(g.end()).unwrap_or_else(|| Err(released()))
         })
     })
 }

@@ -291,6 +291,8 @@ static void test_h1_sync_close_closes_its_guards_leaders_and_watchers(void) {
   CHECK(!vs_guard_is_lost(w.g));
   CHECK_STATUS(vs_guard_wait_lost(w.g, 100, NULL, NULL), VS_CLOSED);
   CHECK_STATUS(vs_guard_unlock(w.g, NULL, NULL), VS_CLOSED);
+  CHECK(!vs_guard_is_lost(w.g)); /* the guard's answers stay what they were */
+  CHECK_STATUS(vs_guard_wait_lost(w.g, 100, NULL, NULL), VS_CLOSED);
   CHECK(!vs_leader_is_primary(l));
   CHECK_STATUS(vs_leader_wait_elected(l, 100, NULL, NULL), VS_CLOSED);
   CHECK_STATUS(vs_leader_resign(l, NULL, NULL), VS_CLOSED);

@@ -527,6 +527,9 @@ static void test_h1_a_lock_lost_before_the_close_stays_lost(void) {
   CHECK_STATUS(vs_sync_close(a, NULL, NULL), VS_OK);
   CHECK(vs_guard_is_lost(expired));
   CHECK_STATUS(vs_guard_wait_lost(expired, 100, NULL, NULL), VS_OK);
+  CHECK_STATUS(vs_guard_unlock(expired, NULL, NULL), VS_CLOSED);
+  CHECK(vs_guard_is_lost(expired)); /* the guard's answers stay what they were */
+  CHECK_STATUS(vs_guard_wait_lost(expired, 100, NULL, NULL), VS_OK);
   vs_guard_free(&expired);
   /* Lost by its key (deleted by another client), then closed. */
   vs_sync *c = new_sync("h1-lost");
@@ -540,6 +543,9 @@ static void test_h1_a_lock_lost_before_the_close_stays_lost(void) {
                  VS_OK);
     CHECK_STATUS(vs_guard_wait_lost(deleted, 5000, NULL, NULL), VS_OK);
     CHECK_STATUS(vs_sync_close(c, NULL, NULL), VS_OK);
+    CHECK(vs_guard_is_lost(deleted));
+    CHECK_STATUS(vs_guard_wait_lost(deleted, 100, NULL, NULL), VS_OK);
+    CHECK_STATUS(vs_guard_unlock(deleted, NULL, NULL), VS_CLOSED);
     CHECK(vs_guard_is_lost(deleted));
     CHECK_STATUS(vs_guard_wait_lost(deleted, 100, NULL, NULL), VS_OK);
     vs_guard_free(&deleted);

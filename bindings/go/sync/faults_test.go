@@ -7,6 +7,7 @@ package sync_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -52,6 +53,47 @@ func TestL6LostWhenKeepaliveStops(t *testing.T) {
 	defer cancel()
 	if err := g.WaitLost(ctx); err != nil {
 		t.Fatalf("lost signal not delivered: %v", err)
+	}
+}
+
+// H1: closing a Sync ends its locks without losing them (WaitLost gives
+// ErrClosed, IsLost false), and a lock lost before the close stays lost
+// (WaitLost nil, IsLost true), whatever was asked before and after Unlock.
+func TestH1ALockLostBeforeTheCloseStaysLost(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	closed := newSync(t)
+	g, err := closed.LockGuard(ctx, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = g.IsLost() // watched from here on
+	closed.Close()
+	if err := g.WaitLost(ctx); !errors.Is(err, sync.ErrClosed) || g.IsLost() {
+		t.Fatalf("closed only: WaitLost %v, IsLost %v; want ErrClosed, false", err, g.IsLost())
+	}
+	if err := g.Unlock(); !errors.Is(err, sync.ErrClosed) || g.IsLost() {
+		t.Fatalf("closed only, then Unlock: %v, IsLost %v; want ErrClosed, false", err, g.IsLost())
+	}
+
+	lost := newSync(t)
+	g, err = lost.LockGuard(ctx, "y", sync.LockTTL(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lost.FaultSuspendKeepalive(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.WaitLost(ctx); err != nil {
+		t.Fatalf("lost signal not delivered: %v", err)
+	}
+	lost.Close()
+	if err := g.WaitLost(ctx); err != nil || !g.IsLost() {
+		t.Fatalf("lost, then closed: WaitLost %v, IsLost %v; want nil, true", err, g.IsLost())
+	}
+	_ = g.Unlock()
+	if err := g.WaitLost(ctx); err != nil || !g.IsLost() {
+		t.Fatalf("lost, closed, unlocked: WaitLost %v, IsLost %v; want nil, true", err, g.IsLost())
 	}
 }
 

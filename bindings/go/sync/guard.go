@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync/atomic"
 )
@@ -46,12 +47,17 @@ func (g *Guard) IsLost() bool {
 
 // WaitLost blocks until the lock is lost (nil), ctx is done (ErrCancelled)
 // or the guard or its Sync is closed or unlocked (ErrClosed). It does not
-// hold up IsLost, and Unlock or Close wakes it.
+// hold up IsLost, and Unlock or Close wakes it. A lock lost before the
+// close stays lost: nil, as IsLost says.
 func (g *Guard) WaitLost(ctx context.Context) error {
 	defer runtime.KeepAlive(g) // its finalizer must not run during the call
-	return blocking(ctx, &g.lt, g.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+	err := blocking(ctx, &g.lt, g.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_guard_wait_lost(g.g, 0, cancel, e)
 	})
+	if errors.Is(err, ErrClosed) && g.IsLost() {
+		return nil
+	}
+	return err
 }
 
 // Unlock releases the lock now (ErrNotLocked if the guard was already

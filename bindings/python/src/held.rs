@@ -105,7 +105,9 @@ impl Held {
     /// Takes the core guard for a release, recording the state.
     fn take(&self) -> Option<vinesync::LockGuard> {
         let guard = locked(&self.guard).take()?;
-        let lost_before = self.lost.get().is_some_and(|lost| *lost.borrow());
+        // Seen lost by its signal, or known lost without one (its lease).
+        let lost_before =
+            self.lost.get().is_some_and(|lost| *lost.borrow()) || guard.is_known_lost();
         *locked(&self.lost_when_released) = Some(lost_before);
         Some(guard)
     }

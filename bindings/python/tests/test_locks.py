@@ -243,6 +243,25 @@ def test_L6_wait_lost_is_false_when_the_guard_is_released_not_lost(new_sync: Fac
         assert guard.state == "released" and not guard.is_lost, how
 
 
+def test_H1_a_lock_lost_to_its_lease_before_close_stays_lost(new_sync: Factory) -> None:
+    """A lock whose lease was lost before ``close`` reads lost after it,
+    though nobody watched the guard: the lease tells (as in C and Go)."""
+    s, other = new_sync(), new_sync()
+    guard = s.lock("lease-gone", ttl=1)  # not watched: no state read
+    s._faults().suspend_keepalive(True)
+    deadline = time.monotonic() + 10
+    taken = None
+    while taken is None and time.monotonic() < deadline:
+        try:
+            taken = other.try_lock("lease-gone", ttl=10)  # s's lease expired
+        except vinesync.WouldBlock:
+            time.sleep(0.1)
+    assert taken is not None, "the lease never expired"
+    s.close()
+    assert guard.state == "lost" and guard.is_lost
+    taken.unlock()
+
+
 def test_H1_close_ends_the_sync_s_guards_streams_and_reads(new_sync: Factory) -> None:
     """After ``close``: a guard whose state was watched says released (not
     lost), a watcher made from the Sync ends, reads raise Closed."""

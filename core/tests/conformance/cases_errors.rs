@@ -206,11 +206,19 @@ pub async fn errors_lock_timeout_names_an_unanswered_store(env: Env) {
         message.contains("had not answered the write of its key"),
         "{message}"
     );
-    // Behind a holder: busy, nothing else.
+    // Behind a holder: busy, nothing else (a warmed-up handle, and a wait
+    // long enough for its key write on a loaded etcd).
+    a.lock("warm-a", ttl(10))
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
     let held = b.lock("x", ttl(10)).await.unwrap();
+    let busy = Duration::from_secs(3);
     assert_eq!(
-        timeout_message(&a, wait).await,
-        format!("lock timeout: lock \"x\" not acquired within {wait:?}"),
+        timeout_message(&a, busy).await,
+        format!("lock timeout: lock \"x\" not acquired within {busy:?}"),
     );
     held.unlock().await.unwrap();
     warm.unlock().await.unwrap();

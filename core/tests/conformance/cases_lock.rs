@@ -680,6 +680,34 @@ pub async fn l7_init_prefix_change_keeps_both_acquisitions(env: Env) {
     );
 }
 
+/// L7 (README, "Init"): a lock held by the handle (vine style) stays
+/// releasable by id after `init` changed the prefix: `unlock(id)` finds it
+/// under its old directory, and another handle can take it at once (vine
+/// keeps its held locks by id, so a rolling change of options must not
+/// strand one).
+pub async fn l7_unlock_by_id_after_init_changed_the_prefix(env: Env) {
+    let a = env.client().await;
+    let b = env.client().await;
+    let first = a.options();
+    a.lock("x", ttl(10)).await.unwrap().detach();
+    a.init(first.prefix(format!("{}/moved", env.prefix())))
+        .await
+        .unwrap();
+    a.unlock("x")
+        .await
+        .expect("the acquisition made under the old prefix");
+    assert_eq!(
+        a.unlock("x").await.unwrap_err().kind(),
+        ErrorKind::NotLocked
+    );
+    b.try_lock("x", ttl(10))
+        .await
+        .expect("the lock stayed held after unlock")
+        .unlock()
+        .await
+        .unwrap();
+}
+
 /// Guards (SPEC §7 Rust): dropping a guard releases its lock; `detach`
 /// keeps it held by the handle until `unlock(id)`.
 pub async fn guard_drop_releases_and_detach_keeps(env: Env) {

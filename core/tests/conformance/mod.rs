@@ -185,6 +185,7 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_lock::l7_unlock_never_touches_another_handles_lock,
         cases_lock::l7_unlock_after_loss_is_lost_then_not_locked,
         cases_lock::l7_init_prefix_change_keeps_both_acquisitions,
+        cases_lock::l7_unlock_by_id_after_init_changed_the_prefix,
         cases_lock::l7_unlock_after_the_lost_signal_is_lost,
         cases_lock::l8_cancelled_waiter_leaves_no_key,
         cases_lock::l8_timed_out_and_aborted_waiters_leave_no_key,

@@ -606,7 +606,11 @@ int64_t vs_guard_lease(const vs_guard *g);
  * Whether the lock is known lost (lease expired or key deleted by someone
  * else: SPEC L6). False for a guard released normally (by
  * `vs_guard_unlock` or `vs_unlock`) and once its Sync is closed, unless
- * the lock was lost before; true for NULL and in a child of `fork()`.
+ * the lock was known lost when the close began (its lease lost, or its
+ * key's deletion seen: a guard's loss is watched from its first
+ * `vs_guard_is_lost` or `vs_guard_wait_lost` on); true for NULL and in a
+ * child of `fork()`. The answer does not change when the guard is
+ * unlocked.
  *
  * # Safety
  * `g` NULL or live.
@@ -617,7 +621,8 @@ bool vs_guard_is_lost(const vs_guard *g);
  * Blocks until the lock ends: `VS_OK` when it is lost (SPEC L6),
  * `VS_NOT_LOCKED` when it is released (by `vs_guard_unlock`, `vs_unlock`
  * or `vs_guard_free` from another thread), `VS_CLOSED` when its Sync was
- * closed (a lock lost before that still gives `VS_OK`), `VS_TIMED_OUT` after
+ * closed (a lock known lost before, as `vs_guard_is_lost` says, still
+ * gives `VS_OK`), `VS_TIMED_OUT` after
  * `timeout_ms` (0 = no limit), `VS_CANCELLED` when `cancel` fires.
  *
  * # Safety

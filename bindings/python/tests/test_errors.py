@@ -77,6 +77,22 @@ def test_errors_wrong_python_types_raise_TypeError(s: vinesync.Sync) -> None:
         s.lock("x", ttl="3")  # type: ignore[arg-type]
 
 
+def test_errors_text_that_cannot_be_utf8_raises_UnicodeEncodeError(s: vinesync.Sync) -> None:
+    """A lone surrogate cannot be UTF-8: Python's own UnicodeEncodeError (a
+    ValueError, as str.encode() raises), naming the character; no key is
+    written."""
+    for call in (
+        lambda: s.lock("a\ud800"),
+        lambda: s.try_lock("a\ud800"),
+        lambda: s.leader("svc", id="\udfff"),
+        lambda: s.watch_elect(ns="\ud800"),
+    ):
+        with pytest.raises(UnicodeEncodeError, match="surrogates not allowed") as raised:
+            call()
+        assert isinstance(raised.value, ValueError)
+    assert s._faults().keys() == []
+
+
 def test_errors_bad_prefix_is_named() -> None:
     with pytest.raises(vinesync.InvalidArgument, match="Prefix"):
         vinesync.Sync.memory(prefix="no-slash")

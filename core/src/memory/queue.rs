@@ -13,6 +13,9 @@ use super::state::Key;
 pub(super) struct Queue {
     /// (create revision, key), ascending by revision.
     entries: VecDeque<(i64, Key)>,
+    /// How many other directories the store indexes under this one (kept
+    /// by `State`): with none, this queue alone answers for the directory.
+    pub nested: usize,
 }
 
 impl Queue {

@@ -129,6 +129,18 @@ pub(super) struct State {
     next_watcher: u64,
 }
 
+/// The directories above `dir`, as `State::queues_under` sees them: the
+/// empty one (of keys without '/'), then each prefix up to one of its '/',
+/// `dir` itself excluded: `/a/b/` gives ``, `/` and `/a/`.
+fn ancestors(dir: &str) -> impl Iterator<Item = &str> {
+    let root = (!dir.is_empty()).then_some("");
+    root.into_iter().chain(
+        dir.char_indices()
+            .filter(move |&(i, c)| c == '/' && i + 1 < dir.len())
+            .map(move |(i, _)| &dir[..=i]),
+    )
+}
+
 /// The directory of a key: everything up to and including its last '/'.
 /// A byte scan from the end: the '/' is a few bytes back in our keys, and
 /// `rfind`'s general search costs more than the whole scan.
@@ -235,9 +247,39 @@ impl State {
             None => {
                 let mut queue = Queue::default();
                 queue.insert(create_revision, key.clone());
+                // A new directory: it counts in its ancestors' `nested`,
+                // and its own counts those already under it (both rare).
+                for ancestor in ancestors(dir) {
+                    if let Some(above) = self.children.get_mut(ancestor) {
+                        above.nested += 1;
+                    }
+                }
+                queue.nested = self.queues_under(dir).count();
                 self.children.insert(dir.to_string(), queue);
             }
         }
+    }
+
+    /// Counts again, for every directory, the directories under it (after
+    /// a sweep removed some).
+    fn count_nested(&mut self) {
+        let names: Vec<String> = self.children.keys().cloned().collect();
+        for queue in self.children.values_mut() {
+            queue.nested = 0;
+        }
+        for name in &names {
+            for ancestor in ancestors(name) {
+                if let Some(above) = self.children.get_mut(ancestor) {
+                    above.nested += 1;
+                }
+            }
+        }
+    }
+
+    /// The queue of `dir` when no other directory is under it: then it
+    /// alone holds the directory's keys (no walk of the ordered index).
+    fn only_queue(&self, dir: &str) -> Option<&Queue> {
+        self.children.get(dir).filter(|queue| queue.nested == 0)
     }
 
     fn unindex(&mut self, key: &str, create_revision: i64) {
@@ -248,6 +290,7 @@ impl State {
                 if self.empty_queues > EMPTY_QUEUES_KEPT {
                     self.children.retain(|_, queue| !queue.is_empty());
                     self.empty_queues = 0;
+                    self.count_nested();
                 }
             }
         }
@@ -344,6 +387,9 @@ impl State {
     /// The lowest create revision under `dir` (each queue is in order, so
     /// the least of their first entries; no key is copied).
     fn first_under(&self, dir: &str) -> Option<i64> {
+        if let Some(queue) = self.only_queue(dir) {
+            return queue.first_revision();
+        }
         self.queues_under(dir)
             .filter_map(Queue::first_revision)
             .min()
@@ -351,10 +397,13 @@ impl State {
 
     /// The newest key under `dir` created before `revision` (keys only).
     fn newest_before(&self, dir: &str, revision: i64) -> Option<KeyValue> {
-        let (_, key) = self
-            .queues_under(dir)
-            .filter_map(|queue| queue.newest_before(revision))
-            .max_by_key(|(rev, _)| *rev)?;
+        let (_, key) = match self.only_queue(dir) {
+            Some(queue) => queue.newest_before(revision)?,
+            None => self
+                .queues_under(dir)
+                .filter_map(|queue| queue.newest_before(revision))
+                .max_by_key(|(rev, _)| *rev)?,
+        };
         self.kvs.get(key).map(|kv| kv.to_kv(false))
     }
 
@@ -603,6 +652,57 @@ mod tests {
             state.empty_queues,
             state.children.values().filter(|q| q.is_empty()).count()
         );
+    }
+
+    #[test]
+    fn ancestors_are_every_prefix_up_to_a_slash() {
+        assert_eq!(ancestors("/a/b/").collect::<Vec<_>>(), ["", "/", "/a/"]);
+        assert_eq!(ancestors("x/").collect::<Vec<_>>(), [""]);
+        assert_eq!(ancestors("").count(), 0);
+    }
+
+    /// A directory answers from its own queue only while no other
+    /// directory is under it, whichever was made first and after a sweep.
+    #[test]
+    fn the_first_key_under_a_directory_counts_the_directories_under_it() {
+        let (mut state, lease, now) = state_with_lease();
+        let create = |state: &mut State, key: &str| {
+            let dir = parent(key).to_string();
+            state
+                .create(&Arc::from(key), Arc::default(), lease, &dir, now)
+                .unwrap()
+                .revision
+        };
+        let outer = create(&mut state, "/p/k1");
+        let inner = create(&mut state, "/p/q/k2"); // made after "/p/"
+        assert_eq!(state.first_under("/p/"), Some(outer));
+        assert!(state.delete_owned("/p/k1", outer));
+        assert_eq!(state.first_under("/p/"), Some(inner));
+        assert_eq!(
+            state.newest_before("/p/", inner + 1).unwrap().key,
+            "/p/q/k2"
+        );
+        let deep = create(&mut state, "/r/s/t/k"); // made before "/r/"
+        let shallow = create(&mut state, "/r/k");
+        assert!(state.delete_owned("/r/k", shallow));
+        assert_eq!(state.first_under("/r/"), Some(deep));
+        assert_eq!(state.first_under("/r/s/"), Some(deep));
+        // Many directories emptied: the sweep counts again.
+        for i in 0..EMPTY_QUEUES_KEPT + 2 {
+            let key = format!("/sweep/{i}/k");
+            let revision = create(&mut state, &key);
+            assert!(state.delete_owned(&key, revision));
+        }
+        assert_eq!(state.first_under("/p/"), Some(inner));
+        assert_eq!(state.first_under("/r/"), Some(deep));
+        assert!(state.delete_owned("/p/q/k2", inner));
+        assert_eq!(state.first_under("/p/"), None);
+        let later = create(&mut state, "/p/k3");
+        assert_eq!(state.first_under("/p/"), Some(later));
+        for (name, queue) in &state.children {
+            let under = state.queues_under(name).count() - 1;
+            assert_eq!(queue.nested, under, "{name}");
+        }
     }
 
     #[test]

@@ -132,6 +132,14 @@ func (c *Client) nativeOptions() (*C.vs_options, error) {
 
 func setOptions(o *C.vs_options, opts Options) error {
 	set := func(f func(e **C.vs_error) C.vs_status) error { return plain(f) }
+	if err := noNULs("Prefix", opts.Prefix, "Nodes", strings.Join(opts.Nodes, ","),
+		"Layout", opts.Layout, "CAFile", opts.CAFile, "CertFile", opts.CertFile,
+		"KeyFile", opts.KeyFile, "ServerName", opts.ServerName, "User", opts.User); err != nil {
+		return err
+	}
+	if err := noNUL("Password", opts.Password, true); err != nil {
+		return err
+	}
 	prefix, nodes := cstr(opts.Prefix), cstr(strings.Join(opts.Nodes, ","))
 	defer free(prefix)
 	defer free(nodes)
@@ -146,7 +154,7 @@ func setOptions(o *C.vs_options, opts Options) error {
 	if err := set(func(e **C.vs_error) C.vs_status { return C.vs_options_set_layout(o, layout, e) }); err != nil {
 		return err
 	}
-	dial, req := C.uint64_t(opts.DialTimeout/time.Millisecond), C.uint64_t(opts.RequestTimeout/time.Millisecond)
+	dial, req := millis(opts.DialTimeout), millis(opts.RequestTimeout)
 	if err := set(func(e **C.vs_error) C.vs_status { return C.vs_options_set_timeouts(o, dial, req, e) }); err != nil {
 		return err
 	}
@@ -309,7 +317,7 @@ func lockOptions(opts []LockOption) (ttl, wait C.uint64_t, err error) {
 	if o.TTL < 0 || o.Wait < 0 {
 		return 0, 0, &Error{Kind: ErrInvalidArgument, Message: fmt.Sprintf("LockTTL %v and LockWait %v must not be negative", o.TTL, o.Wait)}
 	}
-	return C.uint64_t(o.TTL / time.Millisecond), C.uint64_t(o.Wait / time.Millisecond), nil
+	return millis(o.TTL), millis(o.Wait), nil
 }
 
 // Lock acquires lock id, held by this Sync until Unlock(id). It blocks
@@ -334,6 +342,9 @@ func (c *Client) lock(ctx context.Context, id string, guarded bool, opts []LockO
 	defer c.leave()
 	ttl, wait, err := lockOptions(opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := noNUL("lock id", id, false); err != nil {
 		return nil, err
 	}
 	cid := goCString(id)
@@ -366,6 +377,9 @@ func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*G
 	if err != nil {
 		return nil, err
 	}
+	if err := noNUL("lock id", id, false); err != nil {
+		return nil, err
+	}
 	var g *C.vs_guard
 	cid := goCString(id)
 	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
@@ -387,6 +401,9 @@ func (c *Client) Unlock(ctx context.Context, id string) error {
 		return err
 	}
 	defer c.leave()
+	if err := noNUL("lock id", id, false); err != nil {
+		return err
+	}
 	cid := goCString(id)
 	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_unlock(h, ptr(cid), cancel, e)
@@ -408,6 +425,9 @@ func (c *Client) ListMembers(ctx context.Context, opts ...ListMembersOption) ([]
 	o := ListMembersOptions{}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if err := noNUL("MemberNS", o.Namespace, false); err != nil {
+		return nil, err
 	}
 	ns := optional(o.Namespace)
 	defer free(ns)

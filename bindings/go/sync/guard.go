@@ -45,9 +45,10 @@ func (g *Guard) IsLost() bool {
 	return bool(C.vs_guard_is_lost(g.g))
 }
 
-// WaitLost blocks until the lock is lost (nil), ctx is done (ErrCancelled)
-// or the guard or its Sync is closed or unlocked (ErrClosed). It does not
-// hold up IsLost, and Unlock or Close wakes it. A lock lost before the
+// WaitLost blocks until the lock is lost (nil), ctx is done (ErrCancelled),
+// the guard or its Sync is closed or the guard unlocked (ErrClosed), or
+// the lock is released by the Sync's Unlock(id) (ErrNotLocked). It does
+// not hold up IsLost, and Unlock or Close wakes it. A lock lost before the
 // close stays lost: nil, as IsLost says.
 func (g *Guard) WaitLost(ctx context.Context) error {
 	defer runtime.KeepAlive(g) // its finalizer must not run during the call

@@ -33,6 +33,9 @@ func (c *Client) LockInfo(ctx context.Context, id string) (*LockInfo, error) {
 		return nil, err
 	}
 	defer c.leave()
+	if err := noNUL("lock id", id, false); err != nil {
+		return nil, err
+	}
 	cid := C.CString(id)
 	defer free(cid)
 	var info *C.vs_lock_info

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	gosync "sync"
 )
@@ -33,6 +34,10 @@ func (c *Client) Leader(ctx context.Context, name string, opts ...LeaderOption) 
 	return c.Elect(ctx, name, opts...)
 }
 
+// maxLeaderTTL is the largest LeaderTTL (seconds) whose milliseconds C
+// can be given; the core refuses what is too large for a lease before that.
+const maxLeaderTTL = math.MaxInt64 / 1000
+
 // Elect is Leader returning the *Candidate (no type assertion needed for
 // WaitElected and Close).
 func (c *Client) Elect(ctx context.Context, name string, opts ...LeaderOption) (*Candidate, error) {
@@ -47,6 +52,12 @@ func (c *Client) Elect(ctx context.Context, name string, opts ...LeaderOption) (
 	}
 	if o.TTL < 0 {
 		return nil, &Error{Kind: ErrInvalidArgument, Message: fmt.Sprintf("LeaderTTL %ds is negative", o.TTL)}
+	}
+	if o.TTL > maxLeaderTTL {
+		return nil, &Error{Kind: ErrInvalidArgument, Message: fmt.Sprintf("LeaderTTL %ds is too large", o.TTL)}
+	}
+	if err := noNULs("leader name", name, "LeaderNS", o.Namespace, "LeaderId", o.Id); err != nil {
+		return nil, err
 	}
 	cname, ns, id := cstr(name), optional(o.Namespace), optional(o.Id)
 	defer free(cname)

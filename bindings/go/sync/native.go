@@ -9,8 +9,11 @@ import "C"
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -65,6 +68,39 @@ func toError(status C.vs_status, cerr *C.vs_error, ctx context.Context) error {
 
 // cstr is a C copy of s; free it with C.free.
 func cstr(s string) *C.char { return C.CString(s) }
+
+// noNUL refuses a string argument with a NUL byte, which C would cut
+// there (another lock, name or prefix than the one given): what names the
+// argument, and the value is quoted unless it is secret.
+func noNUL(what string, s string, secret bool) error {
+	if !strings.ContainsRune(s, 0) {
+		return nil
+	}
+	if secret {
+		return &Error{Kind: ErrInvalidArgument, Message: what + " contains a NUL byte"}
+	}
+	return &Error{Kind: ErrInvalidArgument, Message: fmt.Sprintf("%s %q contains a NUL byte", what, s)}
+}
+
+// noNULs is noNUL over (what, value) pairs, the first failure.
+func noNULs(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := noNUL(pairs[i], pairs[i+1], false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// millis is d in whole milliseconds for C, rounded up: a positive
+// duration under 1 ms must not become 0, which C reads as "default" or
+// "no limit".
+func millis(d time.Duration) C.uint64_t {
+	if d <= 0 {
+		return 0
+	}
+	return C.uint64_t((d + time.Millisecond - 1) / time.Millisecond)
+}
 
 // goCString is s NUL-terminated in Go memory, for an argument the native
 // side reads only during the call (cgo lets a call read Go memory that
@@ -194,6 +230,12 @@ func blocking(ctx context.Context, own, parent *lifetime, call func(cancel *C.vs
 				<-done // the token must outlive the fire
 			}
 		}
+	}
+	if ctx.Err() != nil {
+		// Done already: the token is fired before the call, as C expects
+		// (a release still runs, SPEC H2), not raced by AfterFunc's
+		// goroutine (a call on memory could finish first).
+		token.fire()
 	}
 	// The error slot is the token's: a local whose address goes to C would
 	// be allocated on every call.

@@ -363,6 +363,104 @@ func TestErrorsInvalidAndClosed(t *testing.T) {
 	}
 }
 
+// Errors: a NUL byte in a string argument is ErrInvalidArgument naming
+// the argument (C would cut the string there: "a\x00b" took lock "a"); a
+// password is not echoed.
+func TestErrorsNULInAStringIsInvalidArgument(t *testing.T) {
+	s, other := newSync(t), newSync(t)
+	ctx := context.Background()
+	invalid := func(what string, err error, names string) {
+		t.Helper()
+		if !errors.Is(err, sync.ErrInvalidArgument) || !strings.Contains(err.Error(), names) {
+			t.Fatalf("%s: got %v, want ErrInvalidArgument naming %s", what, err, names)
+		}
+	}
+	invalid("Lock", s.Lock(ctx, "a\x00b"), "lock id")
+	_, err := s.TryLock(ctx, "a\x00b")
+	invalid("TryLock", err, "lock id")
+	invalid("Unlock", s.Unlock(ctx, "a\x00b"), "lock id")
+	_, err = s.LockInfo(ctx, "a\x00b")
+	invalid("LockInfo", err, "lock id")
+	_, err = s.Elect(ctx, "svc\x00x")
+	invalid("Elect name", err, "leader name")
+	_, err = s.Elect(ctx, "svc", sync.LeaderNS("ns\x00y"))
+	invalid("LeaderNS", err, "LeaderNS")
+	_, err = s.Elect(ctx, "svc", sync.LeaderId("id\x00z"))
+	invalid("LeaderId", err, "LeaderId")
+	_, err = s.ListMembers(ctx, sync.MemberNS("ns\x00y"))
+	invalid("MemberNS", err, "MemberNS")
+	_, err = s.Watch(ctx, sync.WatchNS("ns\x00y"))
+	invalid("WatchNS", err, "WatchNS")
+	invalid("Prefix", s.Init(sync.Prefix("/p\x00q")), "Prefix")
+	err = s.Init(sync.Credentials("user", "sec\x00ret"))
+	invalid("Password", err, "Password")
+	if strings.Contains(err.Error(), "sec") {
+		t.Fatalf("the password is echoed: %v", err)
+	}
+	// Nothing was taken: "a" is free.
+	g, err := other.TryLock(ctx, "a")
+	if err != nil {
+		t.Fatalf("lock a: %v", err)
+	}
+	_ = g.Unlock()
+}
+
+// Durations under a millisecond are rounded up, never read as C's 0 ("no
+// limit", "default"): LockWait(500µs) times out, LockTTL(500µs) is below
+// the minimum; a LeaderTTL whose milliseconds overflow is refused by name.
+func TestSubMillisecondDurationsRoundUp(t *testing.T) {
+	s, holder := newSync(t), newSync(t)
+	ctx := context.Background()
+	if err := holder.Lock(ctx, "held"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Lock(ctx, "held", sync.LockWait(500*time.Microsecond)) }()
+	select {
+	case err := <-done:
+		if err != sync.ErrLockTimeout {
+			t.Fatalf("LockWait(500µs): %v, want ErrLockTimeout", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("LockWait(500µs) waited without limit")
+	}
+	if err := s.Lock(ctx, "x", sync.LockTTL(500*time.Microsecond)); !errors.Is(err, sync.ErrInvalidArgument) {
+		t.Fatalf("LockTTL(500µs): %v, want ErrInvalidArgument", err)
+	}
+	_, err := s.Elect(ctx, "svc", sync.LeaderTTL(1<<60))
+	if !errors.Is(err, sync.ErrInvalidArgument) || !strings.Contains(err.Error(), "1152921504606846976s") {
+		t.Fatalf("LeaderTTL(1<<60): %v", err)
+	}
+}
+
+// A ctx already done before Lock, TryLock or Elect gives ErrCancelled every
+// time, on memory as on etcd (a memory call could finish before the token
+// fired), and takes nothing.
+func TestDoneCtxBeforeTheCallIsCancelled(t *testing.T) {
+	s, other := newSync(t), newSync(t)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := 0; i < 50; i++ {
+		if err := s.Lock(done, "x"); !errors.Is(err, sync.ErrCancelled) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("Lock, round %d: %v", i, err)
+		}
+		if _, err := s.TryLock(done, "x"); !errors.Is(err, sync.ErrCancelled) {
+			t.Fatalf("TryLock, round %d: %v", i, err)
+		}
+		if _, err := s.Elect(done, "svc"); !errors.Is(err, sync.ErrCancelled) {
+			t.Fatalf("Elect, round %d: %v", i, err)
+		}
+	}
+	g, err := other.TryLock(context.Background(), "x")
+	if err != nil {
+		t.Fatalf("a cancelled Lock took x: %v", err)
+	}
+	_ = g.Unlock()
+	if members, err := other.ListMembers(context.Background()); err != nil || len(members) != 0 {
+		t.Fatalf("a cancelled Elect joined: %v %v", members, err)
+	}
+}
+
 // H2: a release given a ctx that is already done returns at once (nil
 // when it finished meanwhile, as on memory, else the ctx's error), and the
 // release happens (it used to be skipped when the ctx had fired first: the

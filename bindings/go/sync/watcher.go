@@ -37,6 +37,9 @@ func (c *Client) Watch(ctx context.Context, opts ...WatchElectOption) (*Watcher,
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if err := noNULs("WatchNS", o.Namespace, "WatchId", o.Id); err != nil {
+		return nil, err
+	}
 	ns, id := optional(o.Namespace), optional(o.Id)
 	defer free(ns)
 	defer free(id)

@@ -6,8 +6,9 @@ import "log"
 // candidacy the program can still reach. Leaders, guards and watchers keep
 // their Sync alive, and the Sync can still unlock a guard's lock by id and
 // lists a leader's candidacy, so an unreachable leader or guard of an open
-// Sync keeps what it holds (as vine does) until the Sync is closed. Only an
-// unreachable Sync releases, and logs what it held.
+// Sync keeps what it holds (as vine does) until the Sync is closed; a
+// leader whose candidacy is already over holds nothing and is freed at
+// once. Only an unreachable Sync releases, and logs what it held.
 
 // orphan hands the free of an unreachable leader or guard to its Sync,
 // which runs it on Close. False when the Sync is already closed (nothing is
@@ -50,6 +51,15 @@ func finalizeLeader(l *Candidate) {
 	}
 	native := l.l
 	free := func() { freeLeader(native) }
+	select {
+	case <-l.ended:
+		// The candidacy is over (resigned, lost): nothing is held, so
+		// nothing waits for the Sync's Close (vine's Leader has no Close:
+		// a Leader, Resign, drop loop must not pile up native handles).
+		go free()
+		return
+	default:
+	}
 	if !l.c.orphan(free) {
 		go free()
 	}

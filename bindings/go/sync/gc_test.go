@@ -123,6 +123,60 @@ func TestH6UnreachableLeaderOfOpenSyncStaysCandidate(t *testing.T) {
 	}
 }
 
+// A resigned leader that becomes unreachable is freed at once, not kept
+// until its Sync closes: vine's Leader has no Close, and a Leader, Resign,
+// drop loop must not pile up native handles. (One leader still standing
+// is kept, which shows the finalizers ran.)
+func TestH6ResignedUnreachableLeaderIsFreedAtOnce(t *testing.T) {
+	s := newSync(t)
+	ctx := context.Background()
+	func() {
+		for i := 0; i < 50; i++ {
+			l, err := s.Leader(ctx, "svc", sync.LeaderTTL(10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Resign(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Leader(ctx, "standing", sync.LeaderTTL(10)); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	if n := collectUntilOrphans(s, 1); n != 1 {
+		t.Fatalf("orphans %d, want 1 (the standing leader): resigned leaders are kept until Close", n)
+	}
+}
+
+// Status channels nobody reads do not keep goroutines once the candidacy
+// is over (each blocked on a change it could not deliver).
+func TestStatusGoroutinesEndWithTheCandidacy(t *testing.T) {
+	s := newSync(t)
+	ctx := context.Background()
+	l, err := s.Elect(ctx, "svc", sync.LeaderTTL(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WaitElected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	for i := 0; i < 20; i++ {
+		_ = l.Status() // true is buffered; the false of the resign waits
+	}
+	if err := l.Resign(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after the candidacy ended, %d before the Status calls", n, before)
+	}
+}
+
 // An unreachable guard of a reachable Sync keeps its lock; the Sync can
 // still unlock it by id.
 func TestH6UnreachableGuardOfOpenSyncKeepsLock(t *testing.T) {

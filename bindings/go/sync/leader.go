@@ -150,7 +150,9 @@ func (l *Candidate) startStatus() {
 
 // Status delivers true when elected (at once if primary now) and false
 // when the primary role ends; each call gets its own channel with every
-// change, closed when the candidacy ends (Resign, Close, lease lost).
+// change, closed when the candidacy ends (Resign, Close, lease lost). Each
+// channel has a goroutine until then: call Status once and keep the
+// channel rather than calling it in a polling loop.
 func (l *Candidate) Status() chan bool {
 	l.statusOnce.Do(l.startStatus)
 	return l.status.follow(l.lt.closingSignal())

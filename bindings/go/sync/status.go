@@ -11,9 +11,12 @@ type statusLog struct {
 	changes []bool        // oldest first; one entry per change, so it stays short
 	over    bool          // the candidacy has ended: no more changes
 	wake    chan struct{} // closed (and replaced) at every change
+	done    chan struct{} // closed when the candidacy ends
 }
 
-func newStatusLog() *statusLog { return &statusLog{wake: make(chan struct{})} }
+func newStatusLog() *statusLog {
+	return &statusLog{wake: make(chan struct{}), done: make(chan struct{})}
+}
 
 func (s *statusLog) add(primary bool) {
 	s.mu.Lock()
@@ -29,12 +32,15 @@ func (s *statusLog) end() {
 	if !s.over {
 		s.over = true
 		close(s.wake)
+		close(s.done)
 	}
 }
 
 // follow is a new channel that delivers the current state if it is
 // primary (a vine program's `<-Status()` waits for the election), then
 // every change; it is closed when the candidacy ends or stop is closed.
+// Its goroutine ends then too, also when nobody reads the channel: a
+// channel read only after the end has the last state, then is closed.
 func (s *statusLog) follow(stop <-chan struct{}) chan bool {
 	ch := make(chan bool, 1)
 	s.mu.Lock()
@@ -60,6 +66,19 @@ func (s *statusLog) follow(stop <-chan struct{}) chan bool {
 					sent = v
 				case <-stop:
 					return
+				case <-s.done:
+					// Over: the goroutine must not wait for a reader that
+					// may never come. The newest state is kept: an unread
+					// older one in the buffer gives way to it.
+					select {
+					case <-ch:
+					default:
+					}
+					select {
+					case ch <- v:
+						sent = v
+					default:
+					}
 				}
 				continue
 			}

@@ -5,13 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use vinesync::{Client, Error, ErrorKind, LeaderOptions, LockOptions, Options, TlsOptions};
-use vinesync_testkit::{Auth, Certs, EtcdCluster, Tls};
+use vinesync_testkit::{Auth, CapturedLog, Certs, EtcdCluster, Tls};
 
 const PASSWORD: &str = "s3cret-Pa55-xyzzy";
 
@@ -215,20 +213,6 @@ async fn auth_expired_tokens_are_refreshed() {
     user.close().await;
 }
 
-/// A `tracing` writer that keeps every line in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// etcd 3.4's simple tokens: 16 letters, '.', a number.
 fn contains_simple_token(text: &str) -> bool {
     let bytes = text.as_bytes();
@@ -252,7 +236,7 @@ fn simple_token_detector_detects() {
 
 #[test]
 fn no_password_or_token_in_logs_or_errors() {
-    let captured = Captured::default();
+    let captured = CapturedLog::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -282,7 +266,7 @@ fn no_password_or_token_in_logs_or_errors() {
             client.close().await;
         });
     });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.lines().count() > 10,
         "the capture saw almost nothing:\n{logs}"

@@ -9,6 +9,7 @@
 
 mod auth;
 pub mod binaries;
+mod captured_log;
 mod certs;
 mod client_proxy;
 mod cluster;
@@ -17,6 +18,7 @@ mod member;
 mod peer_proxy;
 
 pub use auth::Auth;
+pub use captured_log::CapturedLog;
 pub use certs::Certs;
 pub use client_proxy::{ClientProxy, Mode as ProxyMode};
 pub use cluster::{Builder, EtcdCluster, Tls};

@@ -32,6 +32,14 @@ type Client struct {
 	held     map[string]int // ids taken with Lock and not yet unlocked
 	children int            // open leaders, guards and watchers made from it
 	orphans  []func()       // frees of unreachable held leaders and guards (gc.go)
+	dialing  *dial          // a first-use connect in progress (etcd)
+}
+
+// dial is a first-use connect in progress, shared by the calls that wait
+// for it.
+type dial struct {
+	done chan struct{} // closed when it is over
+	err  error         // its failure, read once done is closed
 }
 
 // New makes a Client for backend "etcd" or "memory"; it connects on Init
@@ -55,6 +63,12 @@ func New(backend string, opts ...Option) *Client {
 func (c *Client) Init(opts ...Option) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for c.dialing != nil { // a first-use connect: let it finish first
+		d := c.dialing
+		c.mu.Unlock()
+		<-d.done
+		c.mu.Lock()
+	}
 	if c.lt.isClosed() {
 		return c.lt.closedError()
 	}
@@ -207,20 +221,74 @@ func (c *Client) connectLocked() error {
 }
 
 // handle connects on first use (vine users call Init first; tolerate not)
-// and admits one call in flight: call c.leave when it is over.
-func (c *Client) handle() (h *C.vs_sync, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.lt.enter(); err != nil {
-		return nil, err
+// and admits one call in flight: call c.leave when it is over. On etcd the
+// connect runs once, without c.mu held, for every call waiting on it, and
+// each call stops waiting when its ctx is done (ErrCancelled); the connect
+// goes on for the next call, bounded by the dial timeout.
+func (c *Client) handle(ctx context.Context) (*C.vs_sync, error) {
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	if c.h == nil {
-		if err := c.connectLocked(); err != nil {
-			c.lt.leave()
+	for {
+		c.mu.Lock()
+		if err := c.lt.enter(); err != nil {
+			c.mu.Unlock()
 			return nil, err
 		}
+		if c.h == nil && c.backend == "memory" {
+			if err := c.connectLocked(); err != nil {
+				c.lt.leave()
+				c.mu.Unlock()
+				return nil, err
+			}
+		}
+		if h := c.h; h != nil {
+			c.mu.Unlock()
+			return h, nil
+		}
+		d := c.dialing
+		if d == nil {
+			d = c.startDialLocked()
+		}
+		c.lt.leave()
+		c.mu.Unlock()
+		select {
+		case <-d.done:
+			if d.err != nil {
+				return nil, d.err
+			}
+		case <-ctx.Done():
+			return nil, &Error{Kind: ErrCancelled, Cause: ctx.Err(),
+				Message: "cancelled while connecting to etcd: " + ctx.Err().Error()}
+		}
 	}
-	return c.h, nil
+}
+
+// startDialLocked connects to etcd on a goroutine of its own; the handle
+// (or the failure) is there when the dial's done channel closes.
+func (c *Client) startDialLocked() *dial {
+	d := &dial{done: make(chan struct{})}
+	c.dialing = d
+	o, err := c.nativeOptions()
+	go func() {
+		var h *C.vs_sync
+		if err == nil {
+			// Close waits for the dial: the dial timeout bounds it.
+			err = blocking(context.Background(), nil, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+				return C.vs_sync_new_etcd(o, cancel, &h, e)
+			})
+			C.vs_options_free(&o)
+		}
+		c.mu.Lock()
+		if err == nil {
+			c.h = h // freed by Close, also when it came after the dial began
+		}
+		d.err = err
+		c.dialing = nil
+		c.mu.Unlock()
+		close(d.done)
+	}()
+	return d
 }
 
 // leave ends a call that handle admitted. It also keeps c reachable until
@@ -244,12 +312,16 @@ func (c *Client) String() string { return c.backend }
 // blocked in it (and in its leaders, guards and watchers) with ErrClosed,
 // waits for them and frees the native handle. Idempotent.
 func (c *Client) Close() {
-	c.mu.Lock() // lets a connect in progress finish
+	c.mu.Lock() // lets an Init's connect finish
 	first := c.lt.close()
+	dialing := c.dialing
 	c.mu.Unlock()
 	if !first {
 		c.lt.waitFreed()
 		return
+	}
+	if dialing != nil {
+		<-dialing.done // a first-use connect: its handle is freed below
 	}
 	if c.h != nil {
 		C.vs_sync_close(c.h, nil, nil) // releases now; the handle is thread-safe
@@ -335,7 +407,7 @@ func (c *Client) LockGuard(ctx context.Context, id string, opts ...LockOption) (
 }
 
 func (c *Client) lock(ctx context.Context, id string, guarded bool, opts []LockOption) (*Guard, error) {
-	h, err := c.handle()
+	h, err := c.handle(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +440,7 @@ func (c *Client) lock(ctx context.Context, id string, guarded bool, opts []LockO
 
 // TryLock takes lock id only if it is free now (else ErrWouldBlock).
 func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*Guard, error) {
-	h, err := c.handle()
+	h, err := c.handle(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +468,7 @@ func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*G
 // none). When ctx ends first, Unlock returns ErrCancelled and the release
 // still completes in the background (SPEC H2).
 func (c *Client) Unlock(ctx context.Context, id string) error {
-	h, err := c.handle()
+	h, err := c.handle(ctx)
 	if err != nil {
 		return err
 	}
@@ -417,7 +489,7 @@ func (c *Client) Unlock(ctx context.Context, id string) error {
 
 // ListMembers gives the live candidates of MemberNS, primary first.
 func (c *Client) ListMembers(ctx context.Context, opts ...ListMembersOption) ([]*Member, error) {
-	h, err := c.handle()
+	h, err := c.handle(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -10,11 +10,13 @@ package sync
 */
 import "C"
 
+import "context"
+
 // FaultSuspendKeepalive stops (or resumes) the handle's lease keepalives,
 // as a paused or partitioned process would: its locks are lost after their
 // TTL. For tests only.
 func (c *Client) FaultSuspendKeepalive(suspended bool) error {
-	h, err := c.handle()
+	h, err := c.handle(context.Background())
 	if err != nil {
 		return err
 	}
@@ -26,7 +28,7 @@ func (c *Client) FaultSuspendKeepalive(suspended bool) error {
 // FaultCrash simulates kill -9 of the handle's process: nothing is
 // released, its leases expire after their TTL. For tests only.
 func (c *Client) FaultCrash() error {
-	h, err := c.handle()
+	h, err := c.handle(context.Background())
 	if err != nil {
 		return err
 	}
@@ -38,7 +40,7 @@ func (c *Client) FaultCrash() error {
 // FaultExpireLeases makes the handle's leases vanish from the store now,
 // without telling the handle. For tests only.
 func (c *Client) FaultExpireLeases() error {
-	h, err := c.handle()
+	h, err := c.handle(context.Background())
 	if err != nil {
 		return err
 	}

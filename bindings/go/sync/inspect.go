@@ -28,7 +28,7 @@ type LockInfo struct {
 
 // LockInfo reads who holds lock id and who waits for it. It writes nothing.
 func (c *Client) LockInfo(ctx context.Context, id string) (*LockInfo, error) {
-	h, err := c.handle()
+	h, err := c.handle(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ const maxLeaderTTL = math.MaxInt64 / 1000
 // Elect is Leader returning the *Candidate (no type assertion needed for
 // WaitElected and Close).
 func (c *Client) Elect(ctx context.Context, name string, opts ...LeaderOption) (*Candidate, error) {
-	h, err := c.handle()
+	h, err := c.handle(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -10,9 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
+	"github.com/vinesync/vinesync/bindings/go/etcd"
 	"github.com/vinesync/vinesync/bindings/go/sync"
 )
 
@@ -236,5 +238,43 @@ func TestH1CloseUnderLoad(t *testing.T) {
 		for i := 0; i < 40; i++ {
 			returnsWithin(t, done, 10*time.Second, "a call during Close")
 		}
+	}
+}
+
+// A Sync used without Init connects on first use: a call's ctx bounds its
+// wait for that connect (ErrCancelled, errors.Is DeadlineExceeded), the
+// calls waiting share one connect, and Close returns within the dial
+// timeout. (The address accepts TCP connections and never answers, as a
+// stalled etcd; before, each call dialed in turn for the whole dial
+// timeout, ignoring its ctx.)
+func TestFirstUseConnectRespectsTheCallsCtx(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // never accepts: connects complete in the kernel
+	s := etcd.NewSync(sync.Nodes(ln.Addr().String()), sync.Timeouts(4*time.Second, 10*time.Second))
+	errs := make(chan error, 3)
+	started := time.Now()
+	for i := 0; i < 3; i++ {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			errs <- s.Lock(ctx, "x")
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		err := <-errs
+		if !errors.Is(err, sync.ErrCancelled) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("call %d: %v, want ErrCancelled and DeadlineExceeded", i, err)
+		}
+	}
+	if took := time.Since(started); took > 2*time.Second {
+		t.Fatalf("the calls took %v with 200 ms ctx deadlines", took)
+	}
+	closed := time.Now()
+	s.Close()
+	if took := time.Since(closed); took > 8*time.Second {
+		t.Fatalf("Close took %v with a 4 s dial timeout", took)
 	}
 }

@@ -28,7 +28,7 @@ func (c *Client) WatchElect(ctx context.Context, opts ...WatchElectOption) (Elec
 // Watch is WatchElect returning the *Watcher (NextEvent without a type
 // assertion).
 func (c *Client) Watch(ctx context.Context, opts ...WatchElectOption) (*Watcher, error) {
-	h, err := c.handle()
+	h, err := c.handle(ctx)
 	if err != nil {
 		return nil, err
 	}

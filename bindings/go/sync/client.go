@@ -38,8 +38,10 @@ type Client struct {
 // dial is a first-use connect in progress, shared by the calls that wait
 // for it.
 type dial struct {
-	done chan struct{} // closed when it is over
-	err  error         // its failure, read once done is closed
+	done    chan struct{}      // closed when it is over
+	err     error              // its failure, read once done is closed
+	started time.Time          // when it began
+	cancel  context.CancelFunc // stops it (Close)
 }
 
 // New makes a Client for backend "etcd" or "memory"; it connects on Init
@@ -146,9 +148,14 @@ func (c *Client) nativeOptions() (*C.vs_options, error) {
 
 func setOptions(o *C.vs_options, opts Options) error {
 	set := func(f func(e **C.vs_error) C.vs_status) error { return plain(f) }
-	if err := noNULs("Prefix", opts.Prefix, "Nodes", strings.Join(opts.Nodes, ","),
-		"Layout", opts.Layout, "CAFile", opts.CAFile, "CertFile", opts.CertFile,
-		"KeyFile", opts.KeyFile, "ServerName", opts.ServerName, "User", opts.User); err != nil {
+	if err := noNULs("Prefix", opts.Prefix, "Layout", opts.Layout, "CAFile", opts.CAFile,
+		"CertFile", opts.CertFile, "KeyFile", opts.KeyFile, "ServerName", opts.ServerName,
+		"User", opts.User); err != nil {
+		return err
+	}
+	// Not echoed: a node may carry user:password@ (refused by the core,
+	// which does not echo it either).
+	if err := noNUL("Nodes", strings.Join(opts.Nodes, ","), true); err != nil {
 		return err
 	}
 	if err := noNUL("Password", opts.Password, true); err != nil {
@@ -229,6 +236,11 @@ func (c *Client) handle(ctx context.Context) (*C.vs_sync, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	cancelled := func() error {
+		return &Error{Kind: ErrCancelled, Cause: ctx.Err(),
+			Message: "cancelled while connecting to etcd: " + ctx.Err().Error()}
+	}
+	waiting := time.Now()
 	for {
 		c.mu.Lock()
 		if err := c.lt.enter(); err != nil {
@@ -246,20 +258,29 @@ func (c *Client) handle(ctx context.Context) (*C.vs_sync, error) {
 			c.mu.Unlock()
 			return h, nil
 		}
+		if ctx.Err() != nil {
+			c.lt.leave()
+			c.mu.Unlock()
+			return nil, cancelled()
+		}
 		d := c.dialing
 		if d == nil {
 			d = c.startDialLocked()
 		}
 		c.lt.leave()
+		closing := c.lt.closingSignal()
 		c.mu.Unlock()
 		select {
 		case <-d.done:
-			if d.err != nil {
+			// A failed connect that began before this call did is not
+			// this call's whole try: it starts (or joins) another.
+			if d.err != nil && !d.started.Before(waiting) {
 				return nil, d.err
 			}
+		case <-closing:
+			return nil, c.lt.closedError()
 		case <-ctx.Done():
-			return nil, &Error{Kind: ErrCancelled, Cause: ctx.Err(),
-				Message: "cancelled while connecting to etcd: " + ctx.Err().Error()}
+			return nil, cancelled()
 		}
 	}
 }
@@ -267,14 +288,16 @@ func (c *Client) handle(ctx context.Context) (*C.vs_sync, error) {
 // startDialLocked connects to etcd on a goroutine of its own; the handle
 // (or the failure) is there when the dial's done channel closes.
 func (c *Client) startDialLocked() *dial {
-	d := &dial{done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &dial{done: make(chan struct{}), started: time.Now(), cancel: cancel}
 	c.dialing = d
 	o, err := c.nativeOptions()
 	go func() {
+		defer cancel()
 		var h *C.vs_sync
 		if err == nil {
-			// Close waits for the dial: the dial timeout bounds it.
-			err = blocking(context.Background(), nil, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+			// Bounded by the dial timeout; Close stops it.
+			err = blocking(ctx, nil, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 				return C.vs_sync_new_etcd(o, cancel, &h, e)
 			})
 			C.vs_options_free(&o)
@@ -321,7 +344,8 @@ func (c *Client) Close() {
 		return
 	}
 	if dialing != nil {
-		<-dialing.done // a first-use connect: its handle is freed below
+		dialing.cancel()
+		<-dialing.done // a first-use connect: a handle it made is freed below
 	}
 	if c.h != nil {
 		C.vs_sync_close(c.h, nil, nil) // releases now; the handle is thread-safe

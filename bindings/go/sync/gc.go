@@ -56,6 +56,7 @@ func finalizeLeader(l *Candidate) {
 		// The candidacy is over (resigned, lost): nothing is held, so
 		// nothing waits for the Sync's Close (vine's Leader has no Close:
 		// a Leader, Resign, drop loop must not pile up native handles).
+		l.c.disown()
 		go free()
 		return
 	default:

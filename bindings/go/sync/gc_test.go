@@ -177,6 +177,39 @@ func TestStatusGoroutinesEndWithTheCandidacy(t *testing.T) {
 	}
 }
 
+// A Status taken once the candidacy is over (Resign returned, or its Sync
+// closed) never says true: a vine program doing <-Status() must not act
+// as primary. (The last change the native stream gave could still be
+// true when the end came.)
+func TestStatusAfterTheEndIsNeverTrue(t *testing.T) {
+	ctx := context.Background()
+	for round := 0; round < 20; round++ {
+		for _, ending := range []string{"resign", "close"} {
+			s := newSync(t)
+			l, err := s.Elect(ctx, "svc", sync.LeaderTTL(10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := <-l.Status(); !v {
+				t.Fatal("not elected")
+			}
+			if ending == "resign" {
+				if err := l.Resign(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				s.Close()
+			}
+			for v := range l.Status() {
+				if v {
+					t.Fatalf("round %d, after %s: Status said true", round, ending)
+				}
+			}
+			s.Close()
+		}
+	}
+}
+
 // An unreachable guard of a reachable Sync keeps its lock; the Sync can
 // still unlock it by id.
 func TestH6UnreachableGuardOfOpenSyncKeepsLock(t *testing.T) {

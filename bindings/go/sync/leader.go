@@ -84,7 +84,12 @@ func freeLeader(l *C.vs_leader) { C.vs_leader_free(&l) }
 func (l *Candidate) Id() string { return l.id }
 
 // end says the candidacy is over: Observe channels close.
-func (l *Candidate) end() { l.endOnce.Do(func() { close(l.ended) }) }
+func (l *Candidate) end() {
+	l.endOnce.Do(func() {
+		close(l.ended)
+		l.status.end() // a Status taken from now on says the end at once
+	})
+}
 
 // Resign gives up the candidacy; the next candidate is primary at once.
 func (l *Candidate) Resign() error { return l.ResignContext(context.Background()) }
@@ -154,6 +159,9 @@ func (l *Candidate) startStatus() {
 // channel has a goroutine until then: call Status once and keep the
 // channel rather than calling it in a polling loop.
 func (l *Candidate) Status() chan bool {
+	if l.lt.isClosed() || l.c.lt.isClosed() {
+		l.end() // closed (SPEC H1): over, though the stream may not know yet
+	}
 	l.statusOnce.Do(l.startStatus)
 	return l.status.follow(l.lt.closingSignal())
 }

@@ -272,9 +272,16 @@ func TestFirstUseConnectRespectsTheCallsCtx(t *testing.T) {
 	if took := time.Since(started); took > 2*time.Second {
 		t.Fatalf("the calls took %v with 200 ms ctx deadlines", took)
 	}
+	// A call with no deadline waiting on the connect: Close wakes it
+	// (ErrClosed) and stops the connect instead of waiting it out.
+	go func() { errs <- s.Lock(context.Background(), "x") }()
+	time.Sleep(200 * time.Millisecond)
 	closed := time.Now()
 	s.Close()
-	if took := time.Since(closed); took > 8*time.Second {
-		t.Fatalf("Close took %v with a 4 s dial timeout", took)
+	if err := returnsWithin(t, errs, 2*time.Second, "Lock waiting on the connect"); !errors.Is(err, sync.ErrClosed) {
+		t.Fatalf("Lock woken by Close: %v, want ErrClosed", err)
+	}
+	if took := time.Since(closed); took > 2*time.Second {
+		t.Fatalf("Close took %v: it waited out the 4 s dial", took)
 	}
 }

@@ -99,7 +99,11 @@ func millis(d time.Duration) C.uint64_t {
 	if d <= 0 {
 		return 0
 	}
-	return C.uint64_t((d + time.Millisecond - 1) / time.Millisecond)
+	ms := d / time.Millisecond
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return C.uint64_t(ms)
 }
 
 // goCString is s NUL-terminated in Go memory, for an argument the native

@@ -21,6 +21,9 @@ func newStatusLog() *statusLog {
 func (s *statusLog) add(primary bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.over {
+		return // a late change of a candidacy that is over
+	}
 	s.changes = append(s.changes, primary)
 	close(s.wake)
 	s.wake = make(chan struct{})
@@ -30,6 +33,11 @@ func (s *statusLog) end() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.over {
+		// Over: not primary any more, whether or not the native stream
+		// said so before it ended (a Status taken now must not say true).
+		if n := len(s.changes); n > 0 && s.changes[n-1] {
+			s.changes = append(s.changes, false)
+		}
 		s.over = true
 		close(s.wake)
 		close(s.done)

@@ -269,7 +269,6 @@ impl Client {
         // merely busy) and how far the attempt running at the deadline got.
         // An attempt whose key was written is queued behind a holder: then
         // the store answered, and an earlier failure is not blamed.
-        let last_failure: Mutex<Option<String>> = Mutex::new(None);
         let progress = Progress::default();
         let attempts = async {
             let mut attempts = 0;
@@ -308,7 +307,7 @@ impl Client {
                         } else {
                             tracing::debug!(id, %error, "lock: etcd unavailable; retrying");
                         }
-                        *lock(&last_failure) = Some(error.message().to_string());
+                        progress.failed(error.message());
                         self.check_open()?;
                         progress.set(Stage::Backoff);
                         Box::pin(tokio::time::sleep(outage_delay)).await;
@@ -335,10 +334,7 @@ impl Client {
             // Boxed, as the timer would make every lock future larger.
             Some(wait) => Box::pin(tokio::time::timeout(wait, attempts))
                 .await
-                .map_err(|_| {
-                    let failure = lock(&last_failure).take();
-                    progress.timeout_error(id, wait, self.name(), failure)
-                })??,
+                .map_err(|_| progress.timeout_error(id, wait, self.name()))??,
             None => attempts.await?,
         };
         lock(&self.inner.held).insert(held.name.dir.clone(), held.clone());

@@ -3,6 +3,7 @@
 //! network that drops packets) must say so, not look merely busy.
 
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
@@ -21,15 +22,23 @@ pub(crate) enum Stage {
     Backoff = 3,
 }
 
-/// One `lock` call's stage, shared between its attempts and its deadline.
+/// One `lock` call's stage and the store's last failure in it, shared
+/// between its attempts and its deadline.
 #[derive(Debug, Default)]
 pub(crate) struct Progress {
     stage: AtomicU8,
+    failure: Mutex<Option<String>>,
 }
 
 impl Progress {
     pub fn set(&self, stage: Stage) {
         self.stage.store(stage as u8, Ordering::Relaxed);
+    }
+
+    /// Notes a failure of the store (named if the deadline passes before
+    /// an attempt gets queued).
+    pub fn failed(&self, message: &str) {
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.to_string());
     }
 
     fn get(&self) -> Stage {
@@ -42,16 +51,14 @@ impl Progress {
     }
 
     /// The `LockTimeout` of lock `id` after `wait`, on the store named
-    /// `store` ("etcd" or "memory"), whose last failure in this call was
-    /// `failure`. Once queued, the store answered: an earlier failure is
-    /// not blamed.
-    pub fn timeout_error(
-        &self,
-        id: &str,
-        wait: Duration,
-        store: &str,
-        failure: Option<String>,
-    ) -> Error {
+    /// `store` ("etcd" or "memory"). Once queued, the store answered: an
+    /// earlier failure is not blamed.
+    pub fn timeout_error(&self, id: &str, wait: Duration, store: &str) -> Error {
+        let failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let store = if store == "etcd" {
             "etcd"
         } else {
@@ -87,12 +94,10 @@ mod tests {
     fn message(stage: Stage, failure: Option<&str>) -> String {
         let progress = Progress::default();
         progress.set(stage);
-        let error = progress.timeout_error(
-            "x",
-            Duration::from_secs(1),
-            "etcd",
-            failure.map(String::from),
-        );
+        if let Some(failure) = failure {
+            progress.failed(failure);
+        }
+        let error = progress.timeout_error("x", Duration::from_secs(1), "etcd");
         assert_eq!(error.kind(), ErrorKind::LockTimeout);
         error.message().to_string()
     }

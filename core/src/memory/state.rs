@@ -249,11 +249,7 @@ impl State {
                 queue.insert(create_revision, key.clone());
                 // A new directory: it counts in its ancestors' `nested`,
                 // and its own counts those already under it (both rare).
-                for ancestor in ancestors(dir) {
-                    if let Some(above) = self.children.get_mut(ancestor) {
-                        above.nested += 1;
-                    }
-                }
+                self.count_in_ancestors(dir);
                 queue.nested = self.queues_under(dir).count();
                 self.children.insert(dir.to_string(), queue);
             }
@@ -268,10 +264,15 @@ impl State {
             queue.nested = 0;
         }
         for name in &names {
-            for ancestor in ancestors(name) {
-                if let Some(above) = self.children.get_mut(ancestor) {
-                    above.nested += 1;
-                }
+            self.count_in_ancestors(name);
+        }
+    }
+
+    /// Counts directory `dir` in the `nested` of each directory above it.
+    fn count_in_ancestors(&mut self, dir: &str) {
+        for ancestor in ancestors(dir) {
+            if let Some(above) = self.children.get_mut(ancestor) {
+                above.nested += 1;
             }
         }
     }

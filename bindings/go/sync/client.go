@@ -431,6 +431,9 @@ func (c *Client) LockGuard(ctx context.Context, id string, opts ...LockOption) (
 }
 
 func (c *Client) lock(ctx context.Context, id string, guarded bool, opts []LockOption) (*Guard, error) {
+	if err := noNUL("lock id", id, false); err != nil {
+		return nil, err
+	}
 	h, err := c.handle(ctx)
 	if err != nil {
 		return nil, err
@@ -438,9 +441,6 @@ func (c *Client) lock(ctx context.Context, id string, guarded bool, opts []LockO
 	defer c.leave()
 	ttl, wait, err := lockOptions(opts)
 	if err != nil {
-		return nil, err
-	}
-	if err := noNUL("lock id", id, false); err != nil {
 		return nil, err
 	}
 	cid := goCString(id)
@@ -464,6 +464,9 @@ func (c *Client) lock(ctx context.Context, id string, guarded bool, opts []LockO
 
 // TryLock takes lock id only if it is free now (else ErrWouldBlock).
 func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*Guard, error) {
+	if err := noNUL("lock id", id, false); err != nil {
+		return nil, err
+	}
 	h, err := c.handle(ctx)
 	if err != nil {
 		return nil, err
@@ -471,9 +474,6 @@ func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*G
 	defer c.leave()
 	ttl, _, err := lockOptions(opts)
 	if err != nil {
-		return nil, err
-	}
-	if err := noNUL("lock id", id, false); err != nil {
 		return nil, err
 	}
 	var g *C.vs_guard
@@ -492,14 +492,14 @@ func (c *Client) TryLock(ctx context.Context, id string, opts ...LockOption) (*G
 // none). When ctx ends first, Unlock returns ErrCancelled and the release
 // still completes in the background (SPEC H2).
 func (c *Client) Unlock(ctx context.Context, id string) error {
+	if err := noNUL("lock id", id, false); err != nil {
+		return err
+	}
 	h, err := c.handle(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.leave()
-	if err := noNUL("lock id", id, false); err != nil {
-		return err
-	}
 	cid := goCString(id)
 	err = blocking(ctx, c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_unlock(h, ptr(cid), cancel, e)
@@ -513,11 +513,6 @@ func (c *Client) Unlock(ctx context.Context, id string) error {
 
 // ListMembers gives the live candidates of MemberNS, primary first.
 func (c *Client) ListMembers(ctx context.Context, opts ...ListMembersOption) ([]*Member, error) {
-	h, err := c.handle(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.leave()
 	o := ListMembersOptions{}
 	for _, opt := range opts {
 		opt(&o)
@@ -525,6 +520,11 @@ func (c *Client) ListMembers(ctx context.Context, opts ...ListMembersOption) ([]
 	if err := noNUL("MemberNS", o.Namespace, false); err != nil {
 		return nil, err
 	}
+	h, err := c.handle(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.leave()
 	ns := optional(o.Namespace)
 	defer free(ns)
 	var list *C.vs_member_list

@@ -28,14 +28,14 @@ type LockInfo struct {
 
 // LockInfo reads who holds lock id and who waits for it. It writes nothing.
 func (c *Client) LockInfo(ctx context.Context, id string) (*LockInfo, error) {
+	if err := noNUL("lock id", id, false); err != nil {
+		return nil, err
+	}
 	h, err := c.handle(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer c.leave()
-	if err := noNUL("lock id", id, false); err != nil {
-		return nil, err
-	}
 	cid := C.CString(id)
 	defer free(cid)
 	var info *C.vs_lock_info

@@ -41,11 +41,6 @@ const maxLeaderTTL = math.MaxInt64 / 1000
 // Elect is Leader returning the *Candidate (no type assertion needed for
 // WaitElected and Close).
 func (c *Client) Elect(ctx context.Context, name string, opts ...LeaderOption) (*Candidate, error) {
-	h, err := c.handle(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.leave()
 	o := LeaderOptions{}
 	for _, opt := range opts {
 		opt(&o)
@@ -59,6 +54,11 @@ func (c *Client) Elect(ctx context.Context, name string, opts ...LeaderOption) (
 	if err := noNULs("leader name", name, "LeaderNS", o.Namespace, "LeaderId", o.Id); err != nil {
 		return nil, err
 	}
+	h, err := c.handle(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.leave()
 	cname, ns, id := cstr(name), optional(o.Namespace), optional(o.Id)
 	defer free(cname)
 	defer free(ns)

@@ -28,11 +28,6 @@ func (c *Client) WatchElect(ctx context.Context, opts ...WatchElectOption) (Elec
 // Watch is WatchElect returning the *Watcher (NextEvent without a type
 // assertion).
 func (c *Client) Watch(ctx context.Context, opts ...WatchElectOption) (*Watcher, error) {
-	h, err := c.handle(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.leave()
 	o := WatchElectOptions{}
 	for _, opt := range opts {
 		opt(&o)
@@ -40,6 +35,11 @@ func (c *Client) Watch(ctx context.Context, opts ...WatchElectOption) (*Watcher,
 	if err := noNULs("WatchNS", o.Namespace, "WatchId", o.Id); err != nil {
 		return nil, err
 	}
+	h, err := c.handle(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.leave()
 	ns, id := optional(o.Namespace), optional(o.Id)
 	defer free(ns)
 	defer free(id)

@@ -22,7 +22,8 @@ import (
 // every call blocked in it, or in its leaders, guards and watchers, with
 // ErrClosed (SPEC H1).
 type Client struct {
-	backend  string // "etcd" or "memory"
+	backend  string       // "etcd" or "memory"
+	initMu   gosync.Mutex // one Init at a time
 	mu       gosync.Mutex
 	opts     Options // as given (vine's Options() returns them)
 	defaults Options // VINESYNC_* settings over vine's defaults
@@ -32,11 +33,11 @@ type Client struct {
 	held     map[string]int // ids taken with Lock and not yet unlocked
 	children int            // open leaders, guards and watchers made from it
 	orphans  []func()       // frees of unreachable held leaders and guards (gc.go)
-	dialing  *dial          // a first-use connect in progress (etcd)
+	dialing  *dial          // a connect in progress (etcd: first use or Init)
 }
 
-// dial is a first-use connect in progress, shared by the calls that wait
-// for it.
+// dial is a connect in progress (first use or Init), shared by the calls
+// that wait for it.
 type dial struct {
 	done    chan struct{}      // closed when it is over
 	err     error              // its failure, read once done is closed
@@ -61,10 +62,14 @@ func New(backend string, opts ...Option) *Client {
 // Init applies options and connects. On a connected Sync it reconfigures
 // in place (vs_sync_init): the locks and candidacies it holds keep their
 // keys, new calls use the new options; on etcd a change of nodes,
-// timeouts, TLS or credentials reconnects.
+// timeouts, TLS or credentials reconnects. One Init runs at a time; other
+// calls do not wait behind it: a call made during Init's connect waits for
+// that connect as for a first-use one (its ctx still counts), and calls
+// run beside a reconfiguration as beside any call in flight.
 func (c *Client) Init(opts ...Option) error {
+	c.initMu.Lock()
+	defer c.initMu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for c.dialing != nil { // a first-use connect: let it finish first
 		d := c.dialing
 		c.mu.Unlock()
@@ -72,20 +77,63 @@ func (c *Client) Init(opts ...Option) error {
 		c.mu.Lock()
 	}
 	if c.lt.isClosed() {
+		c.mu.Unlock()
 		return c.lt.closedError()
 	}
 	previous := c.opts
 	for _, opt := range opts {
 		opt(&c.opts)
 	}
-	var err error
-	if c.h == nil {
-		err = c.connectLocked()
-	} else {
-		err = c.reconfigureLocked()
+	restore := func() { c.opts = previous } // with c.mu held
+	switch {
+	case c.h == nil && c.backend == "memory":
+		err := c.connectLocked()
+		if err != nil {
+			restore()
+		}
+		c.mu.Unlock()
+		return err
+	case c.h == nil:
+		d := c.startDialLocked(restore)
+		c.mu.Unlock()
+		<-d.done
+		if d.err != nil && c.lt.isClosed() {
+			return c.lt.closedError() // Close stopped the connect
+		}
+		return d.err
+	default:
+		return c.reconfigureUnlocking(restore)
+	}
+}
+
+// reconfigureUnlocking applies c.opts to the connected handle; called with
+// c.mu held, it releases it for the reconfiguration (which may reconnect)
+// and runs restore under it if that fails. Counted as a call in flight,
+// so Close wakes it and waits for it.
+func (c *Client) reconfigureUnlocking(restore func()) error {
+	o, err := c.nativeOptions()
+	if err == nil {
+		err = c.lt.enter()
+		if err != nil {
+			C.vs_options_free(&o)
+		}
 	}
 	if err != nil {
-		c.opts = previous
+		restore()
+		c.mu.Unlock()
+		return err
+	}
+	h := c.h
+	c.mu.Unlock()
+	defer c.leave()
+	err = blocking(context.Background(), c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		return C.vs_sync_init(h, o, cancel, e)
+	})
+	C.vs_options_free(&o)
+	if err != nil {
+		c.mu.Lock()
+		restore()
+		c.mu.Unlock()
 	}
 	return err
 }
@@ -200,31 +248,15 @@ func setOptions(o *C.vs_options, opts Options) error {
 	return nil
 }
 
-// reconfigureLocked applies c.opts to the connected handle.
-func (c *Client) reconfigureLocked() error {
-	o, err := c.nativeOptions()
-	if err != nil {
-		return err
-	}
-	defer C.vs_options_free(&o)
-	return blocking(context.Background(), c.lt, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
-		return C.vs_sync_init(c.h, o, cancel, e)
-	})
-}
-
+// connectLocked makes the memory store's handle (etcd's connects on a
+// goroutine of its own: startDialLocked).
 func (c *Client) connectLocked() error {
 	o, err := c.nativeOptions()
 	if err != nil {
 		return err
 	}
 	defer C.vs_options_free(&o)
-	if c.backend == "memory" {
-		return plain(func(e **C.vs_error) C.vs_status { return C.vs_sync_new_memory(o, &c.h, e) })
-	}
-	// Close waits for c.mu, so a dial is not woken by it: the dial timeout bounds it.
-	return blocking(context.Background(), nil, nil, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
-		return C.vs_sync_new_etcd(o, cancel, &c.h, e)
-	})
+	return plain(func(e **C.vs_error) C.vs_status { return C.vs_sync_new_memory(o, &c.h, e) })
 }
 
 // handle connects on first use (vine users call Init first; tolerate not)
@@ -265,7 +297,7 @@ func (c *Client) handle(ctx context.Context) (*C.vs_sync, error) {
 		}
 		d := c.dialing
 		if d == nil {
-			d = c.startDialLocked()
+			d = c.startDialLocked(nil)
 		}
 		c.lt.leave()
 		closing := c.lt.closingSignal()
@@ -286,8 +318,9 @@ func (c *Client) handle(ctx context.Context) (*C.vs_sync, error) {
 }
 
 // startDialLocked connects to etcd on a goroutine of its own; the handle
-// (or the failure) is there when the dial's done channel closes.
-func (c *Client) startDialLocked() *dial {
+// (or the failure) is there when the dial's done channel closes. A
+// failure runs onFailure (if any) under c.mu first.
+func (c *Client) startDialLocked(onFailure func()) *dial {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &dial{done: make(chan struct{}), started: time.Now(), cancel: cancel}
 	c.dialing = d
@@ -305,6 +338,8 @@ func (c *Client) startDialLocked() *dial {
 		c.mu.Lock()
 		if err == nil {
 			c.h = h // freed by Close, also when it came after the dial began
+		} else if onFailure != nil {
+			onFailure()
 		}
 		d.err = err
 		c.dialing = nil
@@ -335,7 +370,7 @@ func (c *Client) String() string { return c.backend }
 // blocked in it (and in its leaders, guards and watchers) with ErrClosed,
 // waits for them and frees the native handle. Idempotent.
 func (c *Client) Close() {
-	c.mu.Lock() // lets an Init's connect finish
+	c.mu.Lock()
 	first := c.lt.close()
 	dialing := c.dialing
 	c.mu.Unlock()

@@ -285,3 +285,52 @@ func TestFirstUseConnectRespectsTheCallsCtx(t *testing.T) {
 		t.Fatalf("Close took %v: it waited out the 4 s dial", took)
 	}
 }
+
+// A call made while Init connects waits for that connect as for a
+// first-use one: its ctx counts (before, Init held the Sync's lock for
+// the whole dial and the call waited it out). A failed Init keeps the
+// options it found, and Close stops Init's connect instead of waiting
+// out the dial timeout.
+func TestInitConnectRespectsTheCallsCtx(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // never accepts: connects complete in the kernel
+	s := etcd.NewSync(sync.Prefix("/before"))
+	inits := make(chan error, 1)
+	go func() {
+		inits <- s.Init(sync.Nodes(ln.Addr().String()), sync.Prefix("/after"),
+			sync.Timeouts(time.Second, 10*time.Second))
+	}()
+	time.Sleep(100 * time.Millisecond) // Init is connecting
+	started := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := s.Lock(ctx, "x"); !errors.Is(err, sync.ErrCancelled) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock during Init's connect: %v, want ErrCancelled and DeadlineExceeded", err)
+	}
+	if took := time.Since(started); took > 800*time.Millisecond {
+		t.Fatalf("Lock with a 200 ms deadline took %v: it waited for Init's connect", took)
+	}
+	if err := returnsWithin(t, inits, 5*time.Second, "Init to a silent etcd"); !errors.Is(err, sync.ErrUnavailable) {
+		t.Fatalf("Init to a silent etcd: %v, want ErrUnavailable", err)
+	}
+	if prefix := s.Options().Prefix; prefix != "/before" {
+		t.Fatalf("a failed Init left Prefix %q, want the one before it", prefix)
+	}
+	// Close during Init's connect: Init returns ErrClosed, neither waits
+	// out the dial timeout.
+	go func() {
+		inits <- s.Init(sync.Nodes(ln.Addr().String()), sync.Timeouts(4*time.Second, 10*time.Second))
+	}()
+	time.Sleep(200 * time.Millisecond)
+	closed := time.Now()
+	s.Close()
+	if err := returnsWithin(t, inits, 2*time.Second, "Init stopped by Close"); !errors.Is(err, sync.ErrClosed) {
+		t.Fatalf("Init stopped by Close: %v, want ErrClosed", err)
+	}
+	if took := time.Since(closed); took > 2*time.Second {
+		t.Fatalf("Close took %v: it waited out Init's 4 s dial", took)
+	}
+}

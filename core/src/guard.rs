@@ -50,6 +50,19 @@ impl LockGuard {
         self.held().map_or("", |h| &*h.key)
     }
 
+    /// The lock id, shared: the same text as [`LockGuard::id`], without a
+    /// copy, and usable after the guard is gone.
+    pub fn shared_id(&self) -> Arc<str> {
+        self.held()
+            .map_or_else(|| Arc::from(""), |h| h.name.id.clone())
+    }
+
+    /// The key, shared: the same text as [`LockGuard::key`], without a
+    /// copy, and usable after the guard is gone.
+    pub fn shared_key(&self) -> Arc<str> {
+        self.held().map_or_else(|| Arc::from(""), |h| h.key.clone())
+    }
+
     /// The fencing token (SPEC L5): strictly greater than the token of every
     /// earlier acquisition of the same lock. Pass it to the resource you
     /// guard and have it reject writes with a smaller token.
@@ -81,6 +94,14 @@ impl LockGuard {
     /// (A key deleted while nobody watched is found only by watching.)
     pub fn is_known_lost(&self) -> bool {
         self.held().is_some_and(|h| h.known_lost_not_by_close())
+    }
+
+    /// Whether the lock was released through its handle while this guard
+    /// still refers to it: by [`Client::unlock`] with its id (the guard's
+    /// own `unlock` then says `NotLocked`). A lost lock is not released
+    /// until one of those runs; a closed handle is [`LockGuard::is_handle_closed`].
+    pub fn is_released(&self) -> bool {
+        self.held().is_none_or(|h| h.is_released())
     }
 
     /// The lease the lock's key is attached to.

@@ -270,7 +270,7 @@ impl Held {
     }
 
     /// Whether we released it (a loss after that is not the lock's).
-    fn is_released(&self) -> bool {
+    pub fn is_released(&self) -> bool {
         lock(&self.released).done
     }
 

@@ -4,7 +4,7 @@
 
 use std::ffi::{c_char, CString};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::watch;
 use vinesync::{ErrorKind, LockGuard};
@@ -13,7 +13,7 @@ use crate::cancel::{self, vs_cancel};
 use crate::error::{vs_error, Failure};
 use crate::handles::{free_handle, guard, handle};
 use crate::owner::Owner;
-use crate::runtime::{block_on, dispose, finish_in_background, timeout};
+use crate::runtime::{block_on, finish_in_background, timeout};
 use crate::status::vs_status;
 
 /// A held lock. Thread-safe: e.g. one thread in `vs_guard_wait_lost`,
@@ -32,8 +32,13 @@ pub struct vs_guard {
     waits_done: Condvar,
     token: u64,
     lease: i64,
-    id: CString,
-    key: CString,
+    /// The id and key, shared with the core; their C strings are made on
+    /// first use (most guards are never asked), and live as long as the
+    /// guard.
+    id: Arc<str>,
+    key: Arc<str>,
+    id_c: OnceLock<CString>,
+    key_c: OnceLock<CString>,
 }
 
 fn c_string(text: &str) -> CString {
@@ -88,8 +93,10 @@ impl vs_guard {
             owner: Owner::here(),
             token: held.fencing_token(),
             lease: held.lease(),
-            id: c_string(held.id()),
-            key: c_string(held.key()),
+            id: held.shared_id(),
+            key: held.shared_key(),
+            id_c: OnceLock::new(),
+            key_c: OnceLock::new(),
             held: Mutex::new(Some(held)),
             signal: OnceLock::new(),
             end_at_release: AtomicU8::new(End::Held as u8),
@@ -134,6 +141,15 @@ impl vs_guard {
         }
         let signal = held.as_ref()?.lost_signal();
         Some(self.signal.get_or_init(|| signal).clone())
+    }
+
+    /// Whether the lock was released: by this guard, by `vs_unlock` with
+    /// its id, or by closing its Sync.
+    fn is_released(&self) -> bool {
+        match lock(&self.held).as_ref() {
+            None => true,
+            Some(held) => held.is_released() || held.is_handle_closed(),
+        }
     }
 
     fn is_lost(&self) -> bool {
@@ -213,7 +229,9 @@ pub unsafe extern "C" fn vs_guard_fencing_token(g: *const vs_guard) -> u64 {
 #[no_mangle]
 pub unsafe extern "C" fn vs_guard_id(g: *const vs_guard) -> *const c_char {
     // SAFETY: per the contract.
-    unsafe { g.as_ref() }.map_or(c"".as_ptr(), |g| g.id.as_ptr())
+    unsafe { g.as_ref() }.map_or(c"".as_ptr(), |g| {
+        g.id_c.get_or_init(|| c_string(&g.id)).as_ptr()
+    })
 }
 
 /// The key this acquisition wrote (owned by the guard); `""` for NULL.
@@ -223,7 +241,9 @@ pub unsafe extern "C" fn vs_guard_id(g: *const vs_guard) -> *const c_char {
 #[no_mangle]
 pub unsafe extern "C" fn vs_guard_key(g: *const vs_guard) -> *const c_char {
     // SAFETY: per the contract.
-    unsafe { g.as_ref() }.map_or(c"".as_ptr(), |g| g.key.as_ptr())
+    unsafe { g.as_ref() }.map_or(c"".as_ptr(), |g| {
+        g.key_c.get_or_init(|| c_string(&g.key)).as_ptr()
+    })
 }
 
 /// The lease the lock's key is attached to; 0 for NULL.
@@ -256,6 +276,24 @@ pub unsafe extern "C" fn vs_guard_is_lost(g: *const vs_guard) -> bool {
         }
     });
     lost
+}
+
+/// Whether the guard's lock was released: by `vs_guard_unlock`, by
+/// `vs_unlock` with its id, or by closing its Sync. A lost lock is not
+/// released until one of those runs. Freeing a released guard releases
+/// nothing. True for NULL and in a child of `fork()`.
+///
+/// # Safety
+/// `g` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn vs_guard_is_released(g: *const vs_guard) -> bool {
+    let mut released = true;
+    crate::handles::quietly(|| {
+        if let Ok(g) = guard_handle(g) {
+            released = g.is_released();
+        }
+    });
+    released
 }
 
 /// Blocks until the lock ends: `VS_OK` when it is lost (SPEC L6),
@@ -340,7 +378,10 @@ pub unsafe extern "C" fn vs_guard_free(g: *mut *mut vs_guard) {
         |g| {
             let _ = g.release(None);
             g.wait_for_waits();
-            dispose(g);
+            // Released above: what is left (strings, the lost signal's
+            // receiver) needs no runtime to drop, unlike a held lock.
+            debug_assert!(lock(&g.held).is_none());
+            drop(g);
         },
     );
 }

@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
@@ -84,8 +84,10 @@ where
     let mut raced = std::pin::pin!(race(cancel, limit, work));
     // Most calls on the memory store (and every call that fails at once)
     // finish in their first poll: try that without entering `block_on`,
-    // whose set-up costs more than such a call.
-    if let Poll::Ready(result) = poll_once(runtime.handle(), raced.as_mut()) {
+    // whose set-up costs more than such a call. (In the runtime's context
+    // already: no `poll_once`, which would check and enter it again.)
+    let mut first_poll = Context::from_waker(Waker::noop());
+    if let Poll::Ready(result) = raced.as_mut().poll(&mut first_poll) {
         #[cfg(test)]
         tests::FIRST_POLL_ENDS.with(|n| n.set(n.get() + 1));
         return result;

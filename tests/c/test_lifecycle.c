@@ -285,10 +285,12 @@ static void test_h1_sync_close_closes_its_guards_leaders_and_watchers(void) {
   pthread_t t;
   pthread_create(&t, NULL, wait_lost_thread, &w);
   wait_until_calling(&w);
+  CHECK(!vs_guard_is_released(w.g));
   CHECK_STATUS(vs_sync_close(s, NULL, NULL), VS_OK);
   pthread_join(t, NULL);
   CHECK_STATUS(w.status, VS_CLOSED); /* woken, and not told "lost" */
   CHECK(!vs_guard_is_lost(w.g));
+  CHECK(vs_guard_is_released(w.g)); /* by the close */
   CHECK_STATUS(vs_guard_wait_lost(w.g, 100, NULL, NULL), VS_CLOSED);
   CHECK_STATUS(vs_guard_unlock(w.g, NULL, NULL), VS_CLOSED);
   CHECK(!vs_guard_is_lost(w.g)); /* the guard's answers stay what they were */

@@ -494,14 +494,28 @@ static void test_l6_key_deleted_by_someone_else_unlock_gives_lost(void) {
                VS_OK);
   CHECK_STATUS(vs_guard_wait_lost(g, 5000, NULL, NULL), VS_OK);
   CHECK(vs_guard_is_lost(g));
+  CHECK(!vs_guard_is_released(g)); /* lost, not yet released */
   /* vine's Unlock of a lost lock: VS_LOST (SPEC §6), not VS_OK */
   vs_error *err = NULL;
   CHECK_STATUS(vs_unlock(a, "x", NULL, &err), VS_LOST);
+  CHECK(vs_guard_is_released(g)); /* by its id */
   CHECK(err != NULL);
   vs_error_free(&err);
   CHECK_STATUS(vs_guard_unlock(g, NULL, NULL), VS_NOT_LOCKED); /* already released by id */
   vs_guard_free(&g);
   CHECK_STATUS(vs_try_lock(b, "x", 10000, NULL, NULL, NULL), VS_OK);
+  /* A guard's id and key stay readable once it is released, first asked
+     for after the release as well as before. */
+  vs_guard *released = NULL;
+  CHECK_STATUS(vs_lock(a, "y", 60000, 0, NULL, &released, NULL), VS_OK);
+  const char *key_before = vs_guard_key(released);
+  CHECK(!vs_guard_is_released(released));
+  CHECK_STATUS(vs_guard_unlock(released, NULL, NULL), VS_OK);
+  CHECK(vs_guard_is_released(released));
+  CHECK(strcmp(vs_guard_id(released), "y") == 0);
+  CHECK(strstr(vs_guard_key(released), "/locks/y/") != NULL);
+  CHECK(vs_guard_key(released) == key_before);
+  vs_guard_free(&released);
   vs_sync_free(&a);
   vs_sync_free(&b);
 }

@@ -149,6 +149,34 @@ func TestH6ResignedUnreachableLeaderIsFreedAtOnce(t *testing.T) {
 	}
 }
 
+// A guard whose lock the Sync's Unlock(id) released holds nothing: once
+// unreachable it is freed at once, not kept until Close.
+func TestH6GuardReleasedByIdIsFreedAtOnce(t *testing.T) {
+	s := newSync(t)
+	ctx := context.Background()
+	func() {
+		for i := 0; i < 50; i++ {
+			if _, err := s.LockGuard(ctx, "x"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Unlock(ctx, "x"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.LockGuard(ctx, "standing"); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	collectUntilOrphans(s, 1)
+	collect() // every finalizer has run by now, not only the first
+	if n := sync.Orphans(s); n != 1 {
+		t.Fatalf("orphans %d, want 1 (the standing guard): guards released by Unlock(id) are kept until Close", n)
+	}
+	if err := s.Unlock(ctx, "standing"); err != nil {
+		t.Fatalf("the unreachable standing guard's lock, unlocked by id: %v", err)
+	}
+}
+
 // Status channels nobody reads do not keep goroutines once the candidacy
 // is over (each blocked on a change it could not deliver).
 func TestStatusGoroutinesEndWithTheCandidacy(t *testing.T) {

@@ -107,3 +107,7 @@ func (g *Guard) release(ctx context.Context, unlock bool) error {
 
 // freeGuard frees a native guard, releasing its lock if still held.
 func freeGuard(g *C.vs_guard) { C.vs_guard_free(&g) }
+
+// guardReleased says whether g's lock was released (by the Sync's
+// Unlock(id) or its close): freeing g then releases nothing.
+func guardReleased(g *C.vs_guard) bool { return bool(C.vs_guard_is_released(g)) }

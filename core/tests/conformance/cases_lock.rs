@@ -493,6 +493,18 @@ pub async fn l7_unlock_not_held_is_not_locked(env: Env) {
         a.unlock("x").await.unwrap_err().kind(),
         ErrorKind::NotLocked
     );
+    // A guard whose lock was unlocked by id says so; its id and key stay
+    // readable, shared.
+    let guard = a.lock("x", ttl(10)).await.unwrap();
+    assert!(!guard.is_released());
+    let (id, key) = (guard.shared_id(), guard.shared_key());
+    assert_eq!((&*id, &*key), (guard.id(), guard.key()));
+    a.unlock("x").await.unwrap();
+    assert!(guard.is_released(), "unlocked by id");
+    assert_eq!(
+        guard.unlock().await.unwrap_err().kind(),
+        ErrorKind::NotLocked
+    );
 }
 
 /// L7: another handle's unlock never releases our lock.

@@ -618,6 +618,17 @@ int64_t vs_guard_lease(const vs_guard *g);
 bool vs_guard_is_lost(const vs_guard *g);
 
 /**
+ * Whether the guard's lock was released: by `vs_guard_unlock`, by
+ * `vs_unlock` with its id, or by closing its Sync. A lost lock is not
+ * released until one of those runs. Freeing a released guard releases
+ * nothing. True for NULL and in a child of `fork()`.
+ *
+ * # Safety
+ * `g` NULL or live.
+ */
+bool vs_guard_is_released(const vs_guard *g);
+
+/**
  * Blocks until the lock ends: `VS_OK` when it is lost (SPEC L6),
  * `VS_NOT_LOCKED` when it is released (by `vs_guard_unlock`, `vs_unlock`
  * or `vs_guard_free` from another thread), `VS_CLOSED` when its Sync was

@@ -103,6 +103,11 @@ async fn race<T, F>(
 where
     F: Future<Output = Result<T, Failure>>,
 {
+    // Nothing to race (no token, no timeout: most calls): the call alone,
+    // without the cost of `select!` and its two idle branches.
+    if cancel.is_none() && limit.is_none() {
+        return work.await;
+    }
     let cancelled_signal = async {
         match cancel {
             Some(token) => token.fired().await,

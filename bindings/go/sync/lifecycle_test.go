@@ -334,3 +334,32 @@ func TestInitConnectRespectsTheCallsCtx(t *testing.T) {
 		t.Fatalf("Close took %v: it waited out Init's 4 s dial", took)
 	}
 }
+
+// A call that joins a first-use connect begun before it does not take
+// that connect's failure as its own try: it starts (or joins) another, so
+// it gets a whole dial timeout of its own.
+func TestFirstUseConnectJoinedLateGetsATryOfItsOwn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() // never accepts: connects complete in the kernel
+	dialTimeout := time.Second
+	s := etcd.NewSync(sync.Nodes(ln.Addr().String()), sync.Timeouts(dialTimeout, 10*time.Second))
+	defer s.Close()
+	first := make(chan error, 1)
+	go func() { first <- s.Lock(context.Background(), "x") }()
+	time.Sleep(dialTimeout / 2) // the first call's connect is half-way
+	joined := time.Now()
+	err = s.Lock(context.Background(), "x")
+	took := time.Since(joined)
+	if !errors.Is(err, sync.ErrUnavailable) {
+		t.Fatalf("late call to a silent etcd: %v, want ErrUnavailable", err)
+	}
+	if took < dialTimeout {
+		t.Fatalf("the late call failed after %v, less than a dial timeout (%v): it took the earlier connect's failure as its own", took, dialTimeout)
+	}
+	if err := returnsWithin(t, first, 5*time.Second, "the first call"); !errors.Is(err, sync.ErrUnavailable) {
+		t.Fatalf("first call to a silent etcd: %v, want ErrUnavailable", err)
+	}
+}

@@ -97,8 +97,10 @@ func (c *Client) Init(opts ...Option) error {
 		d := c.startDialLocked(restore)
 		c.mu.Unlock()
 		<-d.done
-		if d.err != nil && c.lt.isClosed() {
-			return c.lt.closedError() // Close stopped the connect
+		if c.lt.isClosed() {
+			// Close stopped the connect, or came as it ended: the Sync
+			// is closed either way.
+			return c.lt.closedError()
 		}
 		return d.err
 	default:

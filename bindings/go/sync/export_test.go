@@ -7,3 +7,11 @@ func Orphans(c *Client) int {
 	defer c.mu.Unlock()
 	return len(c.orphans)
 }
+
+// Dialing says whether c has a connect in progress (first use or Init),
+// for the tests of calls made during one.
+func Dialing(c *Client) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dialing != nil
+}

@@ -7,8 +7,9 @@ import "log"
 // their Sync alive, and the Sync can still unlock a guard's lock by id and
 // lists a leader's candidacy, so an unreachable leader or guard of an open
 // Sync keeps what it holds (as vine does) until the Sync is closed; a
-// leader whose candidacy is already over, or a guard whose lock Unlock(id)
-// released, holds nothing and is freed at once. Only an unreachable Sync releases, and logs what it held.
+// leader whose candidacy is already over, or a guard whose lock was
+// released (by Unlock(id) or the Sync's Close), holds nothing and is freed
+// at once. Only an unreachable Sync releases, and logs what it held.
 
 // orphan hands the free of an unreachable leader or guard to its Sync,
 // which runs it on Close. False when the Sync is already closed (nothing is
@@ -41,8 +42,8 @@ func finalizeGuard(g *Guard) {
 	native := g.g
 	free := func() { freeGuard(native) }
 	if guardReleased(native) {
-		// Released by the Sync's Unlock(id): nothing is held, so nothing
-		// waits for the Sync's Close (a LockGuard, Unlock(id), drop loop
+		// Released by the Sync's Unlock(id) (or its Close): nothing is
+		// held, so nothing waits for the Sync's Close (a LockGuard, Unlock(id), drop loop
 		// must not pile up native handles).
 		g.c.disown()
 		go free()

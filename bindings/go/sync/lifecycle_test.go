@@ -286,6 +286,18 @@ func TestFirstUseConnectRespectsTheCallsCtx(t *testing.T) {
 	}
 }
 
+// untilDialing waits until s has a connect in progress (at most 5 s).
+func untilDialing(t *testing.T, s *sync.Client) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !sync.Dialing(s) {
+		if time.Now().After(deadline) {
+			t.Fatal("no connect began within 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // A call made while Init connects waits for that connect as for a
 // first-use one: its ctx counts (before, Init held the Sync's lock for
 // the whole dial and the call waited it out). A failed Init keeps the
@@ -297,13 +309,13 @@ func TestInitConnectRespectsTheCallsCtx(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close() // never accepts: connects complete in the kernel
-	s := etcd.NewSync(sync.Prefix("/before"))
+	silent := sync.Nodes(ln.Addr().String())
+	s := etcd.NewSync(silent, sync.Prefix("/before"))
 	inits := make(chan error, 1)
 	go func() {
-		inits <- s.Init(sync.Nodes(ln.Addr().String()), sync.Prefix("/after"),
-			sync.Timeouts(time.Second, 10*time.Second))
+		inits <- s.Init(silent, sync.Prefix("/after"), sync.Timeouts(time.Second, 10*time.Second))
 	}()
-	time.Sleep(100 * time.Millisecond) // Init is connecting
+	untilDialing(t, s)
 	started := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -322,9 +334,9 @@ func TestInitConnectRespectsTheCallsCtx(t *testing.T) {
 	// Close during Init's connect: Init returns ErrClosed, neither waits
 	// out the dial timeout.
 	go func() {
-		inits <- s.Init(sync.Nodes(ln.Addr().String()), sync.Timeouts(4*time.Second, 10*time.Second))
+		inits <- s.Init(silent, sync.Timeouts(4*time.Second, 10*time.Second))
 	}()
-	time.Sleep(200 * time.Millisecond)
+	untilDialing(t, s)
 	closed := time.Now()
 	s.Close()
 	if err := returnsWithin(t, inits, 2*time.Second, "Init stopped by Close"); !errors.Is(err, sync.ErrClosed) {

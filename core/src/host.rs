@@ -21,11 +21,21 @@ fn block_sigpipe() {
     }
 }
 
-/// The runtime a host library runs vinesync on: two worker threads named
-/// `vinesync`, each with SIGPIPE blocked ([`block_sigpipe`]).
+/// The runtime a host library runs vinesync on: one worker thread named
+/// `vinesync`, with SIGPIPE blocked ([`block_sigpipe`]).
+///
+/// One worker, not two: the host's calls run their first poll (all of a
+/// memory call) on the calling thread, and the worker only does etcd's
+/// network work, timers and releases finishing in the background, which
+/// never block it (the Python module takes the GIL on the blocking pool).
+/// A second worker made each etcd request hop between threads more and
+/// competed with the caller and a local etcd for the cores: lock+unlock
+/// from C against the 2-write floor, in alternating rounds on a 2-core
+/// machine, went from a median 0.77-0.80x with two workers to 0.85-0.90x
+/// with one.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .thread_name("vinesync")
         .on_thread_start(block_sigpipe)
         .enable_all()

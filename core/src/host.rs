@@ -24,10 +24,12 @@ fn block_sigpipe() {
 /// The runtime a host library runs vinesync on: one worker thread named
 /// `vinesync`, with SIGPIPE blocked ([`block_sigpipe`]).
 ///
-/// One worker, not two: the host's calls run their first poll (all of a
-/// memory call) on the calling thread, and the worker only does etcd's
-/// network work, timers and releases finishing in the background, which
-/// never block it (the Python module takes the GIL on the blocking pool).
+/// One worker, not two. The C library runs a call's first poll (all of a
+/// memory call that does not wait) on the calling thread; the worker runs
+/// the rest: etcd's network work, timers, waits, watches, campaigns and
+/// releases finishing in the background (and the Python module's calls,
+/// which it spawns). None of it blocks the worker: the Python module takes
+/// the GIL on the blocking pool, TLS files are read there too.
 /// A second worker made each etcd request hop between threads more and
 /// competed with the caller and a local etcd for the cores: lock+unlock
 /// from C against the 2-write floor, in alternating rounds on a 2-core

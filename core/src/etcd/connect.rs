@@ -173,11 +173,34 @@ fn with_tls(_: ConnectOptions, _: &crate::options::TlsOptions) -> Result<Connect
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// [`connect_options`], reading the TLS files (if any) on the blocking
+/// pool and for at most the dial timeout: a read may block (a slow or hung
+/// filesystem, a FIFO), and the runtime's worker it would stall keeps
+/// every lease of the process alive.
+async fn connect_options_read_aside(options: &Options) -> Result<ConnectOptions> {
+    if options.tls.is_none() {
+        return connect_options(options);
+    }
+    let owned = options.clone();
+    let reading = tokio::task::spawn_blocking(move || connect_options(&owned));
+    match tokio::time::timeout(options.dial_timeout, reading).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(failed)) => Err(Error::internal(format!(
+            "reading the TLS files failed: {failed}"
+        ))),
+        Err(_) => Err(Error::invalid(format!(
+            "the TLS files could not be read within the dial timeout ({:?}): \
+             is one of them on a stalled filesystem, or a pipe?",
+            options.dial_timeout
+        ))),
+    }
+}
+
 /// Connects and checks that the cluster answers within the dial timeout.
 pub(super) async fn connect(options: &Options) -> Result<Client> {
     let urls = endpoint_urls(options);
     let names = options.nodes.join(",");
-    let connect = connect_options(options)?;
+    let connect = connect_options_read_aside(options).await?;
     // With credentials the client authenticates as it connects: an etcd
     // not up yet is retried until the dial timeout, as the probe below is
     // when the connection is made lazily (no credentials).
@@ -297,7 +320,7 @@ fn tell_tls_failure(error: Error) -> Error {
 }
 
 #[cfg(all(test, feature = "tls"))]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -328,6 +351,44 @@ mod tests {
             "transport error: invalid peer certificate: UnknownIssuer",
         );
         assert!(error.message().contains("TLS handshake failed"), "{error}");
+    }
+
+    /// A TLS file whose read blocks (a FIFO nobody writes) is an error
+    /// within the dial timeout, read off the runtime's threads: before, the
+    /// connect blocked its runtime worker until the file opened.
+    #[cfg(feature = "tls")]
+    #[test]
+    fn a_tls_file_that_blocks_is_an_error_within_the_dial_timeout() {
+        let fifo = std::env::temp_dir().join(format!("vinesync-{}-ca.fifo", std::process::id()));
+        let _ = std::fs::remove_file(&fifo);
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let options = Options::new()
+            .nodes(["127.0.0.1:1"])
+            .dial_timeout(Duration::from_millis(300))
+            .tls(crate::options::TlsOptions::new().ca_file(&fifo));
+        // On a thread of its own, so a connect that blocks cannot hang the
+        // test: it is told apart by the answer's time.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let _ = tx.send(runtime.block_on(connect(&options)).map(|_| ()));
+            // The read still waits on the blocking pool: do not wait for it.
+            runtime.shutdown_background();
+        });
+        let answer = rx.recv_timeout(Duration::from_secs(10));
+        // Let the blocked read end (a writer opens and closes the FIFO).
+        drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+        let _ = std::fs::remove_file(&fifo);
+        let error = answer
+            .expect("the connect blocked on the TLS file past 10 s")
+            .unwrap_err();
+        assert_eq!(error.kind(), crate::ErrorKind::InvalidArgument, "{error}");
+        assert!(error.message().contains("TLS files"), "{error}");
     }
 
     const CERT: &str = "-----BEGIN CERTIFICATE-----\r\nAAAA\r\n-----END CERTIFICATE-----\r\n";

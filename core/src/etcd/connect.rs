@@ -381,8 +381,15 @@ mod tests {
             runtime.shutdown_background();
         });
         let answer = rx.recv_timeout(Duration::from_secs(10));
-        // Let the blocked read end (a writer opens and closes the FIFO).
-        drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+        // Let the blocked read end: a writer opens and closes the FIFO
+        // (without waiting, if no read is left to meet it).
+        use std::os::unix::fs::OpenOptionsExt;
+        drop(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo),
+        );
         let _ = std::fs::remove_file(&fifo);
         let error = answer
             .expect("the connect blocked on the TLS file past 10 s")

@@ -43,8 +43,8 @@ func finalizeGuard(g *Guard) {
 	free := func() { freeGuard(native) }
 	if guardReleased(native) {
 		// Released by the Sync's Unlock(id) (or its Close): nothing is
-		// held, so nothing waits for the Sync's Close (a LockGuard, Unlock(id), drop loop
-		// must not pile up native handles).
+		// held, so nothing waits for the Sync's Close (a LockGuard,
+		// Unlock(id), drop loop must not pile up native handles).
 		g.c.disown()
 		go free()
 		return

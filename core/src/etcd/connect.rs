@@ -356,7 +356,6 @@ mod tests {
     /// A TLS file whose read blocks (a FIFO nobody writes) is an error
     /// within the dial timeout, read off the runtime's threads: before, the
     /// connect blocked its runtime worker until the file opened.
-    #[cfg(feature = "tls")]
     #[test]
     fn a_tls_file_that_blocks_is_an_error_within_the_dial_timeout() {
         let fifo = std::env::temp_dir().join(format!("vinesync-{}-ca.fifo", std::process::id()));

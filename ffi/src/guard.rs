@@ -269,13 +269,19 @@ pub unsafe extern "C" fn vs_guard_lease(g: *const vs_guard) -> i64 {
 /// `g` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn vs_guard_is_lost(g: *const vs_guard) -> bool {
-    let mut lost = true;
+    yes_unless_asked(g, vs_guard::is_lost)
+}
+
+/// `ask` of guard `g`; true for NULL, a guard of the parent in a child of
+/// `fork()` and a caught panic (a guard that cannot be asked is not held).
+fn yes_unless_asked(g: *const vs_guard, ask: impl FnOnce(&vs_guard) -> bool) -> bool {
+    let mut answer = true;
     crate::handles::quietly(|| {
         if let Ok(g) = guard_handle(g) {
-            lost = g.is_lost();
+            answer = ask(g);
         }
     });
-    lost
+    answer
 }
 
 /// Whether the guard's lock was released: by `vs_guard_unlock`, by
@@ -287,13 +293,7 @@ pub unsafe extern "C" fn vs_guard_is_lost(g: *const vs_guard) -> bool {
 /// `g` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn vs_guard_is_released(g: *const vs_guard) -> bool {
-    let mut released = true;
-    crate::handles::quietly(|| {
-        if let Ok(g) = guard_handle(g) {
-            released = g.is_released();
-        }
-    });
-    released
+    yes_unless_asked(g, vs_guard::is_released)
 }
 
 /// Blocks until the lock ends: `VS_OK` when it is lost (SPEC L6),

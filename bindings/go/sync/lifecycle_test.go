@@ -248,12 +248,7 @@ func TestH1CloseUnderLoad(t *testing.T) {
 // stalled etcd; before, each call dialed in turn for the whole dial
 // timeout, ignoring its ctx.)
 func TestFirstUseConnectRespectsTheCallsCtx(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close() // never accepts: connects complete in the kernel
-	s := etcd.NewSync(sync.Nodes(ln.Addr().String()), sync.Timeouts(4*time.Second, 10*time.Second))
+	s := etcd.NewSync(sync.Nodes(silentEtcd(t)), sync.Timeouts(4*time.Second, 10*time.Second))
 	errs := make(chan error, 3)
 	started := time.Now()
 	for i := 0; i < 3; i++ {
@@ -286,6 +281,19 @@ func TestFirstUseConnectRespectsTheCallsCtx(t *testing.T) {
 	}
 }
 
+// silentEtcd is the address of an "etcd" that never answers: a listener
+// that never accepts (connects complete in the kernel), closed when the
+// test ends.
+func silentEtcd(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
 // untilDialing waits until s has a connect in progress (at most 5 s).
 func untilDialing(t *testing.T, s *sync.Client) {
 	t.Helper()
@@ -304,12 +312,7 @@ func untilDialing(t *testing.T, s *sync.Client) {
 // options it found, and Close stops Init's connect instead of waiting
 // out the dial timeout.
 func TestInitConnectRespectsTheCallsCtx(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close() // never accepts: connects complete in the kernel
-	silent := sync.Nodes(ln.Addr().String())
+	silent := sync.Nodes(silentEtcd(t))
 	s := etcd.NewSync(silent, sync.Prefix("/before"))
 	inits := make(chan error, 1)
 	go func() {
@@ -351,19 +354,14 @@ func TestInitConnectRespectsTheCallsCtx(t *testing.T) {
 // that connect's failure as its own try: it starts (or joins) another, so
 // it gets a whole dial timeout of its own.
 func TestFirstUseConnectJoinedLateGetsATryOfItsOwn(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close() // never accepts: connects complete in the kernel
 	dialTimeout := time.Second
-	s := etcd.NewSync(sync.Nodes(ln.Addr().String()), sync.Timeouts(dialTimeout, 10*time.Second))
+	s := etcd.NewSync(sync.Nodes(silentEtcd(t)), sync.Timeouts(dialTimeout, 10*time.Second))
 	defer s.Close()
 	first := make(chan error, 1)
 	go func() { first <- s.Lock(context.Background(), "x") }()
 	time.Sleep(dialTimeout / 2) // the first call's connect is half-way
 	joined := time.Now()
-	err = s.Lock(context.Background(), "x")
+	err := s.Lock(context.Background(), "x")
 	took := time.Since(joined)
 	if !errors.Is(err, sync.ErrUnavailable) {
 		t.Fatalf("late call to a silent etcd: %v, want ErrUnavailable", err)

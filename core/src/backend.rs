@@ -60,6 +60,15 @@ impl Backend {
         }
     }
 
+    /// Tells the store behind this backend from another while both exist
+    /// (an `init` to another cluster gives a handle a new store).
+    pub fn store_identity(&self) -> usize {
+        match &self.store {
+            Kind::Memory(store) => store.identity(),
+            Kind::Etcd(store) => Arc::as_ptr(store) as usize,
+        }
+    }
+
     pub fn is_etcd(&self) -> bool {
         matches!(self.store, Kind::Etcd(_))
     }

@@ -14,6 +14,7 @@ use crate::etcd::EtcdStore;
 use crate::fasthash::FastMap;
 use crate::feed::{self, ElectWatcher, Feed};
 use crate::guard::LockGuard;
+use crate::held_table::HeldTable;
 use crate::keys::{self, HolderInfo, MemberValue};
 use crate::layout::{check_vine_lock_id, check_vine_namespace};
 use crate::leader::{Candidate, Leader};
@@ -76,10 +77,8 @@ struct Inner {
     /// Every session started, also those an `init` replaced while guards
     /// or leaders still use them: `close` revokes them all.
     started: Mutex<Vec<std::sync::Weak<Session>>>,
-    /// Locks this handle holds, by lock directory (SPEC L3): the id under
-    /// the prefix it was taken with, so an `init` that changes the prefix
-    /// cannot make two acquisitions of one id collide.
-    held: Mutex<FastMap<Arc<str>, Arc<Held>>>,
+    /// Locks this handle holds (SPEC L3), by lock directory and store.
+    held: HeldTable,
     /// Lock directories by id, under the current options.
     lock_dirs: LockDirs,
     /// Background releases and cleanups (SPEC H2, H3); `close` waits.
@@ -133,7 +132,7 @@ impl Client {
                 sessions: Mutex::new(FastMap::default()),
                 granting: tokio::sync::Mutex::new(()),
                 started: Mutex::new(Vec::new()),
-                held: Mutex::new(FastMap::default()),
+                held: HeldTable::default(),
                 lock_dirs: LockDirs::default(),
                 seq: AtomicU64::new(0),
                 closed: AtomicBool::new(false),
@@ -337,7 +336,7 @@ impl Client {
                 .map_err(|_| progress.timeout_error(id, wait, self.name()))??,
             None => attempts.await?,
         };
-        lock(&self.inner.held).insert(held.name.dir.clone(), held.clone());
+        self.inner.held.insert(held.clone());
         Ok(LockGuard::new(self.clone(), held))
     }
 
@@ -356,21 +355,8 @@ impl Client {
         self.check_open()?;
         check_text("lock id", id)?;
         let name = self.inner.lock_dirs.get(&read(&self.inner.options), id);
-        let held = {
-            let mut table = lock(&self.inner.held);
-            match table.remove(&*name.dir) {
-                Some(held) => Some(held),
-                // Taken before `init` changed the prefix or layout: the
-                // newest acquisition of the id under another directory.
-                None => table
-                    .values()
-                    .filter(|held| *held.name.id == *id)
-                    .max_by_key(|held| held.revision)
-                    .map(|held| held.name.dir.clone())
-                    .and_then(|dir| table.remove(&dir)),
-            }
-        };
-        match held {
+        let store = read(&self.inner.backend).store_identity();
+        match self.inner.held.take_for_unlock(store, &name.dir, id) {
             Some(held) => held.release().await,
             None => Err(mutex::not_locked(id)),
         }
@@ -390,18 +376,7 @@ impl Client {
     /// Removes `held` from the held table; `false` if it was not there
     /// (already unlocked by id).
     pub(crate) fn forget_held(&self, held: &Arc<Held>) -> bool {
-        let mut table = lock(&self.inner.held);
-        // One search of the table: take the entry out, and put it back when
-        // it is another acquisition of the same lock (unlocked by id, then
-        // taken again).
-        match table.remove_entry(&*held.name.dir) {
-            Some((_, current)) if Arc::ptr_eq(&current, held) => true,
-            Some((dir, current)) => {
-                table.insert(dir, current);
-                false
-            }
-            None => false,
-        }
+        self.inner.held.forget(held)
     }
 
     /// vine's `Leader`: joins election `name` in `LeaderNS` as `LeaderId`
@@ -524,7 +499,7 @@ impl Client {
     }
 
     async fn close_now(&self) {
-        lock(&self.inner.held).clear();
+        drop(self.inner.held.drain());
         self.inner.tasks.close();
         let limit = read(&self.inner.options).request_timeout;
         if tokio::time::timeout(limit, self.inner.tasks.wait())
@@ -743,8 +718,8 @@ impl Faults<'_> {
         for (_, session) in &sessions {
             session.abandon();
         }
-        for held in lock(&self.client.inner.held).drain() {
-            held.1.session.abandon();
+        for held in self.client.inner.held.drain() {
+            held.session.abandon();
         }
     }
 

@@ -74,6 +74,7 @@ mod fasthash;
 mod feed;
 mod first_poll;
 mod guard;
+mod held_table;
 // What the C library and the Python module set up in their runtime threads;
 // not part of the crate's API.
 #[cfg(all(unix, feature = "host-hooks"))]

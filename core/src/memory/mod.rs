@@ -242,6 +242,11 @@ impl MemoryStore {
     pub(crate) fn unwatch(&self, id: u64) {
         self.lock().unwatch(id);
     }
+
+    /// Tells this store from another while both exist.
+    pub(crate) fn identity(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
 }
 
 #[cfg(test)]

@@ -58,8 +58,8 @@ func finalizeLeader(l *Candidate) {
 	if l.lt.isClosed() {
 		return
 	}
-	native := l.l
-	free := func() { freeLeader(native) }
+	cd := l.candidacy // not l: the free runs after l is gone
+	free := func() { cd.free() }
 	select {
 	case <-l.ended:
 		// The candidacy is over (resigned, lost): nothing is held, so

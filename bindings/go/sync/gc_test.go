@@ -301,3 +301,63 @@ func TestH6UnreachableSyncReleasesAndLogs(t *testing.T) {
 		t.Fatalf("no log line about the released lock: %q", got)
 	}
 }
+
+// watchLeader reads a leader's Status and Observe channels once each (each
+// starts a goroutine that lasts as long as the candidacy) and drops them.
+func watchLeader(t *testing.T, l sync.Leader) {
+	t.Helper()
+	if elected := <-l.Status(); !elected {
+		t.Fatal("Status: want true (the only candidate)")
+	}
+	if primary := <-l.Observe(); primary.Id != l.Id() {
+		t.Fatalf("Observe: primary %q, want %q", primary.Id, l.Id())
+	}
+}
+
+// The goroutines behind Status and Observe do not keep an unreachable
+// leader reachable: it is handed to its open Sync as any other leader is.
+func TestH6UnreachableLeaderWithStatusAndObserveIsOrphaned(t *testing.T) {
+	s, observer := newSync(t), newSync(t)
+	func() {
+		l, err := s.Leader(context.Background(), "svc", sync.LeaderTTL(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		watchLeader(t, l)
+	}()
+	if n := collectUntilOrphans(s, 1); n != 1 {
+		t.Fatalf("orphans %d, want 1: the Status/Observe goroutines kept the leader reachable", n)
+	}
+	if n := members(t, observer); n != 1 {
+		t.Fatalf("members after GC: %d, want 1 (the Sync is open)", n)
+	}
+	s.Close()
+	if n := members(t, observer); n != 0 {
+		t.Fatalf("members after Close: %d, want 0", n)
+	}
+}
+
+// Nor do they keep an unreachable Sync from releasing (and saying so).
+func TestH6UnreachableSyncWithAWatchedLeaderReleasesAndLogs(t *testing.T) {
+	captured := &logs{}
+	log.SetOutput(captured)
+	defer log.SetOutput(os.Stderr)
+	observer := newSync(t)
+	func() {
+		l, err := unmanagedSync(t).Leader(context.Background(), "svc", sync.LeaderTTL(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		watchLeader(t, l)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for members(t, observer) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the candidacy of an unreachable Sync was not released within 10 s")
+		}
+		collect()
+	}
+	if got := captured.String(); !bytes.Contains([]byte(got), []byte("never closed")) {
+		t.Fatalf("no log line about the released candidacy: %q", got)
+	}
+}

@@ -18,14 +18,23 @@ import (
 // Candidate is a candidacy in an election: vine's Leader plus WaitElected,
 // ResignContext, PrimaryContext and Close. It keeps its Sync alive.
 type Candidate struct {
-	c          *Client
-	lt         *lifetime
-	l          *C.vs_leader
-	id         string
-	ended      chan struct{} // closed when the candidacy is over
-	endOnce    gosync.Once
+	c *Client
+	*candidacy
 	statusOnce gosync.Once
-	status     *statusLog
+}
+
+// candidacy is what the goroutines behind Status and Observe use: it points
+// neither to its Candidate nor to the Sync, so those goroutines, blocked
+// for as long as the candidacy lasts, cannot keep them from being
+// finalized (SPEC H6).
+type candidacy struct {
+	lt      *lifetime
+	parent  *lifetime // the Sync's
+	l       *C.vs_leader
+	id      string
+	ended   chan struct{} // closed when the candidacy is over
+	endOnce gosync.Once
+	status  *statusLog
 }
 
 // Leader joins election name (vine's Leader): it returns once the
@@ -71,20 +80,17 @@ func (c *Client) Elect(ctx context.Context, name string, opts ...LeaderOption) (
 		return nil, err
 	}
 	c.adopt()
-	ld := &Candidate{c: c, lt: newLifetime("leader"), l: l, id: C.GoString(C.vs_leader_id(l)),
-		ended: make(chan struct{}), status: newStatusLog()}
+	ld := &Candidate{c: c, candidacy: &candidacy{lt: newLifetime("leader"), parent: c.lt, l: l,
+		id: C.GoString(C.vs_leader_id(l)), ended: make(chan struct{}), status: newStatusLog()}}
 	runtime.SetFinalizer(ld, finalizeLeader)
 	return ld, nil
 }
-
-// freeLeader frees a native leader, resigning if still a candidate.
-func freeLeader(l *C.vs_leader) { C.vs_leader_free(&l) }
 
 // Id is the candidate's id.
 func (l *Candidate) Id() string { return l.id }
 
 // end says the candidacy is over: Observe channels close.
-func (l *Candidate) end() {
+func (l *candidacy) end() {
 	l.endOnce.Do(func() {
 		close(l.ended)
 		l.status.end() // a Status taken from now on says the end at once
@@ -98,7 +104,7 @@ func (l *Candidate) Resign() error { return l.ResignContext(context.Background()
 // then completes in the background, SPEC H2).
 func (l *Candidate) ResignContext(ctx context.Context) error {
 	defer runtime.KeepAlive(l) // its finalizer must not run during the call
-	err := blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+	err := blocking(ctx, l.lt, l.parent, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_leader_resign(l.l, cancel, e)
 	})
 	if err == nil || errors.Is(err, ErrCancelled) { // a cancelled resign completes in the background
@@ -114,7 +120,7 @@ func (l *Candidate) Primary() (*Member, error) { return l.PrimaryContext(context
 func (l *Candidate) PrimaryContext(ctx context.Context) (*Member, error) {
 	defer runtime.KeepAlive(l) // its finalizer must not run during the call
 	var m *C.vs_owned_member
-	err := blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+	err := blocking(ctx, l.lt, l.parent, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_leader_primary(l.l, cancel, &m, e)
 	})
 	if err != nil {
@@ -129,20 +135,20 @@ func (l *Candidate) PrimaryContext(ctx context.Context) (*Member, error) {
 // ErrClosed).
 func (l *Candidate) WaitElected(ctx context.Context) error {
 	defer runtime.KeepAlive(l) // its finalizer must not run during the call
-	return blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+	return blocking(ctx, l.lt, l.parent, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_leader_wait_elected(l.l, 0, cancel, e)
 	})
 }
 
 // startStatus reads the native status stream into l.status until the
 // candidacy ends (or the leader or its Sync is closed).
-func (l *Candidate) startStatus() {
+func (l *candidacy) startStatus() {
 	go func() {
 		defer l.status.end()
 		defer l.end()
 		for {
 			var primary C.bool
-			err := blocking(nil, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+			err := blocking(nil, l.lt, l.parent, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 				return C.vs_leader_status_next(l.l, 0, cancel, &primary, e)
 			})
 			if err != nil { // ErrClosed: the candidacy is over
@@ -159,10 +165,10 @@ func (l *Candidate) startStatus() {
 // channel has a goroutine until then: call Status once and keep the
 // channel rather than calling it in a polling loop.
 func (l *Candidate) Status() chan bool {
-	if l.lt.isClosed() || l.c.lt.isClosed() {
+	if l.lt.isClosed() || l.parent.isClosed() {
 		l.end() // closed (SPEC H1): over, though the stream may not know yet
 	}
-	l.statusOnce.Do(l.startStatus)
+	l.statusOnce.Do(l.candidacy.startStatus)
 	return l.status.follow(l.lt.closingSignal())
 }
 
@@ -170,30 +176,30 @@ func (l *Candidate) Status() chan bool {
 // with the current one; closed when the candidacy ends (Resign, Close,
 // lease lost).
 func (l *Candidate) Observe() chan ObserveResult {
-	defer runtime.KeepAlive(l)     // its finalizer must not run during the call
-	l.statusOnce.Do(l.startStatus) // tells when the candidacy ends
+	defer runtime.KeepAlive(l)               // its finalizer must not run during the call
+	l.statusOnce.Do(l.candidacy.startStatus) // tells when the candidacy ends
 	ch := make(chan ObserveResult, 1)
 	var w *C.vs_watcher
-	err := blocking(context.Background(), l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+	err := blocking(context.Background(), l.lt, l.parent, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 		return C.vs_leader_observe(l.l, cancel, &w, e)
 	})
 	if err != nil {
 		close(ch)
 		return ch
 	}
-	leave, err := enterAll(l.c.lt, l.lt)
+	leave, err := enterAll(l.parent, l.lt)
 	if err != nil {
 		C.vs_watcher_free(&w)
 		close(ch)
 		return ch
 	}
-	go l.relayObserve(w, ch, leave)
+	go l.candidacy.relayObserve(w, ch, leave)
 	return ch
 }
 
 // relayObserve forwards the primaries until the candidacy ends; it is one
 // call in flight on the leader, so Close waits for it to free the watcher.
-func (l *Candidate) relayObserve(w *C.vs_watcher, ch chan ObserveResult, leave func()) {
+func (l *candidacy) relayObserve(w *C.vs_watcher, ch chan ObserveResult, leave func()) {
 	defer leave()
 	defer close(ch)
 	defer C.vs_watcher_free(&w)
@@ -206,10 +212,10 @@ func (l *Candidate) relayObserve(w *C.vs_watcher, ch chan ObserveResult, leave f
 		case <-ctx.Done():
 		}
 	}()
-	closing, parentClosing := l.lt.closingSignal(), l.c.lt.closingSignal()
+	closing, parentClosing := l.lt.closingSignal(), l.parent.closingSignal()
 	for {
 		var ev *C.vs_event
-		err := blocking(ctx, l.lt, l.c.lt, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
+		err := blocking(ctx, l.lt, l.parent, func(cancel *C.vs_cancel, e **C.vs_error) C.vs_status {
 			return C.vs_watcher_next(w, 0, cancel, &ev, e)
 		})
 		if err != nil {
@@ -233,15 +239,24 @@ func (l *Candidate) relayObserve(w *C.vs_watcher, ch chan ObserveResult, leave f
 // calls blocked on it with ErrClosed, closes its Status and Observe
 // channels and frees it. Idempotent.
 func (l *Candidate) Close() {
+	if l.candidacy.free() {
+		l.c.disown()
+	}
+}
+
+// free ends the candidacy (resigning if still a candidate), wakes the calls
+// blocked on it, waits for them and frees the native leader; false if it
+// was freed before (it waits for that free to finish).
+func (l *candidacy) free() bool {
 	if !l.lt.close() {
 		l.lt.waitFreed()
-		return
+		return false
 	}
 	l.end()
 	l.lt.wait()
 	C.vs_leader_free(&l.l)
-	l.c.disown()
 	l.lt.finish()
+	return true
 }
 
 // Elected is the extra API of vinesync leaders (beyond vine's Leader);

@@ -333,7 +333,9 @@ impl Client {
             // Boxed, as the timer would make every lock future larger.
             Some(wait) => Box::pin(tokio::time::timeout(wait, attempts))
                 .await
-                .map_err(|_| progress.timeout_error(id, wait, self.name()))??,
+                .map_err(|_| {
+                    progress.timeout_error(id, wait, self.name(), self.renewal_trouble(ttl))
+                })??,
             None => attempts.await?,
         };
         self.inner.held.insert(held.clone());
@@ -575,6 +577,12 @@ impl Client {
         } else {
             Ok(())
         }
+    }
+
+    /// Whether the store stopped answering the keepalives of the session
+    /// of `ttl` (named by a `LockTimeout` that passes while queued).
+    fn renewal_trouble(&self, ttl: i64) -> Option<crate::session::RenewalTrouble> {
+        lock(&self.inner.sessions).get(&ttl)?.renewal_trouble()
     }
 
     pub(crate) fn backend(&self) -> Backend {

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
+use crate::session::RenewalTrouble;
 
 /// The stage of the attempt running when the deadline passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +53,16 @@ impl Progress {
 
     /// The `LockTimeout` of lock `id` after `wait`, on the store named
     /// `store` ("etcd" or "memory"). Once queued, the store answered: an
-    /// earlier failure is not blamed.
-    pub fn timeout_error(&self, id: &str, wait: Duration, store: &str) -> Error {
+    /// earlier failure is not blamed, but `lease_trouble` is (the store
+    /// stopped answering the session's keepalives, see
+    /// [`crate::session::Session::renewal_trouble`]).
+    pub fn timeout_error(
+        &self,
+        id: &str,
+        wait: Duration,
+        store: &str,
+        lease_trouble: Option<RenewalTrouble>,
+    ) -> Error {
         let failure = self
             .failure
             .lock()
@@ -73,7 +82,22 @@ impl Progress {
             Stage::Writing => {
                 message.push_str(&format!("; {store} had not answered the write of its key"))
             }
-            Stage::Queued | Stage::Backoff => {}
+            Stage::Queued => {
+                if let Some(trouble) = lease_trouble {
+                    let unanswered = trouble.unanswered;
+                    message.push_str(&match trouble.last_error {
+                        Some(error) => format!(
+                            "; while it was queued, {store} answered none of its lease's \
+                             keepalives for {unanswered:.1?} (the last failed: {error})"
+                        ),
+                        None => format!(
+                            "; while it was queued, {store} had not answered its lease's \
+                             keepalive for {unanswered:.1?}"
+                        ),
+                    });
+                }
+            }
+            Stage::Backoff => {}
         }
         if let Some(failure) = failure.filter(|_| stage != Stage::Queued) {
             let attempt = if stage == Stage::Backoff {
@@ -97,7 +121,7 @@ mod tests {
         if let Some(failure) = failure {
             progress.failed(failure);
         }
-        let error = progress.timeout_error("x", Duration::from_secs(1), "etcd");
+        let error = progress.timeout_error("x", Duration::from_secs(1), "etcd", None);
         assert_eq!(error.kind(), ErrorKind::LockTimeout);
         error.message().to_string()
     }
@@ -107,6 +131,35 @@ mod tests {
         assert_eq!(
             message(Stage::Queued, Some("refused")),
             "lock timeout: lock \"x\" not acquired within 1s"
+        );
+    }
+
+    #[test]
+    fn a_queued_lock_names_keepalives_its_store_stopped_answering() {
+        let queued = |last_error: Option<&str>| {
+            let progress = Progress::default();
+            progress.set(Stage::Queued);
+            progress.failed("an earlier failure, not blamed");
+            let trouble = RenewalTrouble {
+                unanswered: Duration::from_millis(2500),
+                last_error: last_error.map(str::to_string),
+            };
+            let wait = Duration::from_secs(1);
+            progress
+                .timeout_error("x", wait, "etcd", Some(trouble))
+                .message()
+                .to_string()
+        };
+        assert_eq!(
+            queued(None),
+            "lock timeout: lock \"x\" not acquired within 1s; \
+             while it was queued, etcd had not answered its lease's keepalive for 2.5s"
+        );
+        assert_eq!(
+            queued(Some("connection refused")),
+            "lock timeout: lock \"x\" not acquired within 1s; \
+             while it was queued, etcd answered none of its lease's keepalives for 2.5s \
+             (the last failed: connection refused)"
         );
     }
 

@@ -157,6 +157,29 @@ async fn until(deadline: BootInstant) {
     }
 }
 
+/// How the lease's renewals are going, for the message of a `LockTimeout`
+/// that passes while queued: a waiter whose etcd stopped answering must
+/// say so, not look merely busy.
+#[derive(Debug, Default)]
+struct Renewals {
+    /// When the first keepalive still without a successful answer was sent.
+    unanswered_since: Option<BootInstant>,
+    /// Why the last keepalive since then failed.
+    last_error: Option<String>,
+}
+
+/// Keepalives of a session that the store has stopped answering.
+#[derive(Debug, Clone)]
+pub(crate) struct RenewalTrouble {
+    /// Since the first keepalive still without a successful answer.
+    pub unanswered: Duration,
+    /// Why the last one failed, if one did.
+    pub last_error: Option<String>,
+}
+
+/// A keepalive outstanding this long is named even before it fails.
+const UNANSWERED_NOTICE: Duration = Duration::from_millis(500);
+
 pub(crate) struct Session {
     backend: Backend,
     lease: LeaseId,
@@ -176,6 +199,7 @@ pub(crate) struct Session {
     tasks: TaskTracker,
     /// The handle's count of lost leases ([`crate::Client::lease_lost`]).
     losses: watch::Sender<u64>,
+    renewals: std::sync::Mutex<Renewals>,
 }
 
 impl std::fmt::Debug for Session {
@@ -251,6 +275,7 @@ impl Session {
             revoked: AtomicBool::new(false),
             tasks,
             losses,
+            renewals: std::sync::Mutex::default(),
         });
         cleanup.disarm();
         let deadline = local_deadline(sent, answered, granted);
@@ -329,6 +354,36 @@ impl Session {
         self.backend.revoke(self.lease).await
     }
 
+    fn renewals(&self) -> std::sync::MutexGuard<'_, Renewals> {
+        // Poisoning only follows a panic elsewhere; two fields stay valid.
+        self.renewals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn renewal_sent(&self, at: BootInstant) {
+        self.renewals().unanswered_since.get_or_insert(at);
+    }
+
+    fn renewal_answered(&self) {
+        *self.renewals() = Renewals::default();
+    }
+
+    fn renewal_failed(&self, error: &Error) {
+        self.renewals().last_error = Some(error.message().to_string());
+    }
+
+    /// How long the store has not answered the lease's keepalives (and why
+    /// the last one failed), once that is a failure or at least
+    /// [`UNANSWERED_NOTICE`] long; `None` while they are answered.
+    pub fn renewal_trouble(&self) -> Option<RenewalTrouble> {
+        let renewals = self.renewals();
+        let since = renewals.unanswered_since?;
+        let unanswered = BootInstant::now().saturating_duration_since(since);
+        (renewals.last_error.is_some() || unanswered >= UNANSWERED_NOTICE).then(|| RenewalTrouble {
+            unanswered,
+            last_error: renewals.last_error.clone(),
+        })
+    }
+
     /// Forgets the lease without revoking it, as a crashed process would
     /// (fault injection): the store expires it after its TTL.
     #[cfg_attr(not(feature = "test-util"), allow(dead_code))] // fault hooks only
@@ -397,6 +452,7 @@ async fn keep_alive(
             next = sent + period;
             continue;
         }
+        owner.renewal_sent(sent);
         // Do not keep the session alive while waiting for the answer.
         drop(owner);
         // One attempt may take at most half the time left, so a member
@@ -420,6 +476,7 @@ async fn keep_alive(
         }
         match answer {
             Ok(remaining) if remaining > 0 => {
+                owner.renewal_answered();
                 deadline = local_deadline(sent, BootInstant::now(), remaining);
                 next = sent + period;
             }
@@ -435,6 +492,7 @@ async fn keep_alive(
             }
             Err(error) => {
                 tracing::debug!(lease, %error, "keepalive failed; retrying until the lease deadline");
+                owner.renewal_failed(&error);
                 next = BootInstant::now() + RETRY_DELAY;
             }
         }

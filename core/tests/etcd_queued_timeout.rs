@@ -1,0 +1,78 @@
+//! SPEC §6: a `LockWait` that passes while the lock is queued behind a
+//! holder is busy, and says only that — unless etcd stopped answering the
+//! waiter meanwhile. Then the `LockTimeout` names it (the waiter's lease
+//! keepalives went unanswered), whether etcd refuses the connection or
+//! keeps it open and answers nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use vinesync::{Client, ErrorKind, LockOptions, Options};
+use vinesync_testkit::{ClientProxy, EtcdCluster, ProxyMode};
+
+/// Long enough that its first keepalive after the fault (within a third
+/// of it) and the lease's local deadline after that bracket `WAIT`.
+const TTL: Duration = Duration::from_secs(15);
+const WAIT: Duration = Duration::from_secs(8);
+
+/// The message of a `lock` that queued behind a holder, then saw etcd go
+/// into `mode` for the rest of its wait.
+async fn queued_timeout_message(mode: ProxyMode) -> String {
+    let cluster = EtcdCluster::start(1).unwrap();
+    let proxy = ClientProxy::start(cluster.endpoint(0)).unwrap();
+    let options = Options::new().prefix("/queued-timeout");
+    let waiter = Client::etcd(options.clone().nodes([proxy.address.clone()]))
+        .await
+        .unwrap();
+    let holder = Client::etcd(options.nodes(cluster.endpoints()))
+        .await
+        .unwrap();
+    let ttl = LockOptions::new().ttl(TTL);
+    // The waiter's session first, so its lock's first request is the write.
+    waiter
+        .lock("warm-up", ttl)
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
+    let held = holder.lock("x", ttl).await.unwrap();
+    let waiting = {
+        let waiter = waiter.clone();
+        tokio::spawn(async move { waiter.lock("x", ttl.wait(WAIT)).await })
+    };
+    // Queued: the waiter's key is written (the holder's handle sees two).
+    let queued_by = Instant::now() + Duration::from_secs(5);
+    while holder.lock_info("x").await.unwrap().waiters.is_empty() {
+        assert!(Instant::now() < queued_by, "the waiter never queued");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.set(mode);
+    let error = waiting.await.unwrap().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::LockTimeout, "{error}");
+    proxy.set(ProxyMode::Pass);
+    held.unlock().await.unwrap();
+    holder.close().await;
+    waiter.close().await;
+    error.message().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_lock_timeout_names_an_etcd_that_stalled() {
+    let message = queued_timeout_message(ProxyMode::Stall).await;
+    assert!(
+        message.contains("while it was queued, etcd") && message.contains("its lease's keepalive"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_lock_timeout_names_an_etcd_that_went_away() {
+    let message = queued_timeout_message(ProxyMode::Drop).await;
+    assert!(
+        message.contains("while it was queued, etcd answered none of its lease's keepalives")
+            && message.contains("the last failed:"),
+        "{message}"
+    );
+}

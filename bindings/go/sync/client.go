@@ -25,7 +25,7 @@ type Client struct {
 	backend  string       // "etcd" or "memory"
 	initMu   gosync.Mutex // one Init at a time
 	mu       gosync.Mutex
-	opts     Options // as given (vine's Options() returns them)
+	opts     Options // as given and in effect (vine's Options() returns them)
 	defaults Options // VINESYNC_* settings over vine's defaults
 	envErr   error   // a VINESYNC_* setting that could not be read
 	h        *C.vs_sync
@@ -80,21 +80,23 @@ func (c *Client) Init(opts ...Option) error {
 		c.mu.Unlock()
 		return c.lt.closedError()
 	}
-	previous := c.opts
+	// In effect (and shown by Options) once applied: a failed Init keeps
+	// the options it found.
+	next := c.opts
 	for _, opt := range opts {
-		opt(&c.opts)
+		opt(&next)
 	}
-	restore := func() { c.opts = previous } // with c.mu held
+	adopt := func() { c.opts = next } // with c.mu held
 	switch {
 	case c.h == nil && c.backend == "memory":
-		err := c.connectLocked()
-		if err != nil {
-			restore()
+		err := c.connectLocked(next)
+		if err == nil {
+			adopt()
 		}
 		c.mu.Unlock()
 		return err
 	case c.h == nil:
-		d := c.startDialLocked(restore)
+		d := c.startDialLocked(next, adopt)
 		c.mu.Unlock()
 		<-d.done
 		if c.lt.isClosed() {
@@ -104,16 +106,16 @@ func (c *Client) Init(opts ...Option) error {
 		}
 		return d.err
 	default:
-		return c.reconfigureUnlocking(restore)
+		return c.reconfigureUnlocking(next, adopt)
 	}
 }
 
-// reconfigureUnlocking applies c.opts to the connected handle; called with
+// reconfigureUnlocking applies next to the connected handle; called with
 // c.mu held, it releases it for the reconfiguration (which may reconnect)
-// and runs restore under it if that fails. Counted as a call in flight,
+// and runs adopt under it if that succeeds. Counted as a call in flight,
 // so Close wakes it and waits for it.
-func (c *Client) reconfigureUnlocking(restore func()) error {
-	o, err := c.nativeOptions()
+func (c *Client) reconfigureUnlocking(next Options, adopt func()) error {
+	o, err := c.nativeOptions(next)
 	if err == nil {
 		err = c.lt.enter()
 		if err != nil {
@@ -121,7 +123,6 @@ func (c *Client) reconfigureUnlocking(restore func()) error {
 		}
 	}
 	if err != nil {
-		restore()
 		c.mu.Unlock()
 		return err
 	}
@@ -132,18 +133,17 @@ func (c *Client) reconfigureUnlocking(restore func()) error {
 		return C.vs_sync_init(h, o, cancel, e)
 	})
 	C.vs_options_free(&o)
-	if err != nil {
+	if err == nil {
 		c.mu.Lock()
-		restore()
+		adopt()
 		c.mu.Unlock()
 	}
 	return err
 }
 
-// effective is the options to connect with: the given ones, the defaults
-// where they are empty.
-func (c *Client) effective() Options {
-	o := c.opts
+// effective is the options to connect with: o, the defaults where they
+// are empty.
+func (c *Client) effective(o Options) Options {
 	var nodes []string
 	for _, n := range o.Nodes {
 		if n = strings.TrimSpace(n); n != "" {
@@ -178,13 +178,13 @@ func (c *Client) effective() Options {
 	return o
 }
 
-// nativeOptions builds the vs_options of the effective options; free them
-// with vs_options_free.
-func (c *Client) nativeOptions() (*C.vs_options, error) {
+// nativeOptions builds the vs_options of the effective options of given;
+// free them with vs_options_free.
+func (c *Client) nativeOptions(given Options) (*C.vs_options, error) {
 	if c.envErr != nil {
 		return nil, c.envErr
 	}
-	opts := c.effective()
+	opts := c.effective(given)
 	var o *C.vs_options
 	if err := plain(func(e **C.vs_error) C.vs_status { return C.vs_options_new(&o, e) }); err != nil {
 		return nil, err
@@ -252,8 +252,8 @@ func setOptions(o *C.vs_options, opts Options) error {
 
 // connectLocked makes the memory store's handle (etcd's connects on a
 // goroutine of its own: startDialLocked).
-func (c *Client) connectLocked() error {
-	o, err := c.nativeOptions()
+func (c *Client) connectLocked(opts Options) error {
+	o, err := c.nativeOptions(opts)
 	if err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func (c *Client) handle(ctx context.Context) (*C.vs_sync, error) {
 			return nil, err
 		}
 		if c.h == nil && c.backend == "memory" {
-			if err := c.connectLocked(); err != nil {
+			if err := c.connectLocked(c.opts); err != nil {
 				c.lt.leave()
 				c.mu.Unlock()
 				return nil, err
@@ -299,7 +299,7 @@ func (c *Client) handle(ctx context.Context) (*C.vs_sync, error) {
 		}
 		d := c.dialing
 		if d == nil {
-			d = c.startDialLocked(nil)
+			d = c.startDialLocked(c.opts, nil)
 		}
 		c.lt.leave()
 		closing := c.lt.closingSignal()
@@ -319,14 +319,14 @@ func (c *Client) handle(ctx context.Context) (*C.vs_sync, error) {
 	}
 }
 
-// startDialLocked connects to etcd on a goroutine of its own; the handle
-// (or the failure) is there when the dial's done channel closes. A
-// failure runs onFailure (if any) under c.mu first.
-func (c *Client) startDialLocked(onFailure func()) *dial {
+// startDialLocked connects to etcd with opts on a goroutine of its own;
+// the handle (or the failure) is there when the dial's done channel
+// closes. A success runs onSuccess (if any) under c.mu first.
+func (c *Client) startDialLocked(opts Options, onSuccess func()) *dial {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &dial{done: make(chan struct{}), started: time.Now(), cancel: cancel}
 	c.dialing = d
-	o, err := c.nativeOptions()
+	o, err := c.nativeOptions(opts)
 	go func() {
 		defer cancel()
 		var h *C.vs_sync
@@ -340,8 +340,9 @@ func (c *Client) startDialLocked(onFailure func()) *dial {
 		c.mu.Lock()
 		if err == nil {
 			c.h = h // freed by Close, also when it came after the dial began
-		} else if onFailure != nil {
-			onFailure()
+			if onSuccess != nil {
+				onSuccess()
+			}
 		}
 		d.err = err
 		c.dialing = nil

@@ -15,3 +15,7 @@ func Dialing(c *Client) bool {
 	defer c.mu.Unlock()
 	return c.dialing != nil
 }
+
+// CallsInFlight says whether c has a native call in progress (an Init
+// reconfiguring a connected Sync is one).
+func CallsInFlight(c *Client) bool { return c.lt.busy() }

@@ -319,6 +319,9 @@ func TestInitConnectRespectsTheCallsCtx(t *testing.T) {
 		inits <- s.Init(silent, sync.Prefix("/after"), sync.Timeouts(time.Second, 10*time.Second))
 	}()
 	untilDialing(t, s)
+	if prefix := s.Options().Prefix; prefix != "/before" {
+		t.Fatalf("Options during Init's connect: Prefix %q, want the one in effect", prefix)
+	}
 	started := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -347,6 +350,37 @@ func TestInitConnectRespectsTheCallsCtx(t *testing.T) {
 	}
 	if took := time.Since(closed); took > 2*time.Second {
 		t.Fatalf("Close took %v: it waited out Init's 4 s dial", took)
+	}
+}
+
+// Options shows the options in effect while Init reconfigures a connected
+// Sync (here: reconnects to an etcd that never answers), and after it
+// failed.
+func TestOptionsDuringAReconfiguringInitAreThoseInEffect(t *testing.T) {
+	if !onEtcd {
+		t.Skip("reconfiguring a connected Sync reconnects on etcd only")
+	}
+	s := newSync(t)
+	before := s.Options().Prefix
+	inits := make(chan error, 1)
+	go func() {
+		inits <- s.Init(sync.Nodes(silentEtcd(t)), sync.Prefix("/after"), sync.Timeouts(time.Second, 10*time.Second))
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !sync.CallsInFlight(s) {
+		if time.Now().After(deadline) {
+			t.Fatal("Init did not start reconfiguring within 5 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if prefix := s.Options().Prefix; prefix != before {
+		t.Fatalf("Options during Init's reconfiguration: Prefix %q, want %q (in effect)", prefix, before)
+	}
+	if err := returnsWithin(t, inits, 5*time.Second, "Init to a silent etcd"); !errors.Is(err, sync.ErrUnavailable) {
+		t.Fatalf("Init to a silent etcd: %v, want ErrUnavailable", err)
+	}
+	if prefix := s.Options().Prefix; prefix != before {
+		t.Fatalf("a failed Init left Prefix %q, want %q", prefix, before)
 	}
 }
 

@@ -60,12 +60,18 @@ impl Backend {
         }
     }
 
-    /// Tells the store behind this backend from another while both exist
-    /// (an `init` to another cluster gives a handle a new store).
-    pub fn store_identity(&self) -> usize {
+    /// Tells the data behind this backend from other data: on etcd the
+    /// cluster's id (the same for every connection to that cluster, also
+    /// one an `init` made again), on memory the store's address (unique
+    /// while the store exists).
+    pub fn store_identity(&self) -> u64 {
         match &self.store {
             Kind::Memory(store) => store.identity(),
-            Kind::Etcd(store) => Arc::as_ptr(store) as usize,
+            Kind::Etcd(store) => match store.cluster_id() {
+                // No id in the answer: this connection's store only.
+                0 => Arc::as_ptr(store) as usize as u64,
+                id => id,
+            },
         }
     }
 

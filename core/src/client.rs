@@ -345,8 +345,9 @@ impl Client {
     /// vine's `Unlock`: releases the acquisition of `id` this handle holds
     /// (SPEC L7). `NotLocked` if it holds none; `Lost` if the lock had been
     /// lost meanwhile (nobody else's key is ever touched). An acquisition
-    /// made before `init` changed the prefix or layout is found too (the
-    /// one under the current options first, else the newest).
+    /// made before `init` changed the prefix, the layout or the etcd
+    /// cluster is found too: the one under the current options first, else
+    /// the one taken last, preferring one on the current cluster.
     ///
     /// Cancel-safe in the sense of SPEC H2: once called, the release runs to
     /// completion in the background even if this future is dropped. If etcd

@@ -3,7 +3,8 @@
 //! cluster keep their keys there (SPEC L7: only `unlock` releases them),
 //! and taking the same id on the second cluster does not replace or
 //! release the first acquisition. `unlock(id)` releases the acquisition
-//! under the current options first, then the older one.
+//! on the current cluster first (also after `init` came back to a cluster
+//! on a new connection), then the other one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -54,12 +55,17 @@ async fn a_lock_taken_again_after_init_to_another_cluster_keeps_the_first() {
     );
     assert!(held_on(&second, "job").await);
 
-    // The current cluster's acquisition first, then the older one.
+    // The current cluster's acquisition first, then the older one; back
+    // on the first cluster (a new connection to it), its own is current.
+    client.init(options(&first)).await.unwrap();
+    client.unlock("job").await.unwrap();
+    assert!(
+        !held_on(&first, "job").await,
+        "unlock released another cluster's lock"
+    );
+    assert!(held_on(&second, "job").await);
     client.unlock("job").await.unwrap();
     assert!(!held_on(&second, "job").await);
-    assert!(held_on(&first, "job").await);
-    client.unlock("job").await.unwrap();
-    assert!(!held_on(&first, "job").await);
     let again = client.unlock("job").await.unwrap_err();
     assert_eq!(again.kind(), ErrorKind::NotLocked);
     client.close().await;

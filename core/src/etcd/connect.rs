@@ -196,8 +196,9 @@ async fn connect_options_read_aside(options: &Options) -> Result<ConnectOptions>
     }
 }
 
-/// Connects and checks that the cluster answers within the dial timeout.
-pub(super) async fn connect(options: &Options) -> Result<Client> {
+/// Connects and checks that the cluster answers within the dial timeout;
+/// returns the client and the id of the cluster that answered.
+pub(super) async fn connect(options: &Options) -> Result<(Client, u64)> {
     let urls = endpoint_urls(options);
     let names = options.nodes.join(",");
     let connect = connect_options_read_aside(options).await?;
@@ -238,7 +239,10 @@ pub(super) async fn connect(options: &Options) -> Result<Client> {
     )
     .await;
     match probed {
-        Ok(_) => Ok(client),
+        Ok(answer) => {
+            let cluster_id = answer.header().map_or(0, |h| h.cluster_id());
+            Ok((client, cluster_id))
+        }
         Err(error) => Err(explain_failure(options, error).await),
     }
 }

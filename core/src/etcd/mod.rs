@@ -38,6 +38,8 @@ pub struct EtcdStore {
     /// The endpoints as given, for messages.
     endpoints: String,
     request_timeout: Duration,
+    /// The id of the cluster that answered the connect (0 if it said none).
+    cluster_id: u64,
     keepalives: Arc<KeepAlives>,
     /// Where a create skips the empty-directory compare (`busy_dirs.rs`).
     busy_dirs: Arc<BusyDirs>,
@@ -167,14 +169,20 @@ impl EtcdStore {
     /// Connects to `options.nodes` and checks the cluster answers.
     pub async fn connect(options: &Options) -> Result<EtcdStore> {
         options.validate()?;
-        let client = connect::connect(options).await?;
+        let (client, cluster_id) = connect::connect(options).await?;
         Ok(EtcdStore {
             client,
             endpoints: options.nodes.join(","),
             request_timeout: options.request_timeout,
+            cluster_id,
             keepalives: Arc::new(KeepAlives::default()),
             busy_dirs: Arc::default(),
         })
+    }
+
+    /// The id of the cluster this store is connected to (0 if unknown).
+    pub(crate) fn cluster_id(&self) -> u64 {
+        self.cluster_id
     }
 
     async fn retry<T, F, Fut>(&self, what: impl Fn() -> String, op: F) -> Result<T>

@@ -525,11 +525,14 @@ impl Client {
                 sessions.push(session);
             }
         }
-        for session in sessions {
+        // All at once: with etcd stalled, each waits out the request
+        // timeout, and one after the other that would be once per TTL used.
+        let revokes = sessions.iter().map(|session| async move {
             if let Err(error) = session.revoke().await {
                 tracing::warn!(%error, "revoking a lease while closing failed; it will expire");
             }
-        }
+        });
+        futures_util::future::join_all(revokes).await;
     }
 
     /// Resolves the next time one of this handle's leases is lost (it could

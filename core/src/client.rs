@@ -38,6 +38,11 @@ use tokio_util::task::TaskTracker;
 /// vanished while it waited, before it reports `Lost`.
 const MAX_ATTEMPTS: usize = 16;
 
+/// Sessions (one per lease TTL) a handle keeps alive while nothing uses
+/// them, for the next lock or leader of that TTL; beyond this many, the
+/// unused ones are ended when a new one starts.
+const IDLE_SESSIONS_KEPT: usize = 8;
+
 /// Back-off of a `lock` that keeps trying while etcd is unavailable.
 const OUTAGE_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
 const OUTAGE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
@@ -653,7 +658,15 @@ impl Client {
             self.inner.losses.clone(),
         )
         .await?;
-        lock(&self.inner.sessions).insert(ttl, session.clone());
+        let mut sessions = lock(&self.inner.sessions);
+        sessions.insert(ttl, session.clone());
+        // A TTL used once keeps no lease alive for ever: past a few, the
+        // sessions nothing uses (only this map holds them; lookups clone
+        // under the same lock) are dropped, which revokes their leases.
+        if sessions.len() > IDLE_SESSIONS_KEPT {
+            sessions.retain(|_, kept| Arc::strong_count(kept) > 1);
+        }
+        drop(sessions);
         let mut started = lock(&self.inner.started);
         started.retain(|s| s.strong_count() > 0);
         started.push(Arc::downgrade(&session));

@@ -278,6 +278,30 @@ pub async fn l4_keepalive_holds_lock_beyond_ttl(env: Env) {
     guard.unlock().await.unwrap();
 }
 
+/// L4: a handle keeps one lease per TTL, but not one for every TTL it
+/// ever used: past a few, the sessions no lock or leader uses end (their
+/// leases revoked), and the ones in use are kept.
+pub async fn l4_unused_sessions_of_other_ttls_are_bounded(env: Env) {
+    let a = env.client().await;
+    let held = a.lock("held", ttl(10)).await.unwrap();
+    for seconds in 11..41 {
+        a.lock("x", ttl(seconds))
+            .await
+            .unwrap()
+            .unlock()
+            .await
+            .unwrap();
+    }
+    let leases = a.faults().lease_ids().await;
+    assert!(
+        leases.len() <= 9,
+        "{} leases kept alive after 31 TTLs",
+        leases.len()
+    );
+    assert!(!held.is_lost());
+    held.unlock().await.unwrap();
+}
+
 /// L4: a holder that dies (no keepalives, no release) frees the lock once
 /// its TTL has passed.
 pub async fn l4_crashed_holder_frees_lock_after_ttl(env: Env) {

@@ -175,6 +175,7 @@ fn all_cases() -> Vec<(&'static str, CaseFn)> {
         cases_lock::l3_seed_example_second_lock_on_same_handle_waits,
         cases_lock::l3_unlock_from_another_task_and_waiting_untouched,
         cases_lock::l4_keepalive_holds_lock_beyond_ttl,
+        cases_lock::l4_unused_sessions_of_other_ttls_are_bounded,
         cases_lock::l4_crashed_holder_frees_lock_after_ttl,
         cases_lock::l5_fencing_tokens_strictly_increase,
         cases_lock::l6_lost_when_lease_not_kept_alive,

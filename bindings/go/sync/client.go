@@ -67,6 +67,9 @@ func New(backend string, opts ...Option) *Client {
 // that connect as for a first-use one (its ctx still counts), and calls
 // run beside a reconfiguration as beside any call in flight.
 func (c *Client) Init(opts ...Option) error {
+	if err := c.checkMade(); err != nil {
+		return err
+	}
 	c.initMu.Lock()
 	defer c.initMu.Unlock()
 	c.mu.Lock()
@@ -267,6 +270,9 @@ func (c *Client) connectLocked(opts Options) error {
 // each call stops waiting when its ctx is done (ErrCancelled); the connect
 // goes on for the next call, bounded by the dial timeout.
 func (c *Client) handle(ctx context.Context) (*C.vs_sync, error) {
+	if err := c.checkMade(); err != nil {
+		return nil, err
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -352,6 +358,17 @@ func (c *Client) startDialLocked(opts Options, onSuccess func()) *dial {
 	return d
 }
 
+// checkMade says that c is not a Sync made by New (or etcd.NewSync,
+// memory.NewSync): a nil pointer or a zero Client{} gets an error naming
+// that instead of a nil dereference.
+func (c *Client) checkMade() error {
+	if c == nil || c.lt == nil {
+		return &Error{Kind: ErrInvalidArgument,
+			Message: "sync: a nil or zero-value Client: make it with etcd.NewSync, memory.NewSync or sync.New"}
+	}
+	return nil
+}
+
 // leave ends a call that handle admitted. It also keeps c reachable until
 // the call is over: its finalizer would close the handle under the call.
 func (c *Client) leave() {
@@ -361,18 +378,29 @@ func (c *Client) leave() {
 
 // Options returns the options as given to NewSync and Init.
 func (c *Client) Options() Options {
+	if c.checkMade() != nil {
+		return Options{}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.opts
 }
 
 // String is "etcd" or "memory".
-func (c *Client) String() string { return c.backend }
+func (c *Client) String() string {
+	if c == nil {
+		return "<nil>"
+	}
+	return c.backend
+}
 
 // Close releases every lock and candidacy of the Sync, wakes the calls
 // blocked in it (and in its leaders, guards and watchers) with ErrClosed,
 // waits for them and frees the native handle. Idempotent.
 func (c *Client) Close() {
+	if c.checkMade() != nil {
+		return // nothing was ever opened
+	}
 	c.mu.Lock()
 	first := c.lt.close()
 	dialing := c.dialing

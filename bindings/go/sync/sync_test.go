@@ -517,3 +517,30 @@ func TestH2ReleaseWithADoneCtxStillReleases(t *testing.T) {
 		t.Fatalf("the next candidate was not elected: %v", err)
 	}
 }
+
+// A nil *Client or a zero Client{} (not made by NewSync) is bad input: every
+// method says so (ErrInvalidArgument) instead of dereferencing nil.
+func TestNilAndZeroValueSyncAreErrorsNotPanics(t *testing.T) {
+	ctx := context.Background()
+	for name, s := range map[string]*sync.Client{"nil": nil, "zero value": {}} {
+		t.Run(name, func(t *testing.T) {
+			errs := map[string]error{"Init": s.Init(), "Lock": s.Lock(ctx, "x"), "Unlock": s.Unlock(ctx, "x")}
+			_, errs["LockGuard"] = s.LockGuard(ctx, "x")
+			_, errs["TryLock"] = s.TryLock(ctx, "x")
+			_, errs["ListMembers"] = s.ListMembers(ctx)
+			_, errs["LockInfo"] = s.LockInfo(ctx, "x")
+			_, errs["Leader"] = s.Leader(ctx, "e")
+			_, errs["WatchElect"] = s.WatchElect(ctx)
+			for method, err := range errs {
+				if !errors.Is(err, sync.ErrInvalidArgument) || !strings.Contains(err.Error(), "NewSync") {
+					t.Errorf("%s on a %s Sync: %v, want ErrInvalidArgument naming NewSync", method, name, err)
+				}
+			}
+			if o := s.Options(); o.Prefix != "" || len(o.Nodes) != 0 {
+				t.Errorf("Options of a %s Sync: %+v, want the zero Options", name, o)
+			}
+			_ = s.String()
+			s.Close()
+		})
+	}
+}

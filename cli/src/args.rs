@@ -196,8 +196,10 @@ pub struct LocksArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchdogArgs {
-    /// Process group to stop (CMD's)
-    #[arg(long)]
+    /// Process group to stop (CMD's). At least 2: 0 and negative values
+    /// would name this process's own group or a single process to kill(2),
+    /// and -1 every process.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(2..))]
     pub pgid: i32,
     #[arg(long, value_parser = duration::parse, allow_hyphen_values = true)]
     pub timeout: Duration,

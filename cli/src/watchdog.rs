@@ -92,6 +92,14 @@ fn after(duration: Duration) -> Instant {
 
 /// The watchdog process (`vinesync watchdog`, hidden).
 pub fn run(args: &WatchdogArgs) -> i32 {
+    // SAFETY: getpgrp has no memory effects.
+    if args.pgid == unsafe { libc::getpgrp() } {
+        note!(
+            "vinesync watchdog: --pgid {} is this process's own group, not CMD's",
+            args.pgid
+        );
+        return i32::from(crate::exit::USAGE);
+    }
     // A Ctrl-C or hangup at the terminal reaches vinesync's group, which
     // this process is in: it must outlive vinesync, not die with it.
     for signal in [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP] {

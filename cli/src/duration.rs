@@ -18,7 +18,10 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         _ => return Err(bad(text)),
     };
     let value: f64 = number.parse().map_err(|_| bad(text))?;
-    Duration::try_from_secs_f64(value * scale).map_err(|_| bad(text))
+    // Only digits and dots got here: a value too large for a Duration is
+    // too large for the clock, which the callers read as no limit (and a
+    // TTL check as over the maximum).
+    Ok(Duration::try_from_secs_f64(value * scale).unwrap_or(Duration::MAX))
 }
 
 /// Parses a lease TTL: a duration the library accepts as one (at least
@@ -58,7 +61,11 @@ mod tests {
         assert_eq!(parse("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse("30").unwrap(), Duration::from_secs(30));
         assert_eq!(parse("1.5").unwrap(), Duration::from_millis(1500));
-        for bad in ["", "s", "10x", "-1s", "1e999", "ten"] {
+        let huge = "99999999999999999999999";
+        assert_eq!(parse(huge).unwrap(), Duration::MAX);
+        assert_eq!(parse(&format!("{huge}h")).unwrap(), Duration::MAX);
+        assert!(parse_ttl(huge).unwrap_err().contains("maximum TTL"));
+        for bad in ["", "s", "10x", "-1s", "1e999", "ten", ".", "1.2.3"] {
             let err = parse(bad).unwrap_err();
             assert!(err.contains("not a duration"), "{bad}: {err}");
         }

@@ -289,12 +289,7 @@ impl Options {
             ("VINESYNC_REQUEST_TIMEOUT_MS", &mut options.request_timeout),
         ] {
             if let Some(text) = var(name)? {
-                let ms: u64 = text.parse().map_err(|_| {
-                    Error::invalid(format!(
-                        "{name}={text:?} is not a whole number of milliseconds"
-                    ))
-                })?;
-                *slot = Duration::from_millis(ms);
+                *slot = env_millis(name, &text)?;
             }
         }
         let tls = TlsOptions {
@@ -643,10 +638,42 @@ impl WatchOptions {
     }
 }
 
+/// A `VINESYNC_*_MS` value: a whole number of milliseconds. More digits
+/// than fit are too large for the clock, which means no limit, as a huge
+/// timeout given in code does.
+fn env_millis(name: &str, text: &str) -> Result<Duration> {
+    match text.parse::<u64>() {
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
+            Ok(Duration::from_millis(u64::MAX))
+        }
+        Err(_) => Err(Error::invalid(format!(
+            "{name}={text:?} is not a whole number of milliseconds"
+        ))),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_milliseconds_too_large_for_the_clock_mean_no_limit() {
+        let name = "VINESYNC_DIAL_TIMEOUT_MS";
+        assert_eq!(
+            env_millis(name, "1500").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            env_millis(name, "99999999999999999999999").unwrap(),
+            Duration::from_millis(u64::MAX)
+        );
+        for bad in ["soon", "-1", "1.5", ""] {
+            let error = env_millis(name, bad).unwrap_err();
+            assert!(error.message().contains(name), "{bad:?}: {error}");
+        }
+    }
 
     #[test]
     fn defaults_are_vines() {

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -62,11 +63,17 @@ func optionsFromEnv() (Options, error) {
 			continue
 		}
 		ms, err := strconv.ParseUint(env, 10, 64)
-		if err != nil || ms == 0 || ms > uint64(time.Duration(1<<63-1)/time.Millisecond) {
+		const longest = time.Duration(1<<63 - 1)
+		switch {
+		case errors.Is(err, strconv.ErrRange) || err == nil && ms > uint64(longest/time.Millisecond):
+			// Too large for the clock: no limit, as in the core.
+			*d.field = longest
+		case err != nil || ms == 0:
 			return o, &Error{Kind: ErrInvalidArgument, Message: d.name + "=" + strconv.Quote(env) +
 				" is not a whole number of milliseconds greater than zero"}
+		default:
+			*d.field = time.Duration(ms) * time.Millisecond
 		}
-		*d.field = time.Duration(ms) * time.Millisecond
 	}
 	return o, nil
 }

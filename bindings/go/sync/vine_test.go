@@ -173,6 +173,13 @@ func TestEnvTimeoutsAreRead(t *testing.T) {
 	if !errors.Is(err, sync.ErrInvalidArgument) || !strings.Contains(err.Error(), "VINESYNC_DIAL_TIMEOUT_MS") {
 		t.Fatalf("bad VINESYNC_DIAL_TIMEOUT_MS: %v", err)
 	}
+	// More digits than fit: too large for the clock, no limit.
+	t.Setenv("VINESYNC_DIAL_TIMEOUT_MS", "99999999999999999999999")
+	huge := memory.NewSync()
+	if err := huge.Init(); err != nil {
+		t.Fatalf("VINESYNC_DIAL_TIMEOUT_MS too large for the clock: %v, want no limit", err)
+	}
+	huge.Close()
 	t.Setenv("VINESYNC_DIAL_TIMEOUT_MS", "1500")
 	t.Setenv("VINESYNC_REQUEST_TIMEOUT_MS", "0")
 	err = memory.NewSync().Init()

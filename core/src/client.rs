@@ -40,8 +40,9 @@ const MAX_ATTEMPTS: usize = 16;
 
 /// Sessions (one per lease TTL) a handle keeps alive while nothing uses
 /// them, for the next lock or leader of that TTL; beyond this many, the
-/// unused ones are ended when a new one starts.
-const IDLE_SESSIONS_KEPT: usize = 8;
+/// oldest unused ones are ended when a new one starts. Large enough that
+/// a program cycling through its TTLs does not grant a lease per lock.
+const IDLE_SESSIONS_KEPT: usize = 64;
 
 /// Back-off of a `lock` that keeps trying while etcd is unavailable.
 const OUTAGE_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
@@ -338,9 +339,7 @@ impl Client {
             // Boxed, as the timer would make every lock future larger.
             Some(wait) => Box::pin(tokio::time::timeout(wait, attempts))
                 .await
-                .map_err(|_| {
-                    progress.timeout_error(id, wait, self.name(), self.renewal_trouble(ttl))
-                })??,
+                .map_err(|_| progress.timeout_error(id, wait, self.name()))??,
             None => attempts.await?,
         };
         self.inner.held.insert(held.clone());
@@ -510,7 +509,8 @@ impl Client {
         drop(self.inner.held.drain());
         self.inner.tasks.close();
         let limit = read(&self.inner.options).request_timeout;
-        if tokio::time::timeout(limit, self.inner.tasks.wait())
+        let deadline = tokio::time::Instant::now() + limit;
+        if tokio::time::timeout_at(deadline, self.inner.tasks.wait())
             .await
             .is_err()
         {
@@ -521,6 +521,9 @@ impl Client {
         // Strong references first: a session only the map holds would be
         // dropped (and its lease left to expire) by clearing the map.
         let _granting = self.inner.granting.lock().await;
+        // A session started as `close` began may have ended unused ones
+        // after the wait above: their revokes count too (same deadline).
+        let _ = tokio::time::timeout_at(deadline, self.inner.tasks.wait()).await;
         let current: Vec<Arc<Session>> =
             lock(&self.inner.sessions).drain().map(|(_, s)| s).collect();
         let started: Vec<_> = std::mem::take(&mut *lock(&self.inner.started));
@@ -586,12 +589,6 @@ impl Client {
         } else {
             Ok(())
         }
-    }
-
-    /// Whether the store stopped answering the keepalives of the session
-    /// of `ttl` (named by a `LockTimeout` that passes while queued).
-    fn renewal_trouble(&self, ttl: i64) -> Option<crate::session::RenewalTrouble> {
-        lock(&self.inner.sessions).get(&ttl)?.renewal_trouble()
     }
 
     pub(crate) fn backend(&self) -> Backend {
@@ -660,17 +657,30 @@ impl Client {
         .await?;
         let mut sessions = lock(&self.inner.sessions);
         sessions.insert(ttl, session.clone());
-        // A TTL used once keeps no lease alive for ever: past a few, the
-        // sessions nothing uses (only this map holds them; lookups clone
-        // under the same lock) are dropped, which revokes their leases.
-        if sessions.len() > IDLE_SESSIONS_KEPT {
-            sessions.retain(|_, kept| Arc::strong_count(kept) > 1);
-        }
+        end_unused_sessions(&mut sessions);
         drop(sessions);
         let mut started = lock(&self.inner.started);
         started.retain(|s| s.strong_count() > 0);
         started.push(Arc::downgrade(&session));
         Ok(session)
+    }
+}
+
+/// A TTL used once keeps no lease alive for ever: past
+/// [`IDLE_SESSIONS_KEPT`] sessions nothing uses (only this map holds them;
+/// lookups clone under the same lock), the oldest are dropped, which
+/// revokes their leases.
+fn end_unused_sessions(sessions: &mut FastMap<i64, Arc<Session>>) {
+    let mut unused: Vec<_> = sessions
+        .iter()
+        .filter(|(_, session)| Arc::strong_count(session) == 1)
+        .map(|(ttl, session)| (session.started_at(), *ttl))
+        .collect();
+    if unused.len() > IDLE_SESSIONS_KEPT {
+        unused.sort_unstable();
+        for (_, ttl) in &unused[..unused.len() - IDLE_SESSIONS_KEPT] {
+            sessions.remove(ttl);
+        }
     }
 }
 

@@ -3,11 +3,11 @@
 //! network that drops packets) must say so, not look merely busy.
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
-use crate::session::RenewalTrouble;
+use crate::session::{RenewalTrouble, Session};
 
 /// The stage of the attempt running when the deadline passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,11 +29,26 @@ pub(crate) enum Stage {
 pub(crate) struct Progress {
     stage: AtomicU8,
     failure: Mutex<Option<String>>,
+    /// The session of the attempt waiting in the queue (set only when it
+    /// waits): whether the store answers its keepalives is named.
+    waiting_on: Mutex<Option<Weak<Session>>>,
 }
 
 impl Progress {
     pub fn set(&self, stage: Stage) {
         self.stage.store(stage as u8, Ordering::Relaxed);
+    }
+
+    /// Notes that the attempt on `session` waits in the queue.
+    pub fn waiting_on(&self, session: &Arc<Session>) {
+        *self.waiting_on.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(session));
+    }
+
+    /// Whether the store stopped answering the keepalives of the session
+    /// the queued attempt waits on.
+    fn renewal_trouble(&self) -> Option<RenewalTrouble> {
+        let waiting_on = self.waiting_on.lock().unwrap_or_else(|p| p.into_inner());
+        waiting_on.as_ref()?.upgrade()?.renewal_trouble()
     }
 
     /// Notes a failure of the store (named if the deadline passes before
@@ -53,16 +68,10 @@ impl Progress {
 
     /// The `LockTimeout` of lock `id` after `wait`, on the store named
     /// `store` ("etcd" or "memory"). Once queued, the store answered: an
-    /// earlier failure is not blamed, but `lease_trouble` is (the store
-    /// stopped answering the session's keepalives, see
+    /// earlier failure is not blamed, but a store that stopped answering
+    /// the waiting session's keepalives is (see
     /// [`crate::session::Session::renewal_trouble`]).
-    pub fn timeout_error(
-        &self,
-        id: &str,
-        wait: Duration,
-        store: &str,
-        lease_trouble: Option<RenewalTrouble>,
-    ) -> Error {
+    pub fn timeout_error(&self, id: &str, wait: Duration, store: &str) -> Error {
         let failure = self
             .failure
             .lock()
@@ -83,18 +92,8 @@ impl Progress {
                 message.push_str(&format!("; {store} had not answered the write of its key"))
             }
             Stage::Queued => {
-                if let Some(trouble) = lease_trouble {
-                    let unanswered = trouble.unanswered;
-                    message.push_str(&match trouble.last_error {
-                        Some(error) => format!(
-                            "; while it was queued, {store} answered none of its lease's \
-                             keepalives for {unanswered:.1?} (the last failed: {error})"
-                        ),
-                        None => format!(
-                            "; while it was queued, {store} had not answered its lease's \
-                             keepalive for {unanswered:.1?}"
-                        ),
-                    });
+                if let Some(trouble) = self.renewal_trouble() {
+                    message.push_str(&unanswered_keepalives(store, trouble));
                 }
             }
             Stage::Backoff => {}
@@ -111,6 +110,22 @@ impl Progress {
     }
 }
 
+/// What a `LockTimeout` adds for a queued attempt whose store stopped
+/// answering its session's keepalives.
+fn unanswered_keepalives(store: &str, trouble: RenewalTrouble) -> String {
+    let unanswered = trouble.unanswered;
+    match trouble.last_error {
+        Some(error) => format!(
+            "; it was queued, but {store} answered none of its lease's keepalives \
+             for {unanswered:.1?} (the last failed: {error})"
+        ),
+        None => format!(
+            "; it was queued, but {store} had not answered its lease's keepalive \
+             for {unanswered:.1?}"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,7 +136,7 @@ mod tests {
         if let Some(failure) = failure {
             progress.failed(failure);
         }
-        let error = progress.timeout_error("x", Duration::from_secs(1), "etcd", None);
+        let error = progress.timeout_error("x", Duration::from_secs(1), "etcd");
         assert_eq!(error.kind(), ErrorKind::LockTimeout);
         error.message().to_string()
     }
@@ -137,28 +152,19 @@ mod tests {
     #[test]
     fn a_queued_lock_names_keepalives_its_store_stopped_answering() {
         let queued = |last_error: Option<&str>| {
-            let progress = Progress::default();
-            progress.set(Stage::Queued);
-            progress.failed("an earlier failure, not blamed");
             let trouble = RenewalTrouble {
                 unanswered: Duration::from_millis(2500),
                 last_error: last_error.map(str::to_string),
             };
-            let wait = Duration::from_secs(1);
-            progress
-                .timeout_error("x", wait, "etcd", Some(trouble))
-                .message()
-                .to_string()
+            unanswered_keepalives("etcd", trouble)
         };
         assert_eq!(
             queued(None),
-            "lock timeout: lock \"x\" not acquired within 1s; \
-             while it was queued, etcd had not answered its lease's keepalive for 2.5s"
+            "; it was queued, but etcd had not answered its lease's keepalive for 2.5s"
         );
         assert_eq!(
             queued(Some("connection refused")),
-            "lock timeout: lock \"x\" not acquired within 1s; \
-             while it was queued, etcd answered none of its lease's keepalives for 2.5s \
+            "; it was queued, but etcd answered none of its lease's keepalives for 2.5s \
              (the last failed: connection refused)"
         );
     }

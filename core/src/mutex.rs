@@ -62,6 +62,7 @@ pub(crate) async fn attempt(
             cleanup.delete_now().await?;
             return Ok(Attempt::Busy);
         }
+        progress.waiting_on(&session);
         // Boxed: the wait's future is large, and an acquisition that finds
         // the lock free never needs it (a smaller lock future is cheaper to
         // move and to poll).

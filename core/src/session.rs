@@ -200,6 +200,9 @@ pub(crate) struct Session {
     /// The handle's count of lost leases ([`crate::Client::lease_lost`]).
     losses: watch::Sender<u64>,
     renewals: std::sync::Mutex<Renewals>,
+    /// When its lease was asked for (the handle ends unused sessions
+    /// oldest first).
+    started_at: BootInstant,
 }
 
 impl std::fmt::Debug for Session {
@@ -276,6 +279,7 @@ impl Session {
             tasks,
             losses,
             renewals: std::sync::Mutex::default(),
+            started_at: sent,
         });
         cleanup.disarm();
         let deadline = local_deadline(sent, answered, granted);
@@ -302,6 +306,10 @@ impl Session {
 
     pub fn lease(&self) -> LeaseId {
         self.lease
+    }
+
+    pub fn started_at(&self) -> BootInstant {
+        self.started_at
     }
 
     pub fn backend(&self) -> &Backend {

@@ -62,7 +62,7 @@ async fn queued_timeout_message(mode: ProxyMode) -> String {
 async fn a_queued_lock_timeout_names_an_etcd_that_stalled() {
     let message = queued_timeout_message(ProxyMode::Stall).await;
     assert!(
-        message.contains("while it was queued, etcd") && message.contains("its lease's keepalive"),
+        message.contains("it was queued, but etcd") && message.contains("its lease's keepalive"),
         "{message}"
     );
 }
@@ -71,8 +71,63 @@ async fn a_queued_lock_timeout_names_an_etcd_that_stalled() {
 async fn a_queued_lock_timeout_names_an_etcd_that_went_away() {
     let message = queued_timeout_message(ProxyMode::Drop).await;
     assert!(
-        message.contains("while it was queued, etcd answered none of its lease's keepalives")
+        message.contains("it was queued, but etcd answered none of its lease's keepalives")
             && message.contains("the last failed:"),
         "{message}"
     );
+}
+
+/// The keepalives named are those of the session the queued lock waits on:
+/// after `init` moved the handle to another connection, a stall of that
+/// new connection (and of the session a later lock started on it) is not
+/// blamed for the wait of a lock queued on the old one, which etcd kept
+/// answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_lock_timeout_blames_only_its_own_session() {
+    let cluster = EtcdCluster::start(1).unwrap();
+    let (old, new) = (
+        ClientProxy::start(cluster.endpoint(0)).unwrap(),
+        ClientProxy::start(cluster.endpoint(0)).unwrap(),
+    );
+    let options = Options::new().prefix("/queued-timeout");
+    let waiter = Client::etcd(options.clone().nodes([old.address.clone()]))
+        .await
+        .unwrap();
+    let holder = Client::etcd(options.clone().nodes(cluster.endpoints()))
+        .await
+        .unwrap();
+    let ttl = LockOptions::new().ttl(TTL);
+    waiter
+        .lock("warm-up", ttl)
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
+    let held = holder.lock("x", ttl).await.unwrap();
+    let waiting = {
+        let waiter = waiter.clone();
+        tokio::spawn(async move { waiter.lock("x", ttl.wait(WAIT)).await })
+    };
+    let queued_by = Instant::now() + Duration::from_secs(5);
+    while holder.lock_info("x").await.unwrap().waiters.is_empty() {
+        assert!(Instant::now() < queued_by, "the waiter never queued");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    waiter
+        .init(options.nodes([new.address.clone()]))
+        .await
+        .unwrap();
+    waiter.lock("y", ttl).await.unwrap().detach(); // a session on `new`
+    new.set(ProxyMode::Stall);
+    let error = waiting.await.unwrap().unwrap_err();
+    assert_eq!(
+        error.message(),
+        format!("lock timeout: lock \"x\" not acquired within {WAIT:?}"),
+        "the stall of another session's connection was blamed"
+    );
+    new.set(ProxyMode::Pass);
+    held.unlock().await.unwrap();
+    holder.close().await;
+    waiter.close().await;
 }

@@ -279,25 +279,35 @@ pub async fn l4_keepalive_holds_lock_beyond_ttl(env: Env) {
 }
 
 /// L4: a handle keeps one lease per TTL, but not one for every TTL it
-/// ever used: past a few, the sessions no lock or leader uses end (their
-/// leases revoked), and the ones in use are kept.
+/// ever used: past 64 that nothing uses, the oldest end (their leases
+/// revoked). The ones in use are kept, and a program that cycles through
+/// a few TTLs keeps reusing their leases (no grant per lock).
 pub async fn l4_unused_sessions_of_other_ttls_are_bounded(env: Env) {
     let a = env.client().await;
     let held = a.lock("held", ttl(10)).await.unwrap();
-    for seconds in 11..41 {
-        a.lock("x", ttl(seconds))
-            .await
-            .unwrap()
-            .unlock()
-            .await
-            .unwrap();
+    let cycle = |a: vinesync::Client| async move {
+        for seconds in 11..=19 {
+            let g = a.lock("x", ttl(seconds)).await.unwrap();
+            g.unlock().await.unwrap();
+        }
+        let mut leases = a.faults().lease_ids().await;
+        leases.sort_unstable();
+        leases
+    };
+    let first = cycle(a.clone()).await;
+    assert_eq!(first.len(), 10, "one lease per TTL used");
+    assert_eq!(
+        cycle(a.clone()).await,
+        first,
+        "a lease granted again for a TTL in use"
+    );
+    for seconds in 20..100 {
+        let g = a.lock("x", ttl(seconds)).await.unwrap();
+        g.unlock().await.unwrap();
     }
     let leases = a.faults().lease_ids().await;
-    assert!(
-        leases.len() <= 9,
-        "{} leases kept alive after 31 TTLs",
-        leases.len()
-    );
+    // 64 unused, the last one started (unused only since), the held one.
+    assert_eq!(leases.len(), 66, "unused leases kept beyond 64");
     assert!(!held.is_lost());
     held.unlock().await.unwrap();
 }

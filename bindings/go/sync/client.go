@@ -376,7 +376,8 @@ func (c *Client) leave() {
 	runtime.KeepAlive(c)
 }
 
-// Options returns the options as given to NewSync and Init.
+// Options returns the options in effect: as given to NewSync and to the
+// last Init that succeeded.
 func (c *Client) Options() Options {
 	if c.checkMade() != nil {
 		return Options{}

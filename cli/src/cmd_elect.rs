@@ -1,6 +1,8 @@
 //! `vinesync elect NAME [--ns NS] [--id ID] [--ttl D] [--once] -- CMD...`
 
-use vinesync::{Client, Leader, LeaderOptions};
+use std::time::Duration;
+
+use vinesync::{Client, ErrorKind, Leader, LeaderOptions};
 
 use crate::args::{Connection, ElectArgs};
 use crate::connect;
@@ -48,7 +50,7 @@ async fn campaign(
         if let Some(id) = &id {
             options = options.id(id.as_str());
         }
-        let leader = client.leader(name, options).await?;
+        let leader = join(client, name, options, args, interrupts).await?;
         id.get_or_insert_with(|| leader.id().to_string());
         note!(
             "vinesync: campaigning in {:?} as {:?}",
@@ -95,19 +97,59 @@ async fn campaign(
             )
             .await?
         };
-        // Best effort: a lost candidacy has no key left to delete.
-        let _ = interrupts.unless_again(&what, leader.resign()).await?;
-        match ended {
-            Ended::Exited(code) => return Ok(code),
-            Ended::Lost(code) if args.once => {
-                return Err(Failure::new(
-                    exit::LOST,
-                    format!("{what} was lost; CMD was stopped (its status: {code})"),
-                ))
+        let lost = match ended {
+            Ended::Exited(code) => {
+                let _ = interrupts.unless_again(&what, leader.resign()).await?;
+                return Ok(code);
             }
-            Ended::Lost(code) => {
-                note!("vinesync: {what} was lost; CMD was stopped (its status: {code}); campaigning again");
+            Ended::Lost(_) if args.cmd.is_empty() => format!("{what} was lost"),
+            Ended::Lost(code) => format!("{what} was lost; CMD was stopped (its status: {code})"),
+        };
+        if args.once {
+            // Best effort: a lost candidacy has no key left to delete.
+            let _ = interrupts.unless_again(&what, leader.resign()).await?;
+            return Err(Failure::new(exit::LOST, lost));
+        }
+        note!("vinesync: {lost}; campaigning again");
+        // Best effort and in the background: with etcd down it would wait
+        // out the request timeout before the next campaign could begin.
+        tokio::spawn(async move { leader.resign().await });
+    }
+}
+
+/// Joins the election. Without `--once`, an etcd that cannot be reached
+/// (an outage longer than the lease) is waited out, trying again with
+/// backoff until a signal: the role is campaigned for again, as it is
+/// after any loss.
+async fn join(
+    client: &Client,
+    name: &str,
+    options: LeaderOptions,
+    args: &ElectArgs,
+    interrupts: &mut Interrupts,
+) -> Result<Leader, Failure> {
+    let interrupted = |signal| {
+        Failure::new(
+            exit::INTERRUPTED,
+            format!("{} while campaigning", signal_name::name(signal)),
+        )
+    };
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let joined = tokio::select! {
+            joined = client.leader(name, options.clone()) => joined,
+            signal = interrupts.next() => return Err(interrupted(signal)),
+        };
+        match joined {
+            Err(error) if !args.once && error.kind() == ErrorKind::Unavailable => {
+                note!("vinesync: {error}; campaigning again in {delay:?}");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    signal = interrupts.next() => return Err(interrupted(signal)),
+                }
+                delay = (delay * 2).min(Duration::from_secs(2));
             }
+            joined => return Ok(joined?),
         }
     }
 }

@@ -622,6 +622,62 @@ fn elect_without_cmd_holds_the_role(env: &Env) -> Check {
     })
 }
 
+/// Without `--once`, `elect` outlives an etcd outage longer than its lease:
+/// it is demoted, keeps campaigning while etcd cannot be reached (the old
+/// code exited 69 at the first failed lease grant) and is primary again
+/// once etcd is back.
+fn elect_campaigns_again_through_an_outage(_env: &Env) -> Check {
+    use std::io::BufRead;
+    let mut cluster = EtcdCluster::start(1).map_err(|e| e.to_string())?;
+    let mut holder = Proc(
+        Command::new(env!("CARGO_BIN_EXE_vinesync"))
+            .env_remove("VINESYNC_NODES")
+            .arg(format!("--endpoints={}", cluster.endpoints().join(",")))
+            .args([
+                "--request-timeout=1s",
+                "elect",
+                "svc",
+                "--ns=outage",
+                "--id=o",
+            ])
+            .args(["--ttl=3s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    let (lines, said) = std::sync::mpsc::channel();
+    let stdout = holder.stdout.take().ok_or("no stdout")?;
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let expect = |want: &str, limit: Duration| {
+        let line = said
+            .recv_timeout(limit)
+            .map_err(|e| format!("waiting for {want:?}: {e}"))?;
+        ensure(line == want, || format!("printed {line:?}, want {want:?}"))
+    };
+    expect("primary o", Duration::from_secs(10))?;
+    cluster.kill_member(0).map_err(|e| e.to_string())?;
+    expect("demoted o", Duration::from_secs(10))?;
+    // Several failed lease grants (1 s request timeout each, then backoff).
+    std::thread::sleep(Duration::from_secs(5));
+    let early = holder.try_wait().map_err(|e| e.to_string())?;
+    ensure(early.is_none(), || {
+        format!("elect exited during the outage: {early:?}")
+    })?;
+    cluster.restart_member(0).map_err(|e| e.to_string())?;
+    expect("primary o", Duration::from_secs(30))?;
+    signal(&holder, libc::SIGTERM);
+    let code = wait_exit(&mut holder, Duration::from_secs(10))?;
+    ensure(code == 0, || format!("exited {code} after SIGTERM"))
+}
+
 /// `etcdctl lock` and `vinesync lock` exclude each other on one name, and
 /// `vinesync locks` shows etcdctl's key as the holder and ours as waiter.
 fn lock_interop_with_etcdctl(env: &Env) -> Check {
@@ -1114,6 +1170,10 @@ const TESTS: &[(&str, Test)] = &[
     (
         "elect_without_cmd_holds_the_role",
         elect_without_cmd_holds_the_role,
+    ),
+    (
+        "elect_campaigns_again_through_an_outage",
+        elect_campaigns_again_through_an_outage,
     ),
     ("lock_interop_with_etcdctl", lock_interop_with_etcdctl),
     ("elect_interop_with_etcdctl", elect_interop_with_etcdctl),

@@ -74,15 +74,24 @@ impl Interrupts {
         }
         let mut release = std::pin::pin!(release);
         loop {
+            let earlier = self.first_at;
             tokio::select! {
                 done = &mut release => return Ok(done),
-                signal = self.next() => {
-                    if self.first_at.is_some_and(|at| at.elapsed() < SAME_EVENT) {
-                        continue;
+                signal = self.next() => match earlier {
+                    // The first signal of the run (CMD ended by itself and
+                    // this release was not asked for by a signal): the
+                    // release goes on, and the way out is said.
+                    None => note!(
+                        "vinesync: {}: still releasing {what}, waiting for etcd; \
+                         send it again to stop waiting",
+                        signal_name::name(signal)
+                    ),
+                    Some(at) if at.elapsed() < SAME_EVENT => {}
+                    Some(_) => {
+                        self.gave_up = Some(signal);
+                        return Err(gave_up(signal));
                     }
-                    self.gave_up = Some(signal);
-                    return Err(gave_up(signal));
-                }
+                },
             }
         }
     }

@@ -1089,6 +1089,46 @@ fn second_interrupt_stops_waiting_for_a_stalled_etcd(_env: &Env) -> Check {
     )
 }
 
+/// A first Ctrl-C while the release of a CMD that ended by itself waits on
+/// a stalled etcd is not silent: vinesync says it is still releasing and
+/// how to stop waiting; the next one, over a second later, ends it (130).
+fn first_interrupt_during_a_stalled_release_says_how_to_stop(_env: &Env) -> Check {
+    let mut cluster = EtcdCluster::start(1).map_err(|e| e.to_string())?;
+    let mut holder = Proc(
+        Command::new(env!("CARGO_BIN_EXE_vinesync"))
+            .env_remove("VINESYNC_NODES")
+            .arg(format!("--endpoints={}", cluster.endpoints().join(",")))
+            .args(["--request-timeout=30s", "lock", "stalled-cmd", "--"])
+            .args(["sh", "-c", "echo started; sleep 1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    let line = first_line(&mut holder)?;
+    ensure(line.trim() == "started", || line.clone())?;
+    cluster.pause_member(0).map_err(|e| e.to_string())?;
+    // CMD ends within a second; its release then waits on the stalled etcd.
+    std::thread::sleep(Duration::from_millis(2000));
+    signal(&holder, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(1500));
+    let early = holder.try_wait().map_err(|e| e.to_string())?;
+    signal(&holder, libc::SIGINT);
+    let code = wait_exit(&mut holder, Duration::from_secs(5));
+    let _ = cluster.resume_member(0);
+    let mut text = String::new();
+    if let Some(mut err) = holder.stderr.take() {
+        let _ = err.read_to_string(&mut text);
+    }
+    ensure(
+        early.is_none()
+            && text.contains("still releasing")
+            && text.contains("send it again")
+            && code == Ok(130),
+        || format!("before the second SIGINT {early:?}; exit {code:?}; stderr {text:?}"),
+    )
+}
+
 /// SIGTERM and SIGHUP together (systemd with SendSIGHUP, a hangup) are one
 /// request to stop: the lock is released (exit 0), not abandoned as if the
 /// second were an impatient second Ctrl-C.
@@ -1192,6 +1232,10 @@ const TESTS: &[(&str, Test)] = &[
     (
         "signals_of_one_event_still_release",
         signals_of_one_event_still_release,
+    ),
+    (
+        "first_interrupt_during_a_stalled_release_says_how_to_stop",
+        first_interrupt_during_a_stalled_release_says_how_to_stop,
     ),
 ];
 

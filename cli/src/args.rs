@@ -149,7 +149,7 @@ pub struct ElectArgs {
     #[arg(long)]
     pub once: bool,
     /// List the candidates of --ns instead of campaigning (as `members`)
-    #[arg(long, conflicts_with_all = ["id", "once", "cmd"])]
+    #[arg(long, conflicts_with_all = ["name", "id", "once", "cmd"])]
     pub list: bool,
     /// With --list: one JSON object per candidate
     #[arg(long, requires = "list")]

@@ -18,6 +18,12 @@ pub fn options(flags: &Connection) -> Result<Options, Failure> {
             .map(|e| e.trim().to_string())
             .filter(|e| !e.is_empty())
             .collect();
+        if options.nodes.is_empty() {
+            return Err(Failure::new(
+                exit::USAGE,
+                "--endpoints names no endpoint (give host:port, comma-separated)".to_string(),
+            ));
+        }
     }
     if let Some(prefix) = &flags.prefix {
         options.set_prefix(prefix.clone());

@@ -1152,12 +1152,36 @@ fn signals_of_one_event_still_release(env: &Env) -> Check {
 /// the lock forever), and output lost to a full disk is an error (it
 /// exited 0).
 fn edge_inputs(env: &Env) -> Check {
-    let huge = "10000000000000000000";
-    for flag in ["--request-timeout", "--dial-timeout"] {
-        let output = env.run(&[&format!("{flag}={huge}"), "locks"]);
-        ensure(output.status.code() == Some(0), || {
-            format!("{flag}={huge}: {:?} {:?}", output.status, stderr(&output))
-        })?;
+    // Too large for the clock (the second too large for a Duration too):
+    // no limit.
+    for huge in ["10000000000000000000", "99999999999999999999999"] {
+        for flag in ["--request-timeout", "--dial-timeout"] {
+            let output = env.run(&[&format!("{flag}={huge}"), "locks"]);
+            ensure(output.status.code() == Some(0), || {
+                format!("{flag}={huge}: {:?} {:?}", output.status, stderr(&output))
+            })?;
+        }
+    }
+    // Usage errors that name what was wrong.
+    for (args, says) in [
+        (
+            &["--endpoints=", "locks"][..],
+            "--endpoints names no endpoint",
+        ),
+        (
+            &["--endpoints= , ", "locks"][..],
+            "--endpoints names no endpoint",
+        ),
+        (
+            &["elect", "svc", "--list"][..],
+            "cannot be used with '--list'",
+        ),
+    ] {
+        let output = env.bare(args);
+        ensure(
+            output.status.code() == Some(2) && stderr(&output).contains(says),
+            || format!("{args:?}: {:?} {:?}", output.status, stderr(&output)),
+        )?;
     }
     for args in [&["lock", "x", "--"][..], &["elect", "svc", "--"][..]] {
         // Bounded: the bug this guards against held the lock forever.

@@ -30,7 +30,7 @@ pub async fn run(connection: &Connection, args: &ElectArgs) -> Result<u8, Failur
     let client = connect::client_unless_interrupted(connection, &mut interrupts).await?;
     let outcome = campaign(&client, args, &mut interrupts).await;
     let what = format!("the candidacy in {:?}", args.ns);
-    interrupts.unless_again(&what, client.close()).await?;
+    connect::close(&client, &outcome, &what, &mut interrupts).await?;
     outcome
 }
 

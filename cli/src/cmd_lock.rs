@@ -26,7 +26,7 @@ pub async fn run(connection: &Connection, args: &LockArgs) -> Result<u8, Failure
     let outcome = locked(&client, args, &mut interrupts).await;
     // Revokes the lease: whatever happened above, no key of ours is left.
     let what = format!("lock {:?}", args.name);
-    interrupts.unless_again(&what, client.close()).await?;
+    connect::close(&client, &outcome, &what, &mut interrupts).await?;
     outcome
 }
 

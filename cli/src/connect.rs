@@ -1,6 +1,8 @@
 //! The etcd handle: the VINESYNC_* variables (`Options::from_env`), then the
 //! flags over them.
 
+use std::time::Duration;
+
 use vinesync::{Client, Credentials, Options, TlsOptions};
 
 use crate::args::Connection;
@@ -89,4 +91,33 @@ pub async fn client_unless_interrupted(
             format!("{} while connecting to etcd", signal_name::name(signal)),
         )),
     }
+}
+
+/// How long closing the handle waits on etcd once the lock or the role was
+/// lost: the loss often means etcd cannot be reached, and what the close
+/// would release is gone already or expires with its lease.
+const CLOSE_AFTER_A_LOSS: Duration = Duration::from_secs(1);
+
+/// Closes the handle (revoking its lease) after `outcome`, unless a second
+/// signal stops the wait; after a loss (exit 76) for at most
+/// [`CLOSE_AFTER_A_LOSS`], so a supervisor hears of the loss at once.
+pub async fn close(
+    client: &Client,
+    outcome: &Result<u8, Failure>,
+    what: &str,
+    interrupts: &mut Interrupts,
+) -> Result<(), Failure> {
+    let closing = interrupts.unless_again(what, client.close());
+    if matches!(outcome, Err(failure) if failure.code == exit::LOST) {
+        if tokio::time::timeout(CLOSE_AFTER_A_LOSS, closing)
+            .await
+            .is_err()
+        {
+            note!(
+                "vinesync: not waiting for etcd to close after the loss; its lease expires (TTL)"
+            );
+        }
+        return Ok(());
+    }
+    closing.await
 }

@@ -1129,6 +1129,45 @@ fn first_interrupt_during_a_stalled_release_says_how_to_stop(_env: &Env) -> Chec
     )
 }
 
+/// A lock lost because etcd stalled: CMD is stopped and vinesync exits 76
+/// soon after, instead of first waiting out the request timeouts of a
+/// release and a close that etcd will not answer.
+fn a_loss_to_a_stalled_etcd_exits_promptly(_env: &Env) -> Check {
+    let mut cluster = EtcdCluster::start(1).map_err(|e| e.to_string())?;
+    let mut holder = Proc(
+        Command::new(env!("CARGO_BIN_EXE_vinesync"))
+            .env_remove("VINESYNC_NODES")
+            .arg(format!("--endpoints={}", cluster.endpoints().join(",")))
+            .args(["--request-timeout=10s", "lock", "stalled-loss", "--ttl=3s"])
+            .args([
+                "--grace=1s",
+                "--",
+                "sh",
+                "-c",
+                "echo started; exec sleep 100",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    let line = first_line(&mut holder)?;
+    ensure(line.trim() == "started", || line.clone())?;
+    cluster.pause_member(0).map_err(|e| e.to_string())?;
+    let paused = Instant::now();
+    // Lost within the TTL; then CMD's stop and a bounded close.
+    let code = wait_exit(&mut holder, Duration::from_secs(15));
+    let took = paused.elapsed();
+    let _ = cluster.resume_member(0);
+    let mut text = String::new();
+    if let Some(mut err) = holder.stderr.take() {
+        let _ = err.read_to_string(&mut text);
+    }
+    ensure(code == Ok(76) && took < Duration::from_secs(8), || {
+        format!("exit {code:?} {took:?} after etcd stalled (TTL 3 s); stderr {text:?}")
+    })
+}
+
 /// SIGTERM and SIGHUP together (systemd with SendSIGHUP, a hangup) are one
 /// request to stop: the lock is released (exit 0), not abandoned as if the
 /// second were an impatient second Ctrl-C.
@@ -1260,6 +1299,10 @@ const TESTS: &[(&str, Test)] = &[
     (
         "first_interrupt_during_a_stalled_release_says_how_to_stop",
         first_interrupt_during_a_stalled_release_says_how_to_stop,
+    ),
+    (
+        "a_loss_to_a_stalled_etcd_exits_promptly",
+        a_loss_to_a_stalled_etcd_exits_promptly,
     ),
 ];
 

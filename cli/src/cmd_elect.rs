@@ -105,15 +105,14 @@ async fn campaign(
             Ended::Lost(_) if args.cmd.is_empty() => format!("{what} was lost"),
             Ended::Lost(code) => format!("{what} was lost; CMD was stopped (its status: {code})"),
         };
+        // Best effort (a lost candidacy has no key left to delete) and in
+        // the background: with etcd down it would wait out the request
+        // timeout before the exit or the next campaign.
+        tokio::spawn(async move { leader.resign().await });
         if args.once {
-            // Best effort: a lost candidacy has no key left to delete.
-            let _ = interrupts.unless_again(&what, leader.resign()).await?;
             return Err(Failure::new(exit::LOST, lost));
         }
         note!("vinesync: {lost}; campaigning again");
-        // Best effort and in the background: with etcd down it would wait
-        // out the request timeout before the next campaign could begin.
-        tokio::spawn(async move { leader.resign().await });
     }
 }
 

@@ -8,6 +8,7 @@ use crate::args::{Connection, ElectArgs};
 use crate::connect;
 use crate::exit::{self, Failure};
 use crate::interrupts::Interrupts;
+use crate::output::shown;
 use crate::signal_name;
 use crate::supervise::{self, Ended, Role};
 
@@ -155,10 +156,10 @@ async fn join(
 
 /// No CMD: say "primary" and hold the role until interrupted or demoted.
 async fn hold(leader: &Leader, interrupts: &mut Interrupts) -> Ended {
-    out!("primary {}", leader.id());
+    out!("primary {}", shown(leader.id()));
     tokio::select! {
         _ = Role::lost(leader) => {
-            out!("demoted {}", leader.id());
+            out!("demoted {}", shown(leader.id()));
             Ended::Lost(0)
         }
         _ = interrupts.next() => Ended::Exited(0),

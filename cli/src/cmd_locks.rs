@@ -5,6 +5,7 @@ use vinesync::{LockEntry, LockInfo};
 use crate::args::{Connection, LocksArgs};
 use crate::connect;
 use crate::exit::{self, Failure};
+use crate::output::shown;
 
 pub async fn run(connection: &Connection, args: &LocksArgs) -> Result<u8, Failure> {
     let client = connect::client(connection).await?;
@@ -28,10 +29,10 @@ pub async fn run(connection: &Connection, args: &LocksArgs) -> Result<u8, Failur
 fn print_lock(lock: &LockInfo) {
     match &lock.holder {
         None => {
-            out!("{}\tfree", lock.id);
+            out!("{}\tfree", shown(&lock.id));
         }
         Some(holder) => {
-            out!("{}", lock.id);
+            out!("{}", shown(&lock.id));
             out!("  holder  {}", describe(holder));
             for waiter in &lock.waiters {
                 out!("  waiter  {}", describe(waiter));
@@ -42,7 +43,9 @@ fn print_lock(lock: &LockInfo) {
 
 fn describe(entry: &LockEntry) -> String {
     let who = match (&entry.host, entry.pid, &entry.handle) {
-        (Some(host), Some(pid), Some(handle)) => format!("host {host} pid {pid} handle {handle}"),
+        (Some(host), Some(pid), Some(handle)) => {
+            format!("host {} pid {pid} handle {}", shown(host), shown(handle))
+        }
         _ => format!("value {:?}", entry.value.as_deref().unwrap_or("")),
     };
     let since = entry
@@ -51,7 +54,9 @@ fn describe(entry: &LockEntry) -> String {
         .unwrap_or_default();
     format!(
         "token {} lease {:x} {who}{since} key {}",
-        entry.fencing_token, entry.lease, entry.key
+        entry.fencing_token,
+        entry.lease,
+        shown(&entry.key)
     )
 }
 

@@ -6,6 +6,7 @@ use vinesync::MemberOptions;
 use crate::args::Connection;
 use crate::connect;
 use crate::exit::Failure;
+use crate::output::shown;
 
 pub async fn run(connection: &Connection, namespace: &str, as_json: bool) -> Result<u8, Failure> {
     let client = connect::client(connection).await?;
@@ -17,7 +18,12 @@ pub async fn run(connection: &Connection, namespace: &str, as_json: bool) -> Res
             let line = json!({"leader": m.leader, "id": m.id, "namespace": m.namespace, "role": m.role.as_str()});
             out!("{line}");
         } else {
-            out!("{:<8} {}\t{}", m.role.as_str(), m.id, m.leader);
+            out!(
+                "{:<8} {}\t{}",
+                m.role.as_str(),
+                shown(&m.id),
+                shown(&m.leader)
+            );
         }
     }
     client.close().await;

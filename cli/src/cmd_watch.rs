@@ -8,6 +8,7 @@ use crate::args::{Connection, WatchArgs};
 use crate::connect;
 use crate::exit::{self, Failure};
 use crate::interrupts::Interrupts;
+use crate::output::shown;
 use crate::reader_gone::reader_gone;
 
 pub async fn run(connection: &Connection, args: &WatchArgs) -> Result<u8, Failure> {
@@ -48,8 +49,8 @@ pub async fn run(connection: &Connection, args: &WatchArgs) -> Result<u8, Failur
                 "{:<8} {:<8} {}\t{}\t(revision {})",
                 event.kind.as_str(),
                 m.role.as_str(),
-                m.id,
-                m.leader,
+                shown(&m.id),
+                shown(&m.leader),
                 event.revision
             )
         };

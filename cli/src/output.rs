@@ -43,3 +43,25 @@ pub fn written(result: std::io::Result<()>) -> bool {
 pub fn write_failure() -> Option<&'static str> {
     WRITE_FAILURE.get().map(String::as_str)
 }
+
+/// A name (lock id, candidate id, election name, host) for a text line:
+/// as it is, unless it holds a control character (a newline would fake a
+/// line of its own), then quoted with escapes as Rust writes it. `--json`
+/// output needs none of this.
+pub fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(format!("{name:?}"))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_with_control_characters_are_quoted() {
+        assert_eq!(super::shown("jobs/nightly"), "jobs/nightly");
+        assert_eq!(super::shown("a\nprimary  b"), "\"a\\nprimary  b\"");
+        assert_eq!(super::shown("tab\there"), "\"tab\\there\"");
+    }
+}

@@ -1201,6 +1201,17 @@ fn edge_inputs(env: &Env) -> Check {
             })?;
         }
     }
+    // A newline in a name cannot fake a line of `locks` or `members`.
+    let mut holder = env.spawn(&["lock", "two\nlines"]);
+    let said = first_line(&mut holder)?;
+    ensure(said.starts_with("VINESYNC_LOCK_KEY="), || said.clone())?;
+    let listed = stdout(&env.run(&["locks"]));
+    signal(&holder, libc::SIGTERM);
+    wait_exit(&mut holder, Duration::from_secs(10))?;
+    ensure(
+        listed.contains("\"two\\nlines\"") && !listed.lines().any(|l| l == "lines"),
+        || format!("locks with a newline in an id: {listed:?}"),
+    )?;
     // Usage errors that name what was wrong.
     for (args, says) in [
         (

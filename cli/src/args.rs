@@ -196,9 +196,9 @@ pub struct LocksArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchdogArgs {
-    /// Process group to stop (CMD's). At least 2: 0 and negative values
-    /// would name this process's own group or a single process to kill(2),
-    /// and -1 every process.
+    /// Process group to stop (CMD's). At least 2: kill(2) of -pgid reads 0
+    /// as this process's own group, a negative value as one process, and
+    /// 1 as every process.
     #[arg(long, value_parser = clap::value_parser!(i32).range(2..))]
     pub pgid: i32,
     #[arg(long, value_parser = duration::parse, allow_hyphen_values = true)]

@@ -64,17 +64,21 @@ async fn campaign(
                     if args.once {
                         return Err(error.into());
                     }
-                    note!("vinesync: {error}; campaigning again");
+                    // Not at once: a campaign that fails on a healthy etcd
+                    // (a permission, say) would write and delete a key as
+                    // fast as etcd answers.
+                    note!("vinesync: {error}; campaigning again in {RETRY_AFTER_A_FAILURE:?}");
+                    tokio::select! {
+                        () = tokio::time::sleep(RETRY_AFTER_A_FAILURE) => {}
+                        signal = interrupts.next() => return Err(interrupted(signal)),
+                    }
                     continue;
                 }
             }
             signal = interrupts.next() => {
                 let what = format!("the candidacy in {:?}", args.ns);
                 interrupts.unless_again(&what, leader.resign()).await??;
-                return Err(Failure::new(
-                    exit::INTERRUPTED,
-                    format!("{} while campaigning", signal_name::name(signal)),
-                ));
+                return Err(interrupted(signal));
             }
         }
         note!("vinesync: primary in {:?} as {:?}", args.ns, leader.id());
@@ -117,6 +121,16 @@ async fn campaign(
     }
 }
 
+/// The pause before campaigning again after a campaign failed.
+const RETRY_AFTER_A_FAILURE: Duration = Duration::from_secs(1);
+
+fn interrupted(signal: libc::c_int) -> Failure {
+    Failure::new(
+        exit::INTERRUPTED,
+        format!("{} while campaigning", signal_name::name(signal)),
+    )
+}
+
 /// Joins the election. Without `--once`, an etcd that cannot be reached
 /// (an outage longer than the lease) is waited out, trying again with
 /// backoff until a signal: the role is campaigned for again, as it is
@@ -128,12 +142,6 @@ async fn join(
     args: &ElectArgs,
     interrupts: &mut Interrupts,
 ) -> Result<Leader, Failure> {
-    let interrupted = |signal| {
-        Failure::new(
-            exit::INTERRUPTED,
-            format!("{} while campaigning", signal_name::name(signal)),
-        )
-    };
     let mut delay = Duration::from_millis(100);
     loop {
         let joined = tokio::select! {

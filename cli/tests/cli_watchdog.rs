@@ -1,6 +1,6 @@
 //! The hidden `vinesync watchdog` kills the process group it is given. A
 //! group number that kill(2) would read as something else (0: the caller's
-//! own group; a negative number: one process; 1 and -1: every process) or
+//! own group; a negative number: one process; 1: every process) or
 //! the watchdog's own group is refused before anything is signalled.
 //!
 //! Each case runs the watchdog in a session of its own with its standard

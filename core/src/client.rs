@@ -509,7 +509,7 @@ impl Client {
         drop(self.inner.held.drain());
         self.inner.tasks.close();
         let limit = read(&self.inner.options).request_timeout;
-        let deadline = tokio::time::Instant::now() + limit;
+        let deadline = crate::clock::deadline_after(limit);
         if tokio::time::timeout_at(deadline, self.inner.tasks.wait())
             .await
             .is_err()

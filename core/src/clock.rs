@@ -112,6 +112,15 @@ fn read_monotonic(coarse: bool) -> Duration {
     monotonic()
 }
 
+/// `timeout` from now on tokio's clock; a timeout past what the clock can
+/// represent (`Duration::MAX`, or a number of seconds near 2^63) means no
+/// deadline in practice: 30 years from now.
+pub(crate) fn deadline_after(timeout: Duration) -> tokio::time::Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout.min(FAR)).unwrap_or(now)
+}
+
 /// Milliseconds since the Unix epoch from the wall clock's coarse reading
 /// (Linux: `CLOCK_REALTIME_COARSE`, a few milliseconds behind at most and a
 /// fraction of a precise reading's cost), for timestamps that are shown,

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::clock::deadline_after;
+
 use crate::error::{Error, ErrorKind, Result};
 
 /// What to do with an etcd error.
@@ -240,15 +242,6 @@ fn h2_error_is_transient(raw: &str) -> bool {
             || detail.contains(" sent by user: ")
             || detail.starts_with("protocol error: ")
             || detail.starts_with("user error: "))
-}
-
-/// `timeout` from now; a timeout past what the clock can represent
-/// (`Duration::MAX`, or a number of seconds near 2^63) means no deadline
-/// in practice: 30 years from now.
-fn deadline_after(timeout: Duration) -> Instant {
-    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
-    let now = Instant::now();
-    now.checked_add(timeout.min(FAR)).unwrap_or(now)
 }
 
 #[cfg(test)]

@@ -60,18 +60,23 @@ impl Backend {
         }
     }
 
-    /// Tells the data behind this backend from other data: on etcd the
-    /// cluster's id (the same for every connection to that cluster, also
-    /// one an `init` made again), on memory the store's address (unique
-    /// while the store exists).
-    pub fn store_identity(&self) -> u64 {
+    /// The store object behind this backend (one connection on etcd), by
+    /// address: the same for the clones of one backend, another after an
+    /// `init` reconnected.
+    pub fn store_address(&self) -> usize {
         match &self.store {
             Kind::Memory(store) => store.identity(),
-            Kind::Etcd(store) => match store.cluster_id() {
-                // No id in the answer: this connection's store only.
-                0 => Arc::as_ptr(store) as usize as u64,
-                id => id,
-            },
+            Kind::Etcd(store) => Arc::as_ptr(store) as usize,
+        }
+    }
+
+    /// The etcd cluster's id as its connect's answer said (0 on memory or
+    /// if it said none). Not unique: clusters started with the same peer
+    /// URLs and cluster token share it.
+    pub fn cluster_id(&self) -> u64 {
+        match &self.store {
+            Kind::Memory(_) => 0,
+            Kind::Etcd(store) => store.cluster_id(),
         }
     }
 

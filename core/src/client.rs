@@ -362,8 +362,8 @@ impl Client {
         self.check_open()?;
         check_text("lock id", id)?;
         let name = self.inner.lock_dirs.get(&read(&self.inner.options), id);
-        let store = read(&self.inner.backend).store_identity();
-        match self.inner.held.take_for_unlock(store, &name.dir, id) {
+        let current = self.backend();
+        match self.inner.held.take_for_unlock(&current, &name.dir, id) {
             Some(held) => held.release().await,
             None => Err(mutex::not_locked(id)),
         }

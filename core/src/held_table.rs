@@ -1,30 +1,55 @@
-//! The locks a handle holds (SPEC L3, L7), filed by lock directory *and*
-//! store: an `init` that changes the prefix or layout gives an id another
-//! directory, and one that moves the handle to another etcd cluster with
-//! the same prefix gives the same directory on other data. Either way the
-//! acquisitions made before stay held, each under its own entry, until
-//! `unlock` or close releases them.
+//! The locks a handle holds (SPEC L3, L7), by lock directory. An entry is
+//! never replaced: an `init` that changes the prefix or layout gives an id
+//! another directory, and one that moves the handle to another etcd
+//! cluster with the same prefix gives the same directory again (on other
+//! data, which the cluster id cannot always tell: clusters started alike
+//! share it). Each acquisition stays held until `unlock` or close.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::backend::Backend;
 use crate::fasthash::FastMap;
 use crate::mutex::Held;
 
-/// Where an acquisition is filed.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct HeldKey {
-    /// The data it was taken on ([`crate::backend::Backend::store_identity`]:
-    /// an etcd cluster's id, or a memory store's address, which the
-    /// entry's session keeps allocated).
-    store: u64,
-    dir: Arc<str>,
+/// One acquisition and the number of the `insert` that filed it.
+struct Filed {
+    order: u64,
+    held: Arc<Held>,
 }
 
-impl HeldKey {
-    fn of(held: &Held) -> HeldKey {
-        HeldKey {
-            store: held.session.backend().store_identity(),
-            dir: held.name.dir.clone(),
+/// A directory's acquisitions: almost always one (no allocation for it).
+enum Slot {
+    One(Filed),
+    Many(Vec<Filed>),
+}
+
+impl Slot {
+    fn filed(&self) -> &[Filed] {
+        match self {
+            Slot::One(filed) => std::slice::from_ref(filed),
+            Slot::Many(filed) => filed,
+        }
+    }
+
+    fn push(&mut self, new: Filed) {
+        let old = std::mem::replace(self, Slot::Many(Vec::new()));
+        *self = Slot::Many(match old {
+            Slot::One(filed) => vec![filed, new],
+            Slot::Many(mut filed) => {
+                filed.push(new);
+                filed
+            }
+        });
+    }
+
+    /// Takes out the `i`-th; `true` when the slot is then empty.
+    fn take(&mut self, i: usize) -> (Arc<Held>, bool) {
+        match self {
+            Slot::Many(filed) if filed.len() > 1 => (filed.remove(i).held, false),
+            _ => match std::mem::replace(self, Slot::Many(Vec::new())) {
+                Slot::One(filed) => (filed.held, true),
+                Slot::Many(mut filed) => (filed.remove(i).held, true),
+            },
         }
     }
 }
@@ -36,9 +61,32 @@ pub(crate) struct HeldTable {
 
 #[derive(Default)]
 struct Entries {
-    /// Each acquisition with the number of the `insert` that filed it.
-    held: FastMap<HeldKey, (u64, Arc<Held>)>,
+    by_dir: FastMap<Arc<str>, Slot>,
     inserts: u64,
+}
+
+impl Entries {
+    /// Takes out the `i`-th acquisition filed under `dir`.
+    fn take(&mut self, dir: &str, i: usize) -> Option<Arc<Held>> {
+        let slot = self.by_dir.get_mut(dir)?;
+        let (held, empty) = slot.take(i);
+        if empty {
+            self.by_dir.remove(dir);
+        }
+        Some(held)
+    }
+}
+
+/// How well an acquisition matches the handle's current backend for
+/// `unlock(id)`: taken through this very connection, then on a cluster of
+/// the same id, then the one taken last.
+fn rank(filed: &Filed, current: &Backend) -> (bool, bool, u64) {
+    let backend = filed.held.session.backend();
+    (
+        backend.store_address() == current.store_address(),
+        backend.cluster_id() == current.cluster_id(),
+        filed.order,
+    )
 }
 
 impl HeldTable {
@@ -50,52 +98,69 @@ impl HeldTable {
     pub fn insert(&self, held: Arc<Held>) {
         let mut entries = self.entries();
         entries.inserts += 1;
-        let order = entries.inserts;
-        entries.held.insert(HeldKey::of(&held), (order, held));
+        let filed = Filed {
+            order: entries.inserts,
+            held,
+        };
+        match entries.by_dir.get_mut(&*filed.held.name.dir) {
+            Some(slot) => slot.push(filed),
+            None => {
+                let dir = filed.held.name.dir.clone();
+                entries.by_dir.insert(dir, Slot::One(filed));
+            }
+        }
     }
 
-    /// Takes out the acquisition `unlock(id)` releases: the one in `dir` on
-    /// `store` (the current options), else the one of `id` taken last
-    /// before an `init` changed them, preferring one on the current store.
-    pub fn take_for_unlock(&self, store: u64, dir: &Arc<str>, id: &str) -> Option<Arc<Held>> {
-        let entries = &mut self.entries().held;
-        let current = HeldKey {
-            store,
-            dir: dir.clone(),
+    /// Takes out the acquisition `unlock(id)` releases: one in `dir` (the
+    /// current options), else one of `id` taken before an `init` changed
+    /// them; among several, the best [`rank`] against `current`.
+    pub fn take_for_unlock(&self, current: &Backend, dir: &str, id: &str) -> Option<Arc<Held>> {
+        let mut entries = self.entries();
+        let best = |slot: &Slot| {
+            let filed = slot.filed();
+            (0..filed.len()).max_by_key(|&i| rank(&filed[i], current))
         };
-        if let Some((_, held)) = entries.remove(&current) {
-            return Some(held);
+        if let Some(i) = entries.by_dir.get(dir).and_then(best) {
+            return entries.take(dir, i);
         }
-        let older = entries
+        let (dir, i) = entries
+            .by_dir
             .iter()
-            .filter(|(_, (_, held))| *held.name.id == *id)
-            .max_by_key(|(key, (order, _))| (key.store == store, *order))
-            .map(|(key, _)| key.clone())?;
-        entries.remove(&older).map(|(_, held)| held)
+            .flat_map(|(dir, slot)| {
+                slot.filed()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, filed)| *filed.held.name.id == *id)
+                    .map(move |(i, filed)| (dir, i, filed))
+            })
+            .max_by_key(|(_, _, filed)| rank(filed, current))
+            .map(|(dir, i, _)| (dir.clone(), i))?;
+        entries.take(&dir, i)
     }
 
     /// Removes `held`; `false` if it was not there (already unlocked by id).
     pub fn forget(&self, held: &Arc<Held>) -> bool {
-        let entries = &mut self.entries().held;
-        // One search of the table: take the entry out, and put it back when
-        // it is another acquisition of the same lock (unlocked by id, then
-        // taken again).
-        match entries.remove_entry(&HeldKey::of(held)) {
-            Some((_, (_, current))) if Arc::ptr_eq(&current, held) => true,
-            Some((key, entry)) => {
-                entries.insert(key, entry);
-                false
-            }
-            None => false,
-        }
+        let mut entries = self.entries();
+        let dir = &*held.name.dir;
+        let Some(i) = entries.by_dir.get(dir).and_then(|slot| {
+            slot.filed()
+                .iter()
+                .position(|filed| Arc::ptr_eq(&filed.held, held))
+        }) else {
+            return false;
+        };
+        entries.take(dir, i).is_some()
     }
 
     /// Empties the table, handing back what it held.
     pub fn drain(&self) -> Vec<Arc<Held>> {
-        self.entries()
-            .held
-            .drain()
-            .map(|(_, (_, held))| held)
-            .collect()
+        let mut all = Vec::new();
+        for (_, slot) in self.entries().by_dir.drain() {
+            match slot {
+                Slot::One(filed) => all.push(filed.held),
+                Slot::Many(filed) => all.extend(filed.into_iter().map(|f| f.held)),
+            }
+        }
+        all
     }
 }

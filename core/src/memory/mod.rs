@@ -244,8 +244,8 @@ impl MemoryStore {
     }
 
     /// Tells this store from another while both exist.
-    pub(crate) fn identity(&self) -> u64 {
-        Arc::as_ptr(&self.shared) as usize as u64
+    pub(crate) fn identity(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
     }
 }
 

@@ -306,8 +306,13 @@ pub async fn l4_unused_sessions_of_other_ttls_are_bounded(env: Env) {
         g.unlock().await.unwrap();
     }
     let leases = a.faults().lease_ids().await;
-    // 64 unused, the last one started (unused only since), the held one.
-    assert_eq!(leases.len(), 66, "unused leases kept beyond 64");
+    // 64 unused, the last one started (unused only since), the held one;
+    // one more if a keepalive held its session just as the oldest went.
+    assert!(
+        (66..=67).contains(&leases.len()),
+        "{} leases after 90 TTLs: unused ones kept beyond 64",
+        leases.len()
+    );
     assert!(!held.is_lost());
     held.unlock().await.unwrap();
 }

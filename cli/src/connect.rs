@@ -67,6 +67,16 @@ pub fn options(flags: &Connection) -> Result<Options, Failure> {
             }
         }
     }
+    if options.prefix.chars().any(char::is_control) {
+        // Keys are printed on lines that scripts read (`lock`).
+        return Err(Failure::new(
+            exit::USAGE,
+            format!(
+                "--prefix (or VINESYNC_PREFIX) {:?} must not contain a control character",
+                options.prefix
+            ),
+        ));
+    }
     options.validate()?;
     Ok(options)
 }

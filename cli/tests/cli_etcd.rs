@@ -1244,6 +1244,10 @@ fn edge_inputs(env: &Env) -> Check {
             &["elect", "svc", "--list"][..],
             "cannot be used with '--list'",
         ),
+        (
+            &["--prefix=/a\nb", "locks"][..],
+            "must not contain a control character",
+        ),
     ] {
         let output = env.bare(args);
         ensure(

@@ -31,7 +31,7 @@ pub(crate) struct Progress {
     failure: Mutex<Option<String>>,
     /// The session of the attempt waiting in the queue (set only when it
     /// waits): whether the store answers its keepalives is named.
-    waiting_on: Mutex<Option<Weak<Session>>>,
+    waiting_session: Mutex<Option<Weak<Session>>>,
 }
 
 impl Progress {
@@ -41,14 +41,20 @@ impl Progress {
 
     /// Notes that the attempt on `session` waits in the queue.
     pub fn waiting_on(&self, session: &Arc<Session>) {
-        *self.waiting_on.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(session));
+        *self
+            .waiting_session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(session));
     }
 
     /// Whether the store stopped answering the keepalives of the session
     /// the queued attempt waits on.
     fn renewal_trouble(&self) -> Option<RenewalTrouble> {
-        let waiting_on = self.waiting_on.lock().unwrap_or_else(|p| p.into_inner());
-        waiting_on.as_ref()?.upgrade()?.renewal_trouble()
+        let waiting = self
+            .waiting_session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        waiting.as_ref()?.upgrade()?.renewal_trouble()
     }
 
     /// Notes a failure of the store (named if the deadline passes before

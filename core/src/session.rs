@@ -169,7 +169,7 @@ struct Renewals {
 }
 
 /// Keepalives of a session that the store has stopped answering.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct RenewalTrouble {
     /// Since the first keepalive still without a successful answer.
     pub unanswered: Duration,

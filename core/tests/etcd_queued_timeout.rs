@@ -16,11 +16,17 @@ use vinesync_testkit::{ClientProxy, EtcdCluster, ProxyMode};
 const TTL: Duration = Duration::from_secs(15);
 const WAIT: Duration = Duration::from_secs(8);
 
-/// The message of a `lock` that queued behind a holder, then saw etcd go
-/// into `mode` for the rest of its wait.
-async fn queued_timeout_message(mode: ProxyMode) -> String {
-    let cluster = EtcdCluster::start(1).unwrap();
-    let proxy = ClientProxy::start(cluster.endpoint(0)).unwrap();
+/// A waiter (through `proxy`) queued on lock "x" behind a holder that
+/// talks to `cluster` directly: both handles, the holder's guard and the
+/// waiter's `lock` (with [`WAIT`]) still running.
+struct Queued {
+    waiter: Client,
+    holder: Client,
+    held: vinesync::LockGuard,
+    waiting: tokio::task::JoinHandle<vinesync::Result<vinesync::LockGuard>>,
+}
+
+async fn queue_behind_a_holder(cluster: &EtcdCluster, proxy: &ClientProxy) -> Queued {
     let options = Options::new().prefix("/queued-timeout");
     let waiter = Client::etcd(options.clone().nodes([proxy.address.clone()]))
         .await
@@ -48,14 +54,41 @@ async fn queued_timeout_message(mode: ProxyMode) -> String {
         assert!(Instant::now() < queued_by, "the waiter never queued");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    Queued {
+        waiter,
+        holder,
+        held,
+        waiting,
+    }
+}
+
+impl Queued {
+    /// The message of the waiter's `LockTimeout`.
+    async fn timeout_message(&mut self) -> String {
+        let error = (&mut self.waiting).await.unwrap().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::LockTimeout, "{error}");
+        error.message().to_string()
+    }
+
+    /// Releases the holder's lock and closes both handles.
+    async fn finish(self) {
+        self.held.unlock().await.unwrap();
+        self.holder.close().await;
+        self.waiter.close().await;
+    }
+}
+
+/// The message of a `lock` that queued behind a holder, then saw etcd go
+/// into `mode` for the rest of its wait.
+async fn queued_timeout_message(mode: ProxyMode) -> String {
+    let cluster = EtcdCluster::start(1).unwrap();
+    let proxy = ClientProxy::start(cluster.endpoint(0)).unwrap();
+    let mut queued = queue_behind_a_holder(&cluster, &proxy).await;
     proxy.set(mode);
-    let error = waiting.await.unwrap().unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::LockTimeout, "{error}");
+    let message = queued.timeout_message().await;
     proxy.set(ProxyMode::Pass);
-    held.unlock().await.unwrap();
-    holder.close().await;
-    waiter.close().await;
-    error.message().to_string()
+    queued.finish().await;
+    message
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,45 +122,20 @@ async fn a_queued_lock_timeout_blames_only_its_own_session() {
         ClientProxy::start(cluster.endpoint(0)).unwrap(),
         ClientProxy::start(cluster.endpoint(0)).unwrap(),
     );
-    let options = Options::new().prefix("/queued-timeout");
-    let waiter = Client::etcd(options.clone().nodes([old.address.clone()]))
-        .await
-        .unwrap();
-    let holder = Client::etcd(options.clone().nodes(cluster.endpoints()))
-        .await
-        .unwrap();
+    let mut queued = queue_behind_a_holder(&cluster, &old).await;
+    let moved = Options::new()
+        .prefix("/queued-timeout")
+        .nodes([new.address.clone()]);
+    queued.waiter.init(moved).await.unwrap();
+    // A session on `new`, whose keepalives the stall below cuts.
     let ttl = LockOptions::new().ttl(TTL);
-    waiter
-        .lock("warm-up", ttl)
-        .await
-        .unwrap()
-        .unlock()
-        .await
-        .unwrap();
-    let held = holder.lock("x", ttl).await.unwrap();
-    let waiting = {
-        let waiter = waiter.clone();
-        tokio::spawn(async move { waiter.lock("x", ttl.wait(WAIT)).await })
-    };
-    let queued_by = Instant::now() + Duration::from_secs(5);
-    while holder.lock_info("x").await.unwrap().waiters.is_empty() {
-        assert!(Instant::now() < queued_by, "the waiter never queued");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    waiter
-        .init(options.nodes([new.address.clone()]))
-        .await
-        .unwrap();
-    waiter.lock("y", ttl).await.unwrap().detach(); // a session on `new`
+    queued.waiter.lock("y", ttl).await.unwrap().detach();
     new.set(ProxyMode::Stall);
-    let error = waiting.await.unwrap().unwrap_err();
     assert_eq!(
-        error.message(),
+        queued.timeout_message().await,
         format!("lock timeout: lock \"x\" not acquired within {WAIT:?}"),
         "the stall of another session's connection was blamed"
     );
     new.set(ProxyMode::Pass);
-    held.unlock().await.unwrap();
-    holder.close().await;
-    waiter.close().await;
+    queued.finish().await;
 }

@@ -83,7 +83,8 @@ struct Inner {
     /// Every session started, also those an `init` replaced while guards
     /// or leaders still use them: `close` revokes them all.
     started: Mutex<Vec<std::sync::Weak<Session>>>,
-    /// Locks this handle holds (SPEC L3), by lock directory and store.
+    /// Locks this handle holds (SPEC L3), by lock directory; never one
+    /// replaced by another (see `held_table.rs`).
     held: HeldTable,
     /// Lock directories by id, under the current options.
     lock_dirs: LockDirs,
@@ -350,8 +351,9 @@ impl Client {
     /// (SPEC L7). `NotLocked` if it holds none; `Lost` if the lock had been
     /// lost meanwhile (nobody else's key is ever touched). An acquisition
     /// made before `init` changed the prefix, the layout or the etcd
-    /// cluster is found too: the one under the current options first, else
-    /// the one taken last, preferring one on the current cluster.
+    /// cluster is found too. Among several: one under the current prefix
+    /// and layout first, then one taken through the current connection,
+    /// then on a cluster with the current one's id, then the one taken last.
     ///
     /// Cancel-safe in the sense of SPEC H2: once called, the release runs to
     /// completion in the background even if this future is dropped. If etcd

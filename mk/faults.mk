@@ -35,8 +35,11 @@ faults-build: etcd-harness build-c go-lib ## build the suite and its workers in 
 test-faults: faults-build fuzz ## the fault suite, long form with FAULTS_SEEDS randomized schedules, and the fuzz targets; summary in build/faults/
 	$(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --seeds $(FAULTS_SEEDS) --out $(FAULTS_OUT)
 
-test-faults-bounded: faults-build ## the fault suite, short form (part of make test)
-	$(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --bounded --out $(FAULTS_OUT)
+FAULTS_BOUNDED  = $(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --bounded --out $(FAULTS_OUT)
+MUTANTS_BOUNDED = $(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --mutants $(FAULTS_MUTANTS) --bounded --out $(FAULTS_OUT)/mutants
+
+test-faults-bounded: faults-build ## the fault suite, short form
+	$(FAULTS_BOUNDED)
 
 # One Rust worker per library mutant, in a target dir of their own (the
 # normal build is never a mutant).
@@ -51,10 +54,16 @@ faults-mutants-build:
 test-faults-mutants: faults-build faults-mutants-build ## every mutant against the scenarios meant to catch it; fails if one survives
 	$(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --mutants $(FAULTS_MUTANTS) --out $(FAULTS_OUT)/mutants
 
-test-faults-mutants-bounded: faults-build faults-mutants-build ## the mutant run, each mutant until its first red scenario (part of make test)
-	$(FAULTS_ENV) $(TARGET_DIR)/debug/vinesync-faults --mutants $(FAULTS_MUTANTS) --bounded --out $(FAULTS_OUT)/mutants
+test-faults-mutants-bounded: faults-build faults-mutants-build ## the mutant run, each mutant until its first red scenario
+	$(MUTANTS_BOUNDED)
 
-TEST_TARGETS += test-faults-bounded test-faults-mutants-bounded
+# Both short forms at once (part of make test): each starts its own etcd
+# and mostly waits on leases and restarts (about a fifth of one core each).
+.PHONY: test-faults-and-mutants-bounded
+test-faults-and-mutants-bounded: faults-build faults-mutants-build ## test-faults-bounded and test-faults-mutants-bounded side by side
+	scripts/run-together.sh faults '$(FAULTS_BOUNDED)' mutants '$(MUTANTS_BOUNDED)'
+
+TEST_TARGETS += test-faults-and-mutants-bounded
 
 # cargo fuzz (nightly, libFuzzer + ASan) on the C ABI's argument handling,
 # on election values written by others, and on random operation sequences

@@ -148,6 +148,29 @@ fn first_line(process: &mut Proc) -> Result<String, String> {
     Ok(line)
 }
 
+/// `vinesync ARGS` against a cluster a test started for itself (not the
+/// shared etcd), stdout piped and stderr piped or dropped.
+fn spawn_on(cluster: &EtcdCluster, args: &[&str], stderr: Stdio) -> Result<Proc, String> {
+    Command::new(env!("CARGO_BIN_EXE_vinesync"))
+        .env_remove("VINESYNC_NODES")
+        .arg(format!("--endpoints={}", cluster.endpoints().join(",")))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .map(Proc)
+        .map_err(|e| e.to_string())
+}
+
+/// Everything `process` wrote to its piped stderr (after it ended).
+fn stderr_of(process: &mut Proc) -> String {
+    let mut text = String::new();
+    if let Some(mut err) = process.stderr.take() {
+        let _ = err.read_to_string(&mut text);
+    }
+    text
+}
+
 fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -629,23 +652,18 @@ fn elect_without_cmd_holds_the_role(env: &Env) -> Check {
 fn elect_campaigns_again_through_an_outage(_env: &Env) -> Check {
     use std::io::BufRead;
     let mut cluster = EtcdCluster::start(1).map_err(|e| e.to_string())?;
-    let mut holder = Proc(
-        Command::new(env!("CARGO_BIN_EXE_vinesync"))
-            .env_remove("VINESYNC_NODES")
-            .arg(format!("--endpoints={}", cluster.endpoints().join(",")))
-            .args([
-                "--request-timeout=1s",
-                "elect",
-                "svc",
-                "--ns=outage",
-                "--id=o",
-            ])
-            .args(["--ttl=3s"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
+    let mut holder = spawn_on(
+        &cluster,
+        &[
+            "--request-timeout=1s",
+            "elect",
+            "svc",
+            "--ns=outage",
+            "--id=o",
+            "--ttl=3s",
+        ],
+        Stdio::null(),
+    )?;
     let (lines, said) = std::sync::mpsc::channel();
     let stdout = holder.stdout.take().ok_or("no stdout")?;
     std::thread::spawn(move || {
@@ -1032,10 +1050,7 @@ fn interrupt_while_connecting(_env: &Env) -> Check {
         let sent = Instant::now();
         signal(&process, libc::SIGINT);
         let code = wait_exit(&mut process, Duration::from_secs(10))?;
-        let mut text = String::new();
-        if let Some(mut err) = process.stderr.take() {
-            let _ = err.read_to_string(&mut text);
-        }
+        let text = stderr_of(&mut process);
         ensure(
             code == 130 && text.contains("SIGINT while connecting"),
             || {
@@ -1054,16 +1069,11 @@ fn interrupt_while_connecting(_env: &Env) -> Check {
 /// of after the request timeouts of the unlock and the close.
 fn second_interrupt_stops_waiting_for_a_stalled_etcd(_env: &Env) -> Check {
     let mut cluster = EtcdCluster::start(1).map_err(|e| e.to_string())?;
-    let mut holder = Proc(
-        Command::new(env!("CARGO_BIN_EXE_vinesync"))
-            .env_remove("VINESYNC_NODES")
-            .arg(format!("--endpoints={}", cluster.endpoints().join(",")))
-            .args(["--request-timeout=30s", "lock", "stalled"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
+    let mut holder = spawn_on(
+        &cluster,
+        &["--request-timeout=30s", "lock", "stalled"],
+        Stdio::piped(),
+    )?;
     let line = first_line(&mut holder)?;
     ensure(line.starts_with("VINESYNC_LOCK_KEY="), || line.clone())?;
     cluster.pause_member(0).map_err(|e| e.to_string())?;
@@ -1074,10 +1084,7 @@ fn second_interrupt_stops_waiting_for_a_stalled_etcd(_env: &Env) -> Check {
     signal(&holder, libc::SIGINT);
     let code = wait_exit(&mut holder, Duration::from_secs(5));
     let _ = cluster.resume_member(0);
-    let mut text = String::new();
-    if let Some(mut err) = holder.stderr.take() {
-        let _ = err.read_to_string(&mut text);
-    }
+    let text = stderr_of(&mut holder);
     ensure(
         code == Ok(130) && text.contains("not waiting for etcd"),
         || {
@@ -1094,17 +1101,19 @@ fn second_interrupt_stops_waiting_for_a_stalled_etcd(_env: &Env) -> Check {
 /// how to stop waiting; the next one, over a second later, ends it (130).
 fn first_interrupt_during_a_stalled_release_says_how_to_stop(_env: &Env) -> Check {
     let mut cluster = EtcdCluster::start(1).map_err(|e| e.to_string())?;
-    let mut holder = Proc(
-        Command::new(env!("CARGO_BIN_EXE_vinesync"))
-            .env_remove("VINESYNC_NODES")
-            .arg(format!("--endpoints={}", cluster.endpoints().join(",")))
-            .args(["--request-timeout=30s", "lock", "stalled-cmd", "--"])
-            .args(["sh", "-c", "echo started; sleep 1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
+    let mut holder = spawn_on(
+        &cluster,
+        &[
+            "--request-timeout=30s",
+            "lock",
+            "stalled-cmd",
+            "--",
+            "sh",
+            "-c",
+            "echo started; sleep 1",
+        ],
+        Stdio::piped(),
+    )?;
     let line = first_line(&mut holder)?;
     ensure(line.trim() == "started", || line.clone())?;
     cluster.pause_member(0).map_err(|e| e.to_string())?;
@@ -1116,10 +1125,7 @@ fn first_interrupt_during_a_stalled_release_says_how_to_stop(_env: &Env) -> Chec
     signal(&holder, libc::SIGINT);
     let code = wait_exit(&mut holder, Duration::from_secs(5));
     let _ = cluster.resume_member(0);
-    let mut text = String::new();
-    if let Some(mut err) = holder.stderr.take() {
-        let _ = err.read_to_string(&mut text);
-    }
+    let text = stderr_of(&mut holder);
     ensure(
         early.is_none()
             && text.contains("still releasing")
@@ -1134,23 +1140,21 @@ fn first_interrupt_during_a_stalled_release_says_how_to_stop(_env: &Env) -> Chec
 /// release and a close that etcd will not answer.
 fn a_loss_to_a_stalled_etcd_exits_promptly(_env: &Env) -> Check {
     let mut cluster = EtcdCluster::start(1).map_err(|e| e.to_string())?;
-    let mut holder = Proc(
-        Command::new(env!("CARGO_BIN_EXE_vinesync"))
-            .env_remove("VINESYNC_NODES")
-            .arg(format!("--endpoints={}", cluster.endpoints().join(",")))
-            .args(["--request-timeout=10s", "lock", "stalled-loss", "--ttl=3s"])
-            .args([
-                "--grace=1s",
-                "--",
-                "sh",
-                "-c",
-                "echo started; exec sleep 100",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
+    let mut holder = spawn_on(
+        &cluster,
+        &[
+            "--request-timeout=10s",
+            "lock",
+            "stalled-loss",
+            "--ttl=3s",
+            "--grace=1s",
+            "--",
+            "sh",
+            "-c",
+            "echo started; exec sleep 100",
+        ],
+        Stdio::piped(),
+    )?;
     let line = first_line(&mut holder)?;
     ensure(line.trim() == "started", || line.clone())?;
     cluster.pause_member(0).map_err(|e| e.to_string())?;
@@ -1159,10 +1163,7 @@ fn a_loss_to_a_stalled_etcd_exits_promptly(_env: &Env) -> Check {
     let code = wait_exit(&mut holder, Duration::from_secs(15));
     let took = paused.elapsed();
     let _ = cluster.resume_member(0);
-    let mut text = String::new();
-    if let Some(mut err) = holder.stderr.take() {
-        let _ = err.read_to_string(&mut text);
-    }
+    let text = stderr_of(&mut holder);
     ensure(code == Ok(76) && took < Duration::from_secs(8), || {
         format!("exit {code:?} {took:?} after etcd stalled (TTL 3 s); stderr {text:?}")
     })
@@ -1265,10 +1266,7 @@ fn edge_inputs(env: &Env) -> Check {
                 .map_err(|e| e.to_string())?,
         );
         let code = wait_exit(&mut process, Duration::from_secs(10));
-        let mut text = String::new();
-        if let Some(mut err) = process.stderr.take() {
-            let _ = err.read_to_string(&mut text);
-        }
+        let text = stderr_of(&mut process);
         ensure(
             code == Ok(2) && text.contains("no command given after --"),
             || format!("{args:?}: {code:?} {text:?}"),

@@ -364,8 +364,12 @@ impl Client {
         self.check_open()?;
         check_text("lock id", id)?;
         let name = self.inner.lock_dirs.get(&read(&self.inner.options), id);
-        let current = self.backend();
-        match self.inner.held.take_for_unlock(&current, &name.dir, id) {
+        // The current backend read in place (no clone of it per unlock).
+        let held = self
+            .inner
+            .held
+            .take_for_unlock(&read(&self.inner.backend), &name.dir, id);
+        match held {
             Some(held) => held.release().await,
             None => Err(mutex::not_locked(id)),
         }

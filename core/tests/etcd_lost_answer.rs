@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use vinesync::{Client, LockOptions, Options};
 use vinesync_testkit::{ClientProxy, EtcdCluster, ProxyMode};
 
+mod proxied;
+
 fn ttl(seconds: u64) -> LockOptions {
     LockOptions::new().ttl(Duration::from_secs(seconds))
 }
@@ -33,21 +35,9 @@ async fn setup() -> Setup {
     let options = Options::new()
         .prefix("/lost-answer")
         .request_timeout(Duration::from_secs(10));
-    let client = Client::etcd(options.clone().nodes([proxy.address.clone()]))
-        .await
-        .unwrap();
-    let observer = Client::etcd(options.nodes(cluster.endpoints()))
-        .await
-        .unwrap();
     // The session's lease is granted first, so the next request of a lock
     // is its create.
-    client
-        .lock("warm-up", ttl(30))
-        .await
-        .unwrap()
-        .unlock()
-        .await
-        .unwrap();
+    let (client, observer) = proxied::proxied_and_direct(&cluster, &proxy, options, ttl(30)).await;
     Setup {
         proxy,
         client,

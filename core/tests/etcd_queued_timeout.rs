@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use vinesync::{Client, ErrorKind, LockOptions, Options};
 use vinesync_testkit::{ClientProxy, EtcdCluster, ProxyMode};
 
+mod proxied;
+
 /// Long enough that its first keepalive after the fault (within a third
 /// of it) and the lease's local deadline after that bracket `WAIT`.
 const TTL: Duration = Duration::from_secs(15);
@@ -27,22 +29,9 @@ struct Queued {
 }
 
 async fn queue_behind_a_holder(cluster: &EtcdCluster, proxy: &ClientProxy) -> Queued {
-    let options = Options::new().prefix("/queued-timeout");
-    let waiter = Client::etcd(options.clone().nodes([proxy.address.clone()]))
-        .await
-        .unwrap();
-    let holder = Client::etcd(options.nodes(cluster.endpoints()))
-        .await
-        .unwrap();
     let ttl = LockOptions::new().ttl(TTL);
-    // The waiter's session first, so its lock's first request is the write.
-    waiter
-        .lock("warm-up", ttl)
-        .await
-        .unwrap()
-        .unlock()
-        .await
-        .unwrap();
+    let options = Options::new().prefix("/queued-timeout");
+    let (waiter, holder) = proxied::proxied_and_direct(cluster, proxy, options, ttl).await;
     let held = holder.lock("x", ttl).await.unwrap();
     let waiting = {
         let waiter = waiter.clone();

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs commands at the same time, each line of their output prefixed with
+# its label, and fails if any of them failed (naming which). For suites
+# that mostly wait (on leases, on etcd restarts) and start their own etcd:
+# two at once take the time of the longer one.
+#
+#   scripts/run-together.sh LABEL 'COMMAND' [LABEL 'COMMAND' ...]
+set -uo pipefail
+if (( $# == 0 || $# % 2 != 0 )); then
+  echo "usage: $0 LABEL 'COMMAND' [LABEL 'COMMAND' ...]" >&2
+  exit 2
+fi
+labels=()
+pids=()
+# Stopped with the make that started it: end the commands started here.
+trap 'kill "${pids[@]}" 2>/dev/null; exit 130' INT TERM
+while (( $# > 0 )); do
+  label=$1 command=$2
+  shift 2
+  # pipefail: the subshell's status is the command's, not sed's.
+  ( bash -c "$command" 2>&1 | sed -u "s/^/[$label] /" ) &
+  labels+=("$label")
+  pids+=("$!")
+done
+failed=()
+for i in "${!pids[@]}"; do
+  if ! wait "${pids[$i]}"; then
+    failed+=("${labels[$i]}")
+  fi
+done
+if (( ${#failed[@]} > 0 )); then
+  echo "run-together: FAILED: ${failed[*]}" >&2
+  exit 1
+fi

@@ -12,8 +12,17 @@ if (( $# == 0 || $# % 2 != 0 )); then
 fi
 labels=()
 pids=()
-# Stopped with the make that started it: end the commands started here.
-trap 'kill "${pids[@]}" 2>/dev/null; exit 130' INT TERM
+# Each command in a process group of its own (job control), so a stop of
+# this script reaches everything a command started, by group id: a
+# Ctrl-C (the terminal signals only the foreground group) or a TERM.
+set -m
+stop() {
+  local pid
+  for pid in "${pids[@]}"; do kill "-$1" -- "-$pid" 2>/dev/null; done
+  exit "$2"
+}
+trap 'stop INT 130' INT
+trap 'stop TERM 143' TERM
 while (( $# > 0 )); do
   label=$1 command=$2
   shift 2

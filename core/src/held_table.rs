@@ -5,6 +5,7 @@
 //! data, which the cluster id cannot always tell: clusters started alike
 //! share it). Each acquisition stays held until `unlock` or close.
 
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backend::Backend;
@@ -102,11 +103,11 @@ impl HeldTable {
             order: entries.inserts,
             held,
         };
-        match entries.by_dir.get_mut(&*filed.held.name.dir) {
-            Some(slot) => slot.push(filed),
-            None => {
-                let dir = filed.held.name.dir.clone();
-                entries.by_dir.insert(dir, Slot::One(filed));
+        // One search of the table (the key is a shared name: no copy).
+        match entries.by_dir.entry(filed.held.name.dir.clone()) {
+            Entry::Occupied(mut slot) => slot.get_mut().push(filed),
+            Entry::Vacant(slot) => {
+                slot.insert(Slot::One(filed));
             }
         }
     }
@@ -141,15 +142,22 @@ impl HeldTable {
     /// Removes `held`; `false` if it was not there (already unlocked by id).
     pub fn forget(&self, held: &Arc<Held>) -> bool {
         let mut entries = self.entries();
-        let dir = &*held.name.dir;
-        let Some(i) = entries.by_dir.get(dir).and_then(|slot| {
-            slot.filed()
-                .iter()
-                .position(|filed| Arc::ptr_eq(&filed.held, held))
-        }) else {
+        // One search of the table, as on insert.
+        let Entry::Occupied(mut slot) = entries.by_dir.entry(held.name.dir.clone()) else {
             return false;
         };
-        entries.take(dir, i).is_some()
+        let Some(i) = slot
+            .get()
+            .filed()
+            .iter()
+            .position(|filed| Arc::ptr_eq(&filed.held, held))
+        else {
+            return false;
+        };
+        if slot.get_mut().take(i).1 {
+            slot.remove();
+        }
+        true
     }
 
     /// Empties the table, handing back what it held.

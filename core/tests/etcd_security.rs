@@ -182,7 +182,10 @@ async fn auth_right_password_works_wrong_one_and_foreign_prefix_fail_clearly() {
     let error = assert_fails(
         connect(options(&cluster, "/other").credentials(&auth.user, &auth.password)).await,
         ErrorKind::PermissionDenied,
-        &["permission denied"],
+        &[
+            "permission denied",
+            "user \"app\" may not read prefix \"/other/\"",
+        ],
     );
     assert!(!error.message().contains(PASSWORD), "{error}");
 }

@@ -248,7 +248,8 @@ pub(super) async fn connect(options: &Options) -> Result<(Client, u64)> {
 }
 
 /// Adds what the caller can act on to a failed connection or first request: the user
-/// whose credentials were refused, or — when TLS is on and the endpoints
+/// whose credentials were refused, the user and prefix a role does not
+/// cover, or — when TLS is on and the endpoints
 /// accept TCP connections but never answer — that the TLS handshake is
 /// what fails (gRPC retries a refused handshake silently until the
 /// deadline, so the error itself only says "no answer").
@@ -259,6 +260,20 @@ async fn explain_failure(options: &Options, error: Error) -> Error {
             Error::new(
                 ErrorKind::Unauthenticated,
                 format!("{} (user {user:?})", error.message()),
+            )
+            .with_source(error)
+        }
+        // The probe reads inside the prefix: a role without it is refused.
+        ErrorKind::PermissionDenied => {
+            let user = options.credentials.as_ref().map_or("", |c| c.user.as_str());
+            Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "{} (user {user:?} may not read prefix {:?}: its role needs read and \
+                     write on the keys under it)",
+                    error.message(),
+                    format!("{}/", options.trimmed_prefix()),
+                ),
             )
             .with_source(error)
         }

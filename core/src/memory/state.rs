@@ -309,15 +309,16 @@ impl State {
         dir: &str,
         now: MonoInstant,
     ) -> Result<Created> {
-        match self.leases.get(&lease) {
-            Some(l) if l.deadline > now => {}
+        // One search of the leases for the check and for filing the key.
+        let keys_of_lease = match self.leases.get_mut(&lease) {
+            Some(l) if l.deadline > now => &mut l.keys,
             _ => {
                 return Err(Error::new(
                     ErrorKind::Lost,
                     format!("lease {lease:x} not found (expired or revoked)"),
                 ))
             }
-        }
+        };
         // One search of the table for both the check and the insert. The
         // caller's name is shared: no copy of it.
         let slot = match self.kvs.entry(key.clone()) {
@@ -336,9 +337,7 @@ impl State {
             lease,
         });
         slot.insert(kv.clone());
-        if let Some(l) = self.leases.get_mut(&lease) {
-            l.keys.insert(rev, kv.key.clone());
-        }
+        keys_of_lease.insert(rev, kv.key.clone());
         self.index(&kv.key, rev);
         self.emit(Event::Put(kv), rev);
         let first_revision = self.first_under(dir);

@@ -5,29 +5,50 @@
 # two at once take the time of the longer one.
 #
 #   scripts/run-together.sh LABEL 'COMMAND' [LABEL 'COMMAND' ...]
+#
+# Each command runs in a process group of its own (job control), so a stop
+# of this script reaches everything a command started: an INT (Ctrl-C: the
+# terminal signals only the foreground group), TERM or HUP is passed on to
+# every group, the commands get STOP_GRACE seconds to end, then KILL.
+# A KILL of this script itself cannot be passed on. Labels are plain words.
 set -uo pipefail
 if (( $# == 0 || $# % 2 != 0 )); then
   echo "usage: $0 LABEL 'COMMAND' [LABEL 'COMMAND' ...]" >&2
   exit 2
 fi
+STOP_GRACE=10
 labels=()
 pids=()
-# Each command in a process group of its own (job control), so a stop of
-# this script reaches everything a command started, by group id: a
-# Ctrl-C (the terminal signals only the foreground group) or a TERM.
 set -m
-stop() {
+any_running() {
   local pid
+  for pid in "${pids[@]}"; do
+    kill -0 -- "-$pid" 2>/dev/null && return 0
+  done
+  return 1
+}
+stop() {
+  local pid waited=0
   for pid in "${pids[@]}"; do kill "-$1" -- "-$pid" 2>/dev/null; done
+  while any_running && (( waited < STOP_GRACE * 10 )); do
+    sleep 0.1
+    waited=$(( waited + 1 ))
+  done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
   exit "$2"
 }
 trap 'stop INT 130' INT
 trap 'stop TERM 143' TERM
+trap 'stop HUP 129' HUP
 while (( $# > 0 )); do
   label=$1 command=$2
   shift 2
-  # pipefail: the subshell's status is the command's, not sed's.
-  ( bash -c "$command" 2>&1 | sed -u "s/^/[$label] /" ) &
+  # pipefail: the subshell's status is the command's, not sed's. sed
+  # ignores the stop signals and ends with its input, so what a command
+  # prints while it stops still comes through (and its writes do not fail).
+  # No terminal input: a background group reading it would stop.
+  ( bash -c "$command" < /dev/null 2>&1 |
+      (trap '' INT TERM HUP; exec sed -u "s/^/[$label] /") ) &
   labels+=("$label")
   pids+=("$!")
 done

@@ -104,7 +104,11 @@ fn flags_and_variables_reach_a_secured_etcd() {
     // A prefix outside the user's role.
     let output = vinesync(&envs, &["--prefix=/other", "locks"]);
     assert_one_line_failure(&output, 1, "permission denied");
-    assert_one_line_failure(&output, 1, "prefix \"/other/\"");
+    assert_one_line_failure(
+        &output,
+        1,
+        "read of \"/other/\" was refused for user \"app\"",
+    );
 
     // No client certificate: mutual TLS refuses.
     let without_cert: Vec<_> = envs

@@ -432,6 +432,24 @@ async fn keep_alive(
     backend: Backend,
     lease: LeaseId,
     ttl: i64,
+    deadline: BootInstant,
+    session: std::sync::Weak<Session>,
+    stop: watch::Receiver<()>,
+    suspended: Arc<AtomicBool>,
+) {
+    renew_until_ended(&backend, lease, ttl, deadline, session, stop, suspended).await;
+    // However the renewals ended (lost, revoked, the session dropped), the
+    // lease's keepalive stream is closed here too: a renewal that began
+    // just as a revoke cleared it could have opened and kept a new one.
+    backend.forget_keepalive(lease);
+}
+
+/// Renews the lease every TTL/3 until it is lost, revoked or its session
+/// is gone.
+async fn renew_until_ended(
+    backend: &Backend,
+    lease: LeaseId,
+    ttl: i64,
     mut deadline: BootInstant,
     session: std::sync::Weak<Session>,
     mut stop: watch::Receiver<()>,

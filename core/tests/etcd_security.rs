@@ -184,7 +184,7 @@ async fn auth_right_password_works_wrong_one_and_foreign_prefix_fail_clearly() {
         ErrorKind::PermissionDenied,
         &[
             "permission denied",
-            "user \"app\" may not read prefix \"/other/\"",
+            "read of \"/other/\" was refused for user \"app\"",
         ],
     );
     assert!(!error.message().contains(PASSWORD), "{error}");

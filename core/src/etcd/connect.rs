@@ -265,12 +265,20 @@ async fn explain_failure(options: &Options, error: Error) -> Error {
         }
         // The probe reads inside the prefix: a role without it is refused.
         ErrorKind::PermissionDenied => {
-            let user = options.credentials.as_ref().map_or("", |c| c.user.as_str());
+            let cert = options.tls.as_ref().and_then(|t| t.cert_file.as_ref());
+            let who = match (&options.credentials, cert) {
+                (Some(credentials), _) => format!(" for user {:?}", credentials.user),
+                // etcd takes the user from the certificate's common name.
+                (None, Some(cert)) => {
+                    format!(" for the user of client certificate {}", cert.display())
+                }
+                (None, None) => String::new(),
+            };
             Error::new(
                 ErrorKind::PermissionDenied,
                 format!(
-                    "{} (user {user:?} may not read prefix {:?}: its role needs read and \
-                     write on the keys under it)",
+                    "{} (the connect probe's read of {:?} was refused{who}: the role needs \
+                     read and write on the prefix)",
                     error.message(),
                     format!("{}/", options.trimmed_prefix()),
                 ),

@@ -13,6 +13,9 @@ use crate::peer_proxy::PeerProxies;
 /// How long a member may take to become healthy.
 const START_LIMIT: Duration = Duration::from_secs(30);
 
+/// How many times [`Builder::start`] launches a cluster on fresh ports.
+const START_ATTEMPTS: u32 = 3;
+
 /// TLS on the members' client ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tls {
@@ -78,12 +81,19 @@ impl Builder {
         self
     }
 
-    /// Starts the members and waits until each is healthy. Retries once
-    /// with new ports if a port was taken in between.
+    /// Starts the members and waits until each is healthy. Tries again
+    /// with new ports (three tries in all) if a port was
+    /// taken in between: by another suite starting its etcd at the same
+    /// time (`make test` runs some side by side), or as the local port of
+    /// an outgoing connection. A member that cannot start exits at once,
+    /// so a real failure is reported after seconds, not minutes.
     pub fn start(self) -> std::io::Result<EtcdCluster> {
-        match EtcdCluster::launch(&self) {
-            Ok(cluster) => Ok(cluster),
-            Err(_) => EtcdCluster::launch(&self),
+        let mut attempt = 1;
+        loop {
+            match EtcdCluster::launch(&self) {
+                Err(_) if attempt < START_ATTEMPTS => attempt += 1,
+                started => return started,
+            }
         }
     }
 }

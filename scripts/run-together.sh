@@ -6,11 +6,12 @@
 #
 #   scripts/run-together.sh LABEL 'COMMAND' [LABEL 'COMMAND' ...]
 #
-# Each command runs in a process group of its own (job control), so a stop
+# Each command runs in a session (and process group) of its own, so a stop
 # of this script reaches everything a command started: an INT (Ctrl-C: the
-# terminal signals only the foreground group), TERM or HUP is passed on to
-# every group, the commands get STOP_GRACE seconds to end, then KILL.
-# A KILL of this script itself cannot be passed on. Labels are plain words.
+# terminal signals only its foreground group), TERM or HUP is passed on to
+# every group, the commands get STOP_GRACE seconds to end, then KILL, and
+# the script ends by the same signal. A KILL of this script itself cannot
+# be passed on. Labels are plain words.
 set -uo pipefail
 if (( $# == 0 || $# % 2 != 0 )); then
   echo "usage: $0 LABEL 'COMMAND' [LABEL 'COMMAND' ...]" >&2
@@ -19,7 +20,6 @@ fi
 STOP_GRACE=10
 labels=()
 pids=()
-set -m
 any_running() {
   local pid
   for pid in "${pids[@]}"; do
@@ -28,27 +28,35 @@ any_running() {
   return 1
 }
 stop() {
-  local pid waited=0
-  for pid in "${pids[@]}"; do kill "-$1" -- "-$pid" 2>/dev/null; done
+  local signal=$1 pid waited=0
+  trap '' INT TERM HUP
+  for pid in "${pids[@]}"; do kill "-$signal" -- "-$pid" 2>/dev/null; done
   while any_running && (( waited < STOP_GRACE * 10 )); do
     sleep 0.1
     waited=$(( waited + 1 ))
   done
   for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; done
-  exit "$2"
+  wait
+  trap - "$signal"
+  kill "-$signal" $$
 }
-trap 'stop INT 130' INT
-trap 'stop TERM 143' TERM
-trap 'stop HUP 129' HUP
+trap 'stop INT' INT
+trap 'stop TERM' TERM
+trap 'stop HUP' HUP
 while (( $# > 0 )); do
   label=$1 command=$2
   shift 2
-  # pipefail: the subshell's status is the command's, not sed's. sed
-  # ignores the stop signals and ends with its input, so what a command
-  # prints while it stops still comes through (and its writes do not fail).
-  # No terminal input: a background group reading it would stop.
-  ( bash -c "$command" < /dev/null 2>&1 |
-      (trap '' INT TERM HUP; exec sed -u "s/^/[$label] /") ) &
+  # setsid: the command leads a new process group (its pid is the group's
+  # id). Its output goes through sed, which ignores the stop signals and
+  # ends with its input, so what a command prints while it stops still
+  # comes through (and its writes do not fail). No terminal input; Ctrl-C
+  # and Ctrl-\ back to their defaults (a shell starts a background command
+  # with them ignored), so the command and its children stop on them as if
+  # started directly.
+  setsid env --default-signal=INT,QUIT bash -c "$command" < /dev/null > >(
+    trap '' INT TERM HUP
+    exec sed -u "s/^/[$label] /"
+  ) 2>&1 &
   labels+=("$label")
   pids+=("$!")
 done
@@ -58,6 +66,8 @@ for i in "${!pids[@]}"; do
     failed+=("${labels[$i]}")
   fi
 done
+# The output of every command through to the end.
+wait
 if (( ${#failed[@]} > 0 )); then
   echo "run-together: FAILED: ${failed[*]}" >&2
   exit 1

@@ -81,17 +81,22 @@ impl Builder {
         self
     }
 
-    /// Starts the members and waits until each is healthy. Tries again
-    /// with new ports (three tries in all) if a port was
-    /// taken in between: by another suite starting its etcd at the same
-    /// time (`make test` runs some side by side), or as the local port of
-    /// an outgoing connection. A member that cannot start exits at once,
-    /// so a real failure is reported after seconds, not minutes.
+    /// Starts the members and waits until each is healthy. When a member
+    /// exits at start (its port was taken in between: by another suite
+    /// starting its etcd at the same time, as `make test` runs some side by
+    /// side, or as the local port of an outgoing connection), tries again
+    /// on fresh ports, three tries in all, saying so on stderr. A member
+    /// that runs but never becomes healthy is reported at once.
     pub fn start(self) -> std::io::Result<EtcdCluster> {
         let mut attempt = 1;
         loop {
             match EtcdCluster::launch(&self) {
-                Err(_) if attempt < START_ATTEMPTS => attempt += 1,
+                Err(error)
+                    if error.kind() != std::io::ErrorKind::TimedOut && attempt < START_ATTEMPTS =>
+                {
+                    eprintln!("etcd did not start (try {attempt}), trying fresh ports: {error}");
+                    attempt += 1;
+                }
                 started => return started,
             }
         }

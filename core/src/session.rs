@@ -437,11 +437,27 @@ async fn keep_alive(
     stop: watch::Receiver<()>,
     suspended: Arc<AtomicBool>,
 ) {
+    // However the renewals end (lost, revoked, the session dropped, or
+    // this task dropped with its runtime), the lease's keepalive stream is
+    // closed then too: a renewal that began just as a revoke cleared it
+    // could have opened and kept a new one.
+    let _closes_the_stream = ForgetKeepaliveOnDrop {
+        backend: backend.clone(),
+        lease,
+    };
     renew_until_ended(&backend, lease, ttl, deadline, session, stop, suspended).await;
-    // However the renewals ended (lost, revoked, the session dropped), the
-    // lease's keepalive stream is closed here too: a renewal that began
-    // just as a revoke cleared it could have opened and kept a new one.
-    backend.forget_keepalive(lease);
+}
+
+/// Closes a lease's keepalive stream when dropped.
+struct ForgetKeepaliveOnDrop {
+    backend: Backend,
+    lease: LeaseId,
+}
+
+impl Drop for ForgetKeepaliveOnDrop {
+    fn drop(&mut self) {
+        self.backend.forget_keepalive(self.lease);
+    }
 }
 
 /// Renews the lease every TTL/3 until it is lost, revoked or its session

@@ -201,6 +201,9 @@ async fn connect_options_read_aside(options: &Options) -> Result<ConnectOptions>
 pub(super) async fn connect(options: &Options) -> Result<(Client, u64)> {
     let urls = endpoint_urls(options);
     let names = options.nodes.join(",");
+    // The probe reads a key inside the prefix, so a role limited to
+    // `{prefix}/` is enough.
+    let probe = format!("{}/", options.trimmed_prefix());
     let connect = connect_options_read_aside(options).await?;
     // With credentials the client authenticates as it connects: an etcd
     // not up yet is retried until the dial timeout, as the probe below is
@@ -214,13 +217,11 @@ pub(super) async fn connect(options: &Options) -> Result<(Client, u64)> {
     .await;
     let client = match connected {
         Ok(client) => client,
-        Err(error) => return Err(explain_failure(options, tell_tls_failure(error)).await),
+        Err(error) => return Err(explain_failure(options, &probe, tell_tls_failure(error)).await),
     };
     // The client connects lazily; a read proves the cluster is there and
-    // that the credentials are accepted. It reads a key inside the prefix,
-    // so a role limited to `{prefix}/` is enough.
+    // that the credentials are accepted.
     let kv = client.kv_client();
-    let probe = format!("{}/", options.trimmed_prefix());
     let probed = errors::retry(
         || format!("connecting to etcd at {names}"),
         &names,
@@ -243,7 +244,7 @@ pub(super) async fn connect(options: &Options) -> Result<(Client, u64)> {
             let cluster_id = answer.header().map_or(0, |h| h.cluster_id());
             Ok((client, cluster_id))
         }
-        Err(error) => Err(explain_failure(options, error).await),
+        Err(error) => Err(explain_failure(options, &probe, error).await),
     }
 }
 
@@ -253,7 +254,7 @@ pub(super) async fn connect(options: &Options) -> Result<(Client, u64)> {
 /// accept TCP connections but never answer — that the TLS handshake is
 /// what fails (gRPC retries a refused handshake silently until the
 /// deadline, so the error itself only says "no answer").
-async fn explain_failure(options: &Options, error: Error) -> Error {
+async fn explain_failure(options: &Options, probe: &str, error: Error) -> Error {
     match error.kind() {
         ErrorKind::Unauthenticated => {
             let user = options.credentials.as_ref().map_or("", |c| c.user.as_str());
@@ -280,7 +281,7 @@ async fn explain_failure(options: &Options, error: Error) -> Error {
                     "{} (the connect probe's read of {:?} was refused{who}: the role needs \
                      read and write on the prefix)",
                     error.message(),
-                    format!("{}/", options.trimmed_prefix()),
+                    probe,
                 ),
             )
             .with_source(error)

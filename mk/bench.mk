@@ -8,6 +8,8 @@
 # Ratios are measured interleaved: in-process rows alternate baseline and
 # subject in short rounds; the C, Go and Python etcd rows run BENCH_ROUNDS
 # short rounds, each between two rounds of the Rust floor in its own process.
+# The Rust etcd rows, floor included, run on a current-thread runtime, as the
+# floor rounds do (bench/src/main.rs says why).
 # Then the etcd rows again on the newest pinned etcd (mk/etcd.mk).
 
 BENCH_OUT   := bench-results

@@ -393,7 +393,7 @@ pub(crate) fn run_scenarios(
         .into_iter()
         .filter(|(p, _)| selected(p.name))
     {
-        reports.push(announce(plan.name, || {
+        reports.push(announce(context, plan.name, || {
             scenario::run_lock(context, &plan, fault)
         }));
     }
@@ -402,7 +402,7 @@ pub(crate) fn run_scenarios(
         .into_iter()
         .filter(|(n, _, _)| selected(n))
     {
-        reports.push(announce(name, || {
+        reports.push(announce(context, name, || {
             election::run_election(
                 context,
                 name,
@@ -417,14 +417,18 @@ pub(crate) fn run_scenarios(
     reports
 }
 
-/// Runs one scenario between two progress lines on stderr.
-pub(crate) fn announce(name: &str, run: impl FnOnce() -> Report) -> Report {
+/// Runs one scenario between two progress lines on stderr. In the mutant
+/// run a red scenario is what is wanted, and the line says so.
+pub(crate) fn announce(context: &Context, name: &str, run: impl FnOnce() -> Report) -> Report {
     eprintln!("vinesync-faults: {name} ...");
     let report = run();
-    eprintln!(
-        "vinesync-faults: {name} {}",
-        if report.passed() { "passed" } else { "FAILED" }
-    );
+    let outcome = match (context.aim_at.is_some(), report.passed()) {
+        (false, true) => "passed",
+        (false, false) => "FAILED",
+        (true, true) => "green (did not catch the mutant)",
+        (true, false) => "red (caught the mutant)",
+    };
+    eprintln!("vinesync-faults: {name} {outcome}");
     report
 }
 

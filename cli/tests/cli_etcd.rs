@@ -605,17 +605,10 @@ fn elect_stops_child_on_demotion(env: &Env) -> Check {
 
 /// Deletes the primary's candidate key, as an operator could.
 fn demote_primary(env: &Env, namespace: &str) -> Check {
-    let dir = format!("/vine/sync/leaders/{namespace}/");
-    let keys = env
-        .etcdctl()
-        .args(["get", "--prefix", "--keys-only", "--sort-by=CREATE", &dir])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let first = stdout(&keys)
-        .lines()
-        .find(|l| !l.is_empty())
-        .ok_or_else(|| format!("no candidate under {dir}"))?
-        .to_string();
+    let first = candidate_keys(env, namespace)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("no candidate in {namespace:?}"))?;
     let deleted = env
         .etcdctl()
         .args(["del", &first])
@@ -623,6 +616,81 @@ fn demote_primary(env: &Env, namespace: &str) -> Check {
         .map_err(|e| e.to_string())?;
     ensure(stdout(&deleted).trim() == "1", || {
         format!("etcdctl del {first}: {}", stdout(&deleted))
+    })
+}
+
+/// Candidate keys under election `namespace`, oldest first.
+fn candidate_keys(env: &Env, namespace: &str) -> Result<Vec<String>, String> {
+    let dir = format!("/vine/sync/leaders/{namespace}/");
+    let keys = env
+        .etcdctl()
+        .args(["get", "--prefix", "--keys-only", "--sort-by=CREATE", &dir])
+        .output()
+        .map_err(|e| e.to_string())?;
+    Ok(stdout(&keys)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+/// A campaign that fails on a healthy etcd (here: an operator deletes the
+/// waiting candidate's key) is tried again after a pause of a second, not
+/// at once: a failure that repeats (a permission, say) would otherwise
+/// write and delete a key as fast as etcd answers.
+fn elect_pauses_before_campaigning_again(env: &Env) -> Check {
+    let mut primary = env.spawn(&["elect", "svc", "--ns=retry", "--id=a"]);
+    let said = first_line(&mut primary)?;
+    ensure(said.trim() == "primary a", || format!("a printed {said:?}"))?;
+    let mut waiting = Proc(
+        env.vinesync(&["elect", "svc", "--ns=retry", "--id=b"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    let has_two = |limit: Duration| -> Result<Vec<String>, String> {
+        let end = Instant::now() + limit;
+        loop {
+            let keys = candidate_keys(env, "retry")?;
+            if keys.len() == 2 || Instant::now() > end {
+                return Ok(keys);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let keys = has_two(Duration::from_secs(10))?;
+    ensure(keys.len() == 2, || {
+        format!("want a's and b's keys: {keys:?}")
+    })?;
+    let deleted = env
+        .etcdctl()
+        .args(["del", &keys[1]])
+        .output()
+        .map_err(|e| e.to_string())?;
+    ensure(stdout(&deleted).trim() == "1", || {
+        format!("etcdctl del {}: {}", keys[1], stdout(&deleted))
+    })?;
+    let after_delete = Instant::now();
+    let again = has_two(Duration::from_secs(10))?;
+    let paused = after_delete.elapsed();
+    ensure(again.len() == 2 && again[1] != keys[1], || {
+        format!("b did not campaign again within 10 s: {again:?}")
+    })?;
+    ensure(paused >= Duration::from_millis(800), || {
+        format!("b campaigned again {paused:?} after its key was deleted, want a pause of 1 s")
+    })?;
+    // A signal while campaigning is an interruption (130); the primary
+    // resigns and exits 0.
+    for (process, want) in [(&mut waiting, 130), (&mut primary, 0)] {
+        signal(process, libc::SIGTERM);
+        let code = wait_exit(process, Duration::from_secs(10))?;
+        ensure(code == want, || {
+            format!("exited {code} after SIGTERM, want {want}")
+        })?;
+    }
+    ensure(candidate_keys(env, "retry")?.is_empty(), || {
+        "a candidate key was left behind".to_string()
     })
 }
 
@@ -1304,6 +1372,10 @@ const TESTS: &[(&str, Test)] = &[
     (
         "elect_without_cmd_holds_the_role",
         elect_without_cmd_holds_the_role,
+    ),
+    (
+        "elect_pauses_before_campaigning_again",
+        elect_pauses_before_campaigning_again,
     ),
     (
         "elect_campaigns_again_through_an_outage",

@@ -66,7 +66,18 @@ pub async fn run<R: Role>(
                     running.pgid()
                 );
                 was_lost = true;
-                running.stop(stopping.signal, stopping.grace).await;
+                // vinesync stops CMD itself. It goes on confirming that it
+                // is alive meanwhile, or the watchdog would send the signal
+                // a second time during CMD's grace period; frozen, it stops
+                // confirming and the watchdog still takes over.
+                let stop = running.stop(stopping.signal, stopping.grace);
+                tokio::pin!(stop);
+                loop {
+                    tokio::select! {
+                        () = &mut stop => break,
+                        _ = tick.tick() => watchdog.confirm(),
+                    }
+                }
                 break;
             }
             signal = interrupts.next() => running.signal(signal),

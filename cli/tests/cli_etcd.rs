@@ -381,6 +381,63 @@ fn revoked_lease_stops_cmd(env: &Env) -> Check {
     Ok(())
 }
 
+/// A loss vinesync sees (its lease revoked) stops CMD with one --signal:
+/// vinesync keeps confirming to the watchdog while CMD uses its grace
+/// period, so the watchdog does not send the signal a second time (a
+/// program that takes a second SIGTERM as "quit now" would skip its
+/// cleanup).
+fn a_known_loss_signals_cmd_once(env: &Env) -> Check {
+    let log = env.log("once");
+    // CMD keeps running for 3 s after the signal: three times the
+    // watchdog's timeout (TTL/3 = 1 s).
+    let body = format!(
+        "trap '{}; stopping=1' USR1; {}; n=0; \
+         while [ $n -lt 60 ]; do sleep 0.05; [ -n \"$stopping\" ] && n=$((n+1)); done; exit 0",
+        note(&log, "signalled"),
+        note(&log, "start $VINESYNC_LOCK_KEY")
+    );
+    let mut run = env.spawn(&[
+        "lock",
+        "once",
+        "--ttl=3s",
+        "--signal=USR1",
+        "--grace=10s",
+        "--",
+        "sh",
+        "-c",
+        &body,
+    ]);
+    let (words, _) = wait_line(&log, "start", Duration::from_secs(10))?;
+    let key = words.split(' ').nth(1).unwrap_or("");
+    let lease = key
+        .rsplit('/')
+        .next()
+        .and_then(|k| k.split('_').next())
+        .unwrap_or("");
+    let revoked = env
+        .etcdctl()
+        .args(["lease", "revoke", lease])
+        .output()
+        .map_err(|e| e.to_string())?;
+    ensure(revoked.status.success(), || {
+        format!("etcdctl lease revoke {lease}: {}", stderr(&revoked))
+    })?;
+    let code = wait_exit(&mut run, Duration::from_secs(15))?;
+    ensure(code == 76, || {
+        format!("vinesync exited {code} after its lease was revoked, want 76")
+    })?;
+    let signals = lines(&log)
+        .iter()
+        .filter(|(words, _)| words == "signalled")
+        .count();
+    ensure(signals == 1, || {
+        format!(
+            "CMD got --signal {signals} times, want once: {:?}",
+            lines(&log)
+        )
+    })
+}
+
 /// `--try` on a held lock exits 75 without running CMD; `--wait` too once
 /// it elapses; the holder (no CMD) prints its key and releases on SIGINT.
 fn try_when_held(env: &Env) -> Check {
@@ -1362,6 +1419,10 @@ const TESTS: &[(&str, Test)] = &[
     ("two_runs_serialize", two_runs_serialize),
     ("paused_holder_is_fenced", paused_holder_is_fenced),
     ("revoked_lease_stops_cmd", revoked_lease_stops_cmd),
+    (
+        "a_known_loss_signals_cmd_once",
+        a_known_loss_signals_cmd_once,
+    ),
     ("try_when_held", try_when_held),
     ("signals_are_forwarded", signals_are_forwarded),
     ("elect_takeover_after_kill", elect_takeover_after_kill),

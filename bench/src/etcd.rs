@@ -235,17 +235,22 @@ pub async fn run(plan: &Plan, nodes: Vec<String>) -> vinesync::Result<Vec<Row>> 
     let mut one_p99 = f64::NAN;
     for waiters in [1usize, 10, 100, 1000] {
         let prefix = format!("/bench/etcd-handoff{waiters}");
-        let mut clients = Vec::new();
+        let mut handles = Vec::new();
         for _ in 0..=waiters.min(8) {
-            clients.push(
+            handles.push(
                 Client::etcd(Options::new().nodes(nodes.clone()).prefix(prefix.clone())).await?,
             );
         }
         // More waiters than handles: several tasks share a handle.
         let clients: Vec<Client> = (0..=waiters)
-            .map(|i| clients[i % clients.len()].clone())
+            .map(|i| handles[i % handles.len()].clone())
             .collect();
         let samples = handoff(clients, plan.etcd_handoffs.max(2 * waiters)).await?;
+        // Closed here, not dropped: a dropped handle's lease revokes would
+        // run during the next rows, on the thread that measures them.
+        for handle in handles {
+            handle.close().await;
+        }
         let name = if waiters == 1 {
             "handoff, 1 waiter".to_string()
         } else {

@@ -418,15 +418,16 @@ pub(crate) fn run_scenarios(
 }
 
 /// Runs one scenario between two progress lines on stderr. In the mutant
-/// run a red scenario is what is wanted, and the line says so.
+/// run a red scenario is what is wanted; whether it went red for the
+/// mutant is for the mutant table to say (`mutants::caught`).
 pub(crate) fn announce(context: &Context, name: &str, run: impl FnOnce() -> Report) -> Report {
     eprintln!("vinesync-faults: {name} ...");
     let report = run();
     let outcome = match (context.aim_at.is_some(), report.passed()) {
         (false, true) => "passed",
         (false, false) => "FAILED",
-        (true, true) => "green (did not catch the mutant)",
-        (true, false) => "red (caught the mutant)",
+        (true, true) => "green (this scenario did not catch the mutant)",
+        (true, false) => "red (the mutant table says whether a check meant for it failed)",
     };
     eprintln!("vinesync-faults: {name} {outcome}");
     report

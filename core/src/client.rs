@@ -547,6 +547,9 @@ impl Client {
             }
         });
         futures_util::future::join_all(revokes).await;
+        if let Some(store) = read(&self.inner.backend).as_etcd() {
+            store.stop_probes();
+        }
     }
 
     /// Resolves the next time one of this handle's leases is lost (it could

@@ -197,8 +197,9 @@ async fn connect_options_read_aside(options: &Options) -> Result<ConnectOptions>
 }
 
 /// Connects and checks that the cluster answers within the dial timeout;
-/// returns the client and the id of the cluster that answered.
-pub(super) async fn connect(options: &Options) -> Result<(Client, u64)> {
+/// returns the client, the id of the cluster that answered and the
+/// connect options (for the member probes, `health.rs`).
+pub(super) async fn connect(options: &Options) -> Result<(Client, u64, ConnectOptions)> {
     let urls = endpoint_urls(options);
     let names = options.nodes.join(",");
     // The probe reads a key inside the prefix, so a role limited to
@@ -242,7 +243,7 @@ pub(super) async fn connect(options: &Options) -> Result<(Client, u64)> {
     match probed {
         Ok(answer) => {
             let cluster_id = answer.header().map_or(0, |h| h.cluster_id());
-            Ok((client, cluster_id))
+            Ok((client, cluster_id, connect))
         }
         Err(error) => Err(explain_failure(options, &probe, error).await),
     }

@@ -9,6 +9,7 @@
 mod busy_dirs;
 mod connect;
 mod errors;
+mod health;
 mod keepalive;
 mod vine;
 mod watch;
@@ -43,6 +44,9 @@ pub struct EtcdStore {
     keepalives: Arc<KeepAlives>,
     /// Where a create skips the empty-directory compare (`busy_dirs.rs`).
     busy_dirs: Arc<BusyDirs>,
+    /// The member probes (`health.rs`; with more than one endpoint), until
+    /// the last clone is dropped or the handle closes.
+    probes: Arc<std::sync::Mutex<Option<health::Probes>>>,
 }
 
 impl std::fmt::Debug for EtcdStore {
@@ -169,7 +173,13 @@ impl EtcdStore {
     /// Connects to `options.nodes` and checks the cluster answers.
     pub async fn connect(options: &Options) -> Result<EtcdStore> {
         options.validate()?;
-        let (client, cluster_id) = connect::connect(options).await?;
+        let (client, cluster_id, connect) = connect::connect(options).await?;
+        let probes = health::start(
+            &client,
+            connect::endpoint_urls(options),
+            connect,
+            format!("{}/", options.trimmed_prefix()),
+        );
         Ok(EtcdStore {
             client,
             endpoints: options.nodes.join(","),
@@ -177,7 +187,13 @@ impl EtcdStore {
             cluster_id,
             keepalives: Arc::new(KeepAlives::default()),
             busy_dirs: Arc::default(),
+            probes: Arc::new(std::sync::Mutex::new(probes)),
         })
+    }
+
+    /// Stops the member probes (the handle is closed).
+    pub(crate) fn stop_probes(&self) {
+        drop(self.probes.lock().unwrap_or_else(|p| p.into_inner()).take());
     }
 
     /// The id of the cluster this store is connected to (0 if unknown).

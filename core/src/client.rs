@@ -547,8 +547,16 @@ impl Client {
             }
         });
         futures_util::future::join_all(revokes).await;
-        if let Some(store) = read(&self.inner.backend).as_etcd() {
-            store.stop_probes();
+        // The member probes of every store this handle used (a store
+        // replaced by `init` lives on in the sessions made before it).
+        let backends = sessions
+            .iter()
+            .map(|s| s.backend().clone())
+            .chain(std::iter::once(self.backend()));
+        for backend in backends {
+            if let Some(store) = backend.as_etcd() {
+                store.stop_probes();
+            }
         }
     }
 

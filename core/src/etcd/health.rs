@@ -5,13 +5,17 @@
 //! request timeout. With more than one endpoint, each member is asked for
 //! a serializable read of the probe key every [`PROBE_EVERY`] over a
 //! connection of its own; one that has not answered [`MISSES_TO_DROP`]
-//! times in a row leaves the rotation (its connection, and the requests
-//! waiting on it, are dropped and retried elsewhere) and comes back with
+//! times in a row leaves the rotation (no new request goes to it; one
+//! already waiting on it still waits for its timeout) and comes back with
 //! its first answer. The last member in the rotation is never taken out.
 //!
 //! Only silence counts: an error answer (no leader, refused, a member
 //! that is down) is an answer, and a member that is down is skipped by the
-//! balancer already.
+//! balancer already. A probe connection is made once per member (with
+//! credentials, that is one login per member and handle) and kept: HTTP/2
+//! reconnects it as needed. One that cannot be made (refused credentials,
+//! say) is tried again after [`RECONNECT_AFTER`], the member counted as
+//! answering meanwhile.
 
 use std::time::Duration;
 
@@ -24,6 +28,11 @@ const PROBE_EVERY: Duration = Duration::from_secs(1);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Unanswered probes in a row that take a member out of the rotation.
 const MISSES_TO_DROP: u32 = 2;
+/// How long after a failed probe connection the next one is tried.
+const RECONNECT_AFTER: Duration = Duration::from_secs(60);
+/// How long a change of the rotation may wait for etcd-client to take it
+/// (its queue is read only as the handle sends requests).
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Stops the probes when the store is dropped.
 #[derive(Debug)]
@@ -43,6 +52,7 @@ pub(super) fn start(
     client: &Client,
     urls: Vec<String>,
     connect: ConnectOptions,
+    dial_timeout: Duration,
     probe_key: String,
 ) -> Option<Probes> {
     if urls.len() < 2 {
@@ -50,16 +60,30 @@ pub(super) fn start(
     }
     let stop = CancellationToken::new();
     let members = urls.into_iter().map(Member::new).collect();
-    let run = probe_until_stopped(client.clone(), members, connect, probe_key, stop.clone());
+    let asking = Asking {
+        connect,
+        dial_timeout,
+        probe_key,
+    };
+    let run = probe_until_stopped(client.clone(), members, asking, stop.clone());
     drop(tokio::spawn(run));
     Some(Probes { stop })
+}
+
+/// How a member is asked.
+struct Asking {
+    connect: ConnectOptions,
+    dial_timeout: Duration,
+    probe_key: String,
 }
 
 /// One endpoint as the probes see it.
 struct Member {
     url: String,
-    /// A client connected to this member alone (made on first use).
+    /// A client connected to this member alone (made on first use, kept).
     own: Option<Client>,
+    /// No probe connection before this (the last attempt failed).
+    connect_after: Option<tokio::time::Instant>,
     misses: u32,
     out_of_rotation: bool,
 }
@@ -69,6 +93,7 @@ impl Member {
         Member {
             url,
             own: None,
+            connect_after: None,
             misses: 0,
             out_of_rotation: false,
         }
@@ -78,8 +103,7 @@ impl Member {
 async fn probe_until_stopped(
     client: Client,
     mut members: Vec<Member>,
-    connect: ConnectOptions,
-    probe_key: String,
+    asking: Asking,
     stop: CancellationToken,
 ) {
     loop {
@@ -87,9 +111,7 @@ async fn probe_until_stopped(
             () = stop.cancelled() => return,
             () = tokio::time::sleep(PROBE_EVERY) => {}
         }
-        let asked = members
-            .iter_mut()
-            .map(|member| answers(member, &connect, &probe_key));
+        let asked = members.iter_mut().map(|member| answers(member, &asking));
         let answered = tokio::select! {
             () = stop.cancelled() => return,
             answered = futures_util::future::join_all(asked) => answered,
@@ -99,46 +121,88 @@ async fn probe_until_stopped(
             let member = &mut members[i];
             if answered {
                 member.misses = 0;
-                if member.out_of_rotation && client.add_endpoint(&member.url).await.is_ok() {
-                    member.out_of_rotation = false;
-                    tracing::warn!(endpoint = %member.url, "etcd member answers again: back in rotation");
-                }
-                continue;
+            } else {
+                member.misses += 1;
             }
-            member.misses += 1;
-            // Its own connection may be the stalled one: a fresh one next time.
-            member.own = None;
-            if member.misses >= MISSES_TO_DROP
-                && !member.out_of_rotation
-                && in_rotation > 1
-                && client.remove_endpoint(&member.url).await.is_ok()
+            let change = if answered && member.out_of_rotation {
+                Change::Back
+            } else if member.misses >= MISSES_TO_DROP && !member.out_of_rotation && in_rotation > 1
             {
-                member.out_of_rotation = true;
-                tracing::warn!(
-                    endpoint = %member.url,
-                    "etcd member has not answered {MISSES_TO_DROP} probes: out of rotation until it does"
-                );
+                Change::Out
+            } else {
+                continue;
+            };
+            let changed = tokio::select! {
+                () = stop.cancelled() => return,
+                changed = tokio::time::timeout(CHANGE_TIMEOUT, change.apply(&client, &member.url)) => {
+                    matches!(changed, Ok(Ok(())))
+                }
+            };
+            // Not taken (etcd-client's queue is full): tried again next round.
+            if changed {
+                member.out_of_rotation = change == Change::Out;
+                match change {
+                    Change::Out => tracing::warn!(
+                        endpoint = %member.url,
+                        "etcd member has not answered {MISSES_TO_DROP} probes: out of rotation until it does"
+                    ),
+                    Change::Back => tracing::warn!(
+                        endpoint = %member.url,
+                        "etcd member answers again: back in rotation"
+                    ),
+                }
             }
+        }
+    }
+}
+
+/// A change of the client's rotation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Out,
+    Back,
+}
+
+impl Change {
+    async fn apply(self, client: &Client, url: &str) -> Result<(), etcd_client::Error> {
+        match self {
+            Change::Out => client.remove_endpoint(url).await,
+            Change::Back => client.add_endpoint(url).await,
         }
     }
 }
 
 /// Whether `member` answers a serializable read (served by the member
 /// itself, without the leader) within [`PROBE_TIMEOUT`]; an error answer
-/// counts as an answer.
-async fn answers(member: &mut Member, connect: &ConnectOptions, probe_key: &str) -> bool {
-    let asked = async {
-        let own = match &member.own {
-            Some(own) => own.clone(),
-            None => {
-                let own = Client::connect([member.url.as_str()], Some(connect.clone())).await?;
-                member.own = Some(own.clone());
-                own
+/// counts as an answer. Its probe connection is made first if needed,
+/// within the dial timeout.
+async fn answers(member: &mut Member, asking: &Asking) -> bool {
+    let own = match &member.own {
+        Some(own) => own.clone(),
+        None => {
+            let now = tokio::time::Instant::now();
+            if member.connect_after.is_some_and(|after| now < after) {
+                return true;
             }
-        };
-        let read = GetOptions::new().with_serializable().with_count_only();
-        own.kv_client().get(probe_key, Some(read)).await.map(drop)
+            let connecting = Client::connect([member.url.as_str()], Some(asking.connect.clone()));
+            match tokio::time::timeout(asking.dial_timeout, connecting).await {
+                Ok(Ok(own)) => {
+                    member.connect_after = None;
+                    member.own = Some(own.clone());
+                    own
+                }
+                // Refused (credentials, TLS): the member answered.
+                Ok(Err(_)) => {
+                    member.connect_after = Some(now + RECONNECT_AFTER);
+                    return true;
+                }
+                Err(_) => return false,
+            }
+        }
     };
+    let read = GetOptions::new().with_serializable().with_count_only();
+    let mut kv = own.kv_client();
+    let asked = kv.get(asking.probe_key.as_str(), Some(read));
     // Refused, unauthenticated, no leader: the member is running.
     tokio::time::timeout(PROBE_TIMEOUT, asked).await.is_ok()
 }

@@ -178,6 +178,7 @@ impl EtcdStore {
             &client,
             connect::endpoint_urls(options),
             connect,
+            options.dial_timeout,
             format!("{}/", options.trimmed_prefix()),
         );
         Ok(EtcdStore {

@@ -327,6 +327,26 @@ fn paused_holder_is_fenced(env: &Env) -> Check {
     Ok(())
 }
 
+/// Waits for CMD's `start KEY` line in `log`, then revokes the lease of
+/// KEY (`{dir}{lease:x}_{seq:x}`) with etcdctl, as an operator could.
+fn revoke_lease_of_started_cmd(env: &Env, log: &Path) -> Check {
+    let (words, _) = wait_line(log, "start", Duration::from_secs(10))?;
+    let key = words.split(' ').nth(1).unwrap_or("");
+    let lease = key
+        .rsplit('/')
+        .next()
+        .and_then(|k| k.split('_').next())
+        .unwrap_or("");
+    let revoked = env
+        .etcdctl()
+        .args(["lease", "revoke", lease])
+        .output()
+        .map_err(|e| e.to_string())?;
+    ensure(revoked.status.success(), || {
+        format!("etcdctl lease revoke {lease}: {}", stderr(&revoked))
+    })
+}
+
 /// The lease revoked under a running CMD (an operator's `etcdctl lease
 /// revoke`): vinesync sees its key go, stops CMD with --signal at once (not
 /// TTL/3 later, when the watchdog would) and exits 76.
@@ -347,26 +367,12 @@ fn revoked_lease_stops_cmd(env: &Env) -> Check {
         "-c",
         &body,
     ]);
-    let (words, _) = wait_line(&log, "start", Duration::from_secs(10))?;
-    let key = words.split(' ').nth(1).unwrap_or("");
-    let lease = key
-        .rsplit('/')
-        .next()
-        .and_then(|k| k.split('_').next())
-        .unwrap_or("");
-    let revoked = env
-        .etcdctl()
-        .args(["lease", "revoke", lease])
-        .output()
-        .map_err(|e| e.to_string())?;
+    revoke_lease_of_started_cmd(env, &log)?;
     // The clock starts when etcdctl has returned: the revocation happened
     // by then, and etcdctl's own start-up (seconds on a loaded machine) is
     // not vinesync's reaction time. The watchdog would act only TTL/3 =
     // 10 s later, so the bound still tells the two apart.
     let revoked_at = now();
-    ensure(revoked.status.success(), || {
-        format!("etcdctl lease revoke {lease}: {}", stderr(&revoked))
-    })?;
     let code = wait_exit(&mut run, Duration::from_secs(10))?;
     ensure(code == 76, || {
         format!("vinesync exited {code} after its lease was revoked, want 76")
@@ -407,21 +413,7 @@ fn a_known_loss_signals_cmd_once(env: &Env) -> Check {
         "-c",
         &body,
     ]);
-    let (words, _) = wait_line(&log, "start", Duration::from_secs(10))?;
-    let key = words.split(' ').nth(1).unwrap_or("");
-    let lease = key
-        .rsplit('/')
-        .next()
-        .and_then(|k| k.split('_').next())
-        .unwrap_or("");
-    let revoked = env
-        .etcdctl()
-        .args(["lease", "revoke", lease])
-        .output()
-        .map_err(|e| e.to_string())?;
-    ensure(revoked.status.success(), || {
-        format!("etcdctl lease revoke {lease}: {}", stderr(&revoked))
-    })?;
+    revoke_lease_of_started_cmd(env, &log)?;
     let code = wait_exit(&mut run, Duration::from_secs(15))?;
     ensure(code == 76, || {
         format!("vinesync exited {code} after its lease was revoked, want 76")

@@ -5,8 +5,8 @@
 //! start while CMD still runs.
 //!
 //! vinesync writes `h` to the watchdog's stdin every `timeout / 4` while its
-//! lock is not known lost, and on while it stops CMD itself after a loss
-//! (so CMD gets the signal once), and `x` when CMD has exited. With no `h` for
+//! lock is not known lost and while it stops CMD itself after a loss (so
+//! CMD gets the signal once), and `x` when CMD has exited. With no `h` for
 //! `timeout` (TTL/3: the lease was renewed at most TTL/3 before the last
 //! `h`, so it lives at least 2·TTL/3 after it), the watchdog sends the stop
 //! signal to CMD's process group, then SIGKILL after the grace period. A

@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::options::Options;
 
 /// `host:port` → `http(s)://host:port`; explicit schemes are kept.
-pub(super) fn endpoint_urls(options: &Options) -> Vec<String> {
+fn endpoint_urls(options: &Options) -> Vec<String> {
     let scheme = if options.tls.is_some() {
         "https"
     } else {
@@ -196,10 +196,20 @@ async fn connect_options_read_aside(options: &Options) -> Result<ConnectOptions>
     }
 }
 
-/// Connects and checks that the cluster answers within the dial timeout;
-/// returns the client, the id of the cluster that answered and the
-/// connect options (for the member probes, `health.rs`).
-pub(super) async fn connect(options: &Options) -> Result<(Client, u64, ConnectOptions)> {
+/// A client that has answered the connect probe.
+pub(super) struct Connected {
+    pub client: Client,
+    /// The id of the cluster that answered (0 if it said none).
+    pub cluster_id: u64,
+    /// What the member probes (`health.rs`) connect and read with: the
+    /// connect options, the endpoints with their scheme, the probe key.
+    pub options: ConnectOptions,
+    pub urls: Vec<String>,
+    pub probe_key: String,
+}
+
+/// Connects and checks that the cluster answers within the dial timeout.
+pub(super) async fn connect(options: &Options) -> Result<Connected> {
     let urls = endpoint_urls(options);
     let names = options.nodes.join(",");
     // The probe reads a key inside the prefix, so a role limited to
@@ -243,7 +253,13 @@ pub(super) async fn connect(options: &Options) -> Result<(Client, u64, ConnectOp
     match probed {
         Ok(answer) => {
             let cluster_id = answer.header().map_or(0, |h| h.cluster_id());
-            Ok((client, cluster_id, connect))
+            Ok(Connected {
+                client,
+                cluster_id,
+                options: connect,
+                urls,
+                probe_key: probe,
+            })
         }
         Err(error) => Err(explain_failure(options, &probe, error).await),
     }

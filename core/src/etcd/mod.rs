@@ -173,19 +173,19 @@ impl EtcdStore {
     /// Connects to `options.nodes` and checks the cluster answers.
     pub async fn connect(options: &Options) -> Result<EtcdStore> {
         options.validate()?;
-        let (client, cluster_id, connect) = connect::connect(options).await?;
+        let connected = connect::connect(options).await?;
         let probes = health::start(
-            &client,
-            connect::endpoint_urls(options),
-            connect,
+            &connected.client,
+            connected.urls,
+            connected.options,
             options.dial_timeout,
-            format!("{}/", options.trimmed_prefix()),
+            connected.probe_key,
         );
         Ok(EtcdStore {
-            client,
+            client: connected.client,
             endpoints: options.nodes.join(","),
             request_timeout: options.request_timeout,
-            cluster_id,
+            cluster_id: connected.cluster_id,
             keepalives: Arc::new(KeepAlives::default()),
             busy_dirs: Arc::default(),
             probes: Arc::new(std::sync::Mutex::new(probes)),

@@ -640,7 +640,7 @@ impl Client {
     fn live_session(&self, ttl: i64) -> Option<Arc<Session>> {
         lock(&self.inner.sessions)
             .get(&ttl)
-            .filter(|session| !session.is_lost())
+            .filter(|session| !session.is_lost() && !session.is_retired())
             .cloned()
     }
 

@@ -180,6 +180,11 @@ async fn create_owned_etcd(
             .await;
         match created {
             Ok(created) => {
+                if created.resent {
+                    // The first send may still land after the key is
+                    // released: only the lease's end settles it.
+                    owner.retire();
+                }
                 let cleanup = KeyCleanup::new(owner, key_owned);
                 // If nobody receives it, dropping it deletes the key.
                 let _ = answer.send(Ok((created, cleanup)));
@@ -190,6 +195,8 @@ async fn create_owned_etcd(
                 let maybe_written = error.kind() != ErrorKind::Lost;
                 let _ = answer.send(Err(error));
                 if maybe_written {
+                    // And it may still land after this delete.
+                    owner.retire();
                     delete_until_gone(owner, key_owned).await;
                 }
             }

@@ -196,6 +196,8 @@ pub(crate) struct Session {
     revoke_on_drop: AtomicBool,
     /// Revoked on purpose (the handle was closed), not lost.
     revoked: AtomicBool,
+    /// Takes no new keys ([`Session::retire`]).
+    retired: AtomicBool,
     tasks: TaskTracker,
     /// The handle's count of lost leases ([`crate::Client::lease_lost`]).
     losses: watch::Sender<u64>,
@@ -276,6 +278,7 @@ impl Session {
             runtime: tokio::runtime::Handle::current(),
             revoke_on_drop: AtomicBool::new(true),
             revoked: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
             tasks,
             losses,
             renewals: std::sync::Mutex::default(),
@@ -323,6 +326,27 @@ impl Session {
 
     pub fn is_lost(&self) -> bool {
         self.lost_now.load(Ordering::Acquire)
+    }
+
+    /// Takes the session out of use for new keys: a write of one of its
+    /// keys may still land late (it was sent more than once, or failed
+    /// with an unknown outcome), after the key was released, and leave a
+    /// key that nobody holds. Only the end of the lease settles that: the
+    /// handle starts another session, and this one's lease is revoked
+    /// (deleting such a key, and refusing any later write with it) once its
+    /// last user is gone.
+    pub fn retire(&self) {
+        if !self.retired.swap(true, Ordering::AcqRel) {
+            tracing::debug!(
+                lease = self.lease,
+                "a key write may land late: session retired"
+            );
+        }
+    }
+
+    /// Whether [`Session::retire`] was called.
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
     }
 
     /// Marks the lease as gone (the store said so, or its deadline passed).

@@ -11,6 +11,7 @@ use etcd_client::{Certificate, Identity, TlsOptions};
 use etcd_client::{Client, ConnectOptions};
 
 use super::errors;
+use super::health::Departures;
 use crate::error::{Error, ErrorKind, Result};
 use crate::options::Options;
 
@@ -223,6 +224,7 @@ pub(super) async fn connect(options: &Options) -> Result<Connected> {
         || format!("connecting to etcd at {names}"),
         &names,
         options.dial_timeout,
+        &Departures::none(),
         || Client::connect(urls.clone(), Some(connect.clone())),
     )
     .await;
@@ -237,6 +239,7 @@ pub(super) async fn connect(options: &Options) -> Result<Connected> {
         || format!("connecting to etcd at {names}"),
         &names,
         options.dial_timeout,
+        &Departures::none(),
         || {
             let probe = probe.clone();
             let mut kv = kv.clone();

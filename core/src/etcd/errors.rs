@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::health::Departures;
 use crate::clock::deadline_after;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -156,11 +157,15 @@ pub(super) fn to_error(what: &str, error: etcd_client::Error) -> Error {
 /// Runs `op` until it succeeds, fails for good, or `timeout` passes (then
 /// `Unavailable`, with the last failure and the endpoints in the message).
 /// `what` names the operation; it is formatted only on a failure (not on
-/// every request's success path).
+/// every request's success path). An attempt still waiting when a member
+/// leaves the rotation ([`Departures`]) may be waiting on that member: it
+/// is sent again at once (an attempt, like one that timed out, whose first
+/// send may still land).
 pub(super) async fn retry<T, F, Fut>(
     what: impl Fn() -> String,
     endpoints: &str,
     timeout: Duration,
+    departures: &Departures,
     mut op: F,
 ) -> Result<T>
 where
@@ -187,7 +192,18 @@ where
     loop {
         let started = Instant::now();
         let remaining = deadline.saturating_duration_since(started);
-        match tokio::time::timeout(remaining, op()).await {
+        let attempt = tokio::time::timeout(remaining, op());
+        let mut departures = departures.seen_so_far();
+        let answered = tokio::select! {
+            biased;
+            answered = attempt => answered,
+            () = departures.departed() => {
+                last = "an etcd member left the rotation while the request waited".to_string();
+                tracing::debug!(what = what(), "etcd member left the rotation; sending again");
+                continue;
+            }
+        };
+        match answered {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(error)) => match classify(&error) {
                 Class::Final(kind, message) => {
@@ -245,7 +261,7 @@ fn h2_error_is_transient(raw: &str) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::panic, clippy::unwrap_used)]
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -348,6 +364,42 @@ mod tests {
         }
     }
 
+    /// A member leaves the rotation (`health.rs`) while a request waits on
+    /// it: the request is sent again at once, not after its timeout; a
+    /// departure before it was sent does not count.
+    #[tokio::test]
+    async fn a_request_waiting_when_a_member_leaves_the_rotation_is_sent_again() {
+        let (announce, departures) = Departures::announced_by_test();
+        // Before the request: not a reason to send it again.
+        announce.send_modify(|count| *count += 1);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let asked = retry(
+            || "lock".to_string(),
+            "127.0.0.1:1",
+            Duration::from_secs(60),
+            &departures,
+            || {
+                let call = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                async move {
+                    match call {
+                        // On the member about to leave: never answers.
+                        0 => std::future::pending().await,
+                        n => Ok::<_, etcd_client::Error>(n),
+                    }
+                }
+            },
+        );
+        let depart = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+            announce.send_modify(|count| *count += 1);
+        };
+        let (answer, ()) =
+            tokio::join!(tokio::time::timeout(Duration::from_secs(10), asked), depart);
+        let answer = answer.expect("still waiting on the member that left");
+        assert_eq!(answer.unwrap(), 1, "not the second send's answer");
+    }
+
     /// An etcd that refused, then accepted a request and never answered:
     /// the report says it stalled, and what came before.
     #[tokio::test(start_paused = true)]
@@ -357,6 +409,7 @@ mod tests {
             || "lock".to_string(),
             "127.0.0.1:1",
             Duration::from_secs(2),
+            &Departures::none(),
             || {
                 let first = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
                 async move {
@@ -388,6 +441,7 @@ mod tests {
             || "lock".to_string(),
             "127.0.0.1:1",
             Duration::from_secs(2),
+            &Departures::none(),
             || async { Err::<(), _>(refused()) },
         )
         .await

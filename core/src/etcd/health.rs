@@ -5,9 +5,8 @@
 //! request timeout. With more than one endpoint, each member is asked for
 //! a serializable read of the probe key every [`PROBE_EVERY`] over a
 //! connection of its own; one that has not answered [`MISSES_TO_DROP`]
-//! times in a row leaves the rotation (no new request goes to it; one
-//! already waiting on it still waits for its timeout) and comes back with
-//! its first answer. The last member in the rotation is never taken out.
+//! times in a row leaves the rotation (no new request goes to it) and
+//! comes back with its first answer. The last member in the rotation is never taken out.
 //!
 //! Only silence counts: an error answer (no leader, refused, a member
 //! that is down) is an answer, and a member that is down is skipped by the
@@ -16,10 +15,18 @@
 //! reconnects it as needed. One that cannot be made (refused credentials,
 //! say) is tried again after [`RECONNECT_AFTER`], the member counted as
 //! answering meanwhile.
+//!
+//! A request or stream already waiting on a member when it stalls would
+//! still wait out its timeout (or the HTTP/2 ping, for a stream). When a
+//! member leaves the rotation, [`Departures`] tells every one of them: a
+//! request is sent again (see `errors::retry`: a resend whose first send
+//! may have landed is handled like any retried write), a watch or a
+//! keepalive stream is reopened, each on a member still in rotation.
 
 use std::time::Duration;
 
 use etcd_client::{Client, ConnectOptions, GetOptions};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// How often each member is asked.
@@ -46,28 +53,69 @@ impl Drop for Probes {
     }
 }
 
+/// Tells whoever waits on an etcd answer that a member left the rotation
+/// (see the module's doc). Each copy remembers which departures it has
+/// seen; the store keeps one that never looks.
+#[derive(Clone, Debug)]
+pub(super) struct Departures(watch::Receiver<u64>);
+
+impl Departures {
+    /// Departures that never come (a single endpoint, or no store yet).
+    pub fn none() -> Self {
+        Departures(watch::channel(0).1)
+    }
+
+    /// A copy that has seen every departure so far.
+    pub fn seen_so_far(&self) -> Departures {
+        let mut copy = self.0.clone();
+        copy.mark_unchanged();
+        Departures(copy)
+    }
+
+    /// Resolves once a member has left the rotation that this copy has not
+    /// seen (then it has); never once the probes have stopped.
+    pub async fn departed(&mut self) {
+        if self.0.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Whether a member left the rotation that this copy has not seen.
+    pub fn has_departed(&self) -> bool {
+        self.0.has_changed().unwrap_or(false)
+    }
+
+    /// Departures a test announces itself (a count, as the probes keep).
+    #[cfg(test)]
+    pub fn announced_by_test() -> (watch::Sender<u64>, Departures) {
+        let (announce, departures) = watch::channel(0);
+        (announce, Departures(departures))
+    }
+}
+
 /// Starts probing `urls` (the client's endpoints) on the current runtime;
-/// `None` with a single endpoint (nothing to fail over to).
+/// no probes with a single endpoint (nothing to fail over to).
 pub(super) fn start(
     client: &Client,
     urls: Vec<String>,
     connect: ConnectOptions,
     dial_timeout: Duration,
     probe_key: String,
-) -> Option<Probes> {
+) -> (Option<Probes>, Departures) {
     if urls.len() < 2 {
-        return None;
+        return (None, Departures::none());
     }
     let stop = CancellationToken::new();
+    let (departed, departures) = watch::channel(0);
     let members = urls.into_iter().map(Member::new).collect();
     let asking = Asking {
         connect,
         dial_timeout,
         probe_key,
     };
-    let run = probe_until_stopped(client.clone(), members, asking, stop.clone());
+    let run = probe_until_stopped(client.clone(), members, asking, departed, stop.clone());
     drop(tokio::spawn(run));
-    Some(Probes { stop })
+    (Some(Probes { stop }), Departures(departures))
 }
 
 /// How a member is asked.
@@ -104,6 +152,7 @@ async fn probe_until_stopped(
     client: Client,
     mut members: Vec<Member>,
     asking: Asking,
+    departed: watch::Sender<u64>,
     stop: CancellationToken,
 ) {
     loop {
@@ -142,10 +191,15 @@ async fn probe_until_stopped(
             if changed {
                 member.out_of_rotation = change == Change::Out;
                 match change {
-                    Change::Out => tracing::warn!(
-                        endpoint = %member.url,
-                        "etcd member has not answered {MISSES_TO_DROP} probes: out of rotation until it does"
-                    ),
+                    Change::Out => {
+                        tracing::warn!(
+                            endpoint = %member.url,
+                            "etcd member has not answered {MISSES_TO_DROP} probes: out of rotation until it does"
+                        );
+                        // After the removal is queued: what is sent again
+                        // goes to the members left.
+                        departed.send_modify(|count| *count += 1);
+                    }
                     Change::Back => tracing::warn!(
                         endpoint = %member.url,
                         "etcd member answers again: back in rotation"

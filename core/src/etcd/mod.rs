@@ -47,6 +47,8 @@ pub struct EtcdStore {
     /// The member probes (`health.rs`; with more than one endpoint), until
     /// the last clone is dropped or the handle closes.
     probes: Arc<std::sync::Mutex<Option<health::Probes>>>,
+    /// Members leaving the rotation: what waits on one is sent again.
+    departures: health::Departures,
 }
 
 impl std::fmt::Debug for EtcdStore {
@@ -174,7 +176,7 @@ impl EtcdStore {
     pub async fn connect(options: &Options) -> Result<EtcdStore> {
         options.validate()?;
         let connected = connect::connect(options).await?;
-        let probes = health::start(
+        let (probes, departures) = health::start(
             &connected.client,
             connected.urls,
             connected.options,
@@ -189,6 +191,7 @@ impl EtcdStore {
             keepalives: Arc::new(KeepAlives::default()),
             busy_dirs: Arc::default(),
             probes: Arc::new(std::sync::Mutex::new(probes)),
+            departures,
         })
     }
 
@@ -207,7 +210,14 @@ impl EtcdStore {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
     {
-        errors::retry(what, &self.endpoints, self.request_timeout, op).await
+        errors::retry(
+            what,
+            &self.endpoints,
+            self.request_timeout,
+            &self.departures,
+            op,
+        )
+        .await
     }
 
     /// [`Self::retry`], also telling whether the request was sent more
@@ -384,7 +394,7 @@ impl Store for EtcdStore {
     async fn keep_alive(&self, lease: LeaseId) -> Result<i64> {
         let mut client = self.client.lease_client();
         self.keepalives
-            .renew(&mut client, lease, self.request_timeout)
+            .renew(&mut client, lease, self.request_timeout, &self.departures)
             .await
     }
 
@@ -612,6 +622,7 @@ impl Store for EtcdStore {
     async fn watch_now(&self, key: &str, prefix: bool) -> Result<(EtcdWatch, i64)> {
         EtcdWatch::open_now(
             self.client.watch_client(),
+            self.departures.clone(),
             key,
             prefix,
             self.request_timeout,
@@ -622,6 +633,7 @@ impl Store for EtcdStore {
     async fn watch(&self, key: &str, prefix: bool, from_revision: i64) -> Result<EtcdWatch> {
         Ok(EtcdWatch::new(
             self.client.watch_client(),
+            self.departures.clone(),
             key,
             prefix,
             from_revision,

@@ -1,18 +1,21 @@
 //! A watch that outlives broken connections: it remembers the next revision
 //! it needs and reopens the stream from there (with backoff) until the
 //! caller stops waiting. A start revision that etcd has compacted is
-//! reported as `Compacted`, never skipped.
+//! reported as `Compacted`, never skipped. A stream that may be on a
+//! member that left the rotation (`health.rs`) is reopened the same way.
 
 use std::time::Duration;
 
 use etcd_client::{EventType, WatchClient, WatchOptions, WatchStream};
 
+use super::health::Departures;
 use super::key_value;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{Watch, WatchEvent, WatchNext};
 
 pub(crate) struct EtcdWatch {
     client: WatchClient,
+    departures: Departures,
     key: String,
     prefix: bool,
     /// The first revision not yet delivered.
@@ -21,9 +24,16 @@ pub(crate) struct EtcdWatch {
 }
 
 impl EtcdWatch {
-    pub(super) fn new(client: WatchClient, key: &str, prefix: bool, from_revision: i64) -> Self {
+    pub(super) fn new(
+        client: WatchClient,
+        departures: Departures,
+        key: &str,
+        prefix: bool,
+        from_revision: i64,
+    ) -> Self {
         EtcdWatch {
             client,
+            departures,
             key: key.to_string(),
             prefix,
             next_revision: from_revision,
@@ -37,16 +47,31 @@ impl EtcdWatch {
     /// by its slow "unsynced" loop (every 100 ms); one from now is not.
     pub(super) async fn open_now(
         client: WatchClient,
+        departures: Departures,
         key: &str,
         prefix: bool,
         timeout: Duration,
     ) -> Result<(EtcdWatch, i64)> {
-        let mut watch = EtcdWatch::new(client, key, prefix, 0);
+        let mut watch = EtcdWatch::new(client, departures, key, prefix, 0);
         let what = format!("watching {key:?}");
         let created = tokio::time::timeout(timeout, async {
-            let mut stream = watch.open().await?;
-            let first = stream.message().await?;
-            Ok::<_, etcd_client::Error>((stream, first))
+            loop {
+                let mut departures = watch.departures.seen_so_far();
+                let opened = async {
+                    let mut stream = watch.open().await?;
+                    let first = stream.message().await?;
+                    Ok::<_, etcd_client::Error>((stream, first))
+                };
+                tokio::select! {
+                    biased;
+                    opened = opened => {
+                        watch.departures = departures;
+                        break opened;
+                    }
+                    // Asked of a member that left the rotation: ask again.
+                    () = departures.departed() => {}
+                }
+            }
         })
         .await
         .map_err(|_| {
@@ -91,32 +116,54 @@ impl Watch for EtcdWatch {
     async fn next(&mut self) -> Result<WatchNext> {
         let mut delay = Duration::from_millis(50);
         loop {
-            let mut stream = match self.stream.take() {
-                Some(stream) => stream,
-                None => match self.open().await {
-                    Ok(stream) => stream,
-                    Err(error) => {
-                        if let super::errors::Class::Final(kind, message) =
-                            super::errors::classify(&error)
-                        {
-                            if matches!(
-                                kind,
-                                ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
-                            ) {
-                                return Err(Error::new(
-                                    kind,
-                                    format!("watching {:?}: {message}", self.key),
-                                ));
-                            }
-                        }
-                        tracing::debug!(key = %self.key, %error, "watch: reconnecting");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(1));
-                        continue;
-                    }
-                },
+            // A stream, or its opening, perhaps waiting on a member that
+            // left the rotation since it was opened (while the caller was
+            // away too): opened again from the next revision needed (no
+            // event is lost).
+            let opened = match self.stream.take() {
+                Some(stream) => Ok(stream),
+                None => {
+                    let mut departures = self.departures.seen_so_far();
+                    let opened = tokio::select! {
+                        biased;
+                        opened = self.open() => opened,
+                        () = departures.departed() => continue,
+                    };
+                    self.departures = departures;
+                    opened
+                }
             };
-            match stream.message().await {
+            let mut stream = match opened {
+                Ok(stream) => stream,
+                Err(error) => {
+                    if let super::errors::Class::Final(kind, message) =
+                        super::errors::classify(&error)
+                    {
+                        if matches!(
+                            kind,
+                            ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
+                        ) {
+                            return Err(Error::new(
+                                kind,
+                                format!("watching {:?}: {message}", self.key),
+                            ));
+                        }
+                    }
+                    tracing::debug!(key = %self.key, %error, "watch: reconnecting");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            let message = tokio::select! {
+                biased;
+                message = stream.message() => message,
+                () = self.departures.departed() => {
+                    tracing::debug!(key = %self.key, "etcd member left the rotation; reopening the watch from revision {}", self.next_revision);
+                    continue;
+                }
+            };
+            match message {
                 Ok(Some(response)) => {
                     if response.compact_revision() > 0 {
                         return Ok(WatchNext::Compacted {

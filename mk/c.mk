@@ -94,8 +94,14 @@ C_TESTS      := $(C_BUILD)/test_vinesync $(C_BUILD)/test_lifecycle
 C_TESTS_ASAN := $(C_BUILD)/test_vinesync_asan $(C_BUILD)/test_lifecycle_asan
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
+# A test's run on memory and its run on a throw-away etcd, side by side (the
+# etcd run mostly waits on its etcd): $(call on_memory_and_etcd,COMMAND).
+# Environment for both goes before the call.
+on_memory_and_etcd = scripts/run-together.sh memory '$(1)' etcd '$(ETCD_RUN) -- $(1)'
+
 test-c-plain: $(C_TESTS) etcd-harness ## C tests on memory and on a real etcd
-	for t in $(C_TESTS); do $$t; $(ETCD_RUN) -- $$t; done
+	$(call on_memory_and_etcd,$(C_BUILD)/test_vinesync)
+	$(call on_memory_and_etcd,$(C_BUILD)/test_lifecycle)
 
 # The fork test (h5) runs under clang's ASan, not GCC 12's: GCC 12's ASan
 # allocator is not fork-safe, so a child of a multi-threaded process can
@@ -109,12 +115,9 @@ $(C_BUILD)/test_lifecycle_clang_asan: tests/c/test_lifecycle.c build-c
 	$(CLANG) $(C_FLAGS) -fsanitize=address,undefined -fno-omit-frame-pointer $< $(TEST_LIB_FLAGS) -o $@
 
 test-c-asan: $(C_TESTS_ASAN) $(C_BUILD)/test_lifecycle_clang_asan etcd-harness ## C tests under AddressSanitizer + UBSan (memory and etcd)
-	$(ASAN_ENV) $(C_BUILD)/test_vinesync_asan
-	$(ASAN_ENV) $(ETCD_RUN) -- $(C_BUILD)/test_vinesync_asan
-	$(ASAN_ENV) $(C_BUILD)/test_lifecycle_asan $(LIFECYCLE_UNDER_ASAN)
-	$(ASAN_ENV) $(ETCD_RUN) -- $(C_BUILD)/test_lifecycle_asan $(LIFECYCLE_UNDER_ASAN)
-	$(ASAN_ENV) $(C_BUILD)/test_lifecycle_clang_asan h5
-	$(ASAN_ENV) $(ETCD_RUN) -- $(C_BUILD)/test_lifecycle_clang_asan h5
+	$(ASAN_ENV) $(call on_memory_and_etcd,$(C_BUILD)/test_vinesync_asan)
+	$(ASAN_ENV) $(call on_memory_and_etcd,$(C_BUILD)/test_lifecycle_asan $(LIFECYCLE_UNDER_ASAN))
+	$(ASAN_ENV) $(call on_memory_and_etcd,$(C_BUILD)/test_lifecycle_clang_asan h5)
 
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite
 # A child of fork() holds memory of the parent's threads, which do not exist
@@ -126,19 +129,14 @@ VALGRIND_FORK := $(VALGRIND) --child-silent-after-fork=yes
 # on memory and on etcd).
 VALGRIND_TESTS := l2,l3,l4,l5,l6,l7,l8,l9,l10,e1,e3,e5,e7,e8,init,untouched,errors,vine
 test-c-valgrind: $(C_TESTS) etcd-harness ## C tests under valgrind (memory and etcd)
-	$(VALGRIND) $(C_BUILD)/test_vinesync $(VALGRIND_TESTS)
-	$(ETCD_RUN) -- $(VALGRIND) $(C_BUILD)/test_vinesync $(VALGRIND_TESTS)
-	$(VALGRIND_FORK) $(C_BUILD)/test_lifecycle
-	$(ETCD_RUN) -- $(VALGRIND_FORK) $(C_BUILD)/test_lifecycle
+	$(call on_memory_and_etcd,$(VALGRIND) $(C_BUILD)/test_vinesync $(VALGRIND_TESTS))
+	$(call on_memory_and_etcd,$(VALGRIND_FORK) $(C_BUILD)/test_lifecycle)
 
 EXIT_CASES := tests/c/run_exit_cases.sh
 test-c-exit: $(C_BUILD)/exit_cases $(C_BUILD)/exit_global $(C_BUILD)/exit_cases_asan $(C_BUILD)/exit_global_asan etcd-harness ## SPEC H4: atexit, C++ globals, return with a blocked thread (plain, ASan, valgrind; memory and etcd)
-	$(EXIT_CASES) $(C_BUILD)/exit_cases $(C_BUILD)/exit_global
-	$(ETCD_RUN) -- $(EXIT_CASES) $(C_BUILD)/exit_cases $(C_BUILD)/exit_global
-	$(ASAN_ENV) $(EXIT_CASES) $(C_BUILD)/exit_cases_asan $(C_BUILD)/exit_global_asan
-	$(ASAN_ENV) $(ETCD_RUN) -- $(EXIT_CASES) $(C_BUILD)/exit_cases_asan $(C_BUILD)/exit_global_asan
-	$(EXIT_CASES) $(C_BUILD)/exit_cases $(C_BUILD)/exit_global $(VALGRIND)
-	$(ETCD_RUN) -- $(EXIT_CASES) $(C_BUILD)/exit_cases $(C_BUILD)/exit_global $(VALGRIND)
+	$(call on_memory_and_etcd,$(EXIT_CASES) $(C_BUILD)/exit_cases $(C_BUILD)/exit_global)
+	$(ASAN_ENV) $(call on_memory_and_etcd,$(EXIT_CASES) $(C_BUILD)/exit_cases_asan $(C_BUILD)/exit_global_asan)
+	$(call on_memory_and_etcd,$(EXIT_CASES) $(C_BUILD)/exit_cases $(C_BUILD)/exit_global $(VALGRIND))
 
 # Packaging as a user meets it: install into a staging dir with DESTDIR,
 # check the SONAME and that the fault functions are absent, then build and

@@ -27,7 +27,7 @@ use crate::options::{
     check_text, ttl_seconds, LeaderOptions, LockOptions, MemberOptions, Options, WatchOptions,
 };
 use crate::queue;
-use crate::session::Session;
+use crate::session::{Session, Sessions};
 #[cfg(feature = "test-util")]
 use crate::store::Store;
 use crate::vine_primary::VinePrimary;
@@ -75,7 +75,7 @@ struct Inner {
     last_holder_value: Mutex<(u64, Arc<[u8]>)>,
     /// Sessions by lease TTL in seconds. A plain mutex, never held across
     /// an await: an acquisition on a live session only looks it up.
-    sessions: Mutex<FastMap<i64, Arc<Session>>>,
+    sessions: Arc<Sessions>,
     /// Held while a session is being started (its lease granted) and while
     /// the sessions are cleared, so a handle grants one lease per TTL and a
     /// grant cannot slip a session in after `close` collected them.
@@ -136,7 +136,7 @@ impl Client {
                 holder_value,
                 // No millisecond matches it: the first acquisition builds.
                 last_holder_value: Mutex::new((u64::MAX, Arc::default())),
-                sessions: Mutex::new(FastMap::default()),
+                sessions: Arc::default(),
                 granting: tokio::sync::Mutex::new(()),
                 started: Mutex::new(Vec::new()),
                 held: HeldTable::default(),
@@ -672,6 +672,10 @@ impl Client {
             self.inner.losses.clone(),
         )
         .await?;
+        // A session retired later leaves the map then (not only when the
+        // next session of its TTL replaces it), so its lease is revoked
+        // once its last user is gone.
+        session.leave_when_retired(&self.inner.sessions);
         let mut sessions = lock(&self.inner.sessions);
         sessions.insert(ttl, session.clone());
         end_unused_sessions(&mut sessions);

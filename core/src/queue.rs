@@ -193,10 +193,14 @@ async fn create_owned_etcd(
                 // Not written for sure only when the lease is gone (and
                 // its keys with it); otherwise the write may have landed.
                 let maybe_written = error.kind() != ErrorKind::Lost;
+                // Unanswered: it may still land after the delete below (an
+                // answer refusing it, a permission say, settles it).
+                let unanswered = error.kind() == ErrorKind::Unavailable;
                 let _ = answer.send(Err(error));
-                if maybe_written {
-                    // And it may still land after this delete.
+                if unanswered {
                     owner.retire();
+                }
+                if maybe_written {
                     delete_until_gone(owner, key_owned).await;
                 }
             }

@@ -19,6 +19,9 @@ use crate::clock::BootInstant;
 use crate::error::{Error, ErrorKind, Result};
 use crate::store::{LeaseId, Store};
 
+/// A handle's live sessions, by TTL in seconds.
+pub(crate) type Sessions = std::sync::Mutex<crate::fasthash::FastMap<i64, Arc<Session>>>;
+
 /// Delay before retrying a keepalive that failed (etcd unreachable).
 const RETRY_DELAY: Duration = Duration::from_millis(200);
 
@@ -198,6 +201,9 @@ pub(crate) struct Session {
     revoked: AtomicBool,
     /// Takes no new keys ([`Session::retire`]).
     retired: AtomicBool,
+    /// The handle's map of live sessions, which this one leaves when it is
+    /// retired ([`Session::leave_when_retired`]).
+    listed_in: std::sync::Mutex<std::sync::Weak<Sessions>>,
     tasks: TaskTracker,
     /// The handle's count of lost leases ([`crate::Client::lease_lost`]).
     losses: watch::Sender<u64>,
@@ -279,6 +285,7 @@ impl Session {
             revoke_on_drop: AtomicBool::new(true),
             revoked: AtomicBool::new(false),
             retired: AtomicBool::new(false),
+            listed_in: std::sync::Mutex::default(),
             tasks,
             losses,
             renewals: std::sync::Mutex::default(),
@@ -336,12 +343,32 @@ impl Session {
     /// (deleting such a key, and refusing any later write with it) once its
     /// last user is gone.
     pub fn retire(&self) {
-        if !self.retired.swap(true, Ordering::AcqRel) {
-            tracing::debug!(
-                lease = self.lease,
-                "a key write may land late: session retired"
-            );
+        if self.retired.swap(true, Ordering::AcqRel) {
+            return;
         }
+        tracing::debug!(
+            lease = self.lease,
+            "a key write may land late: session retired"
+        );
+        let listed_in =
+            std::mem::take(&mut *self.listed_in.lock().unwrap_or_else(|p| p.into_inner()));
+        if let Some(sessions) = listed_in.upgrade() {
+            let left = {
+                let mut sessions = sessions.lock().unwrap_or_else(|p| p.into_inner());
+                let listed = sessions
+                    .get(&self.ttl)
+                    .is_some_and(|s| std::ptr::eq(Arc::as_ptr(s), self));
+                listed.then(|| sessions.remove(&self.ttl))
+            };
+            // After the map's lock (the caller holds another reference).
+            drop(left);
+        }
+    }
+
+    /// Where [`Session::retire`] takes the session out of (the handle's
+    /// map of live sessions, by TTL).
+    pub fn leave_when_retired(&self, sessions: &Arc<Sessions>) {
+        *self.listed_in.lock().unwrap_or_else(|p| p.into_inner()) = Arc::downgrade(sessions);
     }
 
     /// Whether [`Session::retire`] was called.

@@ -125,6 +125,9 @@ async fn calls_waiting_on_a_member_that_stalls_go_elsewhere_once_it_leaves() {
     .unwrap();
     // Distinct ids (requests), and two workers on one id (a waiter's
     // watch); six leases, so some keepalive stream is on each member.
+    // Each round adds `10 * round` to the TTLs: a session retired in one
+    // round is never replaced by a later session of its TTL, so only its
+    // own end can take a key its late write left.
     let workers = [
         ("a", 10),
         ("b", 11),
@@ -136,12 +139,16 @@ async fn calls_waiting_on_a_member_that_stalls_go_elsewhere_once_it_leaves() {
     // Locks held through the stall, a waiter queued behind each: its
     // watch, opened before the stall, must see the release.
     let queued = ["q1", "q2", "q3", "q4"];
-    let options = LockOptions::new().ttl(Duration::from_secs(30));
     for stalled in [0, 1, 2] {
+        let later = 10 * stalled as u64;
+        let options = LockOptions::new().ttl(Duration::from_secs(16 + later));
         let stop = Arc::new(AtomicBool::new(false));
         let running: Vec<_> = workers
             .iter()
-            .map(|&(id, ttl)| tokio::spawn(work(client.clone(), id, ttl, stop.clone(), stalled)))
+            .map(|&(id, ttl)| {
+                let worker = work(client.clone(), id, ttl + later, stop.clone(), stalled);
+                tokio::spawn(worker)
+            })
             .collect();
         let mut holders = Vec::new();
         for id in queued {
@@ -189,6 +196,26 @@ async fn calls_waiting_on_a_member_that_stalls_go_elsewhere_once_it_leaves() {
             }
         }
     }
+    // Calls on a TTL never used again, in flight as member 0 stalls: the
+    // sessions retired by their resent creates are not replaced by later
+    // ones of that TTL, and must end by themselves.
+    cluster.pause_member(0).unwrap();
+    let once = LockOptions::new().ttl(Duration::from_secs(50));
+    let calls = (0..30).map(|i| {
+        let client = client.clone();
+        async move {
+            let id = format!("once{i}");
+            client.lock(&id, once).await?.unlock().await
+        }
+    });
+    let done = tokio::time::timeout(IN_FLIGHT_LIMIT, futures_util::future::join_all(calls))
+        .await
+        .expect("calls in flight as member 0 stalled took more than 8 s");
+    for call in done {
+        call.unwrap();
+    }
+    cluster.resume_member(0).unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
     // Every lock released, the handle's leases still alive: no key is left
     // (a create sent twice, whose first send landed after the release,
     // would leave one that nobody holds; its session's lease, revoked

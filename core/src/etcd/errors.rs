@@ -159,8 +159,8 @@ pub(super) fn to_error(what: &str, error: etcd_client::Error) -> Error {
 /// `what` names the operation; it is formatted only on a failure (not on
 /// every request's success path). An attempt still waiting when a member
 /// leaves the rotation ([`Departures`]) may be waiting on that member: it
-/// is sent again at once (an attempt, like one that timed out, whose first
-/// send may still land).
+/// is sent again at once, and its first send may still land later (the
+/// callers handle a write sent more than once).
 pub(super) async fn retry<T, F, Fut>(
     what: impl Fn() -> String,
     endpoints: &str,

@@ -20,8 +20,9 @@
 //! still wait out its timeout (or the HTTP/2 ping, for a stream). When a
 //! member leaves the rotation, [`Departures`] tells every one of them: a
 //! request is sent again (see `errors::retry`: a resend whose first send
-//! may have landed is handled like any retried write), a watch or a
-//! keepalive stream is reopened, each on a member still in rotation.
+//! may have landed is handled like any retried write; a write that a late
+//! first send could undo is not sent again), a watch or a keepalive stream
+//! is reopened, each on a member still in rotation.
 
 use std::time::Duration;
 

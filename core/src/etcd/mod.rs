@@ -586,9 +586,22 @@ impl Store for EtcdStore {
                 value,
                 Some(PutOptions::new().with_ignore_lease()),
             )]);
-        let response = self
-            .txn_retried(|| format!("updating {key:?}"), txn)
-            .await?;
+        // Not sent again when a member leaves the rotation: a first send
+        // still waiting on that member could land after a later update and
+        // undo it (its guard, the create revision, still holds). It waits
+        // for the member or its request timeout, as before.
+        let kv = self.client.kv_client();
+        let response = errors::retry(
+            || format!("updating {key:?}"),
+            &self.endpoints,
+            self.request_timeout,
+            &health::Departures::none(),
+            || {
+                let (mut kv, txn) = (kv.clone(), txn.clone());
+                async move { kv.txn(txn).await }
+            },
+        )
+        .await?;
         Ok(response.succeeded())
     }
 

@@ -100,8 +100,7 @@ ASAN_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stac
 on_memory_and_etcd = scripts/run-together.sh memory '$(1)' etcd '$(ETCD_RUN) -- $(1)'
 
 test-c-plain: $(C_TESTS) etcd-harness ## C tests on memory and on a real etcd
-	$(call on_memory_and_etcd,$(C_BUILD)/test_vinesync)
-	$(call on_memory_and_etcd,$(C_BUILD)/test_lifecycle)
+	$(foreach t,$(C_TESTS),$(call on_memory_and_etcd,$(t)) &&) true
 
 # The fork test (h5) runs under clang's ASan, not GCC 12's: GCC 12's ASan
 # allocator is not fork-safe, so a child of a multi-threaded process can

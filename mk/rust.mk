@@ -11,23 +11,8 @@ clippy: deps ## clippy with warnings denied (the crate also alone, with and with
 	$(CARGO) clippy -p vinesync -- -D warnings
 	$(CARGO) clippy -p vinesync --no-default-features -- -D warnings
 
-# The core's etcd conformance suites mostly wait on their etcd: after one
-# build, they run beside the rest of the workspace's tests. The rest names
-# every other test file (found by name, so a new one is never left out);
-# each run selects the whole workspace, so all build with the same features.
-# An explicit --doc ignores `doctest = false`: vinesync-ffi (its library is
-# named like the core's, so its doc tests cannot link) is left out of it,
-# as a plain `cargo test` leaves it.
-RUST_TESTS        := $(sort $(basename $(notdir $(wildcard core/tests/*.rs testkit/tests/*.rs))))
-RUST_TESTS_BESIDE := conformance_etcd conformance_etcd_cluster conformance_vine_layout
-RUST_TEST_RUN      = $(CARGO) test --workspace $(CARGO_EXCLUDE)
-
 test-rust: deps etcd-harness ## core unit, doc and conformance tests (memory + real etcd)
-	$(RUST_TEST_RUN) -q --no-run
-	scripts/run-together.sh \
-	  conformance '$(RUST_TEST_RUN) $(addprefix --test ,$(RUST_TESTS_BESIDE))' \
-	  rest '$(RUST_TEST_RUN) --lib --bins $(addprefix --test ,$(filter-out $(RUST_TESTS_BESIDE),$(RUST_TESTS))) && \
-	    $(RUST_TEST_RUN) --exclude vinesync-ffi --doc'
+	$(CARGO) test --workspace $(CARGO_EXCLUDE)
 
 doc: ## build the crate docs, every item documented (the seed's examples are doc tests)
 	RUSTDOCFLAGS="-D warnings -D missing_docs -D rustdoc::all" $(CARGO) doc -p vinesync --no-deps

@@ -193,14 +193,12 @@ async fn create_owned_etcd(
                 // Not written for sure only when the lease is gone (and
                 // its keys with it); otherwise the write may have landed.
                 let maybe_written = error.kind() != ErrorKind::Lost;
-                // Unanswered: it may still land after the delete below (an
-                // answer refusing it, a permission say, settles it).
-                let unanswered = error.kind() == ErrorKind::Unavailable;
                 let _ = answer.send(Err(error));
-                if unanswered {
-                    owner.retire();
-                }
                 if maybe_written {
+                    // An earlier send of it may still land after this
+                    // delete (an answer refusing the last send says
+                    // nothing of the first).
+                    owner.retire();
                     delete_until_gone(owner, key_owned).await;
                 }
             }

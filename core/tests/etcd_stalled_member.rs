@@ -199,8 +199,17 @@ async fn calls_waiting_on_a_member_that_stalls_go_elsewhere_once_it_leaves() {
     // Calls on a TTL never used again, in flight as member 0 stalls: the
     // sessions retired by their resent creates are not replaced by later
     // ones of that TTL, and must end by themselves.
-    cluster.pause_member(0).unwrap();
     let once = LockOptions::new().ttl(Duration::from_secs(50));
+    // Its lease granted first: a grant stuck on member 0 would hold every
+    // call back until member 0 is out, and none would then be on it.
+    client
+        .lock("once", once)
+        .await
+        .unwrap()
+        .unlock()
+        .await
+        .unwrap();
+    cluster.pause_member(0).unwrap();
     let calls = (0..30).map(|i| {
         let client = client.clone();
         async move {
